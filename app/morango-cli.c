@@ -1,0 +1,105 @@
+/* morango-cli.c: the headless peer, `morango`
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <glib/gi18n.h>
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "morango-cli.h"
+
+static const MorangoCliCommand commands[] = {
+  { NULL, NULL, NULL },
+};
+
+char *
+morango_cli_default_data_dir (void)
+{
+  return g_build_filename (g_get_user_data_dir (), "morango-sync", NULL);
+}
+
+static void
+print_usage (FILE *out)
+{
+  fprintf (out,
+           _("Usage: morango [--data-dir DIR] COMMAND [ARGS…]\n"
+             "\n"
+             "The Morango Sync peer without a display: for servers and scripts.\n"
+             "\n"
+             "Options:\n"
+             "  --data-dir DIR   where the database and keys live\n"
+             "                   (default: $XDG_DATA_HOME/morango-sync)\n"
+             "  --help           show this help\n"
+             "  --version        print the version\n"
+             "\n"
+             "Commands:\n"));
+  for (guint i = 0; commands[i].name != NULL; i++)
+    fprintf (out, "  %-16s %s\n", commands[i].name, _(commands[i].summary));
+  fprintf (out, _("\nRun “morango COMMAND --help” for a command's own options.\n"));
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autofree char *data_dir = NULL;
+  int i;
+
+  setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+
+  /* Global options come before the command; --data-dir is also accepted
+   * after it, so each command handles its own copy as well. */
+  for (i = 1; i < argc; i++)
+    {
+      if (g_str_equal (argv[i], "--help") || g_str_equal (argv[i], "-h"))
+        {
+          print_usage (stdout);
+          return MORANGO_EXIT_OK;
+        }
+      else if (g_str_equal (argv[i], "--version"))
+        {
+          printf ("morango %s\n", PACKAGE_VERSION);
+          return MORANGO_EXIT_OK;
+        }
+      else if (g_str_equal (argv[i], "--data-dir") && i + 1 < argc)
+        {
+          g_free (data_dir);
+          data_dir = g_strdup (argv[++i]);
+        }
+      else if (g_str_has_prefix (argv[i], "--data-dir="))
+        {
+          g_free (data_dir);
+          data_dir = g_strdup (argv[i] + strlen ("--data-dir="));
+        }
+      else if (argv[i][0] == '-')
+        {
+          fprintf (stderr, _("morango: unknown option “%s”\n"), argv[i]);
+          print_usage (stderr);
+          return MORANGO_EXIT_USAGE;
+        }
+      else
+        break;
+    }
+
+  if (i >= argc)
+    {
+      print_usage (stderr);
+      return MORANGO_EXIT_USAGE;
+    }
+
+  for (guint c = 0; commands[c].name != NULL; c++)
+    if (g_str_equal (commands[c].name, argv[i]))
+      {
+        if (data_dir == NULL)
+          data_dir = morango_cli_default_data_dir ();
+        return commands[c].run (data_dir, argc - i, argv + i);
+      }
+
+  fprintf (stderr, _("morango: unknown command “%s”\n"), argv[i]);
+  print_usage (stderr);
+  return MORANGO_EXIT_USAGE;
+}

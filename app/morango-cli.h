@@ -1,0 +1,29 @@
+/* morango-cli.h: shared pieces of the command-line peer
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Exit codes, documented in the README. */
+enum {
+  MORANGO_EXIT_OK       = 0,
+  MORANGO_EXIT_FAILURE  = 1,   /* the operation failed; the message says why */
+  MORANGO_EXIT_USAGE    = 2,   /* bad command line */
+  MORANGO_EXIT_REFUSED  = 3,   /* input refused: invalid, untrusted or conflicting */
+  MORANGO_EXIT_NOTFOUND = 4,   /* no such certificate, file or record */
+};
+
+typedef struct {
+  const char *name;
+  const char *summary;
+  int (*run) (const char *data_dir, int argc, char **argv);
+} MorangoCliCommand;
+
+/* The data folder: --data-dir, else $XDG_DATA_HOME/morango-sync. */
+char *morango_cli_default_data_dir (void);
+
+G_END_DECLS

@@ -1,0 +1,72 @@
+/* morango-sync.c: the desktop app
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <glib/gi18n.h>
+#include <locale.h>
+#include <stdio.h>
+
+#include "morango-window.h"
+
+static void
+on_activate (AdwApplication *app)
+{
+  GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (app));
+
+  if (window == NULL)
+    window = GTK_WINDOW (morango_window_new (app));
+  gtk_window_present (window);
+}
+
+static int
+on_handle_local_options (GApplication *app,
+                         GVariantDict *options)
+{
+  if (g_variant_dict_contains (options, "version"))
+    {
+      g_print ("morango-sync %s\n", PACKAGE_VERSION);
+      return 0;
+    }
+  return -1;
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_autoptr(AdwApplication) app = NULL;
+  static const GOptionEntry entries[] = {
+    { "version", 0, 0, G_OPTION_ARG_NONE, NULL, N_("Print the version and exit"), NULL },
+    { NULL }
+  };
+
+  setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+
+  app = adw_application_new ("org.morango.Sync", G_APPLICATION_DEFAULT_FLAGS);
+  g_application_add_main_option_entries (G_APPLICATION (app), entries);
+  g_application_set_option_context_summary (G_APPLICATION (app),
+      _("Sync school and clinic data between devices."));
+  g_application_set_option_context_description (G_APPLICATION (app),
+      _("Without a display, run the headless peer instead: see “morango --help”."));
+  g_signal_connect (app, "handle-local-options", G_CALLBACK (on_handle_local_options), NULL);
+  g_signal_connect (app, "activate", G_CALLBACK (on_activate), NULL);
+
+  /* gtk_init would abort with a terse warning; say what to do instead. */
+  for (int i = 1; i < argc; i++)
+    if (g_str_equal (argv[i], "--help") || g_str_equal (argv[i], "-h") ||
+        g_str_equal (argv[i], "--version") || g_str_has_prefix (argv[i], "--help-"))
+      return g_application_run (G_APPLICATION (app), argc, argv);
+
+  if (!gtk_init_check ())
+    {
+      fprintf (stderr,
+               _("morango-sync: no display is available, so the desktop app cannot open.\n"
+                 "Run the headless peer instead; “morango --help” lists its commands.\n"));
+      return 1;
+    }
+
+  return g_application_run (G_APPLICATION (app), argc, argv);
+}

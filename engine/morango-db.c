@@ -1,0 +1,668 @@
+/* morango-db.c: one SQLite connection
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <unistd.h>
+
+#include "morango-db.h"
+
+/* Written into the file header so that we recognise our own databases
+ * and refuse anybody else's ("MRNG"). */
+#define MORANGO_APPLICATION_ID 0x4d524e47
+
+struct _MorangoDb
+{
+  GObject     parent_instance;
+  sqlite3    *handle;
+  char       *path;
+  GHashTable *stmts;        /* const char *sql -> sqlite3_stmt * */
+  guint       depth;        /* transaction nesting */
+  int         schema_version;
+};
+
+G_DEFINE_FINAL_TYPE (MorangoDb, morango_db, G_TYPE_OBJECT)
+
+/* Each entry moves the schema from version i to i + 1.  Tables follow
+ * the protocol reference (§1.17) so that the SQL there applies as is,
+ * with the extra indexes its §12 recommends. */
+static const char *migrations[] = {
+  /* 0 -> 1 */
+  "CREATE TABLE morango_meta ("
+  "  key text PRIMARY KEY, value text NOT NULL);"
+  "CREATE TABLE morango_databaseidmodel ("
+  "  id char(32) PRIMARY KEY, current integer NOT NULL DEFAULT 1,"
+  "  date_generated text NOT NULL, initial_instance_id varchar(32) NOT NULL DEFAULT '');"
+  "CREATE TABLE morango_instanceidmodel ("
+  "  id char(32) PRIMARY KEY, platform text NOT NULL, hostname text NOT NULL,"
+  "  sysversion text NOT NULL, node_id varchar(20) NOT NULL DEFAULT '',"
+  "  database_id char(32) NOT NULL REFERENCES morango_databaseidmodel(id),"
+  "  counter integer NOT NULL DEFAULT 0, current integer NOT NULL DEFAULT 1,"
+  "  db_path varchar(1000) NOT NULL, system_id varchar(100) NOT NULL DEFAULT '');"
+  "CREATE TABLE morango_scopedefinition ("
+  "  id varchar(20) PRIMARY KEY, profile varchar(20) NOT NULL, version integer NOT NULL,"
+  "  primary_scope_param_key varchar(20) NOT NULL DEFAULT '', description text NOT NULL,"
+  "  read_filter_template text NOT NULL, write_filter_template text NOT NULL,"
+  "  read_write_filter_template text NOT NULL);"
+  "CREATE TABLE morango_certificate ("
+  "  id char(32) PRIMARY KEY, parent_id char(32) REFERENCES morango_certificate(id),"
+  "  profile varchar(20) NOT NULL,"
+  "  scope_definition_id varchar(20) NOT NULL,"
+  "  scope_version integer NOT NULL, scope_params text NOT NULL, public_key text NOT NULL,"
+  "  salt varchar(32) NOT NULL DEFAULT '', serialized text NOT NULL, signature text NOT NULL,"
+  "  private_key text, seq integer NOT NULL);"
+  "CREATE INDEX morango_certificate_parent ON morango_certificate(parent_id);"
+  "CREATE TABLE morango_trustedroot ("
+  "  id char(32) PRIMARY KEY, reason text NOT NULL, added text NOT NULL);"
+  "CREATE TABLE morango_nonce (id char(32) PRIMARY KEY, timestamp text NOT NULL,"
+  "  ip varchar(100) NOT NULL DEFAULT '');"
+  "CREATE TABLE morango_sharedkey (id integer PRIMARY KEY AUTOINCREMENT,"
+  "  public_key text NOT NULL, private_key text NOT NULL, current integer NOT NULL DEFAULT 1);"
+  "CREATE TABLE morango_syncsession ("
+  "  id char(32) PRIMARY KEY, start_timestamp text NOT NULL, last_activity_timestamp text NOT NULL,"
+  "  active integer NOT NULL DEFAULT 1, is_server integer NOT NULL DEFAULT 0,"
+  "  client_certificate_id char(32), server_certificate_id char(32),"
+  "  profile varchar(40) NOT NULL, connection_kind varchar(10) NOT NULL,"
+  "  connection_path varchar(1000) NOT NULL, client_ip varchar(100) NOT NULL DEFAULT '',"
+  "  server_ip varchar(100) NOT NULL DEFAULT '', client_instance_id char(32),"
+  "  client_instance_json text NOT NULL DEFAULT '{}', server_instance_id char(32),"
+  "  server_instance_json text NOT NULL DEFAULT '{}', extra_fields text NOT NULL DEFAULT '{}',"
+  "  process_id integer);"
+  "CREATE TABLE morango_transfersession ("
+  "  id char(32) PRIMARY KEY, filter text NOT NULL, push integer NOT NULL,"
+  "  active integer NOT NULL DEFAULT 1, records_transferred integer NOT NULL DEFAULT 0,"
+  "  records_total integer, bytes_sent integer DEFAULT 0, bytes_received integer DEFAULT 0,"
+  "  sync_session_id char(32) NOT NULL REFERENCES morango_syncsession(id),"
+  "  start_timestamp text NOT NULL, last_activity_timestamp text NOT NULL,"
+  "  client_fsic text NOT NULL DEFAULT '{}', server_fsic text NOT NULL DEFAULT '{}',"
+  "  transfer_stage varchar(20), transfer_stage_status varchar(20));"
+  "CREATE INDEX morango_transfersession_ss ON morango_transfersession(sync_session_id);"
+  "CREATE TABLE morango_deletedmodels (id char(32) PRIMARY KEY, profile varchar(40) NOT NULL);"
+  "CREATE TABLE morango_harddeletedmodels (id char(32) PRIMARY KEY, profile varchar(40) NOT NULL);"
+  "CREATE TABLE morango_store ("
+  "  id char(32) PRIMARY KEY, profile varchar(40) NOT NULL, serialized text NOT NULL DEFAULT '',"
+  "  deleted integer NOT NULL DEFAULT 0, hard_deleted integer NOT NULL DEFAULT 0,"
+  "  last_saved_instance char(32) NOT NULL, last_saved_counter integer NOT NULL,"
+  "  partition text NOT NULL, source_id varchar(96) NOT NULL, model_name varchar(40) NOT NULL,"
+  "  conflicting_serialized_data text NOT NULL DEFAULT '', _self_ref_fk varchar(32) NOT NULL DEFAULT '',"
+  "  dirty_bit integer NOT NULL DEFAULT 0, deserialization_error text NOT NULL DEFAULT '',"
+  "  last_transfer_session_id char(32));"
+  "CREATE INDEX idx_morango_store_partition ON morango_store(partition);"
+  "CREATE INDEX idx_morango_deserialize ON morango_store(profile, model_name, partition, dirty_bit) WHERE dirty_bit = 1;"
+  "CREATE INDEX morango_store_lts ON morango_store(last_transfer_session_id);"
+  "CREATE INDEX morango_store_lsi ON morango_store(last_saved_instance, last_saved_counter);"
+  "CREATE TABLE morango_recordmaxcounter ("
+  "  id integer PRIMARY KEY AUTOINCREMENT, instance_id char(32) NOT NULL, counter integer NOT NULL,"
+  "  store_model_id char(32) NOT NULL REFERENCES morango_store(id),"
+  "  UNIQUE (store_model_id, instance_id));"
+  "CREATE INDEX morango_rmc_instance ON morango_recordmaxcounter(instance_id);"
+  "CREATE TABLE morango_databasemaxcounter ("
+  "  id integer PRIMARY KEY AUTOINCREMENT, instance_id char(32) NOT NULL, counter integer NOT NULL,"
+  "  partition varchar(128) NOT NULL DEFAULT '', UNIQUE (instance_id, partition));"
+  "CREATE TABLE morango_buffer ("
+  "  id integer PRIMARY KEY AUTOINCREMENT, profile varchar(40) NOT NULL,"
+  "  serialized text NOT NULL DEFAULT '', deleted integer NOT NULL DEFAULT 0,"
+  "  hard_deleted integer NOT NULL DEFAULT 0, last_saved_instance char(32) NOT NULL,"
+  "  last_saved_counter integer NOT NULL, partition text NOT NULL, source_id varchar(96) NOT NULL,"
+  "  model_name varchar(40) NOT NULL, conflicting_serialized_data text NOT NULL DEFAULT '',"
+  "  _self_ref_fk varchar(32) NOT NULL DEFAULT '',"
+  "  transfer_session_id char(32) NOT NULL REFERENCES morango_transfersession(id),"
+  "  model_uuid char(32) NOT NULL, UNIQUE (transfer_session_id, model_uuid));"
+  "CREATE TABLE morango_recordmaxcounterbuffer ("
+  "  id integer PRIMARY KEY AUTOINCREMENT, instance_id char(32) NOT NULL, counter integer NOT NULL,"
+  "  transfer_session_id char(32) NOT NULL REFERENCES morango_transfersession(id),"
+  "  model_uuid char(32) NOT NULL);"
+  "CREATE INDEX morango_rmcb_model_uuid ON morango_recordmaxcounterbuffer(model_uuid);"
+  "CREATE INDEX morango_rmcb_ts ON morango_recordmaxcounterbuffer(transfer_session_id, model_uuid);",
+};
+
+static void
+morango_db_finalize (GObject *object)
+{
+  MorangoDb *self = (MorangoDb *)object;
+
+  g_clear_pointer (&self->stmts, g_hash_table_unref);
+  if (self->handle != NULL)
+    sqlite3_close_v2 (self->handle);
+  g_clear_pointer (&self->path, g_free);
+
+  G_OBJECT_CLASS (morango_db_parent_class)->finalize (object);
+}
+
+static void
+morango_db_class_init (MorangoDbClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = morango_db_finalize;
+}
+
+static void
+morango_db_init (MorangoDb *self)
+{
+  self->stmts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                       (GDestroyNotify) sqlite3_finalize);
+}
+
+static int
+code_for (int rc)
+{
+  switch (rc & 0xff)
+    {
+    case SQLITE_NOTADB:
+    case SQLITE_CORRUPT:
+      return MORANGO_DB_ERROR_CORRUPT;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return MORANGO_DB_ERROR_BUSY;
+    case SQLITE_CONSTRAINT:
+      return MORANGO_DB_ERROR_CONSTRAINT;
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+    case SQLITE_READONLY:
+      return MORANGO_DB_ERROR_OPEN;
+    default:
+      return MORANGO_DB_ERROR_FAILED;
+    }
+}
+
+gboolean
+morango_db_set_error (MorangoDb   *self,
+                      GError     **error,
+                      const char  *context)
+{
+  int rc = sqlite3_extended_errcode (self->handle);
+
+  g_set_error (error, MORANGO_DB_ERROR, code_for (rc), "%s%s%s (%s)",
+               context ? context : "", context ? ": " : "",
+               sqlite3_errmsg (self->handle), self->path);
+  return FALSE;
+}
+
+gboolean
+morango_db_exec (MorangoDb   *self,
+                 const char  *sql,
+                 GError     **error)
+{
+  g_return_val_if_fail (MORANGO_IS_DB (self), FALSE);
+
+  if (sqlite3_exec (self->handle, sql, NULL, NULL, NULL) != SQLITE_OK)
+    return morango_db_set_error (self, error, NULL);
+  return TRUE;
+}
+
+sqlite3_stmt *
+morango_db_prepare (MorangoDb   *self,
+                    const char  *sql,
+                    GError     **error)
+{
+  sqlite3_stmt *stmt;
+
+  g_return_val_if_fail (MORANGO_IS_DB (self), NULL);
+
+  stmt = g_hash_table_lookup (self->stmts, sql);
+  if (stmt != NULL)
+    {
+      sqlite3_reset (stmt);
+      sqlite3_clear_bindings (stmt);
+      return stmt;
+    }
+
+  if (sqlite3_prepare_v3 (self->handle, sql, -1, SQLITE_PREPARE_PERSISTENT,
+                          &stmt, NULL) != SQLITE_OK)
+    {
+      morango_db_set_error (self, error, "preparing a statement");
+      return NULL;
+    }
+  g_hash_table_insert (self->stmts, g_strdup (sql), stmt);
+  return stmt;
+}
+
+int
+morango_db_step (MorangoDb     *self,
+                 sqlite3_stmt  *stmt,
+                 GError       **error)
+{
+  int rc = sqlite3_step (stmt);
+
+  if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+    return rc;
+  morango_db_set_error (self, error, NULL);
+  sqlite3_reset (stmt);
+  return -1;
+}
+
+gboolean
+morango_db_run (MorangoDb     *self,
+                sqlite3_stmt  *stmt,
+                GError       **error)
+{
+  int rc;
+
+  while ((rc = morango_db_step (self, stmt, error)) == SQLITE_ROW)
+    ;
+  sqlite3_reset (stmt);
+  return rc == SQLITE_DONE;
+}
+
+gboolean
+morango_db_bind_valist (MorangoDb     *self,
+                        sqlite3_stmt  *stmt,
+                        GError       **error,
+                        const char    *types,
+                        va_list        args)
+{
+  int idx = 1;
+  int rc = SQLITE_OK;
+
+  for (const char *t = types; t != NULL && *t != '\0'; t++, idx++)
+    {
+      switch (*t)
+        {
+        case 's':
+          {
+            const char *s = va_arg (args, const char *);
+            rc = s ? sqlite3_bind_text (stmt, idx, s, -1, SQLITE_TRANSIENT)
+                   : sqlite3_bind_null (stmt, idx);
+          }
+          break;
+        case 'i':
+          rc = sqlite3_bind_int64 (stmt, idx, va_arg (args, gint64));
+          break;
+        case 'b':
+          rc = sqlite3_bind_int (stmt, idx, va_arg (args, int) ? 1 : 0);
+          break;
+        case 'd':
+          rc = sqlite3_bind_double (stmt, idx, va_arg (args, double));
+          break;
+        case 'n':
+          rc = sqlite3_bind_null (stmt, idx);
+          break;
+        default:
+          g_return_val_if_reached (FALSE);
+        }
+      if (rc != SQLITE_OK)
+        return morango_db_set_error (self, error, "binding a value");
+    }
+  return TRUE;
+}
+
+gboolean
+morango_db_bind (MorangoDb     *self,
+                 sqlite3_stmt  *stmt,
+                 GError       **error,
+                 const char    *types,
+                 ...)
+{
+  va_list args;
+  gboolean ret;
+
+  va_start (args, types);
+  ret = morango_db_bind_valist (self, stmt, error, types, args);
+  va_end (args);
+  return ret;
+}
+
+gboolean
+morango_db_execute (MorangoDb   *self,
+                    GError     **error,
+                    const char  *sql,
+                    const char  *types,
+                    ...)
+{
+  sqlite3_stmt *stmt;
+  va_list args;
+  gboolean ok;
+
+  if (!(stmt = morango_db_prepare (self, sql, error)))
+    return FALSE;
+  va_start (args, types);
+  ok = morango_db_bind_valist (self, stmt, error, types, args);
+  va_end (args);
+  return ok && morango_db_run (self, stmt, error);
+}
+
+gboolean
+morango_db_query_int64 (MorangoDb   *self,
+                        gint64      *out,
+                        gboolean    *found,
+                        GError     **error,
+                        const char  *sql,
+                        const char  *types,
+                        ...)
+{
+  sqlite3_stmt *stmt;
+  va_list args;
+  gboolean ok;
+  int rc;
+
+  if (found)
+    *found = FALSE;
+  if (!(stmt = morango_db_prepare (self, sql, error)))
+    return FALSE;
+  va_start (args, types);
+  ok = morango_db_bind_valist (self, stmt, error, types, args);
+  va_end (args);
+  if (!ok || (rc = morango_db_step (self, stmt, error)) < 0)
+    return FALSE;
+  if (rc == SQLITE_ROW)
+    {
+      if (out)
+        *out = sqlite3_column_int64 (stmt, 0);
+      if (found)
+        *found = TRUE;
+    }
+  sqlite3_reset (stmt);
+  return TRUE;
+}
+
+gboolean
+morango_db_query_text (MorangoDb   *self,
+                       char       **out,
+                       GError     **error,
+                       const char  *sql,
+                       const char  *types,
+                       ...)
+{
+  sqlite3_stmt *stmt;
+  va_list args;
+  gboolean ok;
+  int rc;
+
+  *out = NULL;
+  if (!(stmt = morango_db_prepare (self, sql, error)))
+    return FALSE;
+  va_start (args, types);
+  ok = morango_db_bind_valist (self, stmt, error, types, args);
+  va_end (args);
+  if (!ok || (rc = morango_db_step (self, stmt, error)) < 0)
+    return FALSE;
+  if (rc == SQLITE_ROW && sqlite3_column_type (stmt, 0) != SQLITE_NULL)
+    *out = g_strdup (morango_db_column_text (stmt, 0));
+  sqlite3_reset (stmt);
+  return TRUE;
+}
+
+gboolean
+morango_db_begin (MorangoDb  *self,
+                  GError    **error)
+{
+  g_autofree char *sql = NULL;
+
+  g_return_val_if_fail (MORANGO_IS_DB (self), FALSE);
+
+  if (self->depth == 0)
+    {
+      if (!morango_db_exec (self, "BEGIN IMMEDIATE", error))
+        return FALSE;
+    }
+  else
+    {
+      sql = g_strdup_printf ("SAVEPOINT morango_sp%u", self->depth);
+      if (!morango_db_exec (self, sql, error))
+        return FALSE;
+    }
+  self->depth++;
+  return TRUE;
+}
+
+gboolean
+morango_db_commit (MorangoDb  *self,
+                   GError    **error)
+{
+  g_autofree char *sql = NULL;
+
+  g_return_val_if_fail (MORANGO_IS_DB (self), FALSE);
+  g_return_val_if_fail (self->depth > 0, FALSE);
+
+  if (self->depth == 1)
+    sql = g_strdup ("COMMIT");
+  else
+    sql = g_strdup_printf ("RELEASE morango_sp%u", self->depth - 1);
+  if (!morango_db_exec (self, sql, error))
+    {
+      /* A failed COMMIT leaves the transaction open: end it. */
+      morango_db_rollback (self);
+      return FALSE;
+    }
+  self->depth--;
+  return TRUE;
+}
+
+void
+morango_db_rollback (MorangoDb *self)
+{
+  g_autofree char *sql = NULL;
+
+  g_return_if_fail (MORANGO_IS_DB (self));
+  g_return_if_fail (self->depth > 0);
+
+  if (self->depth == 1)
+    sql = g_strdup ("ROLLBACK");
+  else
+    sql = g_strdup_printf ("ROLLBACK TO morango_sp%u; RELEASE morango_sp%u",
+                           self->depth - 1, self->depth - 1);
+  if (sqlite3_exec (self->handle, sql, NULL, NULL, NULL) != SQLITE_OK)
+    g_warning ("rollback failed: %s", sqlite3_errmsg (self->handle));
+  self->depth--;
+}
+
+gboolean
+morango_db_in_transaction (MorangoDb *self)
+{
+  return self->depth > 0;
+}
+
+gint64
+morango_db_changes (MorangoDb *self)
+{
+  return sqlite3_changes64 (self->handle);
+}
+
+const char *
+morango_db_get_path (MorangoDb *self)
+{
+  return self->path;
+}
+
+sqlite3 *
+morango_db_get_handle (MorangoDb *self)
+{
+  return self->handle;
+}
+
+int
+morango_db_get_schema_version (MorangoDb *self)
+{
+  return self->schema_version;
+}
+
+static gboolean
+pragma_int (MorangoDb   *self,
+            const char  *sql,
+            int         *out,
+            GError     **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  int rc;
+
+  if (sqlite3_prepare_v2 (self->handle, sql, -1, &stmt, NULL) != SQLITE_OK)
+    return morango_db_set_error (self, error, NULL);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    *out = sqlite3_column_int (stmt, 0);
+  sqlite3_finalize (stmt);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return morango_db_set_error (self, error, NULL);
+  return TRUE;
+}
+
+/* Looks at the file before anything is written to it, so that a foreign
+ * or damaged file stays exactly as it was. */
+static gboolean
+check_file (MorangoDb  *self,
+            gboolean   *is_new,
+            GError    **error)
+{
+  int app_id = 0, n_tables = 0, version = 0;
+  g_autoptr(GError) local_error = NULL;
+
+  if (!pragma_int (self, "PRAGMA application_id", &app_id, &local_error) ||
+      !pragma_int (self, "SELECT count(*) FROM sqlite_schema", &n_tables, &local_error) ||
+      !pragma_int (self, "PRAGMA user_version", &version, &local_error))
+    {
+      g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_CORRUPT,
+                   "“%s” is not a Morango Sync database: the file is not an SQLite "
+                   "database or it is damaged (%s)", self->path, local_error->message);
+      return FALSE;
+    }
+
+  if (app_id == 0 && n_tables == 0 && version == 0)
+    {
+      *is_new = TRUE;
+      return TRUE;
+    }
+  if (app_id != MORANGO_APPLICATION_ID)
+    {
+      g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_NOT_MORANGO,
+                   "“%s” is an SQLite database, but not a Morango Sync database; "
+                   "it was left untouched", self->path);
+      return FALSE;
+    }
+  if (version > MORANGO_DB_SCHEMA_VERSION)
+    {
+      g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_TOO_NEW,
+                   "“%s” was written by a newer Morango Sync (schema %d, this build knows %d)",
+                   self->path, version, MORANGO_DB_SCHEMA_VERSION);
+      return FALSE;
+    }
+
+  {
+    sqlite3_stmt *stmt = NULL;
+    const char *verdict = NULL;
+    gboolean ok;
+
+    if (sqlite3_prepare_v2 (self->handle, "PRAGMA quick_check(1)", -1, &stmt, NULL) != SQLITE_OK)
+      return morango_db_set_error (self, error, NULL);
+    ok = sqlite3_step (stmt) == SQLITE_ROW;
+    if (ok)
+      verdict = (const char *) sqlite3_column_text (stmt, 0);
+    if (!ok || g_strcmp0 (verdict, "ok") != 0)
+      {
+        g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_CORRUPT,
+                     "“%s” is damaged (%s); restore it from a backup",
+                     self->path, verdict ? verdict : sqlite3_errmsg (self->handle));
+        sqlite3_finalize (stmt);
+        return FALSE;
+      }
+    sqlite3_finalize (stmt);
+  }
+
+  *is_new = FALSE;
+  self->schema_version = version;
+  return TRUE;
+}
+
+static gboolean
+migrate (MorangoDb  *self,
+         GError    **error)
+{
+  g_autofree char *pragma = NULL;
+
+  if (self->schema_version >= MORANGO_DB_SCHEMA_VERSION)
+    return TRUE;
+
+  if (!morango_db_begin (self, error))
+    return FALSE;
+  for (int v = self->schema_version; v < MORANGO_DB_SCHEMA_VERSION; v++)
+    {
+      if (!morango_db_exec (self, migrations[v], error))
+        {
+          morango_db_rollback (self);
+          return FALSE;
+        }
+    }
+  pragma = g_strdup_printf ("PRAGMA application_id = %d; PRAGMA user_version = %d",
+                            MORANGO_APPLICATION_ID, MORANGO_DB_SCHEMA_VERSION);
+  if (!morango_db_exec (self, pragma, error))
+    {
+      morango_db_rollback (self);
+      return FALSE;
+    }
+  if (!morango_db_commit (self, error))
+    return FALSE;
+  self->schema_version = MORANGO_DB_SCHEMA_VERSION;
+  return TRUE;
+}
+
+G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == MORANGO_DB_SCHEMA_VERSION);
+
+/**
+ * morango_db_open:
+ * @path: a file path, or ":memory:"
+ *
+ * Opens or creates an engine database.  A new file is created with mode
+ * 0600.  A file that is not ours, or is damaged, is refused and left as
+ * it was.
+ */
+MorangoDb *
+morango_db_open (const char  *path,
+                 GError     **error)
+{
+  g_autoptr(MorangoDb) self = NULL;
+  gboolean in_memory;
+  gboolean is_new = FALSE;
+
+  g_return_val_if_fail (path != NULL, NULL);
+
+  in_memory = g_str_equal (path, ":memory:");
+  self = g_object_new (MORANGO_TYPE_DB, NULL);
+  self->path = g_strdup (path);
+
+  if (!in_memory && !g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      int fd = g_open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+      if (fd < 0 && errno != EEXIST)
+        {
+          int saved = errno;
+          g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_OPEN,
+                       "Cannot create “%s”: %s", path, g_strerror (saved));
+          return NULL;
+        }
+      if (fd >= 0)
+        close (fd);
+    }
+
+  if (sqlite3_open_v2 (path, &self->handle,
+                       SQLITE_OPEN_READWRITE | (in_memory ? SQLITE_OPEN_CREATE : 0) |
+                       SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
+                       NULL) != SQLITE_OK)
+    {
+      g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_OPEN,
+                   "Cannot open “%s”: %s", path,
+                   self->handle ? sqlite3_errmsg (self->handle) : "out of memory");
+      return NULL;
+    }
+
+  sqlite3_busy_timeout (self->handle, 5000);
+  sqlite3_extended_result_codes (self->handle, 1);
+
+  if (!check_file (self, &is_new, error))
+    return NULL;
+
+  /* Only now that the file is known to be ours (or empty) do we write. */
+  if (!morango_db_exec (self,
+                        in_memory ? "PRAGMA synchronous = NORMAL"
+                                  : "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL",
+                        error))
+    return NULL;
+  if (!morango_db_exec (self, "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -8000", error))
+    return NULL;
+
+  if (!migrate (self, error))
+    return NULL;
+
+  return g_steal_pointer (&self);
+}

@@ -1,0 +1,105 @@
+/* morango-db.h: one SQLite connection
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#pragma once
+
+#include <glib-object.h>
+#include <sqlite3.h>
+
+#include "morango-error.h"
+
+G_BEGIN_DECLS
+
+#define MORANGO_TYPE_DB (morango_db_get_type ())
+G_DECLARE_FINAL_TYPE (MorangoDb, morango_db, MORANGO, DB, GObject)
+
+/* The schema version this build writes (PRAGMA user_version). */
+#define MORANGO_DB_SCHEMA_VERSION 1
+
+MorangoDb     *morango_db_open             (const char    *path,
+                                            GError       **error);
+const char    *morango_db_get_path         (MorangoDb     *self);
+sqlite3       *morango_db_get_handle       (MorangoDb     *self);
+int            morango_db_get_schema_version (MorangoDb   *self);
+
+/* Cached prepared statement for constant SQL text.  The statement comes
+ * back reset with its bindings cleared; do not finalize it. */
+sqlite3_stmt  *morango_db_prepare          (MorangoDb     *self,
+                                            const char    *sql,
+                                            GError       **error);
+/* Runs constant SQL (no values): DDL, PRAGMAs, temp tables. */
+gboolean       morango_db_exec             (MorangoDb     *self,
+                                            const char    *sql,
+                                            GError       **error);
+
+/* Steps once: returns SQLITE_ROW or SQLITE_DONE, or -1 with @error set
+ * (the statement is then reset). */
+int            morango_db_step             (MorangoDb     *self,
+                                            sqlite3_stmt  *stmt,
+                                            GError       **error);
+/* Steps to SQLITE_DONE and resets. */
+gboolean       morango_db_run              (MorangoDb     *self,
+                                            sqlite3_stmt  *stmt,
+                                            GError       **error);
+
+/* Binding in one call.  @types has one letter per value:
+ *   's' const char * (NULL binds NULL)   'i' gint64   'b' gboolean (int)
+ *   'd' double                            'n' NULL (no argument consumed)
+ * Values are always bound, never pasted into SQL. */
+gboolean       morango_db_bind             (MorangoDb     *self,
+                                            sqlite3_stmt  *stmt,
+                                            GError       **error,
+                                            const char    *types,
+                                            ...);
+gboolean       morango_db_bind_valist      (MorangoDb     *self,
+                                            sqlite3_stmt  *stmt,
+                                            GError       **error,
+                                            const char    *types,
+                                            va_list        args);
+/* Prepare (cached), bind, run to completion. */
+gboolean       morango_db_execute          (MorangoDb     *self,
+                                            GError       **error,
+                                            const char    *sql,
+                                            const char    *types,
+                                            ...);
+/* Prepare, bind, step once.  Returns TRUE and sets *@found to whether a
+ * row came back; the value of column 0 is stored in @out. */
+gboolean       morango_db_query_int64      (MorangoDb     *self,
+                                            gint64        *out,
+                                            gboolean      *found,
+                                            GError       **error,
+                                            const char    *sql,
+                                            const char    *types,
+                                            ...);
+gboolean       morango_db_query_text       (MorangoDb     *self,
+                                            char         **out,
+                                            GError       **error,
+                                            const char    *sql,
+                                            const char    *types,
+                                            ...);
+
+/* Write transactions: the outermost is BEGIN IMMEDIATE, nested ones are
+ * savepoints. */
+gboolean       morango_db_begin            (MorangoDb     *self,
+                                            GError       **error);
+gboolean       morango_db_commit           (MorangoDb     *self,
+                                            GError       **error);
+void           morango_db_rollback         (MorangoDb     *self);
+gboolean       morango_db_in_transaction   (MorangoDb     *self);
+
+/* Fills @error from the connection's last error; always returns FALSE. */
+gboolean       morango_db_set_error        (MorangoDb     *self,
+                                            GError       **error,
+                                            const char    *context);
+gint64         morango_db_changes          (MorangoDb     *self);
+
+/* Column helpers that never return NULL for text. */
+static inline const char *
+morango_db_column_text (sqlite3_stmt *stmt, int col)
+{
+  const unsigned char *t = sqlite3_column_text (stmt, col);
+  return t ? (const char *) t : "";
+}
+
+G_END_DECLS

@@ -1,0 +1,163 @@
+/* morango-test-util.c
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <glib/gstdio.h>
+#include <stdlib.h>
+
+#include "morango-test-util.h"
+
+JsonNode *
+morango_test_load_vectors (const char *file)
+{
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "vectors", file, NULL);
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+
+  json_parser_load_from_file (parser, path, &error);
+  g_assert_no_error (error);
+  return json_node_ref (json_parser_get_root (parser));
+}
+
+GPtrArray *
+morango_test_vector_cases (const char *file,
+                           const char *kind)
+{
+  g_autoptr(JsonNode) root = morango_test_load_vectors (file);
+  JsonArray *cases = json_object_get_array_member (json_node_get_object (root), "cases");
+  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
+
+  for (guint i = 0; i < json_array_get_length (cases); i++)
+    {
+      JsonObject *c = json_array_get_object_element (cases, i);
+      if (g_strcmp0 (json_object_get_string_member (c, "kind"), kind) == 0)
+        g_ptr_array_add (out, json_object_ref (c));
+    }
+  g_assert_cmpuint (out->len, >, 0);
+  return out;
+}
+
+gboolean
+morango_test_json_equal (JsonNode *a,
+                         JsonNode *b)
+{
+  if (a == NULL || b == NULL)
+    return a == b;
+  if (JSON_NODE_TYPE (a) != JSON_NODE_TYPE (b))
+    {
+      /* 1 and 1.0 are the same number to Python. */
+      return FALSE;
+    }
+  switch (JSON_NODE_TYPE (a))
+    {
+    case JSON_NODE_NULL:
+      return TRUE;
+    case JSON_NODE_VALUE:
+      if (json_node_get_value_type (a) == G_TYPE_STRING || json_node_get_value_type (b) == G_TYPE_STRING)
+        return json_node_get_value_type (a) == json_node_get_value_type (b) &&
+               g_strcmp0 (json_node_get_string (a), json_node_get_string (b)) == 0;
+      if (json_node_get_value_type (a) == G_TYPE_BOOLEAN || json_node_get_value_type (b) == G_TYPE_BOOLEAN)
+        return json_node_get_value_type (a) == json_node_get_value_type (b) &&
+               json_node_get_boolean (a) == json_node_get_boolean (b);
+      return json_node_get_double (a) == json_node_get_double (b);
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *x = json_node_get_array (a), *y = json_node_get_array (b);
+        if (json_array_get_length (x) != json_array_get_length (y))
+          return FALSE;
+        for (guint i = 0; i < json_array_get_length (x); i++)
+          if (!morango_test_json_equal (json_array_get_element (x, i), json_array_get_element (y, i)))
+            return FALSE;
+        return TRUE;
+      }
+    case JSON_NODE_OBJECT:
+      {
+        JsonObject *x = json_node_get_object (a), *y = json_node_get_object (b);
+        g_autoptr(GList) members = json_object_get_members (x);
+        if (json_object_get_size (x) != json_object_get_size (y))
+          return FALSE;
+        for (GList *l = members; l; l = l->next)
+          if (!json_object_has_member (y, l->data) ||
+              !morango_test_json_equal (json_object_get_member (x, l->data),
+                                        json_object_get_member (y, l->data)))
+            return FALSE;
+        return TRUE;
+      }
+    default:
+      return FALSE;
+    }
+}
+
+char *
+morango_test_json_to_string (JsonNode *node)
+{
+  return json_to_string (node, FALSE);
+}
+
+void
+morango_test_assert_json_text_equal (const char *actual,
+                                     const char *expected)
+{
+  g_autoptr(JsonNode) a = json_from_string (actual, NULL);
+  g_autoptr(JsonNode) e = json_from_string (expected, NULL);
+
+  if (a == NULL || e == NULL || !morango_test_json_equal (a, e))
+    g_error ("JSON differs:\n  actual:   %s\n  expected: %s", actual, expected);
+}
+
+guint64
+morango_test_seed (guint64 fallback)
+{
+  const char *env = g_getenv ("MORANGO_TEST_SEED");
+  guint64 seed = fallback;
+
+  if (env != NULL && *env != '\0')
+    seed = g_ascii_strtoull (env, NULL, 10);
+  g_test_message ("seed %" G_GUINT64_FORMAT " (repeat with MORANGO_TEST_SEED=%" G_GUINT64_FORMAT ")",
+                  seed, seed);
+  return seed;
+}
+
+static GPtrArray *tmpdirs;
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  if (dir != NULL)
+    while ((name = g_dir_read_name (dir)) != NULL)
+      {
+        g_autofree char *child = g_build_filename (path, name, NULL);
+        if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+          remove_tree (child);
+        else
+          g_unlink (child);
+      }
+  g_rmdir (path);
+}
+
+static void
+cleanup_tmpdirs (void)
+{
+  for (guint i = 0; tmpdirs && i < tmpdirs->len; i++)
+    remove_tree (g_ptr_array_index (tmpdirs, i));
+  g_clear_pointer (&tmpdirs, g_ptr_array_unref);
+}
+
+char *
+morango_test_tmpdir (void)
+{
+  g_autoptr(GError) error = NULL;
+  char *dir = g_dir_make_tmp ("morango-test-XXXXXX", &error);
+
+  g_assert_no_error (error);
+  if (tmpdirs == NULL)
+    {
+      tmpdirs = g_ptr_array_new_with_free_func (g_free);
+      atexit (cleanup_tmpdirs);
+    }
+  g_ptr_array_add (tmpdirs, g_strdup (dir));
+  return dir;
+}

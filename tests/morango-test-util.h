@@ -1,0 +1,31 @@
+/* morango-test-util.h: helpers shared by the engine tests
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+#include "morango-random.h"
+
+G_BEGIN_DECLS
+
+/* Parses tests/vectors/@file (the copy of the captured vectors). */
+JsonNode      *morango_test_load_vectors   (const char  *file);
+/* The cases of @file whose "kind" is @kind, as a new array of JsonObject*. */
+GPtrArray     *morango_test_vector_cases   (const char  *file,
+                                            const char  *kind);
+/* Compares two JSON values structurally (object key order ignored). */
+gboolean       morango_test_json_equal     (JsonNode    *a,
+                                            JsonNode    *b);
+char          *morango_test_json_to_string (JsonNode    *node);
+/* Asserts two JSON texts parse to equal values, printing both if not. */
+void           morango_test_assert_json_text_equal (const char *actual,
+                                                    const char *expected);
+/* The seed for randomized tests: $MORANGO_TEST_SEED or @fallback.
+ * Printed so a failing run can be repeated. */
+guint64        morango_test_seed           (guint64      fallback);
+/* A new empty folder under the test's temporary dir, removed at exit. */
+char          *morango_test_tmpdir         (void);
+
+G_END_DECLS

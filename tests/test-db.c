@@ -1,0 +1,198 @@
+/* test-db.c: the SQLite layer
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <glib/gstdio.h>
+#include <sys/stat.h>
+
+#include "morango-db.h"
+#include "morango-test-util.h"
+
+static char *
+file_digest (const char *path)
+{
+  g_autofree char *contents = NULL;
+  gsize len = 0;
+
+  g_assert_true (g_file_get_contents (path, &contents, &len, NULL));
+  return g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) contents, len);
+}
+
+static void
+test_create_and_reopen (void)
+{
+  g_autofree char *dir = morango_test_tmpdir ();
+  g_autofree char *path = g_build_filename (dir, "a.db", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoDb) db = NULL;
+  GStatBuf st;
+  gint64 n = 0;
+  gboolean found = FALSE;
+
+  db = morango_db_open (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (morango_db_get_schema_version (db), ==, MORANGO_DB_SCHEMA_VERSION);
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+
+  g_assert_true (morango_db_execute (db, &error,
+                                     "INSERT INTO morango_deletedmodels (id, profile) VALUES (?, ?)",
+                                     "ss", "0123456789abcdef0123456789abcdef", "p"));
+  g_assert_no_error (error);
+  g_clear_object (&db);
+
+  db = morango_db_open (path, &error);
+  g_assert_no_error (error);
+  g_assert_true (morango_db_query_int64 (db, &n, &found, &error,
+                                         "SELECT count(*) FROM morango_deletedmodels WHERE profile = ?",
+                                         "s", "p"));
+  g_assert_true (found);
+  g_assert_cmpint (n, ==, 1);
+}
+
+static void
+test_bound_values_are_data (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoDb) db = morango_db_open (":memory:", &error);
+  const char *evil = "x'); DROP TABLE morango_store; --";
+  g_autofree char *back = NULL;
+
+  g_assert_no_error (error);
+  g_assert_true (morango_db_execute (db, &error,
+                                     "INSERT INTO morango_deletedmodels (id, profile) VALUES (?, ?)",
+                                     "ss", evil, evil));
+  g_assert_true (morango_db_query_text (db, &back, &error,
+                                        "SELECT profile FROM morango_deletedmodels WHERE id = ?", "s", evil));
+  g_assert_cmpstr (back, ==, evil);
+  g_assert_true (morango_db_exec (db, "SELECT count(*) FROM morango_store", &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_transactions_nest_and_roll_back (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoDb) db = morango_db_open (":memory:", &error);
+  gint64 n = -1;
+
+  g_assert_true (morango_db_begin (db, &error));
+  g_assert_true (morango_db_execute (db, &error, "INSERT INTO morango_meta VALUES (?, ?)", "ss", "a", "1"));
+  g_assert_true (morango_db_begin (db, &error));
+  g_assert_true (morango_db_execute (db, &error, "INSERT INTO morango_meta VALUES (?, ?)", "ss", "b", "2"));
+  morango_db_rollback (db);   /* only b goes */
+  g_assert_true (morango_db_commit (db, &error));
+  g_assert_true (morango_db_query_int64 (db, &n, NULL, &error, "SELECT count(*) FROM morango_meta", ""));
+  g_assert_cmpint (n, ==, 1);
+
+  g_assert_true (morango_db_begin (db, &error));
+  g_assert_true (morango_db_execute (db, &error, "INSERT INTO morango_meta VALUES (?, ?)", "ss", "c", "3"));
+  morango_db_rollback (db);
+  g_assert_true (morango_db_query_int64 (db, &n, NULL, &error, "SELECT count(*) FROM morango_meta", ""));
+  g_assert_cmpint (n, ==, 1);
+  g_assert_false (morango_db_in_transaction (db));
+
+  /* A constraint failure is a clear error. */
+  g_assert_false (morango_db_execute (db, &error, "INSERT INTO morango_meta VALUES (?, ?)", "ss", "a", "x"));
+  g_assert_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_CONSTRAINT);
+}
+
+static void
+test_refuses_garbage (void)
+{
+  g_autofree char *dir = morango_test_tmpdir ();
+  g_autofree char *path = g_build_filename (dir, "garbage.db", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *before = NULL, *after = NULL;
+  g_autoptr(MorangoDb) db = NULL;
+  GString *junk = g_string_new (NULL);
+
+  for (guint i = 0; i < 8192; i++)
+    g_string_append_c (junk, (char) (i * 7 + 3));
+  g_assert_true (g_file_set_contents (path, junk->str, junk->len, NULL));
+  g_string_free (junk, TRUE);
+  before = file_digest (path);
+
+  db = morango_db_open (path, &error);
+  g_assert_null (db);
+  g_assert_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_CORRUPT);
+  g_assert_nonnull (strstr (error->message, "not a Morango Sync database"));
+  after = file_digest (path);
+  g_assert_cmpstr (before, ==, after);
+  g_assert_false (g_file_test (g_strconcat (path, "-wal", NULL), G_FILE_TEST_EXISTS));
+}
+
+static void
+test_refuses_foreign_sqlite (void)
+{
+  g_autofree char *dir = morango_test_tmpdir ();
+  g_autofree char *path = g_build_filename (dir, "other.db", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *before = NULL, *after = NULL;
+  g_autoptr(MorangoDb) db = NULL;
+  sqlite3 *h = NULL;
+
+  g_assert_cmpint (sqlite3_open (path, &h), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (h, "CREATE TABLE notes (t text); INSERT INTO notes VALUES ('mine')",
+                                 NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (h);
+  before = file_digest (path);
+
+  db = morango_db_open (path, &error);
+  g_assert_null (db);
+  g_assert_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_NOT_MORANGO);
+  g_assert_nonnull (strstr (error->message, "left untouched"));
+  after = file_digest (path);
+  g_assert_cmpstr (before, ==, after);
+}
+
+static void
+test_refuses_damaged_pages (void)
+{
+  g_autofree char *dir = morango_test_tmpdir ();
+  g_autofree char *path = g_build_filename (dir, "damaged.db", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoDb) db = NULL;
+  g_autofree char *contents = NULL;
+  gsize len = 0;
+
+  db = morango_db_open (path, &error);
+  g_assert_no_error (error);
+  g_assert_true (morango_db_begin (db, &error));
+  for (int i = 0; i < 2000; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("%032x", i);
+      g_assert_true (morango_db_execute (db, &error,
+                                         "INSERT INTO morango_deletedmodels (id, profile) VALUES (?, ?)",
+                                         "ss", id, "some profile name that takes space"));
+    }
+  g_assert_true (morango_db_commit (db, &error));
+  g_assert_true (morango_db_exec (db, "PRAGMA wal_checkpoint(TRUNCATE)", &error));
+  g_clear_object (&db);
+
+  /* Scribble over the middle of the file, past the header page. */
+  g_assert_true (g_file_get_contents (path, &contents, &len, NULL));
+  g_assert_cmpuint (len, >, 3 * 4096);
+  for (gsize i = 2 * 4096; i < 3 * 4096; i++)
+    contents[i] = (char) 0xa5;
+  g_assert_true (g_file_set_contents (path, contents, len, NULL));
+
+  db = morango_db_open (path, &error);
+  g_assert_null (db);
+  g_assert_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_CORRUPT);
+  g_test_message ("%s", error->message);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/db/create-and-reopen", test_create_and_reopen);
+  g_test_add_func ("/db/bound-values-are-data", test_bound_values_are_data);
+  g_test_add_func ("/db/transactions", test_transactions_nest_and_roll_back);
+  g_test_add_func ("/db/refuses-garbage", test_refuses_garbage);
+  g_test_add_func ("/db/refuses-foreign-sqlite", test_refuses_foreign_sqlite);
+  g_test_add_func ("/db/refuses-damaged-pages", test_refuses_damaged_pages);
+  return g_test_run ();
+}

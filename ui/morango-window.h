@@ -1,0 +1,16 @@
+/* morango-window.h
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#pragma once
+
+#include <adwaita.h>
+
+G_BEGIN_DECLS
+
+#define MORANGO_TYPE_WINDOW (morango_window_get_type ())
+G_DECLARE_FINAL_TYPE (MorangoWindow, morango_window, MORANGO, WINDOW, AdwApplicationWindow)
+
+MorangoWindow *morango_window_new (AdwApplication *app);
+
+G_END_DECLS
