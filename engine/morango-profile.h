@@ -1,0 +1,49 @@
+/* morango-profile.h: the syncable models of a profile, read from a description
+ *
+ * SPDX-License-Identifier: MIT
+ *
+ * (Interface agreed between the layers; the profile layer implements it
+ * and may extend it.)
+ */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+#include "morango-db.h"
+#include "morango-filter.h"
+
+G_BEGIN_DECLS
+
+#define MORANGO_TYPE_PROFILE (morango_profile_get_type ())
+G_DECLARE_FINAL_TYPE (MorangoProfile, morango_profile, MORANGO, PROFILE, GObject)
+
+MorangoProfile *morango_profile_new_from_file   (const char     *path,
+                                                 GError        **error);
+MorangoProfile *morango_profile_new_from_data   (const char     *data,
+                                                 gssize          length,
+                                                 GError        **error);
+/* Looks @name up as "<name>.json" under $MORANGO_PROFILES_DIR, then the
+ * installed data folder, then data/profiles of the source tree. */
+MorangoProfile *morango_profile_new_by_name     (const char     *name,
+                                                 GError        **error);
+const char     *morango_profile_get_name        (MorangoProfile *self);
+/* The scope definitions the description ships, in order. */
+GPtrArray      *morango_profile_get_scope_definitions (MorangoProfile *self);
+/* CREATE TABLE IF NOT EXISTS for every model (and its indexes). */
+gboolean        morango_profile_ensure_tables   (MorangoProfile *self,
+                                                 MorangoDb      *db,
+                                                 GError        **error);
+/* Model names in parent-before-child (registry) order. */
+const char * const *morango_profile_get_model_names (MorangoProfile *self);
+gboolean        morango_profile_has_model       (MorangoProfile *self,
+                                                 const char     *model_name);
+/* Receipt verification of protocol §2.2: is @model_uuid the id the
+ * model's rule gives for (@partition with @model_uuid replaced by
+ * ${id}, @source_id)?  Unknown models use the default rule. */
+gboolean        morango_profile_verify_record_id (MorangoProfile *self,
+                                                  const char     *model_name,
+                                                  const char     *model_uuid,
+                                                  const char     *partition,
+                                                  const char     *source_id);
+
+G_END_DECLS

@@ -1,0 +1,59 @@
+/* morango-store.h: an engine database (the store of one profile)
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#pragma once
+
+#include "morango-db.h"
+#include "morango-filter.h"
+#include "morango-instance.h"
+#include "morango-profile.h"
+#include "morango-random.h"
+
+G_BEGIN_DECLS
+
+#define MORANGO_TYPE_STORE (morango_store_get_type ())
+G_DECLARE_FINAL_TYPE (MorangoStore, morango_store, MORANGO, STORE, GObject)
+
+/* Opens or creates the engine database at @path for @profile.  The
+ * profile is fixed when the database is created; opening it later with a
+ * description of another profile name is refused.  Creates the
+ * application tables the description names and loads its scope
+ * definitions, then resolves the instance id (protocol §2.4). */
+MorangoStore   *morango_store_open             (const char            *path,
+                                                MorangoProfile        *profile,
+                                                const MorangoHostInfo *host,
+                                                MorangoRandom         *random,
+                                                GError               **error);
+/* Wraps an open db whose instance id is already known (tests loading a
+ * captured state).  @profile may be NULL for a relay that has no
+ * application tables. */
+MorangoStore   *morango_store_new_for_db       (MorangoDb             *db,
+                                                const char            *profile_name,
+                                                MorangoProfile        *profile,
+                                                const char            *instance_id,
+                                                MorangoRandom         *random);
+
+MorangoDb      *morango_store_get_db           (MorangoStore *self);
+MorangoProfile *morango_store_get_profile      (MorangoStore *self);
+const char     *morango_store_get_profile_name (MorangoStore *self);
+const char     *morango_store_get_instance_id  (MorangoStore *self);
+MorangoRandom  *morango_store_get_random       (MorangoStore *self);
+/* The instance counter bumped once: the version of what a run stamps. */
+gboolean        morango_store_next_counter     (MorangoStore *self,
+                                                gint64       *counter,
+                                                GError      **error);
+
+/* Test hook: make the named stage fail with MORANGO_ERROR_INJECTED after
+ * @after_records records (−1 disarms).  Stages: "serialize", "queue",
+ * "transfer", "dequeue", "deserialize". */
+void            morango_store_inject_failure   (MorangoStore *self,
+                                                const char   *stage,
+                                                gint64        after_records);
+/* Called by the stages after each record; fails when armed and due. */
+gboolean        morango_store_check_injected   (MorangoStore *self,
+                                                const char   *stage,
+                                                gint64        records_done,
+                                                GError      **error);
+
+G_END_DECLS
