@@ -117,6 +117,9 @@ static const char *migrations[] = {
   "  model_uuid char(32) NOT NULL);"
   "CREATE INDEX morango_rmcb_model_uuid ON morango_recordmaxcounterbuffer(model_uuid);"
   "CREATE INDEX morango_rmcb_ts ON morango_recordmaxcounterbuffer(transfer_session_id, model_uuid);",
+  /* 1 -> 2: the FSIC relevance test and queuing look store rows up by
+   * (instance, partition range); without this they scan. */
+  "CREATE INDEX morango_store_lsi_partition ON morango_store(last_saved_instance, partition);",
 };
 
 static void
