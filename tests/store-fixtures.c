@@ -209,6 +209,17 @@ fixture_assert_rows (const char *what,
     }
 }
 
+void
+fixture_assert_table (MorangoDb  *db,
+                      const char *table,
+                      const char *what,
+                      JsonArray  *expected)
+{
+  g_autoptr(JsonArray) actual = fixture_dump_rows (db, table);
+
+  fixture_assert_rows (what, actual, expected);
+}
+
 char *
 fixture_db_digest (MorangoDb *db)
 {

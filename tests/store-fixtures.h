@@ -31,6 +31,11 @@ JsonArray    *fixture_dump_rows     (MorangoDb   *db,
 void          fixture_assert_rows   (const char  *what,
                                      JsonArray   *actual,
                                      JsonArray   *expected);
+/* Dumps @table and asserts it holds @expected, in any order. */
+void          fixture_assert_table  (MorangoDb   *db,
+                                     const char  *table,
+                                     const char  *what,
+                                     JsonArray   *expected);
 /* A digest over every row of every table the store stages touch, in a
  * fixed order: equal digests mean byte-identical contents. */
 char         *fixture_db_digest     (MorangoDb   *db);
