@@ -53,8 +53,17 @@ fixture_store_new (const char *profile_name,
                    const char *instance_id,
                    gint64      counter)
 {
+  return fixture_store_new_at (":memory:", profile_name, instance_id, counter);
+}
+
+MorangoStore *
+fixture_store_new_at (const char *path,
+                      const char *profile_name,
+                      const char *instance_id,
+                      gint64      counter)
+{
   g_autoptr(GError) error = NULL;
-  g_autoptr(MorangoDb) db = morango_db_open (":memory:", &error);
+  g_autoptr(MorangoDb) db = morango_db_open (path, &error);
   g_autoptr(MorangoRandom) random = morango_random_new_seeded (1);
 
   g_assert_no_error (error);

@@ -16,6 +16,11 @@ G_BEGIN_DECLS
 MorangoStore *fixture_store_new     (const char  *profile_name,
                                      const char  *instance_id,
                                      gint64       counter);
+/* The same on a database file (for measuring rates as deployed). */
+MorangoStore *fixture_store_new_at  (const char  *path,
+                                     const char  *profile_name,
+                                     const char  *instance_id,
+                                     gint64       counter);
 /* Inserts vector rows (objects keyed by column name) into @table.
  * Store rows missing payload columns get the defaults the fsic.json
  * states use (serialized "{}", source_id "src", model_name

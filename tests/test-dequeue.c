@@ -168,7 +168,8 @@ test_merge_vectors (void)
  * record of another session and DMC rows. */
 static void
 fill_mixed (MorangoDb *db,
-            gint64     n)
+            gint64     n,
+            gboolean   all_new)
 {
   g_autoptr(GError) error = NULL;
 
@@ -180,6 +181,12 @@ fill_mixed (MorangoDb *db,
   g_assert_no_error (error);
   morango_db_execute (db, &error, "INSERT INTO temp.fill_n VALUES (?)", "i", n);
   g_assert_no_error (error);
+  morango_db_exec (db, "CREATE TEMP TABLE IF NOT EXISTS fill_new (value INTEGER)", &error);
+  g_assert_no_error (error);
+  morango_db_exec (db, "DELETE FROM temp.fill_new", &error);
+  g_assert_no_error (error);
+  morango_db_execute (db, &error, "INSERT INTO temp.fill_new VALUES (?)", "b", all_new);
+  g_assert_no_error (error);
 
   /* Local rows for i % 4 != 0 (class 1, 2, 3), version (R2, 5); history
    * R2:5 and, for the reverse fast-forwards, R1:9 too. */
@@ -190,7 +197,7 @@ fill_mixed (MorangoDb *db,
     "  partition, source_id, model_name, conflicting_serialized_data) "
     "SELECT printf ('%032x', i), 'facilitydata', '{\"v\": \"local\", \"i\": ' || i || '}',"
     "  '" R2 "', 5, 'd:u' || (i % 10), 'src', 'm', 'old' "
-    "FROM seq WHERE i % 4 <> 0", &error);
+    "FROM seq WHERE i % 4 <> 0 AND NOT (SELECT value FROM temp.fill_new)", &error);
   g_assert_no_error (error);
   morango_db_exec (db,
     "INSERT INTO morango_recordmaxcounter (instance_id, counter, store_model_id) "
@@ -245,11 +252,22 @@ fill_mixed (MorangoDb *db,
 #define MIXED_FSIC "{\"super\": {}, \"sub\": {\"d\": {\"" R1 "\": 7}}}"
 
 static MorangoStore *
+mixed_store_at (const char *path,
+                gint64      n,
+                gboolean    all_new)
+{
+  MorangoStore *store = fixture_store_new_at (path, "facilitydata", LOCAL, 100);
+
+  fill_mixed (morango_store_get_db (store), n, all_new);
+  return store;
+}
+
+static MorangoStore *
 mixed_store (gint64 n)
 {
   MorangoStore *store = fixture_store_new ("facilitydata", LOCAL, 100);
 
-  fill_mixed (morango_store_get_db (store), n);
+  fill_mixed (morango_store_get_db (store), n, FALSE);
   return store;
 }
 
@@ -527,22 +545,33 @@ test_empty_session (void)
 }
 
 static void
-test_rate (void)
+measure_rate (const char *what,
+              gboolean    all_new)
 {
   const gint64 n = g_test_slow () ? 1000000 : 200000;
-  g_autoptr(MorangoStore) store = mixed_store (n);
+  g_autofree char *dir = morango_test_tmpdir ();
+  g_autofree char *path = g_build_filename (dir, "rate.db", NULL);
+  g_autoptr(MorangoStore) store = mixed_store_at (path, n, all_new);
   g_autoptr(MorangoFilter) filter = morango_filter_parse ("d");
   g_autoptr(GError) error = NULL;
   MorangoDequeueResult r = { 0, };
-  gint64 t0 = g_get_monotonic_time ();
+  gint64 t0;
   double secs;
 
+  t0 = g_get_monotonic_time ();
   g_assert_true (morango_store_dequeue (store, TS, filter, MORANGO_FSIC_V2, MIXED_FSIC, &r, &error));
   g_assert_no_error (error);
   secs = (g_get_monotonic_time () - t0) / 1e6;
-  g_test_message ("dequeued %" G_GINT64_FORMAT " records (a quarter each new, reverse-FF, FF, conflict) "
-                  "in %.2f s: %.0f records/s", n, secs, n / secs);
-  g_print ("# dequeue rate: %.0f records/s (%" G_GINT64_FORMAT " records)\n", n / secs, n);
+  g_test_message ("dequeued %" G_GINT64_FORMAT " records (%s) from a database file in %.2f s: "
+                  "%.0f records/s", n, what, secs, n / secs);
+  g_print ("# dequeue rate, %s: %.0f records/s (%" G_GINT64_FORMAT " records)\n", what, n / secs, n);
+}
+
+static void
+test_rate (void)
+{
+  measure_rate ("all new", TRUE);
+  measure_rate ("a quarter each new, reverse-FF, FF, conflict", FALSE);
 }
 
 int
