@@ -1,0 +1,192 @@
+/* morango-certificate.h: certificates, chains and trust (protocol §7.5–§7.8)
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+#include "morango-db.h"
+#include "morango-filter.h"
+#include "morango-key.h"
+#include "morango-random.h"
+
+G_BEGIN_DECLS
+
+#define MORANGO_TYPE_CERTIFICATE (morango_certificate_get_type ())
+G_DECLARE_FINAL_TYPE (MorangoCertificate, morango_certificate, MORANGO, CERTIFICATE, GObject)
+
+/* The id rule of §2.6: sha2_uuid of the non-empty values of (canonical
+ * public key, profile, salt) joined with ":". */
+char               *morango_certificate_compute_id        (const char  *public_key_string,
+                                                           const char  *profile,
+                                                           const char  *salt);
+
+/* Parses a received certificate from its signed text alone (§7.5); the
+ * text and @signature are kept verbatim and never re-encoded.  Nothing
+ * is verified here: see morango_certificate_check(). */
+MorangoCertificate *morango_certificate_new_from_serialized (const char  *serialized,
+                                                             const char  *signature,
+                                                             GError     **error);
+/* The same from an API object (§8.3): only "id", "serialized" and
+ * "signature" are read, and "id" must name the signed id. */
+MorangoCertificate *morango_certificate_new_from_json     (JsonObject  *object,
+                                                           GError     **error);
+/* The API object of §8.3, in its key order; never a private key. */
+JsonObject         *morango_certificate_to_json           (MorangoCertificate *self);
+
+const char         *morango_certificate_get_id            (MorangoCertificate *self);
+/* NULL for a root. */
+const char         *morango_certificate_get_parent_id     (MorangoCertificate *self);
+const char         *morango_certificate_get_profile       (MorangoCertificate *self);
+const char         *morango_certificate_get_salt          (MorangoCertificate *self);
+const char         *morango_certificate_get_scope_definition_id (MorangoCertificate *self);
+gint64              morango_certificate_get_scope_version (MorangoCertificate *self);
+/* The JSON object text of the params, as signed. */
+const char         *morango_certificate_get_scope_params  (MorangoCertificate *self);
+const char         *morango_certificate_get_public_key_string (MorangoCertificate *self);
+const char         *morango_certificate_get_serialized    (MorangoCertificate *self);
+const char         *morango_certificate_get_signature     (MorangoCertificate *self);
+MorangoKey         *morango_certificate_get_key           (MorangoCertificate *self);
+gboolean            morango_certificate_has_private_key   (MorangoCertificate *self);
+gboolean            morango_certificate_is_root           (MorangoCertificate *self);
+/* Attaches the private half of the certificate's key (in memory); it
+ * must match the certificate's public key. */
+gboolean            morango_certificate_set_private_key   (MorangoCertificate *self,
+                                                           MorangoKey         *key,
+                                                           GError            **error);
+
+/* The certificate's scope from its local scope definition. */
+MorangoScope       *morango_certificate_get_scope         (MorangoCertificate *self,
+                                                           MorangoDb          *db,
+                                                           GError            **error);
+/* Signs @message with the certificate's private key. */
+char               *morango_certificate_sign              (MorangoCertificate *self,
+                                                           const char         *message,
+                                                           GError            **error);
+gboolean            morango_certificate_verify            (MorangoCertificate *self,
+                                                           const char         *message,
+                                                           const char         *signature);
+
+/* Every rule of §7.6, in Morango's order: the id; for a root its own
+ * signature and every read and write entry under its id; for a child the
+ * parent's signature, the subset scope and the same profile.  The parent
+ * comes from @db (MORANGO_ERROR_CERT_PARENT_MISSING when absent); the
+ * scope definitions always do.  Trust is a separate step. */
+gboolean            morango_certificate_check             (MorangoCertificate *self,
+                                                           MorangoDb          *db,
+                                                           GError            **error);
+/* The same with the parent given (NULL for a root). */
+gboolean            morango_certificate_check_with_parent (MorangoCertificate *self,
+                                                           MorangoCertificate *parent,
+                                                           MorangoDb          *db,
+                                                           GError            **error);
+
+/* Storage in morango_certificate. */
+MorangoCertificate *morango_certificate_load              (MorangoDb          *db,
+                                                           const char         *id,
+                                                           GError            **error);
+/* Stores the certificate, with its private key when it holds one.  A
+ * certificate already stored with the same text and signature is left
+ * as it is (its private key is added if this copy has one); the same id
+ * with another text or signature is refused (quirk 18). */
+gboolean            morango_certificate_save              (MorangoCertificate *self,
+                                                           MorangoDb          *db,
+                                                           GError            **error);
+/* All stored certificates in tree order (parents first, siblings in
+ * insertion order). */
+GPtrArray          *morango_certificate_list              (MorangoDb          *db,
+                                                           GError            **error);
+/* The certificate @id and its ancestors, root first. */
+GPtrArray          *morango_certificate_get_chain         (MorangoDb          *db,
+                                                           const char         *id,
+                                                           GError            **error);
+
+/* A new root certificate (§7.7) for @scope_definition_id, whose
+ * definition must have a primary scope param key; @extra_params (may be
+ * NULL) are added after it.  @key NULL generates one.  It is stored with
+ * its private key and trusted, in one transaction. */
+MorangoCertificate *morango_certificate_create_root       (MorangoDb          *db,
+                                                           const char         *scope_definition_id,
+                                                           JsonObject         *extra_params,
+                                                           MorangoKey         *key,
+                                                           GError            **error);
+/* A child of @parent (whose private key signs it) with the given scope,
+ * for @key (public or private), with @salt (NULL for ""), validated by
+ * the rules of §7.6 but not stored.  @scope_version < 0 takes the
+ * definition's version. */
+MorangoCertificate *morango_certificate_issue             (MorangoDb          *db,
+                                                           MorangoCertificate *parent,
+                                                           const char         *scope_definition_id,
+                                                           gint64              scope_version,
+                                                           const char         *scope_params,
+                                                           MorangoKey         *key,
+                                                           const char         *salt,
+                                                           GError            **error);
+
+/* Trust anchors: the roots this device accepts chains from. */
+gboolean            morango_trust_add_root                (MorangoDb          *db,
+                                                           const char         *root_id,
+                                                           const char         *reason,
+                                                           GError            **error);
+gboolean            morango_trust_remove_root             (MorangoDb          *db,
+                                                           const char         *root_id,
+                                                           GError            **error);
+gboolean            morango_trust_is_trusted              (MorangoDb          *db,
+                                                           const char         *root_id);
+
+typedef enum {
+  MORANGO_CHAIN_IMPORT_DEFAULT    = 0,
+  /* Trust the chain's root (the user asked for it: `cert trust`). */
+  MORANGO_CHAIN_IMPORT_TRUST_ROOT = 1 << 0,
+  /* Skip the trust step (Morango's own behaviour; tests only). */
+  MORANGO_CHAIN_IMPORT_NO_TRUST   = 1 << 1,
+} MorangoChainImportFlags;
+
+/* Imports a chain as save_certificate_chain does (§7.6), but validates
+ * all of it, then checks that its root is trusted, and only then stores
+ * the new certificates, all in one transaction: a failure stores
+ * nothing.  @chain is a JSON array of API objects root first, a JSON
+ * string holding such an array (the certificatechain payload), or a
+ * single API object.  @expected_last_id may be NULL.  Returns the last
+ * certificate (the stored copy when it was already stored). */
+MorangoCertificate *morango_certificate_chain_import      (MorangoDb          *db,
+                                                           JsonNode           *chain,
+                                                           const char         *expected_last_id,
+                                                           MorangoChainImportFlags flags,
+                                                           GError            **error);
+MorangoCertificate *morango_certificate_chain_import_text (MorangoDb          *db,
+                                                           const char         *text,
+                                                           const char         *expected_last_id,
+                                                           MorangoChainImportFlags flags,
+                                                           GError            **error);
+/* The chain of @id as a JSON array of API objects, root first, without
+ * private keys. */
+JsonArray          *morango_certificate_chain_export      (MorangoDb          *db,
+                                                           const char         *id,
+                                                           GError            **error);
+char               *morango_certificate_chain_export_text (MorangoDb          *db,
+                                                           const char         *id,
+                                                           GError            **error);
+
+/* An explicit backup of an owned certificate: its chain and its private
+ * key encrypted with @passphrase (PKCS#8, AES-256), as a JSON text. */
+char               *morango_certificate_backup            (MorangoDb          *db,
+                                                           const char         *id,
+                                                           const char         *passphrase,
+                                                           GError            **error);
+/* Writes the backup to @path, created with mode 0600. */
+gboolean            morango_certificate_backup_to_file    (MorangoDb          *db,
+                                                           const char         *id,
+                                                           const char         *passphrase,
+                                                           const char         *path,
+                                                           GError            **error);
+/* Restores a backup: the chain is validated as an import, its root is
+ * trusted (the user deliberately restores their own identity) and the
+ * private key is attached.  Returns the restored certificate. */
+MorangoCertificate *morango_certificate_restore           (MorangoDb          *db,
+                                                           const char         *backup,
+                                                           const char         *passphrase,
+                                                           GError            **error);
+
+G_END_DECLS
