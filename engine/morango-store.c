@@ -1,0 +1,144 @@
+/* morango-store.c: an engine database (the store of one profile)
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "morango-store.h"
+
+struct _MorangoStore
+{
+  GObject         parent_instance;
+  MorangoDb      *db;
+  MorangoProfile *profile;
+  char           *profile_name;
+  char           *instance_id;
+  MorangoRandom  *random;
+  char           *inject_stage;
+  gint64          inject_after;
+};
+
+G_DEFINE_FINAL_TYPE (MorangoStore, morango_store, G_TYPE_OBJECT)
+
+static void
+morango_store_finalize (GObject *object)
+{
+  MorangoStore *self = (MorangoStore *)object;
+
+  g_clear_object (&self->db);
+  g_clear_object (&self->profile);
+  g_clear_pointer (&self->profile_name, g_free);
+  g_clear_pointer (&self->instance_id, g_free);
+  g_clear_pointer (&self->random, morango_random_unref);
+  g_clear_pointer (&self->inject_stage, g_free);
+
+  G_OBJECT_CLASS (morango_store_parent_class)->finalize (object);
+}
+
+static void
+morango_store_class_init (MorangoStoreClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = morango_store_finalize;
+}
+
+static void
+morango_store_init (MorangoStore *self)
+{
+  self->inject_after = -1;
+}
+
+MorangoStore *
+morango_store_new_for_db (MorangoDb      *db,
+                          const char     *profile_name,
+                          MorangoProfile *profile,
+                          const char     *instance_id,
+                          MorangoRandom  *random)
+{
+  MorangoStore *self;
+
+  g_return_val_if_fail (MORANGO_IS_DB (db), NULL);
+  g_return_val_if_fail (profile_name != NULL, NULL);
+  g_return_val_if_fail (instance_id != NULL, NULL);
+  g_return_val_if_fail (random != NULL, NULL);
+
+  self = g_object_new (MORANGO_TYPE_STORE, NULL);
+  self->db = g_object_ref (db);
+  self->profile = profile ? g_object_ref (profile) : NULL;
+  self->profile_name = g_strdup (profile_name);
+  self->instance_id = g_strdup (instance_id);
+  self->random = morango_random_ref (random);
+  return self;
+}
+
+MorangoDb *
+morango_store_get_db (MorangoStore *self)
+{
+  g_return_val_if_fail (MORANGO_IS_STORE (self), NULL);
+  return self->db;
+}
+
+MorangoProfile *
+morango_store_get_profile (MorangoStore *self)
+{
+  g_return_val_if_fail (MORANGO_IS_STORE (self), NULL);
+  return self->profile;
+}
+
+const char *
+morango_store_get_profile_name (MorangoStore *self)
+{
+  g_return_val_if_fail (MORANGO_IS_STORE (self), NULL);
+  return self->profile_name;
+}
+
+const char *
+morango_store_get_instance_id (MorangoStore *self)
+{
+  g_return_val_if_fail (MORANGO_IS_STORE (self), NULL);
+  return self->instance_id;
+}
+
+MorangoRandom *
+morango_store_get_random (MorangoStore *self)
+{
+  g_return_val_if_fail (MORANGO_IS_STORE (self), NULL);
+  return self->random;
+}
+
+gboolean
+morango_store_next_counter (MorangoStore  *self,
+                            gint64        *counter,
+                            GError       **error)
+{
+  g_return_val_if_fail (MORANGO_IS_STORE (self), FALSE);
+  return morango_instance_next_counter (self->db, self->instance_id, counter, error);
+}
+
+void
+morango_store_inject_failure (MorangoStore *self,
+                              const char   *stage,
+                              gint64        after_records)
+{
+  g_return_if_fail (MORANGO_IS_STORE (self));
+
+  g_clear_pointer (&self->inject_stage, g_free);
+  self->inject_after = after_records;
+  if (after_records >= 0)
+    self->inject_stage = g_strdup (stage);
+}
+
+gboolean
+morango_store_check_injected (MorangoStore  *self,
+                              const char    *stage,
+                              gint64         records_done,
+                              GError       **error)
+{
+  if (G_LIKELY (self->inject_stage == NULL))
+    return TRUE;
+  if (g_str_equal (self->inject_stage, stage) && records_done >= self->inject_after)
+    {
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INJECTED,
+                   "Failure injected into %s after %" G_GINT64_FORMAT " records",
+                   stage, records_done);
+      return FALSE;
+    }
+  return TRUE;
+}
