@@ -778,6 +778,128 @@ test_list_order (Fixture *f, gconstpointer data)
   g_assert_cmpstr (morango_certificate_get_id (g_ptr_array_index (all, 1)), ==, morango_certificate_get_id (f->child));
 }
 
+/* --- Signing requests ----------------------------------------------- */
+
+static guint
+count_certs (MorangoDb *db)
+{
+  gint64 n = -1;
+  gboolean found;
+
+  g_assert_true (morango_db_query_int64 (db, &n, &found, NULL, "SELECT count(*) FROM morango_certificate", ""));
+  return (guint) n;
+}
+
+static void
+test_request_issue (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoRandom) random = morango_random_new_seeded (morango_test_seed (11));
+  g_autofree char *params = g_strdup_printf ("{\"user\": \"%s\", \"sub\": \"s9\"}",
+                                             morango_certificate_get_id (f->root));
+  g_autoptr(MorangoCertificateRequest) req = morango_certificate_request_new (f->root, "subset_scope", params,
+                                                                             vector_key (6));
+  g_autoptr(JsonObject) body = morango_certificate_request_to_json (req);
+  g_autoptr(MorangoCertificateRequest) received = morango_certificate_request_new_from_json (body, &error);
+  g_autoptr(MorangoCertificate) issued = NULL;
+  g_autoptr(MorangoCertificate) accepted = NULL;
+  g_autoptr(JsonObject) response = NULL;
+  g_autoptr(MorangoDb) client = new_db ();
+  g_autoptr(JsonNode) root_node = NULL;
+  g_autoptr(MorangoCertificate) imported_root = NULL;
+
+  g_assert_no_error (error);
+  issued = morango_certificate_request_issue (f->db, received, random, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (strlen (morango_certificate_get_salt (issued)), ==, 32);
+  g_assert_false (morango_certificate_has_private_key (issued));
+  g_assert_cmpstr (morango_certificate_get_parent_id (issued), ==, morango_certificate_get_id (f->root));
+  g_assert_cmpuint (count_certs (f->db), ==, 3);
+
+  /* The requester imports the parent's chain, then takes the answer. */
+  root_node = json_node_init_object (json_node_alloc (), morango_certificate_to_json (f->root));
+  imported_root = morango_certificate_chain_import (client, root_node, NULL, MORANGO_CHAIN_IMPORT_TRUST_ROOT, &error);
+  g_assert_no_error (error);
+  response = morango_certificate_to_json (issued);
+  accepted = morango_certificate_request_accept (client, req, response, vector_key (6), &error);
+  g_assert_no_error (error);
+  g_assert_true (morango_certificate_has_private_key (accepted));
+  /* The wrong key for the answer is refused. */
+  {
+    g_autoptr(MorangoCertificate) wrong = morango_certificate_request_accept (client, req, response, vector_key (7), &error);
+    g_assert_null (wrong);
+    g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_KEY_INVALID);
+    g_clear_error (&error);
+  }
+}
+
+static void
+test_request_refused (Fixture *f, gconstpointer data)
+{
+  g_autoptr(MorangoRandom) random = morango_random_new_seeded (morango_test_seed (12));
+  g_autofree char *sub = g_strdup_printf ("{\"user\": \"%s\", \"sub\": \"s9\"}", morango_certificate_get_id (f->root));
+  const char *pub6 = morango_key_get_public_string (vector_key (6));
+  struct {
+    const char *parent, *profile, *def, *params, *key;
+    int code;
+  } cases[] = {
+    /* wider than the parent */
+    { morango_certificate_get_id (f->child), "facilitydata", "root_scope", f->root_params, pub6,
+      MORANGO_ERROR_CERT_SCOPE_NOT_SUBSET },
+    { morango_certificate_get_id (f->root), "otherprofile", "subset_scope", sub, pub6,
+      MORANGO_ERROR_CERT_PROFILE_INVALID },
+    { "ffffffffffffffffffffffffffffffff", "facilitydata", "subset_scope", sub, pub6, MORANGO_ERROR_NOT_FOUND },
+    { morango_certificate_get_id (f->root), "facilitydata", "nope", sub, pub6, MORANGO_ERROR_UNKNOWN_SCOPE_DEFINITION },
+    { morango_certificate_get_id (f->root), "facilitydata", "subset_scope", sub, "garbage", MORANGO_ERROR_KEY_INVALID },
+    { morango_certificate_get_id (f->root), "facilitydata", "subset_scope", "{}", pub6, MORANGO_ERROR_PERMISSION_DENIED },
+    { morango_certificate_get_id (f->root), "facilitydata", "subset_scope", "not json", pub6, MORANGO_ERROR_INVALID },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      MorangoCertificateRequest req = {
+        (char *) cases[i].parent, (char *) cases[i].profile, (char *) cases[i].def, 1,
+        (char *) cases[i].params, (char *) cases[i].key,
+      };
+      g_autoptr(GError) error = NULL;
+      g_autoptr(MorangoCertificate) c = morango_certificate_request_issue (f->db, &req, random, &error);
+
+      g_test_message ("request %u: %s", i, error ? error->message : "(none)");
+      g_assert_null (c);
+      g_assert_error (error, MORANGO_ERROR, cases[i].code);
+      g_assert_cmpuint (count_certs (f->db), ==, 2);
+    }
+
+  /* A parent whose private key is elsewhere cannot issue. */
+  {
+    g_autoptr(MorangoDb) other = new_db ();
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) node = json_node_init_object (json_node_alloc (), morango_certificate_to_json (f->root));
+    g_autoptr(MorangoCertificate) r = morango_certificate_chain_import (other, node, NULL, MORANGO_CHAIN_IMPORT_TRUST_ROOT, &error);
+    MorangoCertificateRequest req = {
+      (char *) morango_certificate_get_id (f->root), "facilitydata", "subset_scope", 1, sub, (char *) pub6,
+    };
+    g_autoptr(MorangoCertificate) c = NULL;
+
+    g_assert_no_error (error);
+    c = morango_certificate_request_issue (other, &req, random, &error);
+    g_assert_null (c);
+    g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_PERMISSION_DENIED);
+  }
+
+  /* A body with a field missing. */
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonObject) body = json_object_new ();
+    g_autoptr(MorangoCertificateRequest) r = NULL;
+
+    json_object_set_string_member (body, "parent", morango_certificate_get_id (f->root));
+    r = morango_certificate_request_new_from_json (body, &error);
+    g_assert_null (r);
+    g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID);
+  }
+}
+
 /* --- Nonces -------------------------------------------------------- */
 
 static void
@@ -862,6 +984,8 @@ main (int argc, char *argv[])
   FIXTURE ("/certificates/scope-escalation", test_scope_escalation);
   FIXTURE ("/certificates/conflict", test_conflict);
   FIXTURE ("/certificates/backup-restore", test_backup_restore);
+  FIXTURE ("/certificates/request/issue", test_request_issue);
+  FIXTURE ("/certificates/request/refused", test_request_refused);
   g_test_add_func ("/certificates/nonces", test_nonces);
   return g_test_run ();
 }
