@@ -537,15 +537,22 @@ morango_cli_cert (const char *data_dir,
 
   if (argc < 2)
     return usage_error (NULL);
-  sub = argv[1];
-  if (g_str_equal (sub, "--help") || g_str_equal (sub, "-h") || g_str_equal (sub, "help"))
-    {
-      fputs (_(cert_usage), stdout);
-      return MORANGO_EXIT_OK;
-    }
-  rc = parse_args (&a, argc - 2, argv + 2);
+  /* Options may come before or after the subcommand. */
+  rc = parse_args (&a, argc - 1, argv + 1);
   if (rc >= 0)
     goto out;
+  if (args->len == 0)
+    {
+      rc = usage_error (NULL);
+      goto out;
+    }
+  sub = g_ptr_array_steal_index (args, 0);
+  if (g_str_equal (sub, "help"))
+    {
+      fputs (_(cert_usage), stdout);
+      rc = MORANGO_EXIT_OK;
+      goto out;
+    }
   if (a.data_dir)
     data_dir = a.data_dir;
 
