@@ -456,6 +456,64 @@ test_create_root (Fixture *f, gconstpointer data)
   }
 }
 
+/* Made with the same keys, params and salts, our certificates are
+ * Morango's byte for byte: the same signed text, the same signature. */
+static void
+test_same_as_morango (void)
+{
+  JsonArray *chains = json_object_get_array_member (vectors, "chains");
+  g_autoptr(MorangoDb) db = new_db ();
+
+  for (guint i = 0; i < json_array_get_length (chains); i++)
+    {
+      JsonArray *certs = json_object_get_array_member (json_array_get_object_element (chains, i), "certificates");
+      g_autoptr(MorangoCertificate) parent = NULL;
+
+      for (guint j = 0; j < json_array_get_length (certs); j++)
+        {
+          JsonObject *v = json_array_get_object_element (certs, j);
+          MorangoKey *key = vector_key (json_object_get_int_member (v, "key_index"));
+          g_autoptr(MorangoCertificate) ours = NULL;
+          g_autoptr(GError) error = NULL;
+          g_autoptr(JsonObject) api = NULL;
+          g_autoptr(JsonNode) api_node = NULL;
+          g_autoptr(JsonNode) want_node = NULL;
+
+          if (j == 0)
+            {
+              /* The root's params are its primary key alone here. */
+              g_autoptr(JsonObject) want = morango_json_parse_object (json_object_get_string_member (v, "scope_params"),
+                                                                      "params", &error);
+              g_assert_no_error (error);
+              g_assert_cmpuint (json_object_get_size (want), ==, 1);
+              ours = morango_certificate_create_root (db, json_object_get_string_member (v, "scope_definition_id"),
+                                                      NULL, key, &error);
+            }
+          else
+            {
+              ours = morango_certificate_issue (db, parent, json_object_get_string_member (v, "scope_definition_id"),
+                                                json_object_get_int_member (v, "scope_version"),
+                                                json_object_get_string_member (v, "scope_params"), key,
+                                                json_object_get_string_member (v, "salt"), &error);
+              g_assert_no_error (error);
+              g_assert_true (morango_certificate_save (ours, db, &error));
+            }
+          g_assert_no_error (error);
+          g_assert_cmpstr (morango_certificate_get_id (ours), ==, json_object_get_string_member (v, "id"));
+          g_assert_cmpstr (morango_certificate_get_serialized (ours), ==, json_object_get_string_member (v, "serialized"));
+          g_assert_cmpstr (morango_certificate_get_signature (ours), ==, json_object_get_string_member (v, "signature"));
+
+          /* The API object carries the same values as Morango's. */
+          api = morango_certificate_to_json (ours);
+          api_node = json_node_init_object (json_node_alloc (), api);
+          want_node = json_node_init_object (json_node_alloc (), json_object_get_object_member (v, "api_object"));
+          g_assert_true (morango_test_json_equal (api_node, want_node));
+
+          g_set_object (&parent, ours);
+        }
+    }
+}
+
 /* Our chain goes out as JSON and comes back into another device,
  * validated by the same rules, without private keys. */
 static void
@@ -970,6 +1028,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/certificates/import-twice", test_import_twice);
   g_test_add_func ("/certificates/untrusted-root", test_untrusted_root);
   g_test_add_func ("/certificates/bad-input", test_bad_input);
+  g_test_add_func ("/certificates/same-as-morango", test_same_as_morango);
 #define FIXTURE(path, fn) g_test_add (path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
   FIXTURE ("/certificates/create-root", test_create_root);
   FIXTURE ("/certificates/round-trip", test_round_trip);
