@@ -153,9 +153,17 @@ morango_certificate_new_from_serialized (const char  *serialized,
   /* A missing or null salt is the empty salt (§7.5). */
   if (self->salt == NULL)
     self->salt = g_strdup ("");
-  if (!morango_is_hex32 (self->id) || (self->parent_id && !morango_is_hex32 (self->parent_id)))
+  /* Ids end up in file names, messages and queries: only the shape
+   * Morango itself produces is let in. */
+  if (!morango_is_hex32 (self->id))
     {
-      invalid (error, "The certificate's id or parent id is not 32 hex characters");
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_ID_INVALID,
+                   "Certificate ID “%.40s” is not 32 lowercase hex characters", self->id);
+      return NULL;
+    }
+  if (self->parent_id && !morango_is_hex32 (self->parent_id))
+    {
+      invalid (error, "The parent id of certificate %s is not 32 lowercase hex characters", self->id);
       return NULL;
     }
 
@@ -1163,7 +1171,8 @@ morango_certificate_chain_import (MorangoDb               *db,
   g_autoptr(JsonArray) arr = NULL;
   g_autoptr(GPtrArray) pending = g_ptr_array_new_with_free_func (g_object_unref);
   g_autoptr(MorangoCertificate) base = NULL;
-  g_autofree char *expected = g_strdup (expected_last_id);
+  /* Like Morango, an empty expected id means "no expectation". */
+  g_autofree char *expected = expected_last_id && *expected_last_id ? g_strdup (expected_last_id) : NULL;
   g_autofree char *root_id = NULL;
   guint n;
 

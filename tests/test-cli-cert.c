@@ -135,6 +135,18 @@ test_list_show (void)
 
   morango (&r, "a", "show", "0123456789abcdef0123456789abcdef", NULL);
   g_assert_cmpint (r.status, ==, 4);
+  run_clear (&r);
+
+  /* --data-dir after the subcommand wins over the one before. */
+  {
+    g_autofree char *dir = path_in_tmp ("a");
+    g_autofree char *unused = path_in_tmp ("unused");
+
+    morango (&r, "unused", "list", "--data-dir", dir, NULL);
+    g_assert_cmpint (r.status, ==, 0);
+    g_assert_nonnull (strstr (r.out, root_id));
+    g_assert_false (g_file_test (unused, G_FILE_TEST_EXISTS));
+  }
 }
 
 static void
