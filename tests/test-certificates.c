@@ -800,6 +800,30 @@ test_backup_restore (Fixture *f, gconstpointer data)
     g_assert_cmpstr (ids, ==, "");
   }
 
+  /* A forged chain inside the backup fails inside the transaction:
+   * nothing stays, and the database is usable afterwards. */
+  {
+    g_autoptr(JsonObject) forged = morango_json_parse_object (text, "backup", &error);
+    JsonObject *first = json_array_get_object_element (json_object_get_array_member (forged, "chain"), 0);
+    g_autofree char *bogus = morango_key_sign (vector_key (7), "x", -1, NULL);
+    g_autoptr(JsonNode) node = NULL;
+    g_autofree char *forged_text = NULL;
+    g_autofree char *ids = NULL;
+
+    g_assert_no_error (error);
+    json_object_set_string_member (first, "signature", bogus);
+    node = json_node_init_object (json_node_alloc (), forged);
+    forged_text = morango_json_dumps (node);
+    restored = morango_certificate_restore (other, forged_text, "s3cret pass", &error);
+    g_assert_null (restored);
+    g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_SIGNATURE_INVALID);
+    g_clear_error (&error);
+    ids = stored_ids (other);
+    g_assert_cmpstr (ids, ==, "");
+    g_assert_false (morango_trust_is_trusted (other, morango_certificate_get_id (f->root)));
+    g_assert_false (morango_db_in_transaction (other));
+  }
+
   restored = morango_certificate_restore (other, text, "s3cret pass", &error);
   g_assert_no_error (error);
   g_assert_true (morango_certificate_has_private_key (restored));
