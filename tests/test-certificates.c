@@ -982,6 +982,137 @@ test_request_refused (Fixture *f, gconstpointer data)
   }
 }
 
+/* --- Certificate pushing -------------------------------------------- */
+
+static JsonNode *
+push_chain (Fixture            *f,
+            MorangoCertificate *x)
+{
+  g_autoptr(GError) error = NULL;
+  JsonArray *chain = morango_certificate_chain_export (f->db, morango_certificate_get_id (f->child), &error);
+
+  g_assert_no_error (error);
+  json_array_add_object_element (chain, morango_certificate_to_json (x));
+  return json_node_init_array (json_node_alloc (), chain);
+}
+
+static void
+test_push (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoDb) server = new_db ();
+  g_autoptr(MorangoRandom) random = morango_random_new_seeded (morango_test_seed (21));
+  g_autoptr(MorangoKey) shared = NULL;
+  g_autoptr(MorangoKey) shared_pub = NULL;
+  g_autoptr(MorangoKey) again = NULL;
+  g_autofree char *nonce = NULL;
+  g_autofree char *nonce2 = NULL;
+  g_autofree char *leaf = g_strdup_printf ("{\"user\": \"%s\", \"sub\": \"s1\", \"leaf\": \"l\"}",
+                                           morango_certificate_get_id (f->root));
+  g_autoptr(MorangoCertificate) x = NULL;
+  g_autoptr(MorangoCertificate) wide = NULL;
+  g_autoptr(MorangoCertificate) got = NULL;
+  g_autoptr(JsonNode) chain = NULL;
+  gint64 now = g_get_real_time ();
+
+  shared = morango_shared_key_get_or_create (server, FALSE, &error);
+  g_assert_no_error (error);
+  again = morango_shared_key_get_or_create (server, FALSE, &error);
+  g_assert_no_error (error);
+  g_assert_true (morango_key_equal_public (shared, again));
+  shared_pub = morango_key_new_from_public (morango_key_get_public_string (shared), &error);
+  g_assert_no_error (error);
+
+  /* The client issues the server a certificate under its own child. */
+  nonce = morango_nonce_create (server, random, "127.0.0.1", now - G_USEC_PER_SEC, NULL, &error);
+  g_assert_no_error (error);
+  x = morango_certificate_issue (f->db, f->child, "leaf_scope", -1, leaf, shared_pub, nonce, &error);
+  g_assert_no_error (error);
+  chain = push_chain (f, x);
+
+  /* The server trusts nobody's root yet. */
+  got = morango_certificate_accept_pushed (server, chain, now, &error);
+  g_assert_null (got);
+  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_UNTRUSTED);
+  g_assert_true (g_str_has_prefix (error->message, "Saving certificate chain has failed: "));
+  g_clear_error (&error);
+  g_assert_cmpuint (count_certs (server), ==, 0);
+
+  g_assert_true (morango_trust_add_root (server, morango_certificate_get_id (f->root), "paired", &error));
+  got = morango_certificate_accept_pushed (server, chain, now, &error);
+  g_assert_no_error (error);
+  g_assert_true (morango_certificate_has_private_key (got));
+  g_assert_cmpuint (count_certs (server), ==, 3);
+  g_clear_object (&got);
+
+  /* The nonce is spent. */
+  got = morango_certificate_accept_pushed (server, chain, now, &error);
+  g_assert_null (got);
+  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_NONCE_INVALID);
+  g_clear_error (&error);
+
+  /* A key that is not the server's shared key. */
+  nonce2 = morango_nonce_create (server, random, NULL, now - G_USEC_PER_SEC, NULL, &error);
+  {
+    g_autoptr(MorangoCertificate) other = morango_certificate_issue (f->db, f->child, "leaf_scope", -1, leaf,
+                                                                     vector_key (7), nonce2, &error);
+    g_autoptr(JsonNode) c2 = NULL;
+
+    g_assert_no_error (error);
+    c2 = push_chain (f, other);
+    got = morango_certificate_accept_pushed (server, c2, now, &error);
+    g_assert_null (got);
+    g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_KEY_INVALID);
+    g_clear_error (&error);
+  }
+
+  /* Wider than the issuer: refused, and the nonce is spent anyway. */
+  {
+    g_autoptr(JsonObject) o = json_object_new ();
+    g_autoptr(JsonNode) c3 = NULL;
+    g_autofree char *text = NULL;
+    g_autofree char *sig = NULL;
+    g_autofree char *id = morango_certificate_compute_id (morango_key_get_public_string (shared), "facilitydata", nonce2);
+
+    json_object_set_string_member (o, "id", id);
+    json_object_set_string_member (o, "parent_id", morango_certificate_get_id (f->child));
+    json_object_set_string_member (o, "profile", "facilitydata");
+    json_object_set_string_member (o, "salt", nonce2);
+    json_object_set_string_member (o, "scope_definition_id", "root_scope");
+    json_object_set_int_member (o, "scope_version", 1);
+    json_object_set_string_member (o, "scope_params", f->root_params);
+    json_object_set_string_member (o, "public_key_string", morango_key_get_public_string (shared));
+    text = morango_json_dumps_object (o);
+    sig = morango_key_sign (vector_key (5), text, -1, &error);
+    wide = morango_certificate_new_from_serialized (text, sig, &error);
+    g_assert_no_error (error);
+    c3 = push_chain (f, wide);
+    got = morango_certificate_accept_pushed (server, c3, now, &error);
+    g_assert_null (got);
+    g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_SCOPE_NOT_SUBSET);
+    g_clear_error (&error);
+    g_assert_cmpuint (count_certs (server), ==, 3);
+    g_assert_false (morango_nonce_use (server, nonce2, now, &error));
+    g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_NONCE_INVALID);
+  }
+}
+
+static void
+test_subtree (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) all = morango_certificate_list_subtree (f->db, morango_certificate_get_id (f->root), TRUE, &error);
+  g_autoptr(GPtrArray) under_child = NULL;
+  g_autoptr(GPtrArray) none = NULL;
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (all->len, ==, 2);
+  under_child = morango_certificate_list_subtree (f->db, morango_certificate_get_id (f->child), FALSE, &error);
+  g_assert_cmpuint (under_child->len, ==, 1);
+  none = morango_certificate_list_subtree (f->db, "ffffffffffffffffffffffffffffffff", FALSE, &error);
+  g_assert_cmpuint (none->len, ==, 0);
+}
+
 /* --- Nonces -------------------------------------------------------- */
 
 static void
@@ -1069,6 +1200,8 @@ main (int argc, char *argv[])
   FIXTURE ("/certificates/backup-restore", test_backup_restore);
   FIXTURE ("/certificates/request/issue", test_request_issue);
   FIXTURE ("/certificates/request/refused", test_request_refused);
+  FIXTURE ("/certificates/push", test_push);
+  FIXTURE ("/certificates/subtree", test_subtree);
   g_test_add_func ("/certificates/nonces", test_nonces);
   return g_test_run ();
 }
