@@ -10,6 +10,7 @@
 #include "morango-json.h"
 #include "morango-nonce.h"
 #include "morango-test-util.h"
+#include "test-keys-data.h"
 
 static JsonObject *vectors;   /* certificates.json */
 
@@ -729,6 +730,37 @@ test_bad_input (void)
       g_assert_true (error->domain == MORANGO_ERROR);
       g_assert_cmpstr (ids, ==, "");
     }
+
+  /* A certificate for a 1024-bit key. */
+  {
+    g_autoptr(JsonObject) o = json_object_new ();
+    g_autoptr(JsonObject) api = json_object_new ();
+    g_autoptr(JsonNode) node = NULL;
+    g_autofree char *text = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(MorangoCertificate) c = NULL;
+    g_autofree char *ids = NULL;
+
+    json_object_set_string_member (o, "id", "0123456789abcdef0123456789abcdef");
+    json_object_set_null_member (o, "parent_id");
+    json_object_set_string_member (o, "profile", "facilitydata");
+    json_object_set_string_member (o, "salt", "");
+    json_object_set_string_member (o, "scope_definition_id", "root_scope");
+    json_object_set_int_member (o, "scope_version", 1);
+    json_object_set_string_member (o, "scope_params", "{\"user\": \"0123456789abcdef0123456789abcdef\"}");
+    json_object_set_string_member (o, "public_key_string", key_1024_spki);
+    text = morango_json_dumps_object (o);
+    json_object_set_string_member (api, "id", "0123456789abcdef0123456789abcdef");
+    json_object_set_string_member (api, "serialized", text);
+    json_object_set_string_member (api, "signature", "AAAA");
+    node = json_node_init_object (json_node_alloc (), api);
+    c = morango_certificate_chain_import (db, node, NULL, MORANGO_CHAIN_IMPORT_TRUST_ROOT, &error);
+    g_assert_null (c);
+    g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_KEY_INVALID);
+    g_test_message ("%s", error->message);
+    ids = stored_ids (db);
+    g_assert_cmpstr (ids, ==, "");
+  }
 
   /* Fields missing from the signed text, and a non-base64 signature. */
   {
