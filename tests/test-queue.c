@@ -495,7 +495,9 @@ test_large_fsics (void)
 static void
 test_rate (void)
 {
-  g_autoptr(MorangoStore) store = fixture_store_new ("facilitydata", LOCAL, 0);
+  g_autofree char *dir = morango_test_tmpdir ();
+  g_autofree char *path = g_build_filename (dir, "rate.db", NULL);
+  g_autoptr(MorangoStore) store = fixture_store_new_at (path, "facilitydata", LOCAL, 0);
   MorangoDb *db = morango_store_get_db (store);
   g_autoptr(MorangoFilter) filter = morango_filter_parse ("d");
   g_autoptr(GError) error = NULL;
@@ -541,7 +543,8 @@ test_rate (void)
   g_assert_no_error (error);
   secs = (g_get_monotonic_time () - t0) / 1e6;
   g_assert_cmpint (total, ==, n);
-  g_test_message ("queued %" G_GINT64_FORMAT " records (and %d history rows) in %.2f s: %.0f records/s",
+  g_test_message ("queued %" G_GINT64_FORMAT " records (and %d history rows) from a database file "
+                  "in %.2f s: %.0f records/s",
                   total, 2 * n, secs, total / secs);
   g_print ("# queue rate: %.0f records/s (%d records)\n", total / secs, n);
 }
