@@ -333,8 +333,8 @@ morango_store_update_dmc (MorangoStore  *store,
     }
   else
     {
-      /* Only "sub" (§3.10): those are the partitions the sender vouches
-       * for inside this filter.  The caller checked they are inside it. */
+      /* "sub" (§3.10): the partitions the sender vouches for inside this
+       * filter.  The caller checked they are inside it. */
       g_hash_table_iter_init (&iter, sender_fsic->sub);
       while (g_hash_table_iter_next (&iter, &key, &value))
         {
@@ -346,6 +346,29 @@ morango_store_update_dmc (MorangoStore  *store,
             if (!raise_dmc (db, instance, key, *(gint64 *) counter, error))
               goto fail;
         }
+
+      /* Python ignores "super" (quirk 2), so knowledge a sender keeps
+       * under an enclosing partition (typically "" after an unfiltered
+       * serialization) never reaches the receiver's DMC, and the same
+       * records are offered again at every sync.  The sender expanded
+       * those counters onto each filter entry they enclose and queued
+       * everything the receiver lacked there, so the receiver now holds
+       * it: credit them to those entries (the reference allows this; it
+       * changes nothing on the wire). */
+      g_hash_table_iter_init (&iter, sender_fsic->super_);
+      while (g_hash_table_iter_next (&iter, &key, &value))
+        for (guint e = 0; entries[e] != NULL; e++)
+          {
+            GHashTableIter inner;
+            gpointer instance, counter;
+
+            if (!morango_partition_has_prefix (entries[e], key))
+              continue;
+            g_hash_table_iter_init (&inner, value);
+            while (g_hash_table_iter_next (&inner, &instance, &counter))
+              if (!raise_dmc (db, instance, entries[e], *(gint64 *) counter, error))
+                goto fail;
+          }
     }
 
   return morango_db_commit (db, error);

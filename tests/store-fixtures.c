@@ -296,3 +296,89 @@ fixture_filter_from_json (JsonNode *node)
     }
   return morango_filter_parse (json_node_get_string (node));
 }
+
+static void
+dmc_raise (GHashTable *rows,
+           const char *instance_id,
+           const char *partition,
+           gint64      counter)
+{
+  char *key = g_strdup_printf ("%s\t%s", instance_id, partition);
+  gpointer old = NULL;
+
+  if (counter <= 0)
+    {
+      g_free (key);
+      return;
+    }
+  if (g_hash_table_lookup_extended (rows, key, NULL, &old) && GPOINTER_TO_SIZE (old) >= (gsize) counter)
+    {
+      g_free (key);
+      return;
+    }
+  g_hash_table_insert (rows, key, GSIZE_TO_POINTER ((gsize) counter));
+}
+
+JsonArray *
+fixture_expected_dmc (JsonArray     *before,
+                      JsonArray     *python_after,
+                      JsonObject    *sender_fsic,
+                      MorangoFilter *filter)
+{
+  g_autoptr(GHashTable) rows = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  JsonArray *out = json_array_new ();
+  GHashTableIter iter;
+  gpointer key, value;
+
+  for (guint i = 0; i < json_array_get_length (python_after); i++)
+    {
+      JsonObject *row = json_array_get_object_element (python_after, i);
+
+      dmc_raise (rows, json_object_get_string_member (row, "instance_id"),
+                 json_object_get_string_member (row, "partition"),
+                 json_object_get_int_member (row, "counter"));
+    }
+  /* Only rows Python kept can have been lowered. */
+  for (guint i = 0; before != NULL && i < json_array_get_length (before); i++)
+    {
+      JsonObject *row = json_array_get_object_element (before, i);
+      g_autofree char *k = g_strdup_printf ("%s\t%s", json_object_get_string_member (row, "instance_id"),
+                                            json_object_get_string_member (row, "partition"));
+
+      if (g_hash_table_contains (rows, k))
+        dmc_raise (rows, json_object_get_string_member (row, "instance_id"),
+                   json_object_get_string_member (row, "partition"),
+                   json_object_get_int_member (row, "counter"));
+    }
+  if (sender_fsic != NULL && json_object_has_member (sender_fsic, "super"))
+    {
+      JsonObject *super_ = json_object_get_object_member (sender_fsic, "super");
+      g_autoptr(GList) parts = json_object_get_members (super_);
+
+      for (GList *p = parts; p; p = p->next)
+        for (guint e = 0; e < morango_filter_get_n_entries (filter); e++)
+          {
+            JsonObject *counters = json_object_get_object_member (super_, p->data);
+            g_autoptr(GList) instances = json_object_get_members (counters);
+
+            if (!morango_partition_has_prefix (morango_filter_get_entry (filter, e), p->data))
+              continue;
+            for (GList *x = instances; x; x = x->next)
+              dmc_raise (rows, x->data, morango_filter_get_entry (filter, e),
+                         json_object_get_int_member (counters, x->data));
+          }
+    }
+
+  g_hash_table_iter_init (&iter, rows);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      g_auto(GStrv) parts = g_strsplit (key, "\t", 2);
+      JsonObject *row = json_object_new ();
+
+      json_object_set_string_member (row, "instance_id", parts[0]);
+      json_object_set_string_member (row, "partition", parts[1]);
+      json_object_set_int_member (row, "counter", (gint64) GPOINTER_TO_SIZE (value));
+      json_array_add_object_element (out, row);
+    }
+  return out;
+}

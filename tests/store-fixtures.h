@@ -41,6 +41,14 @@ void          fixture_assert_table  (MorangoDb   *db,
                                      const char  *table,
                                      const char  *what,
                                      JsonArray   *expected);
+/* The DMC rows our update leaves where Python left @python_after: no
+ * counter below its value in @before (quirk 1), and each (X, n) of the
+ * sender's "super" partitions credited to the filter entries they
+ * enclose (quirk 2).  @sender_fsic is the v2 FSIC object or NULL. */
+JsonArray    *fixture_expected_dmc  (JsonArray     *before,
+                                     JsonArray     *python_after,
+                                     JsonObject    *sender_fsic,
+                                     MorangoFilter *filter);
 /* A digest over every row of every table the store stages touch, in a
  * fixed order: equal digests mean byte-identical contents. */
 char         *fixture_db_digest     (MorangoDb   *db);
