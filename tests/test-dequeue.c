@@ -497,6 +497,33 @@ test_unknown_model_is_kept (void)
 }
 
 static void
+test_v1_dmc (void)
+{
+  g_autoptr(MorangoStore) store = mixed_store (8);
+  MorangoDb *db = morango_store_get_db (store);
+  g_autoptr(MorangoFilter) filter = morango_filter_parse ("d:u1\nd:u2");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) want = json_from_string (
+    "[{\"instance_id\": \"" R1 "\", \"partition\": \"d\", \"counter\": 3},"
+    " {\"instance_id\": \"" R2 "\", \"partition\": \"d\", \"counter\": 5},"
+    " {\"instance_id\": \"" R1 "\", \"partition\": \"d:u1\", \"counter\": 9},"
+    " {\"instance_id\": \"" R1 "\", \"partition\": \"d:u2\", \"counter\": 7}]", NULL);
+
+  /* v1: every (X, n) the sender has beyond what we hold for the whole
+   * filter goes to every entry; never lower, never 0. */
+  morango_db_exec (db, "INSERT INTO morango_databasemaxcounter (instance_id, partition, counter) "
+                       "VALUES ('" R1 "', 'd:u1', 9)", &error);
+  g_assert_no_error (error);
+  g_assert_true (morango_store_dequeue (store, TS, filter, MORANGO_FSIC_V1,
+                                        "{\"" R1 "\": 7, \"" R2 "\": 4, "
+                                        "\"e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3\": 0}",
+                                        NULL, &error));
+  g_assert_no_error (error);
+  /* R2: ours is min(5 via "d", 5 via "d") = 5 >= 4, so nothing. */
+  fixture_assert_table (db, "dmc", "dmc", json_node_get_array (want));
+}
+
+static void
 test_empty_session (void)
 {
   g_autoptr(MorangoStore) store = fixture_store_new ("facilitydata", LOCAL, 4);
@@ -694,6 +721,7 @@ main (int   argc,
   g_test_add_func ("/dequeue/bad-input", test_bad_input);
   g_test_add_func ("/dequeue/unknown-model-is-kept", test_unknown_model_is_kept);
   g_test_add_func ("/dequeue/empty-session", test_empty_session);
+  g_test_add_func ("/dequeue/v1-dmc", test_v1_dmc);
   g_test_add_func ("/dequeue/round-trip-v2", test_round_trip_v2);
   g_test_add_func ("/dequeue/round-trip-v1", test_round_trip_v1);
   g_test_add_func ("/dequeue/rate", test_rate);

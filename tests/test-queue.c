@@ -486,6 +486,29 @@ test_large_fsics (void)
           g_test_message ("v2 with 99 x 999: %.2f s", (g_get_monotonic_time () - t0) / 1e6);
         }
     }
+  /* test_very_many_fsics (v2): 10,000 instances in one partition, and
+   * 10,000 partitions of one instance each. */
+  {
+    g_autoptr(GString) many = g_string_new ("{\"super\": {}, \"sub\": {\"p1\": {");
+    g_autoptr(GString) parts = g_string_new ("{\"super\": {}, \"sub\": {");
+
+    for (int i = 0; i < 10000; i++)
+      {
+        g_string_append_printf (many, "%s\"%032x\": 1", i ? ", " : "", i + 0x100);
+        g_string_append_printf (parts, "%s\"p:%d\": {\"" IB "\": 1}", i ? ", " : "", i);
+      }
+    g_string_append (many, ", \"" IA "\": 10}}}");
+    g_string_append (parts, ", \"p2\": {\"" IB "\": 3}}}");
+    g_assert_true (morango_store_queue (store, TS, filter, MORANGO_FSIC_V2, many->str,
+                                        "{\"super\": {}, \"sub\": {}}", &total, &error));
+    g_assert_no_error (error);
+    g_assert_cmpint (total, ==, 4);  /* A's records under p1 */
+    g_assert_true (morango_store_queue (store, TS, filter, MORANGO_FSIC_V2, parts->str,
+                                        "{\"super\": {}, \"sub\": {}}", &total, &error));
+    g_assert_no_error (error);
+    g_assert_cmpint (total, ==, 3);  /* B's records under p2 */
+  }
+
   g_string_append (v2, "}}");
   g_assert_false (morango_store_queue (store, TS, filter, MORANGO_FSIC_V2, v2->str,
                                        "{\"super\": {}, \"sub\": {}}", &total, &error));
