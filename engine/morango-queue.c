@@ -183,6 +183,71 @@ dmc_row_relevant (MorangoDb  *db,
   return TRUE;
 }
 
+/* For the receiver's relevance test inside the filter: which instances
+ * appear in the histories of the records under each partition.  One
+ * pass over the filter's records; probing per DMC row instead costs a
+ * scan of the instance's whole history for every row that turns out
+ * irrelevant.  Returns instance -> array of partitions. */
+static GHashTable *
+load_history_partitions (MorangoDb          *db,
+                         const char * const *entries,
+                         GError            **error)
+{
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                                      (GDestroyNotify) g_ptr_array_unref);
+  g_autoptr(GHashTable) pairs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
+  for (guint e = 0; entries[e] != NULL; e++)
+    {
+      g_autofree char *upper = morango_prefix_upper_bound (entries[e]);
+      sqlite3_stmt *stmt;
+      int rc;
+
+      stmt = morango_db_prepare (db,
+                                 "SELECT DISTINCT s.partition, r.instance_id "
+                                 "FROM morango_store s CROSS JOIN morango_recordmaxcounter r "
+                                 "  ON r.store_model_id = s.id "
+                                 "WHERE s.partition >= ?1 AND s.partition < ?2",
+                                 error);
+      if (stmt == NULL || !morango_db_bind (db, stmt, error, "ss", entries[e], upper))
+        return NULL;
+      while ((rc = morango_db_step (db, stmt, error)) == SQLITE_ROW)
+        {
+          const char *partition = morango_db_column_text (stmt, 0);
+          const char *instance = morango_db_column_text (stmt, 1);
+          char *pair = g_strconcat (instance, "\t", partition, NULL);
+          GPtrArray *parts;
+
+          /* Filter entries may overlap. */
+          if (!g_hash_table_add (pairs, pair))
+            continue;
+          parts = g_hash_table_lookup (seen, instance);
+          if (parts == NULL)
+            {
+              parts = g_ptr_array_new_with_free_func (g_free);
+              g_hash_table_insert (seen, g_strdup (instance), parts);
+            }
+          g_ptr_array_add (parts, g_strdup (partition));
+        }
+      sqlite3_reset (stmt);
+      if (rc < 0)
+        return NULL;
+    }
+  return g_steal_pointer (&seen);
+}
+
+static gboolean
+history_under (GHashTable *seen,
+               DmcRow     *row)
+{
+  GPtrArray *parts = g_hash_table_lookup (seen, row->instance_id);
+
+  for (guint i = 0; parts != NULL && i < parts->len; i++)
+    if (morango_partition_has_prefix (parts->pdata[i], row->partition))
+      return TRUE;
+  return FALSE;
+}
+
 static MorangoFsic *
 calculate_v2 (MorangoDb          *db,
               GPtrArray          *dmc,
@@ -192,6 +257,10 @@ calculate_v2 (MorangoDb          *db,
               GError            **error)
 {
   g_autoptr(MorangoFsic) fsic = morango_fsic_new (MORANGO_FSIC_V2);
+  g_autoptr(GHashTable) seen = NULL;
+
+  if (reduction && !is_producer && !(seen = load_history_partitions (db, entries, error)))
+    return NULL;
 
   for (guint i = 0; i < dmc->len; i++)
     {
@@ -210,7 +279,12 @@ calculate_v2 (MorangoDb          *db,
       if (!in_sub && !in_super)
         continue;
 
-      if (reduction && !dmc_row_relevant (db, row, is_producer, &relevant, error))
+      /* Records under a sub partition are all inside the filter, so the
+       * history map answers for them; a super partition encloses records
+       * outside the filter too and is asked of the database. */
+      if (reduction && seen != NULL && in_sub)
+        relevant = history_under (seen, row);
+      else if (reduction && !dmc_row_relevant (db, row, is_producer, &relevant, error))
         return NULL;
       if (!relevant)
         continue;

@@ -570,6 +570,24 @@ test_rate (void)
                   "in %.2f s: %.0f records/s",
                   total, 2 * n, secs, total / secs);
   g_print ("# queue rate: %.0f records/s (%d records)\n", total / secs, n);
+
+  /* The FSIC reduction queries on the same data: 4 instances x 100 user
+   * partitions of DMC rows, plus rows of an instance with no data. */
+  morango_db_exec (db,
+                   "WITH RECURSIVE seq (i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq LIMIT 500) "
+                   "INSERT INTO morango_databasemaxcounter (instance_id, partition, counter) "
+                   "SELECT printf ('%032x', 1 + i / 100), 'd:user-rw:' || (i % 100), 1000 FROM seq", &error);
+  g_assert_no_error (error);
+  for (int role = 0; role < 2; role++)
+    {
+      g_autofree char *fsic = NULL;
+
+      t0 = g_get_monotonic_time ();
+      fsic = morango_store_calculate_fsic_json (store, filter, role == 0, MORANGO_FSIC_V2, TRUE, &error);
+      g_assert_no_error (error);
+      g_print ("# %s FSIC v2 with reduction over 500 DMC rows: %.3f s (%zu bytes)\n",
+               role == 0 ? "producer" : "receiver", (g_get_monotonic_time () - t0) / 1e6, strlen (fsic));
+    }
 }
 
 int
