@@ -255,11 +255,11 @@ dequeue_batch (MorangoDb            *db,
     return FALSE;
 
   /* Histories (steps 5, 7, 10).  The round's rows drive the join
-   * (CROSS JOIN), not the session's whole RMCB.  Conflicts merge by maximum; new and
-   * fast-forwarded records take the incoming counters even when lower
-   * (the replacement Morango's tests rely on) and keep local-only
-   * instances.  An honest history names each instance once; should a
-   * peer repeat one, a conflict keeps the highest counter and a
+   * (CROSS JOIN), not the session's whole RMCB.  Conflicts merge by
+   * maximum; new and fast-forwarded records take the incoming counters
+   * even when lower (the replacement Morango's tests rely on) and keep
+   * local-only instances.  An honest history names each instance once;
+   * should a peer repeat one, a conflict keeps the highest counter and a
    * fast-forward the last row sent (Python's REPLACE is no better), which
    * spares sorting every history row. */
   if (!morango_db_execute (db, error,
