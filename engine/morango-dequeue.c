@@ -17,6 +17,7 @@ enum {
   CLASS_REVERSE_FF = 1,
   CLASS_FAST_FORWARD = 2,
   CLASS_CONFLICT = 3,
+  CLASS_CONFLICT_READ_ONLY = 4,
 };
 
 /* morango_hex32 (x): is x text of exactly 32 lowercase hex digits?  As
@@ -181,7 +182,9 @@ dequeue_batch (MorangoDb            *db,
         "                 AND rb.model_uuid = b.model_uuid"
         "                 AND rb.instance_id = s.last_saved_instance"
         "                 AND rb.counter >= s.last_saved_counter) THEN 2"
-        "  ELSE 3 END "
+        "  WHEN EXISTS (SELECT 1 FROM temp.morango_dequeue_writable w"
+        "               WHERE substr (s.partition, 1, length (w.prefix)) = w.prefix) THEN 3"
+        "  ELSE 4 END "
         "FROM morango_buffer b LEFT JOIN morango_store s ON s.id = b.model_uuid "
         "WHERE b.transfer_session_id = ?1 "
         "ORDER BY b.model_uuid LIMIT ?2",
@@ -203,6 +206,7 @@ dequeue_batch (MorangoDb            *db,
         case CLASS_NEW: result->n_new += n; break;
         case CLASS_REVERSE_FF: result->n_reverse_fast_forward += n; break;
         case CLASS_FAST_FORWARD: result->n_fast_forward += n; break;
+        case CLASS_CONFLICT_READ_ONLY: result->n_conflict_read_only += n; break;
         default: result->n_conflict += n; break;
         }
     }
@@ -228,6 +232,21 @@ dequeue_batch (MorangoDb            *db,
         "FROM temp.morango_dequeue_class q CROSS JOIN morango_buffer b ON b.id = q.buffer_id "
         "WHERE q.class = 3 AND s.id = q.model_uuid",
         "ssi", ts, instance_id, counter))
+    return FALSE;
+
+  /* Conflicts we may not resolve: the incoming version is kept as it is,
+   * and what it displaces goes on top of the conflict log, so nothing
+   * is lost locally. */
+  if (!morango_db_execute (db, error,
+        "UPDATE morango_store AS s SET"
+        "  serialized = b.serialized, deleted = b.deleted, hard_deleted = b.hard_deleted,"
+        "  conflicting_serialized_data = CASE WHEN b.hard_deleted THEN ''"
+        "    ELSE s.serialized || char (10) || b.conflicting_serialized_data END,"
+        "  last_saved_instance = b.last_saved_instance, last_saved_counter = b.last_saved_counter,"
+        "  dirty_bit = 1, deserialization_error = '', last_transfer_session_id = ?1 "
+        "FROM temp.morango_dequeue_class q CROSS JOIN morango_buffer b ON b.id = q.buffer_id "
+        "WHERE q.class = 4 AND s.id = q.model_uuid",
+        "s", ts))
     return FALSE;
 
   /* New and fast-forwarded records take the incoming row whole (step 9). */
@@ -267,7 +286,7 @@ dequeue_batch (MorangoDb            *db,
         "SELECT rb.instance_id, rb.counter, rb.model_uuid "
         "FROM temp.morango_dequeue_class q CROSS JOIN morango_recordmaxcounterbuffer rb"
         "  ON rb.transfer_session_id = ?1 AND rb.model_uuid = q.model_uuid "
-        "WHERE q.class = 3 "
+        "WHERE q.class IN (3, 4) "
         "ON CONFLICT (store_model_id, instance_id) DO UPDATE SET"
         "  counter = max (counter, excluded.counter)",
         "s", ts) ||
@@ -322,6 +341,42 @@ morango_store_dequeue (MorangoStore         *store,
                        MorangoDequeueResult *result,
                        GError              **error)
 {
+  return morango_store_dequeue_scoped (store, transfer_session_id, filter, NULL, format,
+                                       sender_fsic, result, error);
+}
+
+static gboolean
+fill_writable (MorangoDb      *db,
+               MorangoFilter  *writable,
+               GError        **error)
+{
+  const char * const *entries;
+
+  if (!morango_db_exec (db,
+                        "CREATE TEMP TABLE IF NOT EXISTS morango_dequeue_writable (prefix TEXT NOT NULL);"
+                        "DELETE FROM temp.morango_dequeue_writable",
+                        error))
+    return FALSE;
+  if (writable == NULL)
+    return morango_db_execute (db, error, "INSERT INTO temp.morango_dequeue_writable VALUES ('')", "");
+  entries = morango_filter_get_entries (writable);
+  for (guint i = 0; entries[i] != NULL; i++)
+    if (!morango_db_execute (db, error, "INSERT INTO temp.morango_dequeue_writable VALUES (?)",
+                             "s", entries[i]))
+      return FALSE;
+  return TRUE;
+}
+
+gboolean
+morango_store_dequeue_scoped (MorangoStore         *store,
+                              const char           *transfer_session_id,
+                              MorangoFilter        *filter,
+                              MorangoFilter        *writable,
+                              MorangoFsicFormat     format,
+                              const char           *sender_fsic,
+                              MorangoDequeueResult *result,
+                              GError              **error)
+{
   MorangoDb *db;
   g_autoptr(MorangoFsic) sender = NULL;
   MorangoDequeueResult local = { 0, };
@@ -352,7 +407,8 @@ morango_store_dequeue (MorangoStore         *store,
                         "CREATE TEMP TABLE IF NOT EXISTS morango_dequeue_class ("
                         "  buffer_id INTEGER PRIMARY KEY, model_uuid TEXT NOT NULL,"
                         "  class INTEGER NOT NULL)",
-                        error))
+                        error) ||
+      !fill_writable (db, writable, error))
     goto fail;
 
   /* One new local version for the whole run (§3.1, §5.2 step 3). */

@@ -49,6 +49,7 @@ typedef struct {
   gint64 n_fast_forward;
   gint64 n_reverse_fast_forward;
   gint64 n_conflict;
+  gint64 n_conflict_read_only;  /* conflicts outside our write filter: incoming kept */
   gint64 counter;  /* the local version stamped on conflicts */
 } MorangoDequeueResult;
 
@@ -61,6 +62,22 @@ typedef struct {
 gboolean     morango_store_dequeue             (MorangoStore         *store,
                                                 const char           *transfer_session_id,
                                                 MorangoFilter        *filter,
+                                                MorangoFsicFormat     format,
+                                                const char           *sender_fsic,
+                                                MorangoDequeueResult *result,
+                                                GError              **error);
+/* The same for a receiver that may write only the partitions of
+ * @writable (its certificate's write filter; NULL: everything).  A
+ * conflict on a record outside @writable is not resolved here: the
+ * incoming version is taken as it is and the histories merge by maximum,
+ * with the displaced local data kept in the conflict log.  A device that
+ * cannot send its resolution back to the writers would otherwise keep
+ * its own version forever (Morango 0.8 resolves it locally all the same;
+ * a deliberate difference). */
+gboolean     morango_store_dequeue_scoped      (MorangoStore         *store,
+                                                const char           *transfer_session_id,
+                                                MorangoFilter        *filter,
+                                                MorangoFilter        *writable,
                                                 MorangoFsicFormat     format,
                                                 const char           *sender_fsic,
                                                 MorangoDequeueResult *result,

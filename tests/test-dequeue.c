@@ -496,6 +496,83 @@ test_unknown_model_is_kept (void)
   g_assert_cmpstr (model, ==, "futuremodel|1");
 }
 
+
+#define RO_LOCAL "11111111111111111111111111111111"
+#define RO_REMOTE "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define RO_OTHER "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+static void
+insert_conflicting_pair (MorangoDb  *db,
+                         const char *id,
+                         const char *partition)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (morango_db_execute (db, &error,
+      "INSERT INTO morango_store (id, profile, serialized, last_saved_instance, last_saved_counter,"
+      "  partition, source_id, model_name) VALUES (?, 'facilitydata', '{\"v\": \"local\"}', ?, 5, ?, 's', 'm')",
+      "sss", id, RO_LOCAL, partition));
+  g_assert_true (morango_db_execute (db, &error,
+      "INSERT INTO morango_recordmaxcounter (instance_id, counter, store_model_id) VALUES (?, 5, ?), (?, 2, ?)",
+      "ssss", RO_LOCAL, id, RO_OTHER, id));
+  g_assert_true (morango_db_execute (db, &error,
+      "INSERT INTO morango_buffer (profile, serialized, last_saved_instance, last_saved_counter, partition,"
+      "  source_id, model_name, transfer_session_id, model_uuid)"
+      " VALUES ('facilitydata', '{\"v\": \"remote\"}', ?, 7, ?, 's', 'm', ?, ?)",
+      "ssss", RO_REMOTE, partition, TS, id));
+  g_assert_true (morango_db_execute (db, &error,
+      "INSERT INTO morango_recordmaxcounterbuffer (instance_id, counter, transfer_session_id, model_uuid)"
+      " VALUES (?, 7, ?, ?), (?, 3, ?, ?)",
+      "ssssss", RO_REMOTE, TS, id, RO_OTHER, TS, id));
+  g_assert_no_error (error);
+}
+
+static char *
+row_summary (MorangoDb  *db,
+             const char *id)
+{
+  char *out = NULL;
+
+  g_assert_true (morango_db_query_text (db, &out, NULL,
+      "SELECT serialized || '|' || last_saved_instance || ':' || last_saved_counter || '|' ||"
+      "  replace (conflicting_serialized_data, char (10), '/') || '|' ||"
+      "  (SELECT group_concat (instance_id || '=' || counter, ',') FROM"
+      "    (SELECT instance_id, counter FROM morango_recordmaxcounter WHERE store_model_id = ?1"
+      "     ORDER BY instance_id)) FROM morango_store WHERE id = ?1", "s", id));
+  return out;
+}
+
+static void
+test_read_only_conflict (void)
+{
+  g_autoptr(MorangoStore) store = fixture_store_new ("facilitydata", RO_LOCAL, 40);
+  MorangoDb *db = morango_store_get_db (store);
+  g_autoptr(MorangoFilter) filter = morango_filter_parse ("d");
+  g_autoptr(MorangoFilter) writable = morango_filter_parse ("d:rw");
+  g_autoptr(GError) error = NULL;
+  g_autofree char *rw = NULL, *ro = NULL;
+  MorangoDequeueResult result = { 0, };
+
+  insert_conflicting_pair (db, "00000000000000000000000000000001", "d:ro:x");
+  insert_conflicting_pair (db, "00000000000000000000000000000002", "d:rw:x");
+  g_assert_true (morango_store_dequeue_scoped (store, TS, filter, writable, MORANGO_FSIC_V2,
+                                               "{\"super\": {}, \"sub\": {}}", &result, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (result.n_conflict, ==, 1);
+  g_assert_cmpint (result.n_conflict_read_only, ==, 1);
+  g_assert_cmpint (result.counter, ==, 41);
+
+  /* Writable: resolved here, local data wins, a new local version. */
+  rw = row_summary (db, "00000000000000000000000000000002");
+  g_assert_cmpstr (rw, ==, "{\"v\": \"local\"}|" RO_LOCAL ":41|{\"v\": \"remote\"}/|"
+                   RO_LOCAL "=41," RO_OTHER "=3," RO_REMOTE "=7");
+  /* Read-only: the writers' version is kept, the local one logged, and
+   * no version of ours enters the history. */
+  ro = row_summary (db, "00000000000000000000000000000001");
+  g_assert_cmpstr (ro, ==, "{\"v\": \"remote\"}|" RO_REMOTE ":7|{\"v\": \"local\"}/|"
+                   RO_LOCAL "=5," RO_OTHER "=3," RO_REMOTE "=7");
+}
+
 static void
 test_v1_dmc (void)
 {
@@ -720,6 +797,7 @@ main (int   argc,
   g_test_add_func ("/dequeue/interrupted", test_interrupted);
   g_test_add_func ("/dequeue/bad-input", test_bad_input);
   g_test_add_func ("/dequeue/unknown-model-is-kept", test_unknown_model_is_kept);
+  g_test_add_func ("/dequeue/read-only-conflict", test_read_only_conflict);
   g_test_add_func ("/dequeue/empty-session", test_empty_session);
   g_test_add_func ("/dequeue/v1-dmc", test_v1_dmc);
   g_test_add_func ("/dequeue/round-trip-v2", test_round_trip_v2);
