@@ -178,9 +178,8 @@ morango_app_create (MorangoStore  *store,
     if (!given[i] && i != (guint) m->id_col && i != (guint) m->source_id_col &&
         i != (guint) m->partition_col)
       morango_row_set_default (row, i, morango_store_get_random (store));
-  if (!check_row (store, row, error))
-    goto out;
-
+  /* Ids first, as Django's save() does: an empty source id is an
+   * InvalidMorangoSourceId even when the field is also invalid. */
   if (given[m->id_col])
     {
       /* An imported record: its three id values must already agree. */
@@ -208,6 +207,9 @@ morango_app_create (MorangoStore  *store,
                    m->verbose_name);
       goto out;
     }
+
+  if (!check_row (store, row, error))
+    goto out;
 
   if (!morango_db_begin (db, error))
     goto out;

@@ -1,0 +1,901 @@
+/* morango-serialize.c: application tables ⇄ store (protocol §3.3, §4.5)
+ *
+ * SPDX-License-Identifier: MIT
+ *
+ * Both stages stream: a cursor walks the rows to do, one MorangoRow and
+ * a few GStrings are reused from record to record, and every write is a
+ * cached prepared statement, all inside one transaction.
+ */
+
+#include <string.h>
+
+#include "morango-app-private.h"
+#include "morango-json.h"
+#include "morango-serialize.h"
+
+/* ---- the stage filter as an SQL function ---------------------------------
+ *
+ * Queries that need the filter inside SQL (the parent-first order of
+ * self-referencing models) call morango_stage_filter(partition).  It is
+ * registered once per connection; each stage points it at its filter, so
+ * redefining the function never expires cached statements. */
+
+typedef struct {
+  MorangoFilter *filter;   /* NULL: everything */
+} StageFilter;
+
+static void
+stage_filter_func (sqlite3_context  *ctx,
+                   int               argc,
+                   sqlite3_value   **argv)
+{
+  StageFilter *sf = sqlite3_user_data (ctx);
+  const char *p = (const char *) sqlite3_value_text (argv[0]);
+
+  sqlite3_result_int (ctx, sf->filter == NULL ||
+                           (p != NULL && morango_filter_contains (sf->filter, p)));
+}
+
+static StageFilter *
+stage_filter_get (MorangoDb  *db,
+                  GError    **error)
+{
+  StageFilter *sf = g_object_get_data (G_OBJECT (db), "morango-stage-filter");
+
+  if (sf != NULL)
+    return sf;
+  sf = g_new0 (StageFilter, 1);
+  if (sqlite3_create_function_v2 (morango_db_get_handle (db), "morango_stage_filter", 1,
+                                  SQLITE_UTF8, sf, stage_filter_func, NULL, NULL,
+                                  g_free) != SQLITE_OK)
+    {
+      morango_db_set_error (db, error, "registering the stage filter");
+      return NULL;
+    }
+  /* The connection frees it (xDestroy) when it closes. */
+  g_object_set_data (G_OBJECT (db), "morango-stage-filter", sf);
+  return sf;
+}
+
+/* ---- serialization --------------------------------------------------------- */
+
+typedef struct {
+  MorangoStore  *store;
+  MorangoDb     *db;
+  MorangoFilter *filter;
+  const char    *profile;
+  const char    *instance;
+  gint64         counter;
+  gint64         done;
+  JsonParser    *parser;
+  GString       *json;
+  GString       *old;
+  GString       *conflicts;
+} Serializer;
+
+/* Overlays the row on the stored JSON (protocol §3.3 step 3a): keys the
+ * model does not know, written by a newer peer, are kept in place. */
+static void
+merge_json (Serializer *s,
+            MorangoRow *row,
+            const char *old_text)
+{
+  MorangoModel *m = row->model;
+  JsonNode *root = NULL;
+  g_autofree gboolean *seen = g_new0 (gboolean, m->fields->len);
+  gboolean first = TRUE;
+
+  /* "" is what a conflict with an incoming hard delete leaves (quirk 20). */
+  if (*old_text != '\0' && json_parser_load_from_data (s->parser, old_text, -1, NULL))
+    root = json_parser_get_root (s->parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    {
+      morango_row_append_json (row, s->json);
+      return;
+    }
+
+  g_string_append_c (s->json, '{');
+  {
+    JsonObjectIter iter;
+    const char *key;
+    JsonNode *value;
+
+    json_object_iter_init_ordered (&iter, json_node_get_object (root));
+    while (json_object_iter_next_ordered (&iter, &key, &value))
+      {
+        int idx = -1;
+
+        for (guint i = 0; i < m->fields->len; i++)
+          {
+            MorangoField *f = g_ptr_array_index (m->fields, i);
+            if (f->serialize && g_str_equal (f->column, key))
+              {
+                idx = i;
+                break;
+              }
+          }
+        if (!first)
+          g_string_append (s->json, ", ");
+        first = FALSE;
+        morango_json_append_string (s->json, key);
+        g_string_append (s->json, ": ");
+        if (idx >= 0)
+          {
+            seen[idx] = TRUE;
+            morango_row_append_value_json (row, idx, s->json);
+          }
+        else
+          morango_json_append (s->json, value);
+      }
+  }
+  for (guint i = 0; i < m->fields->len; i++)
+    {
+      MorangoField *f = g_ptr_array_index (m->fields, i);
+
+      if (!f->serialize || seen[i])
+        continue;
+      if (!first)
+        g_string_append (s->json, ", ");
+      first = FALSE;
+      morango_json_append_string (s->json, f->column);
+      g_string_append (s->json, ": ");
+      morango_row_append_value_json (row, i, s->json);
+    }
+  g_string_append_c (s->json, '}');
+}
+
+static gboolean
+serialize_one (Serializer  *s,
+               MorangoRow  *row,
+               GError     **error)
+{
+  MorangoModel *m = row->model;
+  const char *id = morango_row_get_text (row, m->id_col);
+  const char *partition = morango_row_get_text (row, m->partition_col);
+  const char *source_id = morango_row_get_text (row, m->source_id_col);
+  const char *self_ref = m->self_ref_col >= 0 ? morango_row_get_text (row, m->self_ref_col) : NULL;
+  sqlite3_stmt *stmt;
+  gboolean found = FALSE, dirty = FALSE;
+  int rc;
+
+  if (id == NULL)
+    return TRUE;   /* cannot happen: id is the NOT NULL primary key */
+  if (partition == NULL)
+    partition = "";
+  if (source_id == NULL)
+    source_id = "";
+  if (self_ref == NULL)
+    self_ref = "";
+
+  stmt = morango_db_prepare (s->db, "SELECT serialized, dirty_bit, conflicting_serialized_data "
+                             "FROM morango_store WHERE id = ?", error);
+  if (stmt == NULL || !morango_db_bind (s->db, stmt, error, "s", id))
+    return FALSE;
+  rc = morango_db_step (s->db, stmt, error);
+  if (rc < 0)
+    return FALSE;
+  if (rc == SQLITE_ROW)
+    {
+      found = TRUE;
+      g_string_assign (s->old, morango_db_column_text (stmt, 0));
+      dirty = sqlite3_column_int (stmt, 1) != 0;
+      g_string_assign (s->conflicts, morango_db_column_text (stmt, 2));
+    }
+  sqlite3_reset (stmt);
+
+  g_string_truncate (s->json, 0);
+  if (found)
+    {
+      /* An incoming version that was never applied loses to the local
+       * edit, but is kept at the head of the conflict log. */
+      if (dirty)
+        {
+          g_string_prepend_c (s->conflicts, '\n');
+          g_string_prepend (s->conflicts, s->old->str);
+        }
+      merge_json (s, row, s->old->str);
+      /* _self_ref_fk is refreshed every time (quirk 8). */
+      if (!morango_db_execute (s->db, error,
+                               "UPDATE morango_store SET serialized = ?, conflicting_serialized_data = ?, "
+                               "dirty_bit = 0, deleted = 0, hard_deleted = 0, last_saved_instance = ?, "
+                               "last_saved_counter = ?, last_transfer_session_id = NULL, _self_ref_fk = ? "
+                               "WHERE id = ?",
+                               "sssiss", s->json->str, s->conflicts->str, s->instance, s->counter,
+                               self_ref, id))
+        return FALSE;
+    }
+  else
+    {
+      morango_row_append_json (row, s->json);
+      if (!morango_db_execute (s->db, error,
+                               "INSERT INTO morango_store (id, profile, serialized, deleted, hard_deleted, "
+                               "last_saved_instance, last_saved_counter, partition, source_id, model_name, "
+                               "conflicting_serialized_data, _self_ref_fk, dirty_bit, deserialization_error, "
+                               "last_transfer_session_id) "
+                               "VALUES (?, ?, ?, 0, 0, ?, ?, ?, ?, ?, '', ?, 0, '', NULL)",
+                               "ssssissss", id, s->profile, s->json->str, s->instance, s->counter,
+                               partition, source_id, m->name, self_ref))
+        return FALSE;
+    }
+
+  if (!morango_db_execute (s->db, error,
+                           "INSERT INTO morango_recordmaxcounter (instance_id, counter, store_model_id) "
+                           "VALUES (?, ?, ?) ON CONFLICT (store_model_id, instance_id) "
+                           "DO UPDATE SET counter = excluded.counter",
+                           "sis", s->instance, s->counter, id))
+    return FALSE;
+  if (!morango_db_execute (s->db, error, m->sql_clear_dirty, "s", id))
+    return FALSE;
+
+  s->done++;
+  return morango_store_check_injected (s->store, "serialize", s->done, error);
+}
+
+static gboolean
+serialize_model (Serializer    *s,
+                 MorangoModel  *m,
+                 GError       **error)
+{
+  sqlite3_stmt *cursor;
+  MorangoRow *row;
+  gboolean ok = TRUE;
+  int rc;
+
+  /* The cursor is the only user of this SQL text, so the statement
+   * cache cannot reset it under our feet.  Clearing the dirty bit of
+   * the current row only takes it out of the partial index the cursor
+   * walks, which SQLite handles. */
+  if ((cursor = morango_db_prepare (s->db, m->sql_select_dirty, error)) == NULL)
+    return FALSE;
+  row = morango_row_new (m);
+  while ((rc = morango_db_step (s->db, cursor, error)) == SQLITE_ROW)
+    {
+      const char *partition;
+
+      morango_row_read (row, cursor, 0);
+      partition = morango_row_get_text (row, m->partition_col);
+      if (s->filter != NULL && !morango_filter_contains (s->filter, partition ? partition : ""))
+        continue;
+      if (!serialize_one (s, row, error))
+        {
+          ok = FALSE;
+          break;
+        }
+    }
+  if (rc < 0)
+    ok = FALSE;
+  sqlite3_reset (cursor);
+  morango_row_free (row);
+  return ok;
+}
+
+static gboolean
+serialize_deletions (Serializer  *s,
+                     GError     **error)
+{
+  /* Deletions are not restricted by the filter (protocol §3.3 step 4). */
+  if (!morango_db_execute (s->db, error,
+                           "UPDATE morango_store SET dirty_bit = 0, deleted = 1, "
+                           "last_saved_instance = ?1, last_saved_counter = ?2 "
+                           "WHERE id IN (SELECT id FROM morango_deletedmodels WHERE profile = ?3)",
+                           "sis", s->instance, s->counter, s->profile) ||
+      !morango_db_execute (s->db, error,
+                           "INSERT INTO morango_recordmaxcounter (instance_id, counter, store_model_id) "
+                           "SELECT ?1, ?2, d.id FROM morango_deletedmodels d "
+                           "JOIN morango_store s ON s.id = d.id WHERE d.profile = ?3 "
+                           "ON CONFLICT (store_model_id, instance_id) DO UPDATE SET counter = excluded.counter",
+                           "sis", s->instance, s->counter, s->profile) ||
+      !morango_db_execute (s->db, error,
+                           "DELETE FROM morango_deletedmodels WHERE profile = ?", "s", s->profile))
+    return FALSE;
+
+  /* The version bump came with the deletedmodels row the same delete
+   * wrote; a hard delete only wipes the data. */
+  return morango_db_execute (s->db, error,
+                             "UPDATE morango_store SET hard_deleted = 1, serialized = '{}', "
+                             "conflicting_serialized_data = '' "
+                             "WHERE id IN (SELECT id FROM morango_harddeletedmodels WHERE profile = ?)",
+                             "s", s->profile) &&
+         morango_db_execute (s->db, error,
+                             "DELETE FROM morango_harddeletedmodels WHERE profile = ?", "s", s->profile);
+}
+
+static gboolean
+set_own_dmc (Serializer  *s,
+             const char  *partition,
+             GError     **error)
+{
+  return morango_db_execute (s->db, error,
+                             "INSERT INTO morango_databasemaxcounter (instance_id, partition, counter) "
+                             "VALUES (?, ?, ?) ON CONFLICT (instance_id, partition) "
+                             "DO UPDATE SET counter = excluded.counter",
+                             "ssi", s->instance, partition, s->counter);
+}
+
+gboolean
+morango_store_serialize (MorangoStore   *store,
+                         MorangoFilter  *filter,
+                         GError        **error)
+{
+  MorangoProfile *profile;
+  Serializer s = { 0 };
+  gboolean ok = FALSE;
+
+  g_return_val_if_fail (MORANGO_IS_STORE (store), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  s.store = store;
+  s.db = morango_store_get_db (store);
+  s.filter = filter;
+  s.profile = morango_store_get_profile_name (store);
+  s.instance = morango_store_get_instance_id (store);
+  profile = morango_store_get_profile (store);
+
+  if (!morango_db_begin (s.db, error))
+    return FALSE;
+  /* Python bumps the counter in a transaction of its own; inside ours,
+   * a failed stage leaves the counter as it was too. */
+  if (!morango_store_next_counter (store, &s.counter, error))
+    goto out;
+
+  s.parser = json_parser_new_immutable ();
+  s.json = g_string_sized_new (1024);
+  s.old = g_string_sized_new (1024);
+  s.conflicts = g_string_sized_new (256);
+
+  if (profile != NULL)
+    for (guint i = 0; i < morango_profile_get_n_models (profile); i++)
+      if (!serialize_model (&s, morango_profile_get_model_at (profile, i), error))
+        goto out;
+
+  if (!serialize_deletions (&s, error))
+    goto out;
+
+  if (filter == NULL)
+    {
+      if (!set_own_dmc (&s, "", error))
+        goto out;
+    }
+  else
+    for (guint i = 0; i < morango_filter_get_n_entries (filter); i++)
+      if (!set_own_dmc (&s, morango_filter_get_entry (filter, i), error))
+        goto out;
+
+  ok = TRUE;
+
+out:
+  g_clear_object (&s.parser);
+  if (s.json)
+    g_string_free (s.json, TRUE);
+  if (s.old)
+    g_string_free (s.old, TRUE);
+  if (s.conflicts)
+    g_string_free (s.conflicts, TRUE);
+  if (!ok)
+    {
+      morango_db_rollback (s.db);
+      return FALSE;
+    }
+  return morango_db_commit (s.db, error);
+}
+
+/* ---- deserialization ------------------------------------------------------- */
+
+typedef struct {
+  MorangoStore  *store;
+  MorangoDb     *db;
+  MorangoFilter *filter;
+  gboolean       skip_erroring;
+  gint64         done;
+  JsonParser    *parser;
+  GString       *msg;
+} Deserializer;
+
+/* Columns every cursor below returns, in this order. */
+enum { COL_ID, COL_SERIALIZED, COL_DELETED, COL_HARD, COL_PARTITION, COL_SOURCE_ID, COL_SELF_REF };
+
+static gboolean
+mark_clean (Deserializer  *d,
+            const char    *id,
+            GError       **error)
+{
+  return morango_db_execute (d->db, error,
+                             "UPDATE morango_store SET dirty_bit = 0, deserialization_error = '' "
+                             "WHERE id = ?", "s", id);
+}
+
+/* A record that cannot be applied stays dirty with the reason; records
+ * referring to it later in this run fail too. */
+static gboolean
+mark_failed (Deserializer  *d,
+             const char    *id,
+             const char    *message,
+             GError       **error)
+{
+  return morango_db_execute (d->db, error,
+                             "INSERT INTO temp.morango_deserialize_failed (id) VALUES (?) "
+                             "ON CONFLICT (id) DO NOTHING", "s", id) &&
+         morango_db_execute (d->db, error,
+                             "UPDATE morango_store SET deserialization_error = ? WHERE id = ?",
+                             "ss", message, id);
+}
+
+static gboolean
+queue_deletion (Deserializer  *d,
+                const char    *id,
+                gboolean       hard,
+                GError       **error)
+{
+  const char *profile = morango_store_get_profile_name (d->store);
+
+  return morango_db_execute (d->db, error,
+                             "INSERT INTO morango_deletedmodels (id, profile) VALUES (?, ?) "
+                             "ON CONFLICT (id) DO UPDATE SET profile = excluded.profile",
+                             "ss", id, profile) &&
+         (!hard ||
+          morango_db_execute (d->db, error,
+                              "INSERT INTO morango_harddeletedmodels (id, profile) VALUES (?, ?) "
+                              "ON CONFLICT (id) DO UPDATE SET profile = excluded.profile",
+                              "ss", id, profile));
+}
+
+/* An incoming delete: the app row goes with its dependents.  The row
+ * itself is not queued again (deletions caused by sync are not
+ * re-tracked), but its dependents are — a deliberate difference from
+ * Morango 0.8.2 (corrections item 25, docs/profiles.md), so that their
+ * store rows become deleted instead of staying alive everywhere. */
+static gboolean
+apply_delete (Deserializer  *d,
+              MorangoModel  *m,
+              const char    *id,
+              gboolean       hard,
+              GError       **error)
+{
+  gboolean found = FALSE;
+
+  if (!morango_db_query_int64 (d->db, NULL, &found, error, m->sql_exists, "s", id))
+    return FALSE;
+  if (found && !morango_app_delete_cascade (d->store, m, id, FALSE, TRUE, hard, error))
+    return FALSE;
+  return mark_clean (d, id, error);
+}
+
+/* Builds the app row from a store row (protocol §4.3).  Returns FALSE
+ * only on a database error; *@invalid gets a validation failure. */
+static void
+build_row (Deserializer  *d,
+           MorangoRow    *row,
+           sqlite3_stmt  *cursor,
+           char         **invalid)
+{
+  MorangoModel *m = row->model;
+  const char *text = morango_db_column_text (cursor, COL_SERIALIZED);
+  JsonObject *obj = NULL;
+
+  *invalid = NULL;
+  if (*text != '\0' && json_parser_load_from_data (d->parser, text, -1, NULL))
+    {
+      JsonNode *root = json_parser_get_root (d->parser);
+      if (root != NULL && JSON_NODE_HOLDS_OBJECT (root))
+        obj = json_node_get_object (root);
+    }
+  if (obj == NULL)
+    {
+      *invalid = g_strdup ("The stored record is not a JSON object");
+      return;
+    }
+
+  for (guint i = 0; i < m->fields->len; i++)
+    {
+      MorangoField *f = g_ptr_array_index (m->fields, i);
+      JsonNode *value;
+
+      if ((int) i == m->id_col)
+        morango_row_set_text (row, i, morango_db_column_text (cursor, COL_ID));
+      else if ((int) i == m->source_id_col)
+        morango_row_set_text (row, i, morango_db_column_text (cursor, COL_SOURCE_ID));
+      else if ((int) i == m->partition_col)
+        morango_row_set_text (row, i, morango_db_column_text (cursor, COL_PARTITION));
+      else if ((value = json_object_get_member (obj, f->column)) != NULL)
+        morango_row_set_from_json (row, i, value);
+      else
+        morango_row_set_default (row, i, morango_store_get_random (d->store));
+    }
+  *invalid = morango_row_validate (row);
+}
+
+/* Writes the row; a constraint of the app table (a unique column) is a
+ * failure of this record, not of the stage. */
+static gboolean
+write_row (Deserializer  *d,
+           MorangoRow    *row,
+           char         **failure,
+           GError       **error)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  if (morango_app_write_row (d->store, row, FALSE, &local_error))
+    return TRUE;
+  if (g_error_matches (local_error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_CONSTRAINT))
+    {
+      *failure = g_strdup (sqlite3_errmsg (morango_db_get_handle (d->db)));
+      return TRUE;
+    }
+  g_propagate_error (error, g_steal_pointer (&local_error));
+  return FALSE;
+}
+
+static gboolean
+lookup_store (Deserializer  *d,
+              const char    *id,
+              gboolean      *found,
+              gboolean      *deleted,
+              gboolean      *hard,
+              GError       **error)
+{
+  sqlite3_stmt *stmt = morango_db_prepare (d->db,
+                                           "SELECT deleted, hard_deleted FROM morango_store WHERE id = ?",
+                                           error);
+  int rc;
+
+  *found = *deleted = *hard = FALSE;
+  if (stmt == NULL || !morango_db_bind (d->db, stmt, error, "s", id))
+    return FALSE;
+  rc = morango_db_step (d->db, stmt, error);
+  if (rc < 0)
+    return FALSE;
+  if (rc == SQLITE_ROW)
+    {
+      *found = TRUE;
+      *deleted = sqlite3_column_int (stmt, 0) != 0;
+      *hard = sqlite3_column_int (stmt, 1) != 0;
+    }
+  sqlite3_reset (stmt);
+  return TRUE;
+}
+
+/* Path B of protocol §4.5, one record at a time: build and validate,
+ * refuse references to records that failed in this run, check the
+ * references against the store (diverting references to deleted
+ * records into the deletion queues), write. */
+static gboolean
+apply_regular (Deserializer  *d,
+               MorangoRow    *row,
+               sqlite3_stmt  *cursor,
+               GError       **error)
+{
+  MorangoModel *m = row->model;
+  const char *id = morango_db_column_text (cursor, COL_ID);
+  g_autofree char *failure = NULL;
+  gboolean divert = FALSE, divert_hard = FALSE;
+
+  build_row (d, row, cursor, &failure);
+
+  for (guint i = 0; failure == NULL && i < m->fields->len; i++)
+    {
+      MorangoField *f = g_ptr_array_index (m->fields, i);
+      const char *to_pk = morango_row_get_text (row, i);
+      gboolean failed = FALSE;
+
+      if (f->type != MORANGO_FIELD_FOREIGN_KEY || to_pk == NULL)
+        continue;
+      if (!morango_db_query_int64 (d->db, NULL, &failed, error,
+                                   "SELECT 1 FROM temp.morango_deserialize_failed WHERE id = ?",
+                                   "s", to_pk))
+        return FALSE;
+      if (failed)
+        {
+          g_string_assign (d->msg, "[");
+          {
+            g_autofree char *text = g_strdup_printf ("%s with id %s failed to deserialize",
+                                                     f->fk_model->verbose_name, to_pk);
+            morango_py_repr_append (d->msg, text);
+          }
+          g_string_append (d->msg, "]");
+          failure = g_strdup (d->msg->str);
+        }
+    }
+
+  for (guint i = 0; failure == NULL && i < m->fields->len; i++)
+    {
+      MorangoField *f = g_ptr_array_index (m->fields, i);
+      const char *to_pk = morango_row_get_text (row, i);
+      gboolean found, deleted, hard;
+
+      if (f->type != MORANGO_FIELD_FOREIGN_KEY || to_pk == NULL)
+        continue;
+      if (!lookup_store (d, to_pk, &found, &deleted, &hard, error))
+        return FALSE;
+      if (!found)
+        {
+          g_autofree char *text = g_strdup_printf ("%s instance with id '%s' does not exist",
+                                                   f->fk_model->verbose_name, to_pk);
+          g_string_assign (d->msg, "{");
+          morango_py_repr_append (d->msg, f->column);
+          g_string_append (d->msg, ": ");
+          morango_py_repr_append (d->msg, text);
+          g_string_append (d->msg, "}");
+          failure = g_strdup (d->msg->str);
+        }
+      else if (deleted || hard)
+        {
+          divert = TRUE;
+          divert_hard |= hard;
+        }
+    }
+
+  if (failure == NULL && divert)
+    {
+      /* Not written: the next serialization gives it a deletion version
+       * of its own, which carries the cascade to peers. */
+      return queue_deletion (d, id, divert_hard, error) && mark_clean (d, id, error);
+    }
+  if (failure == NULL && morango_row_has_bad_uuid (row))
+    failure = g_strdup ("badly formed hexadecimal UUID string");
+  if (failure == NULL && !write_row (d, row, &failure, error))
+    return FALSE;
+  if (failure != NULL)
+    return mark_failed (d, id, failure, error);
+  return mark_clean (d, id, error);
+}
+
+static gboolean
+deserialize_regular (Deserializer  *d,
+                     MorangoModel  *m,
+                     GError       **error)
+{
+  const char *sql = d->skip_erroring
+    ? "SELECT id, serialized, deleted, hard_deleted, partition, source_id, _self_ref_fk "
+      "FROM morango_store WHERE profile = ? AND model_name = ? AND dirty_bit = 1 "
+      "AND deserialization_error = ''"
+    : "SELECT id, serialized, deleted, hard_deleted, partition, source_id, _self_ref_fk "
+      "FROM morango_store WHERE profile = ? AND model_name = ? AND dirty_bit = 1";
+  sqlite3_stmt *cursor;
+  MorangoRow *row;
+  gboolean ok = TRUE;
+  int rc;
+
+  if ((cursor = morango_db_prepare (d->db, sql, error)) == NULL ||
+      !morango_db_bind (d->db, cursor, error, "ss",
+                        morango_store_get_profile_name (d->store), m->name))
+    return FALSE;
+  row = morango_row_new (m);
+  while ((rc = morango_db_step (d->db, cursor, error)) == SQLITE_ROW)
+    {
+      const char *id = morango_db_column_text (cursor, COL_ID);
+
+      if (d->filter != NULL &&
+          !morango_filter_contains (d->filter, morango_db_column_text (cursor, COL_PARTITION)))
+        continue;
+      if (sqlite3_column_int (cursor, COL_DELETED) || sqlite3_column_int (cursor, COL_HARD))
+        ok = apply_delete (d, m, id, sqlite3_column_int (cursor, COL_HARD) != 0, error);
+      else
+        ok = apply_regular (d, row, cursor, error);
+      if (ok)
+        ok = morango_store_check_injected (d->store, "deserialize", ++d->done, error);
+      if (!ok)
+        break;
+    }
+  if (rc < 0)
+    ok = FALSE;
+  sqlite3_reset (cursor);
+  morango_row_free (row);
+  return ok;
+}
+
+/* Path A of protocol §4.5: self-referencing models, one record at a
+ * time, parents first.  Instead of Python's rounds (quadratic) one
+ * recursive query orders the dirty rows by depth below a clean (or no)
+ * parent; a row is applied only once its parent is clean. */
+static gboolean
+apply_self_ref (Deserializer  *d,
+                MorangoRow    *row,
+                sqlite3_stmt  *cursor,
+                GError       **error)
+{
+  MorangoModel *m = row->model;
+  const char *id = morango_db_column_text (cursor, COL_ID);
+  g_autofree char *failure = NULL;
+  gboolean divert = FALSE, divert_hard = FALSE;
+
+  build_row (d, row, cursor, &failure);
+  if (failure == NULL && morango_row_has_bad_uuid (row))
+    failure = g_strdup ("badly formed hexadecimal UUID string");
+
+  /* Full validation checks references among the app rows. */
+  for (guint i = 0; failure == NULL && i < m->fields->len; i++)
+    {
+      MorangoField *f = g_ptr_array_index (m->fields, i);
+      const char *to_pk = morango_row_get_text (row, i);
+      gboolean exists = FALSE, found, deleted, hard;
+
+      if (f->type != MORANGO_FIELD_FOREIGN_KEY || to_pk == NULL)
+        continue;
+      if (!morango_db_query_int64 (d->db, NULL, &exists, error, f->fk_model->sql_exists, "s", to_pk))
+        return FALSE;
+      if (exists)
+        continue;
+      if (!lookup_store (d, to_pk, &found, &deleted, &hard, error))
+        return FALSE;
+      if (found && (deleted || hard))
+        {
+          divert = TRUE;
+          divert_hard |= hard;
+          continue;
+        }
+      {
+        g_autofree char *text = g_strdup_printf ("%s instance with id '%s' does not exist.",
+                                                 f->fk_model->verbose_name, to_pk);
+        g_string_assign (d->msg, "{");
+        morango_py_repr_append (d->msg, f->name);
+        g_string_append (d->msg, ": [");
+        morango_py_repr_append (d->msg, text);
+        g_string_append (d->msg, "]}");
+        failure = g_strdup (d->msg->str);
+      }
+    }
+
+  if (failure == NULL && divert)
+    return queue_deletion (d, id, divert_hard, error) && mark_clean (d, id, error);
+  if (failure == NULL && !write_row (d, row, &failure, error))
+    return FALSE;
+  if (failure != NULL)
+    return mark_failed (d, id, failure, error);
+  return mark_clean (d, id, error);
+}
+
+static gboolean
+deserialize_self_ref (Deserializer  *d,
+                      MorangoModel  *m,
+                      GError       **error)
+{
+  const char *profile = morango_store_get_profile_name (d->store);
+  const char *sql = d->skip_erroring
+    ? "WITH RECURSIVE "
+      "ws (id, parent, dirty) AS (SELECT id, _self_ref_fk, dirty_bit FROM morango_store "
+      "  WHERE profile = ?1 AND model_name = ?2 AND deserialization_error = '' "
+      "  AND morango_stage_filter (partition)), "
+      "lvl (id, depth) AS ("
+      "  SELECT id, 0 FROM ws WHERE dirty = 1 AND "
+      "    (parent = '' OR parent IN (SELECT id FROM ws WHERE dirty = 0)) "
+      "  UNION ALL "
+      "  SELECT ws.id, lvl.depth + 1 FROM ws JOIN lvl ON ws.parent = lvl.id "
+      "    WHERE ws.dirty = 1 AND lvl.depth < 1000000) "
+      "SELECT s.id, s.serialized, s.deleted, s.hard_deleted, s.partition, s.source_id, s._self_ref_fk "
+      "FROM lvl JOIN morango_store s ON s.id = lvl.id ORDER BY lvl.depth"
+    : "WITH RECURSIVE "
+      "ws (id, parent, dirty) AS (SELECT id, _self_ref_fk, dirty_bit FROM morango_store "
+      "  WHERE profile = ?1 AND model_name = ?2 "
+      "  AND morango_stage_filter (partition)), "
+      "lvl (id, depth) AS ("
+      "  SELECT id, 0 FROM ws WHERE dirty = 1 AND "
+      "    (parent = '' OR parent IN (SELECT id FROM ws WHERE dirty = 0)) "
+      "  UNION ALL "
+      "  SELECT ws.id, lvl.depth + 1 FROM ws JOIN lvl ON ws.parent = lvl.id "
+      "    WHERE ws.dirty = 1 AND lvl.depth < 1000000) "
+      "SELECT s.id, s.serialized, s.deleted, s.hard_deleted, s.partition, s.source_id, s._self_ref_fk "
+      "FROM lvl JOIN morango_store s ON s.id = lvl.id ORDER BY lvl.depth";
+  sqlite3_stmt *cursor;
+  MorangoRow *row;
+  gboolean ok = TRUE;
+  int rc;
+
+  if ((cursor = morango_db_prepare (d->db, sql, error)) == NULL ||
+      !morango_db_bind (d->db, cursor, error, "ss", profile, m->name))
+    return FALSE;
+  row = morango_row_new (m);
+  /* The ORDER BY makes SQLite compute the whole order before the first
+   * row comes back, so the writes below cannot disturb it. */
+  while ((rc = morango_db_step (d->db, cursor, error)) == SQLITE_ROW)
+    {
+      const char *id = morango_db_column_text (cursor, COL_ID);
+      const char *parent = morango_db_column_text (cursor, COL_SELF_REF);
+
+      if (*parent != '\0')
+        {
+          gint64 parent_dirty = 1;
+          gboolean found = FALSE;
+
+          if (!morango_db_query_int64 (d->db, &parent_dirty, &found, error,
+                                       "SELECT dirty_bit FROM morango_store WHERE id = ?",
+                                       "s", parent))
+            {
+              ok = FALSE;
+              break;
+            }
+          if (!found || parent_dirty)
+            continue;   /* its parent failed in this run */
+        }
+      if (sqlite3_column_int (cursor, COL_DELETED) || sqlite3_column_int (cursor, COL_HARD))
+        ok = apply_delete (d, m, id, sqlite3_column_int (cursor, COL_HARD) != 0, error);
+      else
+        ok = apply_self_ref (d, row, cursor, error);
+      if (ok)
+        ok = morango_store_check_injected (d->store, "deserialize", ++d->done, error);
+      if (!ok)
+        break;
+    }
+  if (rc < 0)
+    ok = FALSE;
+  sqlite3_reset (cursor);
+  morango_row_free (row);
+  if (!ok)
+    return FALSE;
+
+  /* What is still dirty waited for a parent that never became clean. */
+  return morango_db_execute (d->db, error,
+                             d->skip_erroring
+                             ? "UPDATE morango_store SET deserialization_error = CASE "
+                               "WHEN EXISTS (SELECT 1 FROM morango_store p WHERE p.id = morango_store._self_ref_fk) "
+                               "THEN 'Parent is dirty; could not deserialize.' "
+                               "ELSE 'Parent does not exist in Store; could not deserialize.' END "
+                               "WHERE profile = ?1 AND model_name = ?2 AND dirty_bit = 1 "
+                               "AND deserialization_error = '' AND morango_stage_filter (partition) "
+                               "AND id NOT IN (SELECT id FROM temp.morango_deserialize_failed)"
+                             : "UPDATE morango_store SET deserialization_error = CASE "
+                               "WHEN EXISTS (SELECT 1 FROM morango_store p WHERE p.id = morango_store._self_ref_fk) "
+                               "THEN 'Parent is dirty; could not deserialize.' "
+                               "ELSE 'Parent does not exist in Store; could not deserialize.' END "
+                               "WHERE profile = ?1 AND model_name = ?2 AND dirty_bit = 1 "
+                               "AND morango_stage_filter (partition) "
+                               "AND id NOT IN (SELECT id FROM temp.morango_deserialize_failed)",
+                             "ss", profile, m->name);
+}
+
+gboolean
+morango_store_deserialize (MorangoStore   *store,
+                           MorangoFilter  *filter,
+                           gboolean        skip_erroring,
+                           GError        **error)
+{
+  MorangoProfile *profile;
+  Deserializer d = { 0 };
+  StageFilter *sf;
+  gboolean ok = FALSE;
+
+  g_return_val_if_fail (MORANGO_IS_STORE (store), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  profile = morango_store_get_profile (store);
+  if (profile == NULL)
+    return TRUE;   /* a relay: records stay in the store */
+
+  d.store = store;
+  d.db = morango_store_get_db (store);
+  d.filter = filter;
+  d.skip_erroring = skip_erroring;
+
+  if ((sf = stage_filter_get (d.db, error)) == NULL)
+    return FALSE;
+  if (!morango_db_begin (d.db, error))
+    return FALSE;
+  if (!morango_db_exec (d.db, "CREATE TEMP TABLE IF NOT EXISTS morango_deserialize_failed "
+                        "(id text PRIMARY KEY); DELETE FROM temp.morango_deserialize_failed;", error))
+    goto out;
+
+  sf->filter = filter;
+  d.parser = json_parser_new_immutable ();
+  d.msg = g_string_sized_new (256);
+
+  for (guint i = 0; i < morango_profile_get_n_models (profile); i++)
+    {
+      MorangoModel *m = morango_profile_get_model_at (profile, i);
+
+      if (!(m->self_ref_col >= 0 ? deserialize_self_ref (&d, m, error)
+                                 : deserialize_regular (&d, m, error)))
+        goto out;
+    }
+  ok = morango_db_exec (d.db, "DELETE FROM temp.morango_deserialize_failed", error);
+
+out:
+  sf->filter = NULL;
+  g_clear_object (&d.parser);
+  if (d.msg)
+    g_string_free (d.msg, TRUE);
+  if (!ok)
+    {
+      morango_db_rollback (d.db);
+      return FALSE;
+    }
+  return morango_db_commit (d.db, error);
+}
