@@ -71,7 +71,50 @@ typedef struct {
   GString       *json;
   GString       *old;
   GString       *conflicts;
+  /* Prepared once per stage: the statement cache hashes the SQL text,
+   * which costs more than the statements themselves at this rate. */
+  sqlite3_stmt  *st_insert;
+  sqlite3_stmt  *st_lookup;
+  sqlite3_stmt  *st_update;
+  sqlite3_stmt  *st_rmc;
+  sqlite3_stmt  *st_clear;      /* the current model's */
 } Serializer;
+
+static gboolean
+prepare_all (MorangoDb      *db,
+             GError        **error,
+             sqlite3_stmt  **first,
+             const char     *first_sql,
+             ...)
+{
+  va_list args;
+  sqlite3_stmt **slot = first;
+  const char *sql = first_sql;
+  gboolean ok = TRUE;
+
+  va_start (args, first_sql);
+  while (slot != NULL)
+    {
+      if ((*slot = morango_db_prepare (db, sql, error)) == NULL)
+        {
+          ok = FALSE;
+          break;
+        }
+      slot = va_arg (args, sqlite3_stmt **);
+      if (slot != NULL)
+        sql = va_arg (args, const char *);
+    }
+  va_end (args);
+  return ok;
+}
+
+static inline void
+bind_text (sqlite3_stmt *stmt,
+           int           i,
+           const char   *text)
+{
+  sqlite3_bind_text (stmt, i, text, -1, SQLITE_STATIC);
+}
 
 /* Overlays the row on the stored JSON (protocol §3.3 step 3a): keys the
  * model does not know, written by a newer peer, are kept in place. */
@@ -167,25 +210,45 @@ serialize_one (Serializer  *s,
   if (self_ref == NULL)
     self_ref = "";
 
-  stmt = morango_db_prepare (s->db, "SELECT serialized, dirty_bit, conflicting_serialized_data "
-                             "FROM morango_store WHERE id = ?", error);
-  if (stmt == NULL || !morango_db_bind (s->db, stmt, error, "s", id))
-    return FALSE;
-  rc = morango_db_step (s->db, stmt, error);
-  if (rc < 0)
-    return FALSE;
-  if (rc == SQLITE_ROW)
-    {
-      found = TRUE;
-      g_string_assign (s->old, morango_db_column_text (stmt, 0));
-      dirty = sqlite3_column_int (stmt, 1) != 0;
-      g_string_assign (s->conflicts, morango_db_column_text (stmt, 2));
-    }
-  sqlite3_reset (stmt);
-
+  /* Most rows are new to the store: try the insert first and look the
+   * existing row up only when it is there. */
   g_string_truncate (s->json, 0);
-  if (found)
+  morango_row_append_json (row, s->json);
+  stmt = s->st_insert;
+  bind_text (stmt, 1, id);
+  bind_text (stmt, 2, s->profile);
+  bind_text (stmt, 3, s->json->str);
+  bind_text (stmt, 4, s->instance);
+  sqlite3_bind_int64 (stmt, 5, s->counter);
+  bind_text (stmt, 6, partition);
+  bind_text (stmt, 7, source_id);
+  bind_text (stmt, 8, m->name);
+  bind_text (stmt, 9, self_ref);
+  if (!morango_db_run (s->db, stmt, error))
+    return FALSE;
+
+  if (morango_db_changes (s->db) == 0)
     {
+      stmt = s->st_lookup;
+      bind_text (stmt, 1, id);
+      rc = morango_db_step (s->db, stmt, error);
+      if (rc < 0)
+        return FALSE;
+      if (rc == SQLITE_ROW)
+        {
+          found = TRUE;
+          g_string_assign (s->old, morango_db_column_text (stmt, 0));
+          dirty = sqlite3_column_int (stmt, 1) != 0;
+          g_string_assign (s->conflicts, morango_db_column_text (stmt, 2));
+        }
+      sqlite3_reset (stmt);
+      if (!found)
+        {
+          g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_FAILED,
+                       "Store row %s vanished during serialization", id);
+          return FALSE;
+        }
+
       /* An incoming version that was never applied loses to the local
        * edit, but is kept at the head of the conflict log. */
       if (dirty)
@@ -193,39 +256,34 @@ serialize_one (Serializer  *s,
           g_string_prepend_c (s->conflicts, '\n');
           g_string_prepend (s->conflicts, s->old->str);
         }
+      g_string_truncate (s->json, 0);
       merge_json (s, row, s->old->str);
       /* _self_ref_fk is refreshed every time (quirk 8). */
-      if (!morango_db_execute (s->db, error,
-                               "UPDATE morango_store SET serialized = ?, conflicting_serialized_data = ?, "
-                               "dirty_bit = 0, deleted = 0, hard_deleted = 0, last_saved_instance = ?, "
-                               "last_saved_counter = ?, last_transfer_session_id = NULL, _self_ref_fk = ? "
-                               "WHERE id = ?",
-                               "sssiss", s->json->str, s->conflicts->str, s->instance, s->counter,
-                               self_ref, id))
-        return FALSE;
-    }
-  else
-    {
-      morango_row_append_json (row, s->json);
-      if (!morango_db_execute (s->db, error,
-                               "INSERT INTO morango_store (id, profile, serialized, deleted, hard_deleted, "
-                               "last_saved_instance, last_saved_counter, partition, source_id, model_name, "
-                               "conflicting_serialized_data, _self_ref_fk, dirty_bit, deserialization_error, "
-                               "last_transfer_session_id) "
-                               "VALUES (?, ?, ?, 0, 0, ?, ?, ?, ?, ?, '', ?, 0, '', NULL)",
-                               "ssssissss", id, s->profile, s->json->str, s->instance, s->counter,
-                               partition, source_id, m->name, self_ref))
+      stmt = s->st_update;
+      bind_text (stmt, 1, s->json->str);
+      bind_text (stmt, 2, s->conflicts->str);
+      bind_text (stmt, 3, s->instance);
+      sqlite3_bind_int64 (stmt, 4, s->counter);
+      bind_text (stmt, 5, self_ref);
+      bind_text (stmt, 6, id);
+      if (!morango_db_run (s->db, stmt, error))
         return FALSE;
     }
 
-  if (!morango_db_execute (s->db, error,
-                           "INSERT INTO morango_recordmaxcounter (instance_id, counter, store_model_id) "
-                           "VALUES (?, ?, ?) ON CONFLICT (store_model_id, instance_id) "
-                           "DO UPDATE SET counter = excluded.counter",
-                           "sis", s->instance, s->counter, id))
+  stmt = s->st_rmc;
+  bind_text (stmt, 1, s->instance);
+  sqlite3_bind_int64 (stmt, 2, s->counter);
+  bind_text (stmt, 3, id);
+  if (!morango_db_run (s->db, stmt, error))
     return FALSE;
-  if (!morango_db_execute (s->db, error, m->sql_clear_dirty, "s", id))
-    return FALSE;
+  /* Without a filter every dirty row is taken, and serialize_model
+   * clears them all at once at the end. */
+  if (s->filter != NULL)
+    {
+      bind_text (s->st_clear, 1, id);
+      if (!morango_db_run (s->db, s->st_clear, error))
+        return FALSE;
+    }
 
   s->done++;
   return morango_store_check_injected (s->store, "serialize", s->done, error);
@@ -242,10 +300,11 @@ serialize_model (Serializer    *s,
   int rc;
 
   /* The cursor is the only user of this SQL text, so the statement
-   * cache cannot reset it under our feet.  Clearing the dirty bit of
-   * the current row only takes it out of the partial index the cursor
-   * walks, which SQLite handles. */
-  if ((cursor = morango_db_prepare (s->db, m->sql_select_dirty, error)) == NULL)
+   * cache cannot reset it under our feet.  With a filter, clearing the
+   * dirty bit of the current row only takes it out of the partial index
+   * the cursor walks, which SQLite handles. */
+  if ((cursor = morango_db_prepare (s->db, m->sql_select_dirty, error)) == NULL ||
+      (s->st_clear = morango_db_prepare (s->db, m->sql_clear_dirty, error)) == NULL)
     return FALSE;
   row = morango_row_new (m);
   while ((rc = morango_db_step (s->db, cursor, error)) == SQLITE_ROW)
@@ -266,6 +325,12 @@ serialize_model (Serializer    *s,
     ok = FALSE;
   sqlite3_reset (cursor);
   morango_row_free (row);
+  if (ok && s->filter == NULL)
+    {
+      g_autofree char *sql = g_strdup_printf ("UPDATE \"%s\" SET _morango_dirty_bit = 0 "
+                                              "WHERE _morango_dirty_bit = 1", m->table);
+      ok = morango_db_exec (s->db, sql, error);
+    }
   return ok;
 }
 
@@ -338,6 +403,29 @@ morango_store_serialize (MorangoStore   *store,
   if (!morango_store_next_counter (store, &s.counter, error))
     goto out;
 
+  if (!prepare_all (s.db, error,
+                    &s.st_insert,
+                    "INSERT INTO morango_store (id, profile, serialized, deleted, hard_deleted, "
+                    "last_saved_instance, last_saved_counter, partition, source_id, model_name, "
+                    "conflicting_serialized_data, _self_ref_fk, dirty_bit, deserialization_error, "
+                    "last_transfer_session_id) "
+                    "VALUES (?, ?, ?, 0, 0, ?, ?, ?, ?, ?, '', ?, 0, '', NULL) "
+                    "ON CONFLICT (id) DO NOTHING",
+                    &s.st_lookup,
+                    "SELECT serialized, dirty_bit, conflicting_serialized_data "
+                    "FROM morango_store WHERE id = ?",
+                    &s.st_update,
+                    "UPDATE morango_store SET serialized = ?, conflicting_serialized_data = ?, "
+                    "dirty_bit = 0, deleted = 0, hard_deleted = 0, last_saved_instance = ?, "
+                    "last_saved_counter = ?, last_transfer_session_id = NULL, _self_ref_fk = ? "
+                    "WHERE id = ?",
+                    &s.st_rmc,
+                    "INSERT INTO morango_recordmaxcounter (instance_id, counter, store_model_id) "
+                    "VALUES (?, ?, ?) ON CONFLICT (store_model_id, instance_id) "
+                    "DO UPDATE SET counter = excluded.counter",
+                    NULL))
+    goto out;
+
   s.parser = json_parser_new_immutable ();
   s.json = g_string_sized_new (1024);
   s.old = g_string_sized_new (1024);
@@ -389,6 +477,11 @@ typedef struct {
   gint64         done;
   JsonParser    *parser;
   GString       *msg;
+  sqlite3_stmt  *st_clean;
+  sqlite3_stmt  *st_failed_check;
+  sqlite3_stmt  *st_lookup;
+  gboolean       defer_clean;   /* clean the model's rows in one statement at its end */
+  gint64         n_failed;      /* rows in temp.morango_deserialize_failed */
 } Deserializer;
 
 /* Columns every cursor below returns, in this order. */
@@ -399,9 +492,10 @@ mark_clean (Deserializer  *d,
             const char    *id,
             GError       **error)
 {
-  return morango_db_execute (d->db, error,
-                             "UPDATE morango_store SET dirty_bit = 0, deserialization_error = '' "
-                             "WHERE id = ?", "s", id);
+  if (d->defer_clean)
+    return TRUE;
+  bind_text (d->st_clean, 1, id);
+  return morango_db_run (d->db, d->st_clean, error);
 }
 
 /* A record that cannot be applied stays dirty with the reason; records
@@ -412,6 +506,7 @@ mark_failed (Deserializer  *d,
              const char    *message,
              GError       **error)
 {
+  d->n_failed++;
   return morango_db_execute (d->db, error,
                              "INSERT INTO temp.morango_deserialize_failed (id) VALUES (?) "
                              "ON CONFLICT (id) DO NOTHING", "s", id) &&
@@ -533,14 +628,11 @@ lookup_store (Deserializer  *d,
               gboolean      *hard,
               GError       **error)
 {
-  sqlite3_stmt *stmt = morango_db_prepare (d->db,
-                                           "SELECT deleted, hard_deleted FROM morango_store WHERE id = ?",
-                                           error);
+  sqlite3_stmt *stmt = d->st_lookup;
   int rc;
 
   *found = *deleted = *hard = FALSE;
-  if (stmt == NULL || !morango_db_bind (d->db, stmt, error, "s", id))
-    return FALSE;
+  bind_text (stmt, 1, id);
   rc = morango_db_step (d->db, stmt, error);
   if (rc < 0)
     return FALSE;
@@ -577,12 +669,20 @@ apply_regular (Deserializer  *d,
       const char *to_pk = morango_row_get_text (row, i);
       gboolean failed = FALSE;
 
-      if (f->type != MORANGO_FIELD_FOREIGN_KEY || to_pk == NULL)
+      if (f->type != MORANGO_FIELD_FOREIGN_KEY || to_pk == NULL || d->n_failed == 0)
         continue;
-      if (!morango_db_query_int64 (d->db, NULL, &failed, error,
-                                   "SELECT 1 FROM temp.morango_deserialize_failed WHERE id = ?",
-                                   "s", to_pk))
-        return FALSE;
+      bind_text (d->st_failed_check, 1, to_pk);
+      switch (morango_db_step (d->db, d->st_failed_check, error))
+        {
+        case SQLITE_ROW:
+          failed = TRUE;
+          break;
+        case SQLITE_DONE:
+          break;
+        default:
+          return FALSE;
+        }
+      sqlite3_reset (d->st_failed_check);
       if (failed)
         {
           g_string_assign (d->msg, "[");
@@ -680,7 +780,22 @@ deserialize_regular (Deserializer  *d,
     ok = FALSE;
   sqlite3_reset (cursor);
   morango_row_free (row);
-  return ok;
+  if (!ok)
+    return FALSE;
+
+  /* Everything of the working set that did not fail is now clean:
+   * written, deleted, or diverted into the deletion queues. */
+  return morango_db_execute (d->db, error,
+                             d->skip_erroring
+                             ? "UPDATE morango_store SET dirty_bit = 0, deserialization_error = '' "
+                               "WHERE profile = ?1 AND model_name = ?2 AND dirty_bit = 1 "
+                               "AND deserialization_error = '' AND morango_stage_filter (partition) "
+                               "AND id NOT IN (SELECT id FROM temp.morango_deserialize_failed)"
+                             : "UPDATE morango_store SET dirty_bit = 0, deserialization_error = '' "
+                               "WHERE profile = ?1 AND model_name = ?2 AND dirty_bit = 1 "
+                               "AND morango_stage_filter (partition) "
+                               "AND id NOT IN (SELECT id FROM temp.morango_deserialize_failed)",
+                             "ss", morango_store_get_profile_name (d->store), m->name);
 }
 
 /* Path A of protocol §4.5: self-referencing models, one record at a
@@ -873,6 +988,16 @@ morango_store_deserialize (MorangoStore   *store,
                         "(id text PRIMARY KEY); DELETE FROM temp.morango_deserialize_failed;", error))
     goto out;
 
+  if (!prepare_all (d.db, error,
+                    &d.st_clean,
+                    "UPDATE morango_store SET dirty_bit = 0, deserialization_error = '' WHERE id = ?",
+                    &d.st_failed_check,
+                    "SELECT 1 FROM temp.morango_deserialize_failed WHERE id = ?",
+                    &d.st_lookup,
+                    "SELECT deleted, hard_deleted FROM morango_store WHERE id = ?",
+                    NULL))
+    goto out;
+
   sf->filter = filter;
   d.parser = json_parser_new_immutable ();
   d.msg = g_string_sized_new (256);
@@ -881,6 +1006,7 @@ morango_store_deserialize (MorangoStore   *store,
     {
       MorangoModel *m = morango_profile_get_model_at (profile, i);
 
+      d.defer_clean = m->self_ref_col < 0;
       if (!(m->self_ref_col >= 0 ? deserialize_self_ref (&d, m, error)
                                  : deserialize_regular (&d, m, error)))
         goto out;
