@@ -10,6 +10,7 @@
 #include "morango-cli.h"
 
 static const MorangoCliCommand commands[] = {
+  { "cert", N_("certificates, keys and trust (create-root, list, show, export, import, trust, backup, restore)"), morango_cli_cert },
   { NULL, NULL, NULL },
 };
 

@@ -23,6 +23,11 @@ typedef struct {
   int (*run) (const char *data_dir, int argc, char **argv);
 } MorangoCliCommand;
 
+/* `morango cert …` (morango-cli-cert.c). */
+int   morango_cli_cert             (const char *data_dir,
+                                    int         argc,
+                                    char      **argv);
+
 /* The data folder: --data-dir, else $XDG_DATA_HOME/morango-sync. */
 char *morango_cli_default_data_dir (void);
 

@@ -1,0 +1,600 @@
+/* morango-cli-cert.c: `morango cert …`, certificates and trust from the command line
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <errno.h>
+#include <glib/gi18n.h>
+#include <glib/gstdio.h>
+#include <stdio.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "morango-certificate.h"
+#include "morango-cli.h"
+#include "morango-json.h"
+
+static const char cert_usage[] =
+  N_("Usage: morango [--data-dir DIR] cert SUBCOMMAND [ARGS…]\n"
+     "\n"
+     "  create-root --scope S [--profile P] [--param KEY=VALUE]…\n"
+     "                          make a root certificate (and its key) on this device\n"
+     "  list                    list the stored certificates, parents first\n"
+     "  show ID                 scope, params, filters and key fingerprint of a certificate\n"
+     "  export ID FILE          write the chain of ID (root first, no private key) to FILE (- for stdout)\n"
+     "  import FILE             import a chain (FILE or - for stdin) whose root is trusted\n"
+     "  trust FILE              import a chain and trust its root from now on\n"
+     "  backup ID FILE --passphrase-file F\n"
+     "                          write ID with its private key, encrypted, to FILE (mode 0600)\n"
+     "  restore FILE --passphrase-file F\n"
+     "                          bring a backed-up certificate and its key onto this device\n"
+     "\n"
+     "Exit status: 0 done, 1 failed, 2 bad command line, 3 refused (invalid,\n"
+     "untrusted or conflicting input, wrong passphrase), 4 not found.\n");
+
+static int
+usage_error (const char *message)
+{
+  if (message)
+    fprintf (stderr, "morango cert: %s\n", message);
+  fputs (_(cert_usage), stderr);
+  return MORANGO_EXIT_USAGE;
+}
+
+/* One exit code per kind of failure, so scripts can tell a refused
+ * chain from a missing file. */
+static int
+fail (GError *error)
+{
+  int code = MORANGO_EXIT_FAILURE;
+
+  fprintf (stderr, "morango cert: %s\n", error->message);
+  if (error->domain == G_FILE_ERROR && error->code == G_FILE_ERROR_NOENT)
+    code = MORANGO_EXIT_NOTFOUND;
+  else if (error->domain == MORANGO_ERROR)
+    switch (error->code)
+      {
+      case MORANGO_ERROR_NOT_FOUND:
+        code = MORANGO_EXIT_NOTFOUND;
+        break;
+      case MORANGO_ERROR_INVALID:
+      case MORANGO_ERROR_UNKNOWN_SCOPE_DEFINITION:
+      case MORANGO_ERROR_CERT_ID_INVALID:
+      case MORANGO_ERROR_CERT_SIGNATURE_INVALID:
+      case MORANGO_ERROR_CERT_ROOT_SCOPE_INVALID:
+      case MORANGO_ERROR_CERT_SCOPE_NOT_SUBSET:
+      case MORANGO_ERROR_CERT_PROFILE_INVALID:
+      case MORANGO_ERROR_CERT_PARENT_MISSING:
+      case MORANGO_ERROR_CERT_CHAIN_INVALID:
+      case MORANGO_ERROR_CERT_CONFLICT:
+      case MORANGO_ERROR_CERT_UNTRUSTED:
+      case MORANGO_ERROR_KEY_INVALID:
+      case MORANGO_ERROR_PERMISSION_DENIED:
+        code = MORANGO_EXIT_REFUSED;
+        break;
+      default:
+        break;
+      }
+  return code;
+}
+
+/* Scope definitions come from the profile descriptions: every
+ * data/profiles/NAME.json with a top-level "scope_definitions" array.
+ * $MORANGO_PROFILES_DIR overrides the folder (tests use it). */
+static gboolean
+load_scope_definitions (MorangoDb *db,
+                        GError   **error)
+{
+  const char *env = g_getenv ("MORANGO_PROFILES_DIR");
+  g_autofree char *dir_path = NULL;
+  g_autoptr(GDir) dir = NULL;
+  const char *name;
+
+  if (env && *env)
+    dir_path = g_strdup (env);
+  else if (g_file_test (MORANGO_SOURCE_DIR "/data/profiles", G_FILE_TEST_IS_DIR))
+    dir_path = g_strdup (MORANGO_SOURCE_DIR "/data/profiles");
+  else
+    dir_path = g_build_filename (MORANGO_DATADIR, "morango-sync", "profiles", NULL);
+
+  dir = g_dir_open (dir_path, 0, NULL);
+  if (dir == NULL)
+    return TRUE;
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = NULL;
+      g_autoptr(JsonParser) parser = NULL;
+      JsonNode *root;
+      JsonArray *defs;
+
+      if (!g_str_has_suffix (name, ".json"))
+        continue;
+      path = g_build_filename (dir_path, name, NULL);
+      parser = json_parser_new ();
+      if (!json_parser_load_from_file (parser, path, error))
+        {
+          g_prefix_error (error, "%s: ", path);
+          return FALSE;
+        }
+      root = json_parser_get_root (parser);
+      if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root) ||
+          !json_object_has_member (json_node_get_object (root), "scope_definitions"))
+        continue;
+      defs = json_object_get_array_member (json_node_get_object (root), "scope_definitions");
+      for (guint i = 0; defs && i < json_array_get_length (defs); i++)
+        {
+          g_autoptr(MorangoScopeDefinition) def = NULL;
+
+          def = morango_scope_definition_new_from_json (json_array_get_object_element (defs, i), error);
+          if (def == NULL || !morango_scope_definition_save (def, db, error))
+            {
+              g_prefix_error (error, "%s: ", path);
+              return FALSE;
+            }
+        }
+    }
+  return TRUE;
+}
+
+static MorangoDb *
+open_db (const char *data_dir,
+         GError    **error)
+{
+  g_autofree char *path = NULL;
+  g_autoptr(MorangoDb) db = NULL;
+
+  /* The folder holds private keys: only its owner may look inside. */
+  if (g_mkdir_with_parents (data_dir, 0700) != 0)
+    {
+      int saved = errno;
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
+                   "Could not create the data folder %s: %s", data_dir, g_strerror (saved));
+      return NULL;
+    }
+  path = g_build_filename (data_dir, "morango.db", NULL);
+  db = morango_db_open (path, error);
+  if (db == NULL || !load_scope_definitions (db, error))
+    return NULL;
+  return g_steal_pointer (&db);
+}
+
+static char *
+read_input (const char *file,
+            GError    **error)
+{
+  char *text = NULL;
+
+  if (g_str_equal (file, "-"))
+    {
+      GString *s = g_string_new (NULL);
+      char buf[4096];
+      size_t n;
+
+      while ((n = fread (buf, 1, sizeof buf, stdin)) > 0)
+        g_string_append_len (s, buf, n);
+      return g_string_free (s, FALSE);
+    }
+  if (!g_file_get_contents (file, &text, NULL, error))
+    return NULL;
+  return text;
+}
+
+/* The passphrase from a file's first line, or typed at a terminal;
+ * never a prompt when nobody is there to answer. */
+static char *
+read_passphrase (const char *file,
+                 gboolean    confirm,
+                 GError    **error)
+{
+  g_autofree char *text = NULL;
+  struct termios old, quiet;
+  char line[1024];
+  char *nl;
+
+  if (file != NULL)
+    {
+      if (!g_file_get_contents (file, &text, NULL, error))
+        return NULL;
+      nl = strpbrk (text, "\r\n");
+      if (nl)
+        *nl = '\0';
+      return g_steal_pointer (&text);
+    }
+  if (!isatty (STDIN_FILENO))
+    {
+      g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
+                           "No passphrase: give --passphrase-file (standard input is not a terminal)");
+      return NULL;
+    }
+  fputs (_("Passphrase: "), stderr);
+  fflush (stderr);
+  tcgetattr (STDIN_FILENO, &old);
+  quiet = old;
+  quiet.c_lflag &= ~ECHO;
+  tcsetattr (STDIN_FILENO, TCSANOW, &quiet);
+  nl = fgets (line, sizeof line, stdin);
+  tcsetattr (STDIN_FILENO, TCSANOW, &old);
+  fputc ('\n', stderr);
+  if (nl == NULL)
+    {
+      g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, "No passphrase given");
+      return NULL;
+    }
+  line[strcspn (line, "\r\n")] = '\0';
+  text = g_strdup (line);
+  if (confirm)
+    {
+      char again[1024];
+
+      fputs (_("Passphrase again: "), stderr);
+      fflush (stderr);
+      tcsetattr (STDIN_FILENO, TCSANOW, &quiet);
+      nl = fgets (again, sizeof again, stdin);
+      tcsetattr (STDIN_FILENO, TCSANOW, &old);
+      fputc ('\n', stderr);
+      if (nl)
+        again[strcspn (again, "\r\n")] = '\0';
+      if (nl == NULL || !g_str_equal (again, text))
+        {
+          g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, "The passphrases differ");
+          return NULL;
+        }
+    }
+  return g_steal_pointer (&text);
+}
+
+/* Options shared by the subcommands; positional arguments are kept in
+ * order. */
+typedef struct {
+  GPtrArray  *args;
+  const char *scope;
+  const char *profile;
+  const char *passphrase_file;
+  JsonObject *params;
+  const char *data_dir;
+} CertArgs;
+
+static int
+parse_args (CertArgs *a,
+            int       argc,
+            char    **argv)
+{
+  for (int i = 0; i < argc; i++)
+    {
+      const char *arg = argv[i];
+      const char **target = NULL;
+
+      if (g_str_equal (arg, "--help") || g_str_equal (arg, "-h"))
+        {
+          fputs (_(cert_usage), stdout);
+          return MORANGO_EXIT_OK;
+        }
+      if (g_str_equal (arg, "--scope"))
+        target = &a->scope;
+      else if (g_str_equal (arg, "--profile"))
+        target = &a->profile;
+      else if (g_str_equal (arg, "--passphrase-file"))
+        target = &a->passphrase_file;
+      else if (g_str_equal (arg, "--data-dir"))
+        target = &a->data_dir;
+      else if (g_str_equal (arg, "--param"))
+        {
+          const char *eq;
+
+          if (i + 1 >= argc || (eq = strchr (argv[i + 1], '=')) == NULL || eq == argv[i + 1])
+            return usage_error ("--param needs KEY=VALUE");
+          if (a->params == NULL)
+            a->params = json_object_new ();
+          {
+            g_autofree char *key = g_strndup (argv[i + 1], eq - argv[i + 1]);
+            json_object_set_string_member (a->params, key, eq + 1);
+          }
+          i++;
+          continue;
+        }
+      else if (arg[0] == '-' && arg[1] != '\0')
+        {
+          g_autofree char *msg = g_strdup_printf ("unknown option “%s”", arg);
+          return usage_error (msg);
+        }
+      else
+        {
+          g_ptr_array_add (a->args, (gpointer) arg);
+          continue;
+        }
+      if (i + 1 >= argc)
+        {
+          g_autofree char *msg = g_strdup_printf ("%s needs a value", arg);
+          return usage_error (msg);
+        }
+      *target = argv[++i];
+    }
+  return -1;
+}
+
+static int
+cmd_create_root (MorangoDb *db,
+                 CertArgs  *a)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoScopeDefinition) def = NULL;
+  g_autoptr(MorangoCertificate) cert = NULL;
+
+  if (a->scope == NULL || a->args->len != 0)
+    return usage_error ("create-root needs --scope S and no other arguments");
+  def = morango_scope_definition_load (db, a->scope, &error);
+  if (def == NULL)
+    return fail (error);
+  if (a->profile && !g_str_equal (a->profile, def->profile))
+    {
+      fprintf (stderr, "morango cert: scope definition “%s” belongs to profile “%s”, not “%s”\n",
+               def->id, def->profile, a->profile);
+      return MORANGO_EXIT_REFUSED;
+    }
+  cert = morango_certificate_create_root (db, a->scope, a->params, NULL, &error);
+  if (cert == NULL)
+    return fail (error);
+  printf ("%s\n", morango_certificate_get_id (cert));
+  return MORANGO_EXIT_OK;
+}
+
+static int
+cmd_list (MorangoDb *db,
+          CertArgs  *a)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) all = NULL;
+
+  if (a->args->len != 0)
+    return usage_error ("list takes no arguments");
+  all = morango_certificate_list (db, &error);
+  if (all == NULL)
+    return fail (error);
+  for (guint i = 0; i < all->len; i++)
+    {
+      MorangoCertificate *c = g_ptr_array_index (all, i);
+      const char *parent = morango_certificate_get_parent_id (c);
+      g_autofree char *where = parent ? g_strdup_printf ("child of %.8s", parent) : g_strdup ("root");
+
+      printf ("%s  %-17s  %-14s  %-20s%s%s\n",
+              morango_certificate_get_id (c), where,
+              morango_certificate_get_profile (c),
+              morango_certificate_get_scope_definition_id (c),
+              morango_certificate_has_private_key (c) ? "  own-key" : "",
+              parent == NULL && morango_trust_is_trusted (db, morango_certificate_get_id (c)) ? "  trusted" : "");
+    }
+  return MORANGO_EXIT_OK;
+}
+
+static void
+print_filter (const char    *label,
+              MorangoFilter *filter)
+{
+  printf ("%-18s", label);
+  for (guint i = 0; i < morango_filter_get_n_entries (filter); i++)
+    {
+      const char *e = morango_filter_get_entry (filter, i);
+      printf ("%s%s\n", i == 0 ? "" : "                  ", *e ? e : "\"\" (everything)");
+    }
+}
+
+static int
+cmd_show (MorangoDb *db,
+          CertArgs  *a)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoCertificate) c = NULL;
+  g_autoptr(GPtrArray) chain = NULL;
+  g_autoptr(MorangoScope) scope = NULL;
+  g_autoptr(MorangoScopeDefinition) def = NULL;
+  g_autoptr(JsonObject) params = NULL;
+  g_autofree char *fingerprint = NULL;
+  g_autofree char *description = NULL;
+  const char *root_id;
+
+  if (a->args->len != 1)
+    return usage_error ("show needs one certificate id");
+  c = morango_certificate_load (db, g_ptr_array_index (a->args, 0), &error);
+  if (c == NULL)
+    return fail (error);
+  chain = morango_certificate_get_chain (db, morango_certificate_get_id (c), &error);
+  if (chain == NULL)
+    return fail (error);
+  root_id = morango_certificate_get_id (g_ptr_array_index (chain, 0));
+  scope = morango_certificate_get_scope (c, db, &error);
+  if (scope == NULL)
+    return fail (error);
+  def = morango_scope_definition_load (db, morango_certificate_get_scope_definition_id (c), &error);
+  if (def == NULL)
+    return fail (error);
+  params = morango_json_parse_object (morango_certificate_get_scope_params (c), "scope_params", NULL);
+  description = morango_scope_definition_describe (def, params);
+  fingerprint = morango_key_get_fingerprint (morango_certificate_get_key (c));
+
+  printf ("%-18s%s\n", "id:", morango_certificate_get_id (c));
+  printf ("%-18s%s\n", "parent:", morango_certificate_get_parent_id (c) ? morango_certificate_get_parent_id (c) : "(root)");
+  printf ("%-18s%s (%s)\n", "root:", root_id,
+          morango_trust_is_trusted (db, root_id) ? "trusted" : "NOT trusted");
+  printf ("%-18s%s\n", "profile:", morango_certificate_get_profile (c));
+  printf ("%-18s%s, version %" G_GINT64_FORMAT "\n", "scope:", morango_certificate_get_scope_definition_id (c),
+          morango_certificate_get_scope_version (c));
+  printf ("%-18s%s\n", "description:", description);
+  printf ("%-18s%s\n", "params:", morango_certificate_get_scope_params (c));
+  print_filter ("read:", morango_scope_get_read (scope));
+  print_filter ("write:", morango_scope_get_write (scope));
+  printf ("%-18s%s\n", "salt:", *morango_certificate_get_salt (c) ? morango_certificate_get_salt (c) : "(none)");
+  printf ("%-18s%s\n", "fingerprint:", fingerprint);
+  printf ("%-18s%s\n", "private key:", morango_certificate_has_private_key (c) ? "held on this device" : "not held");
+  return MORANGO_EXIT_OK;
+}
+
+static int
+cmd_export (MorangoDb *db,
+            CertArgs  *a)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+  const char *file;
+
+  if (a->args->len != 2)
+    return usage_error ("export needs a certificate id and a file");
+  text = morango_certificate_chain_export_text (db, g_ptr_array_index (a->args, 0), &error);
+  if (text == NULL)
+    return fail (error);
+  file = g_ptr_array_index (a->args, 1);
+  if (g_str_equal (file, "-"))
+    fputs (text, stdout);
+  else if (!g_file_set_contents (file, text, -1, &error))
+    return fail (error);
+  return MORANGO_EXIT_OK;
+}
+
+static int
+cmd_import (MorangoDb *db,
+            CertArgs  *a,
+            gboolean   trust)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+  g_autoptr(MorangoCertificate) last = NULL;
+  g_autoptr(GPtrArray) chain = NULL;
+
+  if (a->args->len != 1)
+    return usage_error (trust ? "trust needs one file" : "import needs one file");
+  text = read_input (g_ptr_array_index (a->args, 0), &error);
+  if (text == NULL)
+    return fail (error);
+  last = morango_certificate_chain_import_text (db, text, NULL,
+                                                trust ? MORANGO_CHAIN_IMPORT_TRUST_ROOT
+                                                      : MORANGO_CHAIN_IMPORT_DEFAULT,
+                                                &error);
+  if (last == NULL)
+    return fail (error);
+  chain = morango_certificate_get_chain (db, morango_certificate_get_id (last), &error);
+  if (chain == NULL)
+    return fail (error);
+  if (trust)
+    printf ("Trusted root %s\n", morango_certificate_get_id (g_ptr_array_index (chain, 0)));
+  printf ("Imported %s\n", morango_certificate_get_id (last));
+  return MORANGO_EXIT_OK;
+}
+
+static int
+cmd_backup (MorangoDb *db,
+            CertArgs  *a)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *passphrase = NULL;
+
+  if (a->args->len != 2)
+    return usage_error ("backup needs a certificate id and a file");
+  passphrase = read_passphrase (a->passphrase_file, TRUE, &error);
+  if (passphrase == NULL)
+    return a->passphrase_file ? fail (error) : usage_error (error->message);
+  if (!morango_certificate_backup_to_file (db, g_ptr_array_index (a->args, 0), passphrase,
+                                           g_ptr_array_index (a->args, 1), &error))
+    return fail (error);
+  printf ("Backed up %s to %s\n", (const char *) g_ptr_array_index (a->args, 0),
+          (const char *) g_ptr_array_index (a->args, 1));
+  return MORANGO_EXIT_OK;
+}
+
+static int
+cmd_restore (MorangoDb *db,
+             CertArgs  *a)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *passphrase = NULL;
+  g_autofree char *text = NULL;
+  g_autoptr(MorangoCertificate) c = NULL;
+
+  if (a->args->len != 1)
+    return usage_error ("restore needs one file");
+  text = read_input (g_ptr_array_index (a->args, 0), &error);
+  if (text == NULL)
+    return fail (error);
+  passphrase = read_passphrase (a->passphrase_file, FALSE, &error);
+  if (passphrase == NULL)
+    return a->passphrase_file ? fail (error) : usage_error (error->message);
+  c = morango_certificate_restore (db, text, passphrase, &error);
+  if (c == NULL)
+    return fail (error);
+  printf ("Restored %s with its private key\n", morango_certificate_get_id (c));
+  return MORANGO_EXIT_OK;
+}
+
+int
+morango_cli_cert (const char *data_dir,
+                  int         argc,
+                  char      **argv)
+{
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
+  g_autoptr(MorangoDb) db = NULL;
+  g_autoptr(GError) error = NULL;
+  CertArgs a = { args, NULL, NULL, NULL, NULL, NULL };
+  const char *sub;
+  int rc;
+
+  if (argc < 2)
+    return usage_error (NULL);
+  /* Options may come before or after the subcommand. */
+  rc = parse_args (&a, argc - 1, argv + 1);
+  if (rc >= 0)
+    goto out;
+  if (args->len == 0)
+    {
+      rc = usage_error (NULL);
+      goto out;
+    }
+  sub = g_ptr_array_steal_index (args, 0);
+  if (g_str_equal (sub, "help"))
+    {
+      fputs (_(cert_usage), stdout);
+      rc = MORANGO_EXIT_OK;
+      goto out;
+    }
+  if (a.data_dir)
+    data_dir = a.data_dir;
+
+  if (!g_str_equal (sub, "create-root") && !g_str_equal (sub, "list") && !g_str_equal (sub, "show") &&
+      !g_str_equal (sub, "export") && !g_str_equal (sub, "import") && !g_str_equal (sub, "trust") &&
+      !g_str_equal (sub, "backup") && !g_str_equal (sub, "restore"))
+    {
+      g_autofree char *msg = g_strdup_printf ("unknown subcommand “%s”", sub);
+      rc = usage_error (msg);
+      goto out;
+    }
+  if (a.params && !g_str_equal (sub, "create-root"))
+    {
+      rc = usage_error ("--param only goes with create-root");
+      goto out;
+    }
+
+  db = open_db (data_dir, &error);
+  if (db == NULL)
+    {
+      rc = fail (error);
+      goto out;
+    }
+
+  if (g_str_equal (sub, "create-root"))
+    rc = cmd_create_root (db, &a);
+  else if (g_str_equal (sub, "list"))
+    rc = cmd_list (db, &a);
+  else if (g_str_equal (sub, "show"))
+    rc = cmd_show (db, &a);
+  else if (g_str_equal (sub, "export"))
+    rc = cmd_export (db, &a);
+  else if (g_str_equal (sub, "import"))
+    rc = cmd_import (db, &a, FALSE);
+  else if (g_str_equal (sub, "trust"))
+    rc = cmd_import (db, &a, TRUE);
+  else if (g_str_equal (sub, "backup"))
+    rc = cmd_backup (db, &a);
+  else
+    rc = cmd_restore (db, &a);
+
+out:
+  g_clear_pointer (&a.params, json_object_unref);
+  return rc;
+}

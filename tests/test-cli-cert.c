@@ -1,0 +1,332 @@
+/* test-cli-cert.c: `morango cert …` end to end, through the built binary
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "morango-test-util.h"
+
+static char *tmp;           /* one folder for the whole run */
+static char *profiles_dir;  /* the vectors' scope definitions */
+
+typedef struct {
+  int   status;
+  char *out;
+  char *err;
+} Run;
+
+static void
+run_clear (Run *r)
+{
+  g_clear_pointer (&r->out, g_free);
+  g_clear_pointer (&r->err, g_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Run, run_clear)
+
+/* Runs `morango --data-dir <tmp>/<dev> cert ARGS…` with standard input
+ * from /dev/null, as a script would. */
+static void
+morango (Run        *r,
+         const char *dev,
+         ...)
+{
+  const char *cli = g_getenv ("MORANGO_CLI");
+  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_auto(GStrv) envp = g_get_environ ();
+  g_autoptr(GError) error = NULL;
+  va_list args;
+  const char *a;
+  int wait_status = 0;
+
+  g_assert_nonnull (cli);
+  g_ptr_array_add (argv, g_strdup (cli));
+  g_ptr_array_add (argv, g_strdup ("--data-dir"));
+  g_ptr_array_add (argv, g_build_filename (tmp, dev, NULL));
+  g_ptr_array_add (argv, g_strdup ("cert"));
+  va_start (args, dev);
+  while ((a = va_arg (args, const char *)) != NULL)
+    g_ptr_array_add (argv, g_strdup (a));
+  va_end (args);
+  g_ptr_array_add (argv, NULL);
+
+  envp = g_environ_setenv (envp, "MORANGO_PROFILES_DIR", profiles_dir, TRUE);
+  g_spawn_sync (NULL, (char **) argv->pdata, envp, G_SPAWN_STDIN_FROM_DEV_NULL, NULL, NULL,
+                &r->out, &r->err, &wait_status, &error);
+  g_assert_no_error (error);
+  g_assert_true (WIFEXITED (wait_status));
+  r->status = WEXITSTATUS (wait_status);
+  g_test_message ("cert %s → %d\n%s%s", (const char *) argv->pdata[4], r->status, r->out, r->err);
+}
+
+static char *
+path_in_tmp (const char *name)
+{
+  return g_build_filename (tmp, name, NULL);
+}
+
+static int
+file_mode (const char *path)
+{
+  GStatBuf st;
+
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  return st.st_mode & 0777;
+}
+
+static char *root_id;
+
+static void
+test_create_root (void)
+{
+  g_auto(Run) r = { 0 };
+  g_autofree char *dir = path_in_tmp ("a");
+  g_autofree char *db = path_in_tmp ("a/morango.db");
+
+  morango (&r, "a", "create-root", "--scope", "root_scope", "--profile", "facilitydata", NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  g_strstrip (r.out);
+  g_assert_cmpuint (strlen (r.out), ==, 32);
+  root_id = g_strdup (r.out);
+  g_assert_cmpint (file_mode (dir), ==, 0700);
+  g_assert_cmpint (file_mode (db), ==, 0600);
+  run_clear (&r);
+
+  /* Refusals: unknown definition, one that cannot be a root, another
+   * profile; a missing --scope is a usage error. */
+  morango (&r, "a", "create-root", "--scope", "nope", NULL);
+  g_assert_cmpint (r.status, ==, 3);
+  run_clear (&r);
+  morango (&r, "a", "create-root", "--scope", "single-user", NULL);
+  g_assert_cmpint (r.status, ==, 3);
+  g_assert_nonnull (strstr (r.err, "primary scope param"));
+  run_clear (&r);
+  morango (&r, "a", "create-root", "--scope", "root_scope", "--profile", "otherprofile", NULL);
+  g_assert_cmpint (r.status, ==, 3);
+  run_clear (&r);
+  morango (&r, "a", "create-root", NULL);
+  g_assert_cmpint (r.status, ==, 2);
+  run_clear (&r);
+  morango (&r, "a", "frobnicate", NULL);
+  g_assert_cmpint (r.status, ==, 2);
+}
+
+static void
+test_list_show (void)
+{
+  g_auto(Run) r = { 0 };
+
+  morango (&r, "a", "list", NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_nonnull (strstr (r.out, root_id));
+  g_assert_nonnull (strstr (r.out, "own-key"));
+  g_assert_nonnull (strstr (r.out, "trusted"));
+  run_clear (&r);
+
+  morango (&r, "a", "show", root_id, NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_nonnull (strstr (r.out, "fingerprint:"));
+  g_assert_nonnull (strstr (r.out, "read:"));
+  g_assert_nonnull (strstr (r.out, "write:"));
+  g_assert_nonnull (strstr (r.out, "root_scope"));
+  run_clear (&r);
+
+  morango (&r, "a", "show", "0123456789abcdef0123456789abcdef", NULL);
+  g_assert_cmpint (r.status, ==, 4);
+  run_clear (&r);
+
+  /* --data-dir after the subcommand wins over the one before. */
+  {
+    g_autofree char *dir = path_in_tmp ("a");
+    g_autofree char *unused = path_in_tmp ("unused");
+
+    morango (&r, "unused", "list", "--data-dir", dir, NULL);
+    g_assert_cmpint (r.status, ==, 0);
+    g_assert_nonnull (strstr (r.out, root_id));
+    g_assert_false (g_file_test (unused, G_FILE_TEST_EXISTS));
+  }
+}
+
+static void
+test_export_import_trust (void)
+{
+  g_auto(Run) r = { 0 };
+  g_autofree char *file = path_in_tmp ("a-chain.json");
+  g_autofree char *text = NULL;
+
+  morango (&r, "a", "export", root_id, file, NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_true (g_file_get_contents (file, &text, NULL, NULL));
+  g_assert_null (strstr (text, "PRIVATE"));
+  g_assert_true (text[0] == '[');
+  run_clear (&r);
+
+  /* Another device refuses a root it was not told to trust, says which
+   * and how, and keeps nothing. */
+  morango (&r, "b", "import", file, NULL);
+  g_assert_cmpint (r.status, ==, 3);
+  g_assert_nonnull (strstr (r.err, root_id));
+  g_assert_nonnull (strstr (r.err, "morango cert trust"));
+  run_clear (&r);
+  morango (&r, "b", "list", NULL);
+  g_assert_cmpstr (r.out, ==, "");
+  run_clear (&r);
+
+  morango (&r, "b", "trust", file, NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_nonnull (strstr (r.out, root_id));
+  run_clear (&r);
+  /* Twice is fine and changes nothing. */
+  morango (&r, "b", "import", file, NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  run_clear (&r);
+  morango (&r, "b", "list", NULL);
+  g_assert_nonnull (strstr (r.out, root_id));
+  g_assert_null (strstr (r.out, "own-key"));
+  /* One line: the root, nothing else. */
+  g_assert_nonnull (strchr (r.out, '\n'));
+  g_assert_cmpstr (strchr (r.out, '\n'), ==, "\n");
+  run_clear (&r);
+
+  morango (&r, "b", "import", "/nonexistent/chain.json", NULL);
+  g_assert_cmpint (r.status, ==, 4);
+}
+
+/* Morango's chain K, as the API sends it (root first). */
+static char *
+write_vector_chain (const char *name,
+                    gboolean    tamper)
+{
+  g_autoptr(JsonNode) root = morango_test_load_vectors ("certificates.json");
+  JsonArray *chains = json_object_get_array_member (json_node_get_object (root), "chains");
+  JsonArray *certs = json_object_get_array_member (json_array_get_object_element (chains, 0), "certificates");
+  g_autoptr(JsonArray) out = json_array_new ();
+  g_autoptr(JsonNode) node = NULL;
+  g_autofree char *text = NULL;
+  char *path = path_in_tmp (name);
+
+  for (guint i = 0; i < json_array_get_length (certs); i++)
+    {
+      JsonNode *copy = json_node_copy (json_object_get_member (json_array_get_object_element (certs, i),
+                                                               "api_object"));
+
+      /* The leaf carrying its parent's signature. */
+      if (tamper && i == 2)
+        json_object_set_string_member (json_node_get_object (copy), "signature",
+                                       json_object_get_string_member (json_object_get_object_member (
+                                         json_array_get_object_element (certs, 1), "api_object"), "signature"));
+      json_array_add_element (out, copy);
+    }
+  node = json_node_init_array (json_node_alloc (), out);
+  text = json_to_string (node, TRUE);
+  g_assert_true (g_file_set_contents (path, text, -1, NULL));
+  return path;
+}
+
+static void
+test_vector_chain (void)
+{
+  g_auto(Run) r = { 0 };
+  g_autofree char *bad = write_vector_chain ("k-bad.json", TRUE);
+  g_autofree char *good = write_vector_chain ("k.json", FALSE);
+
+  /* A forged link is refused even when asked to trust the root, and
+   * nothing of the chain stays. */
+  morango (&r, "c", "trust", bad, NULL);
+  g_assert_cmpint (r.status, ==, 3);
+  run_clear (&r);
+  morango (&r, "c", "list", NULL);
+  g_assert_cmpstr (r.out, ==, "");
+  run_clear (&r);
+
+  morango (&r, "c", "trust", good, NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_nonnull (strstr (r.out, "8fd90aa52ea69b359379227d97f6b712"));
+  run_clear (&r);
+  morango (&r, "c", "list", NULL);
+  g_assert_nonnull (strstr (r.out, "4d67e9688591a7fedc87805d9cd0bdb8"));
+  run_clear (&r);
+  morango (&r, "c", "show", "4d67e9688591a7fedc87805d9cd0bdb8", NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_nonnull (strstr (r.out, ":user-rw:"));
+}
+
+static void
+test_backup_restore (void)
+{
+  g_auto(Run) r = { 0 };
+  g_autofree char *backup = path_in_tmp ("a.backup");
+  g_autofree char *pass = path_in_tmp ("pass");
+  g_autofree char *wrong = path_in_tmp ("wrong");
+
+  g_assert_true (g_file_set_contents (pass, "long enough passphrase\n", -1, NULL));
+  g_assert_true (g_file_set_contents (wrong, "not it\n", -1, NULL));
+
+  /* No prompt without a terminal: a usage error instead. */
+  morango (&r, "a", "backup", root_id, backup, NULL);
+  g_assert_cmpint (r.status, ==, 2);
+  g_assert_false (g_file_test (backup, G_FILE_TEST_EXISTS));
+  run_clear (&r);
+
+  morango (&r, "a", "backup", root_id, backup, "--passphrase-file", pass, NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_cmpint (file_mode (backup), ==, 0600);
+  run_clear (&r);
+
+  morango (&r, "d", "restore", backup, "--passphrase-file", wrong, NULL);
+  g_assert_cmpint (r.status, ==, 3);
+  run_clear (&r);
+  morango (&r, "d", "list", NULL);
+  g_assert_cmpstr (r.out, ==, "");
+  run_clear (&r);
+
+  morango (&r, "d", "restore", backup, "--passphrase-file", pass, NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  run_clear (&r);
+  morango (&r, "d", "list", NULL);
+  g_assert_nonnull (strstr (r.out, root_id));
+  g_assert_nonnull (strstr (r.out, "own-key"));
+  g_assert_nonnull (strstr (r.out, "trusted"));
+  run_clear (&r);
+
+  /* A device without the private key has nothing to back up. */
+  morango (&r, "b", "backup", root_id, backup, "--passphrase-file", pass, NULL);
+  g_assert_cmpint (r.status, ==, 3);
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(JsonObject) profile = json_object_new ();
+  g_autoptr(JsonNode) node = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *path = NULL;
+  int rc;
+
+  g_test_init (&argc, &argv, NULL);
+  tmp = morango_test_tmpdir ();
+  profiles_dir = g_build_filename (tmp, "profiles", NULL);
+  g_assert_cmpint (g_mkdir (profiles_dir, 0700), ==, 0);
+  root = morango_test_load_vectors ("certificates.json");
+  json_object_set_member (profile, "scope_definitions",
+                          json_node_copy (json_object_get_member (json_node_get_object (root), "scope_definitions")));
+  node = json_node_init_object (json_node_alloc (), profile);
+  text = json_to_string (node, TRUE);
+  path = g_build_filename (profiles_dir, "vectors.json", NULL);
+  g_assert_true (g_file_set_contents (path, text, -1, NULL));
+
+  /* Steps share devices, so they run in this order. */
+  g_test_add_func ("/cli/cert/create-root", test_create_root);
+  g_test_add_func ("/cli/cert/list-show", test_list_show);
+  g_test_add_func ("/cli/cert/export-import-trust", test_export_import_trust);
+  g_test_add_func ("/cli/cert/vector-chain", test_vector_chain);
+  g_test_add_func ("/cli/cert/backup-restore", test_backup_restore);
+  rc = g_test_run ();
+  g_free (root_id);
+  g_free (profiles_dir);
+  g_free (tmp);
+  return rc;
+}
