@@ -9,6 +9,7 @@
 
 #include <sqlite3.h>
 
+#include "morango-flat-json.h"
 #include "morango-profile-private.h"
 #include "morango-random.h"
 
@@ -65,6 +66,9 @@ void        morango_row_bind           (MorangoRow   *row,
 void        morango_row_set_from_json  (MorangoRow   *row,
                                         guint         i,
                                         JsonNode     *value);
+void        morango_row_set_from_flat  (MorangoRow   *row,
+                                        guint         i,
+                                        const MorangoFlatMember *member);
 /* The field's default (Django's get_default()). */
 void        morango_row_set_default    (MorangoRow   *row,
                                         guint         i,

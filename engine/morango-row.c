@@ -344,50 +344,52 @@ set_error (MorangoCell *c,
   c->error = g_strdup_printf (format, value);
 }
 
-/* str() of a JSON scalar, as Python would print the decoded value. */
+/* A decoded JSON value, from json-glib or from the flat reader. */
+typedef struct {
+  GType        vt;      /* G_TYPE_NONE: null; G_TYPE_INVALID: object or array */
+  const char  *s;       /* string value, or the raw text of a nested value */
+  gint64       i;
+  double       d;
+  gboolean     b;
+} Value;
+
+/* str() of the value, as Python would print the decoded value. */
 static const char *
-node_str (JsonNode *value,
-          GString  *buf)
+value_str (const Value *v,
+           GString     *buf)
 {
   g_string_truncate (buf, 0);
-  if (JSON_NODE_HOLDS_NULL (value))
-    return "None";
-  if (!JSON_NODE_HOLDS_VALUE (value))
+  switch (v->vt)
     {
-      g_autofree char *s = json_to_string (value, FALSE);
-      g_string_append (buf, s);
-      return buf->str;
-    }
-  switch (json_node_get_value_type (value))
-    {
+    case G_TYPE_NONE:
+      return "None";
     case G_TYPE_STRING:
-      return json_node_get_string (value);
+    case G_TYPE_INVALID:
+      return v->s;
     case G_TYPE_BOOLEAN:
-      return json_node_get_boolean (value) ? "True" : "False";
+      return v->b ? "True" : "False";
     case G_TYPE_INT64:
-      g_string_append_printf (buf, "%" G_GINT64_FORMAT, json_node_get_int (value));
+      g_string_append_printf (buf, "%" G_GINT64_FORMAT, v->i);
       return buf->str;
     default:
-      morango_json_append_double (buf, json_node_get_double (value));
+      morango_json_append_double (buf, v->d);
       return buf->str;
     }
 }
 
-void
-morango_row_set_from_json (MorangoRow *row,
-                           guint       i,
-                           JsonNode   *value)
+static void
+set_value (MorangoRow  *row,
+           guint        i,
+           const Value *v)
 {
   MorangoField *f = g_ptr_array_index (row->model->fields, i);
   MorangoCell *c = &row->cells[i];
-  GType vt = G_TYPE_INVALID;
+  GType vt = v->vt;
   const char *s;
 
   cell_clear (c);
-  if (value == NULL || JSON_NODE_HOLDS_NULL (value))
+  if (vt == G_TYPE_NONE)
     return;
-  if (JSON_NODE_HOLDS_VALUE (value))
-    vt = json_node_get_value_type (value);
 
   switch (f->type)
     {
@@ -397,52 +399,55 @@ morango_row_set_from_json (MorangoRow *row,
     case MORANGO_FIELD_STRING:
     case MORANGO_FIELD_TEXT:
       c->kind = MORANGO_CELL_TEXT;
-      g_string_assign (c->text, node_str (value, row->scratch));
+      g_string_assign (c->text, value_str (v, row->scratch));
       break;
 
     case MORANGO_FIELD_UUID:
     case MORANGO_FIELD_FOREIGN_KEY:
-      {
-        g_autofree char *norm = NULL;
+      c->kind = MORANGO_CELL_TEXT;
+      s = value_str (v, row->scratch);
+      if (vt == G_TYPE_STRING && morango_is_hex32 (s))
+        g_string_assign (c->text, s);   /* the usual spelling: nothing to do */
+      else
+        {
+          g_autofree char *norm = vt == G_TYPE_STRING ? morango_uuid_normalize (s) : NULL;
 
-        c->kind = MORANGO_CELL_TEXT;
-        s = node_str (value, row->scratch);
-        if (vt == G_TYPE_STRING && (norm = morango_uuid_normalize (s)) != NULL)
-          g_string_assign (c->text, norm);
-        else
-          {
-            /* Kept as given: validation reports its length or blankness
-             * the way Django's CharField would, and the write then fails
-             * as Python's uuid.UUID() does. */
-            g_string_assign (c->text, s);
-            c->bad_uuid = TRUE;
-          }
-      }
+          if (norm != NULL)
+            g_string_assign (c->text, norm);
+          else
+            {
+              /* Kept as given: validation reports its length or blankness
+               * the way Django's CharField would, and the write then fails
+               * as Python's uuid.UUID() does. */
+              g_string_assign (c->text, s);
+              c->bad_uuid = TRUE;
+            }
+        }
       break;
 
     case MORANGO_FIELD_INTEGER:
       if (vt == G_TYPE_INT64 || vt == G_TYPE_BOOLEAN)
         {
           c->kind = MORANGO_CELL_INT;
-          c->i = vt == G_TYPE_INT64 ? json_node_get_int (value) : json_node_get_boolean (value);
+          c->i = vt == G_TYPE_INT64 ? v->i : v->b;
         }
       else if (vt == G_TYPE_DOUBLE)
         {
           c->kind = MORANGO_CELL_INT;
-          c->i = (gint64) json_node_get_double (value);
+          c->i = (gint64) v->d;
         }
       else
         {
           char *end = NULL;
-          gint64 v;
+          gint64 n;
 
-          s = node_str (value, row->scratch);
+          s = value_str (v, row->scratch);
           errno = 0;
-          v = g_ascii_strtoll (s, &end, 10);
+          n = g_ascii_strtoll (s, &end, 10);
           if (vt == G_TYPE_STRING && *s != '\0' && end && *end == '\0' && errno == 0)
             {
               c->kind = MORANGO_CELL_INT;
-              c->i = v;
+              c->i = n;
             }
           else
             set_error (c, "“%s” value must be an integer.", s);
@@ -453,19 +458,19 @@ morango_row_set_from_json (MorangoRow *row,
       if (vt == G_TYPE_INT64 || vt == G_TYPE_DOUBLE)
         {
           c->kind = MORANGO_CELL_REAL;
-          c->d = json_node_get_double (value);
+          c->d = vt == G_TYPE_INT64 ? (double) v->i : v->d;
         }
       else
         {
           char *end = NULL;
-          double v;
+          double n;
 
-          s = node_str (value, row->scratch);
-          v = g_ascii_strtod (s, &end);
+          s = value_str (v, row->scratch);
+          n = g_ascii_strtod (s, &end);
           if (vt == G_TYPE_STRING && *s != '\0' && end && *end == '\0')
             {
               c->kind = MORANGO_CELL_REAL;
-              c->d = v;
+              c->d = n;
             }
           else
             set_error (c, "“%s” value must be a float.", s);
@@ -475,15 +480,15 @@ morango_row_set_from_json (MorangoRow *row,
     case MORANGO_FIELD_BOOLEAN:
       c->kind = MORANGO_CELL_INT;
       if (vt == G_TYPE_BOOLEAN)
-        c->i = json_node_get_boolean (value);
-      else if (vt == G_TYPE_INT64 && (json_node_get_int (value) == 0 || json_node_get_int (value) == 1))
-        c->i = json_node_get_int (value);
+        c->i = v->b;
+      else if (vt == G_TYPE_INT64 && (v->i == 0 || v->i == 1))
+        c->i = v->i;
       else
         {
           static const char *yes[] = { "t", "True", "1", NULL };
           static const char *no[] = { "f", "False", "0", NULL };
 
-          s = node_str (value, row->scratch);
+          s = value_str (v, row->scratch);
           if (vt == G_TYPE_STRING && g_strv_contains (yes, s))
             c->i = 1;
           else if (vt == G_TYPE_STRING && g_strv_contains (no, s))
@@ -497,7 +502,7 @@ morango_row_set_from_json (MorangoRow *row,
       break;
 
     case MORANGO_FIELD_DATETIME:
-      s = node_str (value, row->scratch);
+      s = value_str (v, row->scratch);
       if (vt == G_TYPE_STRING && morango_datetime_parse_to_db (s, c->text))
         c->kind = MORANGO_CELL_TEXT;
       else
@@ -506,13 +511,84 @@ morango_row_set_from_json (MorangoRow *row,
       break;
 
     case MORANGO_FIELD_DATE:
-      s = node_str (value, row->scratch);
+      s = value_str (v, row->scratch);
       if (vt == G_TYPE_STRING && parse_date (s, c->text))
         c->kind = MORANGO_CELL_TEXT;
       else
         set_error (c, "“%s” value has an invalid date format. It must be in YYYY-MM-DD format.", s);
       break;
     }
+}
+
+void
+morango_row_set_from_json (MorangoRow *row,
+                           guint       i,
+                           JsonNode   *value)
+{
+  Value v = { G_TYPE_NONE, NULL, 0, 0, FALSE };
+  g_autofree char *raw = NULL;
+
+  if (value != NULL && JSON_NODE_HOLDS_VALUE (value))
+    {
+      v.vt = json_node_get_value_type (value);
+      switch (v.vt)
+        {
+        case G_TYPE_STRING:
+          v.s = json_node_get_string (value);
+          break;
+        case G_TYPE_BOOLEAN:
+          v.b = json_node_get_boolean (value);
+          break;
+        case G_TYPE_INT64:
+          v.i = json_node_get_int (value);
+          break;
+        default:
+          v.vt = G_TYPE_DOUBLE;
+          v.d = json_node_get_double (value);
+        }
+    }
+  else if (value != NULL && !JSON_NODE_HOLDS_NULL (value))
+    {
+      v.vt = G_TYPE_INVALID;
+      v.s = raw = json_to_string (value, FALSE);
+    }
+  set_value (row, i, &v);
+}
+
+void
+morango_row_set_from_flat (MorangoRow              *row,
+                           guint                    i,
+                           const MorangoFlatMember *m)
+{
+  Value v = { G_TYPE_NONE, NULL, 0, 0, FALSE };
+
+  switch (m->kind)
+    {
+    case MORANGO_FLAT_NULL:
+      break;
+    case MORANGO_FLAT_TRUE:
+    case MORANGO_FLAT_FALSE:
+      v.vt = G_TYPE_BOOLEAN;
+      v.b = m->kind == MORANGO_FLAT_TRUE;
+      break;
+    case MORANGO_FLAT_STRING:
+      v.vt = G_TYPE_STRING;
+      v.s = m->text;
+      break;
+    case MORANGO_FLAT_INT:
+      v.vt = G_TYPE_INT64;
+      v.i = m->i;
+      break;
+    case MORANGO_FLAT_DOUBLE:
+      v.vt = G_TYPE_DOUBLE;
+      v.d = m->d;
+      break;
+    case MORANGO_FLAT_COMPLEX:
+      v.vt = G_TYPE_INVALID;
+      v.s = m->text;
+      break;
+    }
+  set_value (row, i, &v);
 }
 
 void

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "morango-app-private.h"
+#include "morango-flat-json.h"
 #include "morango-json.h"
 #include "morango-serialize.h"
 
@@ -68,6 +69,7 @@ typedef struct {
   gint64         counter;
   gint64         done;
   JsonParser    *parser;
+  MorangoFlatJson *flat;
   GString       *json;
   GString       *old;
   GString       *conflicts;
@@ -78,6 +80,7 @@ typedef struct {
   sqlite3_stmt  *st_update;
   sqlite3_stmt  *st_rmc;
   sqlite3_stmt  *st_clear;      /* the current model's */
+  gboolean       expect_existing;
 } Serializer;
 
 static gboolean
@@ -116,6 +119,98 @@ bind_text (sqlite3_stmt *stmt,
   sqlite3_bind_text (stmt, i, text, -1, SQLITE_STATIC);
 }
 
+static gboolean
+has_duplicate_keys (MorangoFlatJson *flat)
+{
+  guint n = morango_flat_json_get_n (flat);
+
+  for (guint i = 1; i < n; i++)
+    for (guint j = 0; j < i; j++)
+      if (strcmp (morango_flat_json_get (flat, i)->key, morango_flat_json_get (flat, j)->key) == 0)
+        return TRUE;
+  return FALSE;
+}
+
+static int
+serialized_field_index (MorangoModel *m,
+                        const char   *key)
+{
+  for (guint i = 0; i < m->fields->len; i++)
+    {
+      MorangoField *f = g_ptr_array_index (m->fields, i);
+      if (f->serialize && strcmp (f->column, key) == 0)
+        return i;
+    }
+  return -1;
+}
+
+/* Python decodes and re-encodes the stored JSON; for a flat object the
+ * same text comes from re-encoding each scalar. */
+static void
+merge_flat (Serializer *s,
+            MorangoRow *row,
+            gboolean   *seen)
+{
+  MorangoModel *m = row->model;
+  guint n = morango_flat_json_get_n (s->flat);
+  gboolean first = TRUE;
+
+  g_string_append_c (s->json, '{');
+  for (guint k = 0; k < n; k++)
+    {
+      const MorangoFlatMember *mem = morango_flat_json_get (s->flat, k);
+      int idx = serialized_field_index (m, mem->key);
+
+      if (!first)
+        g_string_append (s->json, ", ");
+      first = FALSE;
+      morango_json_append_string (s->json, mem->key);
+      g_string_append (s->json, ": ");
+      if (idx >= 0)
+        {
+          seen[idx] = TRUE;
+          morango_row_append_value_json (row, idx, s->json);
+          continue;
+        }
+      switch (mem->kind)
+        {
+        case MORANGO_FLAT_NULL:
+          g_string_append (s->json, "null");
+          break;
+        case MORANGO_FLAT_TRUE:
+          g_string_append (s->json, "true");
+          break;
+        case MORANGO_FLAT_FALSE:
+          g_string_append (s->json, "false");
+          break;
+        case MORANGO_FLAT_STRING:
+          morango_json_append_string (s->json, mem->text);
+          break;
+        case MORANGO_FLAT_INT:
+          g_string_append_printf (s->json, "%" G_GINT64_FORMAT, mem->i);
+          break;
+        case MORANGO_FLAT_DOUBLE:
+        case MORANGO_FLAT_COMPLEX:   /* not here: has_complex sends those to json-glib */
+          morango_json_append_double (s->json, mem->d);
+          break;
+        }
+    }
+  for (guint i = 0; i < m->fields->len; i++)
+    {
+      MorangoField *f = g_ptr_array_index (m->fields, i);
+
+      if (!f->serialize || seen[i])
+        continue;
+      if (!first)
+        g_string_append (s->json, ", ");
+      first = FALSE;
+      morango_json_append_string (s->json, f->column);
+      g_string_append (s->json, ": ");
+      morango_row_append_value_json (row, i, s->json);
+    }
+  g_string_append_c (s->json, '}');
+}
+
 /* Overlays the row on the stored JSON (protocol §3.3 step 3a): keys the
  * model does not know, written by a newer peer, are kept in place. */
 static void
@@ -129,6 +224,12 @@ merge_json (Serializer *s,
   gboolean first = TRUE;
 
   /* "" is what a conflict with an incoming hard delete leaves (quirk 20). */
+  if (*old_text != '\0' && morango_flat_json_parse (s->flat, old_text) &&
+      !morango_flat_json_has_complex (s->flat) && !has_duplicate_keys (s->flat))
+    {
+      merge_flat (s, row, seen);
+      return;
+    }
   if (*old_text != '\0' && json_parser_load_from_data (s->parser, old_text, -1, NULL))
     root = json_parser_get_root (s->parser);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
@@ -187,6 +288,62 @@ merge_json (Serializer *s,
   g_string_append_c (s->json, '}');
 }
 
+/* Inserts the row as a new store row; *@existed when there was one. */
+static gboolean
+insert_new (Serializer   *s,
+            MorangoRow   *row,
+            const char   *id,
+            const char   *partition,
+            const char   *source_id,
+            const char   *self_ref,
+            gboolean     *existed,
+            GError      **error)
+{
+  sqlite3_stmt *stmt = s->st_insert;
+
+  g_string_truncate (s->json, 0);
+  morango_row_append_json (row, s->json);
+  bind_text (stmt, 1, id);
+  bind_text (stmt, 2, s->profile);
+  bind_text (stmt, 3, s->json->str);
+  bind_text (stmt, 4, s->instance);
+  sqlite3_bind_int64 (stmt, 5, s->counter);
+  bind_text (stmt, 6, partition);
+  bind_text (stmt, 7, source_id);
+  bind_text (stmt, 8, row->model->name);
+  bind_text (stmt, 9, self_ref);
+  if (!morango_db_run (s->db, stmt, error))
+    return FALSE;
+  *existed = morango_db_changes (s->db) == 0;
+  return TRUE;
+}
+
+static gboolean
+lookup_existing (Serializer  *s,
+                 const char  *id,
+                 gboolean    *found,
+                 gboolean    *dirty,
+                 GError     **error)
+{
+  sqlite3_stmt *stmt = s->st_lookup;
+  int rc;
+
+  *found = FALSE;
+  bind_text (stmt, 1, id);
+  rc = morango_db_step (s->db, stmt, error);
+  if (rc < 0)
+    return FALSE;
+  if (rc == SQLITE_ROW)
+    {
+      *found = TRUE;
+      g_string_assign (s->old, morango_db_column_text (stmt, 0));
+      *dirty = sqlite3_column_int (stmt, 1) != 0;
+      g_string_assign (s->conflicts, morango_db_column_text (stmt, 2));
+    }
+  sqlite3_reset (stmt);
+  return TRUE;
+}
+
 static gboolean
 serialize_one (Serializer  *s,
                MorangoRow  *row,
@@ -199,7 +356,6 @@ serialize_one (Serializer  *s,
   const char *self_ref = m->self_ref_col >= 0 ? morango_row_get_text (row, m->self_ref_col) : NULL;
   sqlite3_stmt *stmt;
   gboolean found = FALSE, dirty = FALSE;
-  int rc;
 
   if (id == NULL)
     return TRUE;   /* cannot happen: id is the NOT NULL primary key */
@@ -210,45 +366,45 @@ serialize_one (Serializer  *s,
   if (self_ref == NULL)
     self_ref = "";
 
-  /* Most rows are new to the store: try the insert first and look the
-   * existing row up only when it is there. */
-  g_string_truncate (s->json, 0);
-  morango_row_append_json (row, s->json);
-  stmt = s->st_insert;
-  bind_text (stmt, 1, id);
-  bind_text (stmt, 2, s->profile);
-  bind_text (stmt, 3, s->json->str);
-  bind_text (stmt, 4, s->instance);
-  sqlite3_bind_int64 (stmt, 5, s->counter);
-  bind_text (stmt, 6, partition);
-  bind_text (stmt, 7, source_id);
-  bind_text (stmt, 8, m->name);
-  bind_text (stmt, 9, self_ref);
-  if (!morango_db_run (s->db, stmt, error))
-    return FALSE;
-
-  if (morango_db_changes (s->db) == 0)
+  /* Runs of new rows (a first sync) and runs of known rows (edits) are
+   * both common: start with whichever the previous row needed, so the
+   * wrong guess costs one index probe only at the turns. */
+  if (s->expect_existing)
     {
-      stmt = s->st_lookup;
-      bind_text (stmt, 1, id);
-      rc = morango_db_step (s->db, stmt, error);
-      if (rc < 0)
+      if (!lookup_existing (s, id, &found, &dirty, error))
         return FALSE;
-      if (rc == SQLITE_ROW)
-        {
-          found = TRUE;
-          g_string_assign (s->old, morango_db_column_text (stmt, 0));
-          dirty = sqlite3_column_int (stmt, 1) != 0;
-          g_string_assign (s->conflicts, morango_db_column_text (stmt, 2));
-        }
-      sqlite3_reset (stmt);
       if (!found)
         {
-          g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_FAILED,
-                       "Store row %s vanished during serialization", id);
-          return FALSE;
-        }
+          gboolean existed = FALSE;
 
+          if (!insert_new (s, row, id, partition, source_id, self_ref, &existed, error))
+            return FALSE;
+          g_assert (!existed);   /* one connection, inside our transaction */
+          s->expect_existing = FALSE;
+        }
+    }
+  else
+    {
+      gboolean existed = FALSE;
+
+      if (!insert_new (s, row, id, partition, source_id, self_ref, &existed, error))
+        return FALSE;
+      if (existed)
+        {
+          if (!lookup_existing (s, id, &found, &dirty, error))
+            return FALSE;
+          if (!found)
+            {
+              g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_FAILED,
+                           "Store row %s vanished during serialization", id);
+              return FALSE;
+            }
+          s->expect_existing = TRUE;
+        }
+    }
+
+  if (found)
+    {
       /* An incoming version that was never applied loses to the local
        * edit, but is kept at the head of the conflict log. */
       if (dirty)
@@ -427,6 +583,7 @@ morango_store_serialize (MorangoStore   *store,
     goto out;
 
   s.parser = json_parser_new_immutable ();
+  s.flat = morango_flat_json_new ();
   s.json = g_string_sized_new (1024);
   s.old = g_string_sized_new (1024);
   s.conflicts = g_string_sized_new (256);
@@ -453,6 +610,7 @@ morango_store_serialize (MorangoStore   *store,
 
 out:
   g_clear_object (&s.parser);
+  g_clear_pointer (&s.flat, morango_flat_json_free);
   if (s.json)
     g_string_free (s.json, TRUE);
   if (s.old)
@@ -476,6 +634,7 @@ typedef struct {
   gboolean       skip_erroring;
   gint64         done;
   JsonParser    *parser;
+  MorangoFlatJson *flat;
   GString       *msg;
   sqlite3_stmt  *st_clean;
   sqlite3_stmt  *st_failed_check;
@@ -568,6 +727,27 @@ build_row (Deserializer  *d,
   JsonObject *obj = NULL;
 
   *invalid = NULL;
+  if (morango_flat_json_parse (d->flat, text))
+    {
+      for (guint i = 0; i < m->fields->len; i++)
+        {
+          MorangoField *f = g_ptr_array_index (m->fields, i);
+          const MorangoFlatMember *mem;
+
+          if ((int) i == m->id_col)
+            morango_row_set_text (row, i, morango_db_column_text (cursor, COL_ID));
+          else if ((int) i == m->source_id_col)
+            morango_row_set_text (row, i, morango_db_column_text (cursor, COL_SOURCE_ID));
+          else if ((int) i == m->partition_col)
+            morango_row_set_text (row, i, morango_db_column_text (cursor, COL_PARTITION));
+          else if ((mem = morango_flat_json_lookup (d->flat, f->column)) != NULL)
+            morango_row_set_from_flat (row, i, mem);
+          else
+            morango_row_set_default (row, i, morango_store_get_random (d->store));
+        }
+      *invalid = morango_row_validate (row);
+      return;
+    }
   if (*text != '\0' && json_parser_load_from_data (d->parser, text, -1, NULL))
     {
       JsonNode *root = json_parser_get_root (d->parser);
@@ -865,31 +1045,26 @@ deserialize_self_ref (Deserializer  *d,
                       GError       **error)
 {
   const char *profile = morango_store_get_profile_name (d->store);
+  /* Only dirty rows take part (the partial index finds them); a clean
+   * parent is looked up by id. */
+#define SELF_REF_ORDER(ERR, PERR) \
+  "WITH RECURSIVE " \
+  "ws (id, parent) AS (SELECT id, _self_ref_fk FROM morango_store " \
+  "  WHERE profile = ?1 AND model_name = ?2 AND dirty_bit = 1 " ERR \
+  "  AND morango_stage_filter (partition)), " \
+  "lvl (id, depth) AS (" \
+  "  SELECT id, 0 FROM ws WHERE parent = '' OR EXISTS (SELECT 1 FROM morango_store p " \
+  "    WHERE p.id = ws.parent AND p.dirty_bit = 0 AND p.profile = ?1 AND p.model_name = ?2 " PERR \
+  "    AND morango_stage_filter (p.partition)) " \
+  "  UNION ALL " \
+  "  SELECT ws.id, lvl.depth + 1 FROM ws JOIN lvl ON ws.parent = lvl.id " \
+  "    WHERE lvl.depth < 1000000) " \
+  "SELECT s.id, s.serialized, s.deleted, s.hard_deleted, s.partition, s.source_id, s._self_ref_fk " \
+  "FROM lvl JOIN morango_store s ON s.id = lvl.id ORDER BY lvl.depth"
   const char *sql = d->skip_erroring
-    ? "WITH RECURSIVE "
-      "ws (id, parent, dirty) AS (SELECT id, _self_ref_fk, dirty_bit FROM morango_store "
-      "  WHERE profile = ?1 AND model_name = ?2 AND deserialization_error = '' "
-      "  AND morango_stage_filter (partition)), "
-      "lvl (id, depth) AS ("
-      "  SELECT id, 0 FROM ws WHERE dirty = 1 AND "
-      "    (parent = '' OR parent IN (SELECT id FROM ws WHERE dirty = 0)) "
-      "  UNION ALL "
-      "  SELECT ws.id, lvl.depth + 1 FROM ws JOIN lvl ON ws.parent = lvl.id "
-      "    WHERE ws.dirty = 1 AND lvl.depth < 1000000) "
-      "SELECT s.id, s.serialized, s.deleted, s.hard_deleted, s.partition, s.source_id, s._self_ref_fk "
-      "FROM lvl JOIN morango_store s ON s.id = lvl.id ORDER BY lvl.depth"
-    : "WITH RECURSIVE "
-      "ws (id, parent, dirty) AS (SELECT id, _self_ref_fk, dirty_bit FROM morango_store "
-      "  WHERE profile = ?1 AND model_name = ?2 "
-      "  AND morango_stage_filter (partition)), "
-      "lvl (id, depth) AS ("
-      "  SELECT id, 0 FROM ws WHERE dirty = 1 AND "
-      "    (parent = '' OR parent IN (SELECT id FROM ws WHERE dirty = 0)) "
-      "  UNION ALL "
-      "  SELECT ws.id, lvl.depth + 1 FROM ws JOIN lvl ON ws.parent = lvl.id "
-      "    WHERE ws.dirty = 1 AND lvl.depth < 1000000) "
-      "SELECT s.id, s.serialized, s.deleted, s.hard_deleted, s.partition, s.source_id, s._self_ref_fk "
-      "FROM lvl JOIN morango_store s ON s.id = lvl.id ORDER BY lvl.depth";
+    ? SELF_REF_ORDER ("AND deserialization_error = ''", "AND p.deserialization_error = ''")
+    : SELF_REF_ORDER ("", "");
+#undef SELF_REF_ORDER
   sqlite3_stmt *cursor;
   MorangoRow *row;
   gboolean ok = TRUE;
@@ -1000,6 +1175,7 @@ morango_store_deserialize (MorangoStore   *store,
 
   sf->filter = filter;
   d.parser = json_parser_new_immutable ();
+  d.flat = morango_flat_json_new ();
   d.msg = g_string_sized_new (256);
 
   for (guint i = 0; i < morango_profile_get_n_models (profile); i++)
@@ -1016,6 +1192,7 @@ morango_store_deserialize (MorangoStore   *store,
 out:
   sf->filter = NULL;
   g_clear_object (&d.parser);
+  g_clear_pointer (&d.flat, morango_flat_json_free);
   if (d.msg)
     g_string_free (d.msg, TRUE);
   if (!ok)
