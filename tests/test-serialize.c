@@ -1060,6 +1060,46 @@ test_skip_erroring_and_filter (void)
   fx_clear (&fx);
 }
 
+/* Hostile or broken records fail one by one, never the stage. */
+static void
+test_bad_records_are_per_record (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+  Fx fx;
+
+  fx_init (&fx, "morango-testapp", 0);
+  g_assert_true (morango_db_exec (fx.db,
+    "INSERT INTO morango_store (id, profile, serialized, last_saved_instance, last_saved_counter, partition, "
+    "source_id, model_name, dirty_bit) VALUES "
+    "('11111111111111111111111111111111', 'facilitydata', '{\"username\": \"bob\", broken', "
+    "  'ffffffffffffffffffffffffffffffff', 1, 'a:user', 's', 'user', 1),"
+    "('22222222222222222222222222222222', 'facilitydata', '[1, 2]', "
+    "  'ffffffffffffffffffffffffffffffff', 1, 'b:user', 's', 'user', 1),"
+    "('33333333333333333333333333333333', 'facilitydata', '{\"password\": \"p\", \"username\": \"same\"}', "
+    "  'ffffffffffffffffffffffffffffffff', 1, 'c:user', 's', 'user', 1),"
+    "('44444444444444444444444444444444', 'facilitydata', '{\"password\": \"p\", \"username\": \"same\"}', "
+    "  'ffffffffffffffffffffffffffffffff', 1, 'd:user', 's', 'user', 1),"
+    "('55555555555555555555555555555555', 'facilitydata', '{\"password\": \"p\", \"username\": \"fine\", "
+    "  \"is_staff\": \"sometimes\", \"last_login\": \"yesterday\"}', "
+    "  'ffffffffffffffffffffffffffffffff', 1, 'e:user', 's', 'user', 1)", &error));
+  g_assert_no_error (error);
+
+  deserialize_ok (&fx, NULL, FALSE);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_myuser"), ==, 1);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE dirty_bit = 1"), ==, 4);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE deserialization_error = "
+                               "'The stored record is not a JSON object'"), ==, 2);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE deserialization_error = "
+                               "'UNIQUE constraint failed: facility_profile_myuser.username'"), ==, 1);
+  g_assert_true (morango_db_query_text (fx.db, &text, &error, "SELECT deserialization_error FROM morango_store "
+                                        "WHERE id = '55555555555555555555555555555555'", ""));
+  g_assert_cmpstr (text, ==, "{'last_login': ['“yesterday” value has an invalid format. It must be in "
+                             "YYYY-MM-DD HH:MM[:ss[.uuuuuu]][TZ] format.'], "
+                             "'is_staff': ['“sometimes” value must be either True or False.']}");
+  fx_clear (&fx);
+}
+
 /* Round trip through a second database of the kolibri-like profile. */
 static void
 test_kolibri_round_trip (void)
@@ -1228,6 +1268,7 @@ main (int argc, char **argv)
   g_test_add_func ("/serialize/quirks-8-20", test_quirks_8_and_20);
   g_test_add_func ("/serialize/tree", test_tree_deserialization);
   g_test_add_func ("/serialize/skip-erroring-and-filter", test_skip_erroring_and_filter);
+  g_test_add_func ("/serialize/bad-records", test_bad_records_are_per_record);
   g_test_add_func ("/serialize/kolibri-round-trip", test_kolibri_round_trip);
   if (g_test_perf ())
     g_test_add_func ("/serialize/perf", test_perf);
