@@ -727,6 +727,27 @@ morango_row_has_bad_uuid (MorangoRow *row)
 
 /* ---- record JSON ------------------------------------------------------- */
 
+/* Ids, partitions and most values are plain printable ASCII, which JSON
+ * takes as it is; anything else goes through the full escaper. */
+static inline void
+append_json_string (GString    *out,
+                    const char *text,
+                    gsize       len)
+{
+  for (gsize k = 0; k < len; k++)
+    {
+      guchar c = (guchar) text[k];
+      if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\')
+        {
+          morango_json_append_string (out, text);
+          return;
+        }
+    }
+  g_string_append_c (out, '"');
+  g_string_append_len (out, text, len);
+  g_string_append_c (out, '"');
+}
+
 void
 morango_row_append_value_json (MorangoRow *row,
                                guint       i,
@@ -773,7 +794,7 @@ morango_row_append_value_json (MorangoRow *row,
             }
           g_string_truncate (out, mark);
         }
-      morango_json_append_string (out, c->text->str);
+      append_json_string (out, c->text->str, c->text->len);
       return;
     }
 }
@@ -794,7 +815,7 @@ morango_row_append_json (MorangoRow *row,
       if (!first)
         g_string_append (out, ", ");
       first = FALSE;
-      morango_json_append_string (out, f->column);
+      append_json_string (out, f->column, strlen (f->column));
       g_string_append (out, ": ");
       morango_row_append_value_json (row, i, out);
     }

@@ -627,6 +627,16 @@ out:
 
 /* ---- deserialization ------------------------------------------------------- */
 
+/* The last store lookup of one foreign key column: logs of one user
+ * come one after the other in partition order.  Store flags do not
+ * change while deserializing, so the answer stays good for the stage. */
+typedef struct {
+  char      id[33];
+  gboolean  found;
+  gboolean  deleted;
+  gboolean  hard;
+} FkCache;
+
 typedef struct {
   MorangoStore  *store;
   MorangoDb     *db;
@@ -640,6 +650,8 @@ typedef struct {
   sqlite3_stmt  *st_failed_check;
   sqlite3_stmt  *st_lookup;
   gboolean       defer_clean;   /* clean the model's rows in one statement at its end */
+  sqlite3_stmt  *st_upsert;     /* the current model's, or NULL */
+  FkCache       *fk_cache;      /* one entry per field of the current model */
   gint64         n_failed;      /* rows in temp.morango_deserialize_failed */
 } Deserializer;
 
@@ -789,7 +801,14 @@ write_row (Deserializer  *d,
 {
   g_autoptr(GError) local_error = NULL;
 
-  if (morango_app_write_row (d->store, row, FALSE, &local_error))
+  if (d->st_upsert != NULL)
+    {
+      morango_row_bind (row, d->st_upsert, 1);
+      sqlite3_bind_int (d->st_upsert, row->model->fields->len + 1, 0);
+      if (morango_db_run (d->db, d->st_upsert, &local_error))
+        return TRUE;
+    }
+  else if (morango_app_write_row (d->store, row, FALSE, &local_error))
     return TRUE;
   if (g_error_matches (local_error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_CONSTRAINT))
     {
@@ -884,8 +903,24 @@ apply_regular (Deserializer  *d,
 
       if (f->type != MORANGO_FIELD_FOREIGN_KEY || to_pk == NULL)
         continue;
-      if (!lookup_store (d, to_pk, &found, &deleted, &hard, error))
-        return FALSE;
+      if (d->fk_cache != NULL && strcmp (d->fk_cache[i].id, to_pk) == 0)
+        {
+          found = d->fk_cache[i].found;
+          deleted = d->fk_cache[i].deleted;
+          hard = d->fk_cache[i].hard;
+        }
+      else
+        {
+          if (!lookup_store (d, to_pk, &found, &deleted, &hard, error))
+            return FALSE;
+          if (d->fk_cache != NULL && strlen (to_pk) < sizeof d->fk_cache[i].id)
+            {
+              strcpy (d->fk_cache[i].id, to_pk);
+              d->fk_cache[i].found = found;
+              d->fk_cache[i].deleted = deleted;
+              d->fk_cache[i].hard = hard;
+            }
+        }
       if (!found)
         {
           g_autofree char *text = g_strdup_printf ("%s instance with id '%s' does not exist",
@@ -937,9 +972,11 @@ deserialize_regular (Deserializer  *d,
 
   if ((cursor = morango_db_prepare (d->db, sql, error)) == NULL ||
       !morango_db_bind (d->db, cursor, error, "ss",
-                        morango_store_get_profile_name (d->store), m->name))
+                        morango_store_get_profile_name (d->store), m->name) ||
+      (d->st_upsert = morango_db_prepare (d->db, m->sql_upsert, error)) == NULL)
     return FALSE;
   row = morango_row_new (m);
+  d->fk_cache = g_new0 (FkCache, m->fields->len);
   while ((rc = morango_db_step (d->db, cursor, error)) == SQLITE_ROW)
     {
       const char *id = morango_db_column_text (cursor, COL_ID);
@@ -960,6 +997,8 @@ deserialize_regular (Deserializer  *d,
     ok = FALSE;
   sqlite3_reset (cursor);
   morango_row_free (row);
+  g_clear_pointer (&d->fk_cache, g_free);
+  d->st_upsert = NULL;
   if (!ok)
     return FALSE;
 
