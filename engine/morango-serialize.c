@@ -14,6 +14,9 @@
 #include "morango-json.h"
 #include "morango-serialize.h"
 
+/* Rows per statement of the bulk updates. */
+#define SLICE 2000
+
 /* ---- the stage filter as an SQL function ---------------------------------
  *
  * Queries that need the filter inside SQL (the parent-first order of
@@ -483,42 +486,104 @@ serialize_model (Serializer    *s,
   morango_row_free (row);
   if (ok && s->filter == NULL)
     {
-      g_autofree char *sql = g_strdup_printf ("UPDATE \"%s\" SET _morango_dirty_bit = 0 "
-                                              "WHERE _morango_dirty_bit = 1", m->table);
-      ok = morango_db_exec (s->db, sql, error);
+      /* In slices: one statement over the whole table would keep a copy
+       * of every page it changes in its statement journal. */
+      g_autofree char *sql = g_strdup_printf ("UPDATE \"%s\" SET _morango_dirty_bit = 0 WHERE id IN "
+                                              "(SELECT id FROM \"%s\" WHERE _morango_dirty_bit = 1 "
+                                              "LIMIT " G_STRINGIFY (SLICE) ")", m->table, m->table);
+      do
+        ok = morango_db_exec (s->db, sql, error);
+      while (ok && morango_db_changes (s->db) > 0);
     }
   return ok;
 }
 
+/* The first queue row of the profile after @after: *@start, or FALSE in
+ * *@found when none is left. */
+static gboolean
+next_rowid (Serializer  *s,
+            const char  *sql,
+            gint64       after,
+            gint64      *start,
+            gboolean    *found,
+            GError     **error)
+{
+  sqlite3_stmt *stmt = morango_db_prepare (s->db, sql, error);
+
+  *found = FALSE;
+  if (stmt == NULL || !morango_db_bind (s->db, stmt, error, "si", s->profile, after) ||
+      morango_db_step (s->db, stmt, error) != SQLITE_ROW)
+    return FALSE;
+  if (sqlite3_column_type (stmt, 0) != SQLITE_NULL)
+    {
+      *found = TRUE;
+      *start = sqlite3_column_int64 (stmt, 0);
+    }
+  sqlite3_reset (stmt);
+  return TRUE;
+}
+
+/* Deletions are not restricted by the filter (protocol §3.3 steps 4
+ * and 5).  They go by slices of the queue, so that a purge of a big
+ * subtree does not keep the whole of it in statement journals. */
 static gboolean
 serialize_deletions (Serializer  *s,
                      GError     **error)
 {
-  /* Deletions are not restricted by the filter (protocol §3.3 step 4). */
-  if (!morango_db_execute (s->db, error,
-                           "UPDATE morango_store SET dirty_bit = 0, deleted = 1, "
-                           "last_saved_instance = ?1, last_saved_counter = ?2 "
-                           "WHERE id IN (SELECT id FROM morango_deletedmodels WHERE profile = ?3)",
-                           "sis", s->instance, s->counter, s->profile) ||
-      !morango_db_execute (s->db, error,
-                           "INSERT INTO morango_recordmaxcounter (instance_id, counter, store_model_id) "
-                           "SELECT ?1, ?2, d.id FROM morango_deletedmodels d "
-                           "JOIN morango_store s ON s.id = d.id WHERE d.profile = ?3 "
-                           "ON CONFLICT (store_model_id, instance_id) DO UPDATE SET counter = excluded.counter",
-                           "sis", s->instance, s->counter, s->profile) ||
-      !morango_db_execute (s->db, error,
-                           "DELETE FROM morango_deletedmodels WHERE profile = ?", "s", s->profile))
-    return FALSE;
+  gint64 start = 0, end = G_MININT64;
+  gboolean found;
+
+  for (;;)
+    {
+      if (!next_rowid (s, "SELECT min(rowid) FROM morango_deletedmodels WHERE profile = ? AND rowid > ?",
+                       end, &start, &found, error))
+        return FALSE;
+      if (!found)
+        break;
+      end = start + SLICE - 1;
+
+      if (!morango_db_execute (s->db, error,
+                               "UPDATE morango_store SET dirty_bit = 0, deleted = 1, "
+                               "last_saved_instance = ?1, last_saved_counter = ?2 "
+                               "WHERE id IN (SELECT id FROM morango_deletedmodels WHERE profile = ?3 "
+                               "AND rowid BETWEEN ?4 AND ?5)",
+                               "sisii", s->instance, s->counter, s->profile, start, end) ||
+          !morango_db_execute (s->db, error,
+                               "INSERT INTO morango_recordmaxcounter (instance_id, counter, store_model_id) "
+                               "SELECT ?1, ?2, d.id FROM morango_deletedmodels d "
+                               "JOIN morango_store s ON s.id = d.id WHERE d.profile = ?3 "
+                               "AND d.rowid BETWEEN ?4 AND ?5 "
+                               "ON CONFLICT (store_model_id, instance_id) DO UPDATE SET counter = excluded.counter",
+                               "sisii", s->instance, s->counter, s->profile, start, end) ||
+          !morango_db_execute (s->db, error,
+                               "DELETE FROM morango_deletedmodels WHERE profile = ? AND rowid BETWEEN ? AND ?",
+                               "sii", s->profile, start, end))
+        return FALSE;
+    }
 
   /* The version bump came with the deletedmodels row the same delete
    * wrote; a hard delete only wipes the data. */
-  return morango_db_execute (s->db, error,
-                             "UPDATE morango_store SET hard_deleted = 1, serialized = '{}', "
-                             "conflicting_serialized_data = '' "
-                             "WHERE id IN (SELECT id FROM morango_harddeletedmodels WHERE profile = ?)",
-                             "s", s->profile) &&
-         morango_db_execute (s->db, error,
-                             "DELETE FROM morango_harddeletedmodels WHERE profile = ?", "s", s->profile);
+  for (end = G_MININT64;;)
+    {
+      if (!next_rowid (s, "SELECT min(rowid) FROM morango_harddeletedmodels WHERE profile = ? AND rowid > ?",
+                       end, &start, &found, error))
+        return FALSE;
+      if (!found)
+        break;
+      end = start + SLICE - 1;
+
+      if (!morango_db_execute (s->db, error,
+                               "UPDATE morango_store SET hard_deleted = 1, serialized = '{}', "
+                               "conflicting_serialized_data = '' "
+                               "WHERE id IN (SELECT id FROM morango_harddeletedmodels WHERE profile = ? "
+                               "AND rowid BETWEEN ? AND ?)",
+                               "sii", s->profile, start, end) ||
+          !morango_db_execute (s->db, error,
+                               "DELETE FROM morango_harddeletedmodels WHERE profile = ? AND rowid BETWEEN ? AND ?",
+                               "sii", s->profile, start, end))
+        return FALSE;
+    }
+  return TRUE;
 }
 
 static gboolean
@@ -1003,18 +1068,22 @@ deserialize_regular (Deserializer  *d,
     return FALSE;
 
   /* Everything of the working set that did not fail is now clean:
-   * written, deleted, or diverted into the deletion queues. */
-  return morango_db_execute (d->db, error,
-                             d->skip_erroring
-                             ? "UPDATE morango_store SET dirty_bit = 0, deserialization_error = '' "
-                               "WHERE profile = ?1 AND model_name = ?2 AND dirty_bit = 1 "
-                               "AND deserialization_error = '' AND morango_stage_filter (partition) "
-                               "AND id NOT IN (SELECT id FROM temp.morango_deserialize_failed)"
-                             : "UPDATE morango_store SET dirty_bit = 0, deserialization_error = '' "
-                               "WHERE profile = ?1 AND model_name = ?2 AND dirty_bit = 1 "
-                               "AND morango_stage_filter (partition) "
-                               "AND id NOT IN (SELECT id FROM temp.morango_deserialize_failed)",
-                             "ss", morango_store_get_profile_name (d->store), m->name);
+   * written, deleted, or diverted into the deletion queues.  In slices,
+   * so that no statement journal holds a copy of the whole store. */
+#define CLEAN_SLICE(ERR) \
+  "UPDATE morango_store SET dirty_bit = 0, deserialization_error = '' WHERE rowid IN (" \
+  "SELECT rowid FROM morango_store WHERE profile = ?1 AND model_name = ?2 AND dirty_bit = 1 " ERR \
+  "AND morango_stage_filter (partition) " \
+  "AND id NOT IN (SELECT id FROM temp.morango_deserialize_failed) LIMIT " G_STRINGIFY (SLICE) ")"
+  do
+    if (!morango_db_execute (d->db, error,
+                             d->skip_erroring ? CLEAN_SLICE ("AND deserialization_error = '' ")
+                                              : CLEAN_SLICE (""),
+                             "ss", morango_store_get_profile_name (d->store), m->name))
+      return FALSE;
+  while (morango_db_changes (d->db) > 0);
+#undef CLEAN_SLICE
+  return TRUE;
 }
 
 /* Path A of protocol §4.5: self-referencing models, one record at a

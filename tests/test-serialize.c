@@ -3,6 +3,8 @@
  * SPDX-License-Identifier: MIT
  */
 #include <string.h>
+#include <stdlib.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "morango-app.h"
@@ -817,6 +819,45 @@ test_cascade_deletion_through_store (void)
   fx_clear (&fx);
 }
 
+/* More rows than one slice of the bulk statements. */
+static void
+test_many_rows_in_slices (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *bob = NULL;
+  const int n = 4500;
+  Fx fx;
+
+  fx_init (&fx, "morango-testapp", 0);
+  bob = create (&fx, "user", "{\"password\": \"p\", \"username\": \"bob\"}");
+  g_assert_true (morango_db_begin (fx.db, &error));
+  for (int i = 0; i < n; i++)
+    {
+      g_autofree char *json = g_strdup_printf ("{\"user\": \"" BOB "\", \"content_id\": \"%032x\"}", i);
+      g_free (create (&fx, "contentsummarylog", json));
+    }
+  g_assert_true (morango_db_commit (fx.db, &error));
+  serialize_ok (&fx, NULL);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE dirty_bit = 0"), ==, n + 1);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_summarylog WHERE _morango_dirty_bit = 1"), ==, 0);
+
+  g_assert_true (morango_db_exec (fx.db, "DELETE FROM facility_profile_summarylog; UPDATE morango_store SET dirty_bit = 1", &error));
+  deserialize_ok (&fx, NULL, FALSE);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE dirty_bit = 1"), ==, 0);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_summarylog"), ==, n);
+
+  g_assert_true (morango_app_delete (fx.store, "user", bob, TRUE, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_harddeletedmodels"), ==, n + 1);
+  serialize_ok (&fx, NULL);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE deleted = 1 AND hard_deleted = 1 "
+                               "AND serialized = '{}' AND last_saved_counter = 2"), ==, n + 1);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_recordmaxcounter WHERE counter = 2"), ==, n + 1);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_deletedmodels"), ==, 0);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_harddeletedmodels"), ==, 0);
+  fx_clear (&fx);
+}
+
 /* Corrections item 25: an incoming delete that cascades in the app
  * queues the dependents, so their store rows die too. */
 static void
@@ -1185,15 +1226,24 @@ cpu_seconds (void)
   return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static long
+max_rss_kb (void)
+{
+  struct rusage ru;
+  getrusage (RUSAGE_SELF, &ru);
+  return ru.ru_maxrss;
+}
+
 #define REPORT(what, n, t0, t1, c0, c1) \
-  g_printerr ("%s: %d records in %.3f s = %.0f records/s (CPU %.3f s = %.0f records/s)\n", what, n, \
-              (t1 - t0) / 1e6, n / ((t1 - t0) / 1e6), c1 - c0, n / (c1 - c0))
+  g_printerr ("%s: %d records in %.3f s = %.0f records/s (CPU %.3f s = %.0f records/s), peak RSS %ld kB\n", \
+              what, n, (t1 - t0) / 1e6, n / ((t1 - t0) / 1e6), c1 - c0, n / (c1 - c0), max_rss_kb ())
 
 /* Rates on demand: -m perf. */
 static void
 test_perf (void)
 {
-  const int n = 100000;
+  const char *env_n = g_getenv ("MORANGO_PERF_RECORDS");
+  const int n = env_n ? atoi (env_n) : 100000;
   g_autoptr(GError) error = NULL;
   g_autofree char *dir = morango_test_tmpdir ();
   g_autofree char *path = g_build_filename (dir, "perf.db", NULL);
@@ -1219,6 +1269,7 @@ test_perf (void)
                                      "partition, source_id, model_name) VALUES (?, 'facilitydata', '{}', ?, 1, ?, ?, 'user')",
                                      "ssss", BOB, LOCAL, BOB ":user", BOB));
   g_assert_true (morango_db_commit (fx.db, &error));
+  g_printerr ("loaded %d app rows, peak RSS %ld kB\n", n, max_rss_kb ());
 
   t0 = g_get_monotonic_time ();
   c0 = cpu_seconds ();
@@ -1263,6 +1314,7 @@ main (int argc, char **argv)
   g_test_add_func ("/serialize/filtered", test_filtered_serialization);
   g_test_add_func ("/serialize/cascade-deletion", test_cascade_deletion_through_store);
   g_test_add_func ("/serialize/incoming-delete-cascade", test_incoming_delete_cascade_is_tracked);
+  g_test_add_func ("/serialize/many-rows", test_many_rows_in_slices);
   g_test_add_func ("/serialize/injected-failure", test_injected_failure);
   g_test_add_func ("/serialize/datetimes", test_datetime_rendering);
   g_test_add_func ("/serialize/quirks-8-20", test_quirks_8_and_20);
