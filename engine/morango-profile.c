@@ -962,6 +962,29 @@ morango_profile_ensure_tables (MorangoProfile  *self,
         }
       if (!morango_db_exec (db, sql->str, error))
         return FALSE;
+
+      /* A table made from another description keeps its old shape under
+       * CREATE IF NOT EXISTS: say so instead of failing later. */
+      for (guint j = 0; j <= m->fields->len; j++)
+        {
+          const char *column = j < m->fields->len
+                               ? ((MorangoField *) g_ptr_array_index (m->fields, j))->column
+                               : "_morango_dirty_bit";
+          gboolean found = FALSE;
+
+          if (!morango_db_query_int64 (db, NULL, &found, error,
+                                       "SELECT 1 FROM pragma_table_info (?) WHERE name = ?",
+                                       "ss", m->table, column))
+            return FALSE;
+          if (!found)
+            {
+              g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
+                           "The table “%s” has no column “%s”, which the profile description "
+                           "“%s” needs: the database was made with another description",
+                           m->table, column, self->description_id);
+              return FALSE;
+            }
+        }
     }
   return TRUE;
 }

@@ -247,6 +247,12 @@ test_tables (Fixture *fx, gconstpointer data)
                                   "AND name = 'facility_profile_summarylog_morango_dirty'"), ==, 1);
   g_assert_cmpint (count (fx->db, "SELECT count(*) FROM pragma_table_info('facility_profile_summarylog') "
                                   "WHERE name IN ('_morango_source_id', '_morango_partition', 'user_id', 'content_id')"), ==, 4);
+
+  /* A table left by another description is named in a clear error. */
+  g_assert_true (morango_db_exec (fx->db, "ALTER TABLE facility_profile_facility DROP COLUMN now_date", &error));
+  g_assert_false (morango_profile_ensure_tables (fx->profile, fx->db, &error));
+  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "“facility_profile_facility” has no column “now_date”"));
 }
 
 /* ---- ids.json ---- */
