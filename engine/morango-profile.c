@@ -989,6 +989,20 @@ morango_profile_ensure_tables (MorangoProfile  *self,
   return TRUE;
 }
 
+gboolean
+morango_profile_save_scope_definitions (MorangoProfile  *self,
+                                        MorangoDb       *db,
+                                        GError         **error)
+{
+  g_return_val_if_fail (MORANGO_IS_PROFILE (self), FALSE);
+  g_return_val_if_fail (MORANGO_IS_DB (db), FALSE);
+
+  for (guint i = 0; i < self->scope_definitions->len; i++)
+    if (!morango_scope_definition_save (g_ptr_array_index (self->scope_definitions, i), db, error))
+      return FALSE;
+  return TRUE;
+}
+
 char *
 morango_profile_compute_record_id (MorangoProfile *self,
                                    const char     *model_name,

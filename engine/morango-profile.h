@@ -36,6 +36,10 @@ GPtrArray      *morango_profile_get_scope_definitions (MorangoProfile *self);
 gboolean        morango_profile_ensure_tables   (MorangoProfile *self,
                                                  MorangoDb      *db,
                                                  GError        **error);
+/* Saves the description's scope definitions into morango_scopedefinition. */
+gboolean        morango_profile_save_scope_definitions (MorangoProfile *self,
+                                                        MorangoDb      *db,
+                                                        GError        **error);
 /* Model names in parent-before-child (registry) order. */
 const char * const *morango_profile_get_model_names (MorangoProfile *self);
 gboolean        morango_profile_has_model       (MorangoProfile *self,

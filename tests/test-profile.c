@@ -103,6 +103,17 @@ test_load_testapp (void)
   defs = morango_profile_get_scope_definitions (profile);
   g_assert_cmpuint (defs->len, ==, 2);
   g_assert_cmpstr (((MorangoScopeDefinition *) g_ptr_array_index (defs, 0))->id, ==, "root_scope");
+
+  {
+    g_autoptr(MorangoDb) db = morango_db_open (":memory:", &error);
+    g_autoptr(MorangoScopeDefinition) def = NULL;
+
+    g_assert_true (morango_profile_save_scope_definitions (profile, db, &error));
+    g_assert_no_error (error);
+    def = morango_scope_definition_load (db, "subset_scope", &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (def->write_filter_template, ==, "${user}:${sub}");
+  }
 }
 
 /* The scope definitions a description ships are those of

@@ -1187,6 +1187,52 @@ test_kolibri_round_trip (void)
 
   serialize_ok (&fx, NULL);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store"), ==, 8);
+
+  /* What each scope reaches: a single-user certificate of the learner
+   * reads the facility, the classroom, the learner and the assignment,
+   * and writes the learner's logs and anonymous logs; the lesson and the
+   * coach stay out of its reach. */
+  {
+    GPtrArray *defs = morango_profile_get_scope_definitions (fx.profile);
+    g_autofree char *single_params = g_strdup_printf ("{\"dataset_id\": \"%s\", \"user_id\": \"%s\"}", ds, learner);
+    g_autofree char *full_params = g_strdup_printf ("{\"dataset_id\": \"%s\"}", ds);
+    g_autoptr(MorangoScope) single = NULL;
+    g_autoptr(MorangoScope) full = NULL;
+    sqlite3_stmt *stmt;
+
+    for (guint i = 0; i < defs->len; i++)
+      {
+        MorangoScopeDefinition *def = g_ptr_array_index (defs, i);
+        if (g_str_equal (def->id, "single-user"))
+          single = morango_scope_new (def, single_params, &error);
+        else if (g_str_equal (def->id, "full-facility"))
+          full = morango_scope_new (def, full_params, &error);
+      }
+    g_assert_no_error (error);
+    g_assert_nonnull (single);
+    g_assert_nonnull (full);
+    stmt = morango_db_prepare (fx.db, "SELECT model_name, partition, id FROM morango_store", &error);
+    while (morango_db_step (fx.db, stmt, &error) == SQLITE_ROW)
+      {
+        const char *model = morango_db_column_text (stmt, 0);
+        const char *part = morango_db_column_text (stmt, 1);
+        const char *id = morango_db_column_text (stmt, 2);
+        gboolean readable = morango_filter_contains (morango_scope_get_read (single), part);
+        gboolean writable = morango_filter_contains (morango_scope_get_write (single), part);
+
+        g_assert_true (morango_filter_contains (morango_scope_get_read (full), part));
+        g_assert_true (morango_filter_contains (morango_scope_get_write (full), part));
+        if (g_str_equal (model, "lesson") || (g_str_equal (model, "facilityuser") && g_str_equal (id, coach)))
+          g_assert_false (readable);
+        else if (g_str_equal (model, "contentsummarylog"))
+          g_assert_true (readable && writable);
+        else if (g_str_equal (model, "anonymoussessionlog"))
+          g_assert_true (!readable && writable);
+        else
+          g_assert_true (readable && !writable);
+      }
+    sqlite3_reset (stmt);
+  }
   /* Every id satisfies the receiver's check. */
   {
     sqlite3_stmt *stmt = morango_db_prepare (fx.db, "SELECT model_name, id, partition, source_id FROM morango_store", &error);
