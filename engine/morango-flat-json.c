@@ -181,46 +181,92 @@ read_number (const char *p,
   return p;
 }
 
-/* Skips one nested value (object or array), strings included. */
+/* Checks a string after its opening quote without decoding it. */
 static const char *
-skip_nested (const char *p)
+skip_string (const char *p)
 {
-  int depth = 0;
-
-  do
+  for (;;)
     {
-      switch (*p)
+      guchar c = (guchar) *p++;
+
+      if (c == '"')
+        return p;
+      if (c < 0x20)
+        return NULL;   /* control character or end of text */
+      if (c == '\\')
         {
-        case '\0':
-          return NULL;
-        case '{':
-        case '[':
-          depth++;
-          p++;
-          break;
-        case '}':
-        case ']':
-          depth--;
-          p++;
-          break;
-        case '"':
-          p++;
-          while (*p != '"')
+          c = (guchar) *p++;
+          if (c == 'u')
             {
-              if (*p == '\0')
+              if (hex4 (p) < 0)
                 return NULL;
-              if (*p == '\\' && p[1] != '\0')
-                p++;
-              p++;
+              p += 4;
             }
-          p++;
-          break;
-        default:
-          p++;
+          else if (!strchr ("\"\\/bfnrt", c) || c == '\0')
+            return NULL;
         }
     }
-  while (depth > 0);
-  return p;
+}
+
+/* Checks one nested value (object or array) and returns what follows;
+ * NULL when it is not valid JSON or nests deeper than a record can. */
+static const char *
+skip_nested (const char *p,
+             int         depth)
+{
+  char close = *p == '{' ? '}' : ']';
+  gboolean object = *p == '{';
+  Slot dummy;
+
+  if (depth > 64)
+    return NULL;
+  p = skip_ws (p + 1);
+  if (*p == close)
+    return p + 1;
+  for (;;)
+    {
+      if (object)
+        {
+          if (*p++ != '"' || (p = skip_string (p)) == NULL)
+            return NULL;
+          p = skip_ws (p);
+          if (*p++ != ':')
+            return NULL;
+          p = skip_ws (p);
+        }
+      switch (*p)
+        {
+        case '"':
+          p = skip_string (p + 1);
+          break;
+        case '{':
+        case '[':
+          p = skip_nested (p, depth + 1);
+          break;
+        case 't':
+          p = strncmp (p, "true", 4) == 0 ? p + 4 : NULL;
+          break;
+        case 'f':
+          p = strncmp (p, "false", 5) == 0 ? p + 5 : NULL;
+          break;
+        case 'n':
+          p = strncmp (p, "null", 4) == 0 ? p + 4 : NULL;
+          break;
+        default:
+          p = read_number (p, &dummy);
+        }
+      if (p == NULL)
+        return NULL;
+      p = skip_ws (p);
+      if (*p == ',')
+        {
+          p = skip_ws (p + 1);
+          continue;
+        }
+      if (*p != close)
+        return NULL;
+      return p + 1;
+    }
 }
 
 gboolean
@@ -283,7 +329,7 @@ morango_flat_json_parse (MorangoFlatJson *self,
             {
               const char *start = p;
 
-              if ((p = skip_nested (p)) == NULL)
+              if ((p = skip_nested (p, 1)) == NULL)
                 return FALSE;
               slot.kind = MORANGO_FLAT_COMPLEX;
               slot.text = self->arena->len;
