@@ -267,11 +267,22 @@ morango_app_update (MorangoStore  *store,
                     JsonObject    *changes,
                     GError       **error)
 {
+  return morango_app_update_full (store, model_name, id, changes, MORANGO_DIRTY_BIT_SET, error);
+}
+
+gboolean
+morango_app_update_full (MorangoStore          *store,
+                         const char            *model_name,
+                         const char            *id,
+                         JsonObject            *changes,
+                         MorangoDirtyBitUpdate  dirty_bit,
+                         GError               **error)
+{
   MorangoModel *m;
   MorangoDb *db;
   MorangoRow *row;
   sqlite3_stmt *stmt;
-  gboolean ok = FALSE;
+  gboolean ok = FALSE, was_dirty = FALSE;
 
   g_return_val_if_fail (MORANGO_IS_STORE (store), FALSE);
   g_return_val_if_fail (model_name != NULL && id != NULL, FALSE);
@@ -281,7 +292,7 @@ morango_app_update (MorangoStore  *store,
     return FALSE;
   db = morango_store_get_db (store);
   row = morango_row_new (m);
-  if (!load_row (store, row, id, NULL, error) ||
+  if (!load_row (store, row, id, &was_dirty, error) ||
       !apply_fields (row, changes, FALSE, NULL, error) ||
       !check_row (store, row, error))
     goto out;
@@ -293,7 +304,9 @@ morango_app_update (MorangoStore  *store,
       goto out;
     }
   morango_row_bind (row, stmt, 1);
-  sqlite3_bind_int (stmt, m->fields->len + 1, 1);
+  sqlite3_bind_int (stmt, m->fields->len + 1,
+                    dirty_bit == MORANGO_DIRTY_BIT_SET ||
+                    (dirty_bit == MORANGO_DIRTY_BIT_KEEP && was_dirty));
   sqlite3_bind_text (stmt, m->fields->len + 2, id, -1, SQLITE_TRANSIENT);
   if (!morango_db_run (db, stmt, error))
     {

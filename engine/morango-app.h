@@ -32,6 +32,20 @@ gboolean    morango_app_update  (MorangoStore  *store,
                                  const char    *id,
                                  JsonObject    *changes,
                                  GError       **error);
+/* What an update does to the row's dirty bit (Morango's
+ * update_dirty_bit_to = True, False, None). */
+typedef enum {
+  MORANGO_DIRTY_BIT_SET,     /* the change will be serialized (the default) */
+  MORANGO_DIRTY_BIT_CLEAR,   /* the row counts as synced as it now is */
+  MORANGO_DIRTY_BIT_KEEP,    /* left as it was */
+} MorangoDirtyBitUpdate;
+
+gboolean    morango_app_update_full (MorangoStore          *store,
+                                     const char            *model,
+                                     const char            *id,
+                                     JsonObject            *changes,
+                                     MorangoDirtyBitUpdate  dirty_bit,
+                                     GError               **error);
 /* Deletes a row and, by the model's foreign keys, its dependents
  * (cascade, or set null).  Every deleted row is queued in
  * morango_deletedmodels, and with @hard also in

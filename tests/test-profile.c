@@ -470,6 +470,20 @@ test_update (Fixture *fx, gconstpointer data)
   g_assert_true (json_object_get_boolean_member (row, "_morango_dirty_bit"));
   g_assert_cmpstr (json_object_get_string_member (row, "username"), ==, "bob");
 
+  /* update_dirty_bit_to: False clears, None keeps, True sets. */
+  g_assert_true (morango_app_update_full (fx->store, "user", bob, obj ("{\"is_staff\": false}"),
+                                          MORANGO_DIRTY_BIT_CLEAR, &error));
+  g_assert_cmpint (count (fx->db, "SELECT _morango_dirty_bit FROM facility_profile_myuser"), ==, 0);
+  g_assert_true (morango_app_update_full (fx->store, "user", bob, obj ("{\"is_staff\": true}"),
+                                          MORANGO_DIRTY_BIT_KEEP, &error));
+  g_assert_cmpint (count (fx->db, "SELECT _morango_dirty_bit FROM facility_profile_myuser"), ==, 0);
+  g_assert_cmpint (count (fx->db, "SELECT is_staff FROM facility_profile_myuser"), ==, 1);
+  g_assert_true (morango_app_update_full (fx->store, "user", bob, obj ("{}"), MORANGO_DIRTY_BIT_SET, &error));
+  g_assert_true (morango_app_update_full (fx->store, "user", bob, obj ("{\"is_staff\": true}"),
+                                          MORANGO_DIRTY_BIT_KEEP, &error));
+  g_assert_cmpint (count (fx->db, "SELECT _morango_dirty_bit FROM facility_profile_myuser"), ==, 1);
+  g_assert_no_error (error);
+
   g_assert_false (morango_app_update (fx->store, "user", bob, obj ("{\"_morango_partition\": \"x\"}"), &error));
   g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID);
   g_clear_error (&error);
