@@ -117,6 +117,12 @@ static const char *migrations[] = {
   "  model_uuid char(32) NOT NULL);"
   "CREATE INDEX morango_rmcb_model_uuid ON morango_recordmaxcounterbuffer(model_uuid);"
   "CREATE INDEX morango_rmcb_ts ON morango_recordmaxcounterbuffer(transfer_session_id, model_uuid);",
+  /* 1 -> 2: the FSIC relevance test and queuing look store rows up by
+   * instance and partition range, then test the counter.  One index with
+   * all three serves both (the counter test stays inside the index) and
+   * replaces (instance, counter): every index costs dequeue writes. */
+  "DROP INDEX morango_store_lsi;"
+  "CREATE INDEX morango_store_lsi ON morango_store(last_saved_instance, partition, last_saved_counter);",
 };
 
 static void

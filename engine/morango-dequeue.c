@@ -1,0 +1,404 @@
+/* morango-dequeue.c: merging received records into the store (protocol §5)
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#include "morango-queue.h"
+
+/* Buffer rows handled per round.  Each round classifies its rows once,
+ * applies them with a few set-based statements and deletes them, so
+ * memory stays flat however many records arrived.  Records are
+ * independent of each other (one buffer row per record and session), so
+ * rounds give the same result as one pass over everything. */
+#define DEQUEUE_BATCH 1000
+
+enum {
+  CLASS_NEW = 0,
+  CLASS_REVERSE_FF = 1,
+  CLASS_FAST_FORWARD = 2,
+  CLASS_CONFLICT = 3,
+};
+
+/* morango_hex32 (x): is x text of exactly 32 lowercase hex digits?  As
+ * an SQL function it checks a whole session in one scan, far faster
+ * than GLOB. */
+static void
+sql_hex32 (sqlite3_context *ctx,
+           int              argc,
+           sqlite3_value  **argv)
+{
+  const unsigned char *text;
+  gboolean ok = FALSE;
+
+  if (sqlite3_value_type (argv[0]) == SQLITE_TEXT &&
+      sqlite3_value_bytes (argv[0]) == 32 &&
+      (text = sqlite3_value_text (argv[0])) != NULL)
+    {
+      ok = TRUE;
+      for (int i = 0; i < 32 && ok; i++)
+        ok = g_ascii_isdigit (text[i]) || (text[i] >= 'a' && text[i] <= 'f');
+    }
+  sqlite3_result_int (ctx, ok);
+}
+
+static gboolean
+register_functions (MorangoDb  *db,
+                    GError    **error)
+{
+  /* Once per connection: redefining a function is refused while any
+   * statement of the connection is active. */
+  if (g_object_get_data (G_OBJECT (db), "morango-hex32") != NULL)
+    return TRUE;
+  if (sqlite3_create_function_v2 (morango_db_get_handle (db), "morango_hex32", 1,
+                                  SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
+                                  NULL, sql_hex32, NULL, NULL, NULL) != SQLITE_OK)
+    return morango_db_set_error (db, error, "registering morango_hex32");
+  g_object_set_data (G_OBJECT (db), "morango-hex32", GINT_TO_POINTER (1));
+  return TRUE;
+}
+
+/* Refuses the session's buffer if any row is malformed, naming the first
+ * bad record.  Runs before anything is written. */
+static gboolean
+check_buffer (MorangoDb   *db,
+              const char  *transfer_session_id,
+              GError     **error)
+{
+  sqlite3_stmt *stmt;
+  int rc;
+
+  stmt = morango_db_prepare (db,
+    "SELECT model_uuid, problem FROM ("
+    "  SELECT b.model_uuid AS model_uuid, CASE"
+    "    WHEN NOT morango_hex32 (b.model_uuid)"
+    "      THEN 'its id is not 32 lowercase hexadecimal digits'"
+    "    WHEN NOT morango_hex32 (b.last_saved_instance)"
+    "      THEN 'last_saved_instance is not 32 lowercase hexadecimal digits'"
+    "    WHEN typeof (b.last_saved_counter) <> 'integer' OR b.last_saved_counter < 0"
+    "      THEN 'last_saved_counter is not a non-negative integer'"
+    "    WHEN b.deleted NOT IN (0, 1) OR b.hard_deleted NOT IN (0, 1)"
+    "         OR typeof (b.deleted) <> 'integer' OR typeof (b.hard_deleted) <> 'integer'"
+    "      THEN 'deleted or hard_deleted is not a boolean'"
+    "    WHEN typeof (b.serialized) <> 'text'"
+    "      THEN 'its serialized data is not text'"
+    /* A purged record travels as \"{}\", or \"\" after a conflict. */
+    "    WHEN b.hard_deleted = 1 AND b.serialized = '' THEN NULL"
+    "    WHEN NOT json_valid (b.serialized)"
+    "      THEN 'its serialized data is not valid JSON'"
+    /* Valid JSON whose first non-blank character is "{" is an object;
+     * this spares a second parse. */
+    "    WHEN substr (ltrim (b.serialized, ' ' || char (9, 10, 13)), 1, 1) <> '{'"
+    "      THEN 'its serialized data is not a JSON object'"
+    "    WHEN typeof (b.partition) <> 'text' OR typeof (b.model_name) <> 'text'"
+    "         OR typeof (b.profile) <> 'text' OR typeof (b.source_id) <> 'text'"
+    "         OR typeof (b.conflicting_serialized_data) <> 'text'"
+    "         OR typeof (b._self_ref_fk) <> 'text'"
+    "      THEN 'a text field holds another type'"
+    "    END AS problem"
+    "  FROM morango_buffer b WHERE b.transfer_session_id = ?1"
+    ") WHERE problem IS NOT NULL LIMIT 1",
+    error);
+  if (stmt == NULL || !morango_db_bind (db, stmt, error, "s", transfer_session_id))
+    return FALSE;
+  rc = morango_db_step (db, stmt, error);
+  if (rc == SQLITE_ROW)
+    {
+      g_autofree char *id = g_strdup (morango_db_column_text (stmt, 0));
+      g_autofree char *problem = g_strdup (morango_db_column_text (stmt, 1));
+
+      sqlite3_reset (stmt);
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
+                   "Received record “%s” of transfer session %s is malformed: %s; "
+                   "nothing was dequeued",
+                   id, transfer_session_id, problem);
+      return FALSE;
+    }
+  sqlite3_reset (stmt);
+  if (rc < 0)
+    return FALSE;
+
+  stmt = morango_db_prepare (db,
+    "SELECT model_uuid FROM morango_recordmaxcounterbuffer "
+    "WHERE transfer_session_id = ?1 AND ("
+    "  NOT morango_hex32 (instance_id)"
+    "  OR typeof (counter) <> 'integer' OR counter < 0) "
+    "LIMIT 1",
+    error);
+  if (stmt == NULL || !morango_db_bind (db, stmt, error, "s", transfer_session_id))
+    return FALSE;
+  rc = morango_db_step (db, stmt, error);
+  if (rc == SQLITE_ROW)
+    {
+      g_autofree char *id = g_strdup (morango_db_column_text (stmt, 0));
+
+      sqlite3_reset (stmt);
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
+                   "The history of received record “%s” of transfer session %s is malformed "
+                   "(an instance id that is not 32 hexadecimal digits, or a counter that is "
+                   "not a non-negative integer); nothing was dequeued",
+                   id, transfer_session_id);
+      return FALSE;
+    }
+  sqlite3_reset (stmt);
+  return rc >= 0;
+}
+
+/* One round: classify up to DEQUEUE_BATCH rows, apply them, delete them.
+ * Sets *n_done to the number of buffer rows handled (0 when none left). */
+static gboolean
+dequeue_batch (MorangoDb            *db,
+               const char           *ts,
+               const char           *instance_id,
+               gint64                counter,
+               MorangoDequeueResult *result,
+               gint64               *n_done,
+               GError              **error)
+{
+  sqlite3_stmt *stmt;
+  g_autofree char *last = NULL;
+  int rc;
+
+  *n_done = 0;
+
+  if (!morango_db_exec (db, "DELETE FROM temp.morango_dequeue_class", error))
+    return FALSE;
+
+  /* §5.1, evaluated once per record: reverse fast-forward when our
+   * history already has the incoming version; fast-forward when the
+   * incoming history has our current version; conflict otherwise.  The
+   * buffer's (transfer_session_id, model_uuid) index yields rows in
+   * model_uuid order without sorting. */
+  if (!morango_db_execute (db, error,
+        "INSERT INTO temp.morango_dequeue_class (model_uuid, buffer_id, class) "
+        "SELECT b.model_uuid, b.id, CASE"
+        "  WHEN s.id IS NULL THEN 0"
+        "  WHEN EXISTS (SELECT 1 FROM morango_recordmaxcounter r"
+        "               WHERE r.store_model_id = s.id"
+        "                 AND r.instance_id = b.last_saved_instance"
+        "                 AND r.counter >= b.last_saved_counter) THEN 1"
+        "  WHEN EXISTS (SELECT 1 FROM morango_recordmaxcounterbuffer rb"
+        "               WHERE rb.transfer_session_id = ?1"
+        "                 AND rb.model_uuid = b.model_uuid"
+        "                 AND rb.instance_id = s.last_saved_instance"
+        "                 AND rb.counter >= s.last_saved_counter) THEN 2"
+        "  ELSE 3 END "
+        "FROM morango_buffer b LEFT JOIN morango_store s ON s.id = b.model_uuid "
+        "WHERE b.transfer_session_id = ?1 "
+        "ORDER BY b.model_uuid LIMIT ?2",
+        "si", ts, (gint64) DEQUEUE_BATCH))
+    return FALSE;
+
+  stmt = morango_db_prepare (db,
+                             "SELECT class, count(*) FROM temp.morango_dequeue_class GROUP BY class",
+                             error);
+  if (stmt == NULL)
+    return FALSE;
+  while ((rc = morango_db_step (db, stmt, error)) == SQLITE_ROW)
+    {
+      gint64 n = sqlite3_column_int64 (stmt, 1);
+
+      *n_done += n;
+      switch (sqlite3_column_int (stmt, 0))
+        {
+        case CLASS_NEW: result->n_new += n; break;
+        case CLASS_REVERSE_FF: result->n_reverse_fast_forward += n; break;
+        case CLASS_FAST_FORWARD: result->n_fast_forward += n; break;
+        default: result->n_conflict += n; break;
+        }
+    }
+  sqlite3_reset (stmt);
+  if (rc < 0)
+    return FALSE;
+  if (*n_done == 0)
+    return TRUE;
+
+  /* Conflicts (§5.2 step 4): local data wins, deletions win, a hard
+   * delete wipes data and log; the incoming data goes on top of the log;
+   * a new local version dominates both histories.  hard_deleted is ORed
+   * as the SQLite backend does (quirk 4). */
+  if (!morango_db_execute (db, error,
+        "UPDATE morango_store AS s SET"
+        "  serialized = CASE WHEN b.hard_deleted THEN '' ELSE s.serialized END,"
+        "  deleted = (s.deleted OR b.deleted),"
+        "  hard_deleted = (s.hard_deleted OR b.hard_deleted),"
+        "  conflicting_serialized_data = CASE WHEN b.hard_deleted THEN ''"
+        "    ELSE b.serialized || char (10) || s.conflicting_serialized_data END,"
+        "  last_saved_instance = ?2, last_saved_counter = ?3,"
+        "  dirty_bit = 1, deserialization_error = '', last_transfer_session_id = ?1 "
+        "FROM temp.morango_dequeue_class q CROSS JOIN morango_buffer b ON b.id = q.buffer_id "
+        "WHERE q.class = 3 AND s.id = q.model_uuid",
+        "ssi", ts, instance_id, counter))
+    return FALSE;
+
+  /* New and fast-forwarded records take the incoming row whole (step 9). */
+  if (!morango_db_execute (db, error,
+        "INSERT INTO morango_store (id, profile, serialized, deleted, hard_deleted,"
+        "  last_saved_instance, last_saved_counter, partition, source_id, model_name,"
+        "  conflicting_serialized_data, _self_ref_fk, dirty_bit, deserialization_error,"
+        "  last_transfer_session_id) "
+        "SELECT b.model_uuid, b.profile, b.serialized, b.deleted, b.hard_deleted,"
+        "  b.last_saved_instance, b.last_saved_counter, b.partition, b.source_id, b.model_name,"
+        "  b.conflicting_serialized_data, b._self_ref_fk, 1, '', ?1 "
+        "FROM temp.morango_dequeue_class q JOIN morango_buffer b ON b.id = q.buffer_id "
+        "WHERE q.class IN (0, 2) "
+        "ON CONFLICT (id) DO UPDATE SET"
+        "  profile = excluded.profile, serialized = excluded.serialized,"
+        "  deleted = excluded.deleted, hard_deleted = excluded.hard_deleted,"
+        "  last_saved_instance = excluded.last_saved_instance,"
+        "  last_saved_counter = excluded.last_saved_counter,"
+        "  partition = excluded.partition, source_id = excluded.source_id,"
+        "  model_name = excluded.model_name,"
+        "  conflicting_serialized_data = excluded.conflicting_serialized_data,"
+        "  _self_ref_fk = excluded._self_ref_fk, dirty_bit = 1,"
+        "  deserialization_error = '', last_transfer_session_id = excluded.last_transfer_session_id",
+        "s", ts))
+    return FALSE;
+
+  /* Histories (steps 5, 7, 10).  The round's rows drive the join
+   * (CROSS JOIN), not the session's whole RMCB.  Conflicts merge by
+   * maximum; new and fast-forwarded records take the incoming counters
+   * even when lower (the replacement Morango's tests rely on) and keep
+   * local-only instances.  An honest history names each instance once;
+   * should a peer repeat one, a conflict keeps the highest counter and a
+   * fast-forward the last row sent (Python's REPLACE is no better), which
+   * spares sorting every history row. */
+  if (!morango_db_execute (db, error,
+        "INSERT INTO morango_recordmaxcounter (instance_id, counter, store_model_id) "
+        "SELECT rb.instance_id, rb.counter, rb.model_uuid "
+        "FROM temp.morango_dequeue_class q CROSS JOIN morango_recordmaxcounterbuffer rb"
+        "  ON rb.transfer_session_id = ?1 AND rb.model_uuid = q.model_uuid "
+        "WHERE q.class = 3 "
+        "ON CONFLICT (store_model_id, instance_id) DO UPDATE SET"
+        "  counter = max (counter, excluded.counter)",
+        "s", ts) ||
+      !morango_db_execute (db, error,
+        "INSERT INTO morango_recordmaxcounter (instance_id, counter, store_model_id) "
+        "SELECT rb.instance_id, rb.counter, rb.model_uuid "
+        "FROM temp.morango_dequeue_class q CROSS JOIN morango_recordmaxcounterbuffer rb"
+        "  ON rb.transfer_session_id = ?1 AND rb.model_uuid = q.model_uuid "
+        "WHERE q.class IN (0, 2) "
+        "ON CONFLICT (store_model_id, instance_id) DO UPDATE SET"
+        "  counter = excluded.counter",
+        "s", ts))
+    return FALSE;
+
+  /* Our new version of each conflict (step 6), after the merge so that
+   * it is what remains for our instance. */
+  if (!morango_db_execute (db, error,
+        "INSERT INTO morango_recordmaxcounter (instance_id, counter, store_model_id) "
+        "SELECT ?1, ?2, model_uuid FROM temp.morango_dequeue_class WHERE class = 3 "
+        "ON CONFLICT (store_model_id, instance_id) DO UPDATE SET counter = excluded.counter",
+        "si", instance_id, counter))
+    return FALSE;
+
+  /* Done with these rows.  Reverse fast-forwards are dropped here too, in
+   * this session only (quirk 3: Python also drops them from others).
+   * The round took the session's first rows in model_uuid order, so a
+   * range on the (session, model_uuid) indexes deletes exactly them (and
+   * any history rows without a record in that range, which nothing
+   * reads), without an IN list. */
+  if (!morango_db_query_text (db, &last, error,
+                              "SELECT max (model_uuid) FROM temp.morango_dequeue_class", "", NULL))
+    return FALSE;
+  if (!morango_db_execute (db, error,
+        "DELETE FROM morango_recordmaxcounterbuffer "
+        "WHERE transfer_session_id = ?1 AND model_uuid <= ?2",
+        "ss", ts, last) ||
+      !morango_db_execute (db, error,
+        "DELETE FROM morango_buffer "
+        "WHERE transfer_session_id = ?1 AND model_uuid <= ?2",
+        "ss", ts, last))
+    return FALSE;
+
+  return TRUE;
+}
+
+gboolean
+morango_store_dequeue (MorangoStore         *store,
+                       const char           *transfer_session_id,
+                       MorangoFilter        *filter,
+                       MorangoFsicFormat     format,
+                       const char           *sender_fsic,
+                       MorangoDequeueResult *result,
+                       GError              **error)
+{
+  MorangoDb *db;
+  g_autoptr(MorangoFsic) sender = NULL;
+  MorangoDequeueResult local = { 0, };
+  gint64 counter = 0;
+  gint64 done = 0;
+
+  g_return_val_if_fail (MORANGO_IS_STORE (store), FALSE);
+  g_return_val_if_fail (transfer_session_id != NULL, FALSE);
+  g_return_val_if_fail (filter != NULL, FALSE);
+  g_return_val_if_fail (sender_fsic != NULL, FALSE);
+
+  db = morango_store_get_db (store);
+
+  /* The sender's FSIC becomes our DMC: it must only vouch for partitions
+   * inside the transfer filter. */
+  if (!(sender = morango_fsic_parse (sender_fsic, format, error)) ||
+      !morango_fsic_check_partitions (sender, morango_filter_get_entries (filter), error))
+    return FALSE;
+
+  if (!morango_db_begin (db, error))
+    return FALSE;
+
+  if (!register_functions (db, error) ||
+      !check_buffer (db, transfer_session_id, error))
+    goto fail;
+
+  if (!morango_db_exec (db,
+                        "CREATE TEMP TABLE IF NOT EXISTS morango_dequeue_class ("
+                        "  buffer_id INTEGER PRIMARY KEY, model_uuid TEXT NOT NULL,"
+                        "  class INTEGER NOT NULL)",
+                        error))
+    goto fail;
+
+  /* One new local version for the whole run (§3.1, §5.2 step 3). */
+  if (!morango_store_next_counter (store, &counter, error))
+    goto fail;
+  local.counter = counter;
+
+  if (!morango_store_check_injected (store, "dequeue", 0, error))
+    goto fail;
+
+  for (;;)
+    {
+      gint64 n = 0;
+
+      if (!dequeue_batch (db, transfer_session_id, morango_store_get_instance_id (store),
+                          counter, &local, &n, error))
+        goto fail;
+      if (n == 0)
+        break;
+      /* Report every record of the round so a test can stop the run
+       * after any k records. */
+      for (gint64 i = done + 1; i <= done + n; i++)
+        if (!morango_store_check_injected (store, "dequeue", i, error))
+          goto fail;
+      done += n;
+    }
+
+  /* History rows without a record in this session (step 11). */
+  if (!morango_db_execute (db, error,
+                           "DELETE FROM morango_recordmaxcounterbuffer WHERE transfer_session_id = ?1",
+                           "s", transfer_session_id) ||
+      !morango_db_exec (db, "DELETE FROM temp.morango_dequeue_class", error))
+    goto fail;
+
+  /* Step 12, same transaction. */
+  if (!morango_store_update_dmc (store, filter, sender, error))
+    goto fail;
+
+  if (!morango_db_commit (db, error))
+    return FALSE;
+
+  if (result != NULL)
+    *result = local;
+  return TRUE;
+
+fail:
+  morango_db_rollback (db);
+  return FALSE;
+}

@@ -1,0 +1,384 @@
+/* store-fixtures.c: loading and dumping Morango tables in the store tests
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#include <string.h>
+
+#include "morango-instance.h"
+#include "morango-test-util.h"
+#include "store-fixtures.h"
+
+typedef struct {
+  const char *name;     /* as the vectors call it */
+  const char *table;
+  const char *columns;  /* comma-separated, the vectors' keys */
+  const char *order;
+} TableInfo;
+
+#define PAYLOAD "serialized,deleted,hard_deleted,last_saved_instance,last_saved_counter," \
+                "partition,source_id,model_name,profile,conflicting_serialized_data,_self_ref_fk"
+
+static const TableInfo tables[] = {
+  { "store", "morango_store",
+    "id," PAYLOAD ",dirty_bit,deserialization_error,last_transfer_session_id", "id" },
+  { "rmc", "morango_recordmaxcounter", "store_model_id,instance_id,counter",
+    "store_model_id, instance_id" },
+  { "dmc", "morango_databasemaxcounter", "instance_id,partition,counter",
+    "instance_id, partition" },
+  { "buffer", "morango_buffer", "transfer_session_id,model_uuid," PAYLOAD, "id" },
+  { "rmcb", "morango_recordmaxcounterbuffer", "transfer_session_id,model_uuid,instance_id,counter",
+    "id" },
+};
+
+static const TableInfo *
+table_info (const char *name)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (tables); i++)
+    if (g_str_equal (tables[i].name, name) || g_str_equal (tables[i].table, name))
+      return &tables[i];
+  g_error ("unknown table %s", name);
+  return NULL;
+}
+
+static gboolean
+is_bool_column (const char *column)
+{
+  return g_str_equal (column, "deleted") || g_str_equal (column, "hard_deleted") ||
+         g_str_equal (column, "dirty_bit");
+}
+
+MorangoStore *
+fixture_store_new (const char *profile_name,
+                   const char *instance_id,
+                   gint64      counter)
+{
+  return fixture_store_new_at (":memory:", profile_name, instance_id, counter);
+}
+
+MorangoStore *
+fixture_store_new_at (const char *path,
+                      const char *profile_name,
+                      const char *instance_id,
+                      gint64      counter)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoDb) db = morango_db_open (path, &error);
+  g_autoptr(MorangoRandom) random = morango_random_new_seeded (1);
+
+  g_assert_no_error (error);
+  morango_instance_set_counter (db, instance_id, counter, &error);
+  g_assert_no_error (error);
+  return morango_store_new_for_db (db, profile_name, NULL, instance_id, random);
+}
+
+void
+fixture_load_rows (MorangoDb  *db,
+                   const char *table,
+                   JsonArray  *rows)
+{
+  const TableInfo *info = table_info (table);
+  gboolean is_store = g_str_equal (info->name, "store");
+  gboolean is_buffer = g_str_equal (info->name, "buffer");
+
+  for (guint i = 0; rows != NULL && i < json_array_get_length (rows); i++)
+    {
+      g_autoptr(JsonObject) row = json_object_ref (json_array_get_object_element (rows, i));
+      g_autoptr(GString) sql = g_string_new (NULL);
+      g_autoptr(GString) marks = g_string_new (NULL);
+      g_autoptr(GList) members = NULL;
+      g_autoptr(GError) error = NULL;
+      sqlite3_stmt *stmt = NULL;
+      int idx = 1;
+
+      if (is_store || is_buffer)
+        {
+          /* Defaults of the fsic.json states' partial rows. */
+          g_autoptr(JsonObject) full = json_object_new ();
+          g_autoptr(GList) keys = json_object_get_members (row);
+
+          json_object_set_string_member (full, "serialized", "{}");
+          json_object_set_string_member (full, "source_id", "src");
+          json_object_set_string_member (full, "model_name", "contentsummarylog");
+          json_object_set_string_member (full, "profile", "facilitydata");
+          for (GList *l = keys; l; l = l->next)
+            json_object_set_member (full, l->data,
+                                    json_node_copy (json_object_get_member (row, l->data)));
+          g_clear_pointer (&row, json_object_unref);
+          row = g_steal_pointer (&full);
+        }
+
+      members = json_object_get_members (row);
+      g_string_append_printf (sql, "INSERT INTO %s (", info->table);
+      for (GList *l = members; l; l = l->next)
+        {
+          g_string_append_printf (sql, "%s\"%s\"", l == members ? "" : ", ", (char *) l->data);
+          g_string_append_printf (marks, "%s?", l == members ? "" : ", ");
+        }
+      g_string_append_printf (sql, ") VALUES (%s)", marks->str);
+
+      g_assert_cmpint (sqlite3_prepare_v2 (morango_db_get_handle (db), sql->str, -1, &stmt, NULL),
+                       ==, SQLITE_OK);
+      for (GList *l = members; l; l = l->next, idx++)
+        {
+          JsonNode *v = json_object_get_member (row, l->data);
+
+          if (JSON_NODE_HOLDS_NULL (v))
+            sqlite3_bind_null (stmt, idx);
+          else if (json_node_get_value_type (v) == G_TYPE_STRING)
+            sqlite3_bind_text (stmt, idx, json_node_get_string (v), -1, SQLITE_TRANSIENT);
+          else if (json_node_get_value_type (v) == G_TYPE_BOOLEAN)
+            sqlite3_bind_int (stmt, idx, json_node_get_boolean (v));
+          else
+            sqlite3_bind_int64 (stmt, idx, json_node_get_int (v));
+        }
+      if (sqlite3_step (stmt) != SQLITE_DONE)
+        g_error ("loading %s: %s", sql->str, sqlite3_errmsg (morango_db_get_handle (db)));
+      sqlite3_finalize (stmt);
+    }
+}
+
+JsonArray *
+fixture_dump_rows (MorangoDb  *db,
+                   const char *table)
+{
+  const TableInfo *info = table_info (table);
+  g_autofree char *sql = g_strdup_printf ("SELECT %s FROM %s ORDER BY %s",
+                                          info->columns, info->table, info->order);
+  JsonArray *rows = json_array_new ();
+  sqlite3_stmt *stmt = NULL;
+
+  g_assert_cmpint (sqlite3_prepare_v2 (morango_db_get_handle (db), sql, -1, &stmt, NULL),
+                   ==, SQLITE_OK);
+  while (sqlite3_step (stmt) == SQLITE_ROW)
+    {
+      JsonObject *row = json_object_new ();
+
+      for (int c = 0; c < sqlite3_column_count (stmt); c++)
+        {
+          const char *name = sqlite3_column_name (stmt, c);
+
+          switch (sqlite3_column_type (stmt, c))
+            {
+            case SQLITE_NULL:
+              json_object_set_null_member (row, name);
+              break;
+            case SQLITE_INTEGER:
+              if (is_bool_column (name))
+                json_object_set_boolean_member (row, name, sqlite3_column_int (stmt, c) != 0);
+              else
+                json_object_set_int_member (row, name, sqlite3_column_int64 (stmt, c));
+              break;
+            default:
+              json_object_set_string_member (row, name, (const char *) sqlite3_column_text (stmt, c));
+              break;
+            }
+        }
+      json_array_add_object_element (rows, row);
+    }
+  sqlite3_finalize (stmt);
+  return rows;
+}
+
+static char *
+node_text (JsonNode *node)
+{
+  return morango_test_json_to_string (node);
+}
+
+void
+fixture_assert_rows (const char *what,
+                     JsonArray  *actual,
+                     JsonArray  *expected)
+{
+  guint n_actual = json_array_get_length (actual);
+  guint n_expected = json_array_get_length (expected);
+  g_autofree gboolean *used = g_new0 (gboolean, n_actual);
+  gboolean ok = n_actual == n_expected;
+
+  for (guint e = 0; ok && e < n_expected; e++)
+    {
+      gboolean found = FALSE;
+
+      for (guint a = 0; a < n_actual && !found; a++)
+        if (!used[a] && morango_test_json_equal (json_array_get_element (actual, a),
+                                                 json_array_get_element (expected, e)))
+          used[a] = found = TRUE;
+      ok = found;
+    }
+
+  if (!ok)
+    {
+      g_autoptr(JsonNode) an = json_node_init_array (json_node_alloc (), actual);
+      g_autoptr(JsonNode) en = json_node_init_array (json_node_alloc (), expected);
+      g_autofree char *at = node_text (an);
+      g_autofree char *et = node_text (en);
+
+      g_error ("%s rows differ:\n  actual:   %s\n  expected: %s", what, at, et);
+    }
+}
+
+void
+fixture_assert_table (MorangoDb  *db,
+                      const char *table,
+                      const char *what,
+                      JsonArray  *expected)
+{
+  g_autoptr(JsonArray) actual = fixture_dump_rows (db, table);
+
+  fixture_assert_rows (what, actual, expected);
+}
+
+char *
+fixture_db_digest (MorangoDb *db)
+{
+  static const char *queries[] = {
+    "SELECT * FROM morango_store ORDER BY id",
+    "SELECT * FROM morango_recordmaxcounter ORDER BY store_model_id, instance_id",
+    "SELECT * FROM morango_databasemaxcounter ORDER BY instance_id, partition",
+    "SELECT * FROM morango_buffer ORDER BY id",
+    "SELECT * FROM morango_recordmaxcounterbuffer ORDER BY id",
+    "SELECT * FROM morango_instanceidmodel ORDER BY id",
+    "SELECT * FROM morango_transfersession ORDER BY id",
+  };
+  g_autoptr(GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+
+  for (guint q = 0; q < G_N_ELEMENTS (queries); q++)
+    {
+      sqlite3_stmt *stmt = NULL;
+
+      g_assert_cmpint (sqlite3_prepare_v2 (morango_db_get_handle (db), queries[q], -1, &stmt, NULL),
+                       ==, SQLITE_OK);
+      g_checksum_update (sum, (const guchar *) queries[q], -1);
+      while (sqlite3_step (stmt) == SQLITE_ROW)
+        {
+          for (int c = 0; c < sqlite3_column_count (stmt); c++)
+            {
+              guchar type = (guchar) sqlite3_column_type (stmt, c);
+              const void *blob = sqlite3_column_blob (stmt, c);
+              int len = sqlite3_column_bytes (stmt, c);
+
+              g_checksum_update (sum, &type, 1);
+              g_checksum_update (sum, (const guchar *) &len, sizeof len);
+              if (len > 0)
+                g_checksum_update (sum, blob, len);
+            }
+          g_checksum_update (sum, (const guchar *) "\n", 1);
+        }
+      sqlite3_finalize (stmt);
+    }
+  return g_strdup (g_checksum_get_string (sum));
+}
+
+gint64
+fixture_counter (MorangoStore *store)
+{
+  g_autoptr(GError) error = NULL;
+  gint64 counter = -1;
+
+  morango_instance_get_counter (morango_store_get_db (store),
+                                morango_store_get_instance_id (store), &counter, &error);
+  g_assert_no_error (error);
+  return counter;
+}
+
+MorangoFilter *
+fixture_filter_from_json (JsonNode *node)
+{
+  if (JSON_NODE_HOLDS_ARRAY (node))
+    {
+      JsonArray *a = json_node_get_array (node);
+      g_autoptr(GPtrArray) entries = g_ptr_array_new ();
+
+      for (guint i = 0; i < json_array_get_length (a); i++)
+        g_ptr_array_add (entries, (gpointer) json_array_get_string_element (a, i));
+      return morango_filter_new_from_entries ((const char * const *) entries->pdata, entries->len);
+    }
+  return morango_filter_parse (json_node_get_string (node));
+}
+
+static void
+dmc_raise (GHashTable *rows,
+           const char *instance_id,
+           const char *partition,
+           gint64      counter)
+{
+  char *key = g_strdup_printf ("%s\t%s", instance_id, partition);
+  gpointer old = NULL;
+
+  if (counter <= 0)
+    {
+      g_free (key);
+      return;
+    }
+  if (g_hash_table_lookup_extended (rows, key, NULL, &old) && GPOINTER_TO_SIZE (old) >= (gsize) counter)
+    {
+      g_free (key);
+      return;
+    }
+  g_hash_table_insert (rows, key, GSIZE_TO_POINTER ((gsize) counter));
+}
+
+JsonArray *
+fixture_expected_dmc (JsonArray     *before,
+                      JsonArray     *python_after,
+                      JsonObject    *sender_fsic,
+                      MorangoFilter *filter)
+{
+  g_autoptr(GHashTable) rows = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  JsonArray *out = json_array_new ();
+  GHashTableIter iter;
+  gpointer key, value;
+
+  for (guint i = 0; i < json_array_get_length (python_after); i++)
+    {
+      JsonObject *row = json_array_get_object_element (python_after, i);
+
+      dmc_raise (rows, json_object_get_string_member (row, "instance_id"),
+                 json_object_get_string_member (row, "partition"),
+                 json_object_get_int_member (row, "counter"));
+    }
+  /* Only rows Python kept can have been lowered. */
+  for (guint i = 0; before != NULL && i < json_array_get_length (before); i++)
+    {
+      JsonObject *row = json_array_get_object_element (before, i);
+      g_autofree char *k = g_strdup_printf ("%s\t%s", json_object_get_string_member (row, "instance_id"),
+                                            json_object_get_string_member (row, "partition"));
+
+      if (g_hash_table_contains (rows, k))
+        dmc_raise (rows, json_object_get_string_member (row, "instance_id"),
+                   json_object_get_string_member (row, "partition"),
+                   json_object_get_int_member (row, "counter"));
+    }
+  if (sender_fsic != NULL && json_object_has_member (sender_fsic, "super"))
+    {
+      JsonObject *super_ = json_object_get_object_member (sender_fsic, "super");
+      g_autoptr(GList) parts = json_object_get_members (super_);
+
+      for (GList *p = parts; p; p = p->next)
+        for (guint e = 0; e < morango_filter_get_n_entries (filter); e++)
+          {
+            JsonObject *counters = json_object_get_object_member (super_, p->data);
+            g_autoptr(GList) instances = json_object_get_members (counters);
+
+            if (!morango_partition_has_prefix (morango_filter_get_entry (filter, e), p->data))
+              continue;
+            for (GList *x = instances; x; x = x->next)
+              dmc_raise (rows, x->data, morango_filter_get_entry (filter, e),
+                         json_object_get_int_member (counters, x->data));
+          }
+    }
+
+  g_hash_table_iter_init (&iter, rows);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      g_auto(GStrv) parts = g_strsplit (key, "\t", 2);
+      JsonObject *row = json_object_new ();
+
+      json_object_set_string_member (row, "instance_id", parts[0]);
+      json_object_set_string_member (row, "partition", parts[1]);
+      json_object_set_int_member (row, "counter", (gint64) GPOINTER_TO_SIZE (value));
+      json_array_add_object_element (out, row);
+    }
+  return out;
+}

@@ -1,0 +1,58 @@
+/* store-fixtures.h: loading and dumping Morango tables in the store tests
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+#include "morango-queue.h"
+#include "morango-store.h"
+
+G_BEGIN_DECLS
+
+/* A store on a fresh in-memory database whose instance row exists with
+ * @counter. */
+MorangoStore *fixture_store_new     (const char  *profile_name,
+                                     const char  *instance_id,
+                                     gint64       counter);
+/* The same on a database file (for measuring rates as deployed). */
+MorangoStore *fixture_store_new_at  (const char  *path,
+                                     const char  *profile_name,
+                                     const char  *instance_id,
+                                     gint64       counter);
+/* Inserts vector rows (objects keyed by column name) into @table.
+ * Store rows missing payload columns get the defaults the fsic.json
+ * states use (serialized "{}", source_id "src", model_name
+ * "contentsummarylog", profile "facilitydata"). */
+void          fixture_load_rows     (MorangoDb   *db,
+                                     const char  *table,
+                                     JsonArray   *rows);
+/* Rows of @table as vector-shaped objects: the columns the vectors use,
+ * booleans as JSON booleans. */
+JsonArray    *fixture_dump_rows     (MorangoDb   *db,
+                                     const char  *table);
+/* Asserts that two row lists hold the same rows, in any order. */
+void          fixture_assert_rows   (const char  *what,
+                                     JsonArray   *actual,
+                                     JsonArray   *expected);
+/* Dumps @table and asserts it holds @expected, in any order. */
+void          fixture_assert_table  (MorangoDb   *db,
+                                     const char  *table,
+                                     const char  *what,
+                                     JsonArray   *expected);
+/* The DMC rows our update leaves where Python left @python_after: no
+ * counter below its value in @before (quirk 1), and each (X, n) of the
+ * sender's "super" partitions credited to the filter entries they
+ * enclose (quirk 2).  @sender_fsic is the v2 FSIC object or NULL. */
+JsonArray    *fixture_expected_dmc  (JsonArray     *before,
+                                     JsonArray     *python_after,
+                                     JsonObject    *sender_fsic,
+                                     MorangoFilter *filter);
+/* A digest over every row of every table the store stages touch, in a
+ * fixed order: equal digests mean byte-identical contents. */
+char         *fixture_db_digest     (MorangoDb   *db);
+gint64        fixture_counter       (MorangoStore *store);
+MorangoFilter *fixture_filter_from_json (JsonNode *node);
+
+G_END_DECLS

@@ -1,0 +1,393 @@
+/* test-fsic.c: FSIC algorithms, FSICs from the DMC and the DMC update,
+ * against tests/vectors/fsic.json
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#include "morango-error.h"
+#include "morango-fsic.h"
+#include "morango-json.h"
+#include "morango-test-util.h"
+#include "store-fixtures.h"
+
+static void
+assert_json_equal (const char *what,
+                   JsonNode   *actual,
+                   JsonNode   *expected)
+{
+  if (!morango_test_json_equal (actual, expected))
+    {
+      g_autofree char *a = morango_test_json_to_string (actual);
+      g_autofree char *e = morango_test_json_to_string (expected);
+
+      g_error ("%s differs:\n  actual:   %s\n  expected: %s", what, a, e);
+    }
+}
+
+static char **
+entries_from_json (JsonArray *array)
+{
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    g_strv_builder_add (builder, json_array_get_string_element (array, i));
+  return g_strv_builder_end (builder);
+}
+
+static MorangoFsic *
+fsic_from_member (JsonObject        *object,
+                  const char        *member,
+                  MorangoFsicFormat  format)
+{
+  g_autoptr(GError) error = NULL;
+  MorangoFsic *fsic = morango_fsic_new_from_json (json_object_get_member (object, member),
+                                                  format, &error);
+
+  g_assert_no_error (error);
+  return fsic;
+}
+
+static gboolean
+is_python_quirk (JsonObject *c)
+{
+  const char *note = json_object_has_member (c, "note")
+                     ? json_object_get_string_member (c, "note") : "";
+
+  return json_object_has_member (c, "python_quirk") ||
+         g_str_has_prefix (note, "python_quirk") ||
+         strstr (json_object_get_string_member_with_default (c, "name", ""), "python_quirk") != NULL;
+}
+
+/* ---- pure algorithms ---------------------------------------------------- */
+
+static void
+test_remove_redundant (void)
+{
+  g_autoptr(GPtrArray) cases = morango_test_vector_cases ("fsic.json", "remove_redundant_instance_counters");
+
+  for (guint i = 0; i < cases->len; i++)
+    {
+      JsonObject *c = cases->pdata[i];
+      g_autoptr(MorangoFsic) fsic = fsic_from_member (c, "input", MORANGO_FSIC_V2);
+      g_autoptr(JsonNode) out = NULL;
+
+      g_test_message ("case: %s", json_object_get_string_member_with_default (c, "name", ""));
+      morango_fsic_remove_redundant (fsic);
+      out = morango_fsic_to_json (fsic);
+      assert_json_equal ("reduced FSIC", out, json_object_get_member (c, "output"));
+    }
+}
+
+static void
+test_expand (void)
+{
+  g_autoptr(GPtrArray) cases = morango_test_vector_cases ("fsic.json", "expand_fsic_for_use");
+
+  for (guint i = 0; i < cases->len; i++)
+    {
+      JsonObject *c = cases->pdata[i];
+      g_autoptr(MorangoFsic) fsic = fsic_from_member (c, "fsic", MORANGO_FSIC_V2);
+      g_auto(GStrv) entries = entries_from_json (json_object_get_array_member (c, "filter"));
+      g_autoptr(GHashTable) expanded = NULL;
+      g_autoptr(JsonNode) out = NULL;
+
+      g_test_message ("case: %s", json_object_get_string_member_with_default (c, "name", ""));
+      expanded = morango_fsic_expand (fsic, (const char * const *) entries);
+      out = morango_partition_counters_to_json (expanded);
+      assert_json_equal ("expanded FSIC", out, json_object_get_member (c, "expanded"));
+    }
+}
+
+static void
+test_diff_v2 (void)
+{
+  g_autoptr(GPtrArray) cases = morango_test_vector_cases ("fsic.json", "diff_v2");
+
+  for (guint i = 0; i < cases->len; i++)
+    {
+      JsonObject *c = cases->pdata[i];
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GHashTable) sender = NULL;
+      g_autoptr(GHashTable) receiver = NULL;
+      g_autoptr(GHashTable) diff = NULL;
+      g_autoptr(JsonNode) out = NULL;
+
+      g_test_message ("case: %s", json_object_get_string_member_with_default (c, "name", ""));
+      sender = morango_partition_counters_from_json (json_object_get_member (c, "sender"), "sender", &error);
+      g_assert_no_error (error);
+      receiver = morango_partition_counters_from_json (json_object_get_member (c, "receiver"), "receiver", &error);
+      g_assert_no_error (error);
+      diff = morango_fsic_diff_v2 (sender, receiver);
+      out = morango_partition_counters_to_json (diff);
+      assert_json_equal ("v2 diff", out, json_object_get_member (c, "diff"));
+    }
+}
+
+static void
+test_diff_v1 (void)
+{
+  g_autoptr(GPtrArray) cases = morango_test_vector_cases ("fsic.json", "diff_v1");
+
+  for (guint i = 0; i < cases->len; i++)
+    {
+      JsonObject *c = cases->pdata[i];
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GHashTable) sender = NULL;
+      g_autoptr(GHashTable) receiver = NULL;
+      g_autoptr(GHashTable) diff = NULL;
+      g_autoptr(JsonNode) out = NULL;
+
+      g_test_message ("case: %s", json_object_get_string_member_with_default (c, "name", ""));
+      sender = morango_counters_from_json (json_object_get_member (c, "sender"), "sender", &error);
+      g_assert_no_error (error);
+      receiver = morango_counters_from_json (json_object_get_member (c, "receiver"), "receiver", &error);
+      g_assert_no_error (error);
+      diff = morango_fsic_diff_v1 (sender, receiver);
+      out = morango_counters_to_json (diff);
+      assert_json_equal ("v1 diff", out, json_object_get_member (c, "diff"));
+    }
+}
+
+static void
+test_parse_and_emit (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoFsic) v2 = NULL;
+  g_autoptr(MorangoFsic) v1 = NULL;
+  g_autoptr(MorangoFsic) legacy = NULL;
+  g_autofree char *text = NULL;
+  static const char *bad_v2[] = {
+    "{\"sub\": {}}",
+    "{\"super\": {}}",
+    "{\"super\": [], \"sub\": {}}",
+    "{\"super\": {}, \"sub\": {\"p\": {\"a\": \"1\"}}}",
+    "{\"super\": {}, \"sub\": {\"p\": {\"a\": 1.5}}}",
+    "{\"super\": {}, \"sub\": {\"p\": {\"a\": -1}}}",
+    "{\"super\": {}, \"sub\": {\"p\": 3}}",
+    "[]",
+    "{\"super\": {}, \"sub\": {}",
+  };
+  static const char *bad_v1[] = {
+    "{\"a\": true}", "{\"a\": null}", "[1]", "\"x\"", "{\"a\": {}}",
+  };
+
+  /* The wire text has Python's separators, "super" before "sub". */
+  v2 = morango_fsic_parse ("{\"sub\":{\"p\":{\"b\":2,\"a\":1}},\"super\":{\"\":{\"c\":3}}}",
+                           MORANGO_FSIC_V2, &error);
+  g_assert_no_error (error);
+  text = morango_fsic_to_string (v2);
+  g_assert_cmpstr (text, ==, "{\"super\": {\"\": {\"c\": 3}}, \"sub\": {\"p\": {\"a\": 1, \"b\": 2}}}");
+  g_clear_pointer (&text, g_free);
+
+  v1 = morango_fsic_parse ("{\"b\": 2, \"a\": 1}", MORANGO_FSIC_V1, &error);
+  g_assert_no_error (error);
+  text = morango_fsic_to_string (v1);
+  g_assert_cmpstr (text, ==, "{\"a\": 1, \"b\": 2}");
+  g_clear_pointer (&text, g_free);
+
+  /* Quirk 10: the legacy "{}" reads as an empty v2 FSIC. */
+  legacy = morango_fsic_parse ("{}", MORANGO_FSIC_V2, &error);
+  g_assert_no_error (error);
+  text = morango_fsic_to_string (legacy);
+  g_assert_cmpstr (text, ==, "{\"super\": {}, \"sub\": {}}");
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad_v2); i++)
+    {
+      g_autoptr(MorangoFsic) f = morango_fsic_parse (bad_v2[i], MORANGO_FSIC_V2, &error);
+
+      g_assert_null (f);
+      g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID_FSIC);
+      g_test_message ("%s -> %s", bad_v2[i], error->message);
+      g_clear_error (&error);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (bad_v1); i++)
+    {
+      g_autoptr(MorangoFsic) f = morango_fsic_parse (bad_v1[i], MORANGO_FSIC_V1, &error);
+
+      g_assert_null (f);
+      g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID_FSIC);
+      g_clear_error (&error);
+    }
+}
+
+static void
+test_check_partitions (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoFsic) fsic = morango_fsic_parse (
+    "{\"super\": {\"\": {\"a\": 1}, \"elsewhere\": {\"a\": 1}},"
+    " \"sub\": {\"d:u1\": {\"a\": 1}, \"d:u1:x\": {}}}", MORANGO_FSIC_V2, &error);
+  const char *ok_entries[] = { "d:u1", NULL };
+  const char *narrow[] = { "d:u1:x", NULL };
+  const char *case_differs[] = { "D:u1", NULL };
+
+  g_assert_no_error (error);
+  /* "super" is never checked: it encloses the filter by definition. */
+  g_assert_true (morango_fsic_check_partitions (fsic, ok_entries, &error));
+  g_assert_no_error (error);
+  g_assert_false (morango_fsic_check_partitions (fsic, narrow, &error));
+  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID_FSIC_PARTITION);
+  g_assert_cmpstr (error->message, ==, "Partition 'd:u1' is not in filter");
+  g_clear_error (&error);
+  /* Exact bytes: no case folding. */
+  g_assert_false (morango_fsic_check_partitions (fsic, case_differs, &error));
+  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID_FSIC_PARTITION);
+}
+
+/* ---- from the database -------------------------------------------------- */
+
+static JsonObject *
+find_state (const char *name)
+{
+  g_autoptr(GPtrArray) states = morango_test_vector_cases ("fsic.json", "state");
+
+  for (guint i = 0; i < states->len; i++)
+    if (g_str_equal (json_object_get_string_member (states->pdata[i], "state_name"), name))
+      return json_object_ref (states->pdata[i]);
+  g_error ("no state %s", name);
+  return NULL;
+}
+
+static void
+load_state (MorangoStore *store,
+            JsonObject   *state)
+{
+  MorangoDb *db = morango_store_get_db (store);
+
+  fixture_load_rows (db, "dmc", json_object_get_array_member (state, "dmc"));
+  fixture_load_rows (db, "store", json_object_get_array_member (state, "store"));
+  fixture_load_rows (db, "rmc", json_object_get_array_member (state, "rmc"));
+}
+
+static void
+test_calculate_fsic (void)
+{
+  g_autoptr(GPtrArray) cases = morango_test_vector_cases ("fsic.json", "calculate_fsic");
+  guint n_quirks = 0;
+
+  for (guint i = 0; i < cases->len; i++)
+    {
+      JsonObject *c = cases->pdata[i];
+      g_autoptr(JsonObject) state = find_state (json_object_get_string_member (c, "state_name"));
+      g_autoptr(MorangoStore) store = fixture_store_new ("facilitydata", "00000000000000000000000000000001", 0);
+      g_autoptr(MorangoFilter) filter = fixture_filter_from_json (json_object_get_member (c, "filter_entries"));
+      MorangoFsicFormat format = g_str_equal (json_object_get_string_member (c, "format"), "v2")
+                                 ? MORANGO_FSIC_V2 : MORANGO_FSIC_V1;
+      gboolean producer = json_object_get_boolean_member (c, "is_producer");
+      gboolean reduction = json_object_get_boolean_member (c, "fsic_reduction");
+      g_autoptr(GError) error = NULL;
+      g_autofree char *text = NULL;
+      g_autoptr(JsonNode) actual = NULL;
+      g_autoptr(JsonNode) expected = NULL;
+
+      load_state (store, state);
+      text = morango_store_calculate_fsic_json (store, filter, producer, format, reduction, &error);
+      g_assert_no_error (error);
+      actual = json_from_string (text, &error);
+      g_assert_no_error (error);
+
+      if (is_python_quirk (c))
+        {
+          /* Python's LIKE takes "a_c" and "ABC" for prefixes of "abc:1";
+           * an exact byte-prefix test (quirk 7) finds none. */
+          expected = json_from_string (format == MORANGO_FSIC_V2 ? "{\"super\": {}, \"sub\": {}}" : "{}",
+                                       NULL);
+          n_quirks++;
+        }
+      else
+        expected = json_node_ref (json_object_get_member (c, "fsic"));
+
+      g_test_message ("filter %s, %s, %s, reduction %d -> %s",
+                      json_object_get_string_member (c, "filter"),
+                      producer ? "producer" : "receiver",
+                      json_object_get_string_member (c, "format"), reduction, text);
+      assert_json_equal ("calculated FSIC", actual, expected);
+    }
+  g_assert_cmpuint (n_quirks, ==, 2);
+}
+
+static void
+test_update_dmc (void)
+{
+  g_autoptr(GPtrArray) cases = morango_test_vector_cases ("fsic.json", "update_dmc");
+
+  for (guint i = 0; i < cases->len; i++)
+    {
+      JsonObject *c = cases->pdata[i];
+      const char *name = json_object_get_string_member_with_default (c, "name", "");
+      g_autoptr(MorangoStore) store = fixture_store_new ("facilitydata", "00000000000000000000000000000001", 0);
+      g_autoptr(MorangoFilter) filter = fixture_filter_from_json (json_object_get_member (c, "filter"));
+      MorangoFsicFormat format = g_str_equal (json_object_get_string_member (c, "format"), "v2")
+                                 ? MORANGO_FSIC_V2 : MORANGO_FSIC_V1;
+      g_autoptr(MorangoFsic) sender = fsic_from_member (c, "sender_fsic", format);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(JsonArray) after = NULL;
+      g_autoptr(JsonArray) expected_ours = NULL;
+      JsonArray *expected = json_object_get_array_member (c, "dmc_after");
+
+      g_test_message ("case: %s", name);
+      fixture_load_rows (morango_store_get_db (store), "dmc", json_object_get_array_member (c, "dmc_before"));
+      morango_store_update_dmc (store, filter, sender, &error);
+      g_assert_no_error (error);
+      after = fixture_dump_rows (morango_store_get_db (store), "dmc");
+
+      /* Python lowers DMC(a, d:u1) from 10 to 3 (quirk 1): we keep the
+       * maximum.  Python ignores "super" (quirk 2): we also credit its
+       * counters to the filter entries it encloses.  A 0 is never
+       * written, as in Python. */
+      expected_ours = fixture_expected_dmc (json_object_get_array_member (c, "dmc_before"), expected,
+                                            format == MORANGO_FSIC_V2
+                                            ? json_object_get_object_member (c, "sender_fsic") : NULL,
+                                            filter);
+      if (is_python_quirk (c) && strstr (name, "lower") != NULL)
+        fixture_assert_rows (name, after, json_object_get_array_member (c, "dmc_before"));
+      if (strstr (name, "super ignored") != NULL)
+        g_assert_cmpuint (json_array_get_length (expected_ours), >, json_array_get_length (expected));
+      expected = expected_ours;
+      fixture_assert_rows (name, after, expected);
+    }
+}
+
+static void
+test_update_dmc_never_lowers_v1 (void)
+{
+  g_autoptr(MorangoStore) store = fixture_store_new ("facilitydata", "00000000000000000000000000000001", 0);
+  g_autoptr(MorangoFilter) filter = morango_filter_parse ("f1\nf2");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoFsic) sender = morango_fsic_parse ("{\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\": 5, "
+                                                      "\"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\": 0}",
+                                                      MORANGO_FSIC_V1, &error);
+  g_autoptr(JsonArray) after = NULL;
+  g_autoptr(JsonNode) expected = json_from_string (
+    "[{\"instance_id\": \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\", \"partition\": \"f1\", \"counter\": 9},"
+    " {\"instance_id\": \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\", \"partition\": \"f2\", \"counter\": 5}]", NULL);
+
+  g_assert_no_error (error);
+  /* Ours for the filter is min(9, absent) = absent, so 5 is taken; f1
+   * must still not drop from 9 to 5, and a 0 is never written. */
+  morango_db_exec (morango_store_get_db (store),
+                   "INSERT INTO morango_databasemaxcounter (instance_id, partition, counter) "
+                   "VALUES ('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'f1', 9)", &error);
+  g_assert_no_error (error);
+  morango_store_update_dmc (store, filter, sender, &error);
+  g_assert_no_error (error);
+  after = fixture_dump_rows (morango_store_get_db (store), "dmc");
+  fixture_assert_rows ("dmc", after, json_node_get_array (expected));
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/fsic/remove-redundant", test_remove_redundant);
+  g_test_add_func ("/fsic/expand", test_expand);
+  g_test_add_func ("/fsic/diff-v2", test_diff_v2);
+  g_test_add_func ("/fsic/diff-v1", test_diff_v1);
+  g_test_add_func ("/fsic/parse-and-emit", test_parse_and_emit);
+  g_test_add_func ("/fsic/check-partitions", test_check_partitions);
+  g_test_add_func ("/fsic/calculate", test_calculate_fsic);
+  g_test_add_func ("/fsic/update-dmc", test_update_dmc);
+  g_test_add_func ("/fsic/update-dmc-never-lowers-v1", test_update_dmc_never_lowers_v1);
+  return g_test_run ();
+}
