@@ -27,12 +27,19 @@ MorangoProfile *morango_profile_new_from_data   (const char     *data,
 MorangoProfile *morango_profile_new_by_name     (const char     *name,
                                                  GError        **error);
 const char     *morango_profile_get_name        (MorangoProfile *self);
+/* The description's own id ("morango-testapp", "kolibri-like"): two
+ * descriptions of one profile name are told apart by it. */
+const char     *morango_profile_get_description_id (MorangoProfile *self);
 /* The scope definitions the description ships, in order. */
 GPtrArray      *morango_profile_get_scope_definitions (MorangoProfile *self);
 /* CREATE TABLE IF NOT EXISTS for every model (and its indexes). */
 gboolean        morango_profile_ensure_tables   (MorangoProfile *self,
                                                  MorangoDb      *db,
                                                  GError        **error);
+/* Saves the description's scope definitions into morango_scopedefinition. */
+gboolean        morango_profile_save_scope_definitions (MorangoProfile *self,
+                                                        MorangoDb      *db,
+                                                        GError        **error);
 /* Model names in parent-before-child (registry) order. */
 const char * const *morango_profile_get_model_names (MorangoProfile *self);
 gboolean        morango_profile_has_model       (MorangoProfile *self,
@@ -45,5 +52,22 @@ gboolean        morango_profile_verify_record_id (MorangoProfile *self,
                                                   const char     *model_uuid,
                                                   const char     *partition,
                                                   const char     *source_id);
+/* The id the model's rule gives (protocol §2.2 step 3) for a partition
+ * template still holding the literal ${id}.  Unknown models use the
+ * default rule. */
+char           *morango_profile_compute_record_id (MorangoProfile *self,
+                                                   const char     *model_name,
+                                                   const char     *partition_template,
+                                                   const char     *source_id);
+/* The whole per-record check a receiver runs on a buffer record
+ * (@record as on the wire, with its "rmcb_list"): every RMCB item names
+ * this transfer session and this record, the partition lies inside
+ * @filter, and the id matches the model's rule.  Fails with
+ * MORANGO_ERROR_RECORD_REJECTED and Morango's message. */
+gboolean        morango_profile_check_received_record (MorangoProfile *self,
+                                                       MorangoFilter  *filter,
+                                                       const char     *transfer_session_id,
+                                                       JsonObject     *record,
+                                                       GError        **error);
 
 G_END_DECLS

@@ -1,0 +1,28 @@
+/* morango-app-private.h: application-row helpers shared with the store stages
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#pragma once
+
+#include "morango-row-private.h"
+#include "morango-store.h"
+
+G_BEGIN_DECLS
+
+/* Upserts every column of @row with the given dirty bit. */
+gboolean morango_app_write_row      (MorangoStore  *store,
+                                     MorangoRow    *row,
+                                     gboolean       dirty,
+                                     GError       **error);
+/* Deletes the row and its dependents by the description's foreign keys.
+ * @track_self / @track_dependents: queue the deletions in
+ * morango_deletedmodels (and morango_harddeletedmodels with @hard). */
+gboolean morango_app_delete_cascade (MorangoStore  *store,
+                                     MorangoModel  *model,
+                                     const char    *id,
+                                     gboolean       track_self,
+                                     gboolean       track_dependents,
+                                     gboolean       hard,
+                                     GError       **error);
+
+G_END_DECLS

@@ -1,0 +1,1312 @@
+/* morango-serialize.c: application tables ⇄ store (protocol §3.3, §4.5)
+ *
+ * SPDX-License-Identifier: MIT
+ *
+ * Both stages stream: a cursor walks the rows to do, one MorangoRow and
+ * a few GStrings are reused from record to record, and every write is a
+ * cached prepared statement, all inside one transaction.
+ */
+
+#include <string.h>
+
+#include "morango-app-private.h"
+#include "morango-flat-json.h"
+#include "morango-json.h"
+#include "morango-serialize.h"
+
+/* Rows per statement of the bulk updates. */
+#define SLICE 2000
+
+/* ---- the stage filter as an SQL function ---------------------------------
+ *
+ * Queries that need the filter inside SQL (the parent-first order of
+ * self-referencing models) call morango_stage_filter(partition).  It is
+ * registered once per connection; each stage points it at its filter, so
+ * redefining the function never expires cached statements. */
+
+typedef struct {
+  MorangoFilter *filter;   /* NULL: everything */
+} StageFilter;
+
+static void
+stage_filter_func (sqlite3_context  *ctx,
+                   int               argc,
+                   sqlite3_value   **argv)
+{
+  StageFilter *sf = sqlite3_user_data (ctx);
+  const char *p = (const char *) sqlite3_value_text (argv[0]);
+
+  sqlite3_result_int (ctx, sf->filter == NULL ||
+                           (p != NULL && morango_filter_contains (sf->filter, p)));
+}
+
+static StageFilter *
+stage_filter_get (MorangoDb  *db,
+                  GError    **error)
+{
+  StageFilter *sf = g_object_get_data (G_OBJECT (db), "morango-stage-filter");
+
+  if (sf != NULL)
+    return sf;
+  sf = g_new0 (StageFilter, 1);
+  if (sqlite3_create_function_v2 (morango_db_get_handle (db), "morango_stage_filter", 1,
+                                  SQLITE_UTF8, sf, stage_filter_func, NULL, NULL,
+                                  g_free) != SQLITE_OK)
+    {
+      morango_db_set_error (db, error, "registering the stage filter");
+      return NULL;
+    }
+  /* The connection frees it (xDestroy) when it closes. */
+  g_object_set_data (G_OBJECT (db), "morango-stage-filter", sf);
+  return sf;
+}
+
+/* ---- serialization --------------------------------------------------------- */
+
+typedef struct {
+  MorangoStore  *store;
+  MorangoDb     *db;
+  MorangoFilter *filter;
+  const char    *profile;
+  const char    *instance;
+  gint64         counter;
+  gint64         done;
+  JsonParser    *parser;
+  MorangoFlatJson *flat;
+  GString       *json;
+  GString       *old;
+  GString       *conflicts;
+  /* Prepared once per stage: the statement cache hashes the SQL text,
+   * which costs more than the statements themselves at this rate. */
+  sqlite3_stmt  *st_insert;
+  sqlite3_stmt  *st_lookup;
+  sqlite3_stmt  *st_update;
+  sqlite3_stmt  *st_rmc;
+  sqlite3_stmt  *st_clear;      /* the current model's */
+  gboolean       expect_existing;
+} Serializer;
+
+static gboolean
+prepare_all (MorangoDb      *db,
+             GError        **error,
+             sqlite3_stmt  **first,
+             const char     *first_sql,
+             ...)
+{
+  va_list args;
+  sqlite3_stmt **slot = first;
+  const char *sql = first_sql;
+  gboolean ok = TRUE;
+
+  va_start (args, first_sql);
+  while (slot != NULL)
+    {
+      if ((*slot = morango_db_prepare (db, sql, error)) == NULL)
+        {
+          ok = FALSE;
+          break;
+        }
+      slot = va_arg (args, sqlite3_stmt **);
+      if (slot != NULL)
+        sql = va_arg (args, const char *);
+    }
+  va_end (args);
+  return ok;
+}
+
+static inline void
+bind_text (sqlite3_stmt *stmt,
+           int           i,
+           const char   *text)
+{
+  sqlite3_bind_text (stmt, i, text, -1, SQLITE_STATIC);
+}
+
+static gboolean
+has_duplicate_keys (MorangoFlatJson *flat)
+{
+  guint n = morango_flat_json_get_n (flat);
+
+  for (guint i = 1; i < n; i++)
+    for (guint j = 0; j < i; j++)
+      if (strcmp (morango_flat_json_get (flat, i)->key, morango_flat_json_get (flat, j)->key) == 0)
+        return TRUE;
+  return FALSE;
+}
+
+static int
+serialized_field_index (MorangoModel *m,
+                        const char   *key)
+{
+  for (guint i = 0; i < m->fields->len; i++)
+    {
+      MorangoField *f = g_ptr_array_index (m->fields, i);
+      if (f->serialize && strcmp (f->column, key) == 0)
+        return i;
+    }
+  return -1;
+}
+
+/* Python decodes and re-encodes the stored JSON; for a flat object the
+ * same text comes from re-encoding each scalar. */
+static void
+merge_flat (Serializer *s,
+            MorangoRow *row,
+            gboolean   *seen)
+{
+  MorangoModel *m = row->model;
+  guint n = morango_flat_json_get_n (s->flat);
+  gboolean first = TRUE;
+
+  g_string_append_c (s->json, '{');
+  for (guint k = 0; k < n; k++)
+    {
+      const MorangoFlatMember *mem = morango_flat_json_get (s->flat, k);
+      int idx = serialized_field_index (m, mem->key);
+
+      if (!first)
+        g_string_append (s->json, ", ");
+      first = FALSE;
+      morango_json_append_string (s->json, mem->key);
+      g_string_append (s->json, ": ");
+      if (idx >= 0)
+        {
+          seen[idx] = TRUE;
+          morango_row_append_value_json (row, idx, s->json);
+          continue;
+        }
+      switch (mem->kind)
+        {
+        case MORANGO_FLAT_NULL:
+          g_string_append (s->json, "null");
+          break;
+        case MORANGO_FLAT_TRUE:
+          g_string_append (s->json, "true");
+          break;
+        case MORANGO_FLAT_FALSE:
+          g_string_append (s->json, "false");
+          break;
+        case MORANGO_FLAT_STRING:
+          morango_json_append_string (s->json, mem->text);
+          break;
+        case MORANGO_FLAT_INT:
+          g_string_append_printf (s->json, "%" G_GINT64_FORMAT, mem->i);
+          break;
+        case MORANGO_FLAT_DOUBLE:
+        case MORANGO_FLAT_COMPLEX:   /* not here: has_complex sends those to json-glib */
+          morango_json_append_double (s->json, mem->d);
+          break;
+        }
+    }
+  for (guint i = 0; i < m->fields->len; i++)
+    {
+      MorangoField *f = g_ptr_array_index (m->fields, i);
+
+      if (!f->serialize || seen[i])
+        continue;
+      if (!first)
+        g_string_append (s->json, ", ");
+      first = FALSE;
+      morango_json_append_string (s->json, f->column);
+      g_string_append (s->json, ": ");
+      morango_row_append_value_json (row, i, s->json);
+    }
+  g_string_append_c (s->json, '}');
+}
+
+/* Overlays the row on the stored JSON (protocol §3.3 step 3a): keys the
+ * model does not know, written by a newer peer, are kept in place. */
+static void
+merge_json (Serializer *s,
+            MorangoRow *row,
+            const char *old_text)
+{
+  MorangoModel *m = row->model;
+  JsonNode *root = NULL;
+  g_autofree gboolean *seen = g_new0 (gboolean, m->fields->len);
+  gboolean first = TRUE;
+
+  /* "" is what a conflict with an incoming hard delete leaves (quirk 20). */
+  if (*old_text != '\0' && morango_flat_json_parse (s->flat, old_text) &&
+      !morango_flat_json_has_complex (s->flat) && !has_duplicate_keys (s->flat))
+    {
+      merge_flat (s, row, seen);
+      return;
+    }
+  if (*old_text != '\0' && json_parser_load_from_data (s->parser, old_text, -1, NULL))
+    root = json_parser_get_root (s->parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    {
+      morango_row_append_json (row, s->json);
+      return;
+    }
+
+  g_string_append_c (s->json, '{');
+  {
+    JsonObjectIter iter;
+    const char *key;
+    JsonNode *value;
+
+    json_object_iter_init_ordered (&iter, json_node_get_object (root));
+    while (json_object_iter_next_ordered (&iter, &key, &value))
+      {
+        int idx = -1;
+
+        for (guint i = 0; i < m->fields->len; i++)
+          {
+            MorangoField *f = g_ptr_array_index (m->fields, i);
+            if (f->serialize && g_str_equal (f->column, key))
+              {
+                idx = i;
+                break;
+              }
+          }
+        if (!first)
+          g_string_append (s->json, ", ");
+        first = FALSE;
+        morango_json_append_string (s->json, key);
+        g_string_append (s->json, ": ");
+        if (idx >= 0)
+          {
+            seen[idx] = TRUE;
+            morango_row_append_value_json (row, idx, s->json);
+          }
+        else
+          morango_json_append (s->json, value);
+      }
+  }
+  for (guint i = 0; i < m->fields->len; i++)
+    {
+      MorangoField *f = g_ptr_array_index (m->fields, i);
+
+      if (!f->serialize || seen[i])
+        continue;
+      if (!first)
+        g_string_append (s->json, ", ");
+      first = FALSE;
+      morango_json_append_string (s->json, f->column);
+      g_string_append (s->json, ": ");
+      morango_row_append_value_json (row, i, s->json);
+    }
+  g_string_append_c (s->json, '}');
+}
+
+/* Inserts the row as a new store row; *@existed when there was one. */
+static gboolean
+insert_new (Serializer   *s,
+            MorangoRow   *row,
+            const char   *id,
+            const char   *partition,
+            const char   *source_id,
+            const char   *self_ref,
+            gboolean     *existed,
+            GError      **error)
+{
+  sqlite3_stmt *stmt = s->st_insert;
+
+  g_string_truncate (s->json, 0);
+  morango_row_append_json (row, s->json);
+  bind_text (stmt, 1, id);
+  bind_text (stmt, 2, s->profile);
+  bind_text (stmt, 3, s->json->str);
+  bind_text (stmt, 4, s->instance);
+  sqlite3_bind_int64 (stmt, 5, s->counter);
+  bind_text (stmt, 6, partition);
+  bind_text (stmt, 7, source_id);
+  bind_text (stmt, 8, row->model->name);
+  bind_text (stmt, 9, self_ref);
+  if (!morango_db_run (s->db, stmt, error))
+    return FALSE;
+  *existed = morango_db_changes (s->db) == 0;
+  return TRUE;
+}
+
+static gboolean
+lookup_existing (Serializer  *s,
+                 const char  *id,
+                 gboolean    *found,
+                 gboolean    *dirty,
+                 GError     **error)
+{
+  sqlite3_stmt *stmt = s->st_lookup;
+  int rc;
+
+  *found = FALSE;
+  bind_text (stmt, 1, id);
+  rc = morango_db_step (s->db, stmt, error);
+  if (rc < 0)
+    return FALSE;
+  if (rc == SQLITE_ROW)
+    {
+      *found = TRUE;
+      g_string_assign (s->old, morango_db_column_text (stmt, 0));
+      *dirty = sqlite3_column_int (stmt, 1) != 0;
+      g_string_assign (s->conflicts, morango_db_column_text (stmt, 2));
+    }
+  sqlite3_reset (stmt);
+  return TRUE;
+}
+
+static gboolean
+serialize_one (Serializer  *s,
+               MorangoRow  *row,
+               GError     **error)
+{
+  MorangoModel *m = row->model;
+  const char *id = morango_row_get_text (row, m->id_col);
+  const char *partition = morango_row_get_text (row, m->partition_col);
+  const char *source_id = morango_row_get_text (row, m->source_id_col);
+  const char *self_ref = m->self_ref_col >= 0 ? morango_row_get_text (row, m->self_ref_col) : NULL;
+  sqlite3_stmt *stmt;
+  gboolean found = FALSE, dirty = FALSE;
+
+  if (id == NULL)
+    return TRUE;   /* cannot happen: id is the NOT NULL primary key */
+  if (partition == NULL)
+    partition = "";
+  if (source_id == NULL)
+    source_id = "";
+  if (self_ref == NULL)
+    self_ref = "";
+
+  /* Runs of new rows (a first sync) and runs of known rows (edits) are
+   * both common: start with whichever the previous row needed, so the
+   * wrong guess costs one index probe only at the turns. */
+  if (s->expect_existing)
+    {
+      if (!lookup_existing (s, id, &found, &dirty, error))
+        return FALSE;
+      if (!found)
+        {
+          gboolean existed = FALSE;
+
+          if (!insert_new (s, row, id, partition, source_id, self_ref, &existed, error))
+            return FALSE;
+          g_assert (!existed);   /* one connection, inside our transaction */
+          s->expect_existing = FALSE;
+        }
+    }
+  else
+    {
+      gboolean existed = FALSE;
+
+      if (!insert_new (s, row, id, partition, source_id, self_ref, &existed, error))
+        return FALSE;
+      if (existed)
+        {
+          if (!lookup_existing (s, id, &found, &dirty, error))
+            return FALSE;
+          if (!found)
+            {
+              g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_FAILED,
+                           "Store row %s vanished during serialization", id);
+              return FALSE;
+            }
+          s->expect_existing = TRUE;
+        }
+    }
+
+  if (found)
+    {
+      /* An incoming version that was never applied loses to the local
+       * edit, but is kept at the head of the conflict log. */
+      if (dirty)
+        {
+          g_string_prepend_c (s->conflicts, '\n');
+          g_string_prepend (s->conflicts, s->old->str);
+        }
+      g_string_truncate (s->json, 0);
+      merge_json (s, row, s->old->str);
+      /* _self_ref_fk is refreshed every time (quirk 8). */
+      stmt = s->st_update;
+      bind_text (stmt, 1, s->json->str);
+      bind_text (stmt, 2, s->conflicts->str);
+      bind_text (stmt, 3, s->instance);
+      sqlite3_bind_int64 (stmt, 4, s->counter);
+      bind_text (stmt, 5, self_ref);
+      bind_text (stmt, 6, id);
+      if (!morango_db_run (s->db, stmt, error))
+        return FALSE;
+    }
+
+  stmt = s->st_rmc;
+  bind_text (stmt, 1, s->instance);
+  sqlite3_bind_int64 (stmt, 2, s->counter);
+  bind_text (stmt, 3, id);
+  if (!morango_db_run (s->db, stmt, error))
+    return FALSE;
+  /* Without a filter every dirty row is taken, and serialize_model
+   * clears them all at once at the end. */
+  if (s->filter != NULL)
+    {
+      bind_text (s->st_clear, 1, id);
+      if (!morango_db_run (s->db, s->st_clear, error))
+        return FALSE;
+    }
+
+  s->done++;
+  return morango_store_check_injected (s->store, "serialize", s->done, error);
+}
+
+static gboolean
+serialize_model (Serializer    *s,
+                 MorangoModel  *m,
+                 GError       **error)
+{
+  sqlite3_stmt *cursor;
+  MorangoRow *row;
+  gboolean ok = TRUE;
+  int rc;
+
+  /* The cursor is the only user of this SQL text, so the statement
+   * cache cannot reset it under our feet.  With a filter, clearing the
+   * dirty bit of the current row only takes it out of the partial index
+   * the cursor walks, which SQLite handles. */
+  if ((cursor = morango_db_prepare (s->db, m->sql_select_dirty, error)) == NULL ||
+      (s->st_clear = morango_db_prepare (s->db, m->sql_clear_dirty, error)) == NULL)
+    return FALSE;
+  row = morango_row_new (m);
+  while ((rc = morango_db_step (s->db, cursor, error)) == SQLITE_ROW)
+    {
+      const char *partition;
+
+      morango_row_read (row, cursor, 0);
+      partition = morango_row_get_text (row, m->partition_col);
+      if (s->filter != NULL && !morango_filter_contains (s->filter, partition ? partition : ""))
+        continue;
+      if (!serialize_one (s, row, error))
+        {
+          ok = FALSE;
+          break;
+        }
+    }
+  if (rc < 0)
+    ok = FALSE;
+  sqlite3_reset (cursor);
+  morango_row_free (row);
+  if (ok && s->filter == NULL)
+    {
+      /* In slices: one statement over the whole table would keep a copy
+       * of every page it changes in its statement journal. */
+      g_autofree char *sql = g_strdup_printf ("UPDATE \"%s\" SET _morango_dirty_bit = 0 WHERE id IN "
+                                              "(SELECT id FROM \"%s\" WHERE _morango_dirty_bit = 1 "
+                                              "LIMIT " G_STRINGIFY (SLICE) ")", m->table, m->table);
+      do
+        ok = morango_db_exec (s->db, sql, error);
+      while (ok && morango_db_changes (s->db) > 0);
+    }
+  return ok;
+}
+
+/* The first queue row of the profile after @after: *@start, or FALSE in
+ * *@found when none is left. */
+static gboolean
+next_rowid (Serializer  *s,
+            const char  *sql,
+            gint64       after,
+            gint64      *start,
+            gboolean    *found,
+            GError     **error)
+{
+  sqlite3_stmt *stmt = morango_db_prepare (s->db, sql, error);
+
+  *found = FALSE;
+  if (stmt == NULL || !morango_db_bind (s->db, stmt, error, "si", s->profile, after) ||
+      morango_db_step (s->db, stmt, error) != SQLITE_ROW)
+    return FALSE;
+  if (sqlite3_column_type (stmt, 0) != SQLITE_NULL)
+    {
+      *found = TRUE;
+      *start = sqlite3_column_int64 (stmt, 0);
+    }
+  sqlite3_reset (stmt);
+  return TRUE;
+}
+
+/* Deletions are not restricted by the filter (protocol §3.3 steps 4
+ * and 5).  They go by slices of the queue, so that a purge of a big
+ * subtree does not keep the whole of it in statement journals. */
+static gboolean
+serialize_deletions (Serializer  *s,
+                     GError     **error)
+{
+  gint64 start = 0, end = G_MININT64;
+  gboolean found;
+
+  for (;;)
+    {
+      if (!next_rowid (s, "SELECT min(rowid) FROM morango_deletedmodels WHERE profile = ? AND rowid > ?",
+                       end, &start, &found, error))
+        return FALSE;
+      if (!found)
+        break;
+      end = start + SLICE - 1;
+
+      if (!morango_db_execute (s->db, error,
+                               "UPDATE morango_store SET dirty_bit = 0, deleted = 1, "
+                               "last_saved_instance = ?1, last_saved_counter = ?2 "
+                               "WHERE id IN (SELECT id FROM morango_deletedmodels WHERE profile = ?3 "
+                               "AND rowid BETWEEN ?4 AND ?5)",
+                               "sisii", s->instance, s->counter, s->profile, start, end) ||
+          !morango_db_execute (s->db, error,
+                               "INSERT INTO morango_recordmaxcounter (instance_id, counter, store_model_id) "
+                               "SELECT ?1, ?2, d.id FROM morango_deletedmodels d "
+                               "JOIN morango_store s ON s.id = d.id WHERE d.profile = ?3 "
+                               "AND d.rowid BETWEEN ?4 AND ?5 "
+                               "ON CONFLICT (store_model_id, instance_id) DO UPDATE SET counter = excluded.counter",
+                               "sisii", s->instance, s->counter, s->profile, start, end) ||
+          !morango_db_execute (s->db, error,
+                               "DELETE FROM morango_deletedmodels WHERE profile = ? AND rowid BETWEEN ? AND ?",
+                               "sii", s->profile, start, end))
+        return FALSE;
+    }
+
+  /* The version bump came with the deletedmodels row the same delete
+   * wrote; a hard delete only wipes the data. */
+  for (end = G_MININT64;;)
+    {
+      if (!next_rowid (s, "SELECT min(rowid) FROM morango_harddeletedmodels WHERE profile = ? AND rowid > ?",
+                       end, &start, &found, error))
+        return FALSE;
+      if (!found)
+        break;
+      end = start + SLICE - 1;
+
+      if (!morango_db_execute (s->db, error,
+                               "UPDATE morango_store SET hard_deleted = 1, serialized = '{}', "
+                               "conflicting_serialized_data = '' "
+                               "WHERE id IN (SELECT id FROM morango_harddeletedmodels WHERE profile = ? "
+                               "AND rowid BETWEEN ? AND ?)",
+                               "sii", s->profile, start, end) ||
+          !morango_db_execute (s->db, error,
+                               "DELETE FROM morango_harddeletedmodels WHERE profile = ? AND rowid BETWEEN ? AND ?",
+                               "sii", s->profile, start, end))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+set_own_dmc (Serializer  *s,
+             const char  *partition,
+             GError     **error)
+{
+  return morango_db_execute (s->db, error,
+                             "INSERT INTO morango_databasemaxcounter (instance_id, partition, counter) "
+                             "VALUES (?, ?, ?) ON CONFLICT (instance_id, partition) "
+                             "DO UPDATE SET counter = excluded.counter",
+                             "ssi", s->instance, partition, s->counter);
+}
+
+gboolean
+morango_store_serialize (MorangoStore   *store,
+                         MorangoFilter  *filter,
+                         GError        **error)
+{
+  MorangoProfile *profile;
+  Serializer s = { 0 };
+  gboolean ok = FALSE;
+
+  g_return_val_if_fail (MORANGO_IS_STORE (store), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  s.store = store;
+  s.db = morango_store_get_db (store);
+  s.filter = filter;
+  s.profile = morango_store_get_profile_name (store);
+  s.instance = morango_store_get_instance_id (store);
+  profile = morango_store_get_profile (store);
+
+  if (!morango_db_begin (s.db, error))
+    return FALSE;
+  /* Python bumps the counter in a transaction of its own; inside ours,
+   * a failed stage leaves the counter as it was too. */
+  if (!morango_store_next_counter (store, &s.counter, error))
+    goto out;
+
+  if (!prepare_all (s.db, error,
+                    &s.st_insert,
+                    "INSERT INTO morango_store (id, profile, serialized, deleted, hard_deleted, "
+                    "last_saved_instance, last_saved_counter, partition, source_id, model_name, "
+                    "conflicting_serialized_data, _self_ref_fk, dirty_bit, deserialization_error, "
+                    "last_transfer_session_id) "
+                    "VALUES (?, ?, ?, 0, 0, ?, ?, ?, ?, ?, '', ?, 0, '', NULL) "
+                    "ON CONFLICT (id) DO NOTHING",
+                    &s.st_lookup,
+                    "SELECT serialized, dirty_bit, conflicting_serialized_data "
+                    "FROM morango_store WHERE id = ?",
+                    &s.st_update,
+                    "UPDATE morango_store SET serialized = ?, conflicting_serialized_data = ?, "
+                    "dirty_bit = 0, deleted = 0, hard_deleted = 0, last_saved_instance = ?, "
+                    "last_saved_counter = ?, last_transfer_session_id = NULL, _self_ref_fk = ? "
+                    "WHERE id = ?",
+                    &s.st_rmc,
+                    "INSERT INTO morango_recordmaxcounter (instance_id, counter, store_model_id) "
+                    "VALUES (?, ?, ?) ON CONFLICT (store_model_id, instance_id) "
+                    "DO UPDATE SET counter = excluded.counter",
+                    NULL))
+    goto out;
+
+  s.parser = json_parser_new_immutable ();
+  s.flat = morango_flat_json_new ();
+  s.json = g_string_sized_new (1024);
+  s.old = g_string_sized_new (1024);
+  s.conflicts = g_string_sized_new (256);
+
+  if (profile != NULL)
+    for (guint i = 0; i < morango_profile_get_n_models (profile); i++)
+      if (!serialize_model (&s, morango_profile_get_model_at (profile, i), error))
+        goto out;
+
+  if (!serialize_deletions (&s, error))
+    goto out;
+
+  if (filter == NULL)
+    {
+      if (!set_own_dmc (&s, "", error))
+        goto out;
+    }
+  else
+    for (guint i = 0; i < morango_filter_get_n_entries (filter); i++)
+      if (!set_own_dmc (&s, morango_filter_get_entry (filter, i), error))
+        goto out;
+
+  ok = TRUE;
+
+out:
+  g_clear_object (&s.parser);
+  g_clear_pointer (&s.flat, morango_flat_json_free);
+  if (s.json)
+    g_string_free (s.json, TRUE);
+  if (s.old)
+    g_string_free (s.old, TRUE);
+  if (s.conflicts)
+    g_string_free (s.conflicts, TRUE);
+  if (!ok)
+    {
+      morango_db_rollback (s.db);
+      return FALSE;
+    }
+  return morango_db_commit (s.db, error);
+}
+
+/* ---- deserialization ------------------------------------------------------- */
+
+/* The last store lookup of one foreign key column: logs of one user
+ * come one after the other in partition order.  Store flags do not
+ * change while deserializing, so the answer stays good for the stage. */
+typedef struct {
+  char      id[33];
+  gboolean  found;
+  gboolean  deleted;
+  gboolean  hard;
+} FkCache;
+
+typedef struct {
+  MorangoStore  *store;
+  MorangoDb     *db;
+  MorangoFilter *filter;
+  gboolean       skip_erroring;
+  gint64         done;
+  JsonParser    *parser;
+  MorangoFlatJson *flat;
+  GString       *msg;
+  sqlite3_stmt  *st_clean;
+  sqlite3_stmt  *st_failed_check;
+  sqlite3_stmt  *st_lookup;
+  gboolean       defer_clean;   /* clean the model's rows in one statement at its end */
+  sqlite3_stmt  *st_upsert;     /* the current model's, or NULL */
+  FkCache       *fk_cache;      /* one entry per field of the current model */
+  gint64         n_failed;      /* rows in temp.morango_deserialize_failed */
+} Deserializer;
+
+/* Columns every cursor below returns, in this order. */
+enum { COL_ID, COL_SERIALIZED, COL_DELETED, COL_HARD, COL_PARTITION, COL_SOURCE_ID, COL_SELF_REF };
+
+static gboolean
+mark_clean (Deserializer  *d,
+            const char    *id,
+            GError       **error)
+{
+  if (d->defer_clean)
+    return TRUE;
+  bind_text (d->st_clean, 1, id);
+  return morango_db_run (d->db, d->st_clean, error);
+}
+
+/* A record that cannot be applied stays dirty with the reason; records
+ * referring to it later in this run fail too. */
+static gboolean
+mark_failed (Deserializer  *d,
+             const char    *id,
+             const char    *message,
+             GError       **error)
+{
+  d->n_failed++;
+  return morango_db_execute (d->db, error,
+                             "INSERT INTO temp.morango_deserialize_failed (id) VALUES (?) "
+                             "ON CONFLICT (id) DO NOTHING", "s", id) &&
+         morango_db_execute (d->db, error,
+                             "UPDATE morango_store SET deserialization_error = ? WHERE id = ?",
+                             "ss", message, id);
+}
+
+static gboolean
+queue_deletion (Deserializer  *d,
+                const char    *id,
+                gboolean       hard,
+                GError       **error)
+{
+  const char *profile = morango_store_get_profile_name (d->store);
+
+  return morango_db_execute (d->db, error,
+                             "INSERT INTO morango_deletedmodels (id, profile) VALUES (?, ?) "
+                             "ON CONFLICT (id) DO UPDATE SET profile = excluded.profile",
+                             "ss", id, profile) &&
+         (!hard ||
+          morango_db_execute (d->db, error,
+                              "INSERT INTO morango_harddeletedmodels (id, profile) VALUES (?, ?) "
+                              "ON CONFLICT (id) DO UPDATE SET profile = excluded.profile",
+                              "ss", id, profile));
+}
+
+/* An incoming delete: the app row goes with its dependents.  The row
+ * itself is not queued again (deletions caused by sync are not
+ * re-tracked), but its dependents are — a deliberate difference from
+ * Morango 0.8.2 (corrections item 25, docs/profiles.md), so that their
+ * store rows become deleted instead of staying alive everywhere. */
+static gboolean
+apply_delete (Deserializer  *d,
+              MorangoModel  *m,
+              const char    *id,
+              gboolean       hard,
+              GError       **error)
+{
+  gboolean found = FALSE;
+
+  if (!morango_db_query_int64 (d->db, NULL, &found, error, m->sql_exists, "s", id))
+    return FALSE;
+  if (found && !morango_app_delete_cascade (d->store, m, id, FALSE, TRUE, hard, error))
+    return FALSE;
+  return mark_clean (d, id, error);
+}
+
+/* Builds the app row from a store row (protocol §4.3).  Returns FALSE
+ * only on a database error; *@invalid gets a validation failure. */
+static void
+build_row (Deserializer  *d,
+           MorangoRow    *row,
+           sqlite3_stmt  *cursor,
+           char         **invalid)
+{
+  MorangoModel *m = row->model;
+  const char *text = morango_db_column_text (cursor, COL_SERIALIZED);
+  JsonObject *obj = NULL;
+
+  *invalid = NULL;
+  if (morango_flat_json_parse (d->flat, text))
+    {
+      for (guint i = 0; i < m->fields->len; i++)
+        {
+          MorangoField *f = g_ptr_array_index (m->fields, i);
+          const MorangoFlatMember *mem;
+
+          if ((int) i == m->id_col)
+            morango_row_set_text (row, i, morango_db_column_text (cursor, COL_ID));
+          else if ((int) i == m->source_id_col)
+            morango_row_set_text (row, i, morango_db_column_text (cursor, COL_SOURCE_ID));
+          else if ((int) i == m->partition_col)
+            morango_row_set_text (row, i, morango_db_column_text (cursor, COL_PARTITION));
+          else if ((mem = morango_flat_json_lookup (d->flat, f->column)) != NULL)
+            morango_row_set_from_flat (row, i, mem);
+          else
+            morango_row_set_default (row, i, morango_store_get_random (d->store));
+        }
+      *invalid = morango_row_validate (row);
+      return;
+    }
+  if (*text != '\0' && json_parser_load_from_data (d->parser, text, -1, NULL))
+    {
+      JsonNode *root = json_parser_get_root (d->parser);
+      if (root != NULL && JSON_NODE_HOLDS_OBJECT (root))
+        obj = json_node_get_object (root);
+    }
+  if (obj == NULL)
+    {
+      *invalid = g_strdup ("The stored record is not a JSON object");
+      return;
+    }
+
+  for (guint i = 0; i < m->fields->len; i++)
+    {
+      MorangoField *f = g_ptr_array_index (m->fields, i);
+      JsonNode *value;
+
+      if ((int) i == m->id_col)
+        morango_row_set_text (row, i, morango_db_column_text (cursor, COL_ID));
+      else if ((int) i == m->source_id_col)
+        morango_row_set_text (row, i, morango_db_column_text (cursor, COL_SOURCE_ID));
+      else if ((int) i == m->partition_col)
+        morango_row_set_text (row, i, morango_db_column_text (cursor, COL_PARTITION));
+      else if ((value = json_object_get_member (obj, f->column)) != NULL)
+        morango_row_set_from_json (row, i, value);
+      else
+        morango_row_set_default (row, i, morango_store_get_random (d->store));
+    }
+  *invalid = morango_row_validate (row);
+}
+
+/* Writes the row; a constraint of the app table (a unique column) is a
+ * failure of this record, not of the stage. */
+static gboolean
+write_row (Deserializer  *d,
+           MorangoRow    *row,
+           char         **failure,
+           GError       **error)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  if (d->st_upsert != NULL)
+    {
+      morango_row_bind (row, d->st_upsert, 1);
+      sqlite3_bind_int (d->st_upsert, row->model->fields->len + 1, 0);
+      if (morango_db_run (d->db, d->st_upsert, &local_error))
+        return TRUE;
+    }
+  else if (morango_app_write_row (d->store, row, FALSE, &local_error))
+    return TRUE;
+  if (g_error_matches (local_error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_CONSTRAINT))
+    {
+      *failure = g_strdup (sqlite3_errmsg (morango_db_get_handle (d->db)));
+      return TRUE;
+    }
+  g_propagate_error (error, g_steal_pointer (&local_error));
+  return FALSE;
+}
+
+static gboolean
+lookup_store (Deserializer  *d,
+              const char    *id,
+              gboolean      *found,
+              gboolean      *deleted,
+              gboolean      *hard,
+              GError       **error)
+{
+  sqlite3_stmt *stmt = d->st_lookup;
+  int rc;
+
+  *found = *deleted = *hard = FALSE;
+  bind_text (stmt, 1, id);
+  rc = morango_db_step (d->db, stmt, error);
+  if (rc < 0)
+    return FALSE;
+  if (rc == SQLITE_ROW)
+    {
+      *found = TRUE;
+      *deleted = sqlite3_column_int (stmt, 0) != 0;
+      *hard = sqlite3_column_int (stmt, 1) != 0;
+    }
+  sqlite3_reset (stmt);
+  return TRUE;
+}
+
+/* Path B of protocol §4.5, one record at a time: build and validate,
+ * refuse references to records that failed in this run, check the
+ * references against the store (diverting references to deleted
+ * records into the deletion queues), write. */
+static gboolean
+apply_regular (Deserializer  *d,
+               MorangoRow    *row,
+               sqlite3_stmt  *cursor,
+               GError       **error)
+{
+  MorangoModel *m = row->model;
+  const char *id = morango_db_column_text (cursor, COL_ID);
+  g_autofree char *failure = NULL;
+  gboolean divert = FALSE, divert_hard = FALSE;
+
+  build_row (d, row, cursor, &failure);
+
+  for (guint i = 0; failure == NULL && i < m->fields->len; i++)
+    {
+      MorangoField *f = g_ptr_array_index (m->fields, i);
+      const char *to_pk = morango_row_get_text (row, i);
+      gboolean failed = FALSE;
+
+      if (f->type != MORANGO_FIELD_FOREIGN_KEY || to_pk == NULL || d->n_failed == 0)
+        continue;
+      bind_text (d->st_failed_check, 1, to_pk);
+      switch (morango_db_step (d->db, d->st_failed_check, error))
+        {
+        case SQLITE_ROW:
+          failed = TRUE;
+          break;
+        case SQLITE_DONE:
+          break;
+        default:
+          return FALSE;
+        }
+      sqlite3_reset (d->st_failed_check);
+      if (failed)
+        {
+          g_string_assign (d->msg, "[");
+          {
+            g_autofree char *text = g_strdup_printf ("%s with id %s failed to deserialize",
+                                                     f->fk_model->verbose_name, to_pk);
+            morango_py_repr_append (d->msg, text);
+          }
+          g_string_append (d->msg, "]");
+          failure = g_strdup (d->msg->str);
+        }
+    }
+
+  for (guint i = 0; failure == NULL && i < m->fields->len; i++)
+    {
+      MorangoField *f = g_ptr_array_index (m->fields, i);
+      const char *to_pk = morango_row_get_text (row, i);
+      gboolean found, deleted, hard;
+
+      if (f->type != MORANGO_FIELD_FOREIGN_KEY || to_pk == NULL)
+        continue;
+      if (d->fk_cache != NULL && strcmp (d->fk_cache[i].id, to_pk) == 0)
+        {
+          found = d->fk_cache[i].found;
+          deleted = d->fk_cache[i].deleted;
+          hard = d->fk_cache[i].hard;
+        }
+      else
+        {
+          if (!lookup_store (d, to_pk, &found, &deleted, &hard, error))
+            return FALSE;
+          if (d->fk_cache != NULL && strlen (to_pk) < sizeof d->fk_cache[i].id)
+            {
+              strcpy (d->fk_cache[i].id, to_pk);
+              d->fk_cache[i].found = found;
+              d->fk_cache[i].deleted = deleted;
+              d->fk_cache[i].hard = hard;
+            }
+        }
+      if (!found)
+        {
+          g_autofree char *text = g_strdup_printf ("%s instance with id '%s' does not exist",
+                                                   f->fk_model->verbose_name, to_pk);
+          g_string_assign (d->msg, "{");
+          morango_py_repr_append (d->msg, f->column);
+          g_string_append (d->msg, ": ");
+          morango_py_repr_append (d->msg, text);
+          g_string_append (d->msg, "}");
+          failure = g_strdup (d->msg->str);
+        }
+      else if (deleted || hard)
+        {
+          divert = TRUE;
+          divert_hard |= hard;
+        }
+    }
+
+  if (failure == NULL && divert)
+    {
+      /* Not written: the next serialization gives it a deletion version
+       * of its own, which carries the cascade to peers. */
+      return queue_deletion (d, id, divert_hard, error) && mark_clean (d, id, error);
+    }
+  if (failure == NULL && morango_row_has_bad_uuid (row))
+    failure = g_strdup ("badly formed hexadecimal UUID string");
+  if (failure == NULL && !write_row (d, row, &failure, error))
+    return FALSE;
+  if (failure != NULL)
+    return mark_failed (d, id, failure, error);
+  return mark_clean (d, id, error);
+}
+
+static gboolean
+deserialize_regular (Deserializer  *d,
+                     MorangoModel  *m,
+                     GError       **error)
+{
+  const char *sql = d->skip_erroring
+    ? "SELECT id, serialized, deleted, hard_deleted, partition, source_id, _self_ref_fk "
+      "FROM morango_store WHERE profile = ? AND model_name = ? AND dirty_bit = 1 "
+      "AND deserialization_error = ''"
+    : "SELECT id, serialized, deleted, hard_deleted, partition, source_id, _self_ref_fk "
+      "FROM morango_store WHERE profile = ? AND model_name = ? AND dirty_bit = 1";
+  sqlite3_stmt *cursor;
+  MorangoRow *row;
+  gboolean ok = TRUE;
+  int rc;
+
+  if ((cursor = morango_db_prepare (d->db, sql, error)) == NULL ||
+      !morango_db_bind (d->db, cursor, error, "ss",
+                        morango_store_get_profile_name (d->store), m->name) ||
+      (d->st_upsert = morango_db_prepare (d->db, m->sql_upsert, error)) == NULL)
+    return FALSE;
+  row = morango_row_new (m);
+  d->fk_cache = g_new0 (FkCache, m->fields->len);
+  while ((rc = morango_db_step (d->db, cursor, error)) == SQLITE_ROW)
+    {
+      const char *id = morango_db_column_text (cursor, COL_ID);
+
+      if (d->filter != NULL &&
+          !morango_filter_contains (d->filter, morango_db_column_text (cursor, COL_PARTITION)))
+        continue;
+      if (sqlite3_column_int (cursor, COL_DELETED) || sqlite3_column_int (cursor, COL_HARD))
+        ok = apply_delete (d, m, id, sqlite3_column_int (cursor, COL_HARD) != 0, error);
+      else
+        ok = apply_regular (d, row, cursor, error);
+      if (ok)
+        ok = morango_store_check_injected (d->store, "deserialize", ++d->done, error);
+      if (!ok)
+        break;
+    }
+  if (rc < 0)
+    ok = FALSE;
+  sqlite3_reset (cursor);
+  morango_row_free (row);
+  g_clear_pointer (&d->fk_cache, g_free);
+  d->st_upsert = NULL;
+  if (!ok)
+    return FALSE;
+
+  /* Everything of the working set that did not fail is now clean:
+   * written, deleted, or diverted into the deletion queues.  In slices,
+   * so that no statement journal holds a copy of the whole store. */
+#define CLEAN_SLICE(ERR) \
+  "UPDATE morango_store SET dirty_bit = 0, deserialization_error = '' WHERE rowid IN (" \
+  "SELECT rowid FROM morango_store WHERE profile = ?1 AND model_name = ?2 AND dirty_bit = 1 " ERR \
+  "AND morango_stage_filter (partition) " \
+  "AND id NOT IN (SELECT id FROM temp.morango_deserialize_failed) LIMIT " G_STRINGIFY (SLICE) ")"
+  do
+    if (!morango_db_execute (d->db, error,
+                             d->skip_erroring ? CLEAN_SLICE ("AND deserialization_error = '' ")
+                                              : CLEAN_SLICE (""),
+                             "ss", morango_store_get_profile_name (d->store), m->name))
+      return FALSE;
+  while (morango_db_changes (d->db) > 0);
+#undef CLEAN_SLICE
+  return TRUE;
+}
+
+/* Path A of protocol §4.5: self-referencing models, one record at a
+ * time, parents first.  Instead of Python's rounds (quadratic) one
+ * recursive query orders the dirty rows by depth below a clean (or no)
+ * parent; a row is applied only once its parent is clean. */
+static gboolean
+apply_self_ref (Deserializer  *d,
+                MorangoRow    *row,
+                sqlite3_stmt  *cursor,
+                GError       **error)
+{
+  MorangoModel *m = row->model;
+  const char *id = morango_db_column_text (cursor, COL_ID);
+  g_autofree char *failure = NULL;
+  gboolean divert = FALSE, divert_hard = FALSE;
+
+  build_row (d, row, cursor, &failure);
+  if (failure == NULL && morango_row_has_bad_uuid (row))
+    failure = g_strdup ("badly formed hexadecimal UUID string");
+
+  /* Full validation checks references among the app rows. */
+  for (guint i = 0; failure == NULL && i < m->fields->len; i++)
+    {
+      MorangoField *f = g_ptr_array_index (m->fields, i);
+      const char *to_pk = morango_row_get_text (row, i);
+      gboolean exists = FALSE, found, deleted, hard;
+
+      if (f->type != MORANGO_FIELD_FOREIGN_KEY || to_pk == NULL)
+        continue;
+      if (!morango_db_query_int64 (d->db, NULL, &exists, error, f->fk_model->sql_exists, "s", to_pk))
+        return FALSE;
+      if (exists)
+        continue;
+      if (!lookup_store (d, to_pk, &found, &deleted, &hard, error))
+        return FALSE;
+      if (found && (deleted || hard))
+        {
+          divert = TRUE;
+          divert_hard |= hard;
+          continue;
+        }
+      {
+        g_autofree char *text = g_strdup_printf ("%s instance with id '%s' does not exist.",
+                                                 f->fk_model->verbose_name, to_pk);
+        g_string_assign (d->msg, "{");
+        morango_py_repr_append (d->msg, f->name);
+        g_string_append (d->msg, ": [");
+        morango_py_repr_append (d->msg, text);
+        g_string_append (d->msg, "]}");
+        failure = g_strdup (d->msg->str);
+      }
+    }
+
+  if (failure == NULL && divert)
+    return queue_deletion (d, id, divert_hard, error) && mark_clean (d, id, error);
+  if (failure == NULL && !write_row (d, row, &failure, error))
+    return FALSE;
+  if (failure != NULL)
+    return mark_failed (d, id, failure, error);
+  return mark_clean (d, id, error);
+}
+
+static gboolean
+deserialize_self_ref (Deserializer  *d,
+                      MorangoModel  *m,
+                      GError       **error)
+{
+  const char *profile = morango_store_get_profile_name (d->store);
+  /* Only dirty rows take part (the partial index finds them); a clean
+   * parent is looked up by id. */
+#define SELF_REF_ORDER(ERR, PERR) \
+  "WITH RECURSIVE " \
+  "ws (id, parent) AS (SELECT id, _self_ref_fk FROM morango_store " \
+  "  WHERE profile = ?1 AND model_name = ?2 AND dirty_bit = 1 " ERR \
+  "  AND morango_stage_filter (partition)), " \
+  "lvl (id, depth) AS (" \
+  "  SELECT id, 0 FROM ws WHERE parent = '' OR EXISTS (SELECT 1 FROM morango_store p " \
+  "    WHERE p.id = ws.parent AND p.dirty_bit = 0 AND p.profile = ?1 AND p.model_name = ?2 " PERR \
+  "    AND morango_stage_filter (p.partition)) " \
+  "  UNION ALL " \
+  "  SELECT ws.id, lvl.depth + 1 FROM ws JOIN lvl ON ws.parent = lvl.id " \
+  "    WHERE lvl.depth < 1000000) " \
+  "SELECT s.id, s.serialized, s.deleted, s.hard_deleted, s.partition, s.source_id, s._self_ref_fk " \
+  "FROM lvl JOIN morango_store s ON s.id = lvl.id ORDER BY lvl.depth"
+  const char *sql = d->skip_erroring
+    ? SELF_REF_ORDER ("AND deserialization_error = ''", "AND p.deserialization_error = ''")
+    : SELF_REF_ORDER ("", "");
+#undef SELF_REF_ORDER
+  sqlite3_stmt *cursor;
+  MorangoRow *row;
+  gboolean ok = TRUE;
+  int rc;
+
+  if ((cursor = morango_db_prepare (d->db, sql, error)) == NULL ||
+      !morango_db_bind (d->db, cursor, error, "ss", profile, m->name))
+    return FALSE;
+  row = morango_row_new (m);
+  /* The ORDER BY makes SQLite compute the whole order before the first
+   * row comes back, so the writes below cannot disturb it. */
+  while ((rc = morango_db_step (d->db, cursor, error)) == SQLITE_ROW)
+    {
+      const char *id = morango_db_column_text (cursor, COL_ID);
+      const char *parent = morango_db_column_text (cursor, COL_SELF_REF);
+
+      if (*parent != '\0')
+        {
+          gint64 parent_dirty = 1;
+          gboolean found = FALSE;
+
+          if (!morango_db_query_int64 (d->db, &parent_dirty, &found, error,
+                                       "SELECT dirty_bit FROM morango_store WHERE id = ?",
+                                       "s", parent))
+            {
+              ok = FALSE;
+              break;
+            }
+          if (!found || parent_dirty)
+            continue;   /* its parent failed in this run */
+        }
+      if (sqlite3_column_int (cursor, COL_DELETED) || sqlite3_column_int (cursor, COL_HARD))
+        ok = apply_delete (d, m, id, sqlite3_column_int (cursor, COL_HARD) != 0, error);
+      else
+        ok = apply_self_ref (d, row, cursor, error);
+      if (ok)
+        ok = morango_store_check_injected (d->store, "deserialize", ++d->done, error);
+      if (!ok)
+        break;
+    }
+  if (rc < 0)
+    ok = FALSE;
+  sqlite3_reset (cursor);
+  morango_row_free (row);
+  if (!ok)
+    return FALSE;
+
+  /* What is still dirty waited for a parent that never became clean. */
+  return morango_db_execute (d->db, error,
+                             d->skip_erroring
+                             ? "UPDATE morango_store SET deserialization_error = CASE "
+                               "WHEN EXISTS (SELECT 1 FROM morango_store p WHERE p.id = morango_store._self_ref_fk) "
+                               "THEN 'Parent is dirty; could not deserialize.' "
+                               "ELSE 'Parent does not exist in Store; could not deserialize.' END "
+                               "WHERE profile = ?1 AND model_name = ?2 AND dirty_bit = 1 "
+                               "AND deserialization_error = '' AND morango_stage_filter (partition) "
+                               "AND id NOT IN (SELECT id FROM temp.morango_deserialize_failed)"
+                             : "UPDATE morango_store SET deserialization_error = CASE "
+                               "WHEN EXISTS (SELECT 1 FROM morango_store p WHERE p.id = morango_store._self_ref_fk) "
+                               "THEN 'Parent is dirty; could not deserialize.' "
+                               "ELSE 'Parent does not exist in Store; could not deserialize.' END "
+                               "WHERE profile = ?1 AND model_name = ?2 AND dirty_bit = 1 "
+                               "AND morango_stage_filter (partition) "
+                               "AND id NOT IN (SELECT id FROM temp.morango_deserialize_failed)",
+                             "ss", profile, m->name);
+}
+
+gboolean
+morango_store_deserialize (MorangoStore   *store,
+                           MorangoFilter  *filter,
+                           gboolean        skip_erroring,
+                           GError        **error)
+{
+  MorangoProfile *profile;
+  Deserializer d = { 0 };
+  StageFilter *sf;
+  gboolean ok = FALSE;
+
+  g_return_val_if_fail (MORANGO_IS_STORE (store), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  profile = morango_store_get_profile (store);
+  if (profile == NULL)
+    return TRUE;   /* a relay: records stay in the store */
+
+  d.store = store;
+  d.db = morango_store_get_db (store);
+  d.filter = filter;
+  d.skip_erroring = skip_erroring;
+
+  if ((sf = stage_filter_get (d.db, error)) == NULL)
+    return FALSE;
+  if (!morango_db_begin (d.db, error))
+    return FALSE;
+  if (!morango_db_exec (d.db, "CREATE TEMP TABLE IF NOT EXISTS morango_deserialize_failed "
+                        "(id text PRIMARY KEY); DELETE FROM temp.morango_deserialize_failed;", error))
+    goto out;
+
+  if (!prepare_all (d.db, error,
+                    &d.st_clean,
+                    "UPDATE morango_store SET dirty_bit = 0, deserialization_error = '' WHERE id = ?",
+                    &d.st_failed_check,
+                    "SELECT 1 FROM temp.morango_deserialize_failed WHERE id = ?",
+                    &d.st_lookup,
+                    "SELECT deleted, hard_deleted FROM morango_store WHERE id = ?",
+                    NULL))
+    goto out;
+
+  sf->filter = filter;
+  d.parser = json_parser_new_immutable ();
+  d.flat = morango_flat_json_new ();
+  d.msg = g_string_sized_new (256);
+
+  for (guint i = 0; i < morango_profile_get_n_models (profile); i++)
+    {
+      MorangoModel *m = morango_profile_get_model_at (profile, i);
+
+      d.defer_clean = m->self_ref_col < 0;
+      if (!(m->self_ref_col >= 0 ? deserialize_self_ref (&d, m, error)
+                                 : deserialize_regular (&d, m, error)))
+        goto out;
+    }
+  ok = morango_db_exec (d.db, "DELETE FROM temp.morango_deserialize_failed", error);
+
+out:
+  sf->filter = NULL;
+  g_clear_object (&d.parser);
+  g_clear_pointer (&d.flat, morango_flat_json_free);
+  if (d.msg)
+    g_string_free (d.msg, TRUE);
+  if (!ok)
+    {
+      morango_db_rollback (d.db);
+      return FALSE;
+    }
+  return morango_db_commit (d.db, error);
+}
