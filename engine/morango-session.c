@@ -1,0 +1,346 @@
+/* morango-session.c: sync and transfer sessions as a persisted state machine
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "morango-ids.h"
+#include "morango-json.h"
+#include "morango-session.h"
+
+static const char *stage_names[] = {
+  "initializing", "serializing", "queuing", "transferring",
+  "dequeuing", "deserializing", "cleanup",
+};
+static const char *status_names[] = { "pending", "started", "completed", "errored" };
+
+G_STATIC_ASSERT (G_N_ELEMENTS (stage_names) == MORANGO_N_STAGES);
+
+const char *
+morango_stage_to_string (MorangoStage stage)
+{
+  g_return_val_if_fail (stage < MORANGO_N_STAGES, NULL);
+  return stage_names[stage];
+}
+
+gboolean
+morango_stage_from_string (const char   *text,
+                           MorangoStage *stage)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (stage_names); i++)
+    if (g_strcmp0 (text, stage_names[i]) == 0)
+      {
+        *stage = i;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+const char *
+morango_stage_status_to_string (MorangoStageStatus status)
+{
+  g_return_val_if_fail (status <= MORANGO_STAGE_STATUS_ERRORED, NULL);
+  return status_names[status];
+}
+
+gboolean
+morango_stage_status_from_string (const char         *text,
+                                  MorangoStageStatus *status)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (status_names); i++)
+    if (g_strcmp0 (text, status_names[i]) == 0)
+      {
+        *status = i;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+static char *
+now_text (void)
+{
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  return g_date_time_format (now, "%Y-%m-%d %H:%M:%S.%f");
+}
+
+void
+morango_transfer_session_free (MorangoTransferSession *ts)
+{
+  if (ts == NULL)
+    return;
+  g_free (ts->id);
+  g_free (ts->sync_session_id);
+  g_free (ts->filter);
+  g_free (ts->client_fsic);
+  g_free (ts->server_fsic);
+  g_free (ts);
+}
+
+gboolean
+morango_sync_session_create (MorangoDb   *db,
+                             const char  *id,
+                             gboolean     is_server,
+                             const char  *profile,
+                             const char  *connection_kind,
+                             const char  *connection_path,
+                             const char  *client_instance_id,
+                             const char  *server_instance_id,
+                             GError     **error)
+{
+  g_autofree char *now = now_text ();
+
+  g_return_val_if_fail (morango_is_hex32 (id), FALSE);
+
+  return morango_db_execute (db, error,
+                             "INSERT INTO morango_syncsession (id, start_timestamp, "
+                             "  last_activity_timestamp, active, is_server, profile, connection_kind, "
+                             "  connection_path, client_instance_id, server_instance_id) "
+                             "VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?)",
+                             "sssbsssss", id, now, now, is_server, profile, connection_kind,
+                             connection_path, client_instance_id, server_instance_id);
+}
+
+gboolean
+morango_sync_session_close (MorangoDb   *db,
+                            const char  *id,
+                            GError     **error)
+{
+  g_autofree char *now = now_text ();
+
+  return morango_db_execute (db, error,
+                             "UPDATE morango_syncsession SET active = 0, last_activity_timestamp = ? "
+                             "WHERE id = ?", "ss", now, id);
+}
+
+gboolean
+morango_transfer_session_create (MorangoDb      *db,
+                                 const char     *id,
+                                 const char     *sync_session_id,
+                                 MorangoFilter  *filter,
+                                 gboolean        push,
+                                 GError        **error)
+{
+  g_autofree char *now = now_text ();
+  g_autofree char *text = NULL;
+
+  g_return_val_if_fail (morango_is_hex32 (id), FALSE);
+
+  if (morango_filter_is_everything (filter))
+    {
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
+                   "A transfer needs a filter that names partitions; an empty filter "
+                   "would mean every record");
+      return FALSE;
+    }
+  text = morango_filter_to_string (filter);
+  return morango_db_execute (db, error,
+                             "INSERT INTO morango_transfersession (id, filter, push, active, "
+                             "  records_transferred, records_total, sync_session_id, start_timestamp, "
+                             "  last_activity_timestamp, transfer_stage, transfer_stage_status) "
+                             "VALUES (?, ?, ?, 1, 0, NULL, ?, ?, ?, 'initializing', 'started')",
+                             "ssbsss", id, text, push, sync_session_id, now, now);
+}
+
+MorangoTransferSession *
+morango_transfer_session_load (MorangoDb   *db,
+                               const char  *id,
+                               GError     **error)
+{
+  g_autoptr(MorangoTransferSession) ts = NULL;
+  sqlite3_stmt *stmt;
+  int rc;
+
+  stmt = morango_db_prepare (db,
+                             "SELECT id, sync_session_id, filter, push, active, records_total, "
+                             "  records_transferred, client_fsic, server_fsic, transfer_stage, "
+                             "  transfer_stage_status "
+                             "FROM morango_transfersession WHERE id = ?", error);
+  if (stmt == NULL || !morango_db_bind (db, stmt, error, "s", id))
+    return NULL;
+  if ((rc = morango_db_step (db, stmt, error)) < 0)
+    return NULL;
+  if (rc == SQLITE_DONE)
+    {
+      sqlite3_reset (stmt);
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND,
+                   "No transfer session %s", id);
+      return NULL;
+    }
+  ts = g_new0 (MorangoTransferSession, 1);
+  ts->id = g_strdup (morango_db_column_text (stmt, 0));
+  ts->sync_session_id = g_strdup (morango_db_column_text (stmt, 1));
+  ts->filter = g_strdup (morango_db_column_text (stmt, 2));
+  ts->push = sqlite3_column_int (stmt, 3) != 0;
+  ts->active = sqlite3_column_int (stmt, 4) != 0;
+  ts->records_total = sqlite3_column_type (stmt, 5) == SQLITE_NULL ? -1 : sqlite3_column_int64 (stmt, 5);
+  ts->records_transferred = sqlite3_column_int64 (stmt, 6);
+  ts->client_fsic = g_strdup (morango_db_column_text (stmt, 7));
+  ts->server_fsic = g_strdup (morango_db_column_text (stmt, 8));
+  if (!morango_stage_from_string (morango_db_column_text (stmt, 9), &ts->stage))
+    ts->stage = MORANGO_STAGE_INITIALIZING;
+  if (!morango_stage_status_from_string (morango_db_column_text (stmt, 10), &ts->status))
+    ts->status = MORANGO_STAGE_STATUS_PENDING;
+  sqlite3_reset (stmt);
+  return g_steal_pointer (&ts);
+}
+
+gboolean
+morango_transfer_session_set_stage (MorangoDb           *db,
+                                    const char          *id,
+                                    MorangoStage         stage,
+                                    MorangoStageStatus   status,
+                                    GError             **error)
+{
+  g_autoptr(MorangoTransferSession) ts = morango_transfer_session_load (db, id, error);
+  g_autofree char *now = NULL;
+
+  if (ts == NULL)
+    return FALSE;
+  if (stage < ts->stage)
+    {
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
+                   "Transfer session %s is at %s and cannot go back to %s",
+                   id, morango_stage_to_string (ts->stage), morango_stage_to_string (stage));
+      return FALSE;
+    }
+  if (stage == ts->stage && status == ts->status)
+    return TRUE;   /* nothing changed: leave the activity times alone */
+
+  now = now_text ();
+  return morango_db_execute (db, error,
+                             "UPDATE morango_transfersession SET transfer_stage = ?, "
+                             "  transfer_stage_status = ?, last_activity_timestamp = ? WHERE id = ?",
+                             "ssss", morango_stage_to_string (stage),
+                             morango_stage_status_to_string (status), now, id) &&
+         morango_db_execute (db, error,
+                             "UPDATE morango_syncsession SET last_activity_timestamp = ? WHERE id = ?",
+                             "ss", now, ts->sync_session_id);
+}
+
+gboolean
+morango_transfer_session_set_fsics (MorangoDb   *db,
+                                    const char  *id,
+                                    const char  *client_fsic,
+                                    const char  *server_fsic,
+                                    GError     **error)
+{
+  return morango_db_execute (db, error,
+                             "UPDATE morango_transfersession SET "
+                             "  client_fsic = coalesce(?, client_fsic), "
+                             "  server_fsic = coalesce(?, server_fsic) WHERE id = ?",
+                             "sss", client_fsic, server_fsic, id);
+}
+
+gboolean
+morango_transfer_session_set_counts (MorangoDb   *db,
+                                     const char  *id,
+                                     gint64       records_total,
+                                     gint64       records_transferred,
+                                     GError     **error)
+{
+  return morango_db_execute (db, error,
+                             "UPDATE morango_transfersession SET "
+                             "  records_total = CASE WHEN ? < 0 THEN records_total ELSE ? END, "
+                             "  records_transferred = CASE WHEN ? < 0 THEN records_transferred ELSE ? END "
+                             "WHERE id = ?",
+                             "iiiis", records_total, records_total,
+                             records_transferred, records_transferred, id);
+}
+
+gboolean
+morango_transfer_session_close (MorangoDb   *db,
+                                const char  *id,
+                                GError     **error)
+{
+  if (!morango_db_begin (db, error))
+    return FALSE;
+  if (!morango_db_execute (db, error,
+                           "DELETE FROM morango_recordmaxcounterbuffer WHERE transfer_session_id = ?",
+                           "s", id) ||
+      !morango_db_execute (db, error,
+                           "DELETE FROM morango_buffer WHERE transfer_session_id = ?", "s", id) ||
+      !morango_db_execute (db, error,
+                           "UPDATE morango_transfersession SET active = 0 WHERE id = ?", "s", id) ||
+      !morango_db_commit (db, error))
+    {
+      if (morango_db_in_transaction (db))
+        morango_db_rollback (db);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static char *
+replace_all (const char *text,
+             const char *needle,
+             const char *replacement)
+{
+  g_auto(GStrv) parts = NULL;
+
+  if (*needle == '\0')
+    return g_strdup (text);
+  parts = g_strsplit (text, needle, -1);
+  return g_strjoinv (replacement, parts);
+}
+
+gboolean
+morango_transfer_verify_record (MorangoStore               *receiver,
+                                MorangoFilter              *filter,
+                                const MorangoBufferRecord  *record,
+                                GError                    **error)
+{
+  MorangoProfile *profile = morango_store_get_profile (receiver);
+  gboolean id_ok;
+
+  if (!morango_is_hex32 (record->model_uuid) || !morango_is_hex32 (record->last_saved_instance) ||
+      record->last_saved_counter < 0 || record->model_name == NULL || record->partition == NULL ||
+      record->source_id == NULL || record->serialized == NULL)
+    {
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED,
+                   "Record %s is malformed: ids must be 32 lowercase hex characters and "
+                   "every field must be present", record->model_uuid ? record->model_uuid : "(no id)");
+      return FALSE;
+    }
+  if (g_strcmp0 (record->profile, morango_store_get_profile_name (receiver)) != 0)
+    {
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED,
+                   "Record %s belongs to profile “%s”, not “%s”", record->model_uuid,
+                   record->profile ? record->profile : "", morango_store_get_profile_name (receiver));
+      return FALSE;
+    }
+
+  if (profile != NULL)
+    id_ok = morango_profile_verify_record_id (profile, record->model_name, record->model_uuid,
+                                              record->partition, record->source_id);
+  else
+    {
+      g_autofree char *tmpl = replace_all (record->partition, record->model_uuid, "${id}");
+      g_autofree char *expected = morango_sha2_uuid (tmpl, record->source_id, record->model_name, NULL);
+      id_ok = g_str_equal (expected, record->model_uuid);
+    }
+  if (!id_ok)
+    {
+      g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED,
+                           "Does not match results of calling ModelBase.compute_namespaced_id");
+      return FALSE;
+    }
+  if (!morango_filter_contains (filter, record->partition))
+    {
+      g_autofree char *text = morango_filter_to_string (filter);
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED,
+                   "Partition %s is not contained within filter for TransferSession (%s)",
+                   record->partition, text);
+      return FALSE;
+    }
+  if (*record->serialized != '\0')
+    {
+      g_autoptr(GError) local_error = NULL;
+      g_autoptr(JsonObject) obj = morango_json_parse_object (record->serialized, "its data", &local_error);
+
+      if (obj == NULL)
+        {
+          g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED,
+                       "Record %s: %s", record->model_uuid, local_error->message);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}

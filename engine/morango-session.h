@@ -1,0 +1,128 @@
+/* morango-session.h: sync and transfer sessions as a persisted state machine (protocol §1.4, §1.5, §9)
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#pragma once
+
+#include "morango-db.h"
+#include "morango-filter.h"
+#include "morango-store.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  MORANGO_STAGE_INITIALIZING,
+  MORANGO_STAGE_SERIALIZING,
+  MORANGO_STAGE_QUEUING,
+  MORANGO_STAGE_TRANSFERRING,
+  MORANGO_STAGE_DEQUEUING,
+  MORANGO_STAGE_DESERIALIZING,
+  MORANGO_STAGE_CLEANUP,
+  MORANGO_N_STAGES
+} MorangoStage;
+
+typedef enum {
+  MORANGO_STAGE_STATUS_PENDING,
+  MORANGO_STAGE_STATUS_STARTED,
+  MORANGO_STAGE_STATUS_COMPLETED,
+  MORANGO_STAGE_STATUS_ERRORED,
+} MorangoStageStatus;
+
+const char *morango_stage_to_string         (MorangoStage        stage);
+gboolean    morango_stage_from_string       (const char         *text,
+                                             MorangoStage       *stage);
+const char *morango_stage_status_to_string  (MorangoStageStatus  status);
+gboolean    morango_stage_status_from_string (const char        *text,
+                                              MorangoStageStatus *status);
+
+typedef struct {
+  char               *id;
+  char               *sync_session_id;
+  char               *filter;
+  gboolean            push;
+  gboolean            active;
+  gint64              records_total;       /* -1: not queued yet */
+  gint64              records_transferred;
+  char               *client_fsic;
+  char               *server_fsic;
+  MorangoStage        stage;
+  MorangoStageStatus  status;
+} MorangoTransferSession;
+
+void     morango_transfer_session_free       (MorangoTransferSession *ts);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MorangoTransferSession, morango_transfer_session_free)
+
+gboolean morango_sync_session_create         (MorangoDb   *db,
+                                              const char  *id,
+                                              gboolean     is_server,
+                                              const char  *profile,
+                                              const char  *connection_kind,
+                                              const char  *connection_path,
+                                              const char  *client_instance_id,
+                                              const char  *server_instance_id,
+                                              GError     **error);
+gboolean morango_sync_session_close          (MorangoDb   *db,
+                                              const char  *id,
+                                              GError     **error);
+
+/* A new transfer session at initializing/started.  An empty filter is
+ * refused (quirk 15: it would mean everything). */
+gboolean morango_transfer_session_create     (MorangoDb     *db,
+                                              const char    *id,
+                                              const char    *sync_session_id,
+                                              MorangoFilter *filter,
+                                              gboolean       push,
+                                              GError       **error);
+MorangoTransferSession *morango_transfer_session_load (MorangoDb  *db,
+                                                       const char *id,
+                                                       GError    **error);
+/* Moves the session to (@stage, @status).  A stage never moves back;
+ * each change bumps the activity time here and on the sync session. */
+gboolean morango_transfer_session_set_stage  (MorangoDb          *db,
+                                              const char         *id,
+                                              MorangoStage        stage,
+                                              MorangoStageStatus  status,
+                                              GError            **error);
+/* NULL leaves a value as it is. */
+gboolean morango_transfer_session_set_fsics  (MorangoDb   *db,
+                                              const char  *id,
+                                              const char  *client_fsic,
+                                              const char  *server_fsic,
+                                              GError     **error);
+/* A negative value leaves a count as it is. */
+gboolean morango_transfer_session_set_counts (MorangoDb   *db,
+                                              const char  *id,
+                                              gint64       records_total,
+                                              gint64       records_transferred,
+                                              GError     **error);
+/* Deletes the session's buffers and marks it inactive. */
+gboolean morango_transfer_session_close      (MorangoDb   *db,
+                                              const char  *id,
+                                              GError     **error);
+
+/* One incoming buffer record, as a receiver sees it before accepting a
+ * chunk (protocol §2.2 receipt verification, correction 17). */
+typedef struct {
+  const char *model_uuid;
+  const char *model_name;
+  const char *profile;
+  const char *partition;
+  const char *source_id;
+  const char *serialized;
+  const char *conflicting_serialized_data;
+  const char *last_saved_instance;
+  gint64      last_saved_counter;
+  gboolean    deleted;
+  gboolean    hard_deleted;
+  const char *self_ref_fk;
+} MorangoBufferRecord;
+
+/* Refuses a record whose id does not follow its model's rule, whose
+ * partition lies outside @filter, or whose fields are malformed, with
+ * Morango's messages. */
+gboolean morango_transfer_verify_record      (MorangoStore              *receiver,
+                                              MorangoFilter             *filter,
+                                              const MorangoBufferRecord *record,
+                                              GError                   **error);
+
+G_END_DECLS
