@@ -142,3 +142,83 @@ morango_store_check_injected (MorangoStore  *self,
     }
   return TRUE;
 }
+
+static gboolean
+read_meta (MorangoDb   *db,
+           const char  *key,
+           char       **value,
+           GError     **error)
+{
+  return morango_db_query_text (db, value, error,
+                                "SELECT value FROM morango_meta WHERE key = ?", "s", key);
+}
+
+/* Records the profile on first use, refuses another one later, and
+ * brings tables and scope definitions up to the description. */
+static gboolean
+bind_profile (MorangoDb       *db,
+              MorangoProfile  *profile,
+              GError         **error)
+{
+  g_autofree char *name = NULL;
+  g_autofree char *description = NULL;
+
+  if (!read_meta (db, "profile", &name, error) ||
+      !read_meta (db, "description", &description, error))
+    return FALSE;
+
+  if (name != NULL &&
+      (g_strcmp0 (name, morango_profile_get_name (profile)) != 0 ||
+       g_strcmp0 (description, morango_profile_get_description_id (profile)) != 0))
+    {
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_UNKNOWN_PROFILE,
+                   "“%s” holds profile “%s” described by “%s”; it cannot be opened with "
+                   "profile “%s” described by “%s”",
+                   morango_db_get_path (db), name, description ? description : "",
+                   morango_profile_get_name (profile),
+                   morango_profile_get_description_id (profile));
+      return FALSE;
+    }
+
+  if (!morango_db_begin (db, error))
+    return FALSE;
+  if (name == NULL &&
+      (!morango_db_execute (db, error, "INSERT INTO morango_meta (key, value) VALUES ('profile', ?)",
+                            "s", morango_profile_get_name (profile)) ||
+       !morango_db_execute (db, error, "INSERT INTO morango_meta (key, value) VALUES ('description', ?)",
+                            "s", morango_profile_get_description_id (profile))))
+    goto fail;
+  if (!morango_profile_ensure_tables (profile, db, error) ||
+      !morango_profile_save_scope_definitions (profile, db, error))
+    goto fail;
+  return morango_db_commit (db, error);
+
+fail:
+  morango_db_rollback (db);
+  return FALSE;
+}
+
+MorangoStore *
+morango_store_open (const char             *path,
+                    MorangoProfile         *profile,
+                    const MorangoHostInfo  *host,
+                    MorangoRandom          *random,
+                    GError                **error)
+{
+  g_autoptr(MorangoDb) db = NULL;
+  g_autofree char *instance_id = NULL;
+
+  g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (MORANGO_IS_PROFILE (profile), NULL);
+  g_return_val_if_fail (host != NULL, NULL);
+  g_return_val_if_fail (random != NULL, NULL);
+
+  if (!(db = morango_db_open (path, error)))
+    return NULL;
+  if (!bind_profile (db, profile, error))
+    return NULL;
+  if (!(instance_id = morango_instance_resolve (db, host, random, error)))
+    return NULL;
+  return morango_store_new_for_db (db, morango_profile_get_name (profile), profile,
+                                   instance_id, random);
+}
