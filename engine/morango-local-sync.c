@@ -1,0 +1,449 @@
+/* morango-local-sync.c: sync two engine databases in one process
+ *
+ * The same stages a network sync runs, with buffer rows moved directly
+ * between the two databases instead of over HTTP.  Receipt checks are
+ * the receiver's, as they would be on the wire.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "morango-local-sync.h"
+#include "morango-serialize.h"
+
+typedef struct {
+  MorangoStore                  *client;
+  MorangoStore                  *server;
+  MorangoStore                  *sender;
+  MorangoStore                  *receiver;
+  MorangoFilter                 *filter;
+  gboolean                       push;
+  const MorangoLocalSyncOptions *options;
+  MorangoLocalSyncStats         *stats;
+  char                          *ts_id;
+} Sync;
+
+static gboolean
+set_stage_both (Sync               *sync,
+                MorangoStage        stage,
+                MorangoStageStatus  status,
+                GError            **error)
+{
+  return morango_transfer_session_set_stage (morango_store_get_db (sync->client), sync->ts_id,
+                                             stage, status, error) &&
+         morango_transfer_session_set_stage (morango_store_get_db (sync->server), sync->ts_id,
+                                             stage, status, error);
+}
+
+static gboolean
+create_sessions (Sync    *sync,
+                 GError **error)
+{
+  MorangoRandom *random = morango_store_get_random (sync->client);
+  g_autofree char *ss_id = morango_random_uuid4_hex (random);
+  MorangoDb *cdb = morango_store_get_db (sync->client);
+  MorangoDb *sdb = morango_store_get_db (sync->server);
+  const char *profile = morango_store_get_profile_name (sync->client);
+
+  if (g_strcmp0 (profile, morango_store_get_profile_name (sync->server)) != 0)
+    {
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
+                   "Cannot sync profile “%s” with profile “%s”",
+                   profile, morango_store_get_profile_name (sync->server));
+      return FALSE;
+    }
+
+  sync->ts_id = morango_random_uuid4_hex (random);
+  if (!morango_sync_session_create (cdb, ss_id, FALSE, profile, "local",
+                                    morango_db_get_path (sdb),
+                                    morango_store_get_instance_id (sync->client),
+                                    morango_store_get_instance_id (sync->server), error) ||
+      !morango_sync_session_create (sdb, ss_id, TRUE, profile, "local",
+                                    morango_db_get_path (sdb),
+                                    morango_store_get_instance_id (sync->client),
+                                    morango_store_get_instance_id (sync->server), error) ||
+      !morango_transfer_session_create (cdb, sync->ts_id, ss_id, sync->filter, sync->push, error) ||
+      !morango_transfer_session_create (sdb, sync->ts_id, ss_id, sync->filter, sync->push, error))
+    return FALSE;
+  return set_stage_both (sync, MORANGO_STAGE_INITIALIZING, MORANGO_STAGE_STATUS_COMPLETED, error);
+}
+
+static gboolean
+stage_serializing (Sync    *sync,
+                   GError **error)
+{
+  gboolean reduction = !sync->options->no_fsic_reduction;
+  g_autofree char *sender_fsic = NULL;
+  g_autofree char *receiver_fsic = NULL;
+
+  if (!morango_store_serialize (sync->sender, sync->filter, error))
+    return FALSE;
+  if (!morango_instance_get_counter (morango_store_get_db (sync->sender),
+                                     morango_store_get_instance_id (sync->sender),
+                                     &sync->stats->records_serialized_counter, error))
+    return FALSE;
+
+  sender_fsic = morango_store_calculate_fsic_json (sync->sender, sync->filter, TRUE,
+                                                   sync->options->format, reduction, error);
+  if (sender_fsic == NULL)
+    return FALSE;
+  receiver_fsic = morango_store_calculate_fsic_json (sync->receiver, sync->filter, FALSE,
+                                                     sync->options->format, reduction, error);
+  if (receiver_fsic == NULL)
+    return FALSE;
+
+  {
+    const char *client_fsic = sync->push ? sender_fsic : receiver_fsic;
+    const char *server_fsic = sync->push ? receiver_fsic : sender_fsic;
+
+    return morango_transfer_session_set_fsics (morango_store_get_db (sync->client), sync->ts_id,
+                                               client_fsic, server_fsic, error) &&
+           morango_transfer_session_set_fsics (morango_store_get_db (sync->server), sync->ts_id,
+                                               client_fsic, server_fsic, error);
+  }
+}
+
+static MorangoTransferSession *
+load_ts (MorangoStore  *store,
+         const char    *id,
+         GError       **error)
+{
+  return morango_transfer_session_load (morango_store_get_db (store), id, error);
+}
+
+static const char *
+sender_fsic_of (Sync                   *sync,
+                MorangoTransferSession *ts)
+{
+  return sync->push ? ts->client_fsic : ts->server_fsic;
+}
+
+static const char *
+receiver_fsic_of (Sync                   *sync,
+                  MorangoTransferSession *ts)
+{
+  return sync->push ? ts->server_fsic : ts->client_fsic;
+}
+
+static gboolean
+stage_queuing (Sync    *sync,
+               GError **error)
+{
+  g_autoptr(MorangoTransferSession) ts = load_ts (sync->sender, sync->ts_id, error);
+  gint64 total = 0;
+
+  if (ts == NULL)
+    return FALSE;
+  if (!morango_store_queue (sync->sender, sync->ts_id, sync->filter, sync->options->format,
+                            sender_fsic_of (sync, ts), receiver_fsic_of (sync, ts), &total, error))
+    return FALSE;
+  sync->stats->records_total = total;
+  return morango_transfer_session_set_counts (morango_store_get_db (sync->sender), sync->ts_id,
+                                              total, -1, error) &&
+         morango_transfer_session_set_counts (morango_store_get_db (sync->receiver), sync->ts_id,
+                                              total, -1, error);
+}
+
+/* Reads one chunk of the sender's buffer after @after_id, checks every
+ * record as the receiver, and stores the chunk on the receiver in one
+ * transaction together with the new transferred count. */
+static gboolean
+transfer_chunk (Sync    *sync,
+                gint64  *after_id,
+                gint64   already,
+                gint64  *moved,
+                GError **error)
+{
+  MorangoDb *sdb = morango_store_get_db (sync->sender);
+  MorangoDb *rdb = morango_store_get_db (sync->receiver);
+  sqlite3_stmt *read, *rmcb, *insert, *insert_rmcb;
+  gint64 n = 0;
+  int rc;
+
+  read = morango_db_prepare (sdb,
+                             "SELECT id, model_uuid, profile, serialized, deleted, hard_deleted, "
+                             "  last_saved_instance, last_saved_counter, partition, source_id, model_name, "
+                             "  conflicting_serialized_data, _self_ref_fk "
+                             "FROM morango_buffer WHERE transfer_session_id = ? AND id > ? "
+                             "ORDER BY id LIMIT ?", error);
+  if (read == NULL || !morango_db_bind (sdb, read, error, "sii", sync->ts_id, *after_id,
+                                        (gint64) sync->options->chunk_size))
+    return FALSE;
+  if (!morango_db_begin (rdb, error))
+    {
+      sqlite3_reset (read);
+      return FALSE;
+    }
+
+  while ((rc = morango_db_step (sdb, read, error)) == SQLITE_ROW)
+    {
+      MorangoBufferRecord rec = {
+        .model_uuid = morango_db_column_text (read, 1),
+        .profile = morango_db_column_text (read, 2),
+        .serialized = morango_db_column_text (read, 3),
+        .deleted = sqlite3_column_int (read, 4),
+        .hard_deleted = sqlite3_column_int (read, 5),
+        .last_saved_instance = morango_db_column_text (read, 6),
+        .last_saved_counter = sqlite3_column_int64 (read, 7),
+        .partition = morango_db_column_text (read, 8),
+        .source_id = morango_db_column_text (read, 9),
+        .model_name = morango_db_column_text (read, 10),
+        .conflicting_serialized_data = morango_db_column_text (read, 11),
+        .self_ref_fk = morango_db_column_text (read, 12),
+      };
+
+      *after_id = sqlite3_column_int64 (read, 0);
+      if (!morango_transfer_verify_record (sync->receiver, sync->filter, &rec, error))
+        goto fail;
+
+      insert = morango_db_prepare (rdb,
+                                   "INSERT INTO morango_buffer (profile, serialized, deleted, hard_deleted, "
+                                   "  last_saved_instance, last_saved_counter, partition, source_id, "
+                                   "  model_name, conflicting_serialized_data, _self_ref_fk, "
+                                   "  transfer_session_id, model_uuid) "
+                                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", error);
+      if (insert == NULL ||
+          !morango_db_bind (rdb, insert, error, "ssbbsisssssss", rec.profile, rec.serialized,
+                            rec.deleted, rec.hard_deleted, rec.last_saved_instance,
+                            rec.last_saved_counter, rec.partition, rec.source_id, rec.model_name,
+                            rec.conflicting_serialized_data, rec.self_ref_fk, sync->ts_id,
+                            rec.model_uuid) ||
+          !morango_db_run (rdb, insert, error))
+        goto fail;
+
+      rmcb = morango_db_prepare (sdb,
+                                 "SELECT instance_id, counter FROM morango_recordmaxcounterbuffer "
+                                 "WHERE transfer_session_id = ? AND model_uuid = ?", error);
+      insert_rmcb = morango_db_prepare (rdb,
+                                        "INSERT INTO morango_recordmaxcounterbuffer (instance_id, counter, "
+                                        "  transfer_session_id, model_uuid) VALUES (?, ?, ?, ?)", error);
+      if (rmcb == NULL || insert_rmcb == NULL ||
+          !morango_db_bind (sdb, rmcb, error, "ss", sync->ts_id, rec.model_uuid))
+        goto fail;
+      while ((rc = morango_db_step (sdb, rmcb, error)) == SQLITE_ROW)
+        {
+          const char *instance = morango_db_column_text (rmcb, 0);
+
+          if (!morango_is_hex32 (instance))
+            {
+              g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED,
+                           "Record %s carries a malformed history entry", rec.model_uuid);
+              sqlite3_reset (rmcb);
+              goto fail;
+            }
+          if (!morango_db_bind (rdb, insert_rmcb, error, "siss", instance,
+                                sqlite3_column_int64 (rmcb, 1), sync->ts_id, rec.model_uuid) ||
+              !morango_db_run (rdb, insert_rmcb, error))
+            {
+              sqlite3_reset (rmcb);
+              goto fail;
+            }
+        }
+      sqlite3_reset (rmcb);
+      if (rc < 0)
+        goto fail;
+
+      n++;
+      if (!morango_store_check_injected (sync->receiver, "transfer", already + n, error))
+        goto fail;
+    }
+  sqlite3_reset (read);
+  if (rc < 0)
+    goto fail_nostmt;
+
+  if (!morango_transfer_session_set_counts (rdb, sync->ts_id, -1, already + n, error) ||
+      !morango_db_commit (rdb, error))
+    goto fail_nostmt;
+  /* The sender learns of the chunk only once the receiver holds it. */
+  if (!morango_transfer_session_set_counts (sdb, sync->ts_id, -1, already + n, error))
+    return FALSE;
+  *moved = n;
+  return TRUE;
+
+fail:
+  sqlite3_reset (read);
+fail_nostmt:
+  if (morango_db_in_transaction (rdb))
+    morango_db_rollback (rdb);
+  return FALSE;
+}
+
+static gboolean
+stage_transferring (Sync    *sync,
+                    GError **error)
+{
+  g_autoptr(MorangoTransferSession) rts = load_ts (sync->receiver, sync->ts_id, error);
+  gint64 done, after_id = 0, moved;
+
+  if (rts == NULL)
+    return FALSE;
+  done = rts->records_transferred;
+
+  /* Resuming: skip what the receiver already committed. */
+  if (done > 0)
+    {
+      gboolean found = FALSE;
+      if (!morango_db_query_int64 (morango_store_get_db (sync->sender), &after_id, &found, error,
+                                   "SELECT id FROM morango_buffer WHERE transfer_session_id = ? "
+                                   "ORDER BY id LIMIT 1 OFFSET ?", "si", sync->ts_id, done - 1))
+        return FALSE;
+      if (!found)
+        after_id = G_MAXINT64;
+    }
+
+  do
+    {
+      if (!transfer_chunk (sync, &after_id, done, &moved, error))
+        return FALSE;
+      done += moved;
+    }
+  while (moved == (gint64) sync->options->chunk_size);
+
+  sync->stats->records_transferred = done;
+  return TRUE;
+}
+
+static gboolean
+stage_dequeuing (Sync    *sync,
+                 GError **error)
+{
+  g_autoptr(MorangoTransferSession) ts = load_ts (sync->receiver, sync->ts_id, error);
+
+  if (ts == NULL)
+    return FALSE;
+  sync->stats->records_transferred = ts->records_transferred;
+  if (ts->records_transferred == 0)
+    return TRUE;
+  return morango_store_dequeue_scoped (sync->receiver, sync->ts_id, sync->filter,
+                                       sync->push ? sync->options->server_writable
+                                                  : sync->options->client_writable,
+                                       sync->options->format, sender_fsic_of (sync, ts),
+                                       &sync->stats->dequeue, error);
+}
+
+static gboolean
+stage_deserializing (Sync    *sync,
+                     GError **error)
+{
+  if (sync->stats->records_transferred == 0)
+    return TRUE;
+  /* Local edits made since the last serialization become versions (and
+   * win) before incoming data is written over the application rows. */
+  return morango_store_serialize (sync->receiver, sync->filter, error) &&
+         morango_store_deserialize (sync->receiver, sync->filter, FALSE, error);
+}
+
+static gboolean
+stage_cleanup (Sync    *sync,
+               GError **error)
+{
+  g_autoptr(MorangoTransferSession) ts = load_ts (sync->client, sync->ts_id, error);
+
+  if (ts == NULL)
+    return FALSE;
+  return morango_transfer_session_close (morango_store_get_db (sync->client), sync->ts_id, error) &&
+         morango_transfer_session_close (morango_store_get_db (sync->server), sync->ts_id, error) &&
+         morango_sync_session_close (morango_store_get_db (sync->client), ts->sync_session_id, error) &&
+         morango_sync_session_close (morango_store_get_db (sync->server), ts->sync_session_id, error);
+}
+
+typedef gboolean (*StageFunc) (Sync *sync, GError **error);
+
+gboolean
+morango_local_sync (MorangoStore                   *client,
+                    MorangoStore                   *server,
+                    MorangoFilter                  *filter,
+                    gboolean                        push,
+                    const MorangoLocalSyncOptions  *options,
+                    MorangoLocalSyncStats          *stats,
+                    GError                        **error)
+{
+  static const MorangoLocalSyncOptions defaults = MORANGO_LOCAL_SYNC_OPTIONS_INIT;
+  static const StageFunc stages[MORANGO_N_STAGES] = {
+    NULL, stage_serializing, stage_queuing, stage_transferring,
+    stage_dequeuing, stage_deserializing, stage_cleanup,
+  };
+  MorangoLocalSyncStats local_stats = { { 0 } };
+  g_autoptr(MorangoTransferSession) ts = NULL;
+  Sync sync = { 0 };
+  MorangoStage start = MORANGO_STAGE_SERIALIZING;
+
+  g_return_val_if_fail (MORANGO_IS_STORE (client), FALSE);
+  g_return_val_if_fail (MORANGO_IS_STORE (server), FALSE);
+  g_return_val_if_fail (filter != NULL, FALSE);
+
+  sync.client = client;
+  sync.server = server;
+  sync.sender = push ? client : server;
+  sync.receiver = push ? server : client;
+  sync.filter = filter;
+  sync.push = push;
+  sync.options = options ? options : &defaults;
+  sync.stats = stats ? stats : &local_stats;
+  memset (sync.stats, 0, sizeof *sync.stats);
+  if (sync.options->chunk_size == 0)
+    {
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, "The chunk size must be positive");
+      return FALSE;
+    }
+
+  if (sync.options->resume_transfer_session_id != NULL)
+    {
+      g_autoptr(MorangoFilter) stored = NULL;
+
+      sync.ts_id = g_strdup (sync.options->resume_transfer_session_id);
+      ts = load_ts (client, sync.ts_id, error);
+      if (ts == NULL)
+        goto out;
+      stored = morango_filter_parse (ts->filter);
+      if (!ts->active || ts->push != push || !morango_filter_equal (stored, filter))
+        {
+          g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
+                       "Transfer session %s cannot be resumed: it is closed or was for "
+                       "another direction or filter", sync.ts_id);
+          goto out;
+        }
+      start = ts->status == MORANGO_STAGE_STATUS_COMPLETED ? ts->stage + 1 : ts->stage;
+      if (start == MORANGO_STAGE_INITIALIZING)
+        start = MORANGO_STAGE_SERIALIZING;
+      /* A later stage still needs what the serializing stage counted. */
+      if (start > MORANGO_STAGE_TRANSFERRING)
+        {
+          g_autoptr(MorangoTransferSession) rts = load_ts (sync.receiver, sync.ts_id, error);
+          if (rts == NULL)
+            goto out;
+          sync.stats->records_transferred = rts->records_transferred;
+          sync.stats->records_total = rts->records_total;
+        }
+    }
+  else if (!create_sessions (&sync, error))
+    goto out;
+
+  g_strlcpy (sync.stats->transfer_session_id, sync.ts_id, sizeof sync.stats->transfer_session_id);
+
+  for (MorangoStage stage = start; stage < MORANGO_N_STAGES; stage++)
+    {
+      gint64 t0 = g_get_monotonic_time ();
+      g_autoptr(GError) stage_error = NULL;
+
+      if (!set_stage_both (&sync, stage, MORANGO_STAGE_STATUS_STARTED, error))
+        goto out;
+      if (!stages[stage] (&sync, &stage_error))
+        {
+          g_autoptr(GError) ignored = NULL;
+          /* The stage rolled back; record where it stopped. */
+          set_stage_both (&sync, stage, MORANGO_STAGE_STATUS_ERRORED, &ignored);
+          g_propagate_prefixed_error (error, g_steal_pointer (&stage_error), "%s: ",
+                                      morango_stage_to_string (stage));
+          goto out;
+        }
+      sync.stats->seconds[stage] = (g_get_monotonic_time () - t0) / 1e6;
+      if (!set_stage_both (&sync, stage, MORANGO_STAGE_STATUS_COMPLETED, error))
+        goto out;
+    }
+
+  g_free (sync.ts_id);
+  return TRUE;
+
+out:
+  g_clear_pointer (&sync.ts_id, g_free);
+  return FALSE;
+}

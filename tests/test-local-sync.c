@@ -1,0 +1,415 @@
+/* test-local-sync.c: two engine databases synced in one process (morango-testapp)
+ *
+ * The demo scenarios of protocol §10.4 run through morango_local_sync:
+ * fresh pull, push, conflict, delete, re-create, hard delete, repeated
+ * sync moving nothing, interruption and resumption, tampered records.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "morango-app.h"
+#include "morango-local-sync.h"
+#include "morango-serialize.h"
+#include "morango-test-util.h"
+
+typedef struct {
+  char           *dir;
+  MorangoProfile *profile;
+  MorangoStore   *a;      /* the "server" */
+  MorangoStore   *b;      /* the "client" */
+  char           *user;
+  MorangoFilter  *filter;
+} Fixture;
+
+static MorangoStore *
+open_store (Fixture    *f,
+            const char *name,
+            guint64     seed)
+{
+  g_autofree char *path = g_build_filename (f->dir, name, NULL);
+  g_autoptr(MorangoHostInfo) host = morango_host_info_new (name, "");
+  g_autoptr(MorangoRandom) random = morango_random_new_seeded (seed);
+  g_autoptr(GError) error = NULL;
+  MorangoStore *store = morango_store_open (path, f->profile, host, random, &error);
+
+  g_assert_no_error (error);
+  return store;
+}
+
+static void
+fixture_set_up (Fixture       *f,
+                gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) user = json_object_new ();
+  g_autofree char *filter = NULL;
+
+  f->dir = morango_test_tmpdir ();
+  f->profile = morango_profile_new_by_name ("morango-testapp", &error);
+  g_assert_no_error (error);
+  f->a = open_store (f, "a.db", 11);
+  f->b = open_store (f, "b.db", 12);
+
+  json_object_set_string_member (user, "username", "bob");
+  json_object_set_string_member (user, "password", "x");
+  g_assert_true (morango_app_create (f->a, "user", user, &f->user, &error));
+  g_assert_no_error (error);
+  filter = g_strdup_printf ("%s:user", f->user);
+  f->filter = morango_filter_parse (filter);
+}
+
+static void
+fixture_tear_down (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_clear_object (&f->a);
+  g_clear_object (&f->b);
+  g_clear_object (&f->profile);
+  g_clear_pointer (&f->filter, morango_filter_unref);
+  g_clear_pointer (&f->user, g_free);
+  g_clear_pointer (&f->dir, g_free);
+}
+
+static char *
+add_log (MorangoStore *store,
+         const char   *user,
+         guint         n)
+{
+  g_autoptr(JsonObject) log = json_object_new ();
+  g_autofree char *content = g_strdup_printf ("%032x", n);
+  g_autoptr(GError) error = NULL;
+  char *id = NULL;
+
+  json_object_set_string_member (log, "user_id", user);
+  json_object_set_string_member (log, "content_id", content);
+  g_assert_true (morango_app_create (store, "contentsummarylog", log, &id, &error));
+  g_assert_no_error (error);
+  return id;
+}
+
+static gint64
+count (MorangoStore *store,
+       const char   *sql)
+{
+  gint64 n = -1;
+
+  g_assert_true (morango_db_query_int64 (morango_store_get_db (store), &n, NULL, NULL, sql, ""));
+  return n;
+}
+
+static void
+sync_ok (MorangoStore                  *client,
+         MorangoStore                  *server,
+         MorangoFilter                 *filter,
+         gboolean                       push,
+         const MorangoLocalSyncOptions *options,
+         MorangoLocalSyncStats         *stats)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (morango_local_sync (client, server, filter, push, options, stats, &error));
+  g_assert_no_error (error);
+}
+
+/* App rows and store data of both sides, for comparing outcomes. */
+static char *
+app_digest (MorangoStore *store)
+{
+  MorangoDb *db = morango_store_get_db (store);
+  g_autoptr(GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+  sqlite3_stmt *stmt = morango_db_prepare (db,
+      "SELECT id || '|' || user_id || '|' || content_id FROM facility_profile_summarylog ORDER BY id", NULL);
+
+  while (sqlite3_step (stmt) == SQLITE_ROW)
+    g_checksum_update (sum, sqlite3_column_text (stmt, 0), -1);
+  sqlite3_reset (stmt);
+  stmt = morango_db_prepare (db, "SELECT id || serialized || deleted || hard_deleted FROM morango_store "
+                                 "ORDER BY id", NULL);
+  while (sqlite3_step (stmt) == SQLITE_ROW)
+    g_checksum_update (sum, sqlite3_column_text (stmt, 0), -1);
+  sqlite3_reset (stmt);
+  return g_strdup (g_checksum_get_string (sum));
+}
+
+static void
+test_pull_then_nothing_new (Fixture       *f,
+                            gconstpointer  data)
+{
+  MorangoLocalSyncStats stats;
+  g_autofree char *da = NULL, *db = NULL;
+
+  for (guint i = 0; i < 25; i++)
+    g_free (add_log (f->a, f->user, i));
+
+  sync_ok (f->b, f->a, f->filter, FALSE, NULL, &stats);
+  g_assert_cmpint (stats.records_total, ==, 26);
+  g_assert_cmpint (stats.records_transferred, ==, 26);
+  g_assert_cmpint (stats.dequeue.n_new, ==, 26);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM facility_profile_summarylog"), ==, 25);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM facility_profile_myuser"), ==, 1);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_store WHERE dirty_bit = 1"), ==, 0);
+  /* Sessions are closed and buffers gone on both sides. */
+  g_assert_cmpint (count (f->a, "SELECT count(*) FROM morango_buffer"), ==, 0);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_recordmaxcounterbuffer"), ==, 0);
+  g_assert_cmpint (count (f->a, "SELECT count(*) FROM morango_transfersession WHERE active = 1"), ==, 0);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_syncsession WHERE active = 1"), ==, 0);
+
+  /* Repeats move nothing, either way (§10.4 h, §11.9 full flow). */
+  sync_ok (f->b, f->a, f->filter, TRUE, NULL, &stats);
+  g_assert_cmpint (stats.records_total, ==, 0);
+  sync_ok (f->b, f->a, f->filter, FALSE, NULL, &stats);
+  g_assert_cmpint (stats.records_total, ==, 0);
+
+  da = app_digest (f->a);
+  db = app_digest (f->b);
+  g_assert_cmpstr (da, ==, db);
+}
+
+static void
+test_push_edit_conflict (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autofree char *log = add_log (f->a, f->user, 1);
+  g_autoptr(JsonObject) change = json_object_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *conflicts = NULL;
+  g_autofree char *serialized = NULL;
+  MorangoLocalSyncStats stats;
+
+  sync_ok (f->b, f->a, f->filter, FALSE, NULL, &stats);
+
+  /* An edit on b pushed to a: a fast-forward there. */
+  json_object_set_string_member (change, "content_id", "abababababababababababababababab");
+  g_assert_true (morango_app_update (f->b, "contentsummarylog", log, change, &error));
+  sync_ok (f->b, f->a, f->filter, TRUE, NULL, &stats);
+  g_assert_cmpint (stats.records_total, ==, 1);
+  g_assert_cmpint (stats.dequeue.n_fast_forward, ==, 1);
+
+  /* Both edit: the receiver keeps its data and logs the other. */
+  json_object_set_string_member (change, "content_id", "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1");
+  g_assert_true (morango_app_update (f->a, "contentsummarylog", log, change, &error));
+  json_object_set_string_member (change, "content_id", "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2");
+  g_assert_true (morango_app_update (f->b, "contentsummarylog", log, change, &error));
+  g_assert_true (morango_store_serialize (f->a, NULL, &error));
+  sync_ok (f->b, f->a, f->filter, TRUE, NULL, &stats);
+  g_assert_cmpint (stats.dequeue.n_conflict, ==, 1);
+  g_assert_true (morango_db_query_text (morango_store_get_db (f->a), &conflicts, &error,
+                                        "SELECT conflicting_serialized_data FROM morango_store WHERE id = ?",
+                                        "s", log));
+  g_assert_nonnull (strstr (conflicts, "b2b2b2b2"));
+  g_assert_true (morango_db_query_text (morango_store_get_db (f->a), &serialized, &error,
+                                        "SELECT serialized FROM morango_store WHERE id = ?", "s", log));
+  g_assert_nonnull (strstr (serialized, "a1a1a1a1"));
+
+  /* Pulling back: b fast-forwards to a's resolution; they agree. */
+  sync_ok (f->b, f->a, f->filter, FALSE, NULL, &stats);
+  g_assert_cmpint (stats.dequeue.n_fast_forward, ==, 1);
+  {
+    g_autofree char *da = app_digest (f->a);
+    g_autofree char *db = app_digest (f->b);
+    g_assert_cmpstr (da, ==, db);
+  }
+}
+
+static void
+test_delete_recreate_hard_delete (Fixture       *f,
+                                  gconstpointer  data)
+{
+  g_autofree char *log = add_log (f->a, f->user, 7);
+  g_autoptr(GError) error = NULL;
+  MorangoLocalSyncStats stats;
+  g_autofree char *hard = NULL;
+
+  sync_ok (f->b, f->a, f->filter, FALSE, NULL, &stats);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM facility_profile_summarylog"), ==, 1);
+
+  /* (d) delete on a, pull: gone on b. */
+  g_assert_true (morango_app_delete (f->a, "contentsummarylog", log, FALSE, &error));
+  sync_ok (f->b, f->a, f->filter, FALSE, NULL, &stats);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM facility_profile_summarylog"), ==, 0);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_store WHERE deleted = 1"), ==, 1);
+
+  /* (e) the same id re-created: back on b. */
+  g_free (add_log (f->a, f->user, 7));
+  sync_ok (f->b, f->a, f->filter, FALSE, NULL, &stats);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM facility_profile_summarylog"), ==, 1);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_store WHERE deleted = 1"), ==, 0);
+
+  /* (f) hard delete of the user: user and logs gone, data purged. */
+  g_assert_true (morango_app_delete (f->a, "user", f->user, TRUE, &error));
+  g_assert_no_error (error);
+  sync_ok (f->b, f->a, f->filter, FALSE, NULL, &stats);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM facility_profile_myuser"), ==, 0);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM facility_profile_summarylog"), ==, 0);
+  g_assert_true (morango_db_query_text (morango_store_get_db (f->b), &hard, &error,
+                                        "SELECT group_concat (hard_deleted || serialized, ',') FROM morango_store", ""));
+  g_assert_cmpstr (hard, ==, "1{},1{}");
+}
+
+static void
+test_fsic_v1_equal_scopes (Fixture       *f,
+                           gconstpointer  data)
+{
+  MorangoLocalSyncOptions options = MORANGO_LOCAL_SYNC_OPTIONS_INIT;
+  MorangoLocalSyncStats stats;
+
+  options.format = MORANGO_FSIC_V1;
+  for (guint i = 0; i < 5; i++)
+    g_free (add_log (f->a, f->user, i));
+  sync_ok (f->b, f->a, f->filter, FALSE, &options, &stats);
+  g_assert_cmpint (stats.records_transferred, ==, 6);
+  g_free (add_log (f->b, f->user, 99));
+  sync_ok (f->b, f->a, f->filter, TRUE, &options, &stats);
+  g_assert_cmpint (stats.records_transferred, ==, 1);
+  sync_ok (f->b, f->a, f->filter, FALSE, &options, &stats);
+  g_assert_cmpint (stats.records_total, ==, 0);
+  g_assert_cmpint (count (f->a, "SELECT count(*) FROM facility_profile_summarylog"), ==, 6);
+}
+
+static void
+test_outside_filter_stays (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autoptr(JsonObject) other = json_object_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *alice = NULL;
+  MorangoLocalSyncStats stats;
+
+  json_object_set_string_member (other, "username", "alice");
+  json_object_set_string_member (other, "password", "y");
+  g_assert_true (morango_app_create (f->a, "user", other, &alice, &error));
+  g_free (add_log (f->a, alice, 1));
+  g_free (add_log (f->a, f->user, 2));
+
+  sync_ok (f->b, f->a, f->filter, FALSE, NULL, &stats);
+  g_assert_cmpint (stats.records_transferred, ==, 2);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_store WHERE partition NOT LIKE '' || "
+                                "(SELECT id FROM facility_profile_myuser LIMIT 1) || '%'"), ==, 0);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM facility_profile_myuser"), ==, 1);
+}
+
+static void
+test_interrupted_transfer_resumes (Fixture       *f,
+                                   gconstpointer  data)
+{
+  MorangoLocalSyncOptions options = MORANGO_LOCAL_SYNC_OPTIONS_INIT;
+  MorangoLocalSyncStats stats;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoTransferSession) ts = NULL;
+
+  for (guint i = 0; i < 40; i++)
+    g_free (add_log (f->a, f->user, i));
+  options.chunk_size = 10;
+
+  /* The receiver fails inside the third chunk: two chunks stay committed. */
+  morango_store_inject_failure (f->b, "transfer", 25);
+  g_assert_false (morango_local_sync (f->b, f->a, f->filter, FALSE, &options, &stats, &error));
+  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INJECTED);
+  g_clear_error (&error);
+  ts = morango_transfer_session_load (morango_store_get_db (f->b), stats.transfer_session_id, &error);
+  g_assert_nonnull (ts);
+  g_assert_cmpint (ts->records_transferred, ==, 20);
+  g_assert_cmpint (ts->stage, ==, MORANGO_STAGE_TRANSFERRING);
+  g_assert_cmpint (ts->status, ==, MORANGO_STAGE_STATUS_ERRORED);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_buffer"), ==, 20);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_store"), ==, 0);
+
+  /* Resuming sends only the rest. */
+  morango_store_inject_failure (f->b, NULL, -1);
+  options.resume_transfer_session_id = ts->id;
+  sync_ok (f->b, f->a, f->filter, FALSE, &options, &stats);
+  g_assert_cmpint (stats.records_transferred, ==, 41);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM facility_profile_summarylog"), ==, 40);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_buffer"), ==, 0);
+}
+
+static void
+test_interrupted_dequeue_resumes (Fixture       *f,
+                                  gconstpointer  data)
+{
+  MorangoLocalSyncOptions options = MORANGO_LOCAL_SYNC_OPTIONS_INIT;
+  MorangoLocalSyncStats stats;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *id = NULL;
+
+  for (guint i = 0; i < 12; i++)
+    g_free (add_log (f->a, f->user, i));
+  morango_store_inject_failure (f->b, "dequeue", 5);
+  g_assert_false (morango_local_sync (f->b, f->a, f->filter, FALSE, &options, &stats, &error));
+  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INJECTED);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_store"), ==, 0);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_buffer"), ==, 13);
+
+  morango_store_inject_failure (f->b, NULL, -1);
+  id = g_strdup (stats.transfer_session_id);
+  options.resume_transfer_session_id = id;
+  sync_ok (f->b, f->a, f->filter, FALSE, &options, &stats);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM facility_profile_summarylog"), ==, 12);
+}
+
+static void
+test_tampered_record_refused (Fixture       *f,
+                              gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  MorangoLocalSyncOptions options = MORANGO_LOCAL_SYNC_OPTIONS_INIT;
+  MorangoLocalSyncStats stats;
+  g_autofree char *log = add_log (f->a, f->user, 3);
+
+  /* a's store claims a record's id under another source id: the
+   * receiver recomputes the id and refuses the whole chunk. */
+  g_assert_true (morango_store_serialize (f->a, NULL, &error));
+  g_assert_true (morango_db_execute (morango_store_get_db (f->a), &error,
+                                     "UPDATE morango_store SET source_id = 'forged' WHERE id = ?", "s", log));
+  options.chunk_size = 100;
+  g_assert_false (morango_local_sync (f->b, f->a, f->filter, FALSE, &options, &stats, &error));
+  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED);
+  g_assert_nonnull (strstr (error->message, "Does not match results of calling ModelBase.compute_namespaced_id"));
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_buffer"), ==, 0);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_store"), ==, 0);
+}
+
+static void
+test_reopen_and_profile_mismatch (Fixture       *f,
+                                  gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoProfile) kolibri = morango_profile_new_by_name ("kolibri-like", &error);
+  g_autofree char *path = g_build_filename (f->dir, "a.db", NULL);
+  g_autoptr(MorangoHostInfo) host = morango_host_info_new ("a.db", "");
+  g_autoptr(MorangoRandom) random = morango_random_new_seeded (11);
+  g_autofree char *instance = g_strdup (morango_store_get_instance_id (f->a));
+  g_autoptr(MorangoStore) again = NULL;
+  g_autoptr(MorangoStore) wrong = NULL;
+
+  g_clear_object (&f->a);
+  wrong = morango_store_open (path, kolibri, host, random, &error);
+  g_assert_null (wrong);
+  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_UNKNOWN_PROFILE);
+  g_assert_nonnull (strstr (error->message, "morango-testapp"));
+  g_clear_error (&error);
+
+  again = morango_store_open (path, f->profile, host, random, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (morango_store_get_instance_id (again), ==, instance);
+  g_assert_cmpint (count (again, "SELECT count(*) FROM facility_profile_myuser"), ==, 1);
+  g_assert_cmpint (count (again, "SELECT count(*) FROM morango_scopedefinition"), ==, 2);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+#define ADD(path, fn) g_test_add ("/local-sync/" path, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
+  ADD ("pull-then-nothing-new", test_pull_then_nothing_new);
+  ADD ("push-edit-conflict", test_push_edit_conflict);
+  ADD ("delete-recreate-hard-delete", test_delete_recreate_hard_delete);
+  ADD ("fsic-v1-equal-scopes", test_fsic_v1_equal_scopes);
+  ADD ("outside-filter-stays", test_outside_filter_stays);
+  ADD ("interrupted-transfer-resumes", test_interrupted_transfer_resumes);
+  ADD ("interrupted-dequeue-resumes", test_interrupted_dequeue_resumes);
+  ADD ("tampered-record-refused", test_tampered_record_refused);
+  ADD ("reopen-and-profile-mismatch", test_reopen_and_profile_mismatch);
+#undef ADD
+  return g_test_run ();
+}
