@@ -5,9 +5,12 @@
 #include <glib/gi18n.h>
 #include <locale.h>
 #include <stdio.h>
+#include <errno.h>
+#include <glib/gstdio.h>
 #include <string.h>
 
 #include "morango-cli.h"
+#include "morango-store.h"
 
 static const MorangoCliCommand commands[] = {
   { "cert", N_("certificates, keys and trust (create-root, list, show, export, import, trust, backup, restore)"), morango_cli_cert },
@@ -18,6 +21,45 @@ char *
 morango_cli_default_data_dir (void)
 {
   return g_build_filename (g_get_user_data_dir (), "morango-sync", NULL);
+}
+
+MorangoStore *
+morango_cli_open_store (const char  *data_dir,
+                        GError     **error)
+{
+  g_autofree char *path = g_build_filename (data_dir, "morango.db", NULL);
+  g_autofree char *description = NULL;
+  g_autoptr(MorangoProfile) profile = NULL;
+  g_autoptr(MorangoHostInfo) host = NULL;
+  g_autoptr(MorangoRandom) random = NULL;
+
+  if (g_mkdir_with_parents (data_dir, 0700) != 0)
+    {
+      int saved = errno;
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
+                   _("Cannot create the data folder “%s”: %s"), data_dir, g_strerror (saved));
+      return NULL;
+    }
+
+  /* An existing database names its own description. */
+  if (g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      g_autoptr(MorangoDb) db = morango_db_open (path, error);
+      if (db == NULL)
+        return NULL;
+      if (!morango_db_query_text (db, &description, error,
+                                  "SELECT value FROM morango_meta WHERE key = 'description'", ""))
+        return NULL;
+    }
+  if (description == NULL)
+    description = g_strdup (g_getenv ("MORANGO_DESCRIPTION") ? g_getenv ("MORANGO_DESCRIPTION")
+                                                             : "kolibri-like");
+  profile = morango_profile_new_by_name (description, error);
+  if (profile == NULL)
+    return NULL;
+  host = morango_host_info_new_from_system ();
+  random = morango_random_new_secure ();
+  return morango_store_open (path, profile, host, random, error);
 }
 
 static void

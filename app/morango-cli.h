@@ -31,4 +31,11 @@ int   morango_cli_cert             (const char *data_dir,
 /* The data folder: --data-dir, else $XDG_DATA_HOME/morango-sync. */
 char *morango_cli_default_data_dir (void);
 
+/* Opens (creating it and the folder, mode 0700, on first use) the engine
+ * database <data-dir>/morango.db.  A new database takes the description
+ * named by $MORANGO_DESCRIPTION, else "kolibri-like"; an existing one
+ * keeps the description it was created with. */
+struct _MorangoStore *morango_cli_open_store (const char  *data_dir,
+                                              GError     **error);
+
 G_END_DECLS

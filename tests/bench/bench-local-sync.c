@@ -1,0 +1,153 @@
+/* bench-local-sync.c: times each stage of a local sync and reports peak RSS
+ *
+ * Run on demand (not part of the suite):
+ *   ./build/tests/bench/bench-local-sync            # 10k and 100k records
+ *   ./build/tests/bench/bench-local-sync 50000      # one size
+ *
+ * The sender holds one learner of the test app's profile with N summary
+ * logs, all dirty; the receiver is empty.  One push moves everything:
+ * serialize, queue, transfer in chunks of 500, dequeue, deserialize.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <glib/gstdio.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+
+#include "morango-app.h"
+#include "morango-local-sync.h"
+#include "morango-serialize.h"
+
+static double
+peak_rss_mb (void)
+{
+  struct rusage ru;
+
+  getrusage (RUSAGE_SELF, &ru);
+  return ru.ru_maxrss / 1024.0;
+}
+
+static MorangoStore *
+open_store (const char     *dir,
+            const char     *name,
+            MorangoProfile *profile,
+            guint64         seed)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  g_autoptr(MorangoHostInfo) host = morango_host_info_new (name, "02:00:00:00:00:01");
+  g_autoptr(MorangoRandom) random = morango_random_new_seeded (seed);
+  g_autoptr(GError) error = NULL;
+  MorangoStore *store = morango_store_open (path, profile, host, random, &error);
+
+  if (store == NULL)
+    g_error ("%s", error->message);
+  return store;
+}
+
+static int
+run_one (gint64 n)
+{
+  g_autofree char *dir = g_dir_make_tmp ("morango-bench-XXXXXX", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoProfile) profile = morango_profile_new_by_name ("morango-testapp", &error);
+  g_autoptr(MorangoStore) a = NULL;
+  g_autoptr(MorangoStore) b = NULL;
+  g_autoptr(JsonObject) user = json_object_new ();
+  g_autofree char *user_id = NULL;
+  g_autofree char *filter_text = NULL;
+  g_autoptr(MorangoFilter) filter = NULL;
+  MorangoLocalSyncStats stats;
+  MorangoDb *adb;
+  double total = 0;
+  gint64 t0;
+
+  if (profile == NULL)
+    g_error ("%s", error->message);
+  a = open_store (dir, "a.db", profile, 1);
+  b = open_store (dir, "b.db", profile, 2);
+  adb = morango_store_get_db (a);
+
+  t0 = g_get_monotonic_time ();
+  json_object_set_string_member (user, "username", "learner");
+  json_object_set_string_member (user, "password", "x");
+  if (!morango_db_begin (adb, &error) ||
+      !morango_app_create (a, "user", user, &user_id, &error))
+    g_error ("%s", error->message);
+  for (gint64 i = 0; i < n; i++)
+    {
+      g_autoptr(JsonObject) log = json_object_new ();
+      g_autofree char *content = g_strdup_printf ("%032" G_GINT64_MODIFIER "x", i);
+
+      json_object_set_string_member (log, "user_id", user_id);
+      json_object_set_string_member (log, "content_id", content);
+      if (!morango_app_create (a, "contentsummarylog", log, NULL, &error))
+        g_error ("%s", error->message);
+    }
+  if (!morango_db_commit (adb, &error))
+    g_error ("%s", error->message);
+  printf ("%8" G_GINT64_FORMAT " records: created in %.3f s (setup, not timed below)\n",
+          n, (g_get_monotonic_time () - t0) / 1e6);
+
+  filter_text = g_strdup_printf ("%s:user", user_id);
+  filter = morango_filter_parse (filter_text);
+  t0 = g_get_monotonic_time ();
+  if (!morango_local_sync (a, b, filter, TRUE, NULL, &stats, &error))
+    g_error ("%s", error->message);
+  total = (g_get_monotonic_time () - t0) / 1e6;
+
+  printf ("%8s %-14s %9s %12s\n", "records", "stage", "seconds", "records/s");
+  for (MorangoStage s = MORANGO_STAGE_SERIALIZING; s < MORANGO_N_STAGES; s++)
+    {
+      double sec = stats.seconds[s];
+      printf ("%8" G_GINT64_FORMAT " %-14s %9.3f %12.0f\n", stats.records_total,
+              morango_stage_to_string (s), sec, sec > 0 ? stats.records_total / sec : 0);
+    }
+  printf ("%8" G_GINT64_FORMAT " %-14s %9.3f %12.0f\n", stats.records_total, "whole sync",
+          total, stats.records_total / total);
+  printf ("peak RSS: %.1f MB\n\n", peak_rss_mb ());
+
+  if (stats.records_total != n + 1 || stats.records_transferred != n + 1)
+    g_error ("expected %" G_GINT64_FORMAT " records, moved %" G_GINT64_FORMAT,
+             n + 1, stats.records_transferred);
+
+  g_clear_object (&a);
+  g_clear_object (&b);
+  {
+    const char *names[] = { "a.db", "a.db-wal", "a.db-shm", "b.db", "b.db-wal", "b.db-shm" };
+    for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+      {
+        g_autofree char *p = g_build_filename (dir, names[i], NULL);
+        g_unlink (p);
+      }
+    g_rmdir (dir);
+  }
+  return 0;
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  if (argc > 1)
+    return run_one (g_ascii_strtoll (argv[1], NULL, 10));
+
+  /* Each size in its own process so that each peak RSS is its own. */
+  for (guint i = 0; i < 2; i++)
+    {
+      const char *sizes[] = { "10000", "100000" };
+      char *child[] = { argv[0], (char *) sizes[i], NULL };
+      g_autoptr(GError) error = NULL;
+      int status = 0;
+
+      fflush (stdout);
+      if (!g_spawn_sync (NULL, child, NULL, G_SPAWN_CHILD_INHERITS_STDOUT | G_SPAWN_CHILD_INHERITS_STDERR,
+                         NULL, NULL, NULL, NULL, &status, &error) ||
+          !g_spawn_check_wait_status (status, &error))
+        {
+          fprintf (stderr, "bench: %s\n", error->message);
+          return 1;
+        }
+    }
+  return 0;
+}
