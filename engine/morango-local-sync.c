@@ -142,7 +142,9 @@ stage_queuing (Sync    *sync,
                                               total, -1, error);
 }
 
-/* Reads one chunk of the sender's buffer after @after_id, checks every
+/* Reads one chunk of the sender's buffer after @after_id, walking the
+ * rowid (the "+" keeps SQLite off the (session, model_uuid) index, which
+ * would sort the whole session again for every chunk), checks every
  * record as the receiver, and stores the chunk on the receiver in one
  * transaction together with the new transferred count. */
 static gboolean
@@ -162,7 +164,7 @@ transfer_chunk (Sync    *sync,
                              "SELECT id, model_uuid, profile, serialized, deleted, hard_deleted, "
                              "  last_saved_instance, last_saved_counter, partition, source_id, model_name, "
                              "  conflicting_serialized_data, _self_ref_fk "
-                             "FROM morango_buffer WHERE transfer_session_id = ? AND id > ? "
+                             "FROM morango_buffer WHERE +transfer_session_id = ? AND id > ? "
                              "ORDER BY id LIMIT ?", error);
   if (read == NULL || !morango_db_bind (sdb, read, error, "sii", sync->ts_id, *after_id,
                                         (gint64) sync->options->chunk_size))

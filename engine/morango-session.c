@@ -2,8 +2,8 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include "morango-flat-json.h"
 #include "morango-ids.h"
-#include "morango-json.h"
 #include "morango-session.h"
 
 static const char *stage_names[] = {
@@ -332,13 +332,14 @@ morango_transfer_verify_record (MorangoStore               *receiver,
     }
   if (*record->serialized != '\0')
     {
-      g_autoptr(GError) local_error = NULL;
-      g_autoptr(JsonObject) obj = morango_json_parse_object (record->serialized, "its data", &local_error);
+      MorangoFlatJson *body = morango_flat_json_new ();
+      gboolean valid = morango_flat_json_parse (body, record->serialized);
 
-      if (obj == NULL)
+      morango_flat_json_free (body);
+      if (!valid)
         {
           g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED,
-                       "Record %s: %s", record->model_uuid, local_error->message);
+                       "Record %s: its data is not a valid JSON object", record->model_uuid);
           return FALSE;
         }
     }

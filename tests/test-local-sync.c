@@ -366,6 +366,20 @@ test_tampered_record_refused (Fixture       *f,
   g_assert_nonnull (strstr (error->message, "Does not match results of calling ModelBase.compute_namespaced_id"));
   g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_buffer"), ==, 0);
   g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_store"), ==, 0);
+
+  /* Malformed record data is refused the same way, before it is stored. */
+  {
+    g_autofree char *source = g_strdup_printf ("%s:%032x", f->user, 3);
+
+    g_clear_error (&error);
+    g_assert_true (morango_db_execute (morango_store_get_db (f->a), &error,
+                                       "UPDATE morango_store SET source_id = ?, serialized = '{\"a\": ' "
+                                       "WHERE id = ?", "ss", source, log));
+    g_assert_false (morango_local_sync (f->b, f->a, f->filter, FALSE, &options, &stats, &error));
+    g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED);
+    g_assert_nonnull (strstr (error->message, "not a valid JSON object"));
+    g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_buffer"), ==, 0);
+  }
 }
 
 static void
