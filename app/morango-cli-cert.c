@@ -12,6 +12,7 @@
 
 #include "morango-certificate.h"
 #include "morango-cli.h"
+#include "morango-store.h"
 #include "morango-json.h"
 
 static const char cert_usage[] =
@@ -78,84 +79,17 @@ fail (GError *error)
   return code;
 }
 
-/* Scope definitions come from the profile descriptions: every
- * data/profiles/NAME.json with a top-level "scope_definitions" array.
- * $MORANGO_PROFILES_DIR overrides the folder (tests use it). */
-static gboolean
-load_scope_definitions (MorangoDb *db,
-                        GError   **error)
-{
-  const char *env = g_getenv ("MORANGO_PROFILES_DIR");
-  g_autofree char *dir_path = NULL;
-  g_autoptr(GDir) dir = NULL;
-  const char *name;
-
-  if (env && *env)
-    dir_path = g_strdup (env);
-  else if (g_file_test (MORANGO_SOURCE_DIR "/data/profiles", G_FILE_TEST_IS_DIR))
-    dir_path = g_strdup (MORANGO_SOURCE_DIR "/data/profiles");
-  else
-    dir_path = g_build_filename (MORANGO_DATADIR, "morango-sync", "profiles", NULL);
-
-  dir = g_dir_open (dir_path, 0, NULL);
-  if (dir == NULL)
-    return TRUE;
-  while ((name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *path = NULL;
-      g_autoptr(JsonParser) parser = NULL;
-      JsonNode *root;
-      JsonArray *defs;
-
-      if (!g_str_has_suffix (name, ".json"))
-        continue;
-      path = g_build_filename (dir_path, name, NULL);
-      parser = json_parser_new ();
-      if (!json_parser_load_from_file (parser, path, error))
-        {
-          g_prefix_error (error, "%s: ", path);
-          return FALSE;
-        }
-      root = json_parser_get_root (parser);
-      if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root) ||
-          !json_object_has_member (json_node_get_object (root), "scope_definitions"))
-        continue;
-      defs = json_object_get_array_member (json_node_get_object (root), "scope_definitions");
-      for (guint i = 0; defs && i < json_array_get_length (defs); i++)
-        {
-          g_autoptr(MorangoScopeDefinition) def = NULL;
-
-          def = morango_scope_definition_new_from_json (json_array_get_object_element (defs, i), error);
-          if (def == NULL || !morango_scope_definition_save (def, db, error))
-            {
-              g_prefix_error (error, "%s: ", path);
-              return FALSE;
-            }
-        }
-    }
-  return TRUE;
-}
-
+/* The certificates live in the engine database of the data folder,
+ * whose profile description also supplies the scope definitions. */
 static MorangoDb *
 open_db (const char *data_dir,
          GError    **error)
 {
-  g_autofree char *path = NULL;
-  g_autoptr(MorangoDb) db = NULL;
+  g_autoptr(MorangoStore) store = morango_cli_open_store (data_dir, error);
 
-  /* The folder holds private keys: only its owner may look inside. */
-  if (g_mkdir_with_parents (data_dir, 0700) != 0)
-    {
-      int saved = errno;
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
-                   "Could not create the data folder %s: %s", data_dir, g_strerror (saved));
-      return NULL;
-    }
-  path = g_build_filename (data_dir, "morango.db", NULL);
-  db = morango_db_open (path, error);
-  if (db == NULL || !load_scope_definitions (db, error))
+  if (store == NULL)
     return NULL;
-  return g_steal_pointer (&db);
+  return g_object_ref (morango_store_get_db (store));
 }
 
 static char *

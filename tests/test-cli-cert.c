@@ -53,6 +53,7 @@ morango (Run        *r,
   g_ptr_array_add (argv, NULL);
 
   envp = g_environ_setenv (envp, "MORANGO_PROFILES_DIR", profiles_dir, TRUE);
+  envp = g_environ_setenv (envp, "MORANGO_DESCRIPTION", "cli-vectors", TRUE);
   g_spawn_sync (NULL, (char **) argv->pdata, envp, G_SPAWN_STDIN_FROM_DEV_NULL, NULL, NULL,
                 &r->out, &r->err, &wait_status, &error);
   g_assert_no_error (error);
@@ -310,12 +311,33 @@ main (int argc, char *argv[])
   tmp = morango_test_tmpdir ();
   profiles_dir = g_build_filename (tmp, "profiles", NULL);
   g_assert_cmpint (g_mkdir (profiles_dir, 0700), ==, 0);
+  /* A description with the test app's models and every scope
+   * definition of the certificate vectors. */
   root = morango_test_load_vectors ("certificates.json");
-  json_object_set_member (profile, "scope_definitions",
-                          json_node_copy (json_object_get_member (json_node_get_object (root), "scope_definitions")));
+  {
+    g_autofree char *testapp_path = g_build_filename (g_getenv ("MORANGO_PROFILES_DIR"),
+                                                      "morango-testapp.json", NULL);
+    g_autoptr(JsonParser) parser = json_parser_new ();
+    JsonArray *defs = json_object_get_array_member (json_node_get_object (root), "scope_definitions");
+    g_autoptr(JsonArray) same_profile = json_array_new ();
+    g_autoptr(GError) error = NULL;
+
+    json_parser_load_from_file (parser, testapp_path, &error);
+    g_assert_no_error (error);
+    json_object_unref (profile);
+    profile = json_object_ref (json_node_get_object (json_parser_get_root (parser)));
+    for (guint i = 0; i < json_array_get_length (defs); i++)
+      {
+        JsonObject *def = json_array_get_object_element (defs, i);
+        if (g_str_equal (json_object_get_string_member (def, "profile"), "facilitydata"))
+          json_array_add_object_element (same_profile, json_object_ref (def));
+      }
+    json_object_set_string_member (profile, "description_id", "cli-vectors");
+    json_object_set_array_member (profile, "scope_definitions", json_array_ref (same_profile));
+  }
   node = json_node_init_object (json_node_alloc (), profile);
   text = json_to_string (node, TRUE);
-  path = g_build_filename (profiles_dir, "vectors.json", NULL);
+  path = g_build_filename (profiles_dir, "cli-vectors.json", NULL);
   g_assert_true (g_file_set_contents (path, text, -1, NULL));
 
   /* Steps share devices, so they run in this order. */
