@@ -34,3 +34,18 @@ morango_window_new (AdwApplication *app)
 {
   return g_object_new (MORANGO_TYPE_WINDOW, "application", app, NULL);
 }
+
+const char *
+morango_window_get_page (MorangoWindow *self)
+{
+  g_return_val_if_fail (MORANGO_IS_WINDOW (self), NULL);
+  return adw_view_stack_get_visible_child_name (self->stack);
+}
+
+void
+morango_window_set_page (MorangoWindow *self,
+                         const char    *name)
+{
+  g_return_if_fail (MORANGO_IS_WINDOW (self));
+  adw_view_stack_set_visible_child_name (self->stack, name);
+}

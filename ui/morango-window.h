@@ -11,6 +11,10 @@ G_BEGIN_DECLS
 #define MORANGO_TYPE_WINDOW (morango_window_get_type ())
 G_DECLARE_FINAL_TYPE (MorangoWindow, morango_window, MORANGO, WINDOW, AdwApplicationWindow)
 
-MorangoWindow *morango_window_new (AdwApplication *app);
+MorangoWindow *morango_window_new           (AdwApplication *app);
+/* The page shown: "peers", "certificates" or "scopes". */
+const char    *morango_window_get_page      (MorangoWindow  *self);
+void           morango_window_set_page      (MorangoWindow  *self,
+                                             const char     *name);
 
 G_END_DECLS
