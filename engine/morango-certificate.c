@@ -551,13 +551,43 @@ morango_certificate_load (MorangoDb   *db,
   return self;
 }
 
+/* The stored certificate with @cert's id, if any, in *@stored.  Quirk
+ * 18: Morango trusts any stored id; we require the same signed text and
+ * signature, or two different certificates would share an id. */
+static gboolean
+find_stored_twin (MorangoDb           *db,
+                  MorangoCertificate  *cert,
+                  MorangoCertificate **stored,
+                  GError             **error)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  *stored = morango_certificate_load (db, cert->id, &local_error);
+  if (*stored == NULL)
+    {
+      if (g_error_matches (local_error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND))
+        return TRUE;
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  if (!g_str_equal ((*stored)->serialized, cert->serialized) ||
+      !g_str_equal ((*stored)->signature, cert->signature))
+    {
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_CONFLICT,
+                   "Certificate %s is already stored with a different signed text or signature",
+                   cert->id);
+      g_clear_object (stored);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 gboolean
 morango_certificate_save (MorangoCertificate *self,
                           MorangoDb          *db,
                           GError            **error)
 {
   g_autoptr(MorangoCertificate) stored = NULL;
-  g_autoptr(GError) local_error = NULL;
   g_autofree char *pem = NULL;
 
   g_return_val_if_fail (MORANGO_IS_CERTIFICATE (self), FALSE);
@@ -570,24 +600,10 @@ morango_certificate_save (MorangoCertificate *self,
         return FALSE;
     }
 
-  stored = morango_certificate_load (db, self->id, &local_error);
-  if (stored == NULL && !g_error_matches (local_error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND))
-    {
-      g_propagate_error (error, g_steal_pointer (&local_error));
-      return FALSE;
-    }
+  if (!find_stored_twin (db, self, &stored, error))
+    return FALSE;
   if (stored != NULL)
     {
-      /* Quirk 18: Morango trusts any stored id; we require the same
-       * signed text, or two different certificates would share an id. */
-      if (!g_str_equal (stored->serialized, self->serialized) ||
-          !g_str_equal (stored->signature, self->signature))
-        {
-          g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_CONFLICT,
-                       "Certificate %s is already stored with a different signed text or signature",
-                       self->id);
-          return FALSE;
-        }
       if (pem != NULL && !morango_key_has_private (stored->key))
         return morango_db_execute (db, error,
                                    "UPDATE morango_certificate SET private_key = ? WHERE id = ?",
@@ -1248,22 +1264,13 @@ morango_certificate_chain_import (MorangoDb               *db,
                        x->id, expected);
           return NULL;
         }
-      stored = morango_certificate_load (db, x->id, &local_error);
-      if (stored == NULL && !g_error_matches (local_error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND))
+      if (!find_stored_twin (db, x, &stored, error))
         {
-          g_propagate_error (error, g_steal_pointer (&local_error));
+          g_prefix_error (error, "Refusing the chain: ");
           return NULL;
         }
       if (stored != NULL)
         {
-          if (!g_str_equal (stored->serialized, x->serialized) ||
-              !g_str_equal (stored->signature, x->signature))
-            {
-              g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_CONFLICT,
-                           "Certificate %s is already stored with a different signed text or signature; "
-                           "refusing the chain", x->id);
-              return NULL;
-            }
           base = g_steal_pointer (&stored);
           break;
         }
