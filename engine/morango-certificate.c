@@ -1247,7 +1247,6 @@ morango_certificate_chain_import (MorangoDb               *db,
       JsonNode *element = json_array_get_element (arr, k);
       g_autoptr(MorangoCertificate) x = NULL;
       g_autoptr(MorangoCertificate) stored = NULL;
-      g_autoptr(GError) local_error = NULL;
 
       if (!JSON_NODE_HOLDS_OBJECT (element))
         {
