@@ -3,6 +3,7 @@
  * Run on demand (not part of the suite):
  *   ./build/tests/bench/bench-local-sync            # 10k and 100k records
  *   ./build/tests/bench/bench-local-sync 50000      # one size
+ *   MORANGO_BENCH_KEEP=1 ...                        # keep the two databases
  *
  * The sender holds one learner of the test app's profile with N summary
  * logs, all dirty; the receiver is empty.  One push moves everything:
@@ -113,6 +114,12 @@ run_one (gint64 n)
 
   g_clear_object (&a);
   g_clear_object (&b);
+  /* For looking at the files afterwards (page counts, query plans). */
+  if (g_getenv ("MORANGO_BENCH_KEEP") != NULL)
+    {
+      printf ("kept: %s\n", dir);
+      return 0;
+    }
   {
     const char *names[] = { "a.db", "a.db-wal", "a.db-shm", "b.db", "b.db-wal", "b.db-shm" };
     for (guint i = 0; i < G_N_ELEMENTS (names); i++)
