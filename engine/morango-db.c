@@ -123,6 +123,11 @@ static const char *migrations[] = {
    * replaces (instance, counter): every index costs dequeue writes. */
   "DROP INDEX morango_store_lsi;"
   "CREATE INDEX morango_store_lsi ON morango_store(last_saved_instance, partition, last_saved_counter);",
+  /* 2 -> 3: every query on the RMCB names the transfer session, which
+   * (transfer_session_id, model_uuid) serves; the model_uuid index only
+   * cost a random insert per history row in queuing and transferring
+   * and a delete in dequeuing and cleanup. */
+  "DROP INDEX morango_rmcb_model_uuid;",
 };
 
 static void
