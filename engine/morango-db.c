@@ -14,14 +14,33 @@
  * and refuse anybody else's ("MRNG"). */
 #define MORANGO_APPLICATION_ID 0x4d524e47
 
+/* WAL frames after which a checkpoint is due: SQLite's own default. */
+#define CHECKPOINT_PAGES 1000
+
+/* Checkpoints run on a thread of their own, with a connection of their
+ * own, instead of inside whichever commit crossed the threshold.  A
+ * passive checkpoint copies committed frames into the database file
+ * (and syncs both, as synchronous=NORMAL asks) while the writer goes
+ * on; on a big sync this took a tenth of the time of every stage.
+ * What is on disk, and when it is synced, is as before. */
+typedef struct {
+  char     *path;
+  GThread  *thread;
+  GMutex    lock;
+  GCond     cond;
+  gboolean  due;
+  gboolean  quit;
+} Checkpointer;
+
 struct _MorangoDb
 {
-  GObject     parent_instance;
-  sqlite3    *handle;
-  char       *path;
-  GHashTable *stmts;        /* const char *sql -> sqlite3_stmt * */
-  guint       depth;        /* transaction nesting */
-  int         schema_version;
+  GObject       parent_instance;
+  sqlite3      *handle;
+  char         *path;
+  GHashTable   *stmts;        /* const char *sql -> sqlite3_stmt * */
+  guint         depth;        /* transaction nesting */
+  int           schema_version;
+  Checkpointer *checkpointer; /* NULL in memory */
 };
 
 G_DEFINE_FINAL_TYPE (MorangoDb, morango_db, G_TYPE_OBJECT)
@@ -130,12 +149,104 @@ static const char *migrations[] = {
   "DROP INDEX morango_rmcb_model_uuid;",
 };
 
+static gpointer
+checkpointer_run (gpointer data)
+{
+  Checkpointer *c = data;
+  sqlite3 *handle = NULL;
+
+  /* A read first, so that the connection finds the WAL. */
+  if (sqlite3_open_v2 (c->path, &handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                       NULL) != SQLITE_OK ||
+      sqlite3_exec (handle, "PRAGMA schema_version", NULL, NULL, NULL) != SQLITE_OK)
+    {
+      g_warning ("checkpoints of %s will wait for the database to close: %s", c->path,
+                 handle ? sqlite3_errmsg (handle) : "out of memory");
+      sqlite3_close_v2 (handle);
+      return NULL;
+    }
+
+  g_mutex_lock (&c->lock);
+  for (;;)
+    {
+      while (!c->due && !c->quit)
+        g_cond_wait (&c->cond, &c->lock);
+      if (c->quit)
+        break;
+      c->due = FALSE;
+      g_mutex_unlock (&c->lock);
+      /* Passive: it never waits, and never makes the writer wait.
+       * Busy (another checkpoint in the way) is fine: the next commit
+       * asks again. */
+      sqlite3_wal_checkpoint_v2 (handle, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+      g_mutex_lock (&c->lock);
+    }
+  g_mutex_unlock (&c->lock);
+  sqlite3_close_v2 (handle);
+  return NULL;
+}
+
+/* Called by SQLite after every commit, with the WAL size in frames.
+ * Replaces the automatic checkpoint. */
+static int
+wal_hook (void       *data,
+          sqlite3    *handle,
+          const char *name,
+          int         n_frames)
+{
+  Checkpointer *c = data;
+
+  (void) handle;
+  (void) name;
+  if (n_frames < CHECKPOINT_PAGES)
+    return SQLITE_OK;
+  g_mutex_lock (&c->lock);
+  if (c->thread == NULL)
+    c->thread = g_thread_new ("morango-checkpoint", checkpointer_run, c);
+  c->due = TRUE;
+  g_cond_signal (&c->cond);
+  g_mutex_unlock (&c->lock);
+  return SQLITE_OK;
+}
+
+static Checkpointer *
+checkpointer_new (const char *path)
+{
+  Checkpointer *c = g_new0 (Checkpointer, 1);
+
+  c->path = g_strdup (path);
+  g_mutex_init (&c->lock);
+  g_cond_init (&c->cond);
+  return c;
+}
+
+/* Stops the thread (after the checkpoint under way, if any) and closes
+ * its connection, so that ours is the last to close and, as before,
+ * checkpoints everything and removes the WAL. */
+static void
+checkpointer_free (Checkpointer *c)
+{
+  g_mutex_lock (&c->lock);
+  c->quit = TRUE;
+  g_cond_signal (&c->cond);
+  g_mutex_unlock (&c->lock);
+  if (c->thread != NULL)
+    g_thread_join (c->thread);
+  g_mutex_clear (&c->lock);
+  g_cond_clear (&c->cond);
+  g_free (c->path);
+  g_free (c);
+}
+
 static void
 morango_db_finalize (GObject *object)
 {
   MorangoDb *self = (MorangoDb *)object;
 
   g_clear_pointer (&self->stmts, g_hash_table_unref);
+  if (self->handle != NULL)
+    sqlite3_wal_hook (self->handle, NULL, NULL);
+  g_clear_pointer (&self->checkpointer, checkpointer_free);
   if (self->handle != NULL)
     sqlite3_close_v2 (self->handle);
   g_clear_pointer (&self->path, g_free);
@@ -682,6 +793,12 @@ morango_db_open (const char  *path,
 
   if (!migrate (self, error))
     return NULL;
+
+  if (!in_memory)
+    {
+      self->checkpointer = checkpointer_new (path);
+      sqlite3_wal_hook (self->handle, wal_hook, self->checkpointer);
+    }
 
   return g_steal_pointer (&self);
 }
