@@ -160,6 +160,9 @@ transfer_chunk (Sync    *sync,
   gint64 n = 0;
   int rc;
 
+  /* Each statement has its own SQL text, so the cache hands out the
+   * same one for the whole chunk: looked up once here rather than per
+   * record (hashing the text costs more than running the inserts). */
   read = morango_db_prepare (sdb,
                              "SELECT id, model_uuid, profile, serialized, deleted, hard_deleted, "
                              "  last_saved_instance, last_saved_counter, partition, source_id, model_name, "
@@ -169,6 +172,23 @@ transfer_chunk (Sync    *sync,
   if (read == NULL || !morango_db_bind (sdb, read, error, "sii", sync->ts_id, *after_id,
                                         (gint64) sync->options->chunk_size))
     return FALSE;
+  insert = morango_db_prepare (rdb,
+                               "INSERT INTO morango_buffer (profile, serialized, deleted, hard_deleted, "
+                               "  last_saved_instance, last_saved_counter, partition, source_id, "
+                               "  model_name, conflicting_serialized_data, _self_ref_fk, "
+                               "  transfer_session_id, model_uuid) "
+                               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", error);
+  rmcb = morango_db_prepare (sdb,
+                             "SELECT instance_id, counter FROM morango_recordmaxcounterbuffer "
+                             "WHERE transfer_session_id = ? AND model_uuid = ?", error);
+  insert_rmcb = morango_db_prepare (rdb,
+                                    "INSERT INTO morango_recordmaxcounterbuffer (instance_id, counter, "
+                                    "  transfer_session_id, model_uuid) VALUES (?, ?, ?, ?)", error);
+  if (insert == NULL || rmcb == NULL || insert_rmcb == NULL)
+    {
+      sqlite3_reset (read);
+      return FALSE;
+    }
   if (!morango_db_begin (rdb, error))
     {
       sqlite3_reset (read);
@@ -196,14 +216,7 @@ transfer_chunk (Sync    *sync,
       if (!morango_transfer_verify_record (sync->receiver, sync->filter, &rec, error))
         goto fail;
 
-      insert = morango_db_prepare (rdb,
-                                   "INSERT INTO morango_buffer (profile, serialized, deleted, hard_deleted, "
-                                   "  last_saved_instance, last_saved_counter, partition, source_id, "
-                                   "  model_name, conflicting_serialized_data, _self_ref_fk, "
-                                   "  transfer_session_id, model_uuid) "
-                                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", error);
-      if (insert == NULL ||
-          !morango_db_bind (rdb, insert, error, "ssbbsisssssss", rec.profile, rec.serialized,
+      if (!morango_db_bind (rdb, insert, error, "ssbbsisssssss", rec.profile, rec.serialized,
                             rec.deleted, rec.hard_deleted, rec.last_saved_instance,
                             rec.last_saved_counter, rec.partition, rec.source_id, rec.model_name,
                             rec.conflicting_serialized_data, rec.self_ref_fk, sync->ts_id,
@@ -211,14 +224,7 @@ transfer_chunk (Sync    *sync,
           !morango_db_run (rdb, insert, error))
         goto fail;
 
-      rmcb = morango_db_prepare (sdb,
-                                 "SELECT instance_id, counter FROM morango_recordmaxcounterbuffer "
-                                 "WHERE transfer_session_id = ? AND model_uuid = ?", error);
-      insert_rmcb = morango_db_prepare (rdb,
-                                        "INSERT INTO morango_recordmaxcounterbuffer (instance_id, counter, "
-                                        "  transfer_session_id, model_uuid) VALUES (?, ?, ?, ?)", error);
-      if (rmcb == NULL || insert_rmcb == NULL ||
-          !morango_db_bind (sdb, rmcb, error, "ss", sync->ts_id, rec.model_uuid))
+      if (!morango_db_bind (sdb, rmcb, error, "ss", sync->ts_id, rec.model_uuid))
         goto fail;
       while ((rc = morango_db_step (sdb, rmcb, error)) == SQLITE_ROW)
         {
