@@ -728,6 +728,8 @@ G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == MORANGO_DB_SCHEMA_VERSION);
  * 0600.  A file that is not ours, or is damaged, is refused and left as
  * it was.
  */
+static gsize sqlite_configured;
+
 MorangoDb *
 morango_db_open (const char  *path,
                  GError     **error)
@@ -737,6 +739,16 @@ morango_db_open (const char  *path,
   gboolean is_new = FALSE;
 
   g_return_val_if_fail (path != NULL, NULL);
+
+  /* SQLite's memory statistics take a global mutex around every
+   * allocation, a few percent of a sync; we never read them.  This only
+   * works before SQLite initializes (otherwise it is refused, harmlessly,
+   * and the statistics stay on). */
+  if (g_once_init_enter (&sqlite_configured))
+    {
+      sqlite3_config (SQLITE_CONFIG_MEMSTATUS, 0);
+      g_once_init_leave (&sqlite_configured, 1);
+    }
 
   in_memory = g_str_equal (path, ":memory:");
   self = g_object_new (MORANGO_TYPE_DB, NULL);
