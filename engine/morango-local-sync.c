@@ -142,6 +142,15 @@ stage_queuing (Sync    *sync,
                                               total, -1, error);
 }
 
+/* SQLITE_OK is 0, so a chain of these can be ORed. */
+static inline int
+bind_static (sqlite3_stmt *stmt,
+             int           i,
+             const char   *text)
+{
+  return sqlite3_bind_text (stmt, i, text, -1, SQLITE_STATIC);
+}
+
 /* Reads one chunk of the sender's buffer after @after_id, walking the
  * rowid (the "+" keeps SQLite off the (session, model_uuid) index, which
  * would sort the whole session again for every chunk), checks every
@@ -216,16 +225,30 @@ transfer_chunk (Sync    *sync,
       if (!morango_transfer_verify_record (sync->receiver, sync->filter, &rec, error))
         goto fail;
 
-      if (!morango_db_bind (rdb, insert, error, "ssbbsisssssss", rec.profile, rec.serialized,
-                            rec.deleted, rec.hard_deleted, rec.last_saved_instance,
-                            rec.last_saved_counter, rec.partition, rec.source_id, rec.model_name,
-                            rec.conflicting_serialized_data, rec.self_ref_fk, sync->ts_id,
-                            rec.model_uuid) ||
-          !morango_db_run (rdb, insert, error))
+      /* The texts stay valid until @read steps again, after the
+       * inserts: bound without a copy. */
+      if ((bind_static (insert, 1, rec.profile) | bind_static (insert, 2, rec.serialized) |
+           sqlite3_bind_int (insert, 3, rec.deleted ? 1 : 0) |
+           sqlite3_bind_int (insert, 4, rec.hard_deleted ? 1 : 0) |
+           bind_static (insert, 5, rec.last_saved_instance) |
+           sqlite3_bind_int64 (insert, 6, rec.last_saved_counter) |
+           bind_static (insert, 7, rec.partition) | bind_static (insert, 8, rec.source_id) |
+           bind_static (insert, 9, rec.model_name) |
+           bind_static (insert, 10, rec.conflicting_serialized_data) |
+           bind_static (insert, 11, rec.self_ref_fk) | bind_static (insert, 12, sync->ts_id) |
+           bind_static (insert, 13, rec.model_uuid)) != SQLITE_OK)
+        {
+          morango_db_set_error (rdb, error, "binding a value");
+          goto fail;
+        }
+      if (!morango_db_run (rdb, insert, error))
         goto fail;
 
-      if (!morango_db_bind (sdb, rmcb, error, "ss", sync->ts_id, rec.model_uuid))
-        goto fail;
+      if ((bind_static (rmcb, 1, sync->ts_id) | bind_static (rmcb, 2, rec.model_uuid)) != SQLITE_OK)
+        {
+          morango_db_set_error (sdb, error, "binding a value");
+          goto fail;
+        }
       while ((rc = morango_db_step (sdb, rmcb, error)) == SQLITE_ROW)
         {
           const char *instance = morango_db_column_text (rmcb, 0);
@@ -237,9 +260,16 @@ transfer_chunk (Sync    *sync,
               sqlite3_reset (rmcb);
               goto fail;
             }
-          if (!morango_db_bind (rdb, insert_rmcb, error, "siss", instance,
-                                sqlite3_column_int64 (rmcb, 1), sync->ts_id, rec.model_uuid) ||
-              !morango_db_run (rdb, insert_rmcb, error))
+          if ((bind_static (insert_rmcb, 1, instance) |
+               sqlite3_bind_int64 (insert_rmcb, 2, sqlite3_column_int64 (rmcb, 1)) |
+               bind_static (insert_rmcb, 3, sync->ts_id) |
+               bind_static (insert_rmcb, 4, rec.model_uuid)) != SQLITE_OK)
+            {
+              morango_db_set_error (rdb, error, "binding a value");
+              sqlite3_reset (rmcb);
+              goto fail;
+            }
+          if (!morango_db_run (rdb, insert_rmcb, error))
             {
               sqlite3_reset (rmcb);
               goto fail;
