@@ -17,6 +17,13 @@
 /* WAL frames after which a checkpoint is due: SQLite's own default. */
 #define CHECKPOINT_PAGES 1000
 
+/* The WAL only starts over when a writer finds it wholly copied, which
+ * a checkpoint running beside a busy writer may never manage: past this
+ * many frames (160 MiB of 16 KiB pages) the committing thread waits for
+ * the checkpoint under way and copies the rest itself, as SQLite's
+ * automatic checkpoint would, so that the log stays bounded. */
+#define CHECKPOINT_PAGES_MAX 20000
+
 /* Checkpoints run on a thread of their own, with a connection of their
  * own, instead of inside whichever commit crossed the threshold.  A
  * passive checkpoint copies committed frames into the database file
@@ -29,6 +36,7 @@ typedef struct {
   GMutex    lock;
   GCond     cond;
   gboolean  due;
+  gboolean  running;
   gboolean  quit;
 } Checkpointer;
 
@@ -174,12 +182,15 @@ checkpointer_run (gpointer data)
       if (c->quit)
         break;
       c->due = FALSE;
+      c->running = TRUE;
       g_mutex_unlock (&c->lock);
       /* Passive: it never waits, and never makes the writer wait.
        * Busy (another checkpoint in the way) is fine: the next commit
        * asks again. */
       sqlite3_wal_checkpoint_v2 (handle, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
       g_mutex_lock (&c->lock);
+      c->running = FALSE;
+      g_cond_broadcast (&c->cond);
     }
   g_mutex_unlock (&c->lock);
   sqlite3_close_v2 (handle);
@@ -196,11 +207,17 @@ wal_hook (void       *data,
 {
   Checkpointer *c = data;
 
-  (void) handle;
-  (void) name;
   if (n_frames < CHECKPOINT_PAGES)
     return SQLITE_OK;
   g_mutex_lock (&c->lock);
+  if (n_frames >= CHECKPOINT_PAGES_MAX)
+    {
+      while (c->running)
+        g_cond_wait (&c->cond, &c->lock);
+      g_mutex_unlock (&c->lock);
+      sqlite3_wal_checkpoint_v2 (handle, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+      return SQLITE_OK;
+    }
   if (c->thread == NULL)
     c->thread = g_thread_new ("morango-checkpoint", checkpointer_run, c);
   c->due = TRUE;
