@@ -19,7 +19,7 @@
 
 /* The WAL only starts over when a writer finds it wholly copied, which
  * a checkpoint running beside a busy writer may never manage: past this
- * many frames (160 MiB of 16 KiB pages) the committing thread waits for
+ * many frames (about 320 MB of 16 KiB pages) the committing thread waits for
  * the checkpoint under way and copies the rest itself, as SQLite's
  * automatic checkpoint would, so that the log stays bounded. */
 #define CHECKPOINT_PAGES_MAX 20000
@@ -29,7 +29,12 @@
  * passive checkpoint copies committed frames into the database file
  * (and syncs both, as synchronous=NORMAL asks) while the writer goes
  * on; on a big sync this took a tenth of the time of every stage.
- * What is on disk, and when it is synced, is as before. */
+ * Commits are written exactly as before and each checkpoint syncs as
+ * before; only the moment of the sync moves, a checkpoint's length
+ * later at most.  Under synchronous=NORMAL a commit is durable once a
+ * later sync covers it, so after a power cut (not a crash) the last
+ * commits may be lost over that slightly longer window, as they already
+ * could; atomicity is untouched. */
 typedef struct {
   char     *path;
   GThread  *thread;
