@@ -14,14 +14,46 @@
  * and refuse anybody else's ("MRNG"). */
 #define MORANGO_APPLICATION_ID 0x4d524e47
 
+/* WAL frames after which a checkpoint is due: SQLite's own default. */
+#define CHECKPOINT_PAGES 1000
+
+/* The WAL only starts over when a writer finds it wholly copied, which
+ * a checkpoint running beside a busy writer may never manage: past this
+ * many frames (about 320 MB of 16 KiB pages) the committing thread waits for
+ * the checkpoint under way and copies the rest itself, as SQLite's
+ * automatic checkpoint would, so that the log stays bounded. */
+#define CHECKPOINT_PAGES_MAX 20000
+
+/* Checkpoints run on a thread of their own, with a connection of their
+ * own, instead of inside whichever commit crossed the threshold.  A
+ * passive checkpoint copies committed frames into the database file
+ * (and syncs both, as synchronous=NORMAL asks) while the writer goes
+ * on; on a big sync this took a tenth of the time of every stage.
+ * Commits are written exactly as before and each checkpoint syncs as
+ * before; only the moment of the sync moves, a checkpoint's length
+ * later at most.  Under synchronous=NORMAL a commit is durable once a
+ * later sync covers it, so after a power cut (not a crash) the last
+ * commits may be lost over that slightly longer window, as they already
+ * could; atomicity is untouched. */
+typedef struct {
+  char     *path;
+  GThread  *thread;
+  GMutex    lock;
+  GCond     cond;
+  gboolean  due;
+  gboolean  running;
+  gboolean  quit;
+} Checkpointer;
+
 struct _MorangoDb
 {
-  GObject     parent_instance;
-  sqlite3    *handle;
-  char       *path;
-  GHashTable *stmts;        /* const char *sql -> sqlite3_stmt * */
-  guint       depth;        /* transaction nesting */
-  int         schema_version;
+  GObject       parent_instance;
+  sqlite3      *handle;
+  char         *path;
+  GHashTable   *stmts;        /* const char *sql -> sqlite3_stmt * */
+  guint         depth;        /* transaction nesting */
+  int           schema_version;
+  Checkpointer *checkpointer; /* NULL in memory */
 };
 
 G_DEFINE_FINAL_TYPE (MorangoDb, morango_db, G_TYPE_OBJECT)
@@ -123,7 +155,110 @@ static const char *migrations[] = {
    * replaces (instance, counter): every index costs dequeue writes. */
   "DROP INDEX morango_store_lsi;"
   "CREATE INDEX morango_store_lsi ON morango_store(last_saved_instance, partition, last_saved_counter);",
+  /* 2 -> 3: every query on the RMCB names the transfer session, which
+   * (transfer_session_id, model_uuid) serves; the model_uuid index only
+   * cost a random insert per history row in queuing and transferring
+   * and a delete in dequeuing and cleanup. */
+  "DROP INDEX morango_rmcb_model_uuid;",
 };
+
+static gpointer
+checkpointer_run (gpointer data)
+{
+  Checkpointer *c = data;
+  sqlite3 *handle = NULL;
+
+  /* A read first, so that the connection finds the WAL. */
+  if (sqlite3_open_v2 (c->path, &handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                       NULL) != SQLITE_OK ||
+      sqlite3_exec (handle, "PRAGMA schema_version", NULL, NULL, NULL) != SQLITE_OK)
+    {
+      g_warning ("checkpoints of %s will wait for the database to close: %s", c->path,
+                 handle ? sqlite3_errmsg (handle) : "out of memory");
+      sqlite3_close_v2 (handle);
+      return NULL;
+    }
+
+  g_mutex_lock (&c->lock);
+  for (;;)
+    {
+      while (!c->due && !c->quit)
+        g_cond_wait (&c->cond, &c->lock);
+      if (c->quit)
+        break;
+      c->due = FALSE;
+      c->running = TRUE;
+      g_mutex_unlock (&c->lock);
+      /* Passive: it never waits, and never makes the writer wait.
+       * Busy (another checkpoint in the way) is fine: the next commit
+       * asks again. */
+      sqlite3_wal_checkpoint_v2 (handle, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+      g_mutex_lock (&c->lock);
+      c->running = FALSE;
+      g_cond_broadcast (&c->cond);
+    }
+  g_mutex_unlock (&c->lock);
+  sqlite3_close_v2 (handle);
+  return NULL;
+}
+
+/* Called by SQLite after every commit, with the WAL size in frames.
+ * Replaces the automatic checkpoint. */
+static int
+wal_hook (void       *data,
+          sqlite3    *handle,
+          const char *name,
+          int         n_frames)
+{
+  Checkpointer *c = data;
+
+  if (n_frames < CHECKPOINT_PAGES)
+    return SQLITE_OK;
+  g_mutex_lock (&c->lock);
+  if (n_frames >= CHECKPOINT_PAGES_MAX)
+    {
+      while (c->running)
+        g_cond_wait (&c->cond, &c->lock);
+      g_mutex_unlock (&c->lock);
+      sqlite3_wal_checkpoint_v2 (handle, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+      return SQLITE_OK;
+    }
+  if (c->thread == NULL)
+    c->thread = g_thread_new ("morango-checkpoint", checkpointer_run, c);
+  c->due = TRUE;
+  g_cond_signal (&c->cond);
+  g_mutex_unlock (&c->lock);
+  return SQLITE_OK;
+}
+
+static Checkpointer *
+checkpointer_new (const char *path)
+{
+  Checkpointer *c = g_new0 (Checkpointer, 1);
+
+  c->path = g_strdup (path);
+  g_mutex_init (&c->lock);
+  g_cond_init (&c->cond);
+  return c;
+}
+
+/* Stops the thread (after the checkpoint under way, if any) and closes
+ * its connection, so that ours is the last to close and, as before,
+ * checkpoints everything and removes the WAL. */
+static void
+checkpointer_free (Checkpointer *c)
+{
+  g_mutex_lock (&c->lock);
+  c->quit = TRUE;
+  g_cond_signal (&c->cond);
+  g_mutex_unlock (&c->lock);
+  if (c->thread != NULL)
+    g_thread_join (c->thread);
+  g_mutex_clear (&c->lock);
+  g_cond_clear (&c->cond);
+  g_free (c->path);
+  g_free (c);
+}
 
 static void
 morango_db_finalize (GObject *object)
@@ -131,6 +266,9 @@ morango_db_finalize (GObject *object)
   MorangoDb *self = (MorangoDb *)object;
 
   g_clear_pointer (&self->stmts, g_hash_table_unref);
+  if (self->handle != NULL)
+    sqlite3_wal_hook (self->handle, NULL, NULL);
+  g_clear_pointer (&self->checkpointer, checkpointer_free);
   if (self->handle != NULL)
     sqlite3_close_v2 (self->handle);
   g_clear_pointer (&self->path, g_free);
@@ -612,6 +750,8 @@ G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == MORANGO_DB_SCHEMA_VERSION);
  * 0600.  A file that is not ours, or is damaged, is refused and left as
  * it was.
  */
+static gsize sqlite_configured;
+
 MorangoDb *
 morango_db_open (const char  *path,
                  GError     **error)
@@ -621,6 +761,16 @@ morango_db_open (const char  *path,
   gboolean is_new = FALSE;
 
   g_return_val_if_fail (path != NULL, NULL);
+
+  /* SQLite's memory statistics take a global mutex around every
+   * allocation, a few percent of a sync; we never read them.  This only
+   * works before SQLite initializes (otherwise it is refused, harmlessly,
+   * and the statistics stay on). */
+  if (g_once_init_enter (&sqlite_configured))
+    {
+      sqlite3_config (SQLITE_CONFIG_MEMSTATUS, 0);
+      g_once_init_leave (&sqlite_configured, 1);
+    }
 
   in_memory = g_str_equal (path, ":memory:");
   self = g_object_new (MORANGO_TYPE_DB, NULL);
@@ -659,6 +809,14 @@ morango_db_open (const char  *path,
     return NULL;
 
   /* Only now that the file is known to be ours (or empty) do we write. */
+  /* A sync writes every record through several tables and indexes, and
+   * WAL writes each dirty page twice (log, then checkpoint): 16 KiB pages
+   * cut the page reads, writes and B-tree depth of a 100k-record sync by
+   * about a quarter over 4 KiB (bench-local-sync: 5.4 s -> 4.1 s) for the
+   * same cache memory.  The size can only be set before the first table
+   * is created (and before WAL mode), so existing files keep theirs. */
+  if (is_new && !morango_db_exec (self, "PRAGMA page_size = 16384", error))
+    return NULL;
   if (!morango_db_exec (self,
                         in_memory ? "PRAGMA synchronous = NORMAL"
                                   : "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL",
@@ -669,6 +827,12 @@ morango_db_open (const char  *path,
 
   if (!migrate (self, error))
     return NULL;
+
+  if (!in_memory)
+    {
+      self->checkpointer = checkpointer_new (path);
+      sqlite3_wal_hook (self->handle, wal_hook, self->checkpointer);
+    }
 
   return g_steal_pointer (&self);
 }

@@ -6,6 +6,8 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <string.h>
+
 #include "morango-local-sync.h"
 #include "morango-serialize.h"
 
@@ -142,6 +144,98 @@ stage_queuing (Sync    *sync,
                                               total, -1, error);
 }
 
+/* SQLite's BINARY collation, which orders the RMCB index. */
+static int
+compare_binary (const char *a,
+                int         a_len,
+                const char *b,
+                int         b_len)
+{
+  int c = memcmp (a, b, MIN (a_len, b_len));
+
+  return c != 0 ? c : a_len - b_len;
+}
+
+/* The sender's history rows (RMCB) of one chunk, read with one cursor
+ * over the (session, model_uuid) index instead of one lookup per
+ * record.  Buffer rows usually come in model_uuid order (queuing walks
+ * the store by key), so the cursor mostly just steps on; a record that
+ * is not ahead of the previous one, or far ahead, seeks again.  Rows
+ * for one record come in the same (index) order either way. */
+typedef struct {
+  sqlite3_stmt *stmt;
+  int           rc;          /* of the last step: SQLITE_ROW or SQLITE_DONE */
+  gboolean      open;
+  char          last[33];    /* the last record looked up */
+} HistoryCursor;
+
+#define HISTORY_MAX_SKIP 16
+
+static gboolean
+history_seek (HistoryCursor  *h,
+              MorangoDb      *db,
+              const char     *ts_id,
+              const char     *model_uuid,
+              GError        **error)
+{
+  sqlite3_reset (h->stmt);
+  if ((sqlite3_bind_text (h->stmt, 1, ts_id, -1, SQLITE_STATIC) |
+       sqlite3_bind_text (h->stmt, 2, model_uuid, -1, SQLITE_TRANSIENT)) != SQLITE_OK)
+    return morango_db_set_error (db, error, "binding a value");
+  h->open = TRUE;
+  h->rc = morango_db_step (db, h->stmt, error);
+  return h->rc >= 0;
+}
+
+/* Positions @h on the first history row of @model_uuid (32 hex digits,
+ * already checked), or past where it would be. */
+static gboolean
+history_find (HistoryCursor  *h,
+              MorangoDb      *db,
+              const char     *ts_id,
+              const char     *model_uuid,
+              GError        **error)
+{
+  gboolean seek = !h->open || strcmp (model_uuid, h->last) <= 0;
+
+  /* Otherwise every row before the cursor belongs to a uuid up to
+   * h->last, or was skipped as below this one: stepping on is safe. */
+  for (guint skipped = 0;
+       !seek && h->rc == SQLITE_ROW &&
+       compare_binary ((const char *) sqlite3_column_text (h->stmt, 0),
+                       sqlite3_column_bytes (h->stmt, 0), model_uuid, 32) < 0;
+       skipped++)
+    {
+      if (skipped == HISTORY_MAX_SKIP)
+        seek = TRUE;
+      else if ((h->rc = morango_db_step (db, h->stmt, error)) < 0)
+        return FALSE;
+    }
+  if (seek && !history_seek (h, db, ts_id, model_uuid, error))
+    return FALSE;
+  g_strlcpy (h->last, model_uuid, sizeof h->last);
+  return TRUE;
+}
+
+/* Whether the cursor is on a row of @model_uuid. */
+static inline gboolean
+history_at (HistoryCursor *h,
+            const char    *model_uuid)
+{
+  return h->rc == SQLITE_ROW &&
+         compare_binary ((const char *) sqlite3_column_text (h->stmt, 0),
+                         sqlite3_column_bytes (h->stmt, 0), model_uuid, 32) == 0;
+}
+
+/* SQLITE_OK is 0, so a chain of these can be ORed. */
+static inline int
+bind_static (sqlite3_stmt *stmt,
+             int           i,
+             const char   *text)
+{
+  return sqlite3_bind_text (stmt, i, text, -1, SQLITE_STATIC);
+}
+
 /* Reads one chunk of the sender's buffer after @after_id, walking the
  * rowid (the "+" keeps SQLite off the (session, model_uuid) index, which
  * would sort the whole session again for every chunk), checks every
@@ -156,10 +250,14 @@ transfer_chunk (Sync    *sync,
 {
   MorangoDb *sdb = morango_store_get_db (sync->sender);
   MorangoDb *rdb = morango_store_get_db (sync->receiver);
-  sqlite3_stmt *read, *rmcb, *insert, *insert_rmcb;
+  sqlite3_stmt *read, *insert, *insert_rmcb;
+  HistoryCursor hist = { 0 };
   gint64 n = 0;
   int rc;
 
+  /* Each statement has its own SQL text, so the cache hands out the
+   * same one for the whole chunk: looked up once here rather than per
+   * record (hashing the text costs more than running the inserts). */
   read = morango_db_prepare (sdb,
                              "SELECT id, model_uuid, profile, serialized, deleted, hard_deleted, "
                              "  last_saved_instance, last_saved_counter, partition, source_id, model_name, "
@@ -169,6 +267,25 @@ transfer_chunk (Sync    *sync,
   if (read == NULL || !morango_db_bind (sdb, read, error, "sii", sync->ts_id, *after_id,
                                         (gint64) sync->options->chunk_size))
     return FALSE;
+  insert = morango_db_prepare (rdb,
+                               "INSERT INTO morango_buffer (profile, serialized, deleted, hard_deleted, "
+                               "  last_saved_instance, last_saved_counter, partition, source_id, "
+                               "  model_name, conflicting_serialized_data, _self_ref_fk, "
+                               "  transfer_session_id, model_uuid) "
+                               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", error);
+  hist.stmt = morango_db_prepare (sdb,
+                                  "SELECT model_uuid, instance_id, counter "
+                                  "FROM morango_recordmaxcounterbuffer "
+                                  "WHERE transfer_session_id = ?1 AND model_uuid >= ?2 "
+                                  "ORDER BY model_uuid", error);
+  insert_rmcb = morango_db_prepare (rdb,
+                                    "INSERT INTO morango_recordmaxcounterbuffer (instance_id, counter, "
+                                    "  transfer_session_id, model_uuid) VALUES (?, ?, ?, ?)", error);
+  if (insert == NULL || hist.stmt == NULL || insert_rmcb == NULL)
+    {
+      sqlite3_reset (read);
+      return FALSE;
+    }
   if (!morango_db_begin (rdb, error))
     {
       sqlite3_reset (read);
@@ -196,51 +313,49 @@ transfer_chunk (Sync    *sync,
       if (!morango_transfer_verify_record (sync->receiver, sync->filter, &rec, error))
         goto fail;
 
-      insert = morango_db_prepare (rdb,
-                                   "INSERT INTO morango_buffer (profile, serialized, deleted, hard_deleted, "
-                                   "  last_saved_instance, last_saved_counter, partition, source_id, "
-                                   "  model_name, conflicting_serialized_data, _self_ref_fk, "
-                                   "  transfer_session_id, model_uuid) "
-                                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", error);
-      if (insert == NULL ||
-          !morango_db_bind (rdb, insert, error, "ssbbsisssssss", rec.profile, rec.serialized,
-                            rec.deleted, rec.hard_deleted, rec.last_saved_instance,
-                            rec.last_saved_counter, rec.partition, rec.source_id, rec.model_name,
-                            rec.conflicting_serialized_data, rec.self_ref_fk, sync->ts_id,
-                            rec.model_uuid) ||
-          !morango_db_run (rdb, insert, error))
+      /* The texts stay valid until @read steps again, after the
+       * inserts: bound without a copy. */
+      if ((bind_static (insert, 1, rec.profile) | bind_static (insert, 2, rec.serialized) |
+           sqlite3_bind_int (insert, 3, rec.deleted ? 1 : 0) |
+           sqlite3_bind_int (insert, 4, rec.hard_deleted ? 1 : 0) |
+           bind_static (insert, 5, rec.last_saved_instance) |
+           sqlite3_bind_int64 (insert, 6, rec.last_saved_counter) |
+           bind_static (insert, 7, rec.partition) | bind_static (insert, 8, rec.source_id) |
+           bind_static (insert, 9, rec.model_name) |
+           bind_static (insert, 10, rec.conflicting_serialized_data) |
+           bind_static (insert, 11, rec.self_ref_fk) | bind_static (insert, 12, sync->ts_id) |
+           bind_static (insert, 13, rec.model_uuid)) != SQLITE_OK)
+        {
+          morango_db_set_error (rdb, error, "binding a value");
+          goto fail;
+        }
+      if (!morango_db_run (rdb, insert, error))
         goto fail;
 
-      rmcb = morango_db_prepare (sdb,
-                                 "SELECT instance_id, counter FROM morango_recordmaxcounterbuffer "
-                                 "WHERE transfer_session_id = ? AND model_uuid = ?", error);
-      insert_rmcb = morango_db_prepare (rdb,
-                                        "INSERT INTO morango_recordmaxcounterbuffer (instance_id, counter, "
-                                        "  transfer_session_id, model_uuid) VALUES (?, ?, ?, ?)", error);
-      if (rmcb == NULL || insert_rmcb == NULL ||
-          !morango_db_bind (sdb, rmcb, error, "ss", sync->ts_id, rec.model_uuid))
+      if (!history_find (&hist, sdb, sync->ts_id, rec.model_uuid, error))
         goto fail;
-      while ((rc = morango_db_step (sdb, rmcb, error)) == SQLITE_ROW)
+      for (; history_at (&hist, rec.model_uuid); hist.rc = morango_db_step (sdb, hist.stmt, error))
         {
-          const char *instance = morango_db_column_text (rmcb, 0);
+          const char *instance = morango_db_column_text (hist.stmt, 1);
 
           if (!morango_is_hex32 (instance))
             {
               g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED,
                            "Record %s carries a malformed history entry", rec.model_uuid);
-              sqlite3_reset (rmcb);
               goto fail;
             }
-          if (!morango_db_bind (rdb, insert_rmcb, error, "siss", instance,
-                                sqlite3_column_int64 (rmcb, 1), sync->ts_id, rec.model_uuid) ||
-              !morango_db_run (rdb, insert_rmcb, error))
+          if ((bind_static (insert_rmcb, 1, instance) |
+               sqlite3_bind_int64 (insert_rmcb, 2, sqlite3_column_int64 (hist.stmt, 2)) |
+               bind_static (insert_rmcb, 3, sync->ts_id) |
+               bind_static (insert_rmcb, 4, rec.model_uuid)) != SQLITE_OK)
             {
-              sqlite3_reset (rmcb);
+              morango_db_set_error (rdb, error, "binding a value");
               goto fail;
             }
+          if (!morango_db_run (rdb, insert_rmcb, error))
+            goto fail;
         }
-      sqlite3_reset (rmcb);
-      if (rc < 0)
+      if (hist.rc < 0)
         goto fail;
 
       n++;
@@ -248,6 +363,7 @@ transfer_chunk (Sync    *sync,
         goto fail;
     }
   sqlite3_reset (read);
+  sqlite3_reset (hist.stmt);
   if (rc < 0)
     goto fail_nostmt;
 
@@ -262,6 +378,7 @@ transfer_chunk (Sync    *sync,
 
 fail:
   sqlite3_reset (read);
+  sqlite3_reset (hist.stmt);
 fail_nostmt:
   if (morango_db_in_transaction (rdb))
     morango_db_rollback (rdb);

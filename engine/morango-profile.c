@@ -369,12 +369,13 @@ build_model_sql (MorangoModel *model)
   guint n = model->fields->len;
 
   model->sql_select_columns = quoted_columns (model, "");
-  model->sql_select_dirty = g_strdup_printf ("SELECT %s FROM \"%s\" WHERE _morango_dirty_bit = 1",
+  /* The rowid comes last: serialization clears dirty bits by rowid. */
+  model->sql_select_dirty = g_strdup_printf ("SELECT %s, _rowid_ FROM \"%s\" WHERE _morango_dirty_bit = 1",
                                              model->sql_select_columns, model->table);
   model->sql_select_by_id = g_strdup_printf ("SELECT %s, _morango_dirty_bit FROM \"%s\" WHERE id = ?",
                                              model->sql_select_columns, model->table);
   model->sql_exists = g_strdup_printf ("SELECT 1 FROM \"%s\" WHERE id = ?", model->table);
-  model->sql_clear_dirty = g_strdup_printf ("UPDATE \"%s\" SET _morango_dirty_bit = 0 WHERE id = ?",
+  model->sql_clear_dirty = g_strdup_printf ("UPDATE \"%s\" SET _morango_dirty_bit = 0 WHERE _rowid_ = ?",
                                             model->table);
   model->sql_delete = g_strdup_printf ("DELETE FROM \"%s\" WHERE id = ?", model->table);
 

@@ -17,6 +17,15 @@
 /* Rows per statement of the bulk updates. */
 #define SLICE 2000
 
+/* Dirty bits cleared at once, in rowid order.  The cursor walks dirty
+ * rows in id order (which keeps the store and RMC inserts in key order),
+ * and ids are random, so clearing each row as it goes dirties a random
+ * page of the application table every time: once the table outgrows the
+ * page cache, nearly every row costs a page spilled to the WAL.  Sorted
+ * batches touch each page once per batch.  A fixed size keeps memory
+ * flat (256 KiB). */
+#define CLEAR_BATCH 32768
+
 /* ---- the stage filter as an SQL function ---------------------------------
  *
  * Queries that need the filter inside SQL (the parent-first order of
@@ -83,6 +92,8 @@ typedef struct {
   sqlite3_stmt  *st_update;
   sqlite3_stmt  *st_rmc;
   sqlite3_stmt  *st_clear;      /* the current model's */
+  GArray        *to_clear;      /* rowids (gint64) of serialized rows still dirty */
+  gint64         rowid;         /* the current row's */
   gboolean       expect_existing;
 } Serializer;
 
@@ -361,7 +372,13 @@ serialize_one (Serializer  *s,
   gboolean found = FALSE, dirty = FALSE;
 
   if (id == NULL)
-    return TRUE;   /* cannot happen: id is the NOT NULL primary key */
+    {
+      /* Cannot happen: id is the NOT NULL primary key.  Without a
+       * filter, every dirty row is cleared all the same. */
+      if (s->filter == NULL)
+        g_array_append_val (s->to_clear, s->rowid);
+      return TRUE;
+    }
   if (partition == NULL)
     partition = "";
   if (source_id == NULL)
@@ -435,17 +452,37 @@ serialize_one (Serializer  *s,
   bind_text (stmt, 3, id);
   if (!morango_db_run (s->db, stmt, error))
     return FALSE;
-  /* Without a filter every dirty row is taken, and serialize_model
-   * clears them all at once at the end. */
-  if (s->filter != NULL)
-    {
-      bind_text (s->st_clear, 1, id);
-      if (!morango_db_run (s->db, s->st_clear, error))
-        return FALSE;
-    }
+  g_array_append_val (s->to_clear, s->rowid);
 
   s->done++;
   return morango_store_check_injected (s->store, "serialize", s->done, error);
+}
+
+static int
+compare_rowid (gconstpointer a,
+               gconstpointer b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+
+  return (x > y) - (x < y);
+}
+
+/* Clears the dirty bits of the rows serialized so far, in rowid order.
+ * They are behind the cursor in its partial index, which SQLite
+ * handles. */
+static gboolean
+flush_clear (Serializer  *s,
+             GError     **error)
+{
+  g_array_sort (s->to_clear, compare_rowid);
+  for (guint i = 0; i < s->to_clear->len; i++)
+    {
+      sqlite3_bind_int64 (s->st_clear, 1, g_array_index (s->to_clear, gint64, i));
+      if (!morango_db_run (s->db, s->st_clear, error))
+        return FALSE;
+    }
+  g_array_set_size (s->to_clear, 0);
+  return TRUE;
 }
 
 static gboolean
@@ -459,22 +496,25 @@ serialize_model (Serializer    *s,
   int rc;
 
   /* The cursor is the only user of this SQL text, so the statement
-   * cache cannot reset it under our feet.  With a filter, clearing the
-   * dirty bit of the current row only takes it out of the partial index
-   * the cursor walks, which SQLite handles. */
+   * cache cannot reset it under our feet.  Clearing dirty bits of rows
+   * already visited only takes them out of the partial index the cursor
+   * walks, behind it, which SQLite handles. */
   if ((cursor = morango_db_prepare (s->db, m->sql_select_dirty, error)) == NULL ||
       (s->st_clear = morango_db_prepare (s->db, m->sql_clear_dirty, error)) == NULL)
     return FALSE;
   row = morango_row_new (m);
+  g_array_set_size (s->to_clear, 0);
   while ((rc = morango_db_step (s->db, cursor, error)) == SQLITE_ROW)
     {
       const char *partition;
 
       morango_row_read (row, cursor, 0);
+      s->rowid = sqlite3_column_int64 (cursor, m->fields->len);
       partition = morango_row_get_text (row, m->partition_col);
       if (s->filter != NULL && !morango_filter_contains (s->filter, partition ? partition : ""))
         continue;
-      if (!serialize_one (s, row, error))
+      if (!serialize_one (s, row, error) ||
+          (s->to_clear->len >= CLEAR_BATCH && !flush_clear (s, error)))
         {
           ok = FALSE;
           break;
@@ -484,17 +524,8 @@ serialize_model (Serializer    *s,
     ok = FALSE;
   sqlite3_reset (cursor);
   morango_row_free (row);
-  if (ok && s->filter == NULL)
-    {
-      /* In slices: one statement over the whole table would keep a copy
-       * of every page it changes in its statement journal. */
-      g_autofree char *sql = g_strdup_printf ("UPDATE \"%s\" SET _morango_dirty_bit = 0 WHERE id IN "
-                                              "(SELECT id FROM \"%s\" WHERE _morango_dirty_bit = 1 "
-                                              "LIMIT " G_STRINGIFY (SLICE) ")", m->table, m->table);
-      do
-        ok = morango_db_exec (s->db, sql, error);
-      while (ok && morango_db_changes (s->db) > 0);
-    }
+  if (ok)
+    ok = flush_clear (s, error);
   return ok;
 }
 
@@ -652,6 +683,7 @@ morango_store_serialize (MorangoStore   *store,
   s.json = g_string_sized_new (1024);
   s.old = g_string_sized_new (1024);
   s.conflicts = g_string_sized_new (256);
+  s.to_clear = g_array_sized_new (FALSE, FALSE, sizeof (gint64), 1024);
 
   if (profile != NULL)
     for (guint i = 0; i < morango_profile_get_n_models (profile); i++)
@@ -682,6 +714,8 @@ out:
     g_string_free (s.old, TRUE);
   if (s.conflicts)
     g_string_free (s.conflicts, TRUE);
+  if (s.to_clear)
+    g_array_unref (s.to_clear);
   if (!ok)
     {
       morango_db_rollback (s.db);
