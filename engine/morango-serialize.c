@@ -158,6 +158,32 @@ serialized_field_index (MorangoModel *m,
   return -1;
 }
 
+/* Ends a merged object: the model's fields the stored JSON lacked, in
+ * field order, then the closing brace. */
+static void
+append_unseen_fields (Serializer     *s,
+                      MorangoRow     *row,
+                      const gboolean *seen,
+                      gboolean        first)
+{
+  MorangoModel *m = row->model;
+
+  for (guint i = 0; i < m->fields->len; i++)
+    {
+      MorangoField *f = g_ptr_array_index (m->fields, i);
+
+      if (!f->serialize || seen[i])
+        continue;
+      if (!first)
+        g_string_append (s->json, ", ");
+      first = FALSE;
+      morango_json_append_string (s->json, f->column);
+      g_string_append (s->json, ": ");
+      morango_row_append_value_json (row, i, s->json);
+    }
+  g_string_append_c (s->json, '}');
+}
+
 /* Python decodes and re-encodes the stored JSON; for a flat object the
  * same text comes from re-encoding each scalar. */
 static void
@@ -209,20 +235,7 @@ merge_flat (Serializer *s,
           break;
         }
     }
-  for (guint i = 0; i < m->fields->len; i++)
-    {
-      MorangoField *f = g_ptr_array_index (m->fields, i);
-
-      if (!f->serialize || seen[i])
-        continue;
-      if (!first)
-        g_string_append (s->json, ", ");
-      first = FALSE;
-      morango_json_append_string (s->json, f->column);
-      g_string_append (s->json, ": ");
-      morango_row_append_value_json (row, i, s->json);
-    }
-  g_string_append_c (s->json, '}');
+  append_unseen_fields (s, row, seen, first);
 }
 
 /* Overlays the row on the stored JSON (protocol §3.3 step 3a): keys the
@@ -261,17 +274,8 @@ merge_json (Serializer *s,
     json_object_iter_init_ordered (&iter, json_node_get_object (root));
     while (json_object_iter_next_ordered (&iter, &key, &value))
       {
-        int idx = -1;
+        int idx = serialized_field_index (m, key);
 
-        for (guint i = 0; i < m->fields->len; i++)
-          {
-            MorangoField *f = g_ptr_array_index (m->fields, i);
-            if (f->serialize && g_str_equal (f->column, key))
-              {
-                idx = i;
-                break;
-              }
-          }
         if (!first)
           g_string_append (s->json, ", ");
         first = FALSE;
@@ -286,20 +290,7 @@ merge_json (Serializer *s,
           morango_json_append (s->json, value);
       }
   }
-  for (guint i = 0; i < m->fields->len; i++)
-    {
-      MorangoField *f = g_ptr_array_index (m->fields, i);
-
-      if (!f->serialize || seen[i])
-        continue;
-      if (!first)
-        g_string_append (s->json, ", ");
-      first = FALSE;
-      morango_json_append_string (s->json, f->column);
-      g_string_append (s->json, ": ");
-      morango_row_append_value_json (row, i, s->json);
-    }
-  g_string_append_c (s->json, '}');
+  append_unseen_fields (s, row, seen, first);
 }
 
 /* Inserts the row as a new store row; *@existed when there was one. */
