@@ -1012,10 +1012,10 @@ morango_profile_compute_record_id (MorangoProfile *self,
 {
   MorangoModel *model;
 
-  g_return_val_if_fail (MORANGO_IS_PROFILE (self), NULL);
+  g_return_val_if_fail (self == NULL || MORANGO_IS_PROFILE (self), NULL);
   g_return_val_if_fail (partition_template != NULL && source_id != NULL, NULL);
 
-  model = morango_profile_get_model (self, model_name);
+  model = self ? morango_profile_get_model (self, model_name) : NULL;
   if (model != NULL && model->id_rule == MORANGO_ID_SOURCE_ID)
     return g_strdup (source_id);
   return morango_sha2_uuid (partition_template, source_id, model_name ? model_name : "", NULL);
@@ -1043,13 +1043,39 @@ morango_profile_verify_record_id (MorangoProfile *self,
   g_autofree char *tmpl = NULL;
   g_autofree char *expected = NULL;
 
-  g_return_val_if_fail (MORANGO_IS_PROFILE (self), FALSE);
+  g_return_val_if_fail (self == NULL || MORANGO_IS_PROFILE (self), FALSE);
 
   if (model_uuid == NULL || partition == NULL || source_id == NULL)
     return FALSE;
   tmpl = replace_all (partition, model_uuid, "${id}");
   expected = morango_profile_compute_record_id (self, model_name, tmpl, source_id);
   return g_strcmp0 (expected, model_uuid) == 0;
+}
+
+gboolean
+morango_profile_check_record_origin (MorangoProfile *self,
+                                     MorangoFilter  *filter,
+                                     const char     *model_name,
+                                     const char     *model_uuid,
+                                     const char     *partition,
+                                     const char     *source_id,
+                                     GError        **error)
+{
+  if (!morango_profile_verify_record_id (self, model_name, model_uuid, partition, source_id))
+    {
+      g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED,
+                           RECEIPT_ID_MISMATCH);
+      return FALSE;
+    }
+  if (filter != NULL && !morango_filter_contains (filter, partition))
+    {
+      g_autofree char *text = morango_filter_to_string (filter);
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED,
+                   "Partition %s is not contained within filter for TransferSession (%s)",
+                   partition, text);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 static const char *
@@ -1088,6 +1114,9 @@ morango_profile_check_received_record (MorangoProfile *self,
     }
 
   /* Same order of checks as Morango's BufferSerializer. */
+  if (!morango_profile_check_record_origin (self, filter, model_name, model_uuid, partition,
+                                            source_id, error))
+    return FALSE;
   rmcb = json_object_get_member (record, "rmcb_list");
   if (rmcb != NULL && JSON_NODE_HOLDS_ARRAY (rmcb))
     {
@@ -1123,20 +1152,5 @@ morango_profile_check_received_record (MorangoProfile *self,
         }
     }
 
-  if (filter != NULL && !morango_filter_contains (filter, partition))
-    {
-      g_autofree char *text = morango_filter_to_string (filter);
-      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED,
-                   "Partition %s is not contained within filter for TransferSession (%s)",
-                   partition, text);
-      return FALSE;
-    }
-
-  if (!morango_profile_verify_record_id (self, model_name, model_uuid, partition, source_id))
-    {
-      g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED,
-                           RECEIPT_ID_MISMATCH);
-      return FALSE;
-    }
   return TRUE;
 }

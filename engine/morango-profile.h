@@ -54,15 +54,28 @@ gboolean        morango_profile_verify_record_id (MorangoProfile *self,
                                                   const char     *source_id);
 /* The id the model's rule gives (protocol §2.2 step 3) for a partition
  * template still holding the literal ${id}.  Unknown models use the
- * default rule. */
+ * default rule, as does every model when @self is NULL. */
 char           *morango_profile_compute_record_id (MorangoProfile *self,
                                                    const char     *model_name,
                                                    const char     *partition_template,
                                                    const char     *source_id);
+/* Where a received record says it belongs, checked in Morango's order
+ * (correction 17): its id follows its model's rule for its partition and
+ * source id, then its partition lies inside @filter (NULL: no filter).
+ * @self may be NULL for a relay that knows no models: every model then
+ * takes the default rule.  Fails with MORANGO_ERROR_RECORD_REJECTED and
+ * Morango's message. */
+gboolean        morango_profile_check_record_origin (MorangoProfile *self,
+                                                     MorangoFilter  *filter,
+                                                     const char     *model_name,
+                                                     const char     *model_uuid,
+                                                     const char     *partition,
+                                                     const char     *source_id,
+                                                     GError        **error);
 /* The whole per-record check a receiver runs on a buffer record
- * (@record as on the wire, with its "rmcb_list"): every RMCB item names
- * this transfer session and this record, the partition lies inside
- * @filter, and the id matches the model's rule.  Fails with
+ * (@record as on the wire, with its "rmcb_list"): the checks of
+ * morango_profile_check_record_origin, then every RMCB item names this
+ * transfer session and this record.  Fails with
  * MORANGO_ERROR_RECORD_REJECTED and Morango's message. */
 gboolean        morango_profile_check_received_record (MorangoProfile *self,
                                                        MorangoFilter  *filter,

@@ -268,28 +268,12 @@ morango_transfer_session_close (MorangoDb   *db,
   return TRUE;
 }
 
-static char *
-replace_all (const char *text,
-             const char *needle,
-             const char *replacement)
-{
-  g_auto(GStrv) parts = NULL;
-
-  if (*needle == '\0')
-    return g_strdup (text);
-  parts = g_strsplit (text, needle, -1);
-  return g_strjoinv (replacement, parts);
-}
-
 gboolean
 morango_transfer_verify_record (MorangoStore               *receiver,
                                 MorangoFilter              *filter,
                                 const MorangoBufferRecord  *record,
                                 GError                    **error)
 {
-  MorangoProfile *profile = morango_store_get_profile (receiver);
-  gboolean id_ok;
-
   if (!morango_is_hex32 (record->model_uuid) || !morango_is_hex32 (record->last_saved_instance) ||
       record->last_saved_counter < 0 || record->model_name == NULL || record->partition == NULL ||
       record->source_id == NULL || record->serialized == NULL)
@@ -307,29 +291,10 @@ morango_transfer_verify_record (MorangoStore               *receiver,
       return FALSE;
     }
 
-  if (profile != NULL)
-    id_ok = morango_profile_verify_record_id (profile, record->model_name, record->model_uuid,
-                                              record->partition, record->source_id);
-  else
-    {
-      g_autofree char *tmpl = replace_all (record->partition, record->model_uuid, "${id}");
-      g_autofree char *expected = morango_sha2_uuid (tmpl, record->source_id, record->model_name, NULL);
-      id_ok = g_str_equal (expected, record->model_uuid);
-    }
-  if (!id_ok)
-    {
-      g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED,
-                           "Does not match results of calling ModelBase.compute_namespaced_id");
-      return FALSE;
-    }
-  if (!morango_filter_contains (filter, record->partition))
-    {
-      g_autofree char *text = morango_filter_to_string (filter);
-      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED,
-                   "Partition %s is not contained within filter for TransferSession (%s)",
-                   record->partition, text);
-      return FALSE;
-    }
+  if (!morango_profile_check_record_origin (morango_store_get_profile (receiver), filter,
+                                            record->model_name, record->model_uuid,
+                                            record->partition, record->source_id, error))
+    return FALSE;
   if (*record->serialized != '\0')
     {
       MorangoFlatJson *body = morango_flat_json_new ();

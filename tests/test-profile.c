@@ -385,6 +385,52 @@ test_receipt_verification (void)
     }
 }
 
+
+/* Correction 17: the id is checked first, then the partition, then the
+ * RMCB items; a relay without models uses the default id rule. */
+static void
+test_receipt_check_order (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoProfile) profile = morango_profile_new_by_name ("morango-testapp", &error);
+  g_autoptr(GPtrArray) cases = morango_test_vector_cases ("ids.json", "receipt_verification");
+  g_autoptr(MorangoFilter) elsewhere = morango_filter_parse ("someotherprefix");
+  JsonObject *valid = json_object_get_object_member (g_ptr_array_index (cases, 0), "record");
+  const char *ts = json_object_get_string_member (g_ptr_array_index (cases, 0), "transfer_session_id");
+  /* A deep copy: json_node_copy would share the object. */
+  g_autofree char *text = json_to_string (json_object_get_member (g_ptr_array_index (cases, 0), "record"), FALSE);
+  g_autoptr(JsonNode) copy = json_from_string (text, NULL);
+  JsonObject *bad = json_node_get_object (copy);
+  JsonObject *rmcb = json_array_get_object_element (json_object_get_array_member (bad, "rmcb_list"), 0);
+
+  g_assert_cmpstr (json_object_get_string_member (valid, "model_name"), ==, "contentsummarylog");
+
+  /* A wrong history item and a partition outside the filter: the partition speaks. */
+  json_object_set_string_member (rmcb, "model_uuid", "99999999999999999999999999999999");
+  g_assert_false (morango_profile_check_received_record (profile, elsewhere, ts, bad, &error));
+  g_assert_nonnull (strstr (error->message, "is not contained within filter"));
+  g_clear_error (&error);
+
+  /* And a wrong source id on top: the id speaks. */
+  json_object_set_string_member (bad, "source_id", "forged");
+  g_assert_false (morango_profile_check_received_record (profile, elsewhere, ts, bad, &error));
+  g_assert_cmpstr (error->message, ==, "Does not match results of calling ModelBase.compute_namespaced_id");
+  g_clear_error (&error);
+
+  /* Without a profile, the default rule: the summary log's hash id passes. */
+  g_assert_true (morango_profile_check_record_origin (NULL, NULL,
+                                                      json_object_get_string_member (valid, "model_name"),
+                                                      json_object_get_string_member (valid, "model_uuid"),
+                                                      json_object_get_string_member (valid, "partition"),
+                                                      json_object_get_string_member (valid, "source_id"),
+                                                      &error));
+  g_assert_false (morango_profile_check_record_origin (NULL, NULL, "contentsummarylog",
+                                                       json_object_get_string_member (valid, "model_uuid"),
+                                                       json_object_get_string_member (valid, "partition"),
+                                                       "forged", &error));
+  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED);
+}
+
 /* ---- application rows ---- */
 
 static void
@@ -599,6 +645,7 @@ main (int argc, char **argv)
   g_test_add_func ("/profile/scope-definitions", test_scope_definitions_match_vectors);
   g_test_add_func ("/profile/bad-descriptions", test_bad_descriptions);
   g_test_add_func ("/profile/receipt-verification", test_receipt_verification);
+  g_test_add_func ("/profile/receipt-check-order", test_receipt_check_order);
 #define ADD(path, fn) \
   g_test_add (path, Fixture, "morango-testapp", fixture_setup, fn, fixture_teardown)
   ADD ("/profile/tables", test_tables);
