@@ -598,6 +598,14 @@ morango_db_in_transaction (MorangoDb *self)
   return self->depth > 0;
 }
 
+char *
+morango_db_now_text (void)
+{
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+
+  return g_date_time_format (now, "%Y-%m-%d %H:%M:%S.%f");
+}
+
 gint64
 morango_db_changes (MorangoDb *self)
 {

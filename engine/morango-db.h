@@ -94,6 +94,10 @@ gboolean       morango_db_set_error        (MorangoDb     *self,
                                             const char    *context);
 gint64         morango_db_changes          (MorangoDb     *self);
 
+/* The time now as Morango's tables store it: naive UTC text,
+ * "YYYY-MM-DD HH:MM:SS.ffffff" (protocol §1.1). */
+char          *morango_db_now_text         (void);
+
 /* Column helpers that never return NULL for text. */
 static inline const char *
 morango_db_column_text (sqlite3_stmt *stmt, int col)

@@ -134,13 +134,6 @@ morango_host_info_new_from_system (void)
   return info;
 }
 
-static char *
-now_text (void)
-{
-  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
-  return g_date_time_format (now, "%Y-%m-%d %H:%M:%S.%f");
-}
-
 char *
 morango_instance_ensure_database_id (MorangoDb      *db,
                                      MorangoRandom  *random,
@@ -157,7 +150,7 @@ morango_instance_ensure_database_id (MorangoDb      *db,
     return g_steal_pointer (&id);
 
   id = morango_random_uuid4_hex (random);
-  now = now_text ();
+  now = morango_db_now_text ();
   if (!morango_db_begin (db, error))
     return NULL;
   if (!morango_db_execute (db, error, "UPDATE morango_databaseidmodel SET current = 0", "") ||

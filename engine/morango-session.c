@@ -54,13 +54,6 @@ morango_stage_status_from_string (const char         *text,
   return FALSE;
 }
 
-static char *
-now_text (void)
-{
-  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
-  return g_date_time_format (now, "%Y-%m-%d %H:%M:%S.%f");
-}
-
 void
 morango_transfer_session_free (MorangoTransferSession *ts)
 {
@@ -85,7 +78,7 @@ morango_sync_session_create (MorangoDb   *db,
                              const char  *server_instance_id,
                              GError     **error)
 {
-  g_autofree char *now = now_text ();
+  g_autofree char *now = morango_db_now_text ();
 
   g_return_val_if_fail (morango_is_hex32 (id), FALSE);
 
@@ -103,7 +96,7 @@ morango_sync_session_close (MorangoDb   *db,
                             const char  *id,
                             GError     **error)
 {
-  g_autofree char *now = now_text ();
+  g_autofree char *now = morango_db_now_text ();
 
   return morango_db_execute (db, error,
                              "UPDATE morango_syncsession SET active = 0, last_activity_timestamp = ? "
@@ -118,7 +111,7 @@ morango_transfer_session_create (MorangoDb      *db,
                                  gboolean        push,
                                  GError        **error)
 {
-  g_autofree char *now = now_text ();
+  g_autofree char *now = morango_db_now_text ();
   g_autofree char *text = NULL;
 
   g_return_val_if_fail (morango_is_hex32 (id), FALSE);
@@ -204,7 +197,7 @@ morango_transfer_session_set_stage (MorangoDb           *db,
   if (stage == ts->stage && status == ts->status)
     return TRUE;   /* nothing changed: leave the activity times alone */
 
-  now = now_text ();
+  now = morango_db_now_text ();
   return morango_db_execute (db, error,
                              "UPDATE morango_transfersession SET transfer_stage = ?, "
                              "  transfer_stage_status = ?, last_activity_timestamp = ? WHERE id = ?",
