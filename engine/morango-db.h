@@ -63,6 +63,14 @@ gboolean       morango_db_execute          (MorangoDb     *self,
                                             const char    *sql,
                                             const char    *types,
                                             ...);
+/* Like morango_db_execute() for a DELETE of rows that are copies of
+ * data kept elsewhere (the transfer buffers): the freed space is not
+ * zeroed even where SQLite was built to zero it. */
+gboolean       morango_db_delete_copies    (MorangoDb     *self,
+                                            GError       **error,
+                                            const char    *sql,
+                                            const char    *types,
+                                            ...);
 /* Prepare, bind, step once.  Returns TRUE and sets *@found to whether a
  * row came back; the value of column 0 is stored in @out. */
 gboolean       morango_db_query_int64      (MorangoDb     *self,

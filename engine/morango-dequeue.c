@@ -319,11 +319,11 @@ dequeue_batch (MorangoDb            *db,
   if (!morango_db_query_text (db, &last, error,
                               "SELECT max (model_uuid) FROM temp.morango_dequeue_class", "", NULL))
     return FALSE;
-  if (!morango_db_execute (db, error,
+  if (!morango_db_delete_copies (db, error,
         "DELETE FROM morango_recordmaxcounterbuffer "
         "WHERE transfer_session_id = ?1 AND model_uuid <= ?2",
         "ss", ts, last) ||
-      !morango_db_execute (db, error,
+      !morango_db_delete_copies (db, error,
         "DELETE FROM morango_buffer "
         "WHERE transfer_session_id = ?1 AND model_uuid <= ?2",
         "ss", ts, last))
@@ -437,7 +437,7 @@ morango_store_dequeue_scoped (MorangoStore         *store,
     }
 
   /* History rows without a record in this session (step 11). */
-  if (!morango_db_execute (db, error,
+  if (!morango_db_delete_copies (db, error,
                            "DELETE FROM morango_recordmaxcounterbuffer WHERE transfer_session_id = ?1",
                            "s", transfer_session_id) ||
       !morango_db_exec (db, "DELETE FROM temp.morango_dequeue_class", error))

@@ -570,10 +570,10 @@ morango_store_queue (MorangoStore      *store,
     return FALSE;
 
   /* Queuing again (a resumed session) starts from scratch. */
-  if (!morango_db_execute (db, error,
+  if (!morango_db_delete_copies (db, error,
                            "DELETE FROM morango_recordmaxcounterbuffer WHERE transfer_session_id = ?1",
                            "s", transfer_session_id) ||
-      !morango_db_execute (db, error,
+      !morango_db_delete_copies (db, error,
                            "DELETE FROM morango_buffer WHERE transfer_session_id = ?1",
                            "s", transfer_session_id))
     goto fail;

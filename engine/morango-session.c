@@ -245,11 +245,11 @@ morango_transfer_session_close (MorangoDb   *db,
 {
   if (!morango_db_begin (db, error))
     return FALSE;
-  if (!morango_db_execute (db, error,
-                           "DELETE FROM morango_recordmaxcounterbuffer WHERE transfer_session_id = ?",
-                           "s", id) ||
-      !morango_db_execute (db, error,
-                           "DELETE FROM morango_buffer WHERE transfer_session_id = ?", "s", id) ||
+  if (!morango_db_delete_copies (db, error,
+                                 "DELETE FROM morango_recordmaxcounterbuffer WHERE transfer_session_id = ?",
+                                 "s", id) ||
+      !morango_db_delete_copies (db, error,
+                                 "DELETE FROM morango_buffer WHERE transfer_session_id = ?", "s", id) ||
       !morango_db_execute (db, error,
                            "UPDATE morango_transfersession SET active = 0 WHERE id = ?", "s", id) ||
       !morango_db_commit (db, error))

@@ -2,7 +2,9 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#define _GNU_SOURCE   /* memmem */
 #include <glib/gstdio.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "morango-db.h"
@@ -95,6 +97,68 @@ test_transactions_nest_and_roll_back (void)
   /* A constraint failure is a clear error. */
   g_assert_false (morango_db_execute (db, &error, "INSERT INTO morango_meta VALUES (?, ?)", "ss", "a", "x"));
   g_assert_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_CONSTRAINT);
+}
+
+static int
+secure_delete_of (MorangoDb *db)
+{
+  sqlite3_stmt *stmt = NULL;
+  int on;
+
+  /* Not through the statement cache: the pragma acts when compiled. */
+  g_assert_cmpint (sqlite3_prepare_v2 (morango_db_get_handle (db), "PRAGMA secure_delete", -1,
+                                       &stmt, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  on = sqlite3_column_int (stmt, 0);
+  sqlite3_finalize (stmt);
+  return on;
+}
+
+static gboolean
+image_contains (MorangoDb  *db,
+                const char *text)
+{
+  sqlite3_int64 size = 0;
+  unsigned char *image = sqlite3_serialize (morango_db_get_handle (db), "main", &size, 0);
+  gboolean found;
+
+  g_assert_nonnull (image);
+  found = memmem (image, size, text, strlen (text)) != NULL;
+  sqlite3_free (image);
+  return found;
+}
+
+/* Deleting buffer copies skips zeroing; every other deletion after it
+ * still wipes what it deletes, where this SQLite wipes at all. */
+static void
+test_delete_copies_keeps_wiping (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoDb) db = morango_db_open (":memory:", &error);
+  const char *secret = "secret-of-a-hard-deleted-record";
+  const char *copy = "copy-of-a-record-in-the-buffer";
+
+  g_assert_no_error (error);
+  if (!secure_delete_of (db))
+    {
+      g_test_skip ("this SQLite is built not to zero deleted content");
+      return;
+    }
+  g_assert_true (morango_db_execute (db, &error,
+                                     "INSERT INTO morango_deletedmodels (id, profile) "
+                                     "VALUES ('a', ?), ('b', ?)", "ss", secret, copy));
+  g_assert_true (image_contains (db, secret));
+
+  g_assert_true (morango_db_delete_copies (db, &error,
+                                           "DELETE FROM morango_deletedmodels WHERE id = ?",
+                                           "s", "b"));
+  g_assert_no_error (error);
+  g_assert_cmpint (secure_delete_of (db), ==, 1);
+
+  g_assert_true (morango_db_execute (db, &error,
+                                     "DELETE FROM morango_deletedmodels WHERE id = ?", "s", "a"));
+  g_assert_no_error (error);
+  g_assert_false (image_contains (db, secret));
 }
 
 static void
@@ -191,6 +255,7 @@ main (int   argc,
   g_test_add_func ("/db/create-and-reopen", test_create_and_reopen);
   g_test_add_func ("/db/bound-values-are-data", test_bound_values_are_data);
   g_test_add_func ("/db/transactions", test_transactions_nest_and_roll_back);
+  g_test_add_func ("/db/delete-copies-keeps-wiping", test_delete_copies_keeps_wiping);
   g_test_add_func ("/db/refuses-garbage", test_refuses_garbage);
   g_test_add_func ("/db/refuses-foreign-sqlite", test_refuses_foreign_sqlite);
   g_test_add_func ("/db/refuses-damaged-pages", test_refuses_damaged_pages);
