@@ -161,6 +161,11 @@ static const char *migrations[] = {
    * cost a random insert per history row in queuing and transferring
    * and a delete in dequeuing and cleanup. */
   "DROP INDEX morango_rmcb_model_uuid;",
+  /* 3 -> 4: no query reads last_transfer_session_id (Morango keeps it
+   * for hooks that list what a transfer touched, which we do not have),
+   * and its index cost a write for every record serialized or dequeued.
+   * The column stays and is still written. */
+  "DROP INDEX morango_store_lts;",
 };
 
 static gpointer
