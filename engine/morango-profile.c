@@ -369,13 +369,15 @@ build_model_sql (MorangoModel *model)
   guint n = model->fields->len;
 
   model->sql_select_columns = quoted_columns (model, "");
-  /* The rowid comes last: serialization clears dirty bits by rowid. */
-  model->sql_select_dirty = g_strdup_printf ("SELECT %s, _rowid_ FROM \"%s\" WHERE _morango_dirty_bit = 1",
+  /* In id order: the table is stored in it, and the store and RMC
+   * inserts that follow are keyed by it. */
+  model->sql_select_dirty = g_strdup_printf ("SELECT %s FROM \"%s\" WHERE _morango_dirty_bit = 1 "
+                                             "ORDER BY id",
                                              model->sql_select_columns, model->table);
   model->sql_select_by_id = g_strdup_printf ("SELECT %s, _morango_dirty_bit FROM \"%s\" WHERE id = ?",
                                              model->sql_select_columns, model->table);
   model->sql_exists = g_strdup_printf ("SELECT 1 FROM \"%s\" WHERE id = ?", model->table);
-  model->sql_clear_dirty = g_strdup_printf ("UPDATE \"%s\" SET _morango_dirty_bit = 0 WHERE _rowid_ = ?",
+  model->sql_clear_dirty = g_strdup_printf ("UPDATE \"%s\" SET _morango_dirty_bit = 0 WHERE id = ?",
                                             model->table);
   model->sql_delete = g_strdup_printf ("DELETE FROM \"%s\" WHERE id = ?", model->table);
 
@@ -948,7 +950,12 @@ morango_profile_ensure_tables (MorangoProfile  *self,
             g_string_append (sql, " UNIQUE");
           g_string_append (sql, ", ");
         }
-      g_string_append (sql, "\"_morango_dirty_bit\" bool NOT NULL DEFAULT 1);");
+      /* Stored in id order (WITHOUT ROWID): ids are random, so a rowid
+       * table keeps rows in insertion order and every walk in id order
+       * (serializing dirty rows; writing rows that arrive sorted by id
+       * from the store) jumps around the file.  The id is the key, so
+       * the table needs no separate index on it either. */
+      g_string_append (sql, "\"_morango_dirty_bit\" bool NOT NULL DEFAULT 1) WITHOUT ROWID;");
       /* Serialization looks for dirty rows only: a partial index keeps
        * that cheap however big the table. */
       g_string_append_printf (sql, "CREATE INDEX IF NOT EXISTS \"%s_morango_dirty\" ON \"%s\" (id) "

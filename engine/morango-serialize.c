@@ -17,14 +17,11 @@
 /* Rows per statement of the bulk updates. */
 #define SLICE 2000
 
-/* Dirty bits cleared at once, in rowid order.  The cursor walks dirty
- * rows in id order (which keeps the store and RMC inserts in key order),
- * and ids are random, so clearing each row as it goes dirties a random
- * page of the application table every time: once the table outgrows the
- * page cache, nearly every row costs a page spilled to the WAL.  Sorted
- * batches touch each page once per batch.  A fixed size keeps memory
- * flat (256 KiB). */
-#define CLEAR_BATCH 32768
+/* Dirty bits cleared at once, after the cursor has moved on: clearing
+ * one under the cursor would make it seek again at every step.  The
+ * cursor walks in id order, so each batch is too.  A fixed size keeps
+ * memory flat (about 300 KiB of ids). */
+#define CLEAR_BATCH 8192
 
 /* ---- the stage filter as an SQL function ---------------------------------
  *
@@ -92,8 +89,8 @@ typedef struct {
   sqlite3_stmt  *st_update;
   sqlite3_stmt  *st_rmc;
   sqlite3_stmt  *st_clear;      /* the current model's */
-  GArray        *to_clear;      /* rowids (gint64) of serialized rows still dirty */
-  gint64         rowid;         /* the current row's */
+  GPtrArray     *to_clear;      /* ids of serialized rows still dirty, in @ids */
+  GStringChunk  *ids;
   gboolean       expect_existing;
 } Serializer;
 
@@ -364,10 +361,7 @@ serialize_one (Serializer  *s,
 
   if (id == NULL)
     {
-      /* Cannot happen: id is the NOT NULL primary key.  Without a
-       * filter, every dirty row is cleared all the same. */
-      if (s->filter == NULL)
-        g_array_append_val (s->to_clear, s->rowid);
+      /* Cannot happen: id is the NOT NULL primary key. */
       return TRUE;
     }
   if (partition == NULL)
@@ -443,36 +437,26 @@ serialize_one (Serializer  *s,
   bind_text (stmt, 3, id);
   if (!morango_db_run (s->db, stmt, error))
     return FALSE;
-  g_array_append_val (s->to_clear, s->rowid);
+  g_ptr_array_add (s->to_clear, g_string_chunk_insert (s->ids, id));
 
   s->done++;
   return morango_store_check_injected (s->store, "serialize", s->done, error);
 }
 
-static int
-compare_rowid (gconstpointer a,
-               gconstpointer b)
-{
-  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
-
-  return (x > y) - (x < y);
-}
-
-/* Clears the dirty bits of the rows serialized so far, in rowid order.
- * They are behind the cursor in its partial index, which SQLite
- * handles. */
+/* Clears the dirty bits of the rows serialized so far.  They are behind
+ * the cursor in its partial index, which SQLite handles. */
 static gboolean
 flush_clear (Serializer  *s,
              GError     **error)
 {
-  g_array_sort (s->to_clear, compare_rowid);
   for (guint i = 0; i < s->to_clear->len; i++)
     {
-      sqlite3_bind_int64 (s->st_clear, 1, g_array_index (s->to_clear, gint64, i));
+      bind_text (s->st_clear, 1, s->to_clear->pdata[i]);
       if (!morango_db_run (s->db, s->st_clear, error))
         return FALSE;
     }
-  g_array_set_size (s->to_clear, 0);
+  g_ptr_array_set_size (s->to_clear, 0);
+  g_string_chunk_clear (s->ids);
   return TRUE;
 }
 
@@ -494,13 +478,12 @@ serialize_model (Serializer    *s,
       (s->st_clear = morango_db_prepare (s->db, m->sql_clear_dirty, error)) == NULL)
     return FALSE;
   row = morango_row_new (m);
-  g_array_set_size (s->to_clear, 0);
+  g_ptr_array_set_size (s->to_clear, 0);
   while ((rc = morango_db_step (s->db, cursor, error)) == SQLITE_ROW)
     {
       const char *partition;
 
       morango_row_read (row, cursor, 0);
-      s->rowid = sqlite3_column_int64 (cursor, m->fields->len);
       partition = morango_row_get_text (row, m->partition_col);
       if (s->filter != NULL && !morango_filter_contains (s->filter, partition ? partition : ""))
         continue;
@@ -674,7 +657,8 @@ morango_store_serialize (MorangoStore   *store,
   s.json = g_string_sized_new (1024);
   s.old = g_string_sized_new (1024);
   s.conflicts = g_string_sized_new (256);
-  s.to_clear = g_array_sized_new (FALSE, FALSE, sizeof (gint64), 1024);
+  s.to_clear = g_ptr_array_sized_new (1024);
+  s.ids = g_string_chunk_new (CLEAR_BATCH * 33);
 
   if (profile != NULL)
     for (guint i = 0; i < morango_profile_get_n_models (profile); i++)
@@ -706,7 +690,9 @@ out:
   if (s.conflicts)
     g_string_free (s.conflicts, TRUE);
   if (s.to_clear)
-    g_array_unref (s.to_clear);
+    g_ptr_array_unref (s.to_clear);
+  if (s.ids)
+    g_string_chunk_free (s.ids);
   if (!ok)
     {
       morango_db_rollback (s.db);
