@@ -23,6 +23,12 @@
  * memory flat (about 300 KiB of ids). */
 #define CLEAR_BATCH 8192
 
+/* Store rows whose dirty bits are cleared at once while deserializing:
+ * few enough that their pages are still in the page cache. */
+#ifndef CLEAN_BATCH
+#define CLEAN_BATCH 2048
+#endif
+
 /* ---- the stage filter as an SQL function ---------------------------------
  *
  * Queries that need the filter inside SQL (the parent-first order of
@@ -725,14 +731,35 @@ typedef struct {
   sqlite3_stmt  *st_clean;
   sqlite3_stmt  *st_failed_check;
   sqlite3_stmt  *st_lookup;
-  gboolean       defer_clean;   /* clean the model's rows in one statement at its end */
+  gboolean       defer_clean;   /* batch the cleaning by rowid (regular models) */
+  gint64         rowid;         /* the current store row's, when deferring */
+  GArray        *to_clean;      /* store rowids (gint64) applied but still dirty */
+  sqlite3_stmt  *st_clean_rowid;
   sqlite3_stmt  *st_upsert;     /* the current model's, or NULL */
   FkCache       *fk_cache;      /* one entry per field of the current model */
   gint64         n_failed;      /* rows in temp.morango_deserialize_failed */
 } Deserializer;
 
 /* Columns every cursor below returns, in this order. */
-enum { COL_ID, COL_SERIALIZED, COL_DELETED, COL_HARD, COL_PARTITION, COL_SOURCE_ID, COL_SELF_REF };
+enum { COL_ID, COL_SERIALIZED, COL_DELETED, COL_HARD, COL_PARTITION, COL_SOURCE_ID, COL_SELF_REF,
+       COL_ROWID /* regular models only */ };
+
+/* Clears the dirty bits batched so far.  The rows are behind the cursor
+ * in the partial index it walks, which SQLite handles; doing it one row
+ * at a time would make the cursor seek again at every step. */
+static gboolean
+flush_clean (Deserializer  *d,
+             GError       **error)
+{
+  for (guint i = 0; i < d->to_clean->len; i++)
+    {
+      sqlite3_bind_int64 (d->st_clean_rowid, 1, g_array_index (d->to_clean, gint64, i));
+      if (!morango_db_run (d->db, d->st_clean_rowid, error))
+        return FALSE;
+    }
+  g_array_set_size (d->to_clean, 0);
+  return TRUE;
+}
 
 static gboolean
 mark_clean (Deserializer  *d,
@@ -740,7 +767,10 @@ mark_clean (Deserializer  *d,
             GError       **error)
 {
   if (d->defer_clean)
-    return TRUE;
+    {
+      g_array_append_val (d->to_clean, d->rowid);
+      return d->to_clean->len < CLEAN_BATCH || flush_clean (d, error);
+    }
   bind_text (d->st_clean, 1, id);
   return morango_db_run (d->db, d->st_clean, error);
 }
@@ -1036,10 +1066,10 @@ deserialize_regular (Deserializer  *d,
                      GError       **error)
 {
   const char *sql = d->skip_erroring
-    ? "SELECT id, serialized, deleted, hard_deleted, partition, source_id, _self_ref_fk "
+    ? "SELECT id, serialized, deleted, hard_deleted, partition, source_id, _self_ref_fk, rowid "
       "FROM morango_store WHERE profile = ? AND model_name = ? AND dirty_bit = 1 "
       "AND deserialization_error = ''"
-    : "SELECT id, serialized, deleted, hard_deleted, partition, source_id, _self_ref_fk "
+    : "SELECT id, serialized, deleted, hard_deleted, partition, source_id, _self_ref_fk, rowid "
       "FROM morango_store WHERE profile = ? AND model_name = ? AND dirty_bit = 1";
   sqlite3_stmt *cursor;
   MorangoRow *row;
@@ -1060,6 +1090,7 @@ deserialize_regular (Deserializer  *d,
       if (d->filter != NULL &&
           !morango_filter_contains (d->filter, morango_db_column_text (cursor, COL_PARTITION)))
         continue;
+      d->rowid = sqlite3_column_int64 (cursor, COL_ROWID);
       if (sqlite3_column_int (cursor, COL_DELETED) || sqlite3_column_int (cursor, COL_HARD))
         ok = apply_delete (d, m, id, sqlite3_column_int (cursor, COL_HARD) != 0, error);
       else
@@ -1078,23 +1109,8 @@ deserialize_regular (Deserializer  *d,
   if (!ok)
     return FALSE;
 
-  /* Everything of the working set that did not fail is now clean:
-   * written, deleted, or diverted into the deletion queues.  In slices,
-   * so that no statement journal holds a copy of the whole store. */
-#define CLEAN_SLICE(ERR) \
-  "UPDATE morango_store SET dirty_bit = 0, deserialization_error = '' WHERE rowid IN (" \
-  "SELECT rowid FROM morango_store WHERE profile = ?1 AND model_name = ?2 AND dirty_bit = 1 " ERR \
-  "AND morango_stage_filter (partition) " \
-  "AND id NOT IN (SELECT id FROM temp.morango_deserialize_failed) LIMIT " G_STRINGIFY (SLICE) ")"
-  do
-    if (!morango_db_execute (d->db, error,
-                             d->skip_erroring ? CLEAN_SLICE ("AND deserialization_error = '' ")
-                                              : CLEAN_SLICE (""),
-                             "ss", morango_store_get_profile_name (d->store), m->name))
-      return FALSE;
-  while (morango_db_changes (d->db) > 0);
-#undef CLEAN_SLICE
-  return TRUE;
+  /* What is left of the batch. */
+  return flush_clean (d, error);
 }
 
 /* Path A of protocol §4.5: self-referencing models, one record at a
@@ -1289,6 +1305,9 @@ morango_store_deserialize (MorangoStore   *store,
                     "SELECT 1 FROM temp.morango_deserialize_failed WHERE id = ?",
                     &d.st_lookup,
                     "SELECT deleted, hard_deleted FROM morango_store WHERE id = ?",
+                    &d.st_clean_rowid,
+                    "UPDATE morango_store SET dirty_bit = 0, deserialization_error = '' "
+                    "WHERE rowid = ?",
                     NULL))
     goto out;
 
@@ -1296,6 +1315,7 @@ morango_store_deserialize (MorangoStore   *store,
   d.parser = json_parser_new_immutable ();
   d.flat = morango_flat_json_new ();
   d.msg = g_string_sized_new (256);
+  d.to_clean = g_array_sized_new (FALSE, FALSE, sizeof (gint64), CLEAN_BATCH);
 
   for (guint i = 0; i < morango_profile_get_n_models (profile); i++)
     {
@@ -1314,6 +1334,8 @@ out:
   g_clear_pointer (&d.flat, morango_flat_json_free);
   if (d.msg)
     g_string_free (d.msg, TRUE);
+  if (d.to_clean)
+    g_array_unref (d.to_clean);
   if (!ok)
     {
       morango_db_rollback (d.db);

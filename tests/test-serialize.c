@@ -1091,6 +1091,47 @@ test_many_rows_in_slices (void)
   fx_clear (&fx);
 }
 
+/* Deserializing clears dirty bits in batches behind its cursor: rows
+ * that fail in between, across several batches, stay dirty with their
+ * reason, and every other row is clean and written. */
+static void
+test_clean_batches_keep_failures (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *bob = NULL;
+  const int n = 5000;
+  gint64 bad;
+  Fx fx;
+
+  fx_init (&fx, "morango-testapp", 0);
+  bob = create (&fx, "user", "{\"password\": \"p\", \"username\": \"bob\"}");
+  g_assert_true (morango_db_begin (fx.db, &error));
+  for (int i = 0; i < n; i++)
+    {
+      g_autofree char *json = g_strdup_printf ("{\"user\": \"" BOB "\", \"content_id\": \"%032x\"}", i);
+      g_free (create (&fx, "contentsummarylog", json));
+    }
+  g_assert_true (morango_db_commit (fx.db, &error));
+  serialize_ok (&fx, NULL);
+
+  g_assert_true (morango_db_exec (fx.db,
+                                  "DELETE FROM facility_profile_summarylog;"
+                                  "UPDATE morango_store SET dirty_bit = 1;"
+                                  "UPDATE morango_store SET serialized = '[1]' "
+                                  "WHERE model_name = 'contentsummarylog' AND rowid % 700 = 3", &error));
+  g_assert_no_error (error);
+  bad = count (&fx, "SELECT count(*) FROM morango_store WHERE serialized = '[1]'");
+  g_assert_cmpint (bad, ==, 8);   /* rowids 3, 703, ..., 4903: spread over three batches */
+  deserialize_ok (&fx, NULL, FALSE);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE dirty_bit = 1"), ==, bad);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE dirty_bit = 1 "
+                               "AND deserialization_error = 'The stored record is not a JSON object'"), ==, bad);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_summarylog"), ==, n - bad);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE dirty_bit = 0 "
+                               "AND deserialization_error <> ''"), ==, 0);
+  fx_clear (&fx);
+}
+
 /* Corrections item 25: an incoming delete that cascades in the app
  * queues the dependents, so their store rows die too. */
 static void
@@ -1596,6 +1637,7 @@ main (int argc, char **argv)
   g_test_add_func ("/serialize/cascade-deletion", test_cascade_deletion_through_store);
   g_test_add_func ("/serialize/incoming-delete-cascade", test_incoming_delete_cascade_is_tracked);
   g_test_add_func ("/serialize/many-rows", test_many_rows_in_slices);
+  g_test_add_func ("/serialize/clean-batches-keep-failures", test_clean_batches_keep_failures);
   g_test_add_func ("/serialize/injected-failure", test_injected_failure);
   g_test_add_func ("/serialize/datetimes", test_datetime_rendering);
   g_test_add_func ("/serialize/quirks-8-20", test_quirks_8_and_20);
