@@ -166,6 +166,48 @@ static const char *migrations[] = {
    * and its index cost a write for every record serialized or dequeued.
    * The column stays and is still written. */
   "DROP INDEX morango_store_lts;",
+  /* 4 -> 5: the history, buffer and history buffer tables take plain
+   * integer keys instead of AUTOINCREMENT.  Nothing relies on an id never
+   * coming back once its row is gone (the transfer walks a session's
+   * buffer by id, and a session's rows are only ever appended), while
+   * AUTOINCREMENT reads and writes sqlite_sequence for every row inserted
+   * one at a time: each record serialized and each one transferred.
+   * SQLite cannot drop AUTOINCREMENT in place, so the tables are copied. */
+  "CREATE TABLE morango_recordmaxcounter_v5 ("
+  "  id integer PRIMARY KEY, instance_id char(32) NOT NULL, counter integer NOT NULL,"
+  "  store_model_id char(32) NOT NULL REFERENCES morango_store(id),"
+  "  UNIQUE (store_model_id, instance_id));"
+  "INSERT INTO morango_recordmaxcounter_v5 (id, instance_id, counter, store_model_id)"
+  "  SELECT id, instance_id, counter, store_model_id FROM morango_recordmaxcounter;"
+  "DROP TABLE morango_recordmaxcounter;"
+  "ALTER TABLE morango_recordmaxcounter_v5 RENAME TO morango_recordmaxcounter;"
+  "CREATE INDEX morango_rmc_instance ON morango_recordmaxcounter(instance_id);"
+  "CREATE TABLE morango_buffer_v5 ("
+  "  id integer PRIMARY KEY, profile varchar(40) NOT NULL,"
+  "  serialized text NOT NULL DEFAULT '', deleted integer NOT NULL DEFAULT 0,"
+  "  hard_deleted integer NOT NULL DEFAULT 0, last_saved_instance char(32) NOT NULL,"
+  "  last_saved_counter integer NOT NULL, partition text NOT NULL, source_id varchar(96) NOT NULL,"
+  "  model_name varchar(40) NOT NULL, conflicting_serialized_data text NOT NULL DEFAULT '',"
+  "  _self_ref_fk varchar(32) NOT NULL DEFAULT '',"
+  "  transfer_session_id char(32) NOT NULL REFERENCES morango_transfersession(id),"
+  "  model_uuid char(32) NOT NULL, UNIQUE (transfer_session_id, model_uuid));"
+  "INSERT INTO morango_buffer_v5 (id, profile, serialized, deleted, hard_deleted,"
+  "  last_saved_instance, last_saved_counter, partition, source_id, model_name,"
+  "  conflicting_serialized_data, _self_ref_fk, transfer_session_id, model_uuid)"
+  "  SELECT id, profile, serialized, deleted, hard_deleted,"
+  "  last_saved_instance, last_saved_counter, partition, source_id, model_name,"
+  "  conflicting_serialized_data, _self_ref_fk, transfer_session_id, model_uuid FROM morango_buffer;"
+  "DROP TABLE morango_buffer;"
+  "ALTER TABLE morango_buffer_v5 RENAME TO morango_buffer;"
+  "CREATE TABLE morango_recordmaxcounterbuffer_v5 ("
+  "  id integer PRIMARY KEY, instance_id char(32) NOT NULL, counter integer NOT NULL,"
+  "  transfer_session_id char(32) NOT NULL REFERENCES morango_transfersession(id),"
+  "  model_uuid char(32) NOT NULL);"
+  "INSERT INTO morango_recordmaxcounterbuffer_v5 (id, instance_id, counter, transfer_session_id, model_uuid)"
+  "  SELECT id, instance_id, counter, transfer_session_id, model_uuid FROM morango_recordmaxcounterbuffer;"
+  "DROP TABLE morango_recordmaxcounterbuffer;"
+  "ALTER TABLE morango_recordmaxcounterbuffer_v5 RENAME TO morango_recordmaxcounterbuffer;"
+  "CREATE INDEX morango_rmcb_ts ON morango_recordmaxcounterbuffer(transfer_session_id, model_uuid);",
 };
 
 static gpointer

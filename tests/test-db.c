@@ -161,6 +161,57 @@ test_delete_copies_keeps_wiping (void)
   g_assert_false (image_contains (db, secret));
 }
 
+/* The last migration copies the history and buffer tables: their rows
+ * and ids survive it, and so do their indexes. */
+static void
+test_migration_keeps_rows (void)
+{
+  g_autofree char *dir = morango_test_tmpdir ();
+  g_autofree char *path = g_build_filename (dir, "m.db", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoDb) db = morango_db_open (path, &error);
+  g_autofree char *text = NULL;
+  sqlite3 *raw = NULL;
+  gint64 n = 0;
+
+  g_assert_no_error (error);
+  g_assert_true (morango_db_exec (db,
+    "INSERT INTO morango_recordmaxcounter (id, instance_id, counter, store_model_id) "
+    "  VALUES (7, 'i1', 3, 's1'), (9, 'i2', 4, 's1');"
+    "INSERT INTO morango_buffer (id, profile, serialized, last_saved_instance, last_saved_counter,"
+    "  partition, source_id, model_name, transfer_session_id, model_uuid) "
+    "  VALUES (5, 'p', '{}', 'i1', 3, 'a', 's', 'm', 't1', 's1');"
+    "INSERT INTO morango_recordmaxcounterbuffer (id, instance_id, counter, transfer_session_id, model_uuid) "
+    "  VALUES (11, 'i1', 3, 't1', 's1');", &error));
+  g_assert_no_error (error);
+  g_clear_object (&db);
+
+  /* Back to version 4, as a database made before the last migration. */
+  g_assert_cmpint (sqlite3_open (path, &raw), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (raw, "PRAGMA user_version = 4", NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (raw);
+
+  db = morango_db_open (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (morango_db_get_schema_version (db), ==, 5);
+  g_assert_true (morango_db_query_text (db, &text, &error,
+    "SELECT group_concat (x, ' ') FROM ("
+    "  SELECT id || ':' || instance_id || ':' || counter || ':' || store_model_id AS x "
+    "  FROM morango_recordmaxcounter UNION ALL "
+    "  SELECT id || ':' || model_uuid || ':' || transfer_session_id FROM morango_buffer UNION ALL "
+    "  SELECT id || ':' || instance_id || ':' || model_uuid FROM morango_recordmaxcounterbuffer)", ""));
+  g_assert_cmpstr (text, ==, "7:i1:3:s1 9:i2:4:s1 5:s1:t1 11:i1:s1");
+  g_assert_true (morango_db_query_int64 (db, &n, NULL, &error,
+    "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name IN ("
+    "  'morango_rmc_instance', 'morango_rmcb_ts', 'sqlite_autoindex_morango_recordmaxcounter_1',"
+    "  'sqlite_autoindex_morango_buffer_1')", ""));
+  g_assert_cmpint (n, ==, 4);
+  /* Unique constraints came along. */
+  g_assert_false (morango_db_execute (db, &error,
+    "INSERT INTO morango_recordmaxcounter (instance_id, counter, store_model_id) VALUES ('i1', 1, 's1')", ""));
+  g_assert_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_CONSTRAINT);
+}
+
 static void
 test_refuses_garbage (void)
 {
@@ -256,6 +307,7 @@ main (int   argc,
   g_test_add_func ("/db/bound-values-are-data", test_bound_values_are_data);
   g_test_add_func ("/db/transactions", test_transactions_nest_and_roll_back);
   g_test_add_func ("/db/delete-copies-keeps-wiping", test_delete_copies_keeps_wiping);
+  g_test_add_func ("/db/migration-keeps-rows", test_migration_keeps_rows);
   g_test_add_func ("/db/refuses-garbage", test_refuses_garbage);
   g_test_add_func ("/db/refuses-foreign-sqlite", test_refuses_foreign_sqlite);
   g_test_add_func ("/db/refuses-damaged-pages", test_refuses_damaged_pages);
