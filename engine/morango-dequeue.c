@@ -4,6 +4,7 @@
  */
 
 #include "morango-queue.h"
+#include "morango-session.h"
 
 /* Buffer rows handled per round.  Each round classifies its rows once,
  * applies them with a few set-based statements and deletes them, so
@@ -151,12 +152,12 @@ dequeue_batch (MorangoDb            *db,
                const char           *ts,
                const char           *instance_id,
                gint64                counter,
+               char                **after,
                MorangoDequeueResult *result,
                gint64               *n_done,
                GError              **error)
 {
   sqlite3_stmt *stmt;
-  g_autofree char *last = NULL;
   int rc;
 
   *n_done = 0;
@@ -186,9 +187,9 @@ dequeue_batch (MorangoDb            *db,
         "               WHERE substr (s.partition, 1, length (w.prefix)) = w.prefix) THEN 3"
         "  ELSE 4 END "
         "FROM morango_buffer b LEFT JOIN morango_store s ON s.id = b.model_uuid "
-        "WHERE b.transfer_session_id = ?1 "
+        "WHERE b.transfer_session_id = ?1 AND b.model_uuid > ?3 "
         "ORDER BY b.model_uuid LIMIT ?2",
-        "si", ts, (gint64) DEQUEUE_BATCH))
+        "sis", ts, (gint64) DEQUEUE_BATCH, *after))
     return FALSE;
 
   stmt = morango_db_prepare (db,
@@ -310,26 +311,11 @@ dequeue_batch (MorangoDb            *db,
         "si", instance_id, counter))
     return FALSE;
 
-  /* Done with these rows.  Reverse fast-forwards are dropped here too, in
-   * this session only (quirk 3: Python also drops them from others).
-   * The round took the session's first rows in model_uuid order, so a
-   * range on the (session, model_uuid) indexes deletes exactly them (and
-   * any history rows without a record in that range, which nothing
-   * reads), without an IN list. */
-  if (!morango_db_query_text (db, &last, error,
-                              "SELECT max (model_uuid) FROM temp.morango_dequeue_class", "", NULL))
-    return FALSE;
-  if (!morango_db_delete_copies (db, error,
-        "DELETE FROM morango_recordmaxcounterbuffer "
-        "WHERE transfer_session_id = ?1 AND model_uuid <= ?2",
-        "ss", ts, last) ||
-      !morango_db_delete_copies (db, error,
-        "DELETE FROM morango_buffer "
-        "WHERE transfer_session_id = ?1 AND model_uuid <= ?2",
-        "ss", ts, last))
-    return FALSE;
-
-  return TRUE;
+  /* The next round starts after this one; the rows stay in the buffer
+   * until the end of the run. */
+  g_clear_pointer (after, g_free);
+  return morango_db_query_text (db, after, error,
+                                "SELECT max (model_uuid) FROM temp.morango_dequeue_class", "", NULL);
 }
 
 gboolean
@@ -381,6 +367,7 @@ morango_store_dequeue_scoped (MorangoStore         *store,
   g_autoptr(MorangoFsic) sender = NULL;
   MorangoDequeueResult local = { 0, };
   gint64 counter = 0;
+  g_autofree char *after = g_strdup ("");
   gint64 done = 0;
 
   g_return_val_if_fail (MORANGO_IS_STORE (store), FALSE);
@@ -424,7 +411,7 @@ morango_store_dequeue_scoped (MorangoStore         *store,
       gint64 n = 0;
 
       if (!dequeue_batch (db, transfer_session_id, morango_store_get_instance_id (store),
-                          counter, &local, &n, error))
+                          counter, &after, &local, &n, error))
         goto fail;
       if (n == 0)
         break;
@@ -436,10 +423,10 @@ morango_store_dequeue_scoped (MorangoStore         *store,
       done += n;
     }
 
-  /* History rows without a record in this session (step 11). */
-  if (!morango_db_delete_copies (db, error,
-                           "DELETE FROM morango_recordmaxcounterbuffer WHERE transfer_session_id = ?1",
-                           "s", transfer_session_id) ||
+  /* The session's buffer is done with, reverse fast-forwards included
+   * (quirk 3: Python also drops them from other sessions), and so are
+   * history rows without a record in it (step 11). */
+  if (!morango_transfer_session_clear_buffers (db, transfer_session_id, error) ||
       !morango_db_exec (db, "DELETE FROM temp.morango_dequeue_class", error))
     goto fail;
 

@@ -8,6 +8,7 @@
 
 #include "morango-queue.h"
 #include "morango-queue-private.h"
+#include "morango-session.h"
 
 /* ---- prefix ranges ----------------------------------------------------- */
 
@@ -570,12 +571,7 @@ morango_store_queue (MorangoStore      *store,
     return FALSE;
 
   /* Queuing again (a resumed session) starts from scratch. */
-  if (!morango_db_delete_copies (db, error,
-                           "DELETE FROM morango_recordmaxcounterbuffer WHERE transfer_session_id = ?1",
-                           "s", transfer_session_id) ||
-      !morango_db_delete_copies (db, error,
-                           "DELETE FROM morango_buffer WHERE transfer_session_id = ?1",
-                           "s", transfer_session_id))
+  if (!morango_transfer_session_clear_buffers (db, transfer_session_id, error))
     goto fail;
 
   if (!morango_db_exec (db,

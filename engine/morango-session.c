@@ -238,6 +238,54 @@ morango_transfer_session_set_counts (MorangoDb   *db,
                              records_transferred, records_transferred, id);
 }
 
+/* True when some other session has rows in @table (both of its indexes
+ * lead with the session id, so this is two probes). */
+static gboolean
+others_in (MorangoDb   *db,
+           const char  *sql,
+           const char  *id,
+           gboolean    *others,
+           GError     **error)
+{
+  gint64 n = 0;
+
+  if (!morango_db_query_int64 (db, &n, NULL, error, sql, "s", id))
+    return FALSE;
+  *others = n != 0;
+  return TRUE;
+}
+
+gboolean
+morango_transfer_session_clear_buffers (MorangoDb   *db,
+                                        const char  *id,
+                                        GError     **error)
+{
+  gboolean others = TRUE;
+
+  /* Usually the session is alone there: then the tables are emptied
+   * whole, which SQLite does page by page instead of row by row through
+   * the index. */
+  if (!others_in (db,
+                  "SELECT EXISTS (SELECT 1 FROM morango_recordmaxcounterbuffer WHERE transfer_session_id < ?1) "
+                  "OR EXISTS (SELECT 1 FROM morango_recordmaxcounterbuffer WHERE transfer_session_id > ?1)",
+                  id, &others, error))
+    return FALSE;
+  if (!(others ? morango_db_delete_copies (db, error,
+                                           "DELETE FROM morango_recordmaxcounterbuffer "
+                                           "WHERE transfer_session_id = ?", "s", id)
+               : morango_db_delete_copies (db, error, "DELETE FROM morango_recordmaxcounterbuffer", "")))
+    return FALSE;
+  if (!others_in (db,
+                  "SELECT EXISTS (SELECT 1 FROM morango_buffer WHERE transfer_session_id < ?1) "
+                  "OR EXISTS (SELECT 1 FROM morango_buffer WHERE transfer_session_id > ?1)",
+                  id, &others, error))
+    return FALSE;
+  return others ? morango_db_delete_copies (db, error,
+                                            "DELETE FROM morango_buffer WHERE transfer_session_id = ?",
+                                            "s", id)
+                : morango_db_delete_copies (db, error, "DELETE FROM morango_buffer", "");
+}
+
 gboolean
 morango_transfer_session_close (MorangoDb   *db,
                                 const char  *id,
@@ -245,11 +293,7 @@ morango_transfer_session_close (MorangoDb   *db,
 {
   if (!morango_db_begin (db, error))
     return FALSE;
-  if (!morango_db_delete_copies (db, error,
-                                 "DELETE FROM morango_recordmaxcounterbuffer WHERE transfer_session_id = ?",
-                                 "s", id) ||
-      !morango_db_delete_copies (db, error,
-                                 "DELETE FROM morango_buffer WHERE transfer_session_id = ?", "s", id) ||
+  if (!morango_transfer_session_clear_buffers (db, id, error) ||
       !morango_db_execute (db, error,
                            "UPDATE morango_transfersession SET active = 0 WHERE id = ?", "s", id) ||
       !morango_db_commit (db, error))

@@ -95,6 +95,11 @@ gboolean morango_transfer_session_set_counts (MorangoDb   *db,
                                               gint64       records_total,
                                               gint64       records_transferred,
                                               GError     **error);
+/* Deletes the session's rows from the buffer and the history buffer,
+ * inside the caller's transaction. */
+gboolean morango_transfer_session_clear_buffers (MorangoDb   *db,
+                                                 const char  *id,
+                                                 GError     **error);
 /* Deletes the session's buffers and marks it inactive. */
 gboolean morango_transfer_session_close      (MorangoDb   *db,
                                               const char  *id,
