@@ -1024,6 +1024,40 @@ test_filtered_serialization (void)
   fx_clear (&fx);
 }
 
+/* Rows outside the filter, interleaved by id with rows inside it, stay
+ * dirty: the batched clearing of dirty bits must not sweep over them. */
+static void
+test_filtered_rows_interleaved (void)
+{
+  g_autoptr(MorangoFilter) filter = morango_filter_parse (BOB ":user");
+  g_autofree char *bob = NULL;
+  Fx fx;
+
+  fx_init (&fx, "morango-testapp", 0);
+  bob = create (&fx, "user", "{\"password\": \"p\", \"username\": \"bob\"}");
+  g_free (create (&fx, "user", "{\"password\": \"p\", \"username\": \"alice\"}"));
+  for (int i = 0; i < 40; i++)
+    {
+      g_autofree char *json = g_strdup_printf ("{\"user\": \"%s\", \"content_id\": \"%032x\"}",
+                                               i % 2 ? BOB : "663553a58518570baea6873a7c73dfd7", i);
+      g_free (create (&fx, "contentsummarylog", json));
+    }
+  serialize_ok (&fx, filter);
+
+  /* Ids are random: the other learner's rows do fall between bob's. */
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_summarylog o "
+                               "WHERE o.user_id <> '" BOB "' "
+                               "AND EXISTS (SELECT 1 FROM facility_profile_summarylog a WHERE a.user_id = '" BOB "' AND a.id < o.id) "
+                               "AND EXISTS (SELECT 1 FROM facility_profile_summarylog b WHERE b.user_id = '" BOB "' AND b.id > o.id)"),
+                   >, 0);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_summarylog "
+                               "WHERE _morango_dirty_bit = 1 AND user_id <> '" BOB "'"), ==, 20);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_summarylog "
+                               "WHERE _morango_dirty_bit = 1 AND user_id = '" BOB "'"), ==, 0);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE model_name = 'contentsummarylog'"), ==, 20);
+  fx_clear (&fx);
+}
+
 static void
 test_cascade_deletion_through_store (void)
 {
@@ -1634,6 +1668,7 @@ main (int argc, char **argv)
   g_test_add_func ("/serialize/vectors/merge-deserializing-stage", test_vector_merge_deserializing_stage);
   g_test_add_func ("/serialize/dirty-bits-and-counters", test_dirty_bits_and_counters);
   g_test_add_func ("/serialize/filtered", test_filtered_serialization);
+  g_test_add_func ("/serialize/filtered-interleaved", test_filtered_rows_interleaved);
   g_test_add_func ("/serialize/cascade-deletion", test_cascade_deletion_through_store);
   g_test_add_func ("/serialize/incoming-delete-cascade", test_incoming_delete_cascade_is_tracked);
   g_test_add_func ("/serialize/many-rows", test_many_rows_in_slices);
