@@ -515,13 +515,29 @@ morango_db_execute (MorangoDb   *self,
   return ok && morango_db_run (self, stmt, error);
 }
 
-/* The transfer buffers hold copies of store records on their way in or
- * out.  A SQLite built with SECURE_DELETE (Debian's is) zeroes every
- * deleted cell, and deleting cell after cell from a page zeroes the
- * growing free block each time: a fifth of dequeuing and most of the
- * cleanup.  These deletions skip it; every other deletion keeps the
- * library's setting, so that a hard-deleted record's content is still
- * wiped from the store's pages. */
+/* Debian builds SQLite with SECURE_DELETE, which zeroes every cell a
+ * write frees; deleting or shrinking cell after cell on a page zeroes the
+ * growing free block each time.  Where what is freed is a copy of data
+ * kept elsewhere (the transfer buffers; the old cell of a store row
+ * whose dirty bit is cleared), the zeroing protects nothing and costs a
+ * fifth of dequeuing.  Every other write keeps the library's setting, so
+ * that a hard-deleted record's content is still wiped. */
+gboolean
+morango_db_set_zero_freed (MorangoDb  *self,
+                           gboolean    zero,
+                           GError    **error)
+{
+  g_return_val_if_fail (MORANGO_IS_DB (self), FALSE);
+
+  if (!self->secure_delete)
+    return TRUE;
+  /* The pragma acts when it is compiled: never a cached statement. */
+  if (sqlite3_exec (self->handle, zero ? "PRAGMA secure_delete = 1" : "PRAGMA secure_delete = 0",
+                    NULL, NULL, NULL) != SQLITE_OK)
+    return morango_db_set_error (self, error, "switching secure_delete");
+  return TRUE;
+}
+
 gboolean
 morango_db_delete_copies (MorangoDb    *self,
                           GError      **error,
@@ -543,16 +559,13 @@ morango_db_delete_copies (MorangoDb    *self,
   va_end (args);
   if (!ok)
     return FALSE;
-  /* The pragma acts when it is compiled, so it cannot be a cached
-   * statement. */
-  if (self->secure_delete && !morango_db_exec (self, "PRAGMA secure_delete = 0", error))
+  if (!morango_db_set_zero_freed (self, FALSE, error))
     {
       sqlite3_reset (stmt);
       return FALSE;
     }
   ok = morango_db_run (self, stmt, error);
-  if (self->secure_delete &&
-      sqlite3_exec (self->handle, "PRAGMA secure_delete = 1", NULL, NULL, NULL) != SQLITE_OK)
+  if (!morango_db_set_zero_freed (self, TRUE, NULL))
     g_warning ("could not restore secure_delete on %s: %s", self->path,
                sqlite3_errmsg (self->handle));
   return ok;

@@ -63,6 +63,12 @@ gboolean       morango_db_execute          (MorangoDb     *self,
                                             const char    *sql,
                                             const char    *types,
                                             ...);
+/* FALSE: cells freed from now on are not zeroed, even where SQLite was
+ * built to zero them; TRUE: back to how it was built.  Only around
+ * writes that free copies of data kept elsewhere. */
+gboolean       morango_db_set_zero_freed   (MorangoDb     *self,
+                                            gboolean       zero,
+                                            GError       **error);
 /* Like morango_db_execute() for a DELETE of rows that are copies of
  * data kept elsewhere (the transfer buffers): the freed space is not
  * zeroed even where SQLite was built to zero it. */

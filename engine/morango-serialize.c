@@ -751,14 +751,21 @@ static gboolean
 flush_clean (Deserializer  *d,
              GError       **error)
 {
-  for (guint i = 0; i < d->to_clean->len; i++)
+  gboolean ok = TRUE;
+
+  /* What each update frees is the row's old cell, whose data the new
+   * one holds, and its entry in the dirty index: nothing to wipe. */
+  if (!morango_db_set_zero_freed (d->db, FALSE, error))
+    return FALSE;
+  for (guint i = 0; ok && i < d->to_clean->len; i++)
     {
       sqlite3_bind_int64 (d->st_clean_rowid, 1, g_array_index (d->to_clean, gint64, i));
-      if (!morango_db_run (d->db, d->st_clean_rowid, error))
-        return FALSE;
+      ok = morango_db_run (d->db, d->st_clean_rowid, error);
     }
+  if (!morango_db_set_zero_freed (d->db, TRUE, ok ? error : NULL))
+    ok = FALSE;
   g_array_set_size (d->to_clean, 0);
-  return TRUE;
+  return ok;
 }
 
 static gboolean
