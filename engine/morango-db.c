@@ -14,16 +14,15 @@
  * and refuse anybody else's ("MRNG"). */
 #define MORANGO_APPLICATION_ID 0x4d524e47
 
-/* WAL frames after which a checkpoint is due: 16 MB, what SQLite's
- * default of 1000 frames comes to with 16 KiB pages. */
-#define CHECKPOINT_PAGES 500
+/* WAL frames after which a checkpoint is due: SQLite's own default. */
+#define CHECKPOINT_PAGES 1000
 
 /* The WAL only starts over when a writer finds it wholly copied, which
  * a checkpoint running beside a busy writer may never manage: past this
- * many frames (about 320 MB of 32 KiB pages) the committing thread waits for
+ * many frames (about 320 MB of 16 KiB pages) the committing thread waits for
  * the checkpoint under way and copies the rest itself, as SQLite's
  * automatic checkpoint would, so that the log stays bounded. */
-#define CHECKPOINT_PAGES_MAX 10000
+#define CHECKPOINT_PAGES_MAX 20000
 
 /* Checkpoints run on a thread of their own, with a connection of their
  * own, instead of inside whichever commit crossed the threshold.  A
@@ -926,11 +925,13 @@ morango_db_open (const char  *path,
    * WAL writes each dirty page twice (log, then checkpoint).  Bigger
    * pages mean fewer page reads, writes and B-tree levels for the same
    * cache memory.  bench-local-sync, 100k records, median of interleaved
-   * runs: 4 KiB 4.54 s, 8 KiB 3.81 s, 16 KiB 3.18 s, 32 KiB 2.95 s,
-   * 64 KiB 3.20 s.  The price is a bigger WAL frame for each small
-   * transaction.  The size can only be set before the first table is
-   * created (and before WAL mode), so existing files keep theirs. */
-  if (is_new && !morango_db_exec (self, "PRAGMA page_size = 32768", error))
+   * runs: 4 KiB 4.54 s, 8 KiB 3.81 s, 16 KiB 3.18 s, 64 KiB 3.20 s.
+   * 32 KiB came out level with 16 KiB at 100k and slower to dequeue and
+   * deserialize at 300k, while every small transaction would log frames
+   * twice as big, so 16 KiB it is.  The size can only be set before the
+   * first table is created (and before WAL mode), so existing files keep
+   * theirs. */
+  if (is_new && !morango_db_exec (self, "PRAGMA page_size = 16384", error))
     return NULL;
   if (!morango_db_exec (self,
                         in_memory ? "PRAGMA synchronous = NORMAL"
