@@ -496,6 +496,21 @@ morango_db_bind (MorangoDb     *self,
   return ret;
 }
 
+/* The cached statement for @sql with @args bound, or NULL with @error set. */
+static sqlite3_stmt *
+prepare_bound (MorangoDb   *self,
+               GError     **error,
+               const char  *sql,
+               const char  *types,
+               va_list      args)
+{
+  sqlite3_stmt *stmt = morango_db_prepare (self, sql, error);
+
+  if (stmt == NULL || !morango_db_bind_valist (self, stmt, error, types, args))
+    return NULL;
+  return stmt;
+}
+
 gboolean
 morango_db_execute (MorangoDb   *self,
                     GError     **error,
@@ -505,14 +520,11 @@ morango_db_execute (MorangoDb   *self,
 {
   sqlite3_stmt *stmt;
   va_list args;
-  gboolean ok;
 
-  if (!(stmt = morango_db_prepare (self, sql, error)))
-    return FALSE;
   va_start (args, types);
-  ok = morango_db_bind_valist (self, stmt, error, types, args);
+  stmt = prepare_bound (self, error, sql, types, args);
   va_end (args);
-  return ok && morango_db_run (self, stmt, error);
+  return stmt != NULL && morango_db_run (self, stmt, error);
 }
 
 /* Debian builds SQLite with SECURE_DELETE, which zeroes every cell a
@@ -552,12 +564,10 @@ morango_db_delete_copies (MorangoDb    *self,
   g_return_val_if_fail (MORANGO_IS_DB (self), FALSE);
   g_return_val_if_fail (g_ascii_strncasecmp (sql, "DELETE ", 7) == 0, FALSE);
 
-  if (!(stmt = morango_db_prepare (self, sql, error)))
-    return FALSE;
   va_start (args, types);
-  ok = morango_db_bind_valist (self, stmt, error, types, args);
+  stmt = prepare_bound (self, error, sql, types, args);
   va_end (args);
-  if (!ok)
+  if (stmt == NULL)
     return FALSE;
   if (!morango_db_set_zero_freed (self, FALSE, error))
     {
@@ -582,17 +592,14 @@ morango_db_query_int64 (MorangoDb   *self,
 {
   sqlite3_stmt *stmt;
   va_list args;
-  gboolean ok;
   int rc;
 
   if (found)
     *found = FALSE;
-  if (!(stmt = morango_db_prepare (self, sql, error)))
-    return FALSE;
   va_start (args, types);
-  ok = morango_db_bind_valist (self, stmt, error, types, args);
+  stmt = prepare_bound (self, error, sql, types, args);
   va_end (args);
-  if (!ok || (rc = morango_db_step (self, stmt, error)) < 0)
+  if (stmt == NULL || (rc = morango_db_step (self, stmt, error)) < 0)
     return FALSE;
   if (rc == SQLITE_ROW)
     {
@@ -615,16 +622,13 @@ morango_db_query_text (MorangoDb   *self,
 {
   sqlite3_stmt *stmt;
   va_list args;
-  gboolean ok;
   int rc;
 
   *out = NULL;
-  if (!(stmt = morango_db_prepare (self, sql, error)))
-    return FALSE;
   va_start (args, types);
-  ok = morango_db_bind_valist (self, stmt, error, types, args);
+  stmt = prepare_bound (self, error, sql, types, args);
   va_end (args);
-  if (!ok || (rc = morango_db_step (self, stmt, error)) < 0)
+  if (stmt == NULL || (rc = morango_db_step (self, stmt, error)) < 0)
     return FALSE;
   if (rc == SQLITE_ROW && sqlite3_column_type (stmt, 0) != SQLITE_NULL)
     *out = g_strdup (morango_db_column_text (stmt, 0));
