@@ -1086,6 +1086,26 @@ test_cascade_deletion_through_store (void)
   fx_clear (&fx);
 }
 
+/* Bob and @n summary logs of his, created in one transaction and
+ * serialized; returns bob's id. */
+static char *
+create_bob_with_logs (Fx  *fx,
+                      int  n)
+{
+  g_autoptr(GError) error = NULL;
+  char *bob = create (fx, "user", "{\"password\": \"p\", \"username\": \"bob\"}");
+
+  g_assert_true (morango_db_begin (fx->db, &error));
+  for (int i = 0; i < n; i++)
+    {
+      g_autofree char *json = g_strdup_printf ("{\"user\": \"" BOB "\", \"content_id\": \"%032x\"}", i);
+      g_free (create (fx, "contentsummarylog", json));
+    }
+  g_assert_true (morango_db_commit (fx->db, &error));
+  serialize_ok (fx, NULL);
+  return bob;
+}
+
 /* More rows than one slice of the bulk statements. */
 static void
 test_many_rows_in_slices (void)
@@ -1096,15 +1116,7 @@ test_many_rows_in_slices (void)
   Fx fx;
 
   fx_init (&fx, "morango-testapp", 0);
-  bob = create (&fx, "user", "{\"password\": \"p\", \"username\": \"bob\"}");
-  g_assert_true (morango_db_begin (fx.db, &error));
-  for (int i = 0; i < n; i++)
-    {
-      g_autofree char *json = g_strdup_printf ("{\"user\": \"" BOB "\", \"content_id\": \"%032x\"}", i);
-      g_free (create (&fx, "contentsummarylog", json));
-    }
-  g_assert_true (morango_db_commit (fx.db, &error));
-  serialize_ok (&fx, NULL);
+  bob = create_bob_with_logs (&fx, n);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE dirty_bit = 0"), ==, n + 1);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_summarylog WHERE _morango_dirty_bit = 1"), ==, 0);
 
@@ -1138,15 +1150,7 @@ test_clean_batches_keep_failures (void)
   Fx fx;
 
   fx_init (&fx, "morango-testapp", 0);
-  bob = create (&fx, "user", "{\"password\": \"p\", \"username\": \"bob\"}");
-  g_assert_true (morango_db_begin (fx.db, &error));
-  for (int i = 0; i < n; i++)
-    {
-      g_autofree char *json = g_strdup_printf ("{\"user\": \"" BOB "\", \"content_id\": \"%032x\"}", i);
-      g_free (create (&fx, "contentsummarylog", json));
-    }
-  g_assert_true (morango_db_commit (fx.db, &error));
-  serialize_ok (&fx, NULL);
+  bob = create_bob_with_logs (&fx, n);
 
   g_assert_true (morango_db_exec (fx.db,
                                   "DELETE FROM facility_profile_summarylog;"
