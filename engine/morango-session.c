@@ -238,52 +238,44 @@ morango_transfer_session_set_counts (MorangoDb   *db,
                              records_transferred, records_transferred, id);
 }
 
-/* True when some other session has rows in @table (both of its indexes
- * lead with the session id, so this is two probes). */
-static gboolean
-others_in (MorangoDb   *db,
-           const char  *sql,
-           const char  *id,
-           gboolean    *others,
-           GError     **error)
-{
-  gint64 n = 0;
-
-  if (!morango_db_query_int64 (db, &n, NULL, error, sql, "s", id))
-    return FALSE;
-  *others = n != 0;
-  return TRUE;
-}
+/* The two tables a transfer session's rows wait in: how to tell whether
+ * another session has rows there (both tables' indexes lead with the
+ * session id, so that is two probes), and how to delete the session's
+ * rows, or all of them when the session is alone. */
+static const struct {
+  const char *others;
+  const char *delete_session;
+  const char *delete_all;
+} buffer_tables[] = {
+  { "SELECT EXISTS (SELECT 1 FROM morango_recordmaxcounterbuffer WHERE transfer_session_id < ?1) "
+    "OR EXISTS (SELECT 1 FROM morango_recordmaxcounterbuffer WHERE transfer_session_id > ?1)",
+    "DELETE FROM morango_recordmaxcounterbuffer WHERE transfer_session_id = ?1",
+    "DELETE FROM morango_recordmaxcounterbuffer" },
+  { "SELECT EXISTS (SELECT 1 FROM morango_buffer WHERE transfer_session_id < ?1) "
+    "OR EXISTS (SELECT 1 FROM morango_buffer WHERE transfer_session_id > ?1)",
+    "DELETE FROM morango_buffer WHERE transfer_session_id = ?1",
+    "DELETE FROM morango_buffer" },
+};
 
 gboolean
 morango_transfer_session_clear_buffers (MorangoDb   *db,
                                         const char  *id,
                                         GError     **error)
 {
-  gboolean others = TRUE;
+  for (guint i = 0; i < G_N_ELEMENTS (buffer_tables); i++)
+    {
+      gint64 others = 1;
 
-  /* Usually the session is alone there: then the tables are emptied
-   * whole, which SQLite does page by page instead of row by row through
-   * the index. */
-  if (!others_in (db,
-                  "SELECT EXISTS (SELECT 1 FROM morango_recordmaxcounterbuffer WHERE transfer_session_id < ?1) "
-                  "OR EXISTS (SELECT 1 FROM morango_recordmaxcounterbuffer WHERE transfer_session_id > ?1)",
-                  id, &others, error))
-    return FALSE;
-  if (!(others ? morango_db_delete_copies (db, error,
-                                           "DELETE FROM morango_recordmaxcounterbuffer "
-                                           "WHERE transfer_session_id = ?", "s", id)
-               : morango_db_delete_copies (db, error, "DELETE FROM morango_recordmaxcounterbuffer", "")))
-    return FALSE;
-  if (!others_in (db,
-                  "SELECT EXISTS (SELECT 1 FROM morango_buffer WHERE transfer_session_id < ?1) "
-                  "OR EXISTS (SELECT 1 FROM morango_buffer WHERE transfer_session_id > ?1)",
-                  id, &others, error))
-    return FALSE;
-  return others ? morango_db_delete_copies (db, error,
-                                            "DELETE FROM morango_buffer WHERE transfer_session_id = ?",
-                                            "s", id)
-                : morango_db_delete_copies (db, error, "DELETE FROM morango_buffer", "");
+      /* Usually the session is alone there: then the table is emptied
+       * whole, which SQLite does page by page instead of row by row
+       * through the index. */
+      if (!morango_db_query_int64 (db, &others, NULL, error, buffer_tables[i].others, "s", id))
+        return FALSE;
+      if (!(others ? morango_db_delete_copies (db, error, buffer_tables[i].delete_session, "s", id)
+                   : morango_db_delete_copies (db, error, buffer_tables[i].delete_all, "")))
+        return FALSE;
+    }
+  return TRUE;
 }
 
 gboolean
