@@ -25,9 +25,7 @@
 
 /* Store rows whose dirty bits are cleared at once while deserializing:
  * few enough that their pages are still in the page cache. */
-#ifndef CLEAN_BATCH
 #define CLEAN_BATCH 2048
-#endif
 
 /* ---- the stage filter as an SQL function ---------------------------------
  *
