@@ -28,7 +28,7 @@ static const TableInfo tables[] = {
     "instance_id, partition" },
   { "buffer", "morango_buffer", "transfer_session_id,model_uuid," PAYLOAD, "id" },
   { "rmcb", "morango_recordmaxcounterbuffer", "transfer_session_id,model_uuid,instance_id,counter",
-    "id" },
+    "transfer_session_id, model_uuid, instance_id" },
 };
 
 static const TableInfo *
@@ -237,7 +237,7 @@ fixture_db_digest (MorangoDb *db)
     "SELECT * FROM morango_recordmaxcounter ORDER BY store_model_id, instance_id",
     "SELECT * FROM morango_databasemaxcounter ORDER BY instance_id, partition",
     "SELECT * FROM morango_buffer ORDER BY id",
-    "SELECT * FROM morango_recordmaxcounterbuffer ORDER BY id",
+    "SELECT * FROM morango_recordmaxcounterbuffer ORDER BY transfer_session_id, model_uuid, instance_id",
     "SELECT * FROM morango_instanceidmodel ORDER BY id",
     "SELECT * FROM morango_transfersession ORDER BY id",
   };

@@ -161,8 +161,44 @@ test_delete_copies_keeps_wiping (void)
   g_assert_false (image_contains (db, secret));
 }
 
-/* The last migration copies the history and buffer tables: their rows
- * and ids survive it, and so do their indexes. */
+/* The history and buffer tables as schema version 4 had them, with
+ * AUTOINCREMENT ids, and rows in them, one history buffer pair twice. */
+static const char schema_4_tables[] =
+  "DROP TABLE morango_recordmaxcounter; DROP TABLE morango_buffer;"
+  "DROP TABLE morango_recordmaxcounterbuffer;"
+  "CREATE TABLE morango_recordmaxcounter ("
+  "  id integer PRIMARY KEY AUTOINCREMENT, instance_id char(32) NOT NULL, counter integer NOT NULL,"
+  "  store_model_id char(32) NOT NULL REFERENCES morango_store(id),"
+  "  UNIQUE (store_model_id, instance_id));"
+  "CREATE INDEX morango_rmc_instance ON morango_recordmaxcounter(instance_id);"
+  "CREATE TABLE morango_buffer ("
+  "  id integer PRIMARY KEY AUTOINCREMENT, profile varchar(40) NOT NULL,"
+  "  serialized text NOT NULL DEFAULT '', deleted integer NOT NULL DEFAULT 0,"
+  "  hard_deleted integer NOT NULL DEFAULT 0, last_saved_instance char(32) NOT NULL,"
+  "  last_saved_counter integer NOT NULL, partition text NOT NULL, source_id varchar(96) NOT NULL,"
+  "  model_name varchar(40) NOT NULL, conflicting_serialized_data text NOT NULL DEFAULT '',"
+  "  _self_ref_fk varchar(32) NOT NULL DEFAULT '',"
+  "  transfer_session_id char(32) NOT NULL REFERENCES morango_transfersession(id),"
+  "  model_uuid char(32) NOT NULL, UNIQUE (transfer_session_id, model_uuid));"
+  "CREATE TABLE morango_recordmaxcounterbuffer ("
+  "  id integer PRIMARY KEY AUTOINCREMENT, instance_id char(32) NOT NULL, counter integer NOT NULL,"
+  "  transfer_session_id char(32) NOT NULL REFERENCES morango_transfersession(id),"
+  "  model_uuid char(32) NOT NULL);"
+  "CREATE INDEX morango_rmcb_ts ON morango_recordmaxcounterbuffer(transfer_session_id, model_uuid);"
+  "INSERT INTO morango_recordmaxcounter (id, instance_id, counter, store_model_id) "
+  "  VALUES (7, 'i1', 3, 's1'), (9, 'i2', 4, 's1');"
+  "INSERT INTO morango_buffer (id, profile, serialized, last_saved_instance, last_saved_counter,"
+  "  partition, source_id, model_name, transfer_session_id, model_uuid) "
+  "  VALUES (5, 'p', '{}', 'i1', 3, 'a', 's', 'm', 't1', 's1');"
+  "INSERT INTO morango_recordmaxcounterbuffer (id, instance_id, counter, transfer_session_id, model_uuid) "
+  "  VALUES (11, 'i1', 3, 't1', 's1'), (12, 'i2', 2, 't1', 's1'), (13, 'i2', 6, 't1', 's1');"
+  "PRAGMA user_version = 4;";
+
+/* A database of schema version 4 goes through the migrations that copy
+ * the history and buffer tables (5: no AUTOINCREMENT; 6: the histories
+ * keyed WITHOUT ROWID): every row survives, the buffer keeps its ids,
+ * the constraints and the indexes queries use come along, and the
+ * history buffer refuses a pair it already holds. */
 static void
 test_migration_keeps_rows (void)
 {
@@ -175,40 +211,57 @@ test_migration_keeps_rows (void)
   gint64 n = 0;
 
   g_assert_no_error (error);
-  g_assert_true (morango_db_exec (db,
-    "INSERT INTO morango_recordmaxcounter (id, instance_id, counter, store_model_id) "
-    "  VALUES (7, 'i1', 3, 's1'), (9, 'i2', 4, 's1');"
-    "INSERT INTO morango_buffer (id, profile, serialized, last_saved_instance, last_saved_counter,"
-    "  partition, source_id, model_name, transfer_session_id, model_uuid) "
-    "  VALUES (5, 'p', '{}', 'i1', 3, 'a', 's', 'm', 't1', 's1');"
-    "INSERT INTO morango_recordmaxcounterbuffer (id, instance_id, counter, transfer_session_id, model_uuid) "
-    "  VALUES (11, 'i1', 3, 't1', 's1');", &error));
-  g_assert_no_error (error);
   g_clear_object (&db);
-
-  /* Back to version 4, as a database made before the last migration. */
   g_assert_cmpint (sqlite3_open (path, &raw), ==, SQLITE_OK);
-  g_assert_cmpint (sqlite3_exec (raw, "PRAGMA user_version = 4", NULL, NULL, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (raw, schema_4_tables, NULL, NULL, NULL), ==, SQLITE_OK);
   sqlite3_close (raw);
 
   db = morango_db_open (path, &error);
   g_assert_no_error (error);
-  g_assert_cmpint (morango_db_get_schema_version (db), ==, 5);
+  g_assert_cmpint (morango_db_get_schema_version (db), ==, MORANGO_DB_SCHEMA_VERSION);
   g_assert_true (morango_db_query_text (db, &text, &error,
     "SELECT group_concat (x, ' ') FROM ("
-    "  SELECT id || ':' || instance_id || ':' || counter || ':' || store_model_id AS x "
-    "  FROM morango_recordmaxcounter UNION ALL "
+    "  SELECT * FROM (SELECT store_model_id || ':' || instance_id || ':' || counter AS x "
+    "    FROM morango_recordmaxcounter ORDER BY store_model_id, instance_id) UNION ALL "
     "  SELECT id || ':' || model_uuid || ':' || transfer_session_id FROM morango_buffer UNION ALL "
-    "  SELECT id || ':' || instance_id || ':' || model_uuid FROM morango_recordmaxcounterbuffer)", ""));
-  g_assert_cmpstr (text, ==, "7:i1:3:s1 9:i2:4:s1 5:s1:t1 11:i1:s1");
+    "  SELECT * FROM (SELECT model_uuid || ':' || instance_id || ':' || counter "
+    "    FROM morango_recordmaxcounterbuffer ORDER BY transfer_session_id, model_uuid, instance_id))",
+    ""));
+  /* The pair listed twice keeps its higher counter. */
+  g_assert_cmpstr (text, ==, "s1:i1:3 s1:i2:4 5:s1:t1 s1:i1:3 s1:i2:6");
+  g_clear_pointer (&text, g_free);
+  /* A WITHOUT ROWID table is its own key index: what is left to
+   * maintain besides the three tables is one index each for the history
+   * and the buffer. */
+  g_assert_true (morango_db_query_text (db, &text, &error,
+    "SELECT group_concat (name, ' ') FROM (SELECT name FROM sqlite_schema WHERE type = 'index' "
+    "  AND tbl_name IN ('morango_recordmaxcounter', 'morango_buffer', 'morango_recordmaxcounterbuffer') "
+    "  ORDER BY name)", ""));
+  g_assert_cmpstr (text, ==, "morango_rmc_instance sqlite_autoindex_morango_buffer_1");
+  /* No table of the three is left with an AUTOINCREMENT counter, and the
+   * two histories have no rowid. */
   g_assert_true (morango_db_query_int64 (db, &n, NULL, &error,
-    "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name IN ("
-    "  'morango_rmc_instance', 'morango_rmcb_ts', 'sqlite_autoindex_morango_recordmaxcounter_1',"
-    "  'sqlite_autoindex_morango_buffer_1')", ""));
-  g_assert_cmpint (n, ==, 4);
-  /* Unique constraints came along. */
+    "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'morango_recordmaxcounter%' "
+    "  AND type = 'table' AND sql LIKE '%WITHOUT ROWID'", ""));
+  g_assert_cmpint (n, ==, 2);
+  g_assert_true (morango_db_query_int64 (db, &n, NULL, &error,
+    "SELECT count(*) FROM sqlite_schema WHERE sql LIKE '%AUTOINCREMENT%' "
+    "  AND name IN ('morango_recordmaxcounter', 'morango_buffer', 'morango_recordmaxcounterbuffer')", ""));
+  g_assert_cmpint (n, ==, 0);
+  /* Unique constraints came along, and the history buffer has one now. */
   g_assert_false (morango_db_execute (db, &error,
     "INSERT INTO morango_recordmaxcounter (instance_id, counter, store_model_id) VALUES ('i1', 1, 's1')", ""));
+  g_assert_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_CONSTRAINT);
+  g_clear_error (&error);
+  g_assert_false (morango_db_execute (db, &error,
+    "INSERT INTO morango_buffer (profile, last_saved_instance, last_saved_counter, partition,"
+    "  source_id, model_name, transfer_session_id, model_uuid) "
+    "  VALUES ('p', 'i1', 3, 'a', 's', 'm', 't1', 's1')", ""));
+  g_assert_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_CONSTRAINT);
+  g_clear_error (&error);
+  g_assert_false (morango_db_execute (db, &error,
+    "INSERT INTO morango_recordmaxcounterbuffer (instance_id, counter, transfer_session_id, model_uuid) "
+    "  VALUES ('i1', 9, 't1', 's1')", ""));
   g_assert_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_CONSTRAINT);
 }
 
