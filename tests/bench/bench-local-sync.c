@@ -4,6 +4,8 @@
  *   ./build/tests/bench/bench-local-sync            # 10k and 100k records
  *   ./build/tests/bench/bench-local-sync 50000      # one size
  *   MORANGO_BENCH_KEEP=1 ...                        # keep the two databases
+ *   MORANGO_BENCH_PERF_FIFO=ctl perf record --control=fifo:ctl -D -1 ...
+ *                                                   # profile the sync alone
  *
  * The sender holds one learner of the test app's profile with N summary
  * logs, all dirty; the receiver is empty.  One push moves everything:
@@ -14,6 +16,7 @@
 #include <glib/gstdio.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 
 #include "morango-app.h"
@@ -27,6 +30,36 @@ peak_rss_mb (void)
 
   getrusage (RUSAGE_SELF, &ru);
   return ru.ru_maxrss / 1024.0;
+}
+
+/* Bytes handed to write(2) and pwrite(2) so far, by this thread or by
+ * the whole process (the checkpoint threads too): what SQLite wrote to
+ * the databases and their logs, whether or not the kernel has sent it
+ * to the disk yet. */
+static double
+written_mb (const char *which)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%s/io", which);
+  g_autofree char *text = NULL;
+  const char *line;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL) ||
+      (line = strstr (text, "wchar: ")) == NULL)
+    return 0;
+  return g_ascii_strtoll (line + 7, NULL, 10) / 1e6;
+}
+
+/* Under perf record --control=fifo:PATH -D -1, samples only the sync. */
+static void
+perf_control (const char *command)
+{
+  const char *path = g_getenv ("MORANGO_BENCH_PERF_FIFO");
+  FILE *fifo;
+
+  if (path == NULL || (fifo = fopen (path, "w")) == NULL)
+    return;
+  fprintf (fifo, "%s\n", command);
+  fclose (fifo);
 }
 
 static MorangoStore *
@@ -61,6 +94,7 @@ run_one (gint64 n)
   MorangoLocalSyncStats stats;
   MorangoDb *adb;
   double total = 0;
+  double written, written_all;
   gint64 t0;
 
   if (profile == NULL)
@@ -92,10 +126,16 @@ run_one (gint64 n)
 
   filter_text = g_strdup_printf ("%s:user", user_id);
   filter = morango_filter_parse (filter_text);
+  written = written_mb ("thread-self");
+  written_all = written_mb ("self");
+  perf_control ("enable");
   t0 = g_get_monotonic_time ();
   if (!morango_local_sync (a, b, filter, TRUE, NULL, &stats, &error))
     g_error ("%s", error->message);
   total = (g_get_monotonic_time () - t0) / 1e6;
+  perf_control ("disable");
+  written = written_mb ("thread-self") - written;
+  written_all = written_mb ("self") - written_all;
 
   printf ("%8s %-14s %9s %12s\n", "records", "stage", "seconds", "records/s");
   for (MorangoStage s = MORANGO_STAGE_SERIALIZING; s < MORANGO_N_STAGES; s++)
@@ -107,6 +147,8 @@ run_one (gint64 n)
   printf ("%8" G_GINT64_FORMAT " %-14s %9.3f %12.0f\n", stats.records_total, "whole sync",
           total, stats.records_total / total);
   printf ("peak RSS: %.1f MB\n", peak_rss_mb ());
+  printf ("written during the sync: %.0f MB by the syncing thread, %.0f MB with checkpoints\n",
+          written, written_all);
 
   if (stats.records_total != n + 1 || stats.records_transferred != n + 1)
     g_error ("expected %" G_GINT64_FORMAT " records, moved %" G_GINT64_FORMAT,
