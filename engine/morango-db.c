@@ -214,9 +214,9 @@ static const char *migrations[] = {
    * carrying the same ids again: serializing, queuing, transferring and
    * dequeuing write one B-tree less per record, and about a fifth fewer
    * bytes in all.  Nothing read the integer ids.  The history buffer
-   * gains a key, (session, record, instance): a record listing one
-   * instance twice in its history is malformed, and is now refused (a
-   * buffer that already holds such a pair keeps the higher counter). */
+   * gains a key, (session, record, instance): should a peer list one
+   * instance twice in a record's history, the buffer keeps the higher
+   * counter, as dequeuing a conflict did before. */
   "CREATE TABLE morango_recordmaxcounter_v6 ("
   "  instance_id char(32) NOT NULL, counter integer NOT NULL,"
   "  store_model_id char(32) NOT NULL REFERENCES morango_store(id),"

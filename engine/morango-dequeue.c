@@ -279,9 +279,8 @@ dequeue_batch (MorangoDb            *db,
    * maximum; new and fast-forwarded records take the incoming counters
    * even when lower (the replacement Morango's tests rely on) and keep
    * local-only instances.  An honest history names each instance once;
-   * should a peer repeat one, a conflict keeps the highest counter and a
-   * fast-forward the last row sent (Python's REPLACE is no better), which
-   * spares sorting every history row. */
+   * should a peer repeat one, the history buffer's key has already kept
+   * the highest counter (Python's REPLACE would keep the last row sent). */
   if (!morango_db_execute (db, error,
         "INSERT INTO morango_recordmaxcounter (instance_id, counter, store_model_id) "
         "SELECT rb.instance_id, rb.counter, rb.model_uuid "

@@ -280,7 +280,9 @@ transfer_chunk (Sync    *sync,
                                   "ORDER BY model_uuid", error);
   insert_rmcb = morango_db_prepare (rdb,
                                     "INSERT INTO morango_recordmaxcounterbuffer (instance_id, counter, "
-                                    "  transfer_session_id, model_uuid) VALUES (?, ?, ?, ?)", error);
+                                    "  transfer_session_id, model_uuid) VALUES (?, ?, ?, ?) "
+                                    "ON CONFLICT DO UPDATE SET counter = max (counter, excluded.counter)",
+                                    error);
   if (insert == NULL || hist.stmt == NULL || insert_rmcb == NULL)
     {
       sqlite3_reset (read);
