@@ -144,7 +144,7 @@ stage_queuing (Sync    *sync,
                                               total, -1, error);
 }
 
-/* SQLite's BINARY collation, which orders the RMCB index. */
+/* SQLite's BINARY collation, which orders the RMCB's key. */
 static int
 compare_binary (const char *a,
                 int         a_len,
@@ -157,7 +157,7 @@ compare_binary (const char *a,
 }
 
 /* The sender's history rows (RMCB) of one chunk, read with one cursor
- * over the (session, model_uuid) index instead of one lookup per
+ * over its (session, model_uuid, instance) key instead of one lookup per
  * record.  Buffer rows usually come in model_uuid order (queuing walks
  * the store by key), so the cursor mostly just steps on; a record that
  * is not ahead of the previous one, or far ahead, seeks again.  Rows
@@ -236,23 +236,88 @@ bind_static (sqlite3_stmt *stmt,
   return sqlite3_bind_text (stmt, i, text, -1, SQLITE_STATIC);
 }
 
-/* Reads one chunk of the sender's buffer after @after_id, walking the
- * rowid (the "+" keeps SQLite off the (session, model_uuid) index, which
- * would sort the whole session again for every chunk), checks every
- * record as the receiver, and stores the chunk on the receiver in one
- * transaction together with the new transferred count. */
-static gboolean
-transfer_chunk (Sync    *sync,
-                gint64  *after_id,
-                gint64   already,
-                gint64  *moved,
-                GError **error)
+/* ---- the transfer: the sender's side reads, the receiver's side writes --
+ *
+ * As over the network, where the sender prepares the next chunk while
+ * the receiver stores the last one, the two sides run on two threads:
+ * a reader thread owns the sender's connection for the stage (reading
+ * a chunk, checking every record as the receiver, copying it out), and
+ * the calling thread stores each checked chunk on the receiver in one
+ * transaction.  At most CHUNKS_IN_FLIGHT chunks are held in memory.
+ * The sender learns of a chunk (its transferred count) only once the
+ * receiver has committed it, from the reader thread, which owns that
+ * connection. */
+
+#define CHUNKS_IN_FLIGHT 2
+
+typedef struct {
+  guint       record;      /* index into Chunk.records */
+  const char *instance;
+  gint64      counter;
+} HistoryEntry;
+
+typedef struct {
+  GStringChunk *texts;     /* every string below */
+  GArray       *records;   /* MorangoBufferRecord */
+  GArray       *history;   /* HistoryEntry, in record order */
+  gint64        last_id;   /* the sender's buffer id of the last record */
+  GError       *error;     /* reading or checking failed: store nothing */
+} Chunk;
+
+static Chunk *
+chunk_new (void)
 {
+  Chunk *c = g_new0 (Chunk, 1);
+
+  c->texts = g_string_chunk_new (64 * 1024);
+  c->records = g_array_new (FALSE, FALSE, sizeof (MorangoBufferRecord));
+  c->history = g_array_new (FALSE, FALSE, sizeof (HistoryEntry));
+  return c;
+}
+
+static void
+chunk_free (Chunk *c)
+{
+  g_string_chunk_free (c->texts);
+  g_array_unref (c->records);
+  g_array_unref (c->history);
+  g_clear_error (&c->error);
+  g_free (c);
+}
+
+typedef struct {
+  Sync        *sync;
+  gint64       after_id;   /* the reader's position in the sender's buffer */
+  GAsyncQueue *chunks;     /* Chunk *, reader -> writer */
+  GAsyncQueue *stored;     /* the writer's answers (see STORED_STOP) */
+  GError      *error;      /* the reader's own failure (the sender's counts) */
+} Transfer;
+
+static inline const char *
+copy_column (GStringChunk *texts,
+             sqlite3_stmt *stmt,
+             int           col)
+{
+  const char *text = (const char *) sqlite3_column_text (stmt, col);
+
+  /* NULL reads as "", as morango_db_column_text has it. */
+  return text != NULL ? g_string_chunk_insert_len (texts, text, sqlite3_column_bytes (stmt, col))
+                      : "";
+}
+
+/* Reads and checks the sender's next chunk after t->after_id, walking
+ * the rowid (the "+" keeps SQLite off the (session, model_uuid) index,
+ * which would sort the whole session again for every chunk). */
+static gboolean
+read_chunk (Transfer  *t,
+            Chunk     *c,
+            GError   **error)
+{
+  Sync *sync = t->sync;
   MorangoDb *sdb = morango_store_get_db (sync->sender);
-  MorangoDb *rdb = morango_store_get_db (sync->receiver);
-  sqlite3_stmt *read, *insert, *insert_rmcb;
+  sqlite3_stmt *read;
   HistoryCursor hist = { 0 };
-  gint64 n = 0;
+  gboolean ok = TRUE;
   int rc;
 
   /* Each statement has its own SQL text, so the cache hands out the
@@ -264,69 +329,165 @@ transfer_chunk (Sync    *sync,
                              "  conflicting_serialized_data, _self_ref_fk "
                              "FROM morango_buffer WHERE +transfer_session_id = ? AND id > ? "
                              "ORDER BY id LIMIT ?", error);
-  if (read == NULL || !morango_db_bind (sdb, read, error, "sii", sync->ts_id, *after_id,
+  if (read == NULL || !morango_db_bind (sdb, read, error, "sii", sync->ts_id, t->after_id,
                                         (gint64) sync->options->chunk_size))
     return FALSE;
+  hist.stmt = morango_db_prepare (sdb,
+                                  "SELECT model_uuid, instance_id, counter "
+                                  "FROM morango_recordmaxcounterbuffer "
+                                  "WHERE transfer_session_id = ?1 AND model_uuid >= ?2 "
+                                  "ORDER BY model_uuid", error);
+  if (hist.stmt == NULL)
+    {
+      sqlite3_reset (read);
+      return FALSE;
+    }
+
+  while (ok && (rc = morango_db_step (sdb, read, error)) == SQLITE_ROW)
+    {
+      MorangoBufferRecord rec = {
+        .model_uuid = copy_column (c->texts, read, 1),
+        .profile = copy_column (c->texts, read, 2),
+        .serialized = copy_column (c->texts, read, 3),
+        .deleted = sqlite3_column_int (read, 4),
+        .hard_deleted = sqlite3_column_int (read, 5),
+        .last_saved_instance = copy_column (c->texts, read, 6),
+        .last_saved_counter = sqlite3_column_int64 (read, 7),
+        .partition = copy_column (c->texts, read, 8),
+        .source_id = copy_column (c->texts, read, 9),
+        .model_name = copy_column (c->texts, read, 10),
+        .conflicting_serialized_data = copy_column (c->texts, read, 11),
+        .self_ref_fk = copy_column (c->texts, read, 12),
+      };
+
+      c->last_id = sqlite3_column_int64 (read, 0);
+      if (!morango_transfer_verify_record (sync->receiver, sync->filter, &rec, error) ||
+          !history_find (&hist, sdb, sync->ts_id, rec.model_uuid, error))
+        {
+          ok = FALSE;
+          break;
+        }
+      for (; history_at (&hist, rec.model_uuid); hist.rc = morango_db_step (sdb, hist.stmt, error))
+        {
+          const char *instance = morango_db_column_text (hist.stmt, 1);
+          HistoryEntry entry = { c->records->len, NULL, sqlite3_column_int64 (hist.stmt, 2) };
+
+          if (!morango_is_hex32 (instance))
+            {
+              g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED,
+                           "Record %s carries a malformed history entry", rec.model_uuid);
+              ok = FALSE;
+              break;
+            }
+          entry.instance = g_string_chunk_insert_len (c->texts, instance, 32);
+          g_array_append_val (c->history, entry);
+        }
+      if (hist.rc < 0)
+        ok = FALSE;
+      g_array_append_val (c->records, rec);
+    }
+  sqlite3_reset (read);
+  sqlite3_reset (hist.stmt);
+  return ok && rc >= 0;
+}
+
+/* Tells the sender how far the receiver got. */
+static gboolean
+apply_stored (Transfer  *t,
+              gint64     count,
+              GError   **error)
+{
+  return morango_transfer_session_set_counts (morango_store_get_db (t->sync->sender),
+                                              t->sync->ts_id, -1, count, error);
+}
+
+/* What the writer tells the reader after each chunk: the receiver's
+ * transferred count plus one, or that it stopped. */
+#define STORED_STOP G_MAXSIZE
+
+/* The reader thread: chunks out, up to a short one (the last) or one
+ * carrying an error; stored counts in, each applied to the sender. */
+static gpointer
+transfer_reader (gpointer data)
+{
+  Transfer *t = data;
+  guint in_flight = 0;
+  gboolean pushed_last = FALSE, stopped = FALSE;
+
+  while (!stopped && (!pushed_last || in_flight > 0))
+    {
+      gpointer msg;
+
+      if (!pushed_last && in_flight < CHUNKS_IN_FLIGHT)
+        {
+          Chunk *c = chunk_new ();
+
+          if (t->error != NULL)
+            c->error = g_error_copy (t->error);   /* the sender's count failed */
+          else if (read_chunk (t, c, &c->error))
+            t->after_id = c->last_id;
+          pushed_last = c->error != NULL || c->records->len < t->sync->options->chunk_size;
+          g_async_queue_push (t->chunks, c);
+          in_flight++;
+          if ((msg = g_async_queue_try_pop (t->stored)) == NULL)
+            continue;
+        }
+      else
+        msg = g_async_queue_pop (t->stored);
+
+      if (GPOINTER_TO_SIZE (msg) == STORED_STOP)
+        stopped = TRUE;
+      else
+        {
+          in_flight--;
+          if (t->error == NULL)
+            apply_stored (t, (gint64) GPOINTER_TO_SIZE (msg) - 1, &t->error);
+        }
+    }
+  return NULL;
+}
+
+/* Stores one checked chunk on the receiver, with the new transferred
+ * count, in one transaction. */
+static gboolean
+store_chunk (Sync    *sync,
+             Chunk   *c,
+             gint64   already,
+             GError **error)
+{
+  MorangoDb *rdb = morango_store_get_db (sync->receiver);
+  sqlite3_stmt *insert, *insert_rmcb;
+  guint h = 0;
+
   insert = morango_db_prepare (rdb,
                                "INSERT INTO morango_buffer (profile, serialized, deleted, hard_deleted, "
                                "  last_saved_instance, last_saved_counter, partition, source_id, "
                                "  model_name, conflicting_serialized_data, _self_ref_fk, "
                                "  transfer_session_id, model_uuid) "
                                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", error);
-  hist.stmt = morango_db_prepare (sdb,
-                                  "SELECT model_uuid, instance_id, counter "
-                                  "FROM morango_recordmaxcounterbuffer "
-                                  "WHERE transfer_session_id = ?1 AND model_uuid >= ?2 "
-                                  "ORDER BY model_uuid", error);
   insert_rmcb = morango_db_prepare (rdb,
                                     "INSERT INTO morango_recordmaxcounterbuffer (instance_id, counter, "
                                     "  transfer_session_id, model_uuid) VALUES (?, ?, ?, ?) "
                                     "ON CONFLICT DO UPDATE SET counter = max (counter, excluded.counter)",
                                     error);
-  if (insert == NULL || hist.stmt == NULL || insert_rmcb == NULL)
-    {
-      sqlite3_reset (read);
-      return FALSE;
-    }
-  if (!morango_db_begin (rdb, error))
-    {
-      sqlite3_reset (read);
-      return FALSE;
-    }
+  if (insert == NULL || insert_rmcb == NULL || !morango_db_begin (rdb, error))
+    return FALSE;
 
-  while ((rc = morango_db_step (sdb, read, error)) == SQLITE_ROW)
+  for (guint i = 0; i < c->records->len; i++)
     {
-      MorangoBufferRecord rec = {
-        .model_uuid = morango_db_column_text (read, 1),
-        .profile = morango_db_column_text (read, 2),
-        .serialized = morango_db_column_text (read, 3),
-        .deleted = sqlite3_column_int (read, 4),
-        .hard_deleted = sqlite3_column_int (read, 5),
-        .last_saved_instance = morango_db_column_text (read, 6),
-        .last_saved_counter = sqlite3_column_int64 (read, 7),
-        .partition = morango_db_column_text (read, 8),
-        .source_id = morango_db_column_text (read, 9),
-        .model_name = morango_db_column_text (read, 10),
-        .conflicting_serialized_data = morango_db_column_text (read, 11),
-        .self_ref_fk = morango_db_column_text (read, 12),
-      };
+      const MorangoBufferRecord *rec = &g_array_index (c->records, MorangoBufferRecord, i);
 
-      *after_id = sqlite3_column_int64 (read, 0);
-      if (!morango_transfer_verify_record (sync->receiver, sync->filter, &rec, error))
-        goto fail;
-
-      /* The texts stay valid until @read steps again, after the
-       * inserts: bound without a copy. */
-      if ((bind_static (insert, 1, rec.profile) | bind_static (insert, 2, rec.serialized) |
-           sqlite3_bind_int (insert, 3, rec.deleted ? 1 : 0) |
-           sqlite3_bind_int (insert, 4, rec.hard_deleted ? 1 : 0) |
-           bind_static (insert, 5, rec.last_saved_instance) |
-           sqlite3_bind_int64 (insert, 6, rec.last_saved_counter) |
-           bind_static (insert, 7, rec.partition) | bind_static (insert, 8, rec.source_id) |
-           bind_static (insert, 9, rec.model_name) |
-           bind_static (insert, 10, rec.conflicting_serialized_data) |
-           bind_static (insert, 11, rec.self_ref_fk) | bind_static (insert, 12, sync->ts_id) |
-           bind_static (insert, 13, rec.model_uuid)) != SQLITE_OK)
+      /* The texts live as long as the chunk: bound without a copy. */
+      if ((bind_static (insert, 1, rec->profile) | bind_static (insert, 2, rec->serialized) |
+           sqlite3_bind_int (insert, 3, rec->deleted ? 1 : 0) |
+           sqlite3_bind_int (insert, 4, rec->hard_deleted ? 1 : 0) |
+           bind_static (insert, 5, rec->last_saved_instance) |
+           sqlite3_bind_int64 (insert, 6, rec->last_saved_counter) |
+           bind_static (insert, 7, rec->partition) | bind_static (insert, 8, rec->source_id) |
+           bind_static (insert, 9, rec->model_name) |
+           bind_static (insert, 10, rec->conflicting_serialized_data) |
+           bind_static (insert, 11, rec->self_ref_fk) | bind_static (insert, 12, sync->ts_id) |
+           bind_static (insert, 13, rec->model_uuid)) != SQLITE_OK)
         {
           morango_db_set_error (rdb, error, "binding a value");
           goto fail;
@@ -334,22 +495,14 @@ transfer_chunk (Sync    *sync,
       if (!morango_db_run (rdb, insert, error))
         goto fail;
 
-      if (!history_find (&hist, sdb, sync->ts_id, rec.model_uuid, error))
-        goto fail;
-      for (; history_at (&hist, rec.model_uuid); hist.rc = morango_db_step (sdb, hist.stmt, error))
+      for (; h < c->history->len && g_array_index (c->history, HistoryEntry, h).record == i; h++)
         {
-          const char *instance = morango_db_column_text (hist.stmt, 1);
+          const HistoryEntry *e = &g_array_index (c->history, HistoryEntry, h);
 
-          if (!morango_is_hex32 (instance))
-            {
-              g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED,
-                           "Record %s carries a malformed history entry", rec.model_uuid);
-              goto fail;
-            }
-          if ((bind_static (insert_rmcb, 1, instance) |
-               sqlite3_bind_int64 (insert_rmcb, 2, sqlite3_column_int64 (hist.stmt, 2)) |
+          if ((bind_static (insert_rmcb, 1, e->instance) |
+               sqlite3_bind_int64 (insert_rmcb, 2, e->counter) |
                bind_static (insert_rmcb, 3, sync->ts_id) |
-               bind_static (insert_rmcb, 4, rec.model_uuid)) != SQLITE_OK)
+               bind_static (insert_rmcb, 4, rec->model_uuid)) != SQLITE_OK)
             {
               morango_db_set_error (rdb, error, "binding a value");
               goto fail;
@@ -357,31 +510,17 @@ transfer_chunk (Sync    *sync,
           if (!morango_db_run (rdb, insert_rmcb, error))
             goto fail;
         }
-      if (hist.rc < 0)
-        goto fail;
 
-      n++;
-      if (!morango_store_check_injected (sync->receiver, "transfer", already + n, error))
+      if (!morango_store_check_injected (sync->receiver, "transfer", already + i + 1, error))
         goto fail;
     }
-  sqlite3_reset (read);
-  sqlite3_reset (hist.stmt);
-  if (rc < 0)
-    goto fail_nostmt;
 
-  if (!morango_transfer_session_set_counts (rdb, sync->ts_id, -1, already + n, error) ||
+  if (!morango_transfer_session_set_counts (rdb, sync->ts_id, -1, already + c->records->len, error) ||
       !morango_db_commit (rdb, error))
-    goto fail_nostmt;
-  /* The sender learns of the chunk only once the receiver holds it. */
-  if (!morango_transfer_session_set_counts (sdb, sync->ts_id, -1, already + n, error))
-    return FALSE;
-  *moved = n;
+    goto fail;
   return TRUE;
 
 fail:
-  sqlite3_reset (read);
-  sqlite3_reset (hist.stmt);
-fail_nostmt:
   if (morango_db_in_transaction (rdb))
     morango_db_rollback (rdb);
   return FALSE;
@@ -392,7 +531,10 @@ stage_transferring (Sync    *sync,
                     GError **error)
 {
   g_autoptr(MorangoTransferSession) rts = load_ts (sync->receiver, sync->ts_id, error);
-  gint64 done, after_id = 0, moved;
+  Transfer t = { sync, 0, NULL, NULL, NULL };
+  GThread *reader;
+  gboolean ok = TRUE, last = FALSE;
+  gint64 done;
 
   if (rts == NULL)
     return FALSE;
@@ -402,21 +544,50 @@ stage_transferring (Sync    *sync,
   if (done > 0)
     {
       gboolean found = FALSE;
-      if (!morango_db_query_int64 (morango_store_get_db (sync->sender), &after_id, &found, error,
+      if (!morango_db_query_int64 (morango_store_get_db (sync->sender), &t.after_id, &found, error,
                                    "SELECT id FROM morango_buffer WHERE transfer_session_id = ? "
                                    "ORDER BY id LIMIT 1 OFFSET ?", "si", sync->ts_id, done - 1))
         return FALSE;
       if (!found)
-        after_id = G_MAXINT64;
+        t.after_id = G_MAXINT64;
     }
 
-  do
+  t.chunks = g_async_queue_new_full ((GDestroyNotify) chunk_free);
+  t.stored = g_async_queue_new ();
+  reader = g_thread_new ("morango-transfer", transfer_reader, &t);
+
+  /* Each chunk popped is answered, with its count or with the stop, so
+   * the reader never waits for an answer that does not come; chunks it
+   * read past a failure are freed with the queue. */
+  while (ok && !last)
     {
-      if (!transfer_chunk (sync, &after_id, done, &moved, error))
-        return FALSE;
-      done += moved;
+      Chunk *c = g_async_queue_pop (t.chunks);
+
+      last = c->records->len < sync->options->chunk_size;
+      if (c->error != NULL)
+        {
+          g_propagate_error (error, g_steal_pointer (&c->error));
+          ok = FALSE;
+        }
+      else if (!store_chunk (sync, c, done, error))
+        ok = FALSE;
+      else
+        done += c->records->len;
+      g_async_queue_push (t.stored, GSIZE_TO_POINTER (ok ? (gsize) done + 1 : STORED_STOP));
+      chunk_free (c);
     }
-  while (moved == (gint64) sync->options->chunk_size);
+  g_thread_join (reader);
+
+  if (ok && t.error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&t.error));
+      ok = FALSE;
+    }
+  g_clear_error (&t.error);
+  g_async_queue_unref (t.chunks);
+  g_async_queue_unref (t.stored);
+  if (!ok)
+    return FALSE;
 
   sync->stats->records_transferred = done;
   return TRUE;

@@ -312,6 +312,11 @@ test_interrupted_transfer_resumes (Fixture       *f,
   g_assert_cmpint (ts->status, ==, MORANGO_STAGE_STATUS_ERRORED);
   g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_buffer"), ==, 20);
   g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_store"), ==, 0);
+  /* The sender heard of the two committed chunks, and of nothing more. */
+  g_clear_pointer (&ts, morango_transfer_session_free);
+  ts = morango_transfer_session_load (morango_store_get_db (f->a), stats.transfer_session_id, &error);
+  g_assert_nonnull (ts);
+  g_assert_cmpint (ts->records_transferred, ==, 20);
 
   /* Resuming sends only the rest. */
   morango_store_inject_failure (f->b, NULL, -1);
@@ -382,6 +387,61 @@ test_tampered_record_refused (Fixture       *f,
   }
 }
 
+/* A record refused in the middle of a transfer: the chunks before it
+ * stay stored on both sides' counts, the refused chunk leaves nothing,
+ * and once the sender's data is right again the sync resumes there. */
+static void
+test_refused_mid_transfer (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoTransferSession) rts = NULL;
+  g_autoptr(MorangoTransferSession) sts = NULL;
+  MorangoLocalSyncOptions options = MORANGO_LOCAL_SYNC_OPTIONS_INIT;
+  MorangoLocalSyncStats stats;
+  g_autofree char *forged = NULL;
+  g_autofree char *source = NULL;
+  MorangoDb *adb = morango_store_get_db (f->a);
+
+  for (guint i = 0; i < 40; i++)
+    g_free (add_log (f->a, f->user, i));
+  options.chunk_size = 10;
+  g_assert_true (morango_store_serialize (f->a, NULL, &error));
+  g_assert_no_error (error);
+  /* The 26th record the sender queues (its buffer follows the store's
+   * rowid order) claims another source id. */
+  g_assert_true (morango_db_query_text (adb, &forged, &error,
+                                        "SELECT id FROM morango_store "
+                                        "WHERE model_name = 'contentsummarylog' "
+                                        "ORDER BY last_saved_counter, id LIMIT 1 OFFSET 24", ""));
+  g_assert_true (morango_db_query_text (adb, &source, &error,
+                                        "SELECT source_id FROM morango_store WHERE id = ?", "s", forged));
+  g_assert_true (morango_db_execute (adb, &error,
+                                     "UPDATE morango_store SET source_id = 'forged' WHERE id = ?",
+                                     "s", forged));
+
+  g_assert_false (morango_local_sync (f->b, f->a, f->filter, FALSE, &options, &stats, &error));
+  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED);
+  g_clear_error (&error);
+  rts = morango_transfer_session_load (morango_store_get_db (f->b), stats.transfer_session_id, &error);
+  sts = morango_transfer_session_load (adb, stats.transfer_session_id, &error);
+  g_assert_nonnull (rts);
+  g_assert_nonnull (sts);
+  g_assert_cmpint (rts->records_transferred, ==, 20);
+  g_assert_cmpint (sts->records_transferred, ==, 20);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_buffer"), ==, 20);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_store"), ==, 0);
+
+  /* The sender's buffer holds the forged copy: mend it there, resume. */
+  g_assert_true (morango_db_execute (adb, &error,
+                                     "UPDATE morango_buffer SET source_id = ? WHERE model_uuid = ?",
+                                     "ss", source, forged));
+  options.resume_transfer_session_id = rts->id;
+  sync_ok (f->b, f->a, f->filter, FALSE, &options, &stats);
+  g_assert_cmpint (stats.records_transferred, ==, 41);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM facility_profile_summarylog"), ==, 40);
+}
+
 static void
 test_reopen_and_profile_mismatch (Fixture       *f,
                                   gconstpointer  data)
@@ -423,6 +483,7 @@ main (int   argc,
   ADD ("interrupted-transfer-resumes", test_interrupted_transfer_resumes);
   ADD ("interrupted-dequeue-resumes", test_interrupted_dequeue_resumes);
   ADD ("tampered-record-refused", test_tampered_record_refused);
+  ADD ("refused-mid-transfer", test_refused_mid_transfer);
   ADD ("reopen-and-profile-mismatch", test_reopen_and_profile_mismatch);
 #undef ADD
   return g_test_run ();
