@@ -756,6 +756,30 @@ morango_db_get_path (MorangoDb *self)
 }
 
 sqlite3 *
+morango_db_open_reader (MorangoDb  *self,
+                        GError    **error)
+{
+  sqlite3 *handle = NULL;
+
+  g_return_val_if_fail (MORANGO_IS_DB (self), NULL);
+
+  if (g_str_equal (self->path, ":memory:"))
+    return NULL;
+  if (sqlite3_open_v2 (self->path, &handle, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL)
+      != SQLITE_OK)
+    {
+      g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_OPEN,
+                   "Cannot open “%s” for reading: %s", self->path,
+                   handle ? sqlite3_errmsg (handle) : "out of memory");
+      sqlite3_close_v2 (handle);
+      return NULL;
+    }
+  sqlite3_busy_timeout (handle, 5000);
+  sqlite3_extended_result_codes (handle, 1);
+  return handle;
+}
+
+sqlite3 *
 morango_db_get_handle (MorangoDb *self)
 {
   return self->handle;

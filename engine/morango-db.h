@@ -22,6 +22,12 @@ MorangoDb     *morango_db_open             (const char    *path,
 const char    *morango_db_get_path         (MorangoDb     *self);
 sqlite3       *morango_db_get_handle       (MorangoDb     *self);
 int            morango_db_get_schema_version (MorangoDb   *self);
+/* A second, read-only connection to the same file, for a thread that
+ * reads while this connection writes: it sees what the last commit
+ * left.  NULL for a database in memory, which no other connection
+ * sees.  Close it with sqlite3_close_v2(). */
+sqlite3       *morango_db_open_reader      (MorangoDb     *self,
+                                            GError       **error);
 
 /* Cached prepared statement for constant SQL text.  The statement comes
  * back reset with its bindings cleared; do not finalize it. */

@@ -59,81 +59,97 @@ register_functions (MorangoDb  *db,
   return TRUE;
 }
 
-/* Refuses the session's buffer if any row is malformed, naming the first
- * bad record.  Runs before anything is written. */
+static const char check_records_sql[] =
+  "SELECT model_uuid, problem FROM ("
+  "  SELECT b.model_uuid AS model_uuid, CASE"
+  "    WHEN NOT morango_hex32 (b.model_uuid)"
+  "      THEN 'its id is not 32 lowercase hexadecimal digits'"
+  "    WHEN NOT morango_hex32 (b.last_saved_instance)"
+  "      THEN 'last_saved_instance is not 32 lowercase hexadecimal digits'"
+  "    WHEN typeof (b.last_saved_counter) <> 'integer' OR b.last_saved_counter < 0"
+  "      THEN 'last_saved_counter is not a non-negative integer'"
+  "    WHEN b.deleted NOT IN (0, 1) OR b.hard_deleted NOT IN (0, 1)"
+  "         OR typeof (b.deleted) <> 'integer' OR typeof (b.hard_deleted) <> 'integer'"
+  "      THEN 'deleted or hard_deleted is not a boolean'"
+  "    WHEN typeof (b.serialized) <> 'text'"
+  "      THEN 'its serialized data is not text'"
+  /* A purged record travels as \"{}\", or \"\" after a conflict. */
+  "    WHEN b.hard_deleted = 1 AND b.serialized = '' THEN NULL"
+  "    WHEN NOT json_valid (b.serialized)"
+  "      THEN 'its serialized data is not valid JSON'"
+  /* Valid JSON whose first non-blank character is "{" is an object;
+   * this spares a second parse. */
+  "    WHEN substr (ltrim (b.serialized, ' ' || char (9, 10, 13)), 1, 1) <> '{'"
+  "      THEN 'its serialized data is not a JSON object'"
+  "    WHEN typeof (b.partition) <> 'text' OR typeof (b.model_name) <> 'text'"
+  "         OR typeof (b.profile) <> 'text' OR typeof (b.source_id) <> 'text'"
+  "         OR typeof (b.conflicting_serialized_data) <> 'text'"
+  "         OR typeof (b._self_ref_fk) <> 'text'"
+  "      THEN 'a text field holds another type'"
+  "    END AS problem"
+  "  FROM morango_buffer b WHERE b.transfer_session_id = ?1"
+  ") WHERE problem IS NOT NULL LIMIT 1";
+
+static const char check_history_sql[] =
+  "SELECT model_uuid FROM morango_recordmaxcounterbuffer "
+  "WHERE transfer_session_id = ?1 AND ("
+  "  NOT morango_hex32 (instance_id)"
+  "  OR typeof (counter) <> 'integer' OR counter < 0) "
+  "LIMIT 1";
+
+/* Runs one of the checks above on @handle: the first bad record's id
+ * and, for the records check, what is wrong with it. */
 static gboolean
-check_buffer (MorangoDb   *db,
+find_malformed (sqlite3     *handle,
+                const char  *sql,
+                const char  *transfer_session_id,
+                char       **id,
+                char       **problem,
+                GError     **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  int rc;
+
+  if (sqlite3_prepare_v2 (handle, sql, -1, &stmt, NULL) != SQLITE_OK ||
+      sqlite3_bind_text (stmt, 1, transfer_session_id, -1, SQLITE_STATIC) != SQLITE_OK)
+    rc = SQLITE_ERROR;
+  else if ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      *id = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+      if (problem != NULL)
+        *problem = g_strdup ((const char *) sqlite3_column_text (stmt, 1));
+    }
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_FAILED,
+                 "Checking the received records: %s", sqlite3_errmsg (handle));
+  sqlite3_finalize (stmt);
+  return rc == SQLITE_ROW || rc == SQLITE_DONE;
+}
+
+/* Refuses the session's buffer if any row is malformed, naming the first
+ * bad record. */
+static gboolean
+check_buffer (sqlite3     *handle,
               const char  *transfer_session_id,
               GError     **error)
 {
-  sqlite3_stmt *stmt;
-  int rc;
+  g_autofree char *id = NULL;
+  g_autofree char *problem = NULL;
 
-  stmt = morango_db_prepare (db,
-    "SELECT model_uuid, problem FROM ("
-    "  SELECT b.model_uuid AS model_uuid, CASE"
-    "    WHEN NOT morango_hex32 (b.model_uuid)"
-    "      THEN 'its id is not 32 lowercase hexadecimal digits'"
-    "    WHEN NOT morango_hex32 (b.last_saved_instance)"
-    "      THEN 'last_saved_instance is not 32 lowercase hexadecimal digits'"
-    "    WHEN typeof (b.last_saved_counter) <> 'integer' OR b.last_saved_counter < 0"
-    "      THEN 'last_saved_counter is not a non-negative integer'"
-    "    WHEN b.deleted NOT IN (0, 1) OR b.hard_deleted NOT IN (0, 1)"
-    "         OR typeof (b.deleted) <> 'integer' OR typeof (b.hard_deleted) <> 'integer'"
-    "      THEN 'deleted or hard_deleted is not a boolean'"
-    "    WHEN typeof (b.serialized) <> 'text'"
-    "      THEN 'its serialized data is not text'"
-    /* A purged record travels as \"{}\", or \"\" after a conflict. */
-    "    WHEN b.hard_deleted = 1 AND b.serialized = '' THEN NULL"
-    "    WHEN NOT json_valid (b.serialized)"
-    "      THEN 'its serialized data is not valid JSON'"
-    /* Valid JSON whose first non-blank character is "{" is an object;
-     * this spares a second parse. */
-    "    WHEN substr (ltrim (b.serialized, ' ' || char (9, 10, 13)), 1, 1) <> '{'"
-    "      THEN 'its serialized data is not a JSON object'"
-    "    WHEN typeof (b.partition) <> 'text' OR typeof (b.model_name) <> 'text'"
-    "         OR typeof (b.profile) <> 'text' OR typeof (b.source_id) <> 'text'"
-    "         OR typeof (b.conflicting_serialized_data) <> 'text'"
-    "         OR typeof (b._self_ref_fk) <> 'text'"
-    "      THEN 'a text field holds another type'"
-    "    END AS problem"
-    "  FROM morango_buffer b WHERE b.transfer_session_id = ?1"
-    ") WHERE problem IS NOT NULL LIMIT 1",
-    error);
-  if (stmt == NULL || !morango_db_bind (db, stmt, error, "s", transfer_session_id))
+  if (!find_malformed (handle, check_records_sql, transfer_session_id, &id, &problem, error))
     return FALSE;
-  rc = morango_db_step (db, stmt, error);
-  if (rc == SQLITE_ROW)
+  if (id != NULL)
     {
-      g_autofree char *id = g_strdup (morango_db_column_text (stmt, 0));
-      g_autofree char *problem = g_strdup (morango_db_column_text (stmt, 1));
-
-      sqlite3_reset (stmt);
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
                    "Received record “%s” of transfer session %s is malformed: %s; "
                    "nothing was dequeued",
                    id, transfer_session_id, problem);
       return FALSE;
     }
-  sqlite3_reset (stmt);
-  if (rc < 0)
+  if (!find_malformed (handle, check_history_sql, transfer_session_id, &id, NULL, error))
     return FALSE;
-
-  stmt = morango_db_prepare (db,
-    "SELECT model_uuid FROM morango_recordmaxcounterbuffer "
-    "WHERE transfer_session_id = ?1 AND ("
-    "  NOT morango_hex32 (instance_id)"
-    "  OR typeof (counter) <> 'integer' OR counter < 0) "
-    "LIMIT 1",
-    error);
-  if (stmt == NULL || !morango_db_bind (db, stmt, error, "s", transfer_session_id))
-    return FALSE;
-  rc = morango_db_step (db, stmt, error);
-  if (rc == SQLITE_ROW)
+  if (id != NULL)
     {
-      g_autofree char *id = g_strdup (morango_db_column_text (stmt, 0));
-
-      sqlite3_reset (stmt);
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
                    "The history of received record “%s” of transfer session %s is malformed "
                    "(an instance id that is not 32 hexadecimal digits, or a counter that is "
@@ -141,8 +157,79 @@ check_buffer (MorangoDb   *db,
                    id, transfer_session_id);
       return FALSE;
     }
-  sqlite3_reset (stmt);
-  return rc >= 0;
+  return TRUE;
+}
+
+/* The check is a fifth of dequeuing and reads only the buffer, which
+ * the stage leaves in place until its end: for a database in a file it
+ * runs on a thread of its own, with a read-only connection, while the
+ * rounds merge.  The stage commits only once it passed, so a malformed
+ * buffer still changes nothing. */
+typedef struct {
+  sqlite3    *handle;
+  const char *transfer_session_id;
+  GThread    *thread;
+  GError     *error;
+} BufferCheck;
+
+static gpointer
+buffer_check_run (gpointer data)
+{
+  BufferCheck *c = data;
+
+  check_buffer (c->handle, c->transfer_session_id, &c->error);
+  return NULL;
+}
+
+/* Starts the check, or runs it here: for a database in memory, or when
+ * the stage is nested in a caller's transaction. */
+static gboolean
+buffer_check_start (BufferCheck  *c,
+                    MorangoDb    *db,
+                    const char   *transfer_session_id,
+                    gboolean      nested,
+                    GError      **error)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  c->transfer_session_id = transfer_session_id;
+  if (!nested)
+    c->handle = morango_db_open_reader (db, &local_error);
+  if (c->handle == NULL)
+    {
+      if (local_error != NULL)
+        g_debug ("checking received records before merging: %s", local_error->message);
+      return check_buffer (morango_db_get_handle (db), transfer_session_id, error);
+    }
+  if (sqlite3_create_function_v2 (c->handle, "morango_hex32", 1,
+                                  SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
+                                  NULL, sql_hex32, NULL, NULL, NULL) != SQLITE_OK)
+    {
+      g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_FAILED,
+                   "Registering morango_hex32: %s", sqlite3_errmsg (c->handle));
+      g_clear_pointer (&c->handle, sqlite3_close_v2);
+      return FALSE;
+    }
+  c->thread = g_thread_new ("morango-check", buffer_check_run, c);
+  return TRUE;
+}
+
+/* Waits for the check.  Its verdict, when it found a malformed record,
+ * replaces whatever went wrong meanwhile: it says why. */
+static gboolean
+buffer_check_finish (BufferCheck  *c,
+                     GError      **error)
+{
+  if (c->thread == NULL)
+    return TRUE;
+  g_thread_join (g_steal_pointer (&c->thread));
+  g_clear_pointer (&c->handle, sqlite3_close_v2);
+  if (c->error == NULL)
+    return TRUE;
+  if (error != NULL && *error != NULL)
+    g_clear_error (error);
+  g_propagate_error (error, g_steal_pointer (&c->error));
+  return FALSE;
 }
 
 /* One round: classify up to DEQUEUE_BATCH rows, apply them, delete them.
@@ -367,6 +454,8 @@ morango_store_dequeue_scoped (MorangoStore         *store,
   MorangoDequeueResult local = { 0, };
   gint64 counter = 0;
   g_autofree char *after = g_strdup ("");
+  BufferCheck check = { NULL, NULL, NULL, NULL };
+  gboolean nested;
   gint64 done = 0;
 
   g_return_val_if_fail (MORANGO_IS_STORE (store), FALSE);
@@ -382,11 +471,14 @@ morango_store_dequeue_scoped (MorangoStore         *store,
       !morango_fsic_check_partitions (sender, morango_filter_get_entries (filter), error))
     return FALSE;
 
+  /* A second connection sees only what is committed: inside a caller's
+   * transaction the buffer may hold rows it cannot see. */
+  nested = morango_db_in_transaction (db);
   if (!morango_db_begin (db, error))
     return FALSE;
 
   if (!register_functions (db, error) ||
-      !check_buffer (db, transfer_session_id, error))
+      !buffer_check_start (&check, db, transfer_session_id, nested, error))
     goto fail;
 
   if (!morango_db_exec (db,
@@ -430,7 +522,8 @@ morango_store_dequeue_scoped (MorangoStore         *store,
     goto fail;
 
   /* Step 12, same transaction. */
-  if (!morango_store_update_dmc (store, filter, sender, error))
+  if (!morango_store_update_dmc (store, filter, sender, error) ||
+      !buffer_check_finish (&check, error))
     goto fail;
 
   if (!morango_db_commit (db, error))
@@ -441,6 +534,7 @@ morango_store_dequeue_scoped (MorangoStore         *store,
   return TRUE;
 
 fail:
+  buffer_check_finish (&check, error);
   morango_db_rollback (db);
   return FALSE;
 }
