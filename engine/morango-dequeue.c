@@ -43,6 +43,14 @@ sql_hex32 (sqlite3_context *ctx,
   sqlite3_result_int (ctx, ok);
 }
 
+static int
+add_hex32 (sqlite3 *handle)
+{
+  return sqlite3_create_function_v2 (handle, "morango_hex32", 1,
+                                     SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
+                                     NULL, sql_hex32, NULL, NULL, NULL);
+}
+
 static gboolean
 register_functions (MorangoDb  *db,
                     GError    **error)
@@ -51,9 +59,7 @@ register_functions (MorangoDb  *db,
    * statement of the connection is active. */
   if (g_object_get_data (G_OBJECT (db), "morango-hex32") != NULL)
     return TRUE;
-  if (sqlite3_create_function_v2 (morango_db_get_handle (db), "morango_hex32", 1,
-                                  SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
-                                  NULL, sql_hex32, NULL, NULL, NULL) != SQLITE_OK)
+  if (add_hex32 (morango_db_get_handle (db)) != SQLITE_OK)
     return morango_db_set_error (db, error, "registering morango_hex32");
   g_object_set_data (G_OBJECT (db), "morango-hex32", GINT_TO_POINTER (1));
   return TRUE;
@@ -201,9 +207,7 @@ buffer_check_start (BufferCheck  *c,
         g_debug ("checking received records before merging: %s", local_error->message);
       return check_buffer (morango_db_get_handle (db), transfer_session_id, error);
     }
-  if (sqlite3_create_function_v2 (c->handle, "morango_hex32", 1,
-                                  SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
-                                  NULL, sql_hex32, NULL, NULL, NULL) != SQLITE_OK)
+  if (add_hex32 (c->handle) != SQLITE_OK)
     {
       g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_FAILED,
                    "Registering morango_hex32: %s", sqlite3_errmsg (c->handle));
