@@ -1025,7 +1025,10 @@ morango_profile_compute_record_id (MorangoProfile *self,
   model = self ? morango_profile_get_model (self, model_name) : NULL;
   if (model != NULL && model->id_rule == MORANGO_ID_SOURCE_ID)
     return g_strdup (source_id);
-  return morango_sha2_uuid (partition_template, source_id, model_name ? model_name : "", NULL);
+  {
+    const char *parts[] = { partition_template, source_id, model_name ? model_name : "" };
+    return morango_sha2_uuidv (parts, G_N_ELEMENTS (parts));
+  }
 }
 
 static char *
@@ -1054,8 +1057,11 @@ morango_profile_verify_record_id (MorangoProfile *self,
 
   if (model_uuid == NULL || partition == NULL || source_id == NULL)
     return FALSE;
-  tmpl = replace_all (partition, model_uuid, "${id}");
-  expected = morango_profile_compute_record_id (self, model_name, tmpl, source_id);
+  /* Most partitions do not hold their record's own id: no copy then. */
+  if (*model_uuid != '\0' && strstr (partition, model_uuid) != NULL)
+    tmpl = replace_all (partition, model_uuid, "${id}");
+  expected = morango_profile_compute_record_id (self, model_name, tmpl ? tmpl : partition,
+                                                source_id);
   return g_strcmp0 (expected, model_uuid) == 0;
 }
 

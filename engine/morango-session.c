@@ -297,6 +297,9 @@ morango_transfer_session_close (MorangoDb   *db,
   return TRUE;
 }
 
+/* One reader per thread checking records: made once, not per record. */
+static GPrivate verify_body = G_PRIVATE_INIT ((GDestroyNotify) morango_flat_json_free);
+
 gboolean
 morango_transfer_verify_record (MorangoStore               *receiver,
                                 MorangoFilter              *filter,
@@ -326,10 +329,12 @@ morango_transfer_verify_record (MorangoStore               *receiver,
     return FALSE;
   if (*record->serialized != '\0')
     {
-      MorangoFlatJson *body = morango_flat_json_new ();
-      gboolean valid = morango_flat_json_parse (body, record->serialized);
+      MorangoFlatJson *body = g_private_get (&verify_body);
+      gboolean valid;
 
-      morango_flat_json_free (body);
+      if (body == NULL)
+        g_private_set (&verify_body, (body = morango_flat_json_new ()));
+      valid = morango_flat_json_parse (body, record->serialized);
       if (!valid)
         {
           g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED,
