@@ -660,6 +660,8 @@ morango_local_sync (MorangoStore                   *client,
 
   g_return_val_if_fail (MORANGO_IS_STORE (client), FALSE);
   g_return_val_if_fail (MORANGO_IS_STORE (server), FALSE);
+  /* The transfer uses the two connections from two threads. */
+  g_return_val_if_fail (client != server, FALSE);
   g_return_val_if_fail (filter != NULL, FALSE);
 
   sync.client = client;
