@@ -237,6 +237,21 @@ static const char *migrations[] = {
   "  WHERE true ON CONFLICT DO UPDATE SET counter = max (counter, excluded.counter);"
   "DROP TABLE morango_recordmaxcounterbuffer;"
   "ALTER TABLE morango_recordmaxcounterbuffer_v6 RENAME TO morango_recordmaxcounterbuffer;",
+  /* 6 -> 7: which store rows still wait to be deserialized moves from
+   * the store's dirty_bit column into a table of its own.  Clearing the
+   * bit rewrote every store row a sync brought in, and its entry in a
+   * partial index, in the stage that otherwise only reads the store:
+   * more than half the pages deserializing wrote.  Deleting a small
+   * entry instead leaves the store rows alone.  An entry names the
+   * record by its store row's profile and model, so that deserializing
+   * walks one model's entries in id order with no second index. */
+  "CREATE TABLE morango_store_pending ("
+  "  profile varchar(40) NOT NULL, model_name varchar(40) NOT NULL, id char(32) NOT NULL,"
+  "  PRIMARY KEY (profile, model_name, id)) WITHOUT ROWID;"
+  "INSERT INTO morango_store_pending (profile, model_name, id)"
+  "  SELECT profile, model_name, id FROM morango_store WHERE dirty_bit = 1;"
+  "DROP INDEX idx_morango_deserialize;"
+  "ALTER TABLE morango_store DROP COLUMN dirty_bit;",
 };
 
 static gpointer
@@ -559,9 +574,9 @@ morango_db_execute (MorangoDb   *self,
 /* Debian builds SQLite with SECURE_DELETE, which zeroes every cell a
  * write frees; deleting or shrinking cell after cell on a page zeroes the
  * growing free block each time.  Where what is freed is a copy of data
- * kept elsewhere (the transfer buffers; the old cell of a store row
- * whose dirty bit is cleared), the zeroing protects nothing and costs a
- * fifth of dequeuing.  Every other write keeps the library's setting, so
+ * kept elsewhere (the transfer buffers; entries of the list of store
+ * rows waiting to be deserialized), the zeroing protects nothing and
+ * costs a fifth of dequeuing.  Every other write keeps the library's setting, so
  * that a hard-deleted record's content is still wiped. */
 gboolean
 morango_db_set_zero_freed (MorangoDb  *self,

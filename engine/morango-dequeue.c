@@ -320,7 +320,7 @@ dequeue_batch (MorangoDb            *db,
         "  conflicting_serialized_data = CASE WHEN b.hard_deleted THEN ''"
         "    ELSE b.serialized || char (10) || s.conflicting_serialized_data END,"
         "  last_saved_instance = ?2, last_saved_counter = ?3,"
-        "  dirty_bit = 1, deserialization_error = '', last_transfer_session_id = ?1 "
+        "  deserialization_error = '', last_transfer_session_id = ?1 "
         "FROM temp.morango_dequeue_class q CROSS JOIN morango_buffer b ON b.id = q.buffer_id "
         "WHERE q.class = 3 AND s.id = q.model_uuid",
         "ssi", ts, instance_id, counter))
@@ -335,21 +335,33 @@ dequeue_batch (MorangoDb            *db,
         "  conflicting_serialized_data = CASE WHEN b.hard_deleted THEN ''"
         "    ELSE s.serialized || char (10) || b.conflicting_serialized_data END,"
         "  last_saved_instance = b.last_saved_instance, last_saved_counter = b.last_saved_counter,"
-        "  dirty_bit = 1, deserialization_error = '', last_transfer_session_id = ?1 "
+        "  deserialization_error = '', last_transfer_session_id = ?1 "
         "FROM temp.morango_dequeue_class q CROSS JOIN morango_buffer b ON b.id = q.buffer_id "
         "WHERE q.class = 4 AND s.id = q.model_uuid",
         "s", ts))
+    return FALSE;
+
+  /* A fast-forward may carry another profile or model name than the
+   * store row it replaces: a pending entry under the old names would
+   * no longer name the row. */
+  if (!morango_db_execute (db, error,
+        "DELETE FROM morango_store_pending WHERE (profile, model_name, id) IN ("
+        "  SELECT s.profile, s.model_name, s.id"
+        "  FROM temp.morango_dequeue_class q CROSS JOIN morango_buffer b ON b.id = q.buffer_id"
+        "  CROSS JOIN morango_store s ON s.id = q.model_uuid"
+        "  WHERE q.class = 2 AND (s.profile <> b.profile OR s.model_name <> b.model_name))",
+        ""))
     return FALSE;
 
   /* New and fast-forwarded records take the incoming row whole (step 9). */
   if (!morango_db_execute (db, error,
         "INSERT INTO morango_store (id, profile, serialized, deleted, hard_deleted,"
         "  last_saved_instance, last_saved_counter, partition, source_id, model_name,"
-        "  conflicting_serialized_data, _self_ref_fk, dirty_bit, deserialization_error,"
+        "  conflicting_serialized_data, _self_ref_fk, deserialization_error,"
         "  last_transfer_session_id) "
         "SELECT b.model_uuid, b.profile, b.serialized, b.deleted, b.hard_deleted,"
         "  b.last_saved_instance, b.last_saved_counter, b.partition, b.source_id, b.model_name,"
-        "  b.conflicting_serialized_data, b._self_ref_fk, 1, '', ?1 "
+        "  b.conflicting_serialized_data, b._self_ref_fk, '', ?1 "
         "FROM temp.morango_dequeue_class q JOIN morango_buffer b ON b.id = q.buffer_id "
         "WHERE q.class IN (0, 2) "
         "ON CONFLICT (id) DO UPDATE SET"
@@ -360,9 +372,25 @@ dequeue_batch (MorangoDb            *db,
         "  partition = excluded.partition, source_id = excluded.source_id,"
         "  model_name = excluded.model_name,"
         "  conflicting_serialized_data = excluded.conflicting_serialized_data,"
-        "  _self_ref_fk = excluded._self_ref_fk, dirty_bit = 1,"
+        "  _self_ref_fk = excluded._self_ref_fk,"
         "  deserialization_error = '', last_transfer_session_id = excluded.last_transfer_session_id",
         "s", ts))
+    return FALSE;
+
+  /* Every record merged but a reverse fast-forward now holds a version
+   * its app table lacks: it waits for deserializing.  New and
+   * fast-forwarded rows took the buffer's profile and model. */
+  if (!morango_db_execute (db, error,
+        "INSERT INTO morango_store_pending (profile, model_name, id) "
+        "SELECT b.profile, b.model_name, b.model_uuid "
+        "FROM temp.morango_dequeue_class q CROSS JOIN morango_buffer b ON b.id = q.buffer_id "
+        "WHERE q.class IN (0, 2) "
+        "UNION ALL "
+        "SELECT s.profile, s.model_name, s.id "
+        "FROM temp.morango_dequeue_class q CROSS JOIN morango_store s ON s.id = q.model_uuid "
+        "WHERE q.class IN (3, 4) "
+        "ON CONFLICT DO NOTHING",
+        ""))
     return FALSE;
 
   /* Histories (steps 5, 7, 10).  The round's rows drive the join

@@ -92,6 +92,7 @@ typedef struct {
   sqlite3_stmt  *st_lookup;
   sqlite3_stmt  *st_update;
   sqlite3_stmt  *st_rmc;
+  sqlite3_stmt  *st_unpend;
   sqlite3_stmt  *st_clear;      /* the current model's */
   GPtrArray     *to_clear;      /* ids of serialized rows still dirty, in @ids */
   GStringChunk  *ids;
@@ -420,6 +421,9 @@ serialize_one (Serializer  *s,
         {
           g_string_prepend_c (s->conflicts, '\n');
           g_string_prepend (s->conflicts, s->old->str);
+          bind_text (s->st_unpend, 1, id);
+          if (!morango_db_run (s->db, s->st_unpend, error))
+            return FALSE;
         }
       g_string_truncate (s->json, 0);
       merge_json (s, row, s->old->str);
@@ -552,11 +556,18 @@ serialize_deletions (Serializer  *s,
       end = start + SLICE - 1;
 
       if (!morango_db_execute (s->db, error,
-                               "UPDATE morango_store SET dirty_bit = 0, deleted = 1, "
+                               "UPDATE morango_store SET deleted = 1, "
                                "last_saved_instance = ?1, last_saved_counter = ?2 "
                                "WHERE id IN (SELECT id FROM morango_deletedmodels WHERE profile = ?3 "
                                "AND rowid BETWEEN ?4 AND ?5)",
                                "sisii", s->instance, s->counter, s->profile, start, end) ||
+          /* A local deletion wins over a version never applied. */
+          !morango_db_execute (s->db, error,
+                               "DELETE FROM morango_store_pending WHERE (profile, model_name, id) IN "
+                               "(SELECT s.profile, s.model_name, s.id FROM morango_deletedmodels d "
+                               "JOIN morango_store s ON s.id = d.id "
+                               "WHERE d.profile = ? AND d.rowid BETWEEN ? AND ?)",
+                               "sii", s->profile, start, end) ||
           !morango_db_execute (s->db, error,
                                "INSERT INTO morango_recordmaxcounter (instance_id, counter, store_model_id) "
                                "SELECT ?1, ?2, d.id FROM morango_deletedmodels d "
@@ -637,22 +648,27 @@ morango_store_serialize (MorangoStore   *store,
                     &s.st_insert,
                     "INSERT INTO morango_store (id, profile, serialized, deleted, hard_deleted, "
                     "last_saved_instance, last_saved_counter, partition, source_id, model_name, "
-                    "conflicting_serialized_data, _self_ref_fk, dirty_bit, deserialization_error, "
+                    "conflicting_serialized_data, _self_ref_fk, deserialization_error, "
                     "last_transfer_session_id) "
-                    "VALUES (?, ?, ?, 0, 0, ?, ?, ?, ?, ?, '', ?, 0, '', NULL) "
+                    "VALUES (?, ?, ?, 0, 0, ?, ?, ?, ?, ?, '', ?, '', NULL) "
                     "ON CONFLICT (id) DO NOTHING",
                     &s.st_lookup,
-                    "SELECT serialized, dirty_bit, conflicting_serialized_data "
-                    "FROM morango_store WHERE id = ?",
+                    "SELECT s.serialized, p.id IS NOT NULL, s.conflicting_serialized_data "
+                    "FROM morango_store s LEFT JOIN morango_store_pending p "
+                    "  ON p.profile = s.profile AND p.model_name = s.model_name AND p.id = s.id "
+                    "WHERE s.id = ?",
                     &s.st_update,
                     "UPDATE morango_store SET serialized = ?, conflicting_serialized_data = ?, "
-                    "dirty_bit = 0, deleted = 0, hard_deleted = 0, last_saved_instance = ?, "
+                    "deleted = 0, hard_deleted = 0, last_saved_instance = ?, "
                     "last_saved_counter = ?, last_transfer_session_id = NULL, _self_ref_fk = ? "
                     "WHERE id = ?",
                     &s.st_rmc,
                     "INSERT INTO morango_recordmaxcounter (instance_id, counter, store_model_id) "
                     "VALUES (?, ?, ?) ON CONFLICT (store_model_id, instance_id) "
                     "DO UPDATE SET counter = excluded.counter",
+                    &s.st_unpend,
+                    "DELETE FROM morango_store_pending WHERE (profile, model_name, id) IN "
+                    "(SELECT profile, model_name, id FROM morango_store WHERE id = ?)",
                     NULL))
     goto out;
 
@@ -726,13 +742,14 @@ typedef struct {
   JsonParser    *parser;
   MorangoFlatJson *flat;
   GString       *msg;
-  sqlite3_stmt  *st_clean;
+  const char    *model_name;    /* the model being deserialized */
+  sqlite3_stmt  *st_clean;      /* takes a record off the pending list */
+  sqlite3_stmt  *st_clear_error;
   sqlite3_stmt  *st_failed_check;
   sqlite3_stmt  *st_lookup;
-  gboolean       defer_clean;   /* batch the cleaning by rowid (regular models) */
-  gint64         rowid;         /* the current store row's, when deferring */
-  GArray        *to_clean;      /* store rowids (gint64) applied but still dirty */
-  sqlite3_stmt  *st_clean_rowid;
+  gboolean       defer_clean;   /* batch the cleaning (regular models) */
+  GPtrArray     *to_clean;      /* ids applied but still pending, in @clean_ids */
+  GStringChunk  *clean_ids;
   sqlite3_stmt  *st_upsert;     /* the current model's, or NULL */
   FkCache       *fk_cache;      /* one entry per field of the current model */
   gint64         n_failed;      /* rows in temp.morango_deserialize_failed */
@@ -740,44 +757,63 @@ typedef struct {
 
 /* Columns every cursor below returns, in this order. */
 enum { COL_ID, COL_SERIALIZED, COL_DELETED, COL_HARD, COL_PARTITION, COL_SOURCE_ID, COL_SELF_REF,
-       COL_ROWID /* regular models only */ };
+       COL_ERROR };
 
-/* Clears the dirty bits batched so far.  The rows are behind the cursor
- * in the partial index it walks, which SQLite handles; doing it one row
- * at a time would make the cursor seek again at every step. */
+static gboolean
+unpend (Deserializer  *d,
+        const char    *id,
+        GError       **error)
+{
+  bind_text (d->st_clean, 1, morango_store_get_profile_name (d->store));
+  bind_text (d->st_clean, 2, d->model_name);
+  bind_text (d->st_clean, 3, id);
+  return morango_db_run (d->db, d->st_clean, error);
+}
+
+/* Takes the records batched so far off the pending list.  They are
+ * behind the cursor in the index it walks, which SQLite handles; doing
+ * it one record at a time would make the cursor seek again at every
+ * step. */
 static gboolean
 flush_clean (Deserializer  *d,
              GError       **error)
 {
   gboolean ok = TRUE;
 
-  /* What each update frees is the row's old cell, whose data the new
-   * one holds, and its entry in the dirty index: nothing to wipe. */
+  /* An entry holds ids and names the store row has too: nothing to
+   * wipe. */
   if (!morango_db_set_zero_freed (d->db, FALSE, error))
     return FALSE;
   for (guint i = 0; ok && i < d->to_clean->len; i++)
-    {
-      sqlite3_bind_int64 (d->st_clean_rowid, 1, g_array_index (d->to_clean, gint64, i));
-      ok = morango_db_run (d->db, d->st_clean_rowid, error);
-    }
+    ok = unpend (d, d->to_clean->pdata[i], error);
   if (!morango_db_set_zero_freed (d->db, TRUE, ok ? error : NULL))
     ok = FALSE;
-  g_array_set_size (d->to_clean, 0);
+  g_ptr_array_set_size (d->to_clean, 0);
+  g_string_chunk_clear (d->clean_ids);
   return ok;
 }
 
+/* The current record of @cursor is applied: it leaves the pending list,
+ * and its store row loses the error an earlier run left, if any. */
 static gboolean
 mark_clean (Deserializer  *d,
-            const char    *id,
+            sqlite3_stmt  *cursor,
             GError       **error)
 {
+  const char *id = morango_db_column_text (cursor, COL_ID);
+
+  if (*morango_db_column_text (cursor, COL_ERROR) != '\0')
+    {
+      bind_text (d->st_clear_error, 1, id);
+      if (!morango_db_run (d->db, d->st_clear_error, error))
+        return FALSE;
+    }
   if (d->defer_clean)
     {
-      g_array_append_val (d->to_clean, d->rowid);
+      g_ptr_array_add (d->to_clean, g_string_chunk_insert (d->clean_ids, id));
       return d->to_clean->len < CLEAN_BATCH || flush_clean (d, error);
     }
-  bind_text (d->st_clean, 1, id);
-  return morango_db_run (d->db, d->st_clean, error);
+  return unpend (d, id, error);
 }
 
 /* A record that cannot be applied stays dirty with the reason; records
@@ -824,17 +860,18 @@ queue_deletion (Deserializer  *d,
 static gboolean
 apply_delete (Deserializer  *d,
               MorangoModel  *m,
-              const char    *id,
-              gboolean       hard,
+              sqlite3_stmt  *cursor,
               GError       **error)
 {
+  const char *id = morango_db_column_text (cursor, COL_ID);
+  gboolean hard = sqlite3_column_int (cursor, COL_HARD) != 0;
   gboolean found = FALSE;
 
   if (!morango_db_query_int64 (d->db, NULL, &found, error, m->sql_exists, "s", id))
     return FALSE;
   if (found && !morango_app_delete_cascade (d->store, m, id, FALSE, TRUE, hard, error))
     return FALSE;
-  return mark_clean (d, id, error);
+  return mark_clean (d, cursor, error);
 }
 
 /* Builds the app row from a store row (protocol §4.3).  Returns FALSE
@@ -1054,7 +1091,7 @@ apply_regular (Deserializer  *d,
     {
       /* Not written: the next serialization gives it a deletion version
        * of its own, which carries the cascade to peers. */
-      return queue_deletion (d, id, divert_hard, error) && mark_clean (d, id, error);
+      return queue_deletion (d, id, divert_hard, error) && mark_clean (d, cursor, error);
     }
   if (failure == NULL && morango_row_has_bad_uuid (row))
     failure = g_strdup ("badly formed hexadecimal UUID string");
@@ -1062,7 +1099,7 @@ apply_regular (Deserializer  *d,
     return FALSE;
   if (failure != NULL)
     return mark_failed (d, id, failure, error);
-  return mark_clean (d, id, error);
+  return mark_clean (d, cursor, error);
 }
 
 static gboolean
@@ -1070,12 +1107,15 @@ deserialize_regular (Deserializer  *d,
                      MorangoModel  *m,
                      GError       **error)
 {
-  const char *sql = d->skip_erroring
-    ? "SELECT id, serialized, deleted, hard_deleted, partition, source_id, _self_ref_fk, rowid "
-      "FROM morango_store WHERE profile = ? AND model_name = ? AND dirty_bit = 1 "
-      "AND deserialization_error = ''"
-    : "SELECT id, serialized, deleted, hard_deleted, partition, source_id, _self_ref_fk, rowid "
-      "FROM morango_store WHERE profile = ? AND model_name = ? AND dirty_bit = 1";
+  /* The model's pending list, in id order, drives the join. */
+#define PENDING_WALK(ERR) \
+  "SELECT s.id, s.serialized, s.deleted, s.hard_deleted, s.partition, s.source_id, " \
+  "  s._self_ref_fk, s.deserialization_error " \
+  "FROM morango_store_pending p CROSS JOIN morango_store s ON s.id = p.id " \
+  "WHERE p.profile = ? AND p.model_name = ?" ERR
+  const char *sql = d->skip_erroring ? PENDING_WALK (" AND s.deserialization_error = ''")
+                                     : PENDING_WALK ("");
+#undef PENDING_WALK
   sqlite3_stmt *cursor;
   MorangoRow *row;
   gboolean ok = TRUE;
@@ -1090,14 +1130,11 @@ deserialize_regular (Deserializer  *d,
   d->fk_cache = g_new0 (FkCache, m->fields->len);
   while ((rc = morango_db_step (d->db, cursor, error)) == SQLITE_ROW)
     {
-      const char *id = morango_db_column_text (cursor, COL_ID);
-
       if (d->filter != NULL &&
           !morango_filter_contains (d->filter, morango_db_column_text (cursor, COL_PARTITION)))
         continue;
-      d->rowid = sqlite3_column_int64 (cursor, COL_ROWID);
       if (sqlite3_column_int (cursor, COL_DELETED) || sqlite3_column_int (cursor, COL_HARD))
-        ok = apply_delete (d, m, id, sqlite3_column_int (cursor, COL_HARD) != 0, error);
+        ok = apply_delete (d, m, cursor, error);
       else
         ok = apply_regular (d, row, cursor, error);
       if (ok)
@@ -1171,12 +1208,12 @@ apply_self_ref (Deserializer  *d,
     }
 
   if (failure == NULL && divert)
-    return queue_deletion (d, id, divert_hard, error) && mark_clean (d, id, error);
+    return queue_deletion (d, id, divert_hard, error) && mark_clean (d, cursor, error);
   if (failure == NULL && !write_row (d, row, &failure, error))
     return FALSE;
   if (failure != NULL)
     return mark_failed (d, id, failure, error);
-  return mark_clean (d, id, error);
+  return mark_clean (d, cursor, error);
 }
 
 static gboolean
@@ -1185,24 +1222,28 @@ deserialize_self_ref (Deserializer  *d,
                       GError       **error)
 {
   const char *profile = morango_store_get_profile_name (d->store);
-  /* Only dirty rows take part (the partial index finds them); a clean
-   * parent is looked up by id. */
+  /* Only pending rows take part; a parent no longer pending is looked
+   * up by id. */
 #define SELF_REF_ORDER(ERR, PERR) \
   "WITH RECURSIVE " \
-  "ws (id, parent) AS (SELECT id, _self_ref_fk FROM morango_store " \
-  "  WHERE profile = ?1 AND model_name = ?2 AND dirty_bit = 1 " ERR \
-  "  AND morango_stage_filter (partition)), " \
+  "ws (id, parent) AS (SELECT s.id, s._self_ref_fk " \
+  "  FROM morango_store_pending q CROSS JOIN morango_store s ON s.id = q.id " \
+  "  WHERE q.profile = ?1 AND q.model_name = ?2 " ERR \
+  "  AND morango_stage_filter (s.partition)), " \
   "lvl (id, depth) AS (" \
   "  SELECT id, 0 FROM ws WHERE parent = '' OR EXISTS (SELECT 1 FROM morango_store p " \
-  "    WHERE p.id = ws.parent AND p.dirty_bit = 0 AND p.profile = ?1 AND p.model_name = ?2 " PERR \
-  "    AND morango_stage_filter (p.partition)) " \
+  "    WHERE p.id = ws.parent AND p.profile = ?1 AND p.model_name = ?2 " PERR \
+  "    AND morango_stage_filter (p.partition) " \
+  "    AND NOT EXISTS (SELECT 1 FROM morango_store_pending q " \
+  "      WHERE q.profile = ?1 AND q.model_name = ?2 AND q.id = p.id)) " \
   "  UNION ALL " \
   "  SELECT ws.id, lvl.depth + 1 FROM ws JOIN lvl ON ws.parent = lvl.id " \
   "    WHERE lvl.depth < 1000000) " \
-  "SELECT s.id, s.serialized, s.deleted, s.hard_deleted, s.partition, s.source_id, s._self_ref_fk " \
+  "SELECT s.id, s.serialized, s.deleted, s.hard_deleted, s.partition, s.source_id, s._self_ref_fk, " \
+  "  s.deserialization_error " \
   "FROM lvl JOIN morango_store s ON s.id = lvl.id ORDER BY lvl.depth"
   const char *sql = d->skip_erroring
-    ? SELF_REF_ORDER ("AND deserialization_error = ''", "AND p.deserialization_error = ''")
+    ? SELF_REF_ORDER ("AND s.deserialization_error = ''", "AND p.deserialization_error = ''")
     : SELF_REF_ORDER ("", "");
 #undef SELF_REF_ORDER
   sqlite3_stmt *cursor;
@@ -1218,7 +1259,6 @@ deserialize_self_ref (Deserializer  *d,
    * row comes back, so the writes below cannot disturb it. */
   while ((rc = morango_db_step (d->db, cursor, error)) == SQLITE_ROW)
     {
-      const char *id = morango_db_column_text (cursor, COL_ID);
       const char *parent = morango_db_column_text (cursor, COL_SELF_REF);
 
       if (*parent != '\0')
@@ -1227,7 +1267,9 @@ deserialize_self_ref (Deserializer  *d,
           gboolean found = FALSE;
 
           if (!morango_db_query_int64 (d->db, &parent_dirty, &found, error,
-                                       "SELECT dirty_bit FROM morango_store WHERE id = ?",
+                                       "SELECT EXISTS (SELECT 1 FROM morango_store_pending q "
+                                       "WHERE q.profile = s.profile AND q.model_name = s.model_name "
+                                       "AND q.id = s.id) FROM morango_store s WHERE s.id = ?",
                                        "s", parent))
             {
               ok = FALSE;
@@ -1237,7 +1279,7 @@ deserialize_self_ref (Deserializer  *d,
             continue;   /* its parent failed in this run */
         }
       if (sqlite3_column_int (cursor, COL_DELETED) || sqlite3_column_int (cursor, COL_HARD))
-        ok = apply_delete (d, m, id, sqlite3_column_int (cursor, COL_HARD) != 0, error);
+        ok = apply_delete (d, m, cursor, error);
       else
         ok = apply_self_ref (d, row, cursor, error);
       if (ok)
@@ -1259,14 +1301,16 @@ deserialize_self_ref (Deserializer  *d,
                                "WHEN EXISTS (SELECT 1 FROM morango_store p WHERE p.id = morango_store._self_ref_fk) "
                                "THEN 'Parent is dirty; could not deserialize.' "
                                "ELSE 'Parent does not exist in Store; could not deserialize.' END "
-                               "WHERE profile = ?1 AND model_name = ?2 AND dirty_bit = 1 "
+                               "WHERE profile = ?1 AND model_name = ?2 AND id IN (SELECT id "
+                               "FROM morango_store_pending WHERE profile = ?1 AND model_name = ?2) "
                                "AND deserialization_error = '' AND morango_stage_filter (partition) "
                                "AND id NOT IN (SELECT id FROM temp.morango_deserialize_failed)"
                              : "UPDATE morango_store SET deserialization_error = CASE "
                                "WHEN EXISTS (SELECT 1 FROM morango_store p WHERE p.id = morango_store._self_ref_fk) "
                                "THEN 'Parent is dirty; could not deserialize.' "
                                "ELSE 'Parent does not exist in Store; could not deserialize.' END "
-                               "WHERE profile = ?1 AND model_name = ?2 AND dirty_bit = 1 "
+                               "WHERE profile = ?1 AND model_name = ?2 AND id IN (SELECT id "
+                               "FROM morango_store_pending WHERE profile = ?1 AND model_name = ?2) "
                                "AND morango_stage_filter (partition) "
                                "AND id NOT IN (SELECT id FROM temp.morango_deserialize_failed)",
                              "ss", profile, m->name);
@@ -1305,14 +1349,13 @@ morango_store_deserialize (MorangoStore   *store,
 
   if (!prepare_all (d.db, error,
                     &d.st_clean,
-                    "UPDATE morango_store SET dirty_bit = 0, deserialization_error = '' WHERE id = ?",
+                    "DELETE FROM morango_store_pending WHERE profile = ? AND model_name = ? AND id = ?",
+                    &d.st_clear_error,
+                    "UPDATE morango_store SET deserialization_error = '' WHERE id = ?",
                     &d.st_failed_check,
                     "SELECT 1 FROM temp.morango_deserialize_failed WHERE id = ?",
                     &d.st_lookup,
                     "SELECT deleted, hard_deleted FROM morango_store WHERE id = ?",
-                    &d.st_clean_rowid,
-                    "UPDATE morango_store SET dirty_bit = 0, deserialization_error = '' "
-                    "WHERE rowid = ?",
                     NULL))
     goto out;
 
@@ -1320,13 +1363,15 @@ morango_store_deserialize (MorangoStore   *store,
   d.parser = json_parser_new_immutable ();
   d.flat = morango_flat_json_new ();
   d.msg = g_string_sized_new (256);
-  d.to_clean = g_array_sized_new (FALSE, FALSE, sizeof (gint64), CLEAN_BATCH);
+  d.to_clean = g_ptr_array_sized_new (CLEAN_BATCH);
+  d.clean_ids = g_string_chunk_new (CLEAN_BATCH * 33);
 
   for (guint i = 0; i < morango_profile_get_n_models (profile); i++)
     {
       MorangoModel *m = morango_profile_get_model_at (profile, i);
 
       d.defer_clean = m->self_ref_col < 0;
+      d.model_name = m->name;
       if (!(m->self_ref_col >= 0 ? deserialize_self_ref (&d, m, error)
                                  : deserialize_regular (&d, m, error)))
         goto out;
@@ -1340,7 +1385,9 @@ out:
   if (d.msg)
     g_string_free (d.msg, TRUE);
   if (d.to_clean)
-    g_array_unref (d.to_clean);
+    g_ptr_array_unref (d.to_clean);
+  if (d.clean_ids)
+    g_string_chunk_free (d.clean_ids);
   if (!ok)
     {
       morango_db_rollback (d.db);

@@ -12,7 +12,7 @@
 typedef struct {
   const char *name;     /* as the vectors call it */
   const char *table;
-  const char *columns;  /* comma-separated, the vectors' keys */
+  const char *columns;  /* what to select: the vectors' keys */
   const char *order;
 } TableInfo;
 
@@ -20,8 +20,11 @@ typedef struct {
                 "partition,source_id,model_name,profile,conflicting_serialized_data,_self_ref_fk"
 
 static const TableInfo tables[] = {
+  /* The vectors' dirty_bit is whether the record waits on our pending
+   * list. */
   { "store", "morango_store",
-    "id," PAYLOAD ",dirty_bit,deserialization_error,last_transfer_session_id", "id" },
+    "id," PAYLOAD ",EXISTS (SELECT 1 FROM morango_store_pending p WHERE p.id = morango_store.id) "
+    "AS dirty_bit,deserialization_error,last_transfer_session_id", "id" },
   { "rmc", "morango_recordmaxcounter", "store_model_id,instance_id,counter",
     "store_model_id, instance_id" },
   { "dmc", "morango_databasemaxcounter", "instance_id,partition,counter",
@@ -90,6 +93,7 @@ fixture_load_rows (MorangoDb  *db,
       g_autoptr(GError) error = NULL;
       sqlite3_stmt *stmt = NULL;
       int idx = 1;
+      gboolean pending = FALSE;
 
       if (is_store || is_buffer)
         {
@@ -106,6 +110,12 @@ fixture_load_rows (MorangoDb  *db,
                                     json_node_copy (json_object_get_member (row, l->data)));
           g_clear_pointer (&row, json_object_unref);
           row = g_steal_pointer (&full);
+        }
+      /* Our own copy by now: the flag goes to the pending list. */
+      if (is_store && json_object_has_member (row, "dirty_bit"))
+        {
+          pending = json_object_get_boolean_member (row, "dirty_bit");
+          json_object_remove_member (row, "dirty_bit");
         }
 
       members = json_object_get_members (row);
@@ -135,6 +145,13 @@ fixture_load_rows (MorangoDb  *db,
       if (sqlite3_step (stmt) != SQLITE_DONE)
         g_error ("loading %s: %s", sql->str, sqlite3_errmsg (morango_db_get_handle (db)));
       sqlite3_finalize (stmt);
+      if (pending)
+        {
+          morango_db_execute (db, &error,
+                              FIXTURE_MAKE_PENDING " WHERE id = ?",
+                              "s", json_object_get_string_member (row, "id"));
+          g_assert_no_error (error);
+        }
     }
 }
 
@@ -234,6 +251,7 @@ fixture_db_digest (MorangoDb *db)
 {
   static const char *queries[] = {
     "SELECT * FROM morango_store ORDER BY id",
+    "SELECT * FROM morango_store_pending ORDER BY profile, model_name, id",
     "SELECT * FROM morango_recordmaxcounter ORDER BY store_model_id, instance_id",
     "SELECT * FROM morango_databasemaxcounter ORDER BY instance_id, partition",
     "SELECT * FROM morango_buffer ORDER BY id",

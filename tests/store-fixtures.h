@@ -11,6 +11,14 @@
 
 G_BEGIN_DECLS
 
+/* SQL for the store's pending list (records waiting to be deserialized,
+ * Morango's store dirty_bit): a condition on morango_store rows, and a
+ * statement that puts the rows it selects on the list (append WHERE). */
+#define FIXTURE_IS_PENDING "id IN (SELECT id FROM morango_store_pending)"
+#define FIXTURE_MAKE_PENDING \
+  "INSERT OR IGNORE INTO morango_store_pending (profile, model_name, id) " \
+  "SELECT profile, model_name, id FROM morango_store"
+
 /* A store on a fresh in-memory database whose instance row exists with
  * @counter. */
 MorangoStore *fixture_store_new     (const char  *profile_name,

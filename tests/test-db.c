@@ -162,8 +162,17 @@ test_delete_copies_keeps_wiping (void)
 }
 
 /* The history and buffer tables as schema version 4 had them, with
- * AUTOINCREMENT ids, and rows in them, one history buffer pair twice. */
+ * AUTOINCREMENT ids, and rows in them, one history buffer pair twice;
+ * the store with its dirty_bit column and partial index, one of its two
+ * rows dirty. */
 static const char schema_4_tables[] =
+  "DROP TABLE morango_store_pending;"
+  "ALTER TABLE morango_store ADD COLUMN dirty_bit integer NOT NULL DEFAULT 0;"
+  "CREATE INDEX idx_morango_deserialize ON morango_store(profile, model_name, partition, dirty_bit) "
+  "  WHERE dirty_bit = 1;"
+  "INSERT INTO morango_store (id, profile, last_saved_instance, last_saved_counter, partition,"
+  "  source_id, model_name, dirty_bit) "
+  "  VALUES ('s1', 'p', 'i1', 3, 'a', 's', 'm', 1), ('s2', 'p', 'i1', 3, 'b', 's', 'm', 0);"
   "DROP TABLE morango_recordmaxcounter; DROP TABLE morango_buffer;"
   "DROP TABLE morango_recordmaxcounterbuffer;"
   "CREATE TABLE morango_recordmaxcounter ("
@@ -196,9 +205,10 @@ static const char schema_4_tables[] =
 
 /* A database of schema version 4 goes through the migrations that copy
  * the history and buffer tables (5: no AUTOINCREMENT; 6: the histories
- * keyed WITHOUT ROWID): every row survives, the buffer keeps its ids,
- * the constraints and the indexes queries use come along, and the
- * history buffer refuses a pair it already holds. */
+ * keyed WITHOUT ROWID) and move the store's dirty bits (7): every row
+ * survives, the buffer keeps its ids, the constraints and the indexes
+ * queries use come along, the history buffer refuses a pair it already
+ * holds, and the dirty store row is the one left pending. */
 static void
 test_migration_keeps_rows (void)
 {
@@ -230,6 +240,17 @@ test_migration_keeps_rows (void)
   /* The pair listed twice keeps its higher counter. */
   g_assert_cmpstr (text, ==, "s1:i1:3 s1:i2:4 5:s1:t1 s1:i1:3 s1:i2:6");
   g_clear_pointer (&text, g_free);
+  g_assert_true (morango_db_query_text (db, &text, &error,
+    "SELECT group_concat (x, ' ') FROM (SELECT id || ':' || profile || ':' || model_name "
+    "  AS x FROM morango_store_pending ORDER BY id)", ""));
+  g_assert_cmpstr (text, ==, "s1:p:m");
+  g_clear_pointer (&text, g_free);
+  g_assert_true (morango_db_query_int64 (db, &n, NULL, &error,
+    "SELECT count(*) FROM pragma_table_info ('morango_store') WHERE name = 'dirty_bit'", ""));
+  g_assert_cmpint (n, ==, 0);
+  g_assert_true (morango_db_query_int64 (db, &n, NULL, &error,
+    "SELECT count(*) FROM morango_store", ""));
+  g_assert_cmpint (n, ==, 2);
   /* A WITHOUT ROWID table is its own key index: what is left to
    * maintain besides the three tables is one index each for the history
    * and the buffer. */

@@ -261,7 +261,7 @@ test_mixed_classes (void)
    * version, deletions ORed (3 is neither). */
   morango_db_query_text (db, &text, &error,
     "SELECT serialized || '|' || conflicting_serialized_data || '|' || last_saved_instance || ':' ||"
-    "  last_saved_counter || '|' || dirty_bit || '|' || last_transfer_session_id "
+    "  last_saved_counter || '|' || (" FIXTURE_IS_PENDING ") || '|' || last_transfer_session_id "
     "FROM morango_store WHERE id = printf ('%032x', 3)", "", NULL);
   g_assert_no_error (error);
   g_assert_cmpstr (text, ==, "{\"v\": \"local\", \"i\": 3}|{\"v\": \"remote\", \"i\": 3}\nold|"
@@ -303,7 +303,7 @@ test_mixed_classes (void)
 
   /* A reverse fast-forward (i = 1) is untouched and not tagged. */
   morango_db_query_text (db, &text, &error,
-    "SELECT serialized || '|' || dirty_bit || '|' || ifnull (last_transfer_session_id, 'NULL') "
+    "SELECT serialized || '|' || (" FIXTURE_IS_PENDING ") || '|' || ifnull (last_transfer_session_id, 'NULL') "
     "FROM morango_store WHERE id = printf ('%032x', 1)", "", NULL);
   g_assert_no_error (error);
   g_assert_cmpstr (text, ==, "{\"v\": \"local\", \"i\": 1}|0|NULL");
@@ -499,7 +499,7 @@ test_unknown_model_is_kept (void)
   g_assert_true (morango_store_dequeue (store, TS, filter, MORANGO_FSIC_V2, MIXED_FSIC, NULL, &error));
   g_assert_no_error (error);
   morango_db_query_text (db, &model, &error,
-                         "SELECT model_name || '|' || dirty_bit FROM morango_store "
+                         "SELECT model_name || '|' || (" FIXTURE_IS_PENDING ") FROM morango_store "
                          "WHERE id = printf ('%032x', 4)", "", NULL);
   g_assert_cmpstr (model, ==, "futuremodel|1");
 }

@@ -146,7 +146,7 @@ test_pull_then_nothing_new (Fixture       *f,
   g_assert_cmpint (stats.dequeue.n_new, ==, 26);
   g_assert_cmpint (count (f->b, "SELECT count(*) FROM facility_profile_summarylog"), ==, 25);
   g_assert_cmpint (count (f->b, "SELECT count(*) FROM facility_profile_myuser"), ==, 1);
-  g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_store WHERE dirty_bit = 1"), ==, 0);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_store_pending"), ==, 0);
   /* Sessions are closed and buffers gone on both sides. */
   g_assert_cmpint (count (f->a, "SELECT count(*) FROM morango_buffer"), ==, 0);
   g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_recordmaxcounterbuffer"), ==, 0);

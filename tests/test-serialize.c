@@ -140,16 +140,19 @@ insert_store_row (Fx *fx, JsonObject *r, gboolean with_rmc)
   g_assert_true (morango_db_execute (fx->db, &error,
     "INSERT INTO morango_store (id, profile, serialized, deleted, hard_deleted, last_saved_instance, "
     "last_saved_counter, partition, source_id, model_name, conflicting_serialized_data, _self_ref_fk, "
-    "dirty_bit, deserialization_error, last_transfer_session_id) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "sssbbsisssssbss",
+    "deserialization_error, last_transfer_session_id) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "sssbbsisssssss",
     member_str (r, "id", NULL), member_str (r, "profile", "facilitydata"),
     member_str (r, "serialized", ""), member_bool (r, "deleted"), member_bool (r, "hard_deleted"),
     member_str (r, "last_saved_instance", NULL), json_object_get_int_member (r, "last_saved_counter"),
     member_str (r, "partition", ""), member_str (r, "source_id", ""), member_str (r, "model_name", ""),
     member_str (r, "conflicting_serialized_data", ""), member_str (r, "_self_ref_fk", ""),
-    member_bool (r, "dirty_bit"), member_str (r, "deserialization_error", ""),
+    member_str (r, "deserialization_error", ""),
     member_str (r, "last_transfer_session_id", NULL)));
+  if (member_bool (r, "dirty_bit"))
+    g_assert_true (morango_db_execute (fx->db, &error, FIXTURE_MAKE_PENDING " WHERE id = ?",
+                                       "s", member_str (r, "id", NULL)));
   if (with_rmc)
     g_assert_true (morango_db_execute (fx->db, &error,
       "INSERT INTO morango_recordmaxcounter (store_model_id, instance_id, counter) VALUES (?, ?, ?)",
@@ -263,7 +266,8 @@ store_row (Fx *fx, const char *id)
   g_autoptr(GError) error = NULL;
   sqlite3_stmt *stmt = morango_db_prepare (fx->db,
     "SELECT id, serialized, deleted, hard_deleted, last_saved_instance, last_saved_counter, partition, "
-    "source_id, model_name, profile, conflicting_serialized_data, _self_ref_fk, dirty_bit, "
+    "source_id, model_name, profile, conflicting_serialized_data, _self_ref_fk, "
+    FIXTURE_IS_PENDING " AS dirty_bit, "
     "deserialization_error, last_transfer_session_id FROM morango_store WHERE id = ?", &error);
   JsonObject *o;
 
@@ -967,7 +971,7 @@ test_dirty_bits_and_counters (void)
 
   serialize_ok (&fx, NULL);
   g_assert_cmpint (counter_now (&fx), ==, 1);
-  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE last_saved_counter = 1 AND dirty_bit = 0"), ==, 3);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE last_saved_counter = 1 AND NOT " FIXTURE_IS_PENDING), ==, 3);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_myuser WHERE _morango_dirty_bit = 1"), ==, 0);
 
   /* Nothing dirty: the counter still moves, records do not. */
@@ -1117,12 +1121,12 @@ test_many_rows_in_slices (void)
 
   fx_init (&fx, "morango-testapp", 0);
   bob = create_bob_with_logs (&fx, n);
-  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE dirty_bit = 0"), ==, n + 1);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE NOT " FIXTURE_IS_PENDING), ==, n + 1);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_summarylog WHERE _morango_dirty_bit = 1"), ==, 0);
 
-  g_assert_true (morango_db_exec (fx.db, "DELETE FROM facility_profile_summarylog; UPDATE morango_store SET dirty_bit = 1", &error));
+  g_assert_true (morango_db_exec (fx.db, "DELETE FROM facility_profile_summarylog; " FIXTURE_MAKE_PENDING, &error));
   deserialize_ok (&fx, NULL, FALSE);
-  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE dirty_bit = 1"), ==, 0);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store_pending"), ==, 0);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_summarylog"), ==, n);
 
   g_assert_true (morango_app_delete (fx.store, "user", bob, TRUE, &error));
@@ -1154,18 +1158,18 @@ test_clean_batches_keep_failures (void)
 
   g_assert_true (morango_db_exec (fx.db,
                                   "DELETE FROM facility_profile_summarylog;"
-                                  "UPDATE morango_store SET dirty_bit = 1;"
+                                  FIXTURE_MAKE_PENDING ";"
                                   "UPDATE morango_store SET serialized = '[1]' "
                                   "WHERE model_name = 'contentsummarylog' AND rowid % 700 = 3", &error));
   g_assert_no_error (error);
   bad = count (&fx, "SELECT count(*) FROM morango_store WHERE serialized = '[1]'");
   g_assert_cmpint (bad, ==, 8);   /* rowids 3, 703, ..., 4903: spread over three batches */
   deserialize_ok (&fx, NULL, FALSE);
-  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE dirty_bit = 1"), ==, bad);
-  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE dirty_bit = 1 "
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store_pending"), ==, bad);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE " FIXTURE_IS_PENDING " "
                                "AND deserialization_error = 'The stored record is not a JSON object'"), ==, bad);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_summarylog"), ==, n - bad);
-  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE dirty_bit = 0 "
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE NOT " FIXTURE_IS_PENDING " "
                                "AND deserialization_error <> ''"), ==, 0);
   fx_clear (&fx);
 }
@@ -1188,10 +1192,11 @@ test_incoming_delete_cascade_is_tracked (void)
 
       /* What a dequeue of a remote delete leaves behind. */
       g_assert_true (morango_db_execute (fx.db, &error,
-                                         "UPDATE morango_store SET deleted = 1, hard_deleted = ?, dirty_bit = 1, "
+                                         "UPDATE morango_store SET deleted = 1, hard_deleted = ?, "
                                          "serialized = CASE WHEN ? THEN '{}' ELSE serialized END, "
                                          "last_saved_instance = 'ffffffffffffffffffffffffffffffff', "
                                          "last_saved_counter = 9 WHERE id = ?", "bbs", hard, hard, bob));
+      g_assert_true (morango_db_execute (fx.db, &error, FIXTURE_MAKE_PENDING " WHERE id = ?", "s", bob));
       deserialize_ok (&fx, NULL, FALSE);
       g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_myuser"), ==, 0);
       g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_summarylog"), ==, 0);
@@ -1245,8 +1250,9 @@ test_injected_failure (void)
   /* The same for deserializing: make every store row an unapplied
    * incoming version. */
   g_assert_true (morango_db_execute (fx.db, &error,
-                                     "UPDATE morango_store SET dirty_bit = 1, "
-                                     "serialized = replace(serialized, '\"is_staff\": false', '\"is_staff\": true')", ""));
+                                     "UPDATE morango_store SET "
+                                     "serialized = replace(serialized, '\"is_staff\": false', '\"is_staff\": true')", "") &&
+                 morango_db_execute (fx.db, &error, FIXTURE_MAKE_PENDING, ""));
   g_clear_pointer (&before, g_free);
   g_clear_pointer (&after, g_free);
   before = dump (&fx);
@@ -1260,7 +1266,7 @@ test_injected_failure (void)
   morango_store_inject_failure (fx.store, "deserialize", -1);
   deserialize_ok (&fx, NULL, FALSE);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_myuser WHERE is_staff = 1 AND _morango_dirty_bit = 0"), ==, 10);
-  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE dirty_bit = 1"), ==, 0);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store_pending"), ==, 0);
   fx_clear (&fx);
 }
 
@@ -1321,8 +1327,9 @@ test_quirks_8_and_20 (void)
   json = g_strdup_printf ("{\"parent\": \"%s\"}", b);
   g_assert_true (morango_app_update (fx.store, "facility", child, obj (&fx, json), &error));
   g_assert_no_error (error);
-  g_assert_true (morango_db_execute (fx.db, &error, "UPDATE morango_store SET serialized = '', dirty_bit = 1 WHERE id = ?",
-                                     "s", child));
+  g_assert_true (morango_db_execute (fx.db, &error, "UPDATE morango_store SET serialized = '' WHERE id = ?",
+                                     "s", child) &&
+                 morango_db_execute (fx.db, &error, FIXTURE_MAKE_PENDING " WHERE id = ?", "s", child));
   serialize_ok (&fx, NULL);
   {
     g_autoptr(JsonObject) r = store_row (&fx, child);
@@ -1363,13 +1370,15 @@ test_tree_deserialization (void)
   serialize_ok (&fx, NULL);
   /* Forget the app rows; the store holds them as incoming versions. */
   g_assert_true (morango_db_exec (fx.db, "DELETE FROM facility_profile_facility; "
-                                  "UPDATE morango_store SET dirty_bit = 1", &error));
+                                  FIXTURE_MAKE_PENDING, &error));
   deserialize_ok (&fx, NULL, FALSE);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_facility WHERE _morango_dirty_bit = 0"), ==, 60);
-  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE dirty_bit = 1 OR deserialization_error != ''"), ==, 0);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE " FIXTURE_IS_PENDING " OR deserialization_error != ''"), ==, 0);
 
   /* Node 1 (children 3, 4, ...) deleted by a peer. */
-  g_assert_true (morango_db_execute (fx.db, &error, "UPDATE morango_store SET deleted = 1, dirty_bit = 1 WHERE id = ?",
+  g_assert_true (morango_db_execute (fx.db, &error, "UPDATE morango_store SET deleted = 1 WHERE id = ?",
+                                     "s", g_ptr_array_index (ids, 1)) &&
+                 morango_db_execute (fx.db, &error, FIXTURE_MAKE_PENDING " WHERE id = ?",
                                      "s", g_ptr_array_index (ids, 1)));
   deserialize_ok (&fx, NULL, FALSE);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_facility"), <, 60 - 20);
@@ -1391,25 +1400,25 @@ test_skip_erroring_and_filter (void)
   g_free (create (&fx, "user", "{\"password\": \"p\", \"username\": \"alice\"}"));
   serialize_ok (&fx, NULL);
   g_assert_true (morango_db_exec (fx.db, "DELETE FROM facility_profile_myuser; "
-                                  "UPDATE morango_store SET dirty_bit = 1", &error));
+                                  FIXTURE_MAKE_PENDING, &error));
 
   deserialize_ok (&fx, only_bob, FALSE);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_myuser"), ==, 1);
-  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE dirty_bit = 1"), ==, 1);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store_pending"), ==, 1);
 
   /* alice's record is broken: it fails, then skip_erroring leaves it. */
   g_assert_true (morango_db_exec (fx.db, "UPDATE morango_store SET serialized = "
-                                  "replace(serialized, '\"alice\"', '\"\"') WHERE dirty_bit = 1", &error));
+                                  "replace(serialized, '\"alice\"', '\"\"') WHERE " FIXTURE_IS_PENDING, &error));
   deserialize_ok (&fx, NULL, FALSE);
-  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE dirty_bit = 1 AND deserialization_error = "
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE " FIXTURE_IS_PENDING " AND deserialization_error = "
                                "'{''username'': [''This field cannot be blank.'']}'"), ==, 1);
   g_assert_true (morango_db_exec (fx.db, "UPDATE morango_store SET serialized = "
-                                  "replace(serialized, '\"username\": \"\"', '\"username\": \"alice\"') WHERE dirty_bit = 1", &error));
+                                  "replace(serialized, '\"username\": \"\"', '\"username\": \"alice\"') WHERE " FIXTURE_IS_PENDING, &error));
   deserialize_ok (&fx, NULL, TRUE);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_myuser"), ==, 1);
   deserialize_ok (&fx, NULL, FALSE);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_myuser"), ==, 2);
-  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE dirty_bit = 1 OR deserialization_error != ''"), ==, 0);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE " FIXTURE_IS_PENDING " OR deserialization_error != ''"), ==, 0);
   fx_clear (&fx);
 }
 
@@ -1424,23 +1433,23 @@ test_bad_records_are_per_record (void)
   fx_init (&fx, "morango-testapp", 0);
   g_assert_true (morango_db_exec (fx.db,
     "INSERT INTO morango_store (id, profile, serialized, last_saved_instance, last_saved_counter, partition, "
-    "source_id, model_name, dirty_bit) VALUES "
+    "source_id, model_name) VALUES "
     "('11111111111111111111111111111111', 'facilitydata', '{\"username\": \"bob\", broken', "
-    "  'ffffffffffffffffffffffffffffffff', 1, 'a:user', 's', 'user', 1),"
+    "  'ffffffffffffffffffffffffffffffff', 1, 'a:user', 's', 'user'),"
     "('22222222222222222222222222222222', 'facilitydata', '[1, 2]', "
-    "  'ffffffffffffffffffffffffffffffff', 1, 'b:user', 's', 'user', 1),"
+    "  'ffffffffffffffffffffffffffffffff', 1, 'b:user', 's', 'user'),"
     "('33333333333333333333333333333333', 'facilitydata', '{\"password\": \"p\", \"username\": \"same\"}', "
-    "  'ffffffffffffffffffffffffffffffff', 1, 'c:user', 's', 'user', 1),"
+    "  'ffffffffffffffffffffffffffffffff', 1, 'c:user', 's', 'user'),"
     "('44444444444444444444444444444444', 'facilitydata', '{\"password\": \"p\", \"username\": \"same\"}', "
-    "  'ffffffffffffffffffffffffffffffff', 1, 'd:user', 's', 'user', 1),"
+    "  'ffffffffffffffffffffffffffffffff', 1, 'd:user', 's', 'user'),"
     "('55555555555555555555555555555555', 'facilitydata', '{\"password\": \"p\", \"username\": \"fine\", "
     "  \"is_staff\": \"sometimes\", \"last_login\": \"yesterday\"}', "
-    "  'ffffffffffffffffffffffffffffffff', 1, 'e:user', 's', 'user', 1)", &error));
+    "  'ffffffffffffffffffffffffffffffff', 1, 'e:user', 's', 'user');" FIXTURE_MAKE_PENDING, &error));
   g_assert_no_error (error);
 
   deserialize_ok (&fx, NULL, FALSE);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_myuser"), ==, 1);
-  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE dirty_bit = 1"), ==, 4);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store_pending"), ==, 4);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE deserialization_error = "
                                "'The stored record is not a JSON object'"), ==, 2);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE deserialization_error = "
@@ -1561,9 +1570,9 @@ test_kolibri_round_trip (void)
                                   "DELETE FROM kolibri_facility; DELETE FROM kolibri_facilityuser; DELETE FROM kolibri_classroom; "
                                   "DELETE FROM kolibri_lesson; DELETE FROM kolibri_lessonassignment; "
                                   "DELETE FROM kolibri_contentsummarylog; DELETE FROM kolibri_anonymoussessionlog; "
-                                  "UPDATE morango_store SET dirty_bit = 1", &error));
+                                  FIXTURE_MAKE_PENDING, &error));
   deserialize_ok (&fx, NULL, FALSE);
-  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE dirty_bit = 1"), ==, 0);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store_pending"), ==, 0);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM kolibri_contentsummarylog WHERE progress = 0.5"), ==, 1);
 
   /* Deleting the coach keeps the lesson (set null), dirty again. */
@@ -1637,7 +1646,7 @@ test_perf (void)
   REPORT ("serialize", n, t0, t1, c0, c1);
 
   g_assert_true (morango_db_exec (fx.db, "DELETE FROM facility_profile_summarylog; "
-                                  "UPDATE morango_store SET dirty_bit = 1 WHERE model_name = 'contentsummarylog'", &error));
+                                  FIXTURE_MAKE_PENDING " WHERE model_name = 'contentsummarylog'", &error));
   t0 = g_get_monotonic_time ();
   c0 = cpu_seconds ();
   deserialize_ok (&fx, NULL, FALSE);
