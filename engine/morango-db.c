@@ -575,8 +575,9 @@ morango_db_execute (MorangoDb   *self,
  * write frees; deleting or shrinking cell after cell on a page zeroes the
  * growing free block each time.  Where what is freed is a copy of data
  * kept elsewhere (the transfer buffers; entries of the list of store
- * rows waiting to be deserialized), the zeroing protects nothing and
- * costs a fifth of dequeuing.  Every other write keeps the library's setting, so
+ * rows waiting to be deserialized; the old version of an app row whose
+ * dirty bit is cleared), the zeroing protects nothing and costs a fifth
+ * of dequeuing.  Every other write keeps the library's setting, so
  * that a hard-deleted record's content is still wiped. */
 gboolean
 morango_db_set_zero_freed (MorangoDb  *self,

@@ -452,17 +452,26 @@ serialize_one (Serializer  *s,
 }
 
 /* Clears the dirty bits of the rows serialized so far.  They are behind
- * the cursor in its partial index, which SQLite handles. */
+ * the cursor in its partial index, which SQLite handles.  What the
+ * rewrite frees (the row as it was, its entry in the dirty index) is
+ * still in the table, bit for bit but the dirty bit: nothing to wipe. */
 static gboolean
 flush_clear (Serializer  *s,
              GError     **error)
 {
-  for (guint i = 0; i < s->to_clear->len; i++)
+  gboolean ok = TRUE;
+
+  if (!morango_db_set_zero_freed (s->db, FALSE, error))
+    return FALSE;
+  for (guint i = 0; ok && i < s->to_clear->len; i++)
     {
       bind_text (s->st_clear, 1, s->to_clear->pdata[i]);
-      if (!morango_db_run (s->db, s->st_clear, error))
-        return FALSE;
+      ok = morango_db_run (s->db, s->st_clear, error);
     }
+  if (!morango_db_set_zero_freed (s->db, TRUE, ok ? error : NULL))
+    ok = FALSE;
+  if (!ok)
+    return FALSE;
   g_ptr_array_set_size (s->to_clear, 0);
   g_string_chunk_clear (s->ids);
   return TRUE;
