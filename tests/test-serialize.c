@@ -371,6 +371,7 @@ dump (Fx *fx)
     "SELECT instance_id, partition, counter FROM morango_databasemaxcounter ORDER BY 1, 2",
     "SELECT * FROM morango_deletedmodels ORDER BY id",
     "SELECT * FROM morango_harddeletedmodels ORDER BY id",
+    "SELECT * FROM morango_store_pending ORDER BY 1, 2, 3",
     "SELECT id, counter FROM morango_instanceidmodel",
     "SELECT * FROM facility_profile_myuser ORDER BY id",
     "SELECT * FROM facility_profile_summarylog ORDER BY id",
@@ -1605,6 +1606,245 @@ max_rss_kb (void)
   g_printerr ("%s: %d records in %.3f s = %.0f records/s (CPU %.3f s = %.0f records/s), peak RSS %ld kB\n", \
               what, n, (t1 - t0) / 1e6, n / ((t1 - t0) / 1e6), c1 - c0, n / (c1 - c0), max_rss_kb ())
 
+/* Deserializing a model with many records to apply reads them on a
+ * second thread and connection when the database is a file.  That must
+ * change nothing in what the stage does: a file and an in-memory
+ * database (always one thread) given the same records, every kind of
+ * record the stage tells apart among them, end up the same, down to the
+ * random defaults drawn. */
+static guint two_thread_runs;
+
+static GLogWriterOutput
+count_two_thread_runs (GLogLevelFlags   log_level,
+                       const GLogField *fields,
+                       gsize            n_fields,
+                       gpointer         user_data)
+{
+  for (gsize i = 0; i < n_fields; i++)
+    if (g_strcmp0 (fields[i].key, "MESSAGE") == 0 && fields[i].length < 0 &&
+        g_str_has_suffix (fields[i].value, " on two threads"))
+      g_atomic_int_inc (&two_thread_runs);
+  return g_log_writer_default (log_level, fields, n_fields, user_data);
+}
+
+enum { MIX_PLAIN, MIX_NOT_JSON, MIX_NO_USER, MIX_MISSING_USER, MIX_GONE_USER, MIX_BROKEN_USER,
+       MIX_NO_CONTENT, MIX_BAD_UUID, MIX_DELETED, MIX_HARD, MIX_EARLIER_ERROR, MIX_OTHER_PARTITION,
+       MIX_KINDS };
+
+#define MIX_RECORDS 6000
+
+/* Bob with MIX_RECORDS logs, a deleted user and a user that fails, all
+ * pending but Bob and the deleted user; @kinds says what each log is. */
+static void
+make_mix (Fx           *fx,
+          const guint8 *kinds)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *gone = create (fx, "user", "{\"password\": \"p\", \"username\": \"gone\"}");
+  g_autofree char *broken = create (fx, "user", "{\"password\": \"p\", \"username\": \"broken\"}");
+  g_autofree char *bob = create_bob_with_logs (fx, MIX_RECORDS);
+  sqlite3_stmt *stmt;
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+
+  stmt = morango_db_prepare (fx->db, "SELECT id FROM morango_store WHERE model_name = 'contentsummarylog' "
+                                     "ORDER BY id", &error);
+  g_assert_no_error (error);
+  while (morango_db_step (fx->db, stmt, &error) == SQLITE_ROW)
+    g_ptr_array_add (ids, g_strdup (morango_db_column_text (stmt, 0)));
+  sqlite3_reset (stmt);
+  g_assert_cmpuint (ids->len, ==, MIX_RECORDS);
+
+  g_assert_true (morango_db_begin (fx->db, &error));
+  g_assert_true (morango_db_execute (fx->db, &error,
+                                     "UPDATE morango_store SET deleted = 1 WHERE id = ?", "s", gone));
+  g_assert_true (morango_db_execute (fx->db, &error,
+                                     "UPDATE morango_store SET serialized = '[1]' WHERE id = ?", "s", broken));
+  g_assert_true (morango_db_execute (fx->db, &error,
+                                     FIXTURE_MAKE_PENDING " WHERE id NOT IN (?, ?)", "ss", bob, gone));
+  for (guint i = 0; i < ids->len; i++)
+    {
+      const char *id = ids->pdata[i];
+      g_autofree char *json = NULL;
+      const char *sql = NULL;
+
+      switch (kinds[i])
+        {
+        case MIX_NOT_JSON:
+          json = g_strdup ("[1]");
+          break;
+        case MIX_NO_USER:
+          json = g_strdup_printf ("{\"content_id\": \"%032x\"}", i);
+          break;
+        case MIX_MISSING_USER:
+          sql = "UPDATE morango_store SET serialized = replace (serialized, ?, "
+                "'ffffffffffffffffffffffffffffffff') WHERE id = ?";
+          break;
+        case MIX_GONE_USER:
+        case MIX_BROKEN_USER:
+          json = g_strdup_printf ("{\"user_id\": \"%s\", \"content_id\": \"%032x\"}",
+                                  kinds[i] == MIX_GONE_USER ? gone : broken, i);
+          break;
+        case MIX_NO_CONTENT:
+          json = g_strdup ("{\"user_id\": \"" BOB "\"}");
+          break;
+        case MIX_BAD_UUID:
+          json = g_strdup ("{\"user_id\": \"" BOB "\", \"content_id\": \"zz\"}");
+          break;
+        case MIX_DELETED:
+          sql = "UPDATE morango_store SET deleted = 1 WHERE ? <> '' AND id = ?";
+          break;
+        case MIX_HARD:
+          sql = "UPDATE morango_store SET hard_deleted = 1, serialized = '{}' WHERE ? <> '' AND id = ?";
+          break;
+        case MIX_EARLIER_ERROR:
+          sql = "UPDATE morango_store SET deserialization_error = 'an earlier failure' "
+                "WHERE ? <> '' AND id = ?";
+          break;
+        case MIX_OTHER_PARTITION:
+          sql = "UPDATE morango_store SET partition = '00000000000000000000000000000000:user:summary' "
+                "WHERE ? <> '' AND id = ?";
+          break;
+        default:
+          break;
+        }
+      if (json != NULL)
+        g_assert_true (morango_db_execute (fx->db, &error,
+                                           "UPDATE morango_store SET serialized = ? WHERE id = ?",
+                                           "ss", json, id));
+      if (sql != NULL)
+        g_assert_true (morango_db_execute (fx->db, &error, sql, "ss", BOB, id));
+      /* Deleted records find their app row; the rest are new. */
+      if (kinds[i] != MIX_DELETED && kinds[i] != MIX_HARD)
+        g_assert_true (morango_db_execute (fx->db, &error,
+                                           "DELETE FROM facility_profile_summarylog WHERE id = ?", "s", id));
+      g_assert_no_error (error);
+    }
+  g_assert_true (morango_db_commit (fx->db, &error));
+}
+
+/* Names the first line where two dumps differ, not both dumps whole. */
+static void
+assert_same_dump (const char *got,
+                  const char *expected)
+{
+  g_auto(GStrv) a = g_strsplit (got, "\n", -1);
+  g_auto(GStrv) b = g_strsplit (expected, "\n", -1);
+  guint i;
+
+  for (i = 0; a[i] != NULL && b[i] != NULL; i++)
+    g_assert_cmpstr (a[i], ==, b[i]);
+  g_assert_null (a[i]);
+  g_assert_null (b[i]);
+}
+
+static void
+test_two_threads_agree (void)
+{
+  g_autoptr(GRand) rand = g_rand_new_with_seed ((guint32) morango_test_seed (20261204));
+  g_autofree guint8 *kinds = g_new (guint8, MIX_RECORDS);
+  g_autofree char *dir = morango_test_tmpdir ();
+
+  for (guint i = 0; i < MIX_RECORDS; i++)
+    {
+      /* Half plain, the rest spread over the other kinds. */
+      kinds[i] = g_rand_boolean (rand) ? MIX_PLAIN : (guint8) g_rand_int_range (rand, 1, MIX_KINDS);
+    }
+
+  for (int variant = 0; variant < 3; variant++)
+    {
+      g_autoptr(MorangoFilter) filter = variant == 0 ? morango_filter_parse (BOB) : NULL;
+      gboolean skip = variant == 1;
+      g_autofree char *name = g_strdup_printf ("mix-%d.db", variant);
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      g_autofree char *in_memory = NULL, *in_file = NULL, *before = NULL;
+      guint runs = g_atomic_int_get (&two_thread_runs);
+      Fx mem, file;
+
+      g_test_message ("filter %s, skip erroring %d", filter ? BOB : "none", skip);
+      fx_init (&mem, "morango-testapp", 0);
+      fx_init_at (&file, "morango-testapp", 0, path);
+      make_mix (&mem, kinds);
+      make_mix (&file, kinds);
+      before = dump (&file);
+
+      deserialize_ok (&mem, filter, skip);
+      g_assert_cmpuint (g_atomic_int_get (&two_thread_runs), ==, runs);
+      deserialize_ok (&file, filter, skip);
+      g_assert_cmpuint (g_atomic_int_get (&two_thread_runs), ==, runs + 1);
+
+      in_memory = dump (&mem);
+      in_file = dump (&file);
+      g_assert_cmpstr (in_file, !=, before);
+      assert_same_dump (in_file, in_memory);
+
+      /* Every kind took its own way. */
+      g_assert_cmpint (count (&file, "SELECT count(*) FROM morango_store WHERE deserialization_error "
+                                     "= 'The stored record is not a JSON object'"), >, 0);
+      g_assert_cmpint (count (&file, "SELECT count(*) FROM morango_store WHERE deserialization_error "
+                                     "LIKE '%does not exist%'"), >, 0);
+      /* The broken user is outside the filter: not applied, so not failed. */
+      if (filter == NULL)
+        g_assert_cmpint (count (&file, "SELECT count(*) FROM morango_store WHERE deserialization_error "
+                                       "LIKE '%failed to deserialize%'"), >, 0);
+      g_assert_cmpint (count (&file, "SELECT count(*) FROM morango_store WHERE deserialization_error "
+                                     "= 'badly formed hexadecimal UUID string'"), >, 0);
+      g_assert_cmpint (count (&file, "SELECT count(*) FROM morango_store WHERE deserialization_error "
+                                     "LIKE '%cannot be null%'"), >, 0);
+      g_assert_cmpint (count (&file, "SELECT count(*) FROM morango_deletedmodels"), >, 0);
+      g_assert_cmpint (count (&file, "SELECT count(*) FROM facility_profile_summarylog "
+                                     "WHERE content_id NOT LIKE '0000%'"), >, 0);
+      /* Skipped when asked to, else applied and cleared (or replaced). */
+      if (skip)
+        g_assert_cmpint (count (&file, "SELECT count(*) FROM morango_store WHERE deserialization_error "
+                                       "= 'an earlier failure'"), >, 0);
+      else
+        g_assert_cmpint (count (&file, "SELECT count(*) FROM morango_store WHERE deserialization_error "
+                                       "= 'an earlier failure'"), ==, 0);
+      fx_clear (&mem);
+      fx_clear (&file);
+    }
+}
+
+/* A failure while the second thread reads leaves everything as it was,
+ * wherever in the stream it comes. */
+static void
+test_two_threads_roll_back (void)
+{
+  g_autofree guint8 *kinds = g_new0 (guint8, MIX_RECORDS);
+  g_autofree char *dir = morango_test_tmpdir ();
+  g_autofree char *path = g_build_filename (dir, "mix.db", NULL);
+  g_autofree char *before = NULL;
+  /* The broken user comes first, then the logs: the first of them, one
+   * in the third batch, the last. */
+  const int at[] = { 1, 2, 700, MIX_RECORDS + 1 };
+  Fx fx;
+
+  for (guint i = 0; i < MIX_RECORDS; i++)
+    kinds[i] = i % 7 == 3 ? MIX_NOT_JSON : MIX_PLAIN;
+  fx_init_at (&fx, "morango-testapp", 0, path);
+  make_mix (&fx, kinds);
+  before = dump (&fx);
+  for (guint i = 0; i < G_N_ELEMENTS (at); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *after = NULL;
+      guint runs = g_atomic_int_get (&two_thread_runs);
+
+      morango_store_inject_failure (fx.store, "deserialize", at[i]);
+      g_assert_false (morango_store_deserialize (fx.store, NULL, FALSE, &error));
+      g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INJECTED);
+      g_assert_false (morango_db_in_transaction (fx.db));
+      after = dump (&fx);
+      assert_same_dump (after, before);
+      g_assert_cmpuint (g_atomic_int_get (&two_thread_runs), ==, i == 0 ? runs : runs + 1);
+    }
+  morango_store_inject_failure (fx.store, "deserialize", -1);
+  deserialize_ok (&fx, NULL, FALSE);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_summarylog"), ==,
+                   MIX_RECORDS - (MIX_RECORDS + 3) / 7);
+  fx_clear (&fx);
+}
+
 /* Rates on demand: -m perf. */
 static void
 test_perf (void)
@@ -1668,6 +1908,7 @@ test_perf (void)
 int
 main (int argc, char **argv)
 {
+  g_log_set_writer_func (count_two_thread_runs, NULL, NULL);
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/serialize/flat-json", test_flat_json);
@@ -1687,6 +1928,8 @@ main (int argc, char **argv)
   g_test_add_func ("/serialize/many-rows", test_many_rows_in_slices);
   g_test_add_func ("/serialize/clean-batches-keep-failures", test_clean_batches_keep_failures);
   g_test_add_func ("/serialize/injected-failure", test_injected_failure);
+  g_test_add_func ("/serialize/two-threads-agree", test_two_threads_agree);
+  g_test_add_func ("/serialize/two-threads-roll-back", test_two_threads_roll_back);
   g_test_add_func ("/serialize/datetimes", test_datetime_rendering);
   g_test_add_func ("/serialize/quirks-8-20", test_quirks_8_and_20);
   g_test_add_func ("/serialize/tree", test_tree_deserialization);
