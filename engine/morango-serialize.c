@@ -12,6 +12,7 @@
 #include "morango-app-private.h"
 #include "morango-flat-json.h"
 #include "morango-json.h"
+#include "morango-pipe-private.h"
 #include "morango-serialize.h"
 
 /* Rows per statement of the bulk updates. */
@@ -23,9 +24,20 @@
  * memory flat (about 300 KiB of ids). */
 #define CLEAR_BATCH 8192
 
-/* Store rows whose dirty bits are cleared at once while deserializing:
- * few enough that their pages are still in the page cache. */
+/* Records taken off the pending list at once while deserializing: few
+ * enough that their pages are still in the page cache. */
 #define CLEAN_BATCH 2048
+
+/* Stages whose reading half runs on a second thread (morango-pipe-
+ * private.h) hand records over in batches of PIPE_BATCH, PIPE_BATCHES of
+ * them in circulation.  PIPE_MIN is the number of records of a model
+ * from which the thread pays for its connection and start: in
+ * bench-local-sync, 1.5k records deserialized in 7 ms on one thread and
+ * 8-11 ms on two, 5k in 25 ms and 20 ms.  Batches of 256 records were no
+ * faster than 128 and cost 1-1.5 MB more at the peak. */
+#define PIPE_BATCH 128
+#define PIPE_BATCHES 3
+#define PIPE_MIN 4096
 
 /* ---- the stage filter as an SQL function ---------------------------------
  *
@@ -73,6 +85,13 @@ stage_filter_get (MorangoDb  *db,
 
 /* ---- serialization --------------------------------------------------------- */
 
+/* What turning an app row into record JSON needs; one per thread. */
+typedef struct {
+  MorangoFlatJson *flat;
+  JsonParser      *parser;
+  GString         *json;      /* the result */
+} Rendering;
+
 typedef struct {
   MorangoStore  *store;
   MorangoDb     *db;
@@ -81,9 +100,7 @@ typedef struct {
   const char    *instance;
   gint64         counter;
   gint64         done;
-  JsonParser    *parser;
-  MorangoFlatJson *flat;
-  GString       *json;
+  Rendering      r;             /* on the stage's thread */
   GString       *old;
   GString       *conflicts;
   /* Prepared once per stage: the statement cache hashes the SQL text,
@@ -97,6 +114,7 @@ typedef struct {
   GPtrArray     *to_clear;      /* ids of serialized rows still dirty, in @ids */
   GStringChunk  *ids;
   gboolean       expect_existing;
+  gboolean       nested;        /* inside a caller's transaction */
 } Serializer;
 
 static gboolean
@@ -163,7 +181,7 @@ serialized_field_index (MorangoModel *m,
 /* Ends a merged object: the model's fields the stored JSON lacked, in
  * field order, then the closing brace. */
 static void
-append_unseen_fields (Serializer     *s,
+append_unseen_fields (Rendering      *r,
                       MorangoRow     *row,
                       const gboolean *seen,
                       gboolean        first)
@@ -177,73 +195,73 @@ append_unseen_fields (Serializer     *s,
       if (!f->serialize || seen[i])
         continue;
       if (!first)
-        g_string_append (s->json, ", ");
+        g_string_append (r->json, ", ");
       first = FALSE;
-      morango_json_append_string (s->json, f->column);
-      g_string_append (s->json, ": ");
-      morango_row_append_value_json (row, i, s->json);
+      morango_json_append_string (r->json, f->column);
+      g_string_append (r->json, ": ");
+      morango_row_append_value_json (row, i, r->json);
     }
-  g_string_append_c (s->json, '}');
+  g_string_append_c (r->json, '}');
 }
 
 /* Python decodes and re-encodes the stored JSON; for a flat object the
  * same text comes from re-encoding each scalar. */
 static void
-merge_flat (Serializer *s,
+merge_flat (Rendering  *r,
             MorangoRow *row,
             gboolean   *seen)
 {
   MorangoModel *m = row->model;
-  guint n = morango_flat_json_get_n (s->flat);
+  guint n = morango_flat_json_get_n (r->flat);
   gboolean first = TRUE;
 
-  g_string_append_c (s->json, '{');
+  g_string_append_c (r->json, '{');
   for (guint k = 0; k < n; k++)
     {
-      const MorangoFlatMember *mem = morango_flat_json_get (s->flat, k);
+      const MorangoFlatMember *mem = morango_flat_json_get (r->flat, k);
       int idx = serialized_field_index (m, mem->key);
 
       if (!first)
-        g_string_append (s->json, ", ");
+        g_string_append (r->json, ", ");
       first = FALSE;
-      morango_json_append_string (s->json, mem->key);
-      g_string_append (s->json, ": ");
+      morango_json_append_string (r->json, mem->key);
+      g_string_append (r->json, ": ");
       if (idx >= 0)
         {
           seen[idx] = TRUE;
-          morango_row_append_value_json (row, idx, s->json);
+          morango_row_append_value_json (row, idx, r->json);
           continue;
         }
       switch (mem->kind)
         {
         case MORANGO_FLAT_NULL:
-          g_string_append (s->json, "null");
+          g_string_append (r->json, "null");
           break;
         case MORANGO_FLAT_TRUE:
-          g_string_append (s->json, "true");
+          g_string_append (r->json, "true");
           break;
         case MORANGO_FLAT_FALSE:
-          g_string_append (s->json, "false");
+          g_string_append (r->json, "false");
           break;
         case MORANGO_FLAT_STRING:
-          morango_json_append_string (s->json, mem->text);
+          morango_json_append_string (r->json, mem->text);
           break;
         case MORANGO_FLAT_INT:
-          g_string_append_printf (s->json, "%" G_GINT64_FORMAT, mem->i);
+          g_string_append_printf (r->json, "%" G_GINT64_FORMAT, mem->i);
           break;
         case MORANGO_FLAT_DOUBLE:
         case MORANGO_FLAT_COMPLEX:   /* not here: has_complex sends those to json-glib */
-          morango_json_append_double (s->json, mem->d);
+          morango_json_append_double (r->json, mem->d);
           break;
         }
     }
-  append_unseen_fields (s, row, seen, first);
+  append_unseen_fields (r, row, seen, first);
 }
 
 /* Overlays the row on the stored JSON (protocol §3.3 step 3a): keys the
  * model does not know, written by a newer peer, are kept in place. */
 static void
-merge_json (Serializer *s,
+merge_json (Rendering  *r,
             MorangoRow *row,
             const char *old_text)
 {
@@ -253,21 +271,21 @@ merge_json (Serializer *s,
   gboolean first = TRUE;
 
   /* "" is what a conflict with an incoming hard delete leaves (quirk 20). */
-  if (*old_text != '\0' && morango_flat_json_parse (s->flat, old_text) &&
-      !morango_flat_json_has_complex (s->flat) && !has_duplicate_keys (s->flat))
+  if (*old_text != '\0' && morango_flat_json_parse (r->flat, old_text) &&
+      !morango_flat_json_has_complex (r->flat) && !has_duplicate_keys (r->flat))
     {
-      merge_flat (s, row, seen);
+      merge_flat (r, row, seen);
       return;
     }
-  if (*old_text != '\0' && json_parser_load_from_data (s->parser, old_text, -1, NULL))
-    root = json_parser_get_root (s->parser);
+  if (*old_text != '\0' && json_parser_load_from_data (r->parser, old_text, -1, NULL))
+    root = json_parser_get_root (r->parser);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     {
-      morango_row_append_json (row, s->json);
+      morango_row_append_json (row, r->json);
       return;
     }
 
-  g_string_append_c (s->json, '{');
+  g_string_append_c (r->json, '{');
   {
     JsonObjectIter iter;
     const char *key;
@@ -279,167 +297,135 @@ merge_json (Serializer *s,
         int idx = serialized_field_index (m, key);
 
         if (!first)
-          g_string_append (s->json, ", ");
+          g_string_append (r->json, ", ");
         first = FALSE;
-        morango_json_append_string (s->json, key);
-        g_string_append (s->json, ": ");
+        morango_json_append_string (r->json, key);
+        g_string_append (r->json, ": ");
         if (idx >= 0)
           {
             seen[idx] = TRUE;
-            morango_row_append_value_json (row, idx, s->json);
+            morango_row_append_value_json (row, idx, r->json);
           }
         else
-          morango_json_append (s->json, value);
+          morango_json_append (r->json, value);
       }
   }
-  append_unseen_fields (s, row, seen, first);
+  append_unseen_fields (r, row, seen, first);
 }
 
-/* Inserts the row as a new store row; *@existed when there was one. */
+/* One step of @stmt on the stage's connection (@db), or on a reader's
+ * (@db NULL, @handle). */
+static int
+step_on (MorangoDb     *db,
+         sqlite3       *handle,
+         sqlite3_stmt  *stmt,
+         GError       **error)
+{
+  int rc;
+
+  if (db != NULL)
+    return morango_db_step (db, stmt, error);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+    return rc;
+  g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_FAILED,
+               "Reading the database on a second connection: %s", sqlite3_errmsg (handle));
+  sqlite3_reset (stmt);
+  return -1;
+}
+
+/* The columns of a row that name its store row; FALSE without an id. */
+typedef struct {
+  const char *id;
+  const char *partition;
+  const char *source_id;
+  const char *self_ref;
+} RecordKeys;
+
 static gboolean
-insert_new (Serializer   *s,
-            MorangoRow   *row,
-            const char   *id,
-            const char   *partition,
-            const char   *source_id,
-            const char   *self_ref,
-            gboolean     *existed,
-            GError      **error)
+record_keys (MorangoRow *row,
+             RecordKeys *k)
+{
+  MorangoModel *m = row->model;
+
+  /* No id cannot happen: it is the NOT NULL primary key. */
+  if ((k->id = morango_row_get_text (row, m->id_col)) == NULL)
+    return FALSE;
+  k->partition = morango_row_get_text (row, m->partition_col);
+  k->source_id = morango_row_get_text (row, m->source_id_col);
+  k->self_ref = m->self_ref_col >= 0 ? morango_row_get_text (row, m->self_ref_col) : NULL;
+  if (k->partition == NULL)
+    k->partition = "";
+  if (k->source_id == NULL)
+    k->source_id = "";
+  if (k->self_ref == NULL)
+    k->self_ref = "";
+  return TRUE;
+}
+
+/* Inserts a new store row holding @json; *@existed when there was one. */
+static gboolean
+insert_store_row (Serializer        *s,
+                  MorangoRow        *row,
+                  const RecordKeys  *k,
+                  const char        *json,
+                  gboolean          *existed,
+                  GError           **error)
 {
   sqlite3_stmt *stmt = s->st_insert;
 
-  g_string_truncate (s->json, 0);
-  morango_row_append_json (row, s->json);
-  bind_text (stmt, 1, id);
+  bind_text (stmt, 1, k->id);
   bind_text (stmt, 2, s->profile);
-  bind_text (stmt, 3, s->json->str);
+  bind_text (stmt, 3, json);
   bind_text (stmt, 4, s->instance);
   sqlite3_bind_int64 (stmt, 5, s->counter);
-  bind_text (stmt, 6, partition);
-  bind_text (stmt, 7, source_id);
+  bind_text (stmt, 6, k->partition);
+  bind_text (stmt, 7, k->source_id);
   bind_text (stmt, 8, row->model->name);
-  bind_text (stmt, 9, self_ref);
+  bind_text (stmt, 9, k->self_ref);
   if (!morango_db_run (s->db, stmt, error))
     return FALSE;
   *existed = morango_db_changes (s->db) == 0;
   return TRUE;
 }
 
+/* The new version of an existing store row.  @dirty: it held an
+ * incoming version never applied, which loses to the local edit (it is
+ * at the head of @conflicts) and leaves the pending list. */
 static gboolean
-lookup_existing (Serializer  *s,
-                 const char  *id,
-                 gboolean    *found,
-                 gboolean    *dirty,
-                 GError     **error)
+update_store_row (Serializer        *s,
+                  const RecordKeys  *k,
+                  const char        *json,
+                  const char        *conflicts,
+                  gboolean           dirty,
+                  GError           **error)
 {
-  sqlite3_stmt *stmt = s->st_lookup;
-  int rc;
+  sqlite3_stmt *stmt = s->st_update;
 
-  *found = FALSE;
-  bind_text (stmt, 1, id);
-  rc = morango_db_step (s->db, stmt, error);
-  if (rc < 0)
-    return FALSE;
-  if (rc == SQLITE_ROW)
+  if (dirty)
     {
-      *found = TRUE;
-      g_string_assign (s->old, morango_db_column_text (stmt, 0));
-      *dirty = sqlite3_column_int (stmt, 1) != 0;
-      g_string_assign (s->conflicts, morango_db_column_text (stmt, 2));
+      bind_text (s->st_unpend, 1, k->id);
+      if (!morango_db_run (s->db, s->st_unpend, error))
+        return FALSE;
     }
-  sqlite3_reset (stmt);
-  return TRUE;
+  /* _self_ref_fk is refreshed every time (quirk 8). */
+  bind_text (stmt, 1, json);
+  bind_text (stmt, 2, conflicts);
+  bind_text (stmt, 3, s->instance);
+  sqlite3_bind_int64 (stmt, 4, s->counter);
+  bind_text (stmt, 5, k->self_ref);
+  bind_text (stmt, 6, k->id);
+  return morango_db_run (s->db, stmt, error);
 }
 
+/* The record's history, and its dirty bit to clear. */
 static gboolean
-serialize_one (Serializer  *s,
-               MorangoRow  *row,
-               GError     **error)
+finish_record (Serializer   *s,
+               const char   *id,
+               GError      **error)
 {
-  MorangoModel *m = row->model;
-  const char *id = morango_row_get_text (row, m->id_col);
-  const char *partition = morango_row_get_text (row, m->partition_col);
-  const char *source_id = morango_row_get_text (row, m->source_id_col);
-  const char *self_ref = m->self_ref_col >= 0 ? morango_row_get_text (row, m->self_ref_col) : NULL;
-  sqlite3_stmt *stmt;
-  gboolean found = FALSE, dirty = FALSE;
+  sqlite3_stmt *stmt = s->st_rmc;
 
-  if (id == NULL)
-    {
-      /* Cannot happen: id is the NOT NULL primary key. */
-      return TRUE;
-    }
-  if (partition == NULL)
-    partition = "";
-  if (source_id == NULL)
-    source_id = "";
-  if (self_ref == NULL)
-    self_ref = "";
-
-  /* Runs of new rows (a first sync) and runs of known rows (edits) are
-   * both common: start with whichever the previous row needed, so the
-   * wrong guess costs one index probe only at the turns. */
-  if (s->expect_existing)
-    {
-      if (!lookup_existing (s, id, &found, &dirty, error))
-        return FALSE;
-      if (!found)
-        {
-          gboolean existed = FALSE;
-
-          if (!insert_new (s, row, id, partition, source_id, self_ref, &existed, error))
-            return FALSE;
-          g_assert (!existed);   /* one connection, inside our transaction */
-          s->expect_existing = FALSE;
-        }
-    }
-  else
-    {
-      gboolean existed = FALSE;
-
-      if (!insert_new (s, row, id, partition, source_id, self_ref, &existed, error))
-        return FALSE;
-      if (existed)
-        {
-          if (!lookup_existing (s, id, &found, &dirty, error))
-            return FALSE;
-          if (!found)
-            {
-              g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_FAILED,
-                           "Store row %s vanished during serialization", id);
-              return FALSE;
-            }
-          s->expect_existing = TRUE;
-        }
-    }
-
-  if (found)
-    {
-      /* An incoming version that was never applied loses to the local
-       * edit, but is kept at the head of the conflict log. */
-      if (dirty)
-        {
-          g_string_prepend_c (s->conflicts, '\n');
-          g_string_prepend (s->conflicts, s->old->str);
-          bind_text (s->st_unpend, 1, id);
-          if (!morango_db_run (s->db, s->st_unpend, error))
-            return FALSE;
-        }
-      g_string_truncate (s->json, 0);
-      merge_json (s, row, s->old->str);
-      /* _self_ref_fk is refreshed every time (quirk 8). */
-      stmt = s->st_update;
-      bind_text (stmt, 1, s->json->str);
-      bind_text (stmt, 2, s->conflicts->str);
-      bind_text (stmt, 3, s->instance);
-      sqlite3_bind_int64 (stmt, 4, s->counter);
-      bind_text (stmt, 5, self_ref);
-      bind_text (stmt, 6, id);
-      if (!morango_db_run (s->db, stmt, error))
-        return FALSE;
-    }
-
-  stmt = s->st_rmc;
   bind_text (stmt, 1, s->instance);
   sqlite3_bind_int64 (stmt, 2, s->counter);
   bind_text (stmt, 3, id);
@@ -449,6 +435,113 @@ serialize_one (Serializer  *s,
 
   s->done++;
   return morango_store_check_injected (s->store, "serialize", s->done, error);
+}
+
+#define LOOKUP_EXISTING_SQL \
+  "SELECT s.serialized, p.id IS NOT NULL, s.conflicting_serialized_data " \
+  "FROM morango_store s LEFT JOIN morango_store_pending p " \
+  "  ON p.profile = s.profile AND p.model_name = s.model_name AND p.id = s.id " \
+  "WHERE s.id = ?"
+
+/* The store row of @id as it is: its JSON in @old, whether it waits to
+ * be deserialized, its conflict log in @conflicts. */
+static gboolean
+lookup_existing (MorangoDb     *db,
+                 sqlite3       *handle,
+                 sqlite3_stmt  *stmt,
+                 const char    *id,
+                 gboolean      *found,
+                 gboolean      *dirty,
+                 GString       *old,
+                 GString       *conflicts,
+                 GError       **error)
+{
+  int rc;
+
+  *found = *dirty = FALSE;
+  bind_text (stmt, 1, id);
+  rc = step_on (db, handle, stmt, error);
+  if (rc < 0)
+    return FALSE;
+  if (rc == SQLITE_ROW)
+    {
+      *found = TRUE;
+      g_string_assign (old, morango_db_column_text (stmt, 0));
+      *dirty = sqlite3_column_int (stmt, 1) != 0;
+      g_string_assign (conflicts, morango_db_column_text (stmt, 2));
+    }
+  sqlite3_reset (stmt);
+  return TRUE;
+}
+
+/* The record JSON of @row into @r's result: merged onto @old when the
+ * store row exists (an unapplied incoming version, @dirty, goes to the
+ * head of @conflicts), else from the row alone. */
+static void
+render_record (Rendering  *r,
+               MorangoRow *row,
+               gboolean    found,
+               gboolean    dirty,
+               GString    *old,
+               GString    *conflicts)
+{
+  g_string_truncate (r->json, 0);
+  if (!found)
+    {
+      morango_row_append_json (row, r->json);
+      return;
+    }
+  if (dirty)
+    {
+      g_string_prepend_c (conflicts, '\n');
+      g_string_prepend (conflicts, old->str);
+    }
+  merge_json (r, row, old->str);
+}
+
+static gboolean
+serialize_one (Serializer  *s,
+               MorangoRow  *row,
+               GError     **error)
+{
+  RecordKeys k;
+  gboolean found = FALSE, dirty = FALSE, existed = FALSE;
+
+  if (!record_keys (row, &k))
+    return TRUE;
+
+  /* Runs of new rows (a first sync) and runs of known rows (edits) are
+   * both common: start with whichever the previous row needed, so the
+   * wrong guess costs one index probe only at the turns. */
+  if (s->expect_existing &&
+      !lookup_existing (s->db, NULL, s->st_lookup, k.id, &found, &dirty, s->old, s->conflicts,
+                        error))
+    return FALSE;
+  if (!found)
+    {
+      render_record (&s->r, row, FALSE, FALSE, NULL, NULL);
+      if (!insert_store_row (s, row, &k, s->r.json->str, &existed, error))
+        return FALSE;
+      g_assert (!(existed && s->expect_existing));   /* one connection, inside our transaction */
+      if (existed &&
+          !lookup_existing (s->db, NULL, s->st_lookup, k.id, &found, &dirty, s->old, s->conflicts,
+                            error))
+        return FALSE;
+      if (existed && !found)
+        {
+          g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_FAILED,
+                       "Store row %s vanished during serialization", k.id);
+          return FALSE;
+        }
+      s->expect_existing = existed;
+    }
+  if (found)
+    {
+      render_record (&s->r, row, TRUE, dirty, s->old, s->conflicts);
+      if (!update_store_row (s, &k, s->r.json->str, s->conflicts->str, dirty, error))
+        return FALSE;
+    }
+  return finish_record (s, k.id, error);
 }
 
 /* Clears the dirty bits of the rows serialized so far.  They are behind
@@ -477,6 +570,176 @@ flush_clear (Serializer  *s,
   return TRUE;
 }
 
+/* ---- serializing with the reading half on a thread of its own ----
+ *
+ * For a database file and a model with many dirty rows, a reader on a
+ * read-only connection walks the dirty rows, looks their store rows up
+ * and renders the record JSON; the stage's connection writes store rows
+ * and histories and clears the dirty bits (morango-pipe-private.h).
+ * The reader sees the database as the stage began.  Of what it reads,
+ * the stage changes a row's dirty bit, its store row and its pending
+ * entry only once the reader is past that row, so what it finds is what
+ * the stage would find.  (A store row can only be written earlier in
+ * the stage by a record of another model with the same id, which the id
+ * rules rule out: the stage's connection still notices a new row that
+ * is no longer new and does that record itself.) */
+
+typedef struct {
+  MorangoRow *row;
+  gboolean    found;
+  gboolean    dirty;
+  GString    *json;
+  GString    *conflicts;
+} SeItem;
+
+typedef struct {
+  sqlite3       *handle;
+  sqlite3_stmt  *cursor;
+  sqlite3_stmt  *lookup;
+  MorangoFilter *filter;
+  MorangoModel  *model;
+  Rendering      r;
+  GString       *old;
+} SeReader;
+
+static gpointer
+se_item_new (gpointer data)
+{
+  SeReader *r = data;
+  SeItem *it = g_new0 (SeItem, 1);
+
+  it->row = morango_row_new (r->model);
+  it->json = g_string_sized_new (512);
+  it->conflicts = g_string_new (NULL);
+  return it;
+}
+
+static void
+se_item_free (gpointer data)
+{
+  SeItem *it = data;
+
+  morango_row_free (it->row);
+  g_string_free (it->json, TRUE);
+  g_string_free (it->conflicts, TRUE);
+  g_free (it);
+}
+
+static MorangoPipeStep
+se_read (gpointer   data,
+         gpointer   user_data,
+         GError   **error)
+{
+  SeItem *it = data;
+  SeReader *r = user_data;
+  const char *partition, *id;
+  int rc = step_on (NULL, r->handle, r->cursor, error);
+
+  if (rc != SQLITE_ROW)
+    return rc < 0 ? MORANGO_PIPE_ERROR : MORANGO_PIPE_END;
+  morango_row_read (it->row, r->cursor, 0);
+  partition = morango_row_get_text (it->row, r->model->partition_col);
+  if (r->filter != NULL && !morango_filter_contains (r->filter, partition ? partition : ""))
+    return MORANGO_PIPE_SKIP;
+  if ((id = morango_row_get_text (it->row, r->model->id_col)) == NULL)
+    return MORANGO_PIPE_SKIP;
+  if (!lookup_existing (NULL, r->handle, r->lookup, id, &it->found, &it->dirty, r->old,
+                        it->conflicts, error))
+    return MORANGO_PIPE_ERROR;
+  r->r.json = it->json;
+  render_record (&r->r, it->row, it->found, it->dirty, r->old, it->conflicts);
+  return MORANGO_PIPE_ITEM;
+}
+
+static gboolean
+se_apply (gpointer   data,
+          gpointer   user_data,
+          GError   **error)
+{
+  SeItem *it = data;
+  Serializer *s = user_data;
+  RecordKeys k;
+  gboolean existed = FALSE;
+
+  record_keys (it->row, &k);
+  if (it->found)
+    {
+      if (!update_store_row (s, &k, it->json->str, it->conflicts->str, it->dirty, error))
+        return FALSE;
+    }
+  else
+    {
+      if (!insert_store_row (s, it->row, &k, it->json->str, &existed, error))
+        return FALSE;
+      if (existed)
+        return serialize_one (s, it->row, error) &&
+               (s->to_clear->len < CLEAR_BATCH || flush_clear (s, error));
+    }
+  return finish_record (s, k.id, error) &&
+         (s->to_clear->len < CLEAR_BATCH || flush_clear (s, error));
+}
+
+static const MorangoPipeFuncs se_pipe = {
+  "morango-serialize", PIPE_BATCH, PIPE_BATCHES,
+  se_item_new, se_item_free, se_read, se_apply,
+};
+
+/* Serializes @m's dirty rows with the reading half on a thread of its
+ * own.  *@piped is FALSE when no reading connection could be had. */
+static gboolean
+serialize_piped (Serializer    *s,
+                 MorangoModel  *m,
+                 gboolean      *piped,
+                 GError       **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  SeReader r = { .filter = s->filter, .model = m };
+  gboolean ok = FALSE;
+
+  *piped = FALSE;
+  if ((r.handle = morango_db_open_reader (s->db, &local_error)) == NULL)
+    {
+      if (local_error != NULL)
+        g_debug ("serializing %s on one thread: %s", m->name, local_error->message);
+      return TRUE;
+    }
+  *piped = TRUE;
+  if (sqlite3_prepare_v2 (r.handle, m->sql_select_dirty, -1, &r.cursor, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2 (r.handle, LOOKUP_EXISTING_SQL, -1, &r.lookup, NULL) != SQLITE_OK)
+    g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_FAILED,
+                 "Preparing to read %s to serialize: %s", m->table, sqlite3_errmsg (r.handle));
+  else
+    {
+      g_debug ("serializing %s on two threads", m->name);
+      r.r.flat = morango_flat_json_new ();
+      r.r.parser = json_parser_new_immutable ();
+      r.old = g_string_sized_new (1024);
+      ok = morango_pipe_run (&se_pipe, &r, s, error);
+    }
+
+  g_clear_pointer (&r.cursor, sqlite3_finalize);
+  g_clear_pointer (&r.lookup, sqlite3_finalize);
+  g_clear_pointer (&r.handle, sqlite3_close_v2);
+  g_clear_pointer (&r.r.flat, morango_flat_json_free);
+  g_clear_object (&r.r.parser);
+  if (r.old != NULL)
+    g_string_free (r.old, TRUE);
+  return ok;
+}
+
+/* Whether @m has at least PIPE_MIN dirty rows. */
+static gboolean
+many_dirty (Serializer    *s,
+            MorangoModel  *m,
+            gboolean      *many,
+            GError       **error)
+{
+  g_autofree char *sql = g_strdup_printf ("SELECT 1 FROM \"%s\" WHERE _morango_dirty_bit = 1 "
+                                          "LIMIT 1 OFFSET ?", m->table);
+
+  return morango_db_query_int64 (s->db, NULL, many, error, sql, "i", (gint64) PIPE_MIN - 1);
+}
+
 static gboolean
 serialize_model (Serializer    *s,
                  MorangoModel  *m,
@@ -491,11 +754,29 @@ serialize_model (Serializer    *s,
    * cache cannot reset it under our feet.  Clearing dirty bits of rows
    * already visited only takes them out of the partial index the cursor
    * walks, behind it, which SQLite handles. */
-  if ((cursor = morango_db_prepare (s->db, m->sql_select_dirty, error)) == NULL ||
-      (s->st_clear = morango_db_prepare (s->db, m->sql_clear_dirty, error)) == NULL)
+  if ((s->st_clear = morango_db_prepare (s->db, m->sql_clear_dirty, error)) == NULL)
+    return FALSE;
+  g_ptr_array_set_size (s->to_clear, 0);
+
+  /* Inside a caller's transaction a second connection would not see its
+   * writes; few rows do not pay for a thread and a connection. */
+  if (!s->nested)
+    {
+      gboolean many = FALSE, piped = FALSE;
+
+      if (!many_dirty (s, m, &many, error))
+        return FALSE;
+      if (many)
+        {
+          ok = serialize_piped (s, m, &piped, error);
+          if (piped)
+            return ok && flush_clear (s, error);
+        }
+    }
+
+  if ((cursor = morango_db_prepare (s->db, m->sql_select_dirty, error)) == NULL)
     return FALSE;
   row = morango_row_new (m);
-  g_ptr_array_set_size (s->to_clear, 0);
   while ((rc = morango_db_step (s->db, cursor, error)) == SQLITE_ROW)
     {
       const char *partition;
@@ -646,6 +927,7 @@ morango_store_serialize (MorangoStore   *store,
   s.instance = morango_store_get_instance_id (store);
   profile = morango_store_get_profile (store);
 
+  s.nested = morango_db_in_transaction (s.db);
   if (!morango_db_begin (s.db, error))
     return FALSE;
   /* Python bumps the counter in a transaction of its own; inside ours,
@@ -661,11 +943,7 @@ morango_store_serialize (MorangoStore   *store,
                     "last_transfer_session_id) "
                     "VALUES (?, ?, ?, 0, 0, ?, ?, ?, ?, ?, '', ?, '', NULL) "
                     "ON CONFLICT (id) DO NOTHING",
-                    &s.st_lookup,
-                    "SELECT s.serialized, p.id IS NOT NULL, s.conflicting_serialized_data "
-                    "FROM morango_store s LEFT JOIN morango_store_pending p "
-                    "  ON p.profile = s.profile AND p.model_name = s.model_name AND p.id = s.id "
-                    "WHERE s.id = ?",
+                    &s.st_lookup, LOOKUP_EXISTING_SQL,
                     &s.st_update,
                     "UPDATE morango_store SET serialized = ?, conflicting_serialized_data = ?, "
                     "deleted = 0, hard_deleted = 0, last_saved_instance = ?, "
@@ -681,9 +959,9 @@ morango_store_serialize (MorangoStore   *store,
                     NULL))
     goto out;
 
-  s.parser = json_parser_new_immutable ();
-  s.flat = morango_flat_json_new ();
-  s.json = g_string_sized_new (1024);
+  s.r.parser = json_parser_new_immutable ();
+  s.r.flat = morango_flat_json_new ();
+  s.r.json = g_string_sized_new (1024);
   s.old = g_string_sized_new (1024);
   s.conflicts = g_string_sized_new (256);
   s.to_clear = g_ptr_array_sized_new (1024);
@@ -710,10 +988,10 @@ morango_store_serialize (MorangoStore   *store,
   ok = TRUE;
 
 out:
-  g_clear_object (&s.parser);
-  g_clear_pointer (&s.flat, morango_flat_json_free);
-  if (s.json)
-    g_string_free (s.json, TRUE);
+  g_clear_object (&s.r.parser);
+  g_clear_pointer (&s.r.flat, morango_flat_json_free);
+  if (s.r.json)
+    g_string_free (s.r.json, TRUE);
   if (s.old)
     g_string_free (s.old, TRUE);
   if (s.conflicts)
@@ -744,9 +1022,10 @@ typedef struct {
 
 /* The half of deserializing a regular record that only reads: building
  * the app row from the store row, and looking up in the store what its
- * references point to.  It reads nothing the stage writes, so for a
- * database in a file it runs on a thread and a read-only connection of
- * its own (see Pipe below) while the stage's connection writes. */
+ * references point to.  Of what it reads, the stage writes only what
+ * the reader is past, so for a database in a file it can run on a
+ * thread and a read-only connection of its own (see deserialize_piped)
+ * while the stage's connection writes. */
 typedef struct {
   MorangoDb       *db;        /* the stage's connection, or NULL */
   sqlite3         *handle;    /* the connection @lookup belongs to */
@@ -809,17 +1088,7 @@ reading_step (Reading       *r,
               sqlite3_stmt  *stmt,
               GError       **error)
 {
-  int rc;
-
-  if (r->db != NULL)
-    return morango_db_step (r->db, stmt, error);
-  rc = sqlite3_step (stmt);
-  if (rc == SQLITE_ROW || rc == SQLITE_DONE)
-    return rc;
-  g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_FAILED,
-               "Reading the store to deserialize: %s", sqlite3_errmsg (r->handle));
-  sqlite3_reset (stmt);
-  return -1;
+  return step_on (r->db, r->handle, stmt, error);
 }
 
 static gboolean
@@ -1183,17 +1452,9 @@ apply_regular (Deserializer  *d,
  *
  * The reader walks the model's pending list on a read-only connection,
  * builds rows and looks references up; the stage's connection applies
- * them.  The reader sees the database as the stage found it: the
- * pending entries, store rows and flags it reads are ones the stage
- * has not written yet, or never writes.  Records travel in batches, of
- * which a fixed number circulate, so memory stays flat. */
-
-#define PIPE_BATCH 256
-#define PIPE_BATCHES 3
-/* Pending records of a model from which a second thread pays for its
- * connection and start: in bench-local-sync, 1.5k records deserialized
- * in 7 ms on one thread and 8-11 ms on two, 5k in 25 ms and 20 ms. */
-#define PIPE_MIN 4096
+ * them (morango-pipe-private.h).  The reader sees the database as the
+ * stage found it: the pending entries, store rows and flags it reads
+ * are ones the stage has not written yet, or never writes. */
 
 typedef struct {
   GString    *id;
@@ -1202,105 +1463,80 @@ typedef struct {
   gboolean    had_error;
   MorangoRow *row;
   Verdict     verdict;
-} PipeItem;
-
-typedef struct {
-  PipeItem  items[PIPE_BATCH];
-  guint     len;
-  gboolean  last;     /* the reader is done after this batch */
-  GError   *error;    /* why it stopped early */
-} PipeBatch;
+} DeItem;
 
 typedef struct {
   Reading        reading;
   sqlite3_stmt  *cursor;
   MorangoFilter *filter;
-  GAsyncQueue   *full;    /* PipeBatch *, reader -> stage */
-  GAsyncQueue   *empty;   /* PipeBatch *, stage -> reader */
-  gint           stop;    /* set when the stage gives up */
-} Pipe;
-
-static void
-pipe_fill (Pipe      *p,
-           PipeBatch *b)
-{
-  b->len = 0;
-  b->last = FALSE;
-  while (b->len < PIPE_BATCH)
-    {
-      PipeItem *it = &b->items[b->len];
-      int rc;
-
-      if (g_atomic_int_get (&p->stop) ||
-          (rc = reading_step (&p->reading, p->cursor, &b->error)) != SQLITE_ROW)
-        {
-          b->last = TRUE;
-          return;
-        }
-      if (p->filter != NULL &&
-          !morango_filter_contains (p->filter, morango_db_column_text (p->cursor, COL_PARTITION)))
-        continue;
-      g_string_assign (it->id, morango_db_column_text (p->cursor, COL_ID));
-      it->hard = sqlite3_column_int (p->cursor, COL_HARD) != 0;
-      it->is_delete = it->hard || sqlite3_column_int (p->cursor, COL_DELETED) != 0;
-      it->had_error = cursor_had_error (p->cursor);
-      verdict_clear (&it->verdict);
-      if (!it->is_delete &&
-          !read_regular (&p->reading, it->row, p->cursor, &it->verdict, &b->error))
-        {
-          b->last = TRUE;
-          return;
-        }
-      b->len++;
-    }
-}
+  MorangoModel  *model;
+} DeReader;
 
 static gpointer
-pipe_read (gpointer data)
+de_item_new (gpointer data)
 {
-  Pipe *p = data;
-  gboolean last;
+  DeReader *r = data;
+  DeItem *it = g_new0 (DeItem, 1);
 
-  do
-    {
-      PipeBatch *b = g_async_queue_pop (p->empty);
-
-      pipe_fill (p, b);
-      last = b->last;
-      g_async_queue_push (p->full, b);
-    }
-  while (!last);
-  return NULL;
+  it->id = g_string_sized_new (33);
+  it->row = morango_row_new (r->model);
+  return it;
 }
 
 static void
-pipe_clear (Pipe      *p,
-            PipeBatch *batches[PIPE_BATCHES])
+de_item_free (gpointer data)
 {
-  for (guint i = 0; i < PIPE_BATCHES; i++)
-    {
-      if (batches[i] == NULL)
-        continue;
-      for (guint k = 0; k < PIPE_BATCH; k++)
-        {
-          g_string_free (batches[i]->items[k].id, TRUE);
-          morango_row_free (batches[i]->items[k].row);
-          verdict_clear (&batches[i]->items[k].verdict);
-        }
-      g_clear_error (&batches[i]->error);
-      g_free (batches[i]);
-    }
-  g_clear_pointer (&p->full, g_async_queue_unref);
-  g_clear_pointer (&p->empty, g_async_queue_unref);
-  g_clear_pointer (&p->cursor, sqlite3_finalize);
-  g_clear_pointer (&p->reading.lookup, sqlite3_finalize);
-  g_clear_pointer (&p->reading.handle, sqlite3_close_v2);
-  g_clear_pointer (&p->reading.flat, morango_flat_json_free);
-  g_clear_object (&p->reading.parser);
-  if (p->reading.msg != NULL)
-    g_string_free (p->reading.msg, TRUE);
-  g_clear_pointer (&p->reading.fk_cache, g_free);
+  DeItem *it = data;
+
+  g_string_free (it->id, TRUE);
+  morango_row_free (it->row);
+  verdict_clear (&it->verdict);
+  g_free (it);
 }
+
+static MorangoPipeStep
+de_read (gpointer   data,
+         gpointer   user_data,
+         GError   **error)
+{
+  DeItem *it = data;
+  DeReader *r = user_data;
+  int rc = reading_step (&r->reading, r->cursor, error);
+
+  if (rc != SQLITE_ROW)
+    return rc < 0 ? MORANGO_PIPE_ERROR : MORANGO_PIPE_END;
+  if (r->filter != NULL &&
+      !morango_filter_contains (r->filter, morango_db_column_text (r->cursor, COL_PARTITION)))
+    return MORANGO_PIPE_SKIP;
+  g_string_assign (it->id, morango_db_column_text (r->cursor, COL_ID));
+  it->hard = sqlite3_column_int (r->cursor, COL_HARD) != 0;
+  it->is_delete = it->hard || sqlite3_column_int (r->cursor, COL_DELETED) != 0;
+  it->had_error = cursor_had_error (r->cursor);
+  verdict_clear (&it->verdict);
+  if (!it->is_delete && !read_regular (&r->reading, it->row, r->cursor, &it->verdict, error))
+    return MORANGO_PIPE_ERROR;
+  return MORANGO_PIPE_ITEM;
+}
+
+static gboolean
+de_apply (gpointer   data,
+          gpointer   user_data,
+          GError   **error)
+{
+  DeItem *it = data;
+  Deserializer *d = user_data;
+
+  if (!(it->is_delete
+        ? apply_delete (d, it->row->model, it->id->str, it->hard, it->had_error, error)
+        : apply_regular (d, it->id->str, it->had_error, it->row, &it->verdict, error)))
+    return FALSE;
+  return morango_store_check_injected (d->store, "deserialize", ++d->done, error);
+}
+
+static const MorangoPipeFuncs de_pipe = {
+  "morango-deserialize", PIPE_BATCH, PIPE_BATCHES,
+  de_item_new, de_item_free, de_read, de_apply,
+};
 
 /* Deserializes a regular model with the reading half on a thread of its
  * own.  *@piped is FALSE when no reading connection could be had; the
@@ -1313,84 +1549,46 @@ deserialize_piped (Deserializer  *d,
                    GError       **error)
 {
   g_autoptr(GError) local_error = NULL;
-  PipeBatch *batches[PIPE_BATCHES] = { NULL };
-  Pipe p = { 0 };
-  GThread *thread;
-  gboolean ok = TRUE, last = FALSE;
+  DeReader r = { .filter = d->filter, .model = m };
+  gboolean ok = FALSE;
 
   *piped = FALSE;
-  if ((p.reading.handle = morango_db_open_reader (d->db, &local_error)) == NULL)
+  if ((r.reading.handle = morango_db_open_reader (d->db, &local_error)) == NULL)
     {
       if (local_error != NULL)
         g_debug ("deserializing %s on one thread: %s", m->name, local_error->message);
       return TRUE;
     }
-  if (sqlite3_prepare_v2 (p.reading.handle, sql, -1, &p.cursor, NULL) != SQLITE_OK ||
-      sqlite3_bind_text (p.cursor, 1, morango_store_get_profile_name (d->store), -1,
-                         SQLITE_STATIC) != SQLITE_OK ||
-      sqlite3_bind_text (p.cursor, 2, m->name, -1, SQLITE_STATIC) != SQLITE_OK ||
-      sqlite3_prepare_v2 (p.reading.handle,
-                          "SELECT deleted, hard_deleted FROM morango_store WHERE id = ?", -1,
-                          &p.reading.lookup, NULL) != SQLITE_OK)
-    {
-      g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_FAILED,
-                   "Preparing to read the store to deserialize: %s",
-                   sqlite3_errmsg (p.reading.handle));
-      pipe_clear (&p, batches);
-      *piped = TRUE;
-      return FALSE;
-    }
   *piped = TRUE;
-  g_debug ("deserializing %s on two threads", m->name);
-
-  p.filter = d->filter;
-  p.reading.random = morango_store_get_random (d->store);
-  p.reading.flat = morango_flat_json_new ();
-  p.reading.parser = json_parser_new_immutable ();
-  p.reading.msg = g_string_sized_new (256);
-  p.reading.fk_cache = g_new0 (FkCache, m->fields->len);
-  p.full = g_async_queue_new ();
-  p.empty = g_async_queue_new ();
-  for (guint i = 0; i < PIPE_BATCHES; i++)
+  if (sqlite3_prepare_v2 (r.reading.handle, sql, -1, &r.cursor, NULL) != SQLITE_OK ||
+      sqlite3_bind_text (r.cursor, 1, morango_store_get_profile_name (d->store), -1,
+                         SQLITE_STATIC) != SQLITE_OK ||
+      sqlite3_bind_text (r.cursor, 2, m->name, -1, SQLITE_STATIC) != SQLITE_OK ||
+      sqlite3_prepare_v2 (r.reading.handle,
+                          "SELECT deleted, hard_deleted FROM morango_store WHERE id = ?", -1,
+                          &r.reading.lookup, NULL) != SQLITE_OK)
+    g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_FAILED,
+                 "Preparing to read the store to deserialize: %s",
+                 sqlite3_errmsg (r.reading.handle));
+  else
     {
-      batches[i] = g_new0 (PipeBatch, 1);
-      for (guint k = 0; k < PIPE_BATCH; k++)
-        {
-          batches[i]->items[k].id = g_string_sized_new (33);
-          batches[i]->items[k].row = morango_row_new (m);
-        }
-      g_async_queue_push (p.empty, batches[i]);
+      g_debug ("deserializing %s on two threads", m->name);
+      r.reading.random = morango_store_get_random (d->store);
+      r.reading.flat = morango_flat_json_new ();
+      r.reading.parser = json_parser_new_immutable ();
+      r.reading.msg = g_string_sized_new (256);
+      r.reading.fk_cache = g_new0 (FkCache, m->fields->len);
+      ok = morango_pipe_run (&de_pipe, &r, d, error);
     }
 
-  thread = g_thread_new ("morango-deserialize", pipe_read, &p);
-  while (!last)
-    {
-      PipeBatch *b = g_async_queue_pop (p.full);
-
-      for (guint i = 0; ok && i < b->len; i++)
-        {
-          PipeItem *it = &b->items[i];
-
-          ok = it->is_delete
-            ? apply_delete (d, m, it->id->str, it->hard, it->had_error, error)
-            : apply_regular (d, it->id->str, it->had_error, it->row, &it->verdict, error);
-          if (ok)
-            ok = morango_store_check_injected (d->store, "deserialize", ++d->done, error);
-        }
-      /* Once the stage gave up, the reader stops at its next record;
-       * the batches it still hands over are only sent back. */
-      if (!ok)
-        g_atomic_int_set (&p.stop, 1);
-      if (ok && b->error != NULL)
-        {
-          g_propagate_error (error, g_steal_pointer (&b->error));
-          ok = FALSE;
-        }
-      last = b->last;
-      g_async_queue_push (p.empty, b);
-    }
-  g_thread_join (thread);
-  pipe_clear (&p, batches);
+  g_clear_pointer (&r.cursor, sqlite3_finalize);
+  g_clear_pointer (&r.reading.lookup, sqlite3_finalize);
+  g_clear_pointer (&r.reading.handle, sqlite3_close_v2);
+  g_clear_pointer (&r.reading.flat, morango_flat_json_free);
+  g_clear_object (&r.reading.parser);
+  if (r.reading.msg != NULL)
+    g_string_free (r.reading.msg, TRUE);
+  g_clear_pointer (&r.reading.fk_cache, g_free);
   return ok;
 }
 

@@ -1612,7 +1612,8 @@ max_rss_kb (void)
  * database (always one thread) given the same records, every kind of
  * record the stage tells apart among them, end up the same, down to the
  * random defaults drawn. */
-static guint two_thread_runs;
+static guint two_thread_runs;            /* of deserializing */
+static guint two_thread_serializations;
 
 static GLogWriterOutput
 count_two_thread_runs (GLogLevelFlags   log_level,
@@ -1623,7 +1624,8 @@ count_two_thread_runs (GLogLevelFlags   log_level,
   for (gsize i = 0; i < n_fields; i++)
     if (g_strcmp0 (fields[i].key, "MESSAGE") == 0 && fields[i].length < 0 &&
         g_str_has_suffix (fields[i].value, " on two threads"))
-      g_atomic_int_inc (&two_thread_runs);
+      g_atomic_int_inc (g_str_has_prefix (fields[i].value, "deserializing")
+                        ? &two_thread_runs : &two_thread_serializations);
   return g_log_writer_default (log_level, fields, n_fields, user_data);
 }
 
@@ -1845,6 +1847,157 @@ test_two_threads_roll_back (void)
   fx_clear (&fx);
 }
 
+/* The same for serializing: a file and an in-memory database with the
+ * same dirty rows, of every kind serializing tells apart, end up the
+ * same. */
+enum { EDIT_CLEAN, EDIT_CHANGED, EDIT_UNAPPLIED, EDIT_NEWER_KEYS, EDIT_NESTED, EDIT_EMPTY_JSON,
+       EDIT_NEW, EDIT_OTHER_PARTITION, EDIT_KINDS };
+
+/* Bob with MIX_RECORDS logs, serialized once, then edited as @kinds says. */
+static void
+make_edits (Fx           *fx,
+            const guint8 *kinds)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *bob = create_bob_with_logs (fx, MIX_RECORDS);
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  sqlite3_stmt *stmt;
+
+  stmt = morango_db_prepare (fx->db, "SELECT id FROM facility_profile_summarylog ORDER BY id", &error);
+  g_assert_no_error (error);
+  while (morango_db_step (fx->db, stmt, &error) == SQLITE_ROW)
+    g_ptr_array_add (ids, g_strdup (morango_db_column_text (stmt, 0)));
+  sqlite3_reset (stmt);
+  g_assert_cmpuint (ids->len, ==, MIX_RECORDS);
+
+  g_assert_true (morango_db_begin (fx->db, &error));
+  for (guint i = 0; i < ids->len; i++)
+    {
+      const char *id = ids->pdata[i];
+      g_autofree char *content = g_strdup_printf ("%032x", i + 0x100000);
+      const char *store_sql = NULL;
+
+      switch (kinds[i])
+        {
+        case EDIT_UNAPPLIED:
+          store_sql = "UPDATE morango_store SET serialized = replace (serialized, '\"content_id\": \"', "
+                      "'\"content_id\": \"f') WHERE ? <> '' AND id = ?";
+          g_assert_true (morango_db_execute (fx->db, &error, FIXTURE_MAKE_PENDING " WHERE id = ?",
+                                             "s", id));
+          break;
+        case EDIT_NEWER_KEYS:
+          store_sql = "UPDATE morango_store SET serialized = replace (serialized, '{', "
+                      "'{\"newer\": 7, ') WHERE ? <> '' AND id = ?";
+          break;
+        case EDIT_NESTED:
+          store_sql = "UPDATE morango_store SET serialized = replace (serialized, '{', "
+                      "'{\"newer\": {\"a\": [1, 2.5]}, ') WHERE ? <> '' AND id = ?";
+          break;
+        case EDIT_EMPTY_JSON:
+          store_sql = "UPDATE morango_store SET serialized = '' WHERE ? <> '' AND id = ?";
+          break;
+        case EDIT_NEW:
+          g_assert_true (morango_db_execute (fx->db, &error,
+                                             "DELETE FROM morango_recordmaxcounter WHERE store_model_id = ?",
+                                             "s", id));
+          store_sql = "DELETE FROM morango_store WHERE ? <> '' AND id = ?";
+          break;
+        case EDIT_OTHER_PARTITION:
+          g_assert_true (morango_db_execute (fx->db, &error,
+                                             "UPDATE facility_profile_summarylog SET _morango_partition = "
+                                             "'00000000000000000000000000000000:user:summary' WHERE id = ?",
+                                             "s", id));
+          break;
+        default:
+          break;
+        }
+      if (store_sql != NULL)
+        g_assert_true (morango_db_execute (fx->db, &error, store_sql, "ss", content, id));
+      if (kinds[i] != EDIT_CLEAN)
+        g_assert_true (morango_db_execute (fx->db, &error,
+                                           "UPDATE facility_profile_summarylog SET content_id = ?, "
+                                           "_morango_dirty_bit = 1 WHERE id = ?", "ss", content, id));
+      g_assert_no_error (error);
+    }
+  g_assert_true (morango_db_commit (fx->db, &error));
+}
+
+static void
+test_two_threads_serialize (void)
+{
+  g_autoptr(GRand) rand = g_rand_new_with_seed ((guint32) morango_test_seed (1204));
+  g_autofree guint8 *kinds = g_new (guint8, MIX_RECORDS);
+  g_autofree char *dir = morango_test_tmpdir ();
+
+  for (guint i = 0; i < MIX_RECORDS; i++)
+    kinds[i] = g_rand_boolean (rand) ? EDIT_CHANGED : (guint8) g_rand_int_range (rand, 0, EDIT_KINDS);
+
+  for (int variant = 0; variant < 2; variant++)
+    {
+      g_autoptr(MorangoFilter) filter = variant == 0 ? morango_filter_parse (BOB) : NULL;
+      g_autofree char *name = g_strdup_printf ("edits-%d.db", variant);
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      g_autofree char *in_memory = NULL, *in_file = NULL, *before = NULL;
+      guint runs = g_atomic_int_get (&two_thread_serializations);
+      Fx mem, file;
+
+      g_test_message ("filter %s", filter ? BOB : "none");
+      fx_init (&mem, "morango-testapp", 0);
+      fx_init_at (&file, "morango-testapp", 0, path);
+      /* The first serialization of the logs already takes two threads. */
+      make_edits (&mem, kinds);
+      g_assert_cmpuint (g_atomic_int_get (&two_thread_serializations), ==, runs);
+      make_edits (&file, kinds);
+      g_assert_cmpuint (g_atomic_int_get (&two_thread_serializations), ==, runs + 1);
+      before = dump (&file);
+      in_memory = dump (&mem);
+      assert_same_dump (before, in_memory);
+      g_clear_pointer (&in_memory, g_free);
+
+      /* A failure half way leaves everything as it was. */
+      {
+        g_autoptr(GError) error = NULL;
+        g_autofree char *after = NULL;
+
+        morango_store_inject_failure (file.store, "serialize", MIX_RECORDS / 2);
+        g_assert_false (morango_store_serialize (file.store, filter, &error));
+        g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INJECTED);
+        g_assert_cmpuint (g_atomic_int_get (&two_thread_serializations), ==, runs + 2);
+        after = dump (&file);
+        assert_same_dump (after, before);
+        morango_store_inject_failure (file.store, "serialize", -1);
+      }
+
+      serialize_ok (&mem, filter);
+      serialize_ok (&file, filter);
+      g_assert_cmpuint (g_atomic_int_get (&two_thread_serializations), ==, runs + 3);
+      in_memory = dump (&mem);
+      in_file = dump (&file);
+      g_assert_cmpstr (in_file, !=, before);
+      assert_same_dump (in_file, in_memory);
+
+      /* Every kind took its own way. */
+      g_assert_cmpint (count (&file, "SELECT count(*) FROM morango_store WHERE "
+                                     "conflicting_serialized_data LIKE '%\"content_id\": \"f%'"), >, 0);
+      g_assert_cmpint (count (&file, "SELECT count(*) FROM morango_store_pending"), ==, 0);
+      g_assert_cmpint (count (&file, "SELECT count(*) FROM morango_store WHERE "
+                                     "serialized LIKE '{\"newer\": 7, %\"content_id\": \"0000000000000000000000000010%'"), >, 0);
+      g_assert_cmpint (count (&file, "SELECT count(*) FROM morango_store WHERE "
+                                     "serialized LIKE '{\"newer\": {\"a\": [1, 2.5]}, %'"), >, 0);
+      g_assert_cmpint (count (&file, "SELECT count(*) FROM morango_store WHERE model_name = 'contentsummarylog'"),
+                       ==, MIX_RECORDS);
+      /* Rows outside the filter stay dirty. */
+      if (filter != NULL)
+        g_assert_cmpint (count (&file, "SELECT count(*) FROM facility_profile_summarylog "
+                                       "WHERE _morango_dirty_bit = 1"), >, 0);
+      else
+        g_assert_cmpint (count (&file, "SELECT count(*) FROM facility_profile_summarylog "
+                                       "WHERE _morango_dirty_bit = 1"), ==, 0);
+      fx_clear (&mem);
+      fx_clear (&file);
+    }
+}
+
 /* Rates on demand: -m perf. */
 static void
 test_perf (void)
@@ -1930,6 +2083,7 @@ main (int argc, char **argv)
   g_test_add_func ("/serialize/injected-failure", test_injected_failure);
   g_test_add_func ("/serialize/two-threads-agree", test_two_threads_agree);
   g_test_add_func ("/serialize/two-threads-roll-back", test_two_threads_roll_back);
+  g_test_add_func ("/serialize/two-threads-serialize", test_two_threads_serialize);
   g_test_add_func ("/serialize/datetimes", test_datetime_rendering);
   g_test_add_func ("/serialize/quirks-8-20", test_quirks_8_and_20);
   g_test_add_func ("/serialize/tree", test_tree_deserialization);

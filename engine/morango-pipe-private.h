@@ -1,0 +1,50 @@
+/* morango-pipe-private.h: the reading half of a stage on a thread of its own
+ *
+ * SPDX-License-Identifier: MIT
+ *
+ * A stage that walks many records, and whose reading does not depend
+ * on what it writes, can read on a second thread (with a connection of
+ * its own) while the calling thread writes.  The reader fills items,
+ * the caller applies them in the order they were read.  Items travel
+ * in batches, a fixed number of which circulate, so memory stays flat.
+ * When applying fails, the reader stops at its next item and nothing
+ * more is applied.
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+  MORANGO_PIPE_ITEM,    /* the item holds a record */
+  MORANGO_PIPE_SKIP,    /* nothing to apply for this step */
+  MORANGO_PIPE_END,     /* nothing left to read */
+  MORANGO_PIPE_ERROR,   /* reading failed, *error says why */
+} MorangoPipeStep;
+
+typedef struct {
+  const char       *thread_name;
+  guint             batch_size;
+  guint             n_batches;
+  /* Called on the calling thread with @read_data, before and after. */
+  gpointer        (*item_new)  (gpointer  read_data);
+  void            (*item_free) (gpointer  item);
+  /* On the reader thread. */
+  MorangoPipeStep (*read)      (gpointer  item,
+                                gpointer  read_data,
+                                GError  **error);
+  /* On the calling thread. */
+  gboolean        (*apply)     (gpointer  item,
+                                gpointer  apply_data,
+                                GError  **error);
+} MorangoPipeFuncs;
+
+/* Reads until the end and applies every item read; FALSE with the first
+ * error of either half. */
+gboolean morango_pipe_run (const MorangoPipeFuncs *funcs,
+                           gpointer                read_data,
+                           gpointer                apply_data,
+                           GError                **error);
+
+G_END_DECLS
