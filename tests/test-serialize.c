@@ -1724,6 +1724,20 @@ make_mix (Fx           *fx,
   g_assert_true (morango_db_commit (fx->db, &error));
 }
 
+/* @sql counts some rows when @some, none otherwise. */
+static void
+assert_some (Fx         *fx,
+             const char *sql,
+             gboolean    some)
+{
+  gint64 n = count (fx, sql);
+
+  if (some)
+    g_assert_cmpint (n, >, 0);
+  else
+    g_assert_cmpint (n, ==, 0);
+}
+
 /* Names the first line where two dumps differ, not both dumps whole. */
 static void
 assert_same_dump (const char *got,
@@ -1739,18 +1753,40 @@ assert_same_dump (const char *got,
   g_assert_null (b[i]);
 }
 
+/* What each of MIX_RECORDS records is: half @common, the rest drawn
+ * from @first up to @n_kinds. */
+static guint8 *
+draw_kinds (guint64 seed,
+            guint8  common,
+            guint8  first,
+            guint8  n_kinds)
+{
+  g_autoptr(GRand) rand = g_rand_new_with_seed ((guint32) morango_test_seed (seed));
+  guint8 *kinds = g_new (guint8, MIX_RECORDS);
+
+  for (guint i = 0; i < MIX_RECORDS; i++)
+    kinds[i] = g_rand_boolean (rand) ? common : (guint8) g_rand_int_range (rand, first, n_kinds);
+  return kinds;
+}
+
+/* @file changed since @before, and now holds exactly what @mem holds. */
+static void
+assert_changed_alike (Fx         *file,
+                      Fx         *mem,
+                      const char *before)
+{
+  g_autofree char *in_file = dump (file);
+  g_autofree char *in_memory = dump (mem);
+
+  g_assert_cmpstr (in_file, !=, before);
+  assert_same_dump (in_file, in_memory);
+}
+
 static void
 test_two_threads_agree (void)
 {
-  g_autoptr(GRand) rand = g_rand_new_with_seed ((guint32) morango_test_seed (20261204));
-  g_autofree guint8 *kinds = g_new (guint8, MIX_RECORDS);
+  g_autofree guint8 *kinds = draw_kinds (20261204, MIX_PLAIN, 1, MIX_KINDS);
   g_autofree char *dir = morango_test_tmpdir ();
-
-  for (guint i = 0; i < MIX_RECORDS; i++)
-    {
-      /* Half plain, the rest spread over the other kinds. */
-      kinds[i] = g_rand_boolean (rand) ? MIX_PLAIN : (guint8) g_rand_int_range (rand, 1, MIX_KINDS);
-    }
 
   for (int variant = 0; variant < 3; variant++)
     {
@@ -1758,7 +1794,7 @@ test_two_threads_agree (void)
       gboolean skip = variant == 1;
       g_autofree char *name = g_strdup_printf ("mix-%d.db", variant);
       g_autofree char *path = g_build_filename (dir, name, NULL);
-      g_autofree char *in_memory = NULL, *in_file = NULL, *before = NULL;
+      g_autofree char *before = NULL;
       guint runs = g_atomic_int_get (&two_thread_runs);
       Fx mem, file;
 
@@ -1774,10 +1810,7 @@ test_two_threads_agree (void)
       deserialize_ok (&file, filter, skip);
       g_assert_cmpuint (g_atomic_int_get (&two_thread_runs), ==, runs + 1);
 
-      in_memory = dump (&mem);
-      in_file = dump (&file);
-      g_assert_cmpstr (in_file, !=, before);
-      assert_same_dump (in_file, in_memory);
+      assert_changed_alike (&file, &mem, before);
 
       /* Every kind took its own way. */
       g_assert_cmpint (count (&file, "SELECT count(*) FROM morango_store WHERE deserialization_error "
@@ -1796,12 +1829,8 @@ test_two_threads_agree (void)
       g_assert_cmpint (count (&file, "SELECT count(*) FROM facility_profile_summarylog "
                                      "WHERE content_id NOT LIKE '0000%'"), >, 0);
       /* Skipped when asked to, else applied and cleared (or replaced). */
-      if (skip)
-        g_assert_cmpint (count (&file, "SELECT count(*) FROM morango_store WHERE deserialization_error "
-                                       "= 'an earlier failure'"), >, 0);
-      else
-        g_assert_cmpint (count (&file, "SELECT count(*) FROM morango_store WHERE deserialization_error "
-                                       "= 'an earlier failure'"), ==, 0);
+      assert_some (&file, "SELECT count(*) FROM morango_store WHERE deserialization_error "
+                          "= 'an earlier failure'", skip);
       fx_clear (&mem);
       fx_clear (&file);
     }
@@ -1817,7 +1846,7 @@ test_two_threads_roll_back (void)
   g_autofree char *path = g_build_filename (dir, "mix.db", NULL);
   g_autofree char *before = NULL;
   /* The broken user comes first, then the logs: the first of them, one
-   * in the third batch, the last. */
+   * a few batches in, the last. */
   const int at[] = { 1, 2, 700, MIX_RECORDS + 1 };
   Fx fx;
 
@@ -1925,19 +1954,15 @@ make_edits (Fx           *fx,
 static void
 test_two_threads_serialize (void)
 {
-  g_autoptr(GRand) rand = g_rand_new_with_seed ((guint32) morango_test_seed (1204));
-  g_autofree guint8 *kinds = g_new (guint8, MIX_RECORDS);
+  g_autofree guint8 *kinds = draw_kinds (1204, EDIT_CHANGED, 0, EDIT_KINDS);
   g_autofree char *dir = morango_test_tmpdir ();
-
-  for (guint i = 0; i < MIX_RECORDS; i++)
-    kinds[i] = g_rand_boolean (rand) ? EDIT_CHANGED : (guint8) g_rand_int_range (rand, 0, EDIT_KINDS);
 
   for (int variant = 0; variant < 2; variant++)
     {
       g_autoptr(MorangoFilter) filter = variant == 0 ? morango_filter_parse (BOB) : NULL;
       g_autofree char *name = g_strdup_printf ("edits-%d.db", variant);
       g_autofree char *path = g_build_filename (dir, name, NULL);
-      g_autofree char *in_memory = NULL, *in_file = NULL, *before = NULL;
+      g_autofree char *in_memory = NULL, *before = NULL;
       guint runs = g_atomic_int_get (&two_thread_serializations);
       Fx mem, file;
 
@@ -1971,10 +1996,7 @@ test_two_threads_serialize (void)
       serialize_ok (&mem, filter);
       serialize_ok (&file, filter);
       g_assert_cmpuint (g_atomic_int_get (&two_thread_serializations), ==, runs + 3);
-      in_memory = dump (&mem);
-      in_file = dump (&file);
-      g_assert_cmpstr (in_file, !=, before);
-      assert_same_dump (in_file, in_memory);
+      assert_changed_alike (&file, &mem, before);
 
       /* Every kind took its own way. */
       g_assert_cmpint (count (&file, "SELECT count(*) FROM morango_store WHERE "
@@ -1987,12 +2009,8 @@ test_two_threads_serialize (void)
       g_assert_cmpint (count (&file, "SELECT count(*) FROM morango_store WHERE model_name = 'contentsummarylog'"),
                        ==, MIX_RECORDS);
       /* Rows outside the filter stay dirty. */
-      if (filter != NULL)
-        g_assert_cmpint (count (&file, "SELECT count(*) FROM facility_profile_summarylog "
-                                       "WHERE _morango_dirty_bit = 1"), >, 0);
-      else
-        g_assert_cmpint (count (&file, "SELECT count(*) FROM facility_profile_summarylog "
-                                       "WHERE _morango_dirty_bit = 1"), ==, 0);
+      assert_some (&file, "SELECT count(*) FROM facility_profile_summarylog WHERE _morango_dirty_bit = 1",
+                   filter != NULL);
       fx_clear (&mem);
       fx_clear (&file);
     }
