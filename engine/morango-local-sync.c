@@ -397,7 +397,8 @@ apply_stored (Transfer  *t,
               gint64     count,
               GError   **error)
 {
-  return morango_transfer_session_set_counts (morango_store_get_db (t->sync->sender),
+  return morango_store_check_injected (t->sync->sender, "transfer-count", count, error) &&
+         morango_transfer_session_set_counts (morango_store_get_db (t->sync->sender),
                                               t->sync->ts_id, -1, count, error);
 }
 

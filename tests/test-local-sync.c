@@ -327,6 +327,46 @@ test_interrupted_transfer_resumes (Fixture       *f,
   g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_buffer"), ==, 0);
 }
 
+/* The sender fails to note how far the receiver got: the stage stops,
+ * and resuming sends what the receiver lacks, once. */
+static void
+test_sender_count_failure_resumes (Fixture       *f,
+                                   gconstpointer  data)
+{
+  MorangoLocalSyncOptions options = MORANGO_LOCAL_SYNC_OPTIONS_INIT;
+  MorangoLocalSyncStats stats;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoTransferSession) sent = NULL, received = NULL;
+
+  for (guint i = 0; i < 40; i++)
+    g_free (add_log (f->a, f->user, i));
+  options.chunk_size = 10;
+
+  morango_store_inject_failure (f->a, "transfer-count", 20);
+  g_assert_false (morango_local_sync (f->b, f->a, f->filter, FALSE, &options, &stats, &error));
+  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INJECTED);
+  g_clear_error (&error);
+  sent = morango_transfer_session_load (morango_store_get_db (f->a), stats.transfer_session_id, &error);
+  received = morango_transfer_session_load (morango_store_get_db (f->b), stats.transfer_session_id, &error);
+  g_assert_nonnull (sent);
+  g_assert_nonnull (received);
+  /* The sender heard of the first chunk only; the receiver kept what it
+   * stored, whole chunks, at least the second. */
+  g_assert_cmpint (sent->records_transferred, ==, 10);
+  g_assert_cmpint (received->records_transferred, >=, 20);
+  g_assert_cmpint (received->records_transferred % 10, ==, 0);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_buffer"), ==, received->records_transferred);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_store"), ==, 0);
+
+  morango_store_inject_failure (f->a, NULL, -1);
+  options.resume_transfer_session_id = received->id;
+  sync_ok (f->b, f->a, f->filter, FALSE, &options, &stats);
+  g_assert_cmpint (stats.records_transferred, ==, 41);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM facility_profile_summarylog"), ==, 40);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_store"), ==, 41);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_buffer"), ==, 0);
+}
+
 static void
 test_interrupted_dequeue_resumes (Fixture       *f,
                                   gconstpointer  data)
@@ -481,6 +521,7 @@ main (int   argc,
   ADD ("fsic-v1-equal-scopes", test_fsic_v1_equal_scopes);
   ADD ("outside-filter-stays", test_outside_filter_stays);
   ADD ("interrupted-transfer-resumes", test_interrupted_transfer_resumes);
+  ADD ("sender-count-failure-resumes", test_sender_count_failure_resumes);
   ADD ("interrupted-dequeue-resumes", test_interrupted_dequeue_resumes);
   ADD ("tampered-record-refused", test_tampered_record_refused);
   ADD ("refused-mid-transfer", test_refused_mid_transfer);
