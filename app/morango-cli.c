@@ -29,6 +29,7 @@ morango_cli_open_store (const char  *data_dir,
 {
   g_autofree char *path = g_build_filename (data_dir, "morango.db", NULL);
   g_autofree char *description = NULL;
+  g_autoptr(MorangoDb) db = NULL;
   g_autoptr(MorangoProfile) profile = NULL;
   g_autoptr(MorangoHostInfo) host = NULL;
   g_autoptr(MorangoRandom) random = NULL;
@@ -41,16 +42,13 @@ morango_cli_open_store (const char  *data_dir,
       return NULL;
     }
 
-  /* An existing database names its own description. */
-  if (g_file_test (path, G_FILE_TEST_EXISTS))
-    {
-      g_autoptr(MorangoDb) db = morango_db_open (path, error);
-      if (db == NULL)
-        return NULL;
-      if (!morango_db_query_text (db, &description, error,
-                                  "SELECT value FROM morango_meta WHERE key = 'description'", ""))
-        return NULL;
-    }
+  /* An existing database names its own description; a new one is made
+   * only once the description is known to load. */
+  if (g_file_test (path, G_FILE_TEST_EXISTS) &&
+      ((db = morango_db_open (path, error)) == NULL ||
+       !morango_db_query_text (db, &description, error,
+                               "SELECT value FROM morango_meta WHERE key = 'description'", "")))
+    return NULL;
   if (description == NULL)
     description = g_strdup (g_getenv ("MORANGO_DESCRIPTION") ? g_getenv ("MORANGO_DESCRIPTION")
                                                              : "kolibri-like");
@@ -59,7 +57,9 @@ morango_cli_open_store (const char  *data_dir,
     return NULL;
   host = morango_host_info_new_from_system ();
   random = morango_random_new_secure ();
-  return morango_store_open (path, profile, host, random, error);
+  if (db == NULL && (db = morango_db_open (path, error)) == NULL)
+    return NULL;
+  return morango_store_open_db (db, profile, host, random, error);
 }
 
 static void

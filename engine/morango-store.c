@@ -206,15 +206,28 @@ morango_store_open (const char             *path,
                     GError                **error)
 {
   g_autoptr(MorangoDb) db = NULL;
-  g_autofree char *instance_id = NULL;
 
   g_return_val_if_fail (path != NULL, NULL);
+
+  if (!(db = morango_db_open (path, error)))
+    return NULL;
+  return morango_store_open_db (db, profile, host, random, error);
+}
+
+MorangoStore *
+morango_store_open_db (MorangoDb              *db,
+                       MorangoProfile         *profile,
+                       const MorangoHostInfo  *host,
+                       MorangoRandom          *random,
+                       GError                **error)
+{
+  g_autofree char *instance_id = NULL;
+
+  g_return_val_if_fail (MORANGO_IS_DB (db), NULL);
   g_return_val_if_fail (MORANGO_IS_PROFILE (profile), NULL);
   g_return_val_if_fail (host != NULL, NULL);
   g_return_val_if_fail (random != NULL, NULL);
 
-  if (!(db = morango_db_open (path, error)))
-    return NULL;
   if (!bind_profile (db, profile, error))
     return NULL;
   if (!(instance_id = morango_instance_resolve (db, host, random, error)))

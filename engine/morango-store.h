@@ -25,6 +25,12 @@ MorangoStore   *morango_store_open             (const char            *path,
                                                 const MorangoHostInfo *host,
                                                 MorangoRandom         *random,
                                                 GError               **error);
+/* The same for a database already open (to read its description first). */
+MorangoStore   *morango_store_open_db          (MorangoDb             *db,
+                                                MorangoProfile        *profile,
+                                                const MorangoHostInfo *host,
+                                                MorangoRandom         *random,
+                                                GError               **error);
 /* Wraps an open db whose instance id is already known (tests loading a
  * captured state).  @profile may be NULL for a relay that has no
  * application tables. */
