@@ -313,6 +313,24 @@ merge_json (Rendering  *r,
   append_unseen_fields (r, row, seen, first);
 }
 
+/* The read-only connection of @stage's reading thread for @m, or NULL
+ * (a database in memory, or one that would not open, said at debug
+ * level) when the stage does it all on its own connection. */
+static sqlite3 *
+open_reading (MorangoDb    *db,
+              const char   *stage,
+              MorangoModel *m)
+{
+  g_autoptr(GError) local_error = NULL;
+  sqlite3 *handle = morango_db_open_reader (db, &local_error);
+
+  if (handle != NULL)
+    g_debug ("%s %s on two threads", stage, m->name);
+  else if (local_error != NULL)
+    g_debug ("%s %s on one thread: %s", stage, m->name, local_error->message);
+  return handle;
+}
+
 /* One step of @stmt on the stage's connection (@db), or on a reader's
  * (@db NULL, @handle). */
 static int
@@ -659,24 +677,17 @@ se_apply (gpointer   data,
   SeItem *it = data;
   Serializer *s = user_data;
   RecordKeys k;
-  gboolean existed = FALSE;
+  gboolean existed = FALSE, ok;
 
   record_keys (it->row, &k);
   if (it->found)
-    {
-      if (!update_store_row (s, &k, it->json->str, it->conflicts->str, it->dirty, error))
-        return FALSE;
-    }
+    ok = update_store_row (s, &k, it->json->str, it->conflicts->str, it->dirty, error) &&
+         finish_record (s, k.id, error);
+  else if (!insert_store_row (s, it->row, &k, it->json->str, &existed, error))
+    return FALSE;
   else
-    {
-      if (!insert_store_row (s, it->row, &k, it->json->str, &existed, error))
-        return FALSE;
-      if (existed)
-        return serialize_one (s, it->row, error) &&
-               (s->to_clear->len < CLEAR_BATCH || flush_clear (s, error));
-    }
-  return finish_record (s, k.id, error) &&
-         (s->to_clear->len < CLEAR_BATCH || flush_clear (s, error));
+    ok = existed ? serialize_one (s, it->row, error) : finish_record (s, k.id, error);
+  return ok && (s->to_clear->len < CLEAR_BATCH || flush_clear (s, error));
 }
 
 static const MorangoPipeFuncs se_pipe = {
@@ -692,25 +703,18 @@ serialize_piped (Serializer    *s,
                  gboolean      *piped,
                  GError       **error)
 {
-  g_autoptr(GError) local_error = NULL;
   SeReader r = { .filter = s->filter, .model = m };
   gboolean ok = FALSE;
 
-  *piped = FALSE;
-  if ((r.handle = morango_db_open_reader (s->db, &local_error)) == NULL)
-    {
-      if (local_error != NULL)
-        g_debug ("serializing %s on one thread: %s", m->name, local_error->message);
-      return TRUE;
-    }
-  *piped = TRUE;
+  r.handle = open_reading (s->db, "serializing", m);
+  if (!(*piped = r.handle != NULL))
+    return TRUE;
   if (sqlite3_prepare_v2 (r.handle, m->sql_select_dirty, -1, &r.cursor, NULL) != SQLITE_OK ||
       sqlite3_prepare_v2 (r.handle, LOOKUP_EXISTING_SQL, -1, &r.lookup, NULL) != SQLITE_OK)
     g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_FAILED,
                  "Preparing to read %s to serialize: %s", m->table, sqlite3_errmsg (r.handle));
   else
     {
-      g_debug ("serializing %s on two threads", m->name);
       r.r.flat = morango_flat_json_new ();
       r.r.parser = json_parser_new_immutable ();
       r.old = g_string_sized_new (1024);
@@ -750,10 +754,6 @@ serialize_model (Serializer    *s,
   gboolean ok = TRUE;
   int rc;
 
-  /* The cursor is the only user of this SQL text, so the statement
-   * cache cannot reset it under our feet.  Clearing dirty bits of rows
-   * already visited only takes them out of the partial index the cursor
-   * walks, behind it, which SQLite handles. */
   if ((s->st_clear = morango_db_prepare (s->db, m->sql_clear_dirty, error)) == NULL)
     return FALSE;
   g_ptr_array_set_size (s->to_clear, 0);
@@ -774,6 +774,10 @@ serialize_model (Serializer    *s,
         }
     }
 
+  /* The cursor is the only user of this SQL text, so the statement
+   * cache cannot reset it under our feet.  Clearing dirty bits of rows
+   * already visited only takes them out of the partial index the cursor
+   * walks, behind it, which SQLite handles. */
   if ((cursor = morango_db_prepare (s->db, m->sql_select_dirty, error)) == NULL)
     return FALSE;
   row = morango_row_new (m);
@@ -1037,6 +1041,9 @@ typedef struct {
   FkCache         *fk_cache;  /* one entry per field of the model, or NULL */
 } Reading;
 
+/* What Reading.lookup asks of a store row. */
+#define LOOKUP_FLAGS_SQL "SELECT deleted, hard_deleted FROM morango_store WHERE id = ?"
+
 /* What reading found out about a record, in the texts Python writes. */
 typedef struct {
   char     *invalid;      /* the row does not validate */
@@ -1081,14 +1088,6 @@ static inline gboolean
 cursor_had_error (sqlite3_stmt *cursor)
 {
   return *morango_db_column_text (cursor, COL_ERROR) != '\0';
-}
-
-static int
-reading_step (Reading       *r,
-              sqlite3_stmt  *stmt,
-              GError       **error)
-{
-  return step_on (r->db, r->handle, stmt, error);
 }
 
 static gboolean
@@ -1311,7 +1310,7 @@ lookup_store (Reading     *r,
 
   *found = *deleted = *hard = FALSE;
   bind_text (stmt, 1, id);
-  rc = reading_step (r, stmt, error);
+  rc = step_on (r->db, r->handle, stmt, error);
   if (rc < 0)
     return FALSE;
   if (rc == SQLITE_ROW)
@@ -1501,7 +1500,7 @@ de_read (gpointer   data,
 {
   DeItem *it = data;
   DeReader *r = user_data;
-  int rc = reading_step (&r->reading, r->cursor, error);
+  int rc = step_on (NULL, r->reading.handle, r->cursor, error);
 
   if (rc != SQLITE_ROW)
     return rc < 0 ? MORANGO_PIPE_ERROR : MORANGO_PIPE_END;
@@ -1548,31 +1547,23 @@ deserialize_piped (Deserializer  *d,
                    gboolean      *piped,
                    GError       **error)
 {
-  g_autoptr(GError) local_error = NULL;
   DeReader r = { .filter = d->filter, .model = m };
   gboolean ok = FALSE;
 
-  *piped = FALSE;
-  if ((r.reading.handle = morango_db_open_reader (d->db, &local_error)) == NULL)
-    {
-      if (local_error != NULL)
-        g_debug ("deserializing %s on one thread: %s", m->name, local_error->message);
-      return TRUE;
-    }
-  *piped = TRUE;
+  r.reading.handle = open_reading (d->db, "deserializing", m);
+  if (!(*piped = r.reading.handle != NULL))
+    return TRUE;
   if (sqlite3_prepare_v2 (r.reading.handle, sql, -1, &r.cursor, NULL) != SQLITE_OK ||
       sqlite3_bind_text (r.cursor, 1, morango_store_get_profile_name (d->store), -1,
                          SQLITE_STATIC) != SQLITE_OK ||
       sqlite3_bind_text (r.cursor, 2, m->name, -1, SQLITE_STATIC) != SQLITE_OK ||
-      sqlite3_prepare_v2 (r.reading.handle,
-                          "SELECT deleted, hard_deleted FROM morango_store WHERE id = ?", -1,
-                          &r.reading.lookup, NULL) != SQLITE_OK)
+      sqlite3_prepare_v2 (r.reading.handle, LOOKUP_FLAGS_SQL, -1, &r.reading.lookup, NULL)
+      != SQLITE_OK)
     g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_FAILED,
                  "Preparing to read the store to deserialize: %s",
                  sqlite3_errmsg (r.reading.handle));
   else
     {
-      g_debug ("deserializing %s on two threads", m->name);
       r.reading.random = morango_store_get_random (d->store);
       r.reading.flat = morango_flat_json_new ();
       r.reading.parser = json_parser_new_immutable ();
@@ -1884,8 +1875,7 @@ morango_store_deserialize (MorangoStore   *store,
                     "UPDATE morango_store SET deserialization_error = '' WHERE id = ?",
                     &d.st_failed_check,
                     "SELECT 1 FROM temp.morango_deserialize_failed WHERE id = ?",
-                    &d.reading.lookup,
-                    "SELECT deleted, hard_deleted FROM morango_store WHERE id = ?",
+                    &d.reading.lookup, LOOKUP_FLAGS_SQL,
                     NULL))
     goto out;
 
