@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "morango-db.h"
+#include "morango-monitor-private.h"
 #include "morango-test-util.h"
 
 static char *
@@ -375,6 +376,207 @@ test_refuses_damaged_pages (void)
   g_test_message ("%s", error->message);
 }
 
+static gint64
+count_meta (MorangoDb *db)
+{
+  g_autoptr(GError) error = NULL;
+  gint64 n = -1;
+
+  g_assert_true (morango_db_query_int64 (db, &n, NULL, &error, "SELECT count(*) FROM morango_meta", ""));
+  g_assert_no_error (error);
+  return n;
+}
+
+static gboolean
+fail_at_commit (MorangoMonitor  *monitor,
+                const char      *point,
+                gint64           done,
+                gpointer         user_data,
+                GError         **error)
+{
+  if (g_strcmp0 (point, "commit") != 0)
+    return TRUE;
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, "commit refused by the test");
+  return FALSE;
+}
+
+/* A COMMIT that fails rolls back its own level, once: the caller does not
+ * roll back again, the outer level keeps its work, and nothing CRITICAL
+ * is logged (criticals abort a test). */
+static void
+test_transaction_commit_fails_inside_outer (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoDb) db = morango_db_open (":memory:", &error);
+  g_autoptr(MorangoMonitor) refusing = morango_monitor_new (NULL);
+  gint64 before = count_meta (db);
+
+  morango_monitor_set_fault_func (refusing, fail_at_commit, NULL, NULL);
+  {
+    g_autoptr(MorangoTransaction) outer = morango_transaction_begin (db, NULL, &error);
+
+    g_assert_nonnull (outer);
+    g_assert_true (morango_db_execute (db, &error, "INSERT INTO morango_meta VALUES (?, ?)", "ss", "outer", "1"));
+    {
+      g_autoptr(MorangoTransaction) inner = morango_transaction_begin (db, refusing, &error);
+
+      g_assert_nonnull (inner);
+      g_assert_true (morango_db_execute (db, &error, "INSERT INTO morango_meta VALUES (?, ?)", "ss", "inner", "2"));
+      g_assert_false (morango_transaction_commit (inner, &error));
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_FAILED);
+      g_clear_error (&error);
+      /* inner is dropped here: already ended, it must not roll back again */
+    }
+    g_assert_true (morango_db_in_transaction (db));
+    g_assert_cmpint (count_meta (db), ==, before + 1);
+    g_assert_true (morango_db_execute (db, &error, "INSERT INTO morango_meta VALUES (?, ?)", "ss", "outer2", "3"));
+    g_assert_true (morango_transaction_commit (outer, &error));
+    g_assert_no_error (error);
+  }
+  g_assert_false (morango_db_in_transaction (db));
+  g_assert_cmpint (count_meta (db), ==, before + 2);
+}
+
+/* A real COMMIT failure (a deferred foreign key) ends the transaction
+ * and leaves the connection usable; dropping a transaction that was never
+ * committed rolls it back. */
+static void
+test_transaction_real_commit_failure (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoDb) db = morango_db_open (":memory:", &error);
+  gint64 before = count_meta (db);
+
+  g_assert_true (morango_db_exec (db, "PRAGMA foreign_keys = ON; "
+                                      "CREATE TEMP TABLE p (id INTEGER PRIMARY KEY); "
+                                      "CREATE TEMP TABLE c (pid INTEGER REFERENCES p (id) "
+                                      "  DEFERRABLE INITIALLY DEFERRED)", &error));
+  {
+    g_autoptr(MorangoTransaction) tx = morango_transaction_begin (db, NULL, &error);
+
+    g_assert_true (morango_db_execute (db, &error, "INSERT INTO morango_meta VALUES (?, ?)", "ss", "x", "1"));
+    g_assert_true (morango_db_execute (db, &error, "INSERT INTO c VALUES (?)", "i", (gint64) 42));
+    g_assert_false (morango_transaction_commit (tx, &error));
+    g_assert_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_CONSTRAINT);
+    g_clear_error (&error);
+  }
+  g_assert_false (morango_db_in_transaction (db));
+  g_assert_cmpint (count_meta (db), ==, before);
+
+  {
+    g_autoptr(MorangoTransaction) tx = morango_transaction_begin (db, NULL, &error);
+
+    g_assert_true (morango_db_execute (db, &error, "INSERT INTO morango_meta VALUES (?, ?)", "ss", "y", "2"));
+    /* dropped without a commit */
+  }
+  g_assert_false (morango_db_in_transaction (db));
+  g_assert_cmpint (count_meta (db), ==, before);
+}
+
+static gboolean
+cancel_in_statement (MorangoMonitor  *monitor,
+                     const char      *point,
+                     gint64           done,
+                     gpointer         user_data,
+                     GError         **error)
+{
+  if (g_strcmp0 (point, "statement") == 0)
+    {
+      (*(int *) user_data)++;
+      morango_monitor_cancel (monitor);
+    }
+  return TRUE;
+}
+
+/* A cancel reaches into one long statement: it stops with
+ * G_IO_ERROR_CANCELLED and its level rolls back. */
+static void
+test_transaction_cancel_long_statement (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoDb) db = morango_db_open (":memory:", &error);
+  g_autoptr(MorangoMonitor) monitor = morango_monitor_new (NULL);
+  gint64 before = count_meta (db);
+  int calls = 0;
+
+  morango_monitor_set_fault_func (monitor, cancel_in_statement, &calls, NULL);
+  {
+    g_autoptr(MorangoTransaction) tx = morango_transaction_begin (db, monitor, &error);
+
+    g_assert_nonnull (tx);
+    g_assert_true (morango_db_execute (db, &error, "INSERT INTO morango_meta VALUES (?, ?)", "ss", "z", "1"));
+    /* About ten million rows: far longer than one look at the monitor. */
+    g_assert_false (morango_db_execute (db, &error,
+                                        "INSERT INTO morango_meta "
+                                        "WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                                        "  WHERE i < 10000000) SELECT 'k' || i, i FROM n", ""));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    g_clear_error (&error);
+  }
+  g_assert_cmpint (calls, ==, 1);
+  g_assert_false (morango_db_in_transaction (db));
+  g_assert_cmpint (count_meta (db), ==, before);
+
+  /* A transaction begun on a cancelled monitor does not start. */
+  g_assert_null (morango_transaction_begin (db, monitor, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+}
+
+typedef struct {
+  GArray *done;
+  gint64  total;
+} Reports;
+
+static void
+record_progress (MorangoMonitor        *monitor,
+                 const MorangoProgress *p,
+                 gpointer               user_data)
+{
+  Reports *r = user_data;
+
+  g_assert_cmpstr (p->stage, ==, "count");
+  r->total = p->total;
+  g_array_append_val (r->done, p->done);
+}
+
+/* Reports come at the interval, are monotonic, and stop once cancelled. */
+static void
+test_monitor_reports (void)
+{
+  g_autoptr(MorangoMonitor) monitor = morango_monitor_new (NULL);
+  g_autoptr(GError) error = NULL;
+  Reports r = { g_array_new (FALSE, FALSE, sizeof (gint64)), 0 };
+  guint n;
+
+  morango_monitor_set_interval (monitor, 100);
+  morango_monitor_set_progress_func (monitor, record_progress, &r, NULL);
+  morango_monitor_stage_begin (monitor, "count", 1000);
+  for (int i = 0; i < 1000; i++)
+    g_assert_true (morango_monitor_advance (monitor, 1, 10, &error));
+  morango_monitor_stage_end (monitor);
+  g_assert_cmpint (r.total, ==, 1000);
+  /* 0, 100, ..., 1000 from advance, 1000 again from the end */
+  g_assert_cmpuint (r.done->len, ==, 12);
+  for (guint i = 1; i < r.done->len; i++)
+    g_assert_cmpint (g_array_index (r.done, gint64, i), >=, g_array_index (r.done, gint64, i - 1));
+
+  g_array_set_size (r.done, 0);
+  morango_monitor_stage_begin (monitor, "count", -1);
+  for (int i = 0; i < 150; i++)
+    g_assert_true (morango_monitor_advance (monitor, 1, 0, &error));
+  morango_monitor_cancel (monitor);
+  n = r.done->len;
+  g_assert_false (morango_monitor_advance (monitor, 50, 0, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  morango_monitor_stage_end (monitor);
+  g_assert_cmpuint (r.done->len, ==, n);
+  g_array_unref (r.done);
+
+  /* A NULL monitor is no monitor. */
+  g_assert_true (morango_monitor_advance (NULL, 1, 0, NULL));
+  g_assert_true (morango_monitor_check (NULL, "x", 1, NULL));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -383,6 +585,10 @@ main (int   argc,
   g_test_add_func ("/db/create-and-reopen", test_create_and_reopen);
   g_test_add_func ("/db/bound-values-are-data", test_bound_values_are_data);
   g_test_add_func ("/db/transactions", test_transactions_nest_and_roll_back);
+  g_test_add_func ("/db/transaction/commit-fails-inside-outer", test_transaction_commit_fails_inside_outer);
+  g_test_add_func ("/db/transaction/real-commit-failure", test_transaction_real_commit_failure);
+  g_test_add_func ("/db/transaction/cancel-long-statement", test_transaction_cancel_long_statement);
+  g_test_add_func ("/db/monitor/reports", test_monitor_reports);
   g_test_add_func ("/db/delete-copies-keeps-wiping", test_delete_copies_keeps_wiping);
   g_test_add_func ("/db/migration-keeps-rows", test_migration_keeps_rows);
   g_test_add_func ("/db/refuses-garbage", test_refuses_garbage);

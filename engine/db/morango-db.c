@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "morango-db.h"
+#include "morango-monitor.h"
 
 /* Written into the file header so that we recognise our own databases
  * and refuse anybody else's ("MRNG"). */
@@ -55,6 +56,8 @@ struct _MorangoDb
   int           schema_version;
   int           secure_delete; /* as SQLite was built: 1 zeroes deleted content */
   Checkpointer *checkpointer; /* NULL in memory */
+  MorangoMonitor *monitor;    /* of the outermost transaction begun with one */
+  guint         monitor_depth; /* the depth that transaction holds */
 };
 
 G_DEFINE_FINAL_TYPE (MorangoDb, morango_db, G_TYPE_OBJECT)
@@ -410,6 +413,11 @@ morango_db_set_error (MorangoDb   *self,
 {
   int rc = sqlite3_extended_errcode (self->handle);
 
+  /* A statement stopped by the progress handler: say why (a cancel, or
+   * a test's fault hook), not that SQLite was interrupted. */
+  if ((rc & 0xff) == SQLITE_INTERRUPT && self->monitor != NULL)
+    return morango_monitor_take_interruption (self->monitor, error);
+
   g_set_error (error, MORANGO_DB_ERROR, code_for (rc), "%s%s%s (%s)",
                context ? context : "", context ? ": " : "",
                sqlite3_errmsg (self->handle), self->path);
@@ -743,6 +751,160 @@ morango_db_rollback (MorangoDb *self)
   if (sqlite3_exec (self->handle, sql, NULL, NULL, NULL) != SQLITE_OK)
     g_warning ("rollback failed: %s", sqlite3_errmsg (self->handle));
   self->depth--;
+}
+
+/* ---- scoped transactions ---- */
+
+struct _MorangoTransaction
+{
+  MorangoDb *db;
+  guint      level;        /* depth once begun: 1 is the outermost */
+  gboolean   finished;     /* committed or rolled back */
+};
+
+/* SQLite instructions between two looks at the monitor: a few tens of
+ * microseconds of work. */
+#define PROGRESS_OPS 4096
+
+static int
+progress_handler (void *data)
+{
+  MorangoDb *self = data;
+
+  return morango_monitor_interrupt_due (self->monitor) ? 1 : 0;
+}
+
+static void
+set_progress_handler (MorangoDb *self,
+                      gboolean   on)
+{
+  if (on && self->monitor != NULL)
+    sqlite3_progress_handler (self->handle, PROGRESS_OPS, progress_handler, self);
+  else
+    sqlite3_progress_handler (self->handle, 0, NULL, NULL);
+}
+
+/* Ends the innermost level without committing it.  A cancelled monitor
+ * must not interrupt the rollback itself. */
+static void
+rollback_level (MorangoDb *self)
+{
+  g_autofree char *sql = NULL;
+
+  set_progress_handler (self, FALSE);
+  if (self->depth == 1)
+    {
+      /* A failed COMMIT may have ended the transaction already. */
+      if (!sqlite3_get_autocommit (self->handle) &&
+          sqlite3_exec (self->handle, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
+        g_warning ("Rolling back failed: %s (%s)", sqlite3_errmsg (self->handle), self->path);
+    }
+  else
+    {
+      sql = g_strdup_printf ("ROLLBACK TO morango_sp%u; RELEASE morango_sp%u",
+                             self->depth - 1, self->depth - 1);
+      if (sqlite3_exec (self->handle, sql, NULL, NULL, NULL) != SQLITE_OK)
+        g_warning ("Rolling back a savepoint failed: %s (%s)",
+                   sqlite3_errmsg (self->handle), self->path);
+    }
+  self->depth--;
+  set_progress_handler (self, TRUE);
+}
+
+/* The transaction that installed the monitor takes it away as it ends. */
+static void
+drop_monitor (MorangoDb *self,
+              guint      level)
+{
+  if (self->monitor != NULL && self->monitor_depth == level)
+    {
+      set_progress_handler (self, FALSE);
+      g_clear_object (&self->monitor);
+      self->monitor_depth = 0;
+    }
+}
+
+MorangoTransaction *
+morango_transaction_begin (MorangoDb       *db,
+                           MorangoMonitor  *monitor,
+                           GError         **error)
+{
+  MorangoTransaction *self;
+
+  g_return_val_if_fail (MORANGO_IS_DB (db), NULL);
+  g_return_val_if_fail (monitor == NULL || MORANGO_IS_MONITOR (monitor), NULL);
+
+  if (!morango_monitor_check_cancelled (monitor, error) ||
+      !morango_db_begin (db, error))
+    return NULL;
+
+  self = g_new0 (MorangoTransaction, 1);
+  self->db = g_object_ref (db);
+  self->level = db->depth;
+  if (monitor != NULL && db->monitor == NULL)
+    {
+      db->monitor = g_object_ref (monitor);
+      db->monitor_depth = self->level;
+      set_progress_handler (db, TRUE);
+    }
+  return self;
+}
+
+gboolean
+morango_transaction_commit (MorangoTransaction  *self,
+                            GError             **error)
+{
+  MorangoDb *db;
+  g_autofree char *sql = NULL;
+
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (!self->finished, FALSE);
+  db = self->db;
+  g_return_val_if_fail (db->depth == self->level, FALSE);
+
+  self->finished = TRUE;
+  if (!morango_monitor_check (db->monitor, "commit", 0, error))
+    {
+      rollback_level (db);
+      drop_monitor (db, self->level);
+      return FALSE;
+    }
+
+  /* Nothing can interrupt the commit itself. */
+  set_progress_handler (db, FALSE);
+  if (self->level == 1)
+    sql = g_strdup ("COMMIT");
+  else
+    sql = g_strdup_printf ("RELEASE morango_sp%u", self->level - 1);
+  if (sqlite3_exec (db->handle, sql, NULL, NULL, NULL) != SQLITE_OK)
+    {
+      morango_db_set_error (db, error, self->level == 1 ? "committing" : "releasing a savepoint");
+      rollback_level (db);
+      drop_monitor (db, self->level);
+      return FALSE;
+    }
+  db->depth--;
+  drop_monitor (db, self->level);
+  set_progress_handler (db, TRUE);
+  return TRUE;
+}
+
+void
+morango_transaction_free (MorangoTransaction *self)
+{
+  if (self == NULL)
+    return;
+  if (!self->finished)
+    {
+      if (self->db->depth == self->level)
+        rollback_level (self->db);
+      else
+        g_critical ("A transaction was dropped while a nested one was still open (%s)",
+                    self->db->path);
+      drop_monitor (self->db, self->level);
+    }
+  g_object_unref (self->db);
+  g_free (self);
 }
 
 gboolean

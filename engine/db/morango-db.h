@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 
 #include "morango-error.h"
+#include "morango-monitor.h"
 
 G_BEGIN_DECLS
 
@@ -107,6 +108,30 @@ gboolean       morango_db_commit           (MorangoDb     *self,
                                             GError       **error);
 void           morango_db_rollback         (MorangoDb     *self);
 gboolean       morango_db_in_transaction   (MorangoDb     *self);
+
+/* One owner per transaction.  morango_transaction_begin() opens a level
+ * (BEGIN IMMEDIATE outermost, a savepoint inside another);
+ * morango_transaction_commit() commits it, and on failure rolls that
+ * level back itself, so the caller never rolls back after it; freeing a
+ * transaction that was not committed rolls its level back.  Levels end
+ * innermost first.  Use as
+ *
+ *   g_autoptr(MorangoTransaction) tx = morango_transaction_begin (db, monitor, error);
+ *   if (tx == NULL || !work (...) || !morango_transaction_commit (tx, error))
+ *     return FALSE;
+ *
+ * With a @monitor (may be NULL), statements run while the level is open
+ * are interrupted when it is cancelled (G_IO_ERROR_CANCELLED) or its
+ * fault hook fails; the fault hook is also asked at "commit". */
+typedef struct _MorangoTransaction MorangoTransaction;
+
+MorangoTransaction *morango_transaction_begin  (MorangoDb           *db,
+                                                MorangoMonitor      *monitor,
+                                                GError             **error);
+gboolean            morango_transaction_commit (MorangoTransaction  *self,
+                                                GError             **error);
+void                morango_transaction_free   (MorangoTransaction  *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MorangoTransaction, morango_transaction_free)
 
 /* Fills @error from the connection's last error; always returns FALSE. */
 gboolean       morango_db_set_error        (MorangoDb     *self,
