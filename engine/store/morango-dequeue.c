@@ -4,7 +4,7 @@
  */
 
 #include "morango-queue.h"
-#include "morango-session.h"
+#include "morango-buffer.h"
 
 /* Buffer rows handled per round.  Each round classifies its rows once,
  * applies them with a few set-based statements and deletes them, so
@@ -549,7 +549,7 @@ morango_store_dequeue_scoped (MorangoStore         *store,
   /* The session's buffer is done with, reverse fast-forwards included
    * (quirk 3: Python also drops them from other sessions), and so are
    * history rows without a record in it (step 11). */
-  if (!morango_transfer_session_clear_buffers (db, transfer_session_id, error) ||
+  if (!morango_buffer_clear (db, transfer_session_id, error) ||
       !morango_db_exec (db, "DELETE FROM temp.morango_dequeue_class", error))
     goto fail;
 

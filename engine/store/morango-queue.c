@@ -8,7 +8,7 @@
 
 #include "morango-queue.h"
 #include "morango-queue-private.h"
-#include "morango-session.h"
+#include "morango-buffer.h"
 
 /* ---- prefix ranges ----------------------------------------------------- */
 
@@ -571,7 +571,7 @@ morango_store_queue (MorangoStore      *store,
     return FALSE;
 
   /* Queuing again (a resumed session) starts from scratch. */
-  if (!morango_transfer_session_clear_buffers (db, transfer_session_id, error))
+  if (!morango_buffer_clear (db, transfer_session_id, error))
     goto fail;
 
   if (!morango_db_exec (db,

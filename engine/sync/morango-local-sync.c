@@ -8,6 +8,7 @@
  */
 #include <string.h>
 
+#include "morango-buffer.h"
 #include "morango-local-sync.h"
 #include "morango-serialize.h"
 
@@ -361,7 +362,7 @@ read_chunk (Transfer  *t,
       };
 
       c->last_id = sqlite3_column_int64 (read, 0);
-      if (!morango_transfer_verify_record (sync->receiver, sync->filter, &rec, error) ||
+      if (!morango_buffer_check_record (sync->receiver, sync->filter, &rec, error) ||
           !history_find (&hist, sdb, sync->ts_id, rec.model_uuid, error))
         {
           ok = FALSE;

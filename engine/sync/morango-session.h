@@ -6,7 +6,6 @@
 
 #include "morango-db.h"
 #include "morango-filter.h"
-#include "morango-store.h"
 
 G_BEGIN_DECLS
 
@@ -95,39 +94,9 @@ gboolean morango_transfer_session_set_counts (MorangoDb   *db,
                                               gint64       records_total,
                                               gint64       records_transferred,
                                               GError     **error);
-/* Deletes the session's rows from the buffer and the history buffer,
- * inside the caller's transaction. */
-gboolean morango_transfer_session_clear_buffers (MorangoDb   *db,
-                                                 const char  *id,
-                                                 GError     **error);
 /* Deletes the session's buffers and marks it inactive. */
 gboolean morango_transfer_session_close      (MorangoDb   *db,
                                               const char  *id,
                                               GError     **error);
-
-/* One incoming buffer record, as a receiver sees it before accepting a
- * chunk (protocol §2.2 receipt verification, correction 17). */
-typedef struct {
-  const char *model_uuid;
-  const char *model_name;
-  const char *profile;
-  const char *partition;
-  const char *source_id;
-  const char *serialized;
-  const char *conflicting_serialized_data;
-  const char *last_saved_instance;
-  gint64      last_saved_counter;
-  gboolean    deleted;
-  gboolean    hard_deleted;
-  const char *self_ref_fk;
-} MorangoBufferRecord;
-
-/* Refuses a record whose id does not follow its model's rule, whose
- * partition lies outside @filter, or whose fields are malformed, with
- * Morango's messages. */
-gboolean morango_transfer_verify_record      (MorangoStore              *receiver,
-                                              MorangoFilter             *filter,
-                                              const MorangoBufferRecord *record,
-                                              GError                   **error);
 
 G_END_DECLS
