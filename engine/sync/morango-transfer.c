@@ -1,4 +1,4 @@
-/* morango-local-sync.c: sync two engine databases in one process
+/* morango-transfer.c: sync two engine databases in one process
  *
  * The same stages a network sync runs, with buffer rows moved directly
  * between the two databases instead of over HTTP.  Receipt checks are
