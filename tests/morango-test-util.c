@@ -5,6 +5,7 @@
 #include <glib/gstdio.h>
 #include <stdlib.h>
 
+#include "morango-monitor-private.h"
 #include "morango-test-util.h"
 
 JsonNode *
@@ -160,4 +161,49 @@ morango_test_tmpdir (void)
     }
   g_ptr_array_add (tmpdirs, g_strdup (dir));
   return dir;
+}
+
+G_DEFINE_QUARK (morango-test-error-quark, morango_test_error)
+
+typedef struct {
+  char   *point;
+  gint64  after;
+  gint    failed;   /* atomic: the hook may run on a stage's two threads */
+} FailingAt;
+
+static void
+failing_at_free (FailingAt *f)
+{
+  g_free (f->point);
+  g_free (f);
+}
+
+static gboolean
+fail_at_point (MorangoMonitor  *monitor,
+               const char      *point,
+               gint64           done,
+               gpointer         user_data,
+               GError         **error)
+{
+  FailingAt *f = user_data;
+
+  if (done < f->after || g_strcmp0 (point, f->point) != 0 ||
+      !g_atomic_int_compare_and_exchange (&f->failed, 0, 1))
+    return TRUE;
+  g_set_error (error, MORANGO_TEST_ERROR, MORANGO_TEST_ERROR_INJECTED,
+               "Failure injected at %s after %" G_GINT64_FORMAT, point, done);
+  return FALSE;
+}
+
+MorangoMonitor *
+morango_test_monitor_failing_at (const char *point,
+                                 gint64      after)
+{
+  MorangoMonitor *monitor = morango_monitor_new (NULL);
+  FailingAt *f = g_new0 (FailingAt, 1);
+
+  f->point = g_strdup (point);
+  f->after = after;
+  morango_monitor_set_fault_func (monitor, fail_at_point, f, (GDestroyNotify) failing_at_free);
+  return monitor;
 }

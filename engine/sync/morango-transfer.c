@@ -145,98 +145,6 @@ stage_queuing (Sync    *sync,
                                               total, -1, error);
 }
 
-/* SQLite's BINARY collation, which orders the RMCB's key. */
-static int
-compare_binary (const char *a,
-                int         a_len,
-                const char *b,
-                int         b_len)
-{
-  int c = memcmp (a, b, MIN (a_len, b_len));
-
-  return c != 0 ? c : a_len - b_len;
-}
-
-/* The sender's history rows (RMCB) of one chunk, read with one cursor
- * over its (session, model_uuid, instance) key instead of one lookup per
- * record.  Buffer rows usually come in model_uuid order (queuing walks
- * the store by key), so the cursor mostly just steps on; a record that
- * is not ahead of the previous one, or far ahead, seeks again.  Rows
- * for one record come in the same (index) order either way. */
-typedef struct {
-  sqlite3_stmt *stmt;
-  int           rc;          /* of the last step: SQLITE_ROW or SQLITE_DONE */
-  gboolean      open;
-  char          last[33];    /* the last record looked up */
-} HistoryCursor;
-
-#define HISTORY_MAX_SKIP 16
-
-static gboolean
-history_seek (HistoryCursor  *h,
-              MorangoDb      *db,
-              const char     *ts_id,
-              const char     *model_uuid,
-              GError        **error)
-{
-  sqlite3_reset (h->stmt);
-  if ((sqlite3_bind_text (h->stmt, 1, ts_id, -1, SQLITE_STATIC) |
-       sqlite3_bind_text (h->stmt, 2, model_uuid, -1, SQLITE_TRANSIENT)) != SQLITE_OK)
-    return morango_db_set_error (db, error, "binding a value");
-  h->open = TRUE;
-  h->rc = morango_db_step (db, h->stmt, error);
-  return h->rc >= 0;
-}
-
-/* Positions @h on the first history row of @model_uuid (32 hex digits,
- * already checked), or past where it would be. */
-static gboolean
-history_find (HistoryCursor  *h,
-              MorangoDb      *db,
-              const char     *ts_id,
-              const char     *model_uuid,
-              GError        **error)
-{
-  gboolean seek = !h->open || strcmp (model_uuid, h->last) <= 0;
-
-  /* Otherwise every row before the cursor belongs to a uuid up to
-   * h->last, or was skipped as below this one: stepping on is safe. */
-  for (guint skipped = 0;
-       !seek && h->rc == SQLITE_ROW &&
-       compare_binary ((const char *) sqlite3_column_text (h->stmt, 0),
-                       sqlite3_column_bytes (h->stmt, 0), model_uuid, 32) < 0;
-       skipped++)
-    {
-      if (skipped == HISTORY_MAX_SKIP)
-        seek = TRUE;
-      else if ((h->rc = morango_db_step (db, h->stmt, error)) < 0)
-        return FALSE;
-    }
-  if (seek && !history_seek (h, db, ts_id, model_uuid, error))
-    return FALSE;
-  g_strlcpy (h->last, model_uuid, sizeof h->last);
-  return TRUE;
-}
-
-/* Whether the cursor is on a row of @model_uuid. */
-static inline gboolean
-history_at (HistoryCursor *h,
-            const char    *model_uuid)
-{
-  return h->rc == SQLITE_ROW &&
-         compare_binary ((const char *) sqlite3_column_text (h->stmt, 0),
-                         sqlite3_column_bytes (h->stmt, 0), model_uuid, 32) == 0;
-}
-
-/* SQLITE_OK is 0, so a chain of these can be ORed. */
-static inline int
-bind_static (sqlite3_stmt *stmt,
-             int           i,
-             const char   *text)
-{
-  return sqlite3_bind_text (stmt, i, text, -1, SQLITE_STATIC);
-}
-
 /* ---- the transfer: the sender's side reads, the receiver's side writes --
  *
  * As over the network, where the sender prepares the next chunk while
@@ -251,146 +159,28 @@ bind_static (sqlite3_stmt *stmt,
 
 #define CHUNKS_IN_FLIGHT 2
 
+/* A chunk on its way from the reader to the writer. */
 typedef struct {
-  guint       record;      /* index into Chunk.records */
-  const char *instance;
-  gint64      counter;
-} HistoryEntry;
-
-typedef struct {
-  GStringChunk *texts;     /* every string below */
-  GArray       *records;   /* MorangoBufferRecord */
-  GArray       *history;   /* HistoryEntry, in record order */
-  gint64        last_id;   /* the sender's buffer id of the last record */
-  GError       *error;     /* reading or checking failed: store nothing */
-} Chunk;
-
-static Chunk *
-chunk_new (void)
-{
-  Chunk *c = g_new0 (Chunk, 1);
-
-  c->texts = g_string_chunk_new (64 * 1024);
-  c->records = g_array_new (FALSE, FALSE, sizeof (MorangoBufferRecord));
-  c->history = g_array_new (FALSE, FALSE, sizeof (HistoryEntry));
-  return c;
-}
+  MorangoBufferChunk *chunk;   /* NULL when reading or checking failed */
+  GError             *error;
+} Piece;
 
 static void
-chunk_free (Chunk *c)
+piece_free (Piece *p)
 {
-  g_string_chunk_free (c->texts);
-  g_array_unref (c->records);
-  g_array_unref (c->history);
-  g_clear_error (&c->error);
-  g_free (c);
+  morango_buffer_chunk_free (p->chunk);
+  g_clear_error (&p->error);
+  g_free (p);
 }
 
 typedef struct {
-  Sync        *sync;
-  gint64       after_id;   /* the reader's position in the sender's buffer */
-  GAsyncQueue *chunks;     /* Chunk *, reader -> writer */
-  GAsyncQueue *stored;     /* the writer's answers (see STORED_STOP) */
-  GError      *error;      /* the reader's own failure (the sender's counts) */
+  Sync                *sync;
+  gint64               offset;   /* the next record the reader reads */
+  MorangoBufferCursor  cursor;   /* and where it stands in the sender's buffer */
+  GAsyncQueue         *chunks;   /* Piece *, reader -> writer */
+  GAsyncQueue         *stored;   /* the writer's answers (see STORED_STOP) */
+  GError              *error;    /* the reader's own failure (the sender's counts) */
 } Transfer;
-
-static inline const char *
-copy_column (GStringChunk *texts,
-             sqlite3_stmt *stmt,
-             int           col)
-{
-  const char *text = (const char *) sqlite3_column_text (stmt, col);
-
-  /* NULL reads as "", as morango_db_column_text has it. */
-  return text != NULL ? g_string_chunk_insert_len (texts, text, sqlite3_column_bytes (stmt, col))
-                      : "";
-}
-
-/* Reads and checks the sender's next chunk after t->after_id, walking
- * the rowid (the "+" keeps SQLite off the (session, model_uuid) index,
- * which would sort the whole session again for every chunk). */
-static gboolean
-read_chunk (Transfer  *t,
-            Chunk     *c,
-            GError   **error)
-{
-  Sync *sync = t->sync;
-  MorangoDb *sdb = morango_store_get_db (sync->sender);
-  sqlite3_stmt *read;
-  HistoryCursor hist = { 0 };
-  gboolean ok = TRUE;
-  int rc;
-
-  /* Each statement has its own SQL text, so the cache hands out the
-   * same one for the whole chunk: looked up once here rather than per
-   * record (hashing the text costs more than running the inserts). */
-  read = morango_db_prepare (sdb,
-                             "SELECT id, model_uuid, profile, serialized, deleted, hard_deleted, "
-                             "  last_saved_instance, last_saved_counter, partition, source_id, model_name, "
-                             "  conflicting_serialized_data, _self_ref_fk "
-                             "FROM morango_buffer WHERE +transfer_session_id = ? AND id > ? "
-                             "ORDER BY id LIMIT ?", error);
-  if (read == NULL || !morango_db_bind (sdb, read, error, "sii", sync->ts_id, t->after_id,
-                                        (gint64) sync->options->chunk_size))
-    return FALSE;
-  hist.stmt = morango_db_prepare (sdb,
-                                  "SELECT model_uuid, instance_id, counter "
-                                  "FROM morango_recordmaxcounterbuffer "
-                                  "WHERE transfer_session_id = ?1 AND model_uuid >= ?2 "
-                                  "ORDER BY model_uuid", error);
-  if (hist.stmt == NULL)
-    {
-      sqlite3_reset (read);
-      return FALSE;
-    }
-
-  while (ok && (rc = morango_db_step (sdb, read, error)) == SQLITE_ROW)
-    {
-      MorangoBufferRecord rec = {
-        .model_uuid = copy_column (c->texts, read, 1),
-        .profile = copy_column (c->texts, read, 2),
-        .serialized = copy_column (c->texts, read, 3),
-        .deleted = sqlite3_column_int (read, 4),
-        .hard_deleted = sqlite3_column_int (read, 5),
-        .last_saved_instance = copy_column (c->texts, read, 6),
-        .last_saved_counter = sqlite3_column_int64 (read, 7),
-        .partition = copy_column (c->texts, read, 8),
-        .source_id = copy_column (c->texts, read, 9),
-        .model_name = copy_column (c->texts, read, 10),
-        .conflicting_serialized_data = copy_column (c->texts, read, 11),
-        .self_ref_fk = copy_column (c->texts, read, 12),
-      };
-
-      c->last_id = sqlite3_column_int64 (read, 0);
-      if (!morango_buffer_check_record (sync->receiver, sync->filter, &rec, error) ||
-          !history_find (&hist, sdb, sync->ts_id, rec.model_uuid, error))
-        {
-          ok = FALSE;
-          break;
-        }
-      for (; history_at (&hist, rec.model_uuid); hist.rc = morango_db_step (sdb, hist.stmt, error))
-        {
-          const char *instance = morango_db_column_text (hist.stmt, 1);
-          HistoryEntry entry = { c->records->len, NULL, sqlite3_column_int64 (hist.stmt, 2) };
-
-          if (!morango_is_hex32 (instance))
-            {
-              g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED,
-                           "Record %s carries a malformed history entry", rec.model_uuid);
-              ok = FALSE;
-              break;
-            }
-          entry.instance = g_string_chunk_insert_len (c->texts, instance, 32);
-          g_array_append_val (c->history, entry);
-        }
-      if (hist.rc < 0)
-        ok = FALSE;
-      g_array_append_val (c->records, rec);
-    }
-  sqlite3_reset (read);
-  sqlite3_reset (hist.stmt);
-  return ok && rc >= 0;
-}
 
 /* Tells the sender how far the receiver got. */
 static gboolean
@@ -413,6 +203,7 @@ static gpointer
 transfer_reader (gpointer data)
 {
   Transfer *t = data;
+  Sync *sync = t->sync;
   guint in_flight = 0;
   gboolean pushed_last = FALSE, stopped = FALSE;
 
@@ -422,14 +213,19 @@ transfer_reader (gpointer data)
 
       if (!pushed_last && in_flight < CHUNKS_IN_FLIGHT)
         {
-          Chunk *c = chunk_new ();
+          Piece *p = g_new0 (Piece, 1);
 
           if (t->error != NULL)
-            c->error = g_error_copy (t->error);   /* the sender's count failed */
-          else if (read_chunk (t, c, &c->error))
-            t->after_id = c->last_id;
-          pushed_last = c->error != NULL || c->records->len < t->sync->options->chunk_size;
-          g_async_queue_push (t->chunks, c);
+            p->error = g_error_copy (t->error);   /* the sender's count failed */
+          else if ((p->chunk = morango_buffer_read_chunk (sync->sender, sync->ts_id, t->offset,
+                                                          sync->options->chunk_size, &t->cursor,
+                                                          &p->error)) != NULL &&
+                   !morango_buffer_check_chunk (sync->receiver, sync->filter, p->chunk, &p->error))
+            g_clear_pointer (&p->chunk, morango_buffer_chunk_free);
+          if (p->chunk != NULL)
+            t->offset += p->chunk->records->len;
+          pushed_last = p->chunk == NULL || p->chunk->records->len < sync->options->chunk_size;
+          g_async_queue_push (t->chunks, p);
           in_flight++;
           if ((msg = g_async_queue_try_pop (t->stored)) == NULL)
             continue;
@@ -449,112 +245,22 @@ transfer_reader (gpointer data)
   return NULL;
 }
 
-/* Stores one checked chunk on the receiver, with the new transferred
- * count, in one transaction. */
-static gboolean
-store_chunk (Sync    *sync,
-             Chunk   *c,
-             gint64   already,
-             GError **error)
-{
-  MorangoDb *rdb = morango_store_get_db (sync->receiver);
-  sqlite3_stmt *insert, *insert_rmcb;
-  guint h = 0;
-
-  insert = morango_db_prepare (rdb,
-                               "INSERT INTO morango_buffer (profile, serialized, deleted, hard_deleted, "
-                               "  last_saved_instance, last_saved_counter, partition, source_id, "
-                               "  model_name, conflicting_serialized_data, _self_ref_fk, "
-                               "  transfer_session_id, model_uuid) "
-                               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", error);
-  insert_rmcb = morango_db_prepare (rdb,
-                                    "INSERT INTO morango_recordmaxcounterbuffer (instance_id, counter, "
-                                    "  transfer_session_id, model_uuid) VALUES (?, ?, ?, ?) "
-                                    "ON CONFLICT DO UPDATE SET counter = max (counter, excluded.counter)",
-                                    error);
-  if (insert == NULL || insert_rmcb == NULL || !morango_db_begin (rdb, error))
-    return FALSE;
-
-  for (guint i = 0; i < c->records->len; i++)
-    {
-      const MorangoBufferRecord *rec = &g_array_index (c->records, MorangoBufferRecord, i);
-
-      /* The texts live as long as the chunk: bound without a copy. */
-      if ((bind_static (insert, 1, rec->profile) | bind_static (insert, 2, rec->serialized) |
-           sqlite3_bind_int (insert, 3, rec->deleted ? 1 : 0) |
-           sqlite3_bind_int (insert, 4, rec->hard_deleted ? 1 : 0) |
-           bind_static (insert, 5, rec->last_saved_instance) |
-           sqlite3_bind_int64 (insert, 6, rec->last_saved_counter) |
-           bind_static (insert, 7, rec->partition) | bind_static (insert, 8, rec->source_id) |
-           bind_static (insert, 9, rec->model_name) |
-           bind_static (insert, 10, rec->conflicting_serialized_data) |
-           bind_static (insert, 11, rec->self_ref_fk) | bind_static (insert, 12, sync->ts_id) |
-           bind_static (insert, 13, rec->model_uuid)) != SQLITE_OK)
-        {
-          morango_db_set_error (rdb, error, "binding a value");
-          goto fail;
-        }
-      if (!morango_db_run (rdb, insert, error))
-        goto fail;
-
-      for (; h < c->history->len && g_array_index (c->history, HistoryEntry, h).record == i; h++)
-        {
-          const HistoryEntry *e = &g_array_index (c->history, HistoryEntry, h);
-
-          if ((bind_static (insert_rmcb, 1, e->instance) |
-               sqlite3_bind_int64 (insert_rmcb, 2, e->counter) |
-               bind_static (insert_rmcb, 3, sync->ts_id) |
-               bind_static (insert_rmcb, 4, rec->model_uuid)) != SQLITE_OK)
-            {
-              morango_db_set_error (rdb, error, "binding a value");
-              goto fail;
-            }
-          if (!morango_db_run (rdb, insert_rmcb, error))
-            goto fail;
-        }
-
-      if (!morango_store_check_injected (sync->receiver, "transfer", already + i + 1, error))
-        goto fail;
-    }
-
-  if (!morango_transfer_session_set_counts (rdb, sync->ts_id, -1, already + c->records->len, error) ||
-      !morango_db_commit (rdb, error))
-    goto fail;
-  return TRUE;
-
-fail:
-  if (morango_db_in_transaction (rdb))
-    morango_db_rollback (rdb);
-  return FALSE;
-}
-
 static gboolean
 stage_transferring (Sync    *sync,
                     GError **error)
 {
   g_autoptr(MorangoTransferSession) rts = load_ts (sync->receiver, sync->ts_id, error);
-  Transfer t = { sync, 0, NULL, NULL, NULL };
+  Transfer t = { sync, 0, { 0 }, NULL, NULL, NULL };
   GThread *reader;
   gboolean ok = TRUE, last = FALSE;
   gint64 done;
 
   if (rts == NULL)
     return FALSE;
-  done = rts->records_transferred;
-
   /* Resuming: skip what the receiver already committed. */
-  if (done > 0)
-    {
-      gboolean found = FALSE;
-      if (!morango_db_query_int64 (morango_store_get_db (sync->sender), &t.after_id, &found, error,
-                                   "SELECT id FROM morango_buffer WHERE transfer_session_id = ? "
-                                   "ORDER BY id LIMIT 1 OFFSET ?", "si", sync->ts_id, done - 1))
-        return FALSE;
-      if (!found)
-        t.after_id = G_MAXINT64;
-    }
+  done = t.offset = rts->records_transferred;
 
-  t.chunks = g_async_queue_new_full ((GDestroyNotify) chunk_free);
+  t.chunks = g_async_queue_new_full ((GDestroyNotify) piece_free);
   t.stored = g_async_queue_new ();
   reader = g_thread_new ("morango-transfer", transfer_reader, &t);
 
@@ -563,20 +269,19 @@ stage_transferring (Sync    *sync,
    * read past a failure are freed with the queue. */
   while (ok && !last)
     {
-      Chunk *c = g_async_queue_pop (t.chunks);
+      Piece *p = g_async_queue_pop (t.chunks);
 
-      last = c->records->len < sync->options->chunk_size;
-      if (c->error != NULL)
+      last = p->chunk == NULL || p->chunk->records->len < sync->options->chunk_size;
+      if (p->error != NULL)
         {
-          g_propagate_error (error, g_steal_pointer (&c->error));
+          g_propagate_error (error, g_steal_pointer (&p->error));
           ok = FALSE;
         }
-      else if (!store_chunk (sync, c, done, error))
+      else if (!morango_buffer_write_chunk (sync->receiver, sync->ts_id, sync->filter, p->chunk,
+                                            NULL, &done, error))
         ok = FALSE;
-      else
-        done += c->records->len;
       g_async_queue_push (t.stored, GSIZE_TO_POINTER (ok ? (gsize) done + 1 : STORED_STOP));
-      chunk_free (c);
+      piece_free (p);
     }
   g_thread_join (reader);
 
