@@ -4,8 +4,7 @@
  */
 #pragma once
 
-#include "morango-queue.h"
-#include "morango-session.h"
+#include "morango-transfer.h"
 
 G_BEGIN_DECLS
 
@@ -35,12 +34,14 @@ typedef struct {
 /* Runs one transfer between @client and @server for @filter: a push
  * (client sends) or a pull (server sends), through the stages a network
  * sync uses: serialize, queue, transfer in chunks, dequeue, deserialize,
- * cleanup.  Every stage is atomic on each database, except the transfer,
- * which commits per chunk.  The stage reached is persisted on both
- * sides: after a failure, calling again with
- * @options->resume_transfer_session_id continues where it stopped.
- * @stats may be NULL; its transfer_session_id is filled as soon as the
- * session exists, so a caller can resume after a failure. */
+ * cleanup.  It is morango_transfer() on @client with @server behind a
+ * MorangoLocalPeer: the same code path as a sync over HTTP.  Every stage
+ * is atomic on each database, except the transfer, which commits per
+ * chunk.  The stage reached is persisted on both sides: after a
+ * failure, calling again with @options->resume_transfer_session_id
+ * continues where it stopped.  @stats may be NULL; its transfer_session_id is
+ * filled once the session exists, so a caller can resume after a
+ * failure; its dequeue is the receiver's, whichever side that is. */
 gboolean morango_local_sync (MorangoStore                  *client,
                              MorangoStore                  *server,
                              MorangoFilter                 *filter,

@@ -91,6 +91,56 @@ morango_sync_session_create (MorangoDb   *db,
                              connection_path, client_instance_id, server_instance_id);
 }
 
+void
+morango_sync_session_free (MorangoSyncSession *ss)
+{
+  if (ss == NULL)
+    return;
+  g_free (ss->id);
+  g_free (ss->profile);
+  g_free (ss->connection_kind);
+  g_free (ss->connection_path);
+  g_free (ss->client_instance_id);
+  g_free (ss->server_instance_id);
+  g_free (ss);
+}
+
+MorangoSyncSession *
+morango_sync_session_load (MorangoDb   *db,
+                           const char  *id,
+                           GError     **error)
+{
+  g_autoptr(MorangoSyncSession) ss = NULL;
+  sqlite3_stmt *stmt;
+  int rc;
+
+  stmt = morango_db_prepare (db,
+                             "SELECT id, is_server, active, profile, connection_kind, connection_path, "
+                             "  client_instance_id, server_instance_id "
+                             "FROM morango_syncsession WHERE id = ?", error);
+  if (stmt == NULL || !morango_db_bind (db, stmt, error, "s", id))
+    return NULL;
+  if ((rc = morango_db_step (db, stmt, error)) < 0)
+    return NULL;
+  if (rc == SQLITE_DONE)
+    {
+      sqlite3_reset (stmt);
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND, "No sync session %s", id);
+      return NULL;
+    }
+  ss = g_new0 (MorangoSyncSession, 1);
+  ss->id = g_strdup (morango_db_column_text (stmt, 0));
+  ss->is_server = sqlite3_column_int (stmt, 1) != 0;
+  ss->active = sqlite3_column_int (stmt, 2) != 0;
+  ss->profile = g_strdup (morango_db_column_text (stmt, 3));
+  ss->connection_kind = g_strdup (morango_db_column_text (stmt, 4));
+  ss->connection_path = g_strdup (morango_db_column_text (stmt, 5));
+  ss->client_instance_id = g_strdup (morango_db_column_text (stmt, 6));
+  ss->server_instance_id = g_strdup (morango_db_column_text (stmt, 7));
+  sqlite3_reset (stmt);
+  return g_steal_pointer (&ss);
+}
+
 gboolean
 morango_sync_session_close (MorangoDb   *db,
                             const char  *id,
@@ -173,6 +223,21 @@ morango_transfer_session_load (MorangoDb   *db,
     ts->status = MORANGO_STAGE_STATUS_PENDING;
   sqlite3_reset (stmt);
   return g_steal_pointer (&ts);
+}
+
+gboolean
+morango_transfer_session_find_active (MorangoDb   *db,
+                                      const char  *sync_session_id,
+                                      gboolean     push,
+                                      char       **id,
+                                      GError     **error)
+{
+  g_return_val_if_fail (id != NULL && *id == NULL, FALSE);
+
+  return morango_db_query_text (db, id, error,
+                                "SELECT id FROM morango_transfersession "
+                                "WHERE sync_session_id = ? AND push = ? AND active = 1 LIMIT 1",
+                                "sb", sync_session_id, push);
 }
 
 gboolean

@@ -34,6 +34,22 @@ const char *morango_stage_status_to_string  (MorangoStageStatus  status);
 gboolean    morango_stage_status_from_string (const char        *text,
                                               MorangoStageStatus *status);
 
+/* A sync session as a side keeps it (protocol §1.4; the object of
+ * GET syncsessions/<id>/). */
+typedef struct {
+  char     *id;
+  gboolean  is_server;
+  gboolean  active;
+  char     *profile;
+  char     *connection_kind;     /* "local", "network" */
+  char     *connection_path;     /* the server's database file, or its URL */
+  char     *client_instance_id;
+  char     *server_instance_id;
+} MorangoSyncSession;
+
+void     morango_sync_session_free           (MorangoSyncSession *ss);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MorangoSyncSession, morango_sync_session_free)
+
 typedef struct {
   char               *id;
   char               *sync_session_id;
@@ -60,6 +76,10 @@ gboolean morango_sync_session_create         (MorangoDb   *db,
                                               const char  *client_instance_id,
                                               const char  *server_instance_id,
                                               GError     **error);
+/* MORANGO_ERROR_NOT_FOUND when there is no such session. */
+MorangoSyncSession *morango_sync_session_load (MorangoDb  *db,
+                                               const char *id,
+                                               GError    **error);
 gboolean morango_sync_session_close          (MorangoDb   *db,
                                               const char  *id,
                                               GError     **error);
@@ -75,6 +95,13 @@ gboolean morango_transfer_session_create     (MorangoDb     *db,
 MorangoTransferSession *morango_transfer_session_load (MorangoDb  *db,
                                                        const char *id,
                                                        GError    **error);
+/* The id of the active transfer session of @sync_session_id in the
+ * direction @push, in *@id; NULL there when it has none. */
+gboolean morango_transfer_session_find_active (MorangoDb   *db,
+                                               const char  *sync_session_id,
+                                               gboolean     push,
+                                               char       **id,
+                                               GError     **error);
 /* Moves the session to (@stage, @status).  A stage never moves back;
  * each change bumps the activity time here and on the sync session. */
 gboolean morango_transfer_session_set_stage  (MorangoDb          *db,

@@ -1,450 +1,621 @@
-/* morango-transfer.c: sync two engine databases in one process
+/* morango-transfer.c: one transfer session, driven from the client's side
  *
- * The same stages a network sync runs, with buffer rows moved directly
- * between the two databases instead of over HTTP.  Receipt checks are
- * the receiver's, as they would be on the wire.
+ * The client's column of protocol §9.4: in each stage this side does its
+ * own part on its store, then has the peer do its part ("remote
+ * proceed").  The peer is the server: a store in this process
+ * (MorangoLocalPeer) or another device over HTTP, one code path.
+ * Receipt checks are the receiver's, as on the wire.
  *
  * SPDX-License-Identifier: MIT
  */
 #include <string.h>
 
-#include "morango-buffer.h"
-#include "morango-local-sync.h"
+#include "morango-pipe-private.h"
 #include "morango-serialize.h"
+#include "morango-transfer.h"
 
 typedef struct {
-  MorangoStore                  *client;
-  MorangoStore                  *server;
-  MorangoStore                  *sender;
-  MorangoStore                  *receiver;
-  MorangoFilter                 *filter;
-  gboolean                       push;
-  const MorangoLocalSyncOptions *options;
-  MorangoLocalSyncStats         *stats;
-  char                          *ts_id;
-} Sync;
+  MorangoStore                 *store;
+  MorangoPeer                  *peer;
+  MorangoFilter                *filter;
+  gboolean                      push;
+  const MorangoTransferOptions *options;
+  MorangoMonitor               *monitor;
+  GCancellable                 *cancellable;
+  MorangoTransferStats         *stats;
+  char                         *ts_id;
+  char                         *ss_id;
+} Transfer;
 
-static gboolean
-set_stage_both (Sync               *sync,
-                MorangoStage        stage,
-                MorangoStageStatus  status,
-                GError            **error)
+static MorangoDb *
+db_of (Transfer *t)
 {
-  return morango_transfer_session_set_stage (morango_store_get_db (sync->client), sync->ts_id,
-                                             stage, status, error) &&
-         morango_transfer_session_set_stage (morango_store_get_db (sync->server), sync->ts_id,
-                                             stage, status, error);
-}
-
-static gboolean
-create_sessions (Sync    *sync,
-                 GError **error)
-{
-  MorangoRandom *random = morango_store_get_random (sync->client);
-  g_autofree char *ss_id = morango_random_uuid4_hex (random);
-  MorangoDb *cdb = morango_store_get_db (sync->client);
-  MorangoDb *sdb = morango_store_get_db (sync->server);
-  const char *profile = morango_store_get_profile_name (sync->client);
-
-  if (g_strcmp0 (profile, morango_store_get_profile_name (sync->server)) != 0)
-    {
-      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "Cannot sync profile “%s” with profile “%s”",
-                   profile, morango_store_get_profile_name (sync->server));
-      return FALSE;
-    }
-
-  sync->ts_id = morango_random_uuid4_hex (random);
-  if (!morango_sync_session_create (cdb, ss_id, FALSE, profile, "local",
-                                    morango_db_get_path (sdb),
-                                    morango_store_get_instance_id (sync->client),
-                                    morango_store_get_instance_id (sync->server), error) ||
-      !morango_sync_session_create (sdb, ss_id, TRUE, profile, "local",
-                                    morango_db_get_path (sdb),
-                                    morango_store_get_instance_id (sync->client),
-                                    morango_store_get_instance_id (sync->server), error) ||
-      !morango_transfer_session_create (cdb, sync->ts_id, ss_id, sync->filter, sync->push, error) ||
-      !morango_transfer_session_create (sdb, sync->ts_id, ss_id, sync->filter, sync->push, error))
-    return FALSE;
-  return set_stage_both (sync, MORANGO_STAGE_INITIALIZING, MORANGO_STAGE_STATUS_COMPLETED, error);
-}
-
-static gboolean
-stage_serializing (Sync    *sync,
-                   GError **error)
-{
-  gboolean reduction = !sync->options->no_fsic_reduction;
-  g_autofree char *sender_fsic = NULL;
-  g_autofree char *receiver_fsic = NULL;
-
-  if (!morango_store_serialize (sync->sender, sync->filter, error))
-    return FALSE;
-  if (!morango_instance_get_counter (morango_store_get_db (sync->sender),
-                                     morango_store_get_instance_id (sync->sender),
-                                     &sync->stats->records_serialized_counter, error))
-    return FALSE;
-
-  sender_fsic = morango_store_calculate_fsic_json (sync->sender, sync->filter, TRUE,
-                                                   sync->options->format, reduction, error);
-  if (sender_fsic == NULL)
-    return FALSE;
-  receiver_fsic = morango_store_calculate_fsic_json (sync->receiver, sync->filter, FALSE,
-                                                     sync->options->format, reduction, error);
-  if (receiver_fsic == NULL)
-    return FALSE;
-
-  {
-    const char *client_fsic = sync->push ? sender_fsic : receiver_fsic;
-    const char *server_fsic = sync->push ? receiver_fsic : sender_fsic;
-
-    return morango_transfer_session_set_fsics (morango_store_get_db (sync->client), sync->ts_id,
-                                               client_fsic, server_fsic, error) &&
-           morango_transfer_session_set_fsics (morango_store_get_db (sync->server), sync->ts_id,
-                                               client_fsic, server_fsic, error);
-  }
+  return morango_store_get_db (t->store);
 }
 
 static MorangoTransferSession *
-load_ts (MorangoStore  *store,
-         const char    *id,
-         GError       **error)
+load_local (Transfer  *t,
+            GError   **error)
 {
-  return morango_transfer_session_load (morango_store_get_db (store), id, error);
+  return morango_transfer_session_load (db_of (t), t->ts_id, error);
 }
 
-static const char *
-sender_fsic_of (Sync                   *sync,
-                MorangoTransferSession *ts)
+/* Whether the peer's session has done @stage. */
+static gboolean
+remote_done (const MorangoTransferSession *remote,
+             MorangoStage                  stage)
 {
-  return sync->push ? ts->client_fsic : ts->server_fsic;
+  return remote->stage > stage ||
+         (remote->stage == stage && remote->status == MORANGO_STAGE_STATUS_COMPLETED);
 }
 
-static const char *
-receiver_fsic_of (Sync                   *sync,
-                  MorangoTransferSession *ts)
+/* Remote proceed (§9.4): asks the peer to run its stages up to @stage
+ * unless it has done so already (a resumed transfer), and returns its
+ * session.  Unlike Python's client, a stage the peer left errored or
+ * unfinished is asked for again, so that a peer that allows it can
+ * resume too. */
+static MorangoTransferSession *
+remote_proceed (Transfer                 *t,
+                MorangoStage              stage,
+                const MorangoPeerUpdate  *update,
+                GError                  **error)
 {
-  return sync->push ? ts->server_fsic : ts->client_fsic;
+  g_autoptr(MorangoTransferSession) remote = NULL;
+
+  remote = morango_peer_get_transfer_session (t->peer, t->ts_id, t->cancellable, error);
+  if (remote == NULL)
+    return NULL;
+  if (remote_done (remote, stage))
+    return g_steal_pointer (&remote);
+
+  g_clear_pointer (&remote, morango_transfer_session_free);
+  remote = morango_peer_proceed (t->peer, t->ts_id, stage, update, t->cancellable, error);
+  if (remote == NULL)
+    return NULL;
+  if (!remote_done (remote, stage))
+    {
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_FAILED,
+                   "The peer did not finish its %s stage: it is at %s, %s",
+                   morango_stage_to_string (stage), morango_stage_to_string (remote->stage),
+                   morango_stage_status_to_string (remote->status));
+      return NULL;
+    }
+  return g_steal_pointer (&remote);
 }
+
+/* POST syncsessions/, then this side's sync and transfer sessions. */
+static gboolean
+open_sessions (Transfer  *t,
+               GError   **error)
+{
+  MorangoRandom *random = morango_store_get_random (t->store);
+  MorangoSyncSession request = { 0 };
+  g_autoptr(MorangoSyncSession) remote = NULL;
+
+  /* Refused before the peer opens anything (quirk 15). */
+  if (morango_filter_is_everything (t->filter))
+    {
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
+                   "A transfer needs a filter that names partitions; an empty filter "
+                   "would mean every record");
+      return FALSE;
+    }
+
+  t->ss_id = morango_random_uuid4_hex (random);
+  request.id = t->ss_id;
+  request.profile = (char *) morango_store_get_profile_name (t->store);
+  request.client_instance_id = (char *) morango_store_get_instance_id (t->store);
+  remote = morango_peer_open_sync_session (t->peer, &request, t->cancellable, error);
+  if (remote == NULL)
+    return FALSE;
+
+  t->ts_id = morango_random_uuid4_hex (random);
+  return morango_sync_session_create (db_of (t), t->ss_id, FALSE, request.profile,
+                                      remote->connection_kind, remote->connection_path,
+                                      request.client_instance_id, remote->server_instance_id,
+                                      error) &&
+         morango_transfer_session_create (db_of (t), t->ts_id, t->ss_id, t->filter, t->push, error);
+}
+
+/* ---- the stages: this side's part, then the peer's ---- */
 
 static gboolean
-stage_queuing (Sync    *sync,
-               GError **error)
+stage_initializing (Transfer  *t,
+                    GError   **error)
 {
-  g_autoptr(MorangoTransferSession) ts = load_ts (sync->sender, sync->ts_id, error);
-  gint64 total = 0;
+  g_autofree char *filter = morango_filter_to_string (t->filter);
+  MorangoTransferSession request = {
+    .id = t->ts_id, .sync_session_id = t->ss_id, .filter = filter, .push = t->push,
+    .client_fsic = (char *) "{}", .records_total = -1,
+  };
+  g_autoptr(MorangoTransferSession) remote = NULL;
 
-  if (ts == NULL)
+  remote = morango_peer_create_transfer_session (t->peer, &request, t->cancellable, error);
+  if (remote == NULL)
     return FALSE;
-  if (!morango_store_queue (sync->sender, sync->ts_id, sync->filter, sync->options->format,
-                            sender_fsic_of (sync, ts), receiver_fsic_of (sync, ts), &total, error))
-    return FALSE;
-  sync->stats->records_total = total;
-  return morango_transfer_session_set_counts (morango_store_get_db (sync->sender), sync->ts_id,
-                                              total, -1, error) &&
-         morango_transfer_session_set_counts (morango_store_get_db (sync->receiver), sync->ts_id,
-                                              total, -1, error);
-}
-
-/* ---- the transfer: the sender's side reads, the receiver's side writes --
- *
- * As over the network, where the sender prepares the next chunk while
- * the receiver stores the last one, the two sides run on two threads:
- * a reader thread owns the sender's connection for the stage (reading
- * a chunk, checking every record as the receiver, copying it out), and
- * the calling thread stores each checked chunk on the receiver in one
- * transaction.  At most CHUNKS_IN_FLIGHT chunks are held in memory.
- * The sender learns of a chunk (its transferred count) only once the
- * receiver has committed it, from the reader thread, which owns that
- * connection. */
-
-#define CHUNKS_IN_FLIGHT 2
-
-/* A chunk on its way from the reader to the writer. */
-typedef struct {
-  MorangoBufferChunk *chunk;   /* NULL when reading or checking failed */
-  GError             *error;
-} Piece;
-
-static void
-piece_free (Piece *p)
-{
-  morango_buffer_chunk_free (p->chunk);
-  g_clear_error (&p->error);
-  g_free (p);
-}
-
-typedef struct {
-  Sync                *sync;
-  gint64               offset;   /* the next record the reader reads */
-  MorangoBufferCursor  cursor;   /* and where it stands in the sender's buffer */
-  GAsyncQueue         *chunks;   /* Piece *, reader -> writer */
-  GAsyncQueue         *stored;   /* the writer's answers (see STORED_STOP) */
-  GError              *error;    /* the reader's own failure (the sender's counts) */
-} Transfer;
-
-/* Tells the sender how far the receiver got. */
-static gboolean
-apply_stored (Transfer  *t,
-              gint64     count,
-              GError   **error)
-{
-  return morango_store_check_injected (t->sync->sender, "transfer-count", count, error) &&
-         morango_transfer_session_set_counts (morango_store_get_db (t->sync->sender),
-                                              t->sync->ts_id, -1, count, error);
-}
-
-/* What the writer tells the reader after each chunk: the receiver's
- * transferred count plus one, or that it stopped. */
-#define STORED_STOP G_MAXSIZE
-
-/* The reader thread: chunks out, up to a short one (the last) or one
- * carrying an error; stored counts in, each applied to the sender. */
-static gpointer
-transfer_reader (gpointer data)
-{
-  Transfer *t = data;
-  Sync *sync = t->sync;
-  guint in_flight = 0;
-  gboolean pushed_last = FALSE, stopped = FALSE;
-
-  while (!stopped && (!pushed_last || in_flight > 0))
+  if (g_strcmp0 (remote->id, t->ts_id) != 0)
     {
-      gpointer msg;
-
-      if (!pushed_last && in_flight < CHUNKS_IN_FLIGHT)
-        {
-          Piece *p = g_new0 (Piece, 1);
-
-          if (t->error != NULL)
-            p->error = g_error_copy (t->error);   /* the sender's count failed */
-          else if ((p->chunk = morango_buffer_read_chunk (sync->sender, sync->ts_id, t->offset,
-                                                          sync->options->chunk_size, &t->cursor,
-                                                          &p->error)) != NULL &&
-                   !morango_buffer_check_chunk (sync->receiver, sync->filter, p->chunk, &p->error))
-            g_clear_pointer (&p->chunk, morango_buffer_chunk_free);
-          if (p->chunk != NULL)
-            t->offset += p->chunk->records->len;
-          pushed_last = p->chunk == NULL || p->chunk->records->len < sync->options->chunk_size;
-          g_async_queue_push (t->chunks, p);
-          in_flight++;
-          if ((msg = g_async_queue_try_pop (t->stored)) == NULL)
-            continue;
-        }
-      else
-        msg = g_async_queue_pop (t->stored);
-
-      if (GPOINTER_TO_SIZE (msg) == STORED_STOP)
-        stopped = TRUE;
-      else
-        {
-          in_flight--;
-          if (t->error == NULL)
-            apply_stored (t, (gint64) GPOINTER_TO_SIZE (msg) - 1, &t->error);
-        }
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
+                   "The peer goes on with transfer session %s of this sync session, not %s",
+                   remote->id, t->ts_id);
+      return FALSE;
     }
-  return NULL;
-}
-
-static gboolean
-stage_transferring (Sync    *sync,
-                    GError **error)
-{
-  g_autoptr(MorangoTransferSession) rts = load_ts (sync->receiver, sync->ts_id, error);
-  Transfer t = { sync, 0, { 0 }, NULL, NULL, NULL };
-  GThread *reader;
-  gboolean ok = TRUE, last = FALSE;
-  gint64 done;
-
-  if (rts == NULL)
-    return FALSE;
-  /* Resuming: skip what the receiver already committed. */
-  done = t.offset = rts->records_transferred;
-
-  t.chunks = g_async_queue_new_full ((GDestroyNotify) piece_free);
-  t.stored = g_async_queue_new ();
-  reader = g_thread_new ("morango-transfer", transfer_reader, &t);
-
-  /* Each chunk popped is answered, with its count or with the stop, so
-   * the reader never waits for an answer that does not come; chunks it
-   * read past a failure are freed with the queue. */
-  while (ok && !last)
-    {
-      Piece *p = g_async_queue_pop (t.chunks);
-
-      last = p->chunk == NULL || p->chunk->records->len < sync->options->chunk_size;
-      if (p->error != NULL)
-        {
-          g_propagate_error (error, g_steal_pointer (&p->error));
-          ok = FALSE;
-        }
-      else if (!morango_buffer_write_chunk (sync->receiver, sync->ts_id, sync->filter, p->chunk,
-                                            NULL, &done, error))
-        ok = FALSE;
-      g_async_queue_push (t.stored, GSIZE_TO_POINTER (ok ? (gsize) done + 1 : STORED_STOP));
-      piece_free (p);
-    }
-  g_thread_join (reader);
-
-  if (ok && t.error != NULL)
-    {
-      g_propagate_error (error, g_steal_pointer (&t.error));
-      ok = FALSE;
-    }
-  g_clear_error (&t.error);
-  g_async_queue_unref (t.chunks);
-  g_async_queue_unref (t.stored);
-  if (!ok)
-    return FALSE;
-
-  sync->stats->records_transferred = done;
   return TRUE;
 }
 
 static gboolean
-stage_dequeuing (Sync    *sync,
-                 GError **error)
+stage_serializing (Transfer  *t,
+                   GError   **error)
 {
-  g_autoptr(MorangoTransferSession) ts = load_ts (sync->receiver, sync->ts_id, error);
+  MorangoPeerUpdate update = MORANGO_PEER_UPDATE_INIT;
+  g_autofree char *fsic = NULL;
+  g_autoptr(MorangoTransferSession) remote = NULL;
 
-  if (ts == NULL)
+  /* The producer serializes; either side then counts what it holds. */
+  if (t->push && !morango_store_serialize (t->store, t->filter, error))
     return FALSE;
-  sync->stats->records_transferred = ts->records_transferred;
-  if (ts->records_transferred == 0)
-    return TRUE;
-  return morango_store_dequeue_scoped (sync->receiver, sync->ts_id, sync->filter,
-                                       sync->push ? sync->options->server_writable
-                                                  : sync->options->client_writable,
-                                       sync->options->format, sender_fsic_of (sync, ts),
-                                       &sync->stats->dequeue, error);
+  fsic = morango_store_calculate_fsic_json (t->store, t->filter, t->push, t->options->format,
+                                            !t->options->no_fsic_reduction, error);
+  if (fsic == NULL ||
+      !morango_transfer_session_set_fsics (db_of (t), t->ts_id, fsic, NULL, error))
+    return FALSE;
+
+  update.client_fsic = fsic;
+  if ((remote = remote_proceed (t, MORANGO_STAGE_SERIALIZING, &update, error)) == NULL)
+    return FALSE;
+  return morango_transfer_session_set_fsics (db_of (t), t->ts_id, NULL, remote->server_fsic, error);
 }
 
 static gboolean
-stage_deserializing (Sync    *sync,
-                     GError **error)
+stage_queuing (Transfer  *t,
+               GError   **error)
 {
-  if (sync->stats->records_transferred == 0)
-    return TRUE;
+  g_autoptr(MorangoTransferSession) ts = load_local (t, error);
+  g_autoptr(MorangoTransferSession) remote = NULL;
+  MorangoPeerUpdate update = MORANGO_PEER_UPDATE_INIT;
+  gint64 total = 0;
+
+  if (ts == NULL)
+    return FALSE;
+  /* The producer queues (which sets records_total here) and tells the
+   * receiver how many records to expect. */
+  if (t->push)
+    {
+      if (!morango_store_queue (t->store, t->ts_id, t->filter, t->options->format,
+                                ts->client_fsic, ts->server_fsic, &total, error))
+        return FALSE;
+      update.records_total = total;
+    }
+  if ((remote = remote_proceed (t, MORANGO_STAGE_QUEUING, &update, error)) == NULL)
+    return FALSE;
+  if (!t->push)
+    {
+      total = MAX (remote->records_total, 0);
+      if (!morango_transfer_session_set_counts (db_of (t), t->ts_id, total, -1, error))
+        return FALSE;
+    }
+  t->stats->records_total = total;
+  return TRUE;
+}
+
+/* ---- the transferring stage ----
+ *
+ * As over the network, where the sender prepares the next chunk while
+ * the receiver stores the last one, chunks move on two threads, through
+ * morango_pipe_run() (which starts the reading thread,
+ * "morango-chunk-source", and joins it before it returns):
+ *
+ * - The chunk source owns the sending side for the stage.  Push: it
+ *   reads each chunk from this store's outgoing buffer and has the peer
+ *   prepare it (the in-process peer runs its receipt checks there).
+ *   Pull: it fetches each chunk from the peer and runs this store's
+ *   receipt checks on it.  Before each chunk it tells the sender of each
+ *   chunk the receiver committed since: this store's count on a push, a
+ *   PATCH to the peer on a pull.
+ * - The chunk sink, on the calling thread, stores each checked chunk on
+ *   the receiving side in one transaction (push: the peer's POST
+ *   buffers/; pull: this store's incoming buffer), counting its records
+ *   on the monitor.
+ *
+ * So each side is used by one thread: on a push this store by the source
+ * and the peer by the sink (but for prepare_chunk(), which touches no
+ * connection), on a pull the other way round.  Two chunks are in flight
+ * at most.  Once the pipe has stopped, for any reason but a failure to
+ * tell the sender, the calling thread tells it of the chunks committed
+ * since the source last looked. */
+
+typedef struct {
+  Transfer            *t;
+  gint64               total;
+  gint64               offset;      /* source: the next record to ask for */
+  MorangoBufferCursor  cursor;      /* source, push: where it stands in the buffer */
+  gint64               committed;   /* sink: the receiver's count */
+  GAsyncQueue         *stored;      /* sink -> source: each count committed, plus one */
+  gboolean             untold;      /* source: telling the sender failed */
+} Chunks;
+
+static gpointer
+chunk_item_new (gpointer data)
+{
+  return g_new0 (MorangoBufferChunk *, 1);
+}
+
+static void
+chunk_item_free (gpointer item)
+{
+  MorangoBufferChunk **slot = item;
+
+  morango_buffer_chunk_free (*slot);
+  g_free (slot);
+}
+
+/* Tells the sender that the receiver committed @count records.  A
+ * cancel does not keep it from hearing: both sides keep the same count.
+ * Only the fault hook fails here. */
+static gboolean
+tell_sender (Chunks  *c,
+             gint64   count,
+             GError **error)
+{
+  Transfer *t = c->t;
+  g_autoptr(GError) fault = NULL;
+  MorangoPeerUpdate update = MORANGO_PEER_UPDATE_INIT;
+  g_autoptr(MorangoTransferSession) remote = NULL;
+
+  if (!morango_monitor_check (t->monitor, "transfer-count", count, &fault) &&
+      !g_error_matches (fault, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_propagate_error (error, g_steal_pointer (&fault));
+      return FALSE;
+    }
+  if (t->push)
+    return morango_store_check_injected (t->store, "transfer-count", count, error) &&
+           morango_transfer_session_set_counts (db_of (t), t->ts_id, -1, count, error);
+
+  update.records_transferred = count;
+  remote = morango_peer_proceed (t->peer, t->ts_id, MORANGO_STAGE_TRANSFERRING, &update, NULL, error);
+  return remote != NULL;
+}
+
+/* Tells the sender of each chunk the receiver committed since the last
+ * call, in order. */
+static gboolean
+tell_sender_stored (Chunks  *c,
+                    GError **error)
+{
+  gpointer count;
+
+  while ((count = g_async_queue_try_pop (c->stored)) != NULL)
+    if (!tell_sender (c, (gint64) GPOINTER_TO_SIZE (count) - 1, error))
+      return FALSE;
+  return TRUE;
+}
+
+/* On the source's thread: the next chunk, checked or prepared. */
+static MorangoPipeStep
+source_read (gpointer   item,
+             gpointer   data,
+             GError   **error)
+{
+  Chunks *c = data;
+  Transfer *t = c->t;
+  MorangoBufferChunk **slot = item;
+  MorangoBufferChunk *chunk;
+
+  g_clear_pointer (slot, morango_buffer_chunk_free);
+  if (!tell_sender_stored (c, error))
+    {
+      c->untold = TRUE;
+      return MORANGO_PIPE_ERROR;
+    }
+  if (c->offset >= c->total)
+    return MORANGO_PIPE_END;
+  if (g_cancellable_set_error_if_cancelled (t->cancellable, error))
+    return MORANGO_PIPE_ERROR;
+
+  if (t->push)
+    chunk = morango_buffer_read_chunk (t->store, t->ts_id, c->offset, t->options->chunk_size,
+                                       &c->cursor, error);
+  else
+    chunk = morango_peer_fetch_chunk (t->peer, t->ts_id, c->offset, t->options->chunk_size,
+                                      t->cancellable, error);
+  if (chunk == NULL)
+    return MORANGO_PIPE_ERROR;
+  *slot = chunk;
+
+  /* Python would ask again forever (§9.5). */
+  if (chunk->records->len == 0)
+    {
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_FAILED,
+                   "The sender has no records from %" G_GINT64_FORMAT " of its %" G_GINT64_FORMAT,
+                   c->offset, c->total);
+      return MORANGO_PIPE_ERROR;
+    }
+  if (!(t->push ? morango_peer_prepare_chunk (t->peer, t->ts_id, chunk, error)
+                : morango_buffer_check_chunk (t->store, t->filter, chunk, error)))
+    return MORANGO_PIPE_ERROR;
+  c->offset += chunk->records->len;
+  return MORANGO_PIPE_ITEM;
+}
+
+/* On the calling thread: stores one chunk on the receiving side. */
+static gboolean
+sink_store (gpointer   item,
+            gpointer   data,
+            GError   **error)
+{
+  Chunks *c = data;
+  Transfer *t = c->t;
+  MorangoBufferChunk *chunk = *(MorangoBufferChunk **) item;
+  gint64 done = c->committed;
+
+  if (t->push)
+    {
+      if (!morango_peer_push_chunk (t->peer, t->ts_id, chunk, t->monitor, error))
+        return FALSE;
+      done += chunk->records->len;
+    }
+  else if (!morango_buffer_write_chunk (t->store, t->ts_id, t->filter, chunk, t->monitor, &done, error))
+    return FALSE;
+
+  c->committed = done;
+  g_async_queue_push (c->stored, GSIZE_TO_POINTER ((gsize) done + 1));
+  return TRUE;
+}
+
+static const MorangoPipeFuncs chunk_pipe = {
+  .thread_name = "morango-chunk-source",
+  .batch_size = 1,     /* a chunk is a batch already */
+  .n_batches = 2,      /* one read while the other is stored */
+  .item_new = chunk_item_new,
+  .item_free = chunk_item_free,
+  .read = source_read,
+  .apply = sink_store,
+};
+
+/* Moves the records from *@done on up to @total, and leaves in *@done
+ * how many the receiver committed. */
+static gboolean
+move_chunks (Transfer  *t,
+             gint64    *done,
+             gint64     total,
+             GError   **error)
+{
+  Chunks c = { t, total, *done, { 0 }, *done, g_async_queue_new (), FALSE };
+  g_autoptr(GError) moving = NULL;
+  g_autoptr(GError) telling = NULL;
+
+  morango_pipe_run (&chunk_pipe, &c, &c, &moving);
+  /* The source is gone: its side is this thread's now.  Unless telling
+   * the sender is what failed, it hears of the rest. */
+  if (!c.untold)
+    tell_sender_stored (&c, &telling);
+  g_async_queue_unref (c.stored);
+
+  *done = c.committed;
+  if (moving != NULL || telling != NULL)
+    {
+      g_propagate_error (error, moving != NULL ? g_steal_pointer (&moving) : g_steal_pointer (&telling));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+stage_transferring (Transfer  *t,
+                    GError   **error)
+{
+  g_autoptr(MorangoTransferSession) ts = load_local (t, error);
+  gint64 total, done;
+
+  if (ts == NULL)
+    return FALSE;
+  total = MAX (ts->records_total, 0);
+  done = ts->records_transferred;
+
+  /* The peer must still hold the session (§9.8).  Resuming a push, it
+   * may have committed chunks this side never heard of; they are not
+   * sent again. */
+  {
+    g_autoptr(MorangoTransferSession) remote =
+      morango_peer_get_transfer_session (t->peer, t->ts_id, t->cancellable, error);
+
+    if (remote == NULL)
+      return FALSE;
+    if (t->push && remote->records_transferred != done &&
+        !morango_transfer_session_set_counts (db_of (t), t->ts_id, -1,
+                                              (done = remote->records_transferred), error))
+      return FALSE;
+  }
+
+  morango_monitor_stage_begin (t->monitor, "transfer", total);
+  if (done > 0 && !morango_monitor_advance (t->monitor, done, 0, error))
+    return FALSE;
+
+  if (done < total)
+    {
+      if (!move_chunks (t, &done, total, error))
+        return FALSE;
+    }
+  else if (!t->push)
+    {
+      /* Nothing to fetch (§9.6: one PATCH with the count). */
+      MorangoPeerUpdate update = MORANGO_PEER_UPDATE_INIT;
+      g_autoptr(MorangoTransferSession) remote = NULL;
+
+      update.records_transferred = done;
+      remote = morango_peer_proceed (t->peer, t->ts_id, MORANGO_STAGE_TRANSFERRING, &update,
+                                     t->cancellable, error);
+      if (remote == NULL)
+        return FALSE;
+    }
+
+  morango_monitor_stage_end (t->monitor);
+  t->stats->records_transferred = done;
+  return TRUE;
+}
+
+static gboolean
+stage_dequeuing (Transfer  *t,
+                 GError   **error)
+{
+  g_autoptr(MorangoTransferSession) ts = load_local (t, error);
+  g_autoptr(MorangoTransferSession) remote = NULL;
+
+  if (ts == NULL)
+    return FALSE;
+  if (!t->push && ts->records_transferred > 0 &&
+      !morango_store_dequeue_scoped (t->store, t->ts_id, t->filter, t->options->writable,
+                                     t->options->format, ts->server_fsic, &t->stats->dequeue, error))
+    return FALSE;
+  remote = remote_proceed (t, MORANGO_STAGE_DEQUEUING, NULL, error);
+  return remote != NULL;
+}
+
+static gboolean
+stage_deserializing (Transfer  *t,
+                     GError   **error)
+{
+  g_autoptr(MorangoTransferSession) ts = load_local (t, error);
+  g_autoptr(MorangoTransferSession) remote = NULL;
+
+  if (ts == NULL)
+    return FALSE;
   /* Local edits made since the last serialization become versions (and
    * win) before incoming data is written over the application rows. */
-  return morango_store_serialize (sync->receiver, sync->filter, error) &&
-         morango_store_deserialize (sync->receiver, sync->filter, FALSE, error);
-}
-
-static gboolean
-stage_cleanup (Sync    *sync,
-               GError **error)
-{
-  g_autoptr(MorangoTransferSession) ts = load_ts (sync->client, sync->ts_id, error);
-
-  if (ts == NULL)
+  if (!t->push && ts->records_transferred > 0 &&
+      !(morango_store_serialize (t->store, t->filter, error) &&
+        morango_store_deserialize (t->store, t->filter, FALSE, error)))
     return FALSE;
-  return morango_transfer_session_close (morango_store_get_db (sync->client), sync->ts_id, error) &&
-         morango_transfer_session_close (morango_store_get_db (sync->server), sync->ts_id, error) &&
-         morango_sync_session_close (morango_store_get_db (sync->client), ts->sync_session_id, error) &&
-         morango_sync_session_close (morango_store_get_db (sync->server), ts->sync_session_id, error);
+  remote = remote_proceed (t, MORANGO_STAGE_DESERIALIZING, NULL, error);
+  return remote != NULL;
 }
 
-typedef gboolean (*StageFunc) (Sync *sync, GError **error);
+/* This side's buffers go and its session closes, then the peer's
+ * transfer and sync sessions, then this side's sync session. */
+static gboolean
+stage_cleanup (Transfer  *t,
+               GError   **error)
+{
+  return morango_transfer_session_close (db_of (t), t->ts_id, error) &&
+         morango_peer_close (t->peer, t->ts_id, t->ss_id, t->cancellable, error) &&
+         morango_sync_session_close (db_of (t), t->ss_id, error);
+}
+
+typedef gboolean (*StageFunc) (Transfer *t, GError **error);
+
+static const StageFunc stages[MORANGO_N_STAGES] = {
+  stage_initializing, stage_serializing, stage_queuing, stage_transferring,
+  stage_dequeuing, stage_deserializing, stage_cleanup,
+};
+
+/* The stage a resumed transfer starts at. */
+static gboolean
+resume (Transfer      *t,
+        MorangoStage  *start,
+        GError       **error)
+{
+  g_autoptr(MorangoTransferSession) ts = NULL;
+  g_autoptr(MorangoFilter) stored = NULL;
+
+  t->ts_id = g_strdup (t->options->resume_transfer_session_id);
+  if ((ts = load_local (t, error)) == NULL)
+    return FALSE;
+  stored = morango_filter_parse (ts->filter);
+  if (!ts->active || ts->push != t->push || !morango_filter_equal (stored, t->filter))
+    {
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
+                   "Transfer session %s cannot be resumed: it is closed or was for "
+                   "another direction or filter", t->ts_id);
+      return FALSE;
+    }
+  t->ss_id = g_strdup (ts->sync_session_id);
+  *start = ts->status == MORANGO_STAGE_STATUS_COMPLETED ? ts->stage + 1 : ts->stage;
+  return TRUE;
+}
 
 gboolean
-morango_local_sync (MorangoStore                   *client,
-                    MorangoStore                   *server,
-                    MorangoFilter                  *filter,
-                    gboolean                        push,
-                    const MorangoLocalSyncOptions  *options,
-                    MorangoLocalSyncStats          *stats,
-                    GError                        **error)
+morango_transfer (MorangoStore                  *store,
+                  MorangoPeer                   *peer,
+                  MorangoFilter                 *filter,
+                  gboolean                       push,
+                  const MorangoTransferOptions  *options,
+                  MorangoMonitor                *monitor,
+                  MorangoTransferStats          *stats,
+                  GError                       **error)
 {
-  static const MorangoLocalSyncOptions defaults = MORANGO_LOCAL_SYNC_OPTIONS_INIT;
-  static const StageFunc stages[MORANGO_N_STAGES] = {
-    NULL, stage_serializing, stage_queuing, stage_transferring,
-    stage_dequeuing, stage_deserializing, stage_cleanup,
-  };
-  MorangoLocalSyncStats local_stats = { { 0 } };
-  g_autoptr(MorangoTransferSession) ts = NULL;
-  Sync sync = { 0 };
-  MorangoStage start = MORANGO_STAGE_SERIALIZING;
+  static const MorangoTransferOptions defaults = MORANGO_TRANSFER_OPTIONS_INIT;
+  MorangoTransferStats local_stats = { { 0 } };
+  Transfer t = { 0 };
+  MorangoStage start = MORANGO_STAGE_INITIALIZING;
+  gboolean ok = FALSE;
 
-  g_return_val_if_fail (MORANGO_IS_STORE (client), FALSE);
-  g_return_val_if_fail (MORANGO_IS_STORE (server), FALSE);
-  /* The transfer uses the two connections from two threads. */
-  g_return_val_if_fail (client != server, FALSE);
+  g_return_val_if_fail (MORANGO_IS_STORE (store), FALSE);
+  g_return_val_if_fail (MORANGO_IS_PEER (peer), FALSE);
   g_return_val_if_fail (filter != NULL, FALSE);
+  g_return_val_if_fail (monitor == NULL || MORANGO_IS_MONITOR (monitor), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  sync.client = client;
-  sync.server = server;
-  sync.sender = push ? client : server;
-  sync.receiver = push ? server : client;
-  sync.filter = filter;
-  sync.push = push;
-  sync.options = options ? options : &defaults;
-  sync.stats = stats ? stats : &local_stats;
-  memset (sync.stats, 0, sizeof *sync.stats);
-  if (sync.options->chunk_size == 0)
+  t.store = store;
+  t.peer = peer;
+  t.filter = filter;
+  t.push = push;
+  t.options = options ? options : &defaults;
+  t.monitor = monitor;
+  t.cancellable = monitor ? morango_monitor_get_cancellable (monitor) : NULL;
+  t.stats = stats ? stats : &local_stats;
+  memset (t.stats, 0, sizeof *t.stats);
+  if (t.options->chunk_size == 0)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, "The chunk size must be positive");
       return FALSE;
     }
 
-  if (sync.options->resume_transfer_session_id != NULL)
-    {
-      g_autoptr(MorangoFilter) stored = NULL;
-
-      sync.ts_id = g_strdup (sync.options->resume_transfer_session_id);
-      ts = load_ts (client, sync.ts_id, error);
-      if (ts == NULL)
-        goto out;
-      stored = morango_filter_parse (ts->filter);
-      if (!ts->active || ts->push != push || !morango_filter_equal (stored, filter))
-        {
-          g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                       "Transfer session %s cannot be resumed: it is closed or was for "
-                       "another direction or filter", sync.ts_id);
-          goto out;
-        }
-      start = ts->status == MORANGO_STAGE_STATUS_COMPLETED ? ts->stage + 1 : ts->stage;
-      if (start == MORANGO_STAGE_INITIALIZING)
-        start = MORANGO_STAGE_SERIALIZING;
-      /* A later stage still needs what the serializing stage counted. */
-      if (start > MORANGO_STAGE_TRANSFERRING)
-        {
-          g_autoptr(MorangoTransferSession) rts = load_ts (sync.receiver, sync.ts_id, error);
-          if (rts == NULL)
-            goto out;
-          sync.stats->records_transferred = rts->records_transferred;
-          sync.stats->records_total = rts->records_total;
-        }
-    }
-  else if (!create_sessions (&sync, error))
+  if (t.options->resume_transfer_session_id != NULL ? !resume (&t, &start, error)
+                                                    : !open_sessions (&t, error))
     goto out;
-
-  g_strlcpy (sync.stats->transfer_session_id, sync.ts_id, sizeof sync.stats->transfer_session_id);
+  if (t.ts_id != NULL)
+    g_strlcpy (t.stats->transfer_session_id, t.ts_id, sizeof t.stats->transfer_session_id);
 
   for (MorangoStage stage = start; stage < MORANGO_N_STAGES; stage++)
     {
       gint64 t0 = g_get_monotonic_time ();
       g_autoptr(GError) stage_error = NULL;
 
-      if (!set_stage_both (&sync, stage, MORANGO_STAGE_STATUS_STARTED, error))
+      if (!morango_monitor_check_cancelled (monitor, error) ||
+          !morango_transfer_session_set_stage (db_of (&t), t.ts_id, stage,
+                                               MORANGO_STAGE_STATUS_STARTED, error))
         goto out;
-      if (!stages[stage] (&sync, &stage_error))
+      if (!stages[stage] (&t, &stage_error))
         {
           g_autoptr(GError) ignored = NULL;
+
           /* The stage rolled back; record where it stopped. */
-          set_stage_both (&sync, stage, MORANGO_STAGE_STATUS_ERRORED, &ignored);
+          morango_transfer_session_set_stage (db_of (&t), t.ts_id, stage,
+                                              MORANGO_STAGE_STATUS_ERRORED, &ignored);
           g_propagate_prefixed_error (error, g_steal_pointer (&stage_error), "%s: ",
                                       morango_stage_to_string (stage));
           goto out;
         }
-      sync.stats->seconds[stage] = (g_get_monotonic_time () - t0) / 1e6;
-      if (!set_stage_both (&sync, stage, MORANGO_STAGE_STATUS_COMPLETED, error))
+      t.stats->seconds[stage] = (g_get_monotonic_time () - t0) / 1e6;
+      if (!morango_transfer_session_set_stage (db_of (&t), t.ts_id, stage,
+                                               MORANGO_STAGE_STATUS_COMPLETED, error))
         goto out;
     }
-
-  g_free (sync.ts_id);
-  return TRUE;
+  ok = TRUE;
 
 out:
-  g_clear_pointer (&sync.ts_id, g_free);
-  return FALSE;
+  if (t.ts_id != NULL)
+    {
+      g_autoptr(MorangoTransferSession) ts = load_local (&t, NULL);
+
+      if (ts != NULL)
+        {
+          t.stats->records_total = MAX (ts->records_total, 0);
+          t.stats->records_transferred = ts->records_transferred;
+        }
+    }
+  g_free (t.ts_id);
+  g_free (t.ss_id);
+  return ok;
 }
