@@ -294,7 +294,7 @@ sync_pair (World  *w,
     }
   g_assert_true (morango_scope_gate_transfer (client->scope, server->scope, filter, push, &refusal));
 
-  if (!morango_local_sync (client->store, server->store, filter, push, &options, &stats, &error))
+  if (!morango_local_sync (client->store, server->store, filter, push, &options, NULL, &stats, &error))
     g_error ("%s %s %s: %s", client->name, push ? "push to" : "pull from", server->name, error->message);
   w->n_syncs++;
   assert_within_scope (client);

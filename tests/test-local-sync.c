@@ -106,7 +106,7 @@ sync_ok (MorangoStore                  *client,
 {
   g_autoptr(GError) error = NULL;
 
-  g_assert_true (morango_local_sync (client, server, filter, push, options, stats, &error));
+  g_assert_true (morango_local_sync (client, server, filter, push, options, NULL, stats, &error));
   g_assert_no_error (error);
 }
 
@@ -295,15 +295,15 @@ test_interrupted_transfer_resumes (Fixture       *f,
   MorangoLocalSyncStats stats;
   g_autoptr(GError) error = NULL;
   g_autoptr(MorangoTransferSession) ts = NULL;
+  g_autoptr(MorangoMonitor) failing = morango_test_monitor_failing_at ("transfer", 25);
 
   for (guint i = 0; i < 40; i++)
     g_free (add_log (f->a, f->user, i));
   options.chunk_size = 10;
 
   /* The receiver fails inside the third chunk: two chunks stay committed. */
-  morango_store_inject_failure (f->b, "transfer", 25);
-  g_assert_false (morango_local_sync (f->b, f->a, f->filter, FALSE, &options, &stats, &error));
-  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INJECTED);
+  g_assert_false (morango_local_sync (f->b, f->a, f->filter, FALSE, &options, failing, &stats, &error));
+  g_assert_error (error, MORANGO_TEST_ERROR, MORANGO_TEST_ERROR_INJECTED);
   g_clear_error (&error);
   ts = morango_transfer_session_load (morango_store_get_db (f->b), stats.transfer_session_id, &error);
   g_assert_nonnull (ts);
@@ -319,7 +319,6 @@ test_interrupted_transfer_resumes (Fixture       *f,
   g_assert_cmpint (ts->records_transferred, ==, 20);
 
   /* Resuming sends only the rest. */
-  morango_store_inject_failure (f->b, NULL, -1);
   options.resume_transfer_session_id = ts->id;
   sync_ok (f->b, f->a, f->filter, FALSE, &options, &stats);
   g_assert_cmpint (stats.records_transferred, ==, 41);
@@ -337,14 +336,14 @@ test_sender_count_failure_resumes (Fixture       *f,
   MorangoLocalSyncStats stats;
   g_autoptr(GError) error = NULL;
   g_autoptr(MorangoTransferSession) sent = NULL, received = NULL;
+  g_autoptr(MorangoMonitor) failing = morango_test_monitor_failing_at ("transfer-count", 20);
 
   for (guint i = 0; i < 40; i++)
     g_free (add_log (f->a, f->user, i));
   options.chunk_size = 10;
 
-  morango_store_inject_failure (f->a, "transfer-count", 20);
-  g_assert_false (morango_local_sync (f->b, f->a, f->filter, FALSE, &options, &stats, &error));
-  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INJECTED);
+  g_assert_false (morango_local_sync (f->b, f->a, f->filter, FALSE, &options, failing, &stats, &error));
+  g_assert_error (error, MORANGO_TEST_ERROR, MORANGO_TEST_ERROR_INJECTED);
   g_clear_error (&error);
   sent = morango_transfer_session_load (morango_store_get_db (f->a), stats.transfer_session_id, &error);
   received = morango_transfer_session_load (morango_store_get_db (f->b), stats.transfer_session_id, &error);
@@ -358,13 +357,69 @@ test_sender_count_failure_resumes (Fixture       *f,
   g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_buffer"), ==, received->records_transferred);
   g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_store"), ==, 0);
 
-  morango_store_inject_failure (f->a, NULL, -1);
   options.resume_transfer_session_id = received->id;
   sync_ok (f->b, f->a, f->filter, FALSE, &options, &stats);
   g_assert_cmpint (stats.records_transferred, ==, 41);
   g_assert_cmpint (count (f->b, "SELECT count(*) FROM facility_profile_summarylog"), ==, 40);
   g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_store"), ==, 41);
   g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_buffer"), ==, 0);
+}
+
+/* The same two faults on a push, where the receiver is the peer: a
+ * record failing there rolls back the peer's chunk in flight, and the
+ * sender (this side) failing to note a count leaves the peer ahead; a
+ * resumed push starts from what the peer committed and sends it once. */
+static void
+test_push_faults_resume (Fixture       *f,
+                         gconstpointer  data)
+{
+  MorangoLocalSyncOptions options = MORANGO_LOCAL_SYNC_OPTIONS_INIT;
+  MorangoLocalSyncStats stats;
+  const char *points[] = { "transfer", "transfer-count" };
+
+  /* b gets the user, then writes the logs it pushes. */
+  sync_ok (f->b, f->a, f->filter, FALSE, NULL, &stats);
+  options.chunk_size = 10;
+
+  for (guint k = 0; k < G_N_ELEMENTS (points); k++)
+    {
+      g_autoptr(MorangoMonitor) failing = morango_test_monitor_failing_at (points[k], 25);
+      g_autoptr(MorangoTransferSession) sent = NULL, received = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autofree char *id = NULL;
+
+      g_test_message ("failing at %s", points[k]);
+      for (guint i = 0; i < 40; i++)
+        g_free (add_log (f->b, f->user, 100 * k + i));
+      options.resume_transfer_session_id = NULL;
+      g_assert_false (morango_local_sync (f->b, f->a, f->filter, TRUE, &options, failing, &stats, &error));
+      g_assert_error (error, MORANGO_TEST_ERROR, MORANGO_TEST_ERROR_INJECTED);
+      g_clear_error (&error);
+      id = g_strdup (stats.transfer_session_id);
+      sent = morango_transfer_session_load (morango_store_get_db (f->b), id, &error);
+      received = morango_transfer_session_load (morango_store_get_db (f->a), id, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (sent->records_transferred, ==, 20);
+      if (k == 0)
+        g_assert_cmpint (received->records_transferred, ==, 20);
+      else
+        g_assert_cmpint (received->records_transferred, >=, 30);
+      g_assert_cmpint (count (f->a, "SELECT count(*) FROM morango_buffer"), ==, received->records_transferred);
+      g_assert_cmpint (count (f->a, "SELECT count(*) FROM facility_profile_summarylog"), ==, 40 * k);
+
+      options.resume_transfer_session_id = id;
+      sync_ok (f->b, f->a, f->filter, TRUE, &options, &stats);
+      g_assert_cmpint (stats.records_total, ==, 40);
+      g_assert_cmpint (stats.records_transferred, ==, 40);
+      g_assert_cmpint (count (f->a, "SELECT count(*) FROM morango_buffer"), ==, 0);
+      g_assert_cmpint (count (f->a, "SELECT count(*) FROM facility_profile_summarylog"), ==, 40 * (k + 1));
+    }
+  {
+    g_autofree char *da = app_digest (f->a);
+    g_autofree char *db = app_digest (f->b);
+
+    g_assert_cmpstr (da, ==, db);
+  }
 }
 
 static void
@@ -379,7 +434,7 @@ test_interrupted_dequeue_resumes (Fixture       *f,
   for (guint i = 0; i < 12; i++)
     g_free (add_log (f->a, f->user, i));
   morango_store_inject_failure (f->b, "dequeue", 5);
-  g_assert_false (morango_local_sync (f->b, f->a, f->filter, FALSE, &options, &stats, &error));
+  g_assert_false (morango_local_sync (f->b, f->a, f->filter, FALSE, &options, NULL, &stats, &error));
   g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INJECTED);
   g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_store"), ==, 0);
   g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_buffer"), ==, 13);
@@ -406,7 +461,7 @@ test_tampered_record_refused (Fixture       *f,
   g_assert_true (morango_db_execute (morango_store_get_db (f->a), &error,
                                      "UPDATE morango_store SET source_id = 'forged' WHERE id = ?", "s", log));
   options.chunk_size = 100;
-  g_assert_false (morango_local_sync (f->b, f->a, f->filter, FALSE, &options, &stats, &error));
+  g_assert_false (morango_local_sync (f->b, f->a, f->filter, FALSE, &options, NULL, &stats, &error));
   g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED);
   g_assert_nonnull (strstr (error->message, "Does not match results of calling ModelBase.compute_namespaced_id"));
   g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_buffer"), ==, 0);
@@ -420,7 +475,7 @@ test_tampered_record_refused (Fixture       *f,
     g_assert_true (morango_db_execute (morango_store_get_db (f->a), &error,
                                        "UPDATE morango_store SET source_id = ?, serialized = '{\"a\": ' "
                                        "WHERE id = ?", "ss", source, log));
-    g_assert_false (morango_local_sync (f->b, f->a, f->filter, FALSE, &options, &stats, &error));
+    g_assert_false (morango_local_sync (f->b, f->a, f->filter, FALSE, &options, NULL, &stats, &error));
     g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED);
     g_assert_nonnull (strstr (error->message, "not a valid JSON object"));
     g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_buffer"), ==, 0);
@@ -460,7 +515,7 @@ test_refused_mid_transfer (Fixture       *f,
                                      "UPDATE morango_store SET source_id = 'forged' WHERE id = ?",
                                      "s", forged));
 
-  g_assert_false (morango_local_sync (f->b, f->a, f->filter, FALSE, &options, &stats, &error));
+  g_assert_false (morango_local_sync (f->b, f->a, f->filter, FALSE, &options, NULL, &stats, &error));
   g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED);
   g_clear_error (&error);
   rts = morango_transfer_session_load (morango_store_get_db (f->b), stats.transfer_session_id, &error);
@@ -522,6 +577,7 @@ main (int   argc,
   ADD ("outside-filter-stays", test_outside_filter_stays);
   ADD ("interrupted-transfer-resumes", test_interrupted_transfer_resumes);
   ADD ("sender-count-failure-resumes", test_sender_count_failure_resumes);
+  ADD ("push-faults-resume", test_push_faults_resume);
   ADD ("interrupted-dequeue-resumes", test_interrupted_dequeue_resumes);
   ADD ("tampered-record-refused", test_tampered_record_refused);
   ADD ("refused-mid-transfer", test_refused_mid_transfer);

@@ -17,6 +17,7 @@ morango_local_sync (MorangoStore                   *client,
                     MorangoFilter                  *filter,
                     gboolean                        push,
                     const MorangoLocalSyncOptions  *options,
+                    MorangoMonitor                 *monitor,
                     MorangoLocalSyncStats          *stats,
                     GError                        **error)
 {
@@ -43,7 +44,7 @@ morango_local_sync (MorangoStore                   *client,
   peer = morango_local_peer_new (server, options->format, !options->no_fsic_reduction,
                                  options->server_writable);
 
-  ok = morango_transfer (client, MORANGO_PEER (peer), filter, push, &transfer_options, NULL,
+  ok = morango_transfer (client, MORANGO_PEER (peer), filter, push, &transfer_options, monitor,
                          &transfer_stats, error);
 
   if (stats != NULL)

@@ -39,7 +39,8 @@ typedef struct {
  * is atomic on each database, except the transfer, which commits per
  * chunk.  The stage reached is persisted on both sides: after a
  * failure, calling again with @options->resume_transfer_session_id
- * continues where it stopped.  @stats may be NULL; its transfer_session_id is
+ * continues where it stopped.  @monitor may be NULL; it sees the
+ * transferring stage as morango_transfer() says.  @stats may be NULL; its transfer_session_id is
  * filled once the session exists, so a caller can resume after a
  * failure; its dequeue is the receiver's, whichever side that is. */
 gboolean morango_local_sync (MorangoStore                  *client,
@@ -47,6 +48,7 @@ gboolean morango_local_sync (MorangoStore                  *client,
                              MorangoFilter                 *filter,
                              gboolean                       push,
                              const MorangoLocalSyncOptions *options,
+                             MorangoMonitor                *monitor,
                              MorangoLocalSyncStats         *stats,
                              GError                       **error);
 

@@ -145,7 +145,7 @@ run_one (gint64 n)
   thread_cpu (&user0, &sys0);
   perf_control ("enable");
   t0 = g_get_monotonic_time ();
-  if (!morango_local_sync (a, b, filter, TRUE, NULL, &stats, &error))
+  if (!morango_local_sync (a, b, filter, TRUE, NULL, NULL, &stats, &error))
     g_error ("%s", error->message);
   total = (g_get_monotonic_time () - t0) / 1e6;
   perf_control ("disable");
