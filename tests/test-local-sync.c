@@ -2,12 +2,14 @@
  *
  * The demo scenarios of protocol §10.4 run through morango_local_sync:
  * fresh pull, push, conflict, delete, re-create, hard delete, repeated
- * sync moving nothing, interruption and resumption, tampered records.
+ * sync moving nothing, interruption and resumption, tampered records,
+ * and a transfer cancelled and resumed.
  *
  * SPDX-License-Identifier: MIT
  */
 #include "morango-app.h"
 #include "morango-local-sync.h"
+#include "morango-monitor-private.h"
 #include "morango-serialize.h"
 #include "morango-test-util.h"
 
@@ -537,6 +539,243 @@ test_refused_mid_transfer (Fixture       *f,
   g_assert_cmpint (count (f->b, "SELECT count(*) FROM facility_profile_summarylog"), ==, 40);
 }
 
+/* ---- cancelling the transfer ---- */
+
+#define MANY_LOGS 50000
+
+/* contentsummarylog's id rule, for filling a table in one statement. */
+static void
+summarylog_id (sqlite3_context  *ctx,
+               int               argc,
+               sqlite3_value   **argv)
+{
+  MorangoProfile *profile = sqlite3_user_data (ctx);
+  g_autofree char *id =
+    morango_profile_compute_record_id (profile, "contentsummarylog",
+                                       (const char *) sqlite3_value_text (argv[0]),
+                                       (const char *) sqlite3_value_text (argv[1]));
+
+  sqlite3_result_text (ctx, id, -1, SQLITE_TRANSIENT);
+}
+
+/* @n new dirty summary logs of @user, as morango_app_create() would
+ * write them, in one statement (creating them one by one would take
+ * most of the test's time). */
+static void
+add_many_logs (Fixture      *f,
+               MorangoStore *store,
+               const char   *user,
+               guint         n)
+{
+  MorangoDb *db = morango_store_get_db (store);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpint (sqlite3_create_function_v2 (morango_db_get_handle (db), "test_summarylog_id", 2,
+                                               SQLITE_UTF8 | SQLITE_DETERMINISTIC, f->profile,
+                                               summarylog_id, NULL, NULL, NULL), ==, SQLITE_OK);
+  g_assert_true (morango_db_execute (db, &error,
+                                     "INSERT INTO facility_profile_summarylog (id, _morango_source_id, "
+                                     "  _morango_partition, user_id, content_id, _morango_dirty_bit) "
+                                     "WITH RECURSIVE n (i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?2 - 1), "
+                                     "  logs (source, content) AS (SELECT ?1 || ':' || printf ('%032x', i), "
+                                     "    printf ('%032x', i) FROM n) "
+                                     "SELECT test_summarylog_id (?1 || ':user:summary', source), source, "
+                                     "  ?1 || ':user:summary', ?1, content, 1 FROM logs",
+                                     "si", user, (gint64) n));
+  g_assert_no_error (error);
+  g_assert_cmpint (morango_db_changes (db), ==, n);
+}
+
+typedef enum {
+  CANCEL_AT_FIRST_REPORT,
+  CANCEL_AT_MIDDLE_REPORT,
+  CANCEL_AT_COUNT,            /* as the sender hears of a committed chunk */
+  CANCEL_IN_STATEMENT,
+  CANCEL_NEVER,
+} CancelAt;
+
+typedef struct {
+  CancelAt  at;
+  gboolean  in_transfer;      /* the transfer stage has begun */
+  gboolean  cancelled;
+  guint     reports;          /* of the transfer stage */
+  guint     after_cancel;     /* reports that came after the cancel */
+  gint64    last_done;
+  gint64    total;
+} CancelRun;
+
+static void
+cancel_on_report (MorangoMonitor        *monitor,
+                  const MorangoProgress *p,
+                  gpointer               user_data)
+{
+  CancelRun *run = user_data;
+
+  if (g_strcmp0 (p->stage, "transfer") != 0)
+    {
+      run->in_transfer = FALSE;
+      return;
+    }
+  if (run->cancelled)
+    run->after_cancel++;
+  if (run->reports == 0 || !run->in_transfer)
+    run->last_done = 0;
+  /* Monotonic within the stage. */
+  g_assert_cmpint (p->done, >=, run->last_done);
+  g_assert_cmpint (p->bytes, >=, 0);
+  run->in_transfer = TRUE;
+  run->last_done = p->done;
+  run->total = p->total;
+  run->reports++;
+
+  if ((run->at == CANCEL_AT_FIRST_REPORT && run->reports == 1) ||
+      (run->at == CANCEL_AT_MIDDLE_REPORT && p->done >= p->total / 2 && p->done < p->total))
+    {
+      run->cancelled = TRUE;
+      morango_monitor_cancel (monitor);
+    }
+}
+
+/* Called on the transfer's two threads, but only one of them ever
+ * reaches each point: it cancels the running transfer stage from inside
+ * one of its statements, or as the sender hears of a committed chunk. */
+static gboolean
+cancel_at_point (MorangoMonitor  *monitor,
+                 const char      *point,
+                 gint64           done,
+                 gpointer         user_data,
+                 GError         **error)
+{
+  CancelRun *run = user_data;
+
+  if (run->in_transfer && !run->cancelled &&
+      ((run->at == CANCEL_IN_STATEMENT && g_strcmp0 (point, "statement") == 0) ||
+       (run->at == CANCEL_AT_COUNT && g_strcmp0 (point, "transfer-count") == 0)))
+    {
+      run->cancelled = TRUE;
+      morango_monitor_cancel (monitor);
+    }
+  return TRUE;
+}
+
+/* The records the receiver holds in its incoming buffer: as many as
+ * both sides count as transferred, in whole chunks. */
+static gint64
+assert_buffer_at_last_chunk (Fixture      *f,
+                             MorangoStore *receiver,
+                             MorangoStore *sender,
+                             const char   *id,
+                             guint         chunk_size)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoTransferSession) received =
+    morango_transfer_session_load (morango_store_get_db (receiver), id, &error);
+  g_autoptr(MorangoTransferSession) sent =
+    morango_transfer_session_load (morango_store_get_db (sender), id, &error);
+  g_autoptr(MorangoTransferSession) client =
+    morango_transfer_session_load (morango_store_get_db (f->b), id, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpint (count (receiver, "SELECT count(*) FROM morango_buffer"), ==, received->records_transferred);
+  g_assert_cmpint (received->records_transferred, ==, sent->records_transferred);
+  g_assert_cmpint (received->records_transferred % chunk_size, ==, 0);
+  g_assert_cmpint (client->stage, ==, MORANGO_STAGE_TRANSFERRING);
+  g_assert_cmpint (client->status, ==, MORANGO_STAGE_STATUS_ERRORED);
+  return received->records_transferred;
+}
+
+/* One transfer of MANY_LOGS records on file databases, cancelled four
+ * times: from the progress callback at its first report and at one in
+ * the middle, then from the fault hook as the sender hears of a
+ * committed chunk ("transfer-count") and inside a statement
+ * ("statement").  Each time the sync fails with G_IO_ERROR_CANCELLED, no
+ * report comes after the cancel, and the receiver holds what its last
+ * committed chunk left, as both sides count it.  Resumed once more, the
+ * transfer ends and the two stores agree. */
+static void
+test_cancel_transfer (Fixture       *f,
+                      gconstpointer  data)
+{
+  gboolean push = GPOINTER_TO_INT (data);
+  MorangoStore *sender = push ? f->b : f->a;
+  MorangoStore *receiver = push ? f->a : f->b;
+  MorangoLocalSyncOptions options = MORANGO_LOCAL_SYNC_OPTIONS_INIT;
+  MorangoLocalSyncStats stats;
+  g_autofree char *id = NULL;
+  gint64 committed = 0, total = MANY_LOGS + (push ? 0 : 1);
+
+  if (push)
+    sync_ok (f->b, f->a, f->filter, FALSE, NULL, &stats);   /* b gets the user */
+  add_many_logs (f, sender, f->user, MANY_LOGS);
+
+  for (CancelAt at = CANCEL_AT_FIRST_REPORT; at <= CANCEL_NEVER; at++)
+    {
+      g_autoptr(MorangoMonitor) monitor = morango_monitor_new (NULL);
+      g_autoptr(GError) error = NULL;
+      CancelRun run = { .at = at };
+      gboolean ok;
+
+      morango_monitor_set_progress_func (monitor, cancel_on_report, &run, NULL);
+      morango_monitor_set_fault_func (monitor, cancel_at_point, &run, NULL);
+      options.resume_transfer_session_id = id;
+      ok = morango_local_sync (f->b, f->a, f->filter, push, &options, monitor, &stats, &error);
+      g_test_message ("cancel %d: %u reports, the last at %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT,
+                      at, run.reports, run.last_done, run.total);
+      g_assert_cmpuint (run.after_cancel, ==, 0);
+      g_assert_cmpint (run.total, ==, total);
+      if (at == CANCEL_NEVER)
+        {
+          g_assert_no_error (error);
+          g_assert_true (ok);
+          g_assert_cmpint (run.last_done, ==, total);
+          break;
+        }
+
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      g_assert_false (ok);
+      g_assert_true (run.cancelled);
+      if (id == NULL)
+        id = g_strdup (stats.transfer_session_id);
+      g_assert_cmpstr (stats.transfer_session_id, ==, id);
+      {
+        gint64 now = assert_buffer_at_last_chunk (f, receiver, sender, id, options.chunk_size);
+
+        switch (at)
+          {
+          case CANCEL_AT_FIRST_REPORT:
+            g_assert_cmpint (now, ==, 0);
+            break;
+          case CANCEL_AT_MIDDLE_REPORT:
+            g_assert_cmpint (now, >=, total / 2 - (gint64) options.chunk_size);
+            g_assert_cmpint (now, <, total);
+            break;
+          case CANCEL_AT_COUNT:
+            /* The chunk being told of stays, and the sender heard of it. */
+            g_assert_cmpint (now, >, committed);
+            g_assert_cmpint (now, <, total);
+            break;
+          case CANCEL_IN_STATEMENT:
+          case CANCEL_NEVER:
+          default:
+            g_assert_cmpint (now, ==, committed);   /* its first chunk rolled back */
+            break;
+          }
+        committed = now;
+      }
+      g_assert_cmpint (count (receiver, "SELECT count(*) FROM facility_profile_summarylog"), ==, 0);
+    }
+
+  g_assert_cmpint (stats.records_transferred, ==, total);
+  g_assert_cmpint (count (receiver, "SELECT count(*) FROM facility_profile_summarylog"), ==, MANY_LOGS);
+  g_assert_cmpint (count (receiver, "SELECT count(*) FROM morango_buffer"), ==, 0);
+  {
+    g_autofree char *da = app_digest (f->a);
+    g_autofree char *db = app_digest (f->b);
+
+    g_assert_cmpstr (da, ==, db);
+  }
+}
+
 static void
 test_reopen_and_profile_mismatch (Fixture       *f,
                                   gconstpointer  data)
@@ -583,5 +822,9 @@ main (int   argc,
   ADD ("refused-mid-transfer", test_refused_mid_transfer);
   ADD ("reopen-and-profile-mismatch", test_reopen_and_profile_mismatch);
 #undef ADD
+  g_test_add ("/local-sync/cancel-transfer/pull", Fixture, GINT_TO_POINTER (FALSE),
+              fixture_set_up, test_cancel_transfer, fixture_tear_down);
+  g_test_add ("/local-sync/cancel-transfer/push", Fixture, GINT_TO_POINTER (TRUE),
+              fixture_set_up, test_cancel_transfer, fixture_tear_down);
   return g_test_run ();
 }
