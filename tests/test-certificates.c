@@ -349,6 +349,86 @@ test_untrusted_root (void)
   g_assert_true (morango_trust_is_trusted (db, "8fd90aa52ea69b359379227d97f6b712"));
 }
 
+static gint64
+count_certificates (MorangoDb *db)
+{
+  g_autoptr(GError) error = NULL;
+  gint64 n = -1;
+
+  g_assert_true (morango_db_query_int64 (db, &n, NULL, &error,
+                                         "SELECT count(*) FROM morango_certificate", ""));
+  g_assert_no_error (error);
+  return n;
+}
+
+/* A save failing at any point of a chain's import stores nothing: not
+ * the certificates saved before it, nor the trust the import was adding
+ * to its root.  The failure is injected from the test alone: a
+ * temporary trigger on the test's connection refuses the INSERT of the
+ * chain's Nth certificate (root, intermediate, leaf), so the engine
+ * needs no hook for it. */
+static void
+test_import_atomic (void)
+{
+  JsonArray *chains = json_object_get_array_member (vectors, "chains");
+  JsonArray *certs = json_object_get_array_member (json_array_get_object_element (chains, 0), "certificates");
+  const char *root = json_object_get_string_member (json_array_get_object_element (certs, 0), "id");
+  g_autoptr(MorangoDb) db = new_db ();
+  g_autoptr(JsonArray) api = json_array_new ();
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(MorangoCertificate) last = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 before;
+
+  g_assert_cmpuint (json_array_get_length (certs), ==, 3);
+  for (guint j = 0; j < 3; j++)
+    {
+      JsonObject *v = json_array_get_object_element (certs, j);
+
+      /* Root, intermediate, leaf: each the parent of the next. */
+      if (j > 0)
+        g_assert_cmpstr (json_object_get_string_member (v, "parent_id"), ==,
+                         json_object_get_string_member (json_array_get_object_element (certs, j - 1), "id"));
+      json_array_add_object_element (api, json_object_ref (json_object_get_object_member (v, "api_object")));
+    }
+  node = json_node_init_array (json_node_alloc (), json_array_ref (api));
+  before = count_certificates (db);
+
+  for (guint fail = 0; fail < 3; fail++)
+    {
+      const char *id = json_object_get_string_member (json_array_get_object_element (certs, fail), "id");
+      g_autofree char *message = g_strdup_printf ("injected: save %u fails", fail + 1);
+      g_autofree char *trigger = g_strdup_printf ("CREATE TEMP TRIGGER fail_save BEFORE INSERT ON morango_certificate "
+                                                  "WHEN NEW.id = '%s' "
+                                                  "BEGIN SELECT RAISE (ABORT, '%s'); END",
+                                                  id, message);
+
+      g_test_message ("save %u of 3 fails", fail + 1);
+      g_assert_true (morango_db_exec (db, trigger, &error));
+      g_assert_no_error (error);
+      last = morango_certificate_chain_import (db, node, NULL, MORANGO_CHAIN_IMPORT_TRUST_ROOT, &error);
+      g_assert_null (last);
+      g_assert_nonnull (error);
+      g_assert_nonnull (strstr (error->message, message));
+      g_clear_error (&error);
+      g_assert_true (morango_db_exec (db, "DROP TRIGGER temp.fail_save", &error));
+      g_assert_no_error (error);
+
+      g_assert_false (morango_db_in_transaction (db));
+      g_assert_cmpint (count_certificates (db), ==, before);
+      g_assert_false (morango_trust_is_trusted (db, root));
+    }
+
+  /* Without the failure, the same chain imports whole. */
+  last = morango_certificate_chain_import (db, node, NULL, MORANGO_CHAIN_IMPORT_TRUST_ROOT, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (last);
+  g_assert_cmpstr (morango_certificate_get_id (last), ==,
+                   json_object_get_string_member (json_array_get_object_element (certs, 2), "id"));
+  g_assert_cmpint (count_certificates (db), ==, before + 3);
+  g_assert_true (morango_trust_is_trusted (db, root));
+}
+
 /* --- Certificates we make ---------------------------------------- */
 
 /* A certificate text built by hand, so each rule can be broken alone. */
@@ -1214,6 +1294,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/certificates/vectors/save-certificate-chain", test_vectors_save_certificate_chain);
   g_test_add_func ("/certificates/import-twice", test_import_twice);
   g_test_add_func ("/certificates/untrusted-root", test_untrusted_root);
+  g_test_add_func ("/certificates/import-atomic", test_import_atomic);
   g_test_add_func ("/certificates/bad-input", test_bad_input);
   g_test_add_func ("/certificates/same-as-morango", test_same_as_morango);
 #define FIXTURE(path, fn) g_test_add (path, Fixture, NULL, fixture_setup, fn, fixture_teardown)

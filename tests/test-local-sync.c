@@ -482,6 +482,116 @@ test_refused_mid_transfer (Fixture       *f,
   g_assert_cmpint (count (f->b, "SELECT count(*) FROM facility_profile_summarylog"), ==, 40);
 }
 
+/* A record outside the transfer's filter, planted in the sender's
+ * buffer once queuing is done (as a misbehaving sender would offer
+ * it), is refused by the receiver's check against the transfer's
+ * filter: the chunk holding it leaves nothing on the receiver, the
+ * chunk before it stays, and without it the sync resumes and ends. */
+static void
+test_out_of_filter_record_refused (Fixture       *f,
+                                   gconstpointer  data)
+{
+  MorangoLocalSyncOptions options = MORANGO_LOCAL_SYNC_OPTIONS_INIT;
+  MorangoLocalSyncStats stats;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) other = json_object_new ();
+  g_autoptr(MorangoTransferSession) rts = NULL;
+  g_autoptr(MorangoTransferSession) sts = NULL;
+  g_autofree char *alice = NULL;
+  g_autofree char *planted = NULL;
+  g_autofree char *id = NULL;
+  MorangoDb *adb = morango_store_get_db (f->a);
+  MorangoDb *bdb = morango_store_get_db (f->b);
+  gint64 n = -1;
+
+  for (guint i = 0; i < 5; i++)
+    g_free (add_log (f->a, f->user, i));
+  options.chunk_size = 4;
+
+  /* Queuing completes (bob and his five logs); the receiver fails on
+   * the transfer's first record, so nothing has moved yet. */
+  morango_store_inject_failure (f->b, "transfer", 1);
+  g_assert_false (morango_local_sync (f->b, f->a, f->filter, FALSE, &options, &stats, &error));
+  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INJECTED);
+  g_clear_error (&error);
+  morango_store_inject_failure (f->b, NULL, -1);
+  id = g_strdup (stats.transfer_session_id);
+  rts = morango_transfer_session_load (bdb, id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (rts->stage, ==, MORANGO_STAGE_TRANSFERRING);
+  g_assert_cmpint (rts->records_total, ==, 6);
+  g_assert_cmpint (rts->records_transferred, ==, 0);
+  g_clear_pointer (&rts, morango_transfer_session_free);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_buffer"), ==, 0);
+
+  /* Alice is outside bob's filter.  Her log, a valid record of a's
+   * store, is appended to the session's buffer on a with its history:
+   * it comes seventh, in the second chunk with bob's last two. */
+  json_object_set_string_member (other, "username", "alice");
+  json_object_set_string_member (other, "password", "y");
+  g_assert_true (morango_app_create (f->a, "user", other, &alice, &error));
+  g_assert_no_error (error);
+  planted = add_log (f->a, alice, 1);
+  g_assert_true (morango_store_serialize (f->a, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (morango_db_execute (adb, &error,
+                                     "INSERT INTO morango_buffer (profile, serialized, deleted, hard_deleted, "
+                                     "  last_saved_instance, last_saved_counter, partition, source_id, model_name, "
+                                     "  conflicting_serialized_data, _self_ref_fk, transfer_session_id, model_uuid) "
+                                     "SELECT profile, serialized, deleted, hard_deleted, last_saved_instance, "
+                                     "  last_saved_counter, partition, source_id, model_name, "
+                                     "  conflicting_serialized_data, _self_ref_fk, ?1, id "
+                                     "FROM morango_store WHERE id = ?2", "ss", id, planted));
+  g_assert_cmpint (morango_db_changes (adb), ==, 1);
+  g_assert_true (morango_db_execute (adb, &error,
+                                     "INSERT INTO morango_recordmaxcounterbuffer (instance_id, counter, "
+                                     "  transfer_session_id, model_uuid) "
+                                     "SELECT instance_id, counter, ?1, store_model_id "
+                                     "FROM morango_recordmaxcounter WHERE store_model_id = ?2", "ss", id, planted));
+  g_assert_cmpint (morango_db_changes (adb), ==, 1);
+  g_assert_true (morango_db_query_int64 (adb, &n, NULL, &error,
+                                         "SELECT count(*) FROM morango_buffer WHERE transfer_session_id = ?",
+                                         "s", id));
+  g_assert_cmpint (n, ==, 7);
+
+  /* Resumed: the first chunk is stored, the second refused whole. */
+  options.resume_transfer_session_id = id;
+  g_assert_false (morango_local_sync (f->b, f->a, f->filter, FALSE, &options, &stats, &error));
+  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED);
+  g_assert_nonnull (strstr (error->message, "is not contained within filter"));
+  g_clear_error (&error);
+  rts = morango_transfer_session_load (bdb, id, &error);
+  sts = morango_transfer_session_load (adb, id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (rts->records_transferred, ==, 4);
+  g_assert_cmpint (sts->records_transferred, ==, 4);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_buffer"), ==, 4);
+  g_assert_true (morango_db_query_int64 (bdb, &n, NULL, &error,
+                                         "SELECT (SELECT count(*) FROM morango_buffer WHERE model_uuid = ?1) + "
+                                         "  (SELECT count(*) FROM morango_recordmaxcounterbuffer "
+                                         "   WHERE model_uuid = ?1) + "
+                                         "  (SELECT count(*) FROM morango_store WHERE id = ?1)",
+                                         "s", planted));
+  g_assert_cmpint (n, ==, 0);
+  /* No history of the refused chunk's records either. */
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_recordmaxcounterbuffer "
+                                "WHERE model_uuid NOT IN (SELECT model_uuid FROM morango_buffer)"), ==, 0);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_store"), ==, 0);
+
+  /* Without the planted record the transfer resumes and ends: bob's
+   * data arrives, nothing of alice's. */
+  g_assert_true (morango_db_execute (adb, &error,
+                                     "DELETE FROM morango_buffer WHERE model_uuid = ?", "s", planted));
+  g_assert_true (morango_db_execute (adb, &error,
+                                     "DELETE FROM morango_recordmaxcounterbuffer WHERE model_uuid = ?",
+                                     "s", planted));
+  sync_ok (f->b, f->a, f->filter, FALSE, &options, &stats);
+  g_assert_cmpint (stats.records_transferred, ==, 6);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM facility_profile_summarylog"), ==, 5);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM facility_profile_myuser"), ==, 1);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_store"), ==, 6);
+}
+
 static void
 test_reopen_and_profile_mismatch (Fixture       *f,
                                   gconstpointer  data)
@@ -525,6 +635,7 @@ main (int   argc,
   ADD ("interrupted-dequeue-resumes", test_interrupted_dequeue_resumes);
   ADD ("tampered-record-refused", test_tampered_record_refused);
   ADD ("refused-mid-transfer", test_refused_mid_transfer);
+  ADD ("out-of-filter-record-refused", test_out_of_filter_record_refused);
   ADD ("reopen-and-profile-mismatch", test_reopen_and_profile_mismatch);
 #undef ADD
   return g_test_run ();
