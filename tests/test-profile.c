@@ -2,6 +2,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <glib/gstdio.h>
 #include "morango-app.h"
 #include "morango-profile-private.h"
 #include "morango-test-util.h"
@@ -636,12 +637,54 @@ test_create_overwrites_and_explicit_ids (Fixture *fx, gconstpointer data)
   g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID);
 }
 
+/* A data folder is made for the description asked for, and later keeps
+ * the one it was made with, whatever is asked. */
+static void
+test_open_folder (void)
+{
+  g_autofree char *dir = morango_test_tmpdir ();
+  g_autofree char *folder = g_build_filename (dir, "data", "sub", NULL);
+  g_autofree char *db_path = g_build_filename (folder, MORANGO_STORE_FOLDER_DB, NULL);
+  g_autoptr(MorangoHostInfo) host = morango_host_info_new ("system-id-test", "00:11:22:33:44:55");
+  g_autoptr(MorangoRandom) random = morango_random_new_seeded (morango_test_seed (7));
+  g_autoptr(GError) error = NULL;
+  GStatBuf st;
+
+  {
+    g_autoptr(MorangoStore) store = morango_store_open_folder (folder, "morango-testapp", host,
+                                                               random, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (morango_profile_get_description_id (morango_store_get_profile (store)), ==,
+                     "morango-testapp");
+  }
+  g_assert_cmpint (g_stat (folder, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0700);
+  g_assert_true (g_file_test (db_path, G_FILE_TEST_IS_REGULAR));
+  {
+    g_autoptr(MorangoStore) store = morango_store_open_folder (folder, "kolibri-like", host,
+                                                               random, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (morango_profile_get_description_id (morango_store_get_profile (store)), ==,
+                     "morango-testapp");
+  }
+  /* A description that does not exist makes nothing. */
+  {
+    g_autofree char *other = g_build_filename (dir, "other", NULL);
+    g_autofree char *other_db = g_build_filename (other, MORANGO_STORE_FOLDER_DB, NULL);
+
+    g_assert_null (morango_store_open_folder (other, "no-such-description", host, random, &error));
+    g_assert_nonnull (error);
+    g_assert_false (g_file_test (other_db, G_FILE_TEST_EXISTS));
+  }
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/profile/load-testapp", test_load_testapp);
+  g_test_add_func ("/profile/open-folder", test_open_folder);
   g_test_add_func ("/profile/scope-definitions", test_scope_definitions_match_vectors);
   g_test_add_func ("/profile/bad-descriptions", test_bad_descriptions);
   g_test_add_func ("/profile/receipt-verification", test_receipt_verification);

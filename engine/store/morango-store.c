@@ -2,6 +2,9 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <errno.h>
+#include <glib/gstdio.h>
+
 #include "morango-store.h"
 
 struct _MorangoStore
@@ -234,4 +237,44 @@ morango_store_open_db (MorangoDb              *db,
     return NULL;
   return morango_store_new_for_db (db, morango_profile_get_name (profile), profile,
                                    instance_id, random);
+}
+
+MorangoStore *
+morango_store_open_folder (const char             *data_dir,
+                           const char             *description,
+                           const MorangoHostInfo  *host,
+                           MorangoRandom          *random,
+                           GError                **error)
+{
+  g_autofree char *path = NULL;
+  g_autofree char *stored = NULL;
+  g_autoptr(MorangoDb) db = NULL;
+  g_autoptr(MorangoProfile) profile = NULL;
+
+  g_return_val_if_fail (data_dir != NULL, NULL);
+  g_return_val_if_fail (description != NULL, NULL);
+  g_return_val_if_fail (host != NULL, NULL);
+  g_return_val_if_fail (random != NULL, NULL);
+
+  if (g_mkdir_with_parents (data_dir, 0700) != 0)
+    {
+      int saved = errno;
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
+                   "Cannot create the data folder “%s”: %s", data_dir, g_strerror (saved));
+      return NULL;
+    }
+
+  /* An existing database names its own description; a new one is made
+   * only once the description is known to load. */
+  path = g_build_filename (data_dir, MORANGO_STORE_FOLDER_DB, NULL);
+  if (g_file_test (path, G_FILE_TEST_EXISTS) &&
+      ((db = morango_db_open (path, error)) == NULL ||
+       !read_meta (db, "description", &stored, error)))
+    return NULL;
+  profile = morango_profile_new_by_name (stored != NULL ? stored : description, error);
+  if (profile == NULL)
+    return NULL;
+  if (db == NULL && (db = morango_db_open (path, error)) == NULL)
+    return NULL;
+  return morango_store_open_db (db, profile, host, random, error);
 }

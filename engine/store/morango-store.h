@@ -25,6 +25,19 @@ MorangoStore   *morango_store_open             (const char            *path,
                                                 const MorangoHostInfo *host,
                                                 MorangoRandom         *random,
                                                 GError               **error);
+/* The database file of a data folder. */
+#define MORANGO_STORE_FOLDER_DB "morango.db"
+
+/* Opens the data folder @data_dir (created with mode 0700 if missing):
+ * its database, which names the profile description it was created
+ * with, or, for a new folder, a database made for @description (the
+ * name of a description found by morango_profile_new_by_name()).  The
+ * one way the programs open their data. */
+MorangoStore   *morango_store_open_folder      (const char            *data_dir,
+                                                const char            *description,
+                                                const MorangoHostInfo *host,
+                                                MorangoRandom         *random,
+                                                GError               **error);
 /* The same for a database already open (to read its description first). */
 MorangoStore   *morango_store_open_db          (MorangoDb             *db,
                                                 MorangoProfile        *profile,
