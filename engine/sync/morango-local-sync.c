@@ -8,6 +8,7 @@
  */
 #include <string.h>
 
+#include "morango-deserialize.h"
 #include "morango-local-sync.h"
 #include "morango-serialize.h"
 
