@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: MIT
  */
 
+#include "morango-dequeue.h"
 #include "morango-queue.h"
 #include "morango-session.h"
 

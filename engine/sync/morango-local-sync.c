@@ -10,6 +10,7 @@
 
 #include "morango-deserialize.h"
 #include "morango-local-sync.h"
+#include "morango-queue.h"
 #include "morango-serialize.h"
 
 typedef struct {
