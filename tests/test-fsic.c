@@ -5,7 +5,6 @@
  */
 
 #include "morango-error.h"
-#include "morango-queue.h"
 #include "morango-fsic.h"
 #include "morango-json.h"
 #include "morango-test-util.h"

@@ -4,7 +4,7 @@
  */
 
 #include "morango-dequeue.h"
-#include "morango-queue.h"
+#include "morango-fsic.h"
 #include "morango-session.h"
 
 /* Buffer rows handled per round.  Each round classifies its rows once,

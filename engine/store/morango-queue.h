@@ -1,6 +1,5 @@
-/* morango-queue.h: the store side of a transfer: FSICs from the
- * database, queuing (store -> buffer) and the DMC update
- * (protocol §3.6–§3.10)
+/* morango-queue.h: queuing, the producer side of a transfer:
+ * store -> outgoing buffer (protocol §3.9)
  *
  * SPDX-License-Identifier: MIT
  */
@@ -10,23 +9,6 @@
 #include "morango-store.h"
 
 G_BEGIN_DECLS
-
-/* Our FSIC for @filter from the DMC (§3.6, §3.7).  @reduction is the
- * relevance filter of §3.7 step 3 (Python's MORANGO_DISABLE_FSIC_REDUCTION
- * switches it off); v1 ignores it. */
-MorangoFsic *morango_store_calculate_fsic      (MorangoStore      *store,
-                                                MorangoFilter     *filter,
-                                                gboolean           is_producer,
-                                                MorangoFsicFormat  format,
-                                                gboolean           reduction,
-                                                GError           **error);
-/* The same as wire text (what goes into client_fsic / server_fsic). */
-char        *morango_store_calculate_fsic_json (MorangoStore      *store,
-                                                MorangoFilter     *filter,
-                                                gboolean           is_producer,
-                                                MorangoFsicFormat  format,
-                                                gboolean           reduction,
-                                                GError           **error);
 
 /* Producer side (§3.9): puts the store rows of this store's profile that
  * the receiver lacks into morango_buffer / morango_recordmaxcounterbuffer
@@ -41,13 +23,6 @@ gboolean     morango_store_queue               (MorangoStore      *store,
                                                 const char        *sender_fsic,
                                                 const char        *receiver_fsic,
                                                 gint64            *records_total,
-                                                GError           **error);
-
-/* The DMC update of §3.10 on its own (it runs inside the dequeue).
- * Counters only ever rise, and a counter of 0 is never written. */
-gboolean     morango_store_update_dmc          (MorangoStore      *store,
-                                                MorangoFilter     *filter,
-                                                MorangoFsic       *sender_fsic,
                                                 GError           **error);
 
 G_END_DECLS
