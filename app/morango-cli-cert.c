@@ -11,8 +11,10 @@
 #include <unistd.h>
 
 #include "morango-certificate.h"
+#include "morango-chain.h"
 #include "morango-cli.h"
 #include "morango-store.h"
+#include "morango-trust.h"
 #include "morango-json.h"
 
 static const char cert_usage[] =

@@ -6,7 +6,7 @@
 
 #include <json-glib/json-glib.h>
 
-#include "morango-queue.h"
+#include "morango-fsic.h"
 #include "morango-store.h"
 
 G_BEGIN_DECLS

@@ -6,10 +6,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "morango-certificate-request.h"
 #include "morango-certificate.h"
+#include "morango-chain.h"
 #include "morango-json.h"
 #include "morango-nonce.h"
+#include "morango-shared-key.h"
 #include "morango-test-util.h"
+#include "morango-trust.h"
 #include "test-keys-data.h"
 
 static JsonObject *vectors;   /* certificates.json */

@@ -5,8 +5,10 @@
  * SPDX-License-Identifier: MIT
  */
 
+#include "morango-dequeue.h"
 #include "morango-error.h"
 #include "morango-instance.h"
+#include "morango-queue.h"
 #include "morango-test-util.h"
 #include "store-fixtures.h"
 

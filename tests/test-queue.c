@@ -5,6 +5,7 @@
  */
 
 #include "morango-error.h"
+#include "morango-queue.h"
 #include "morango-test-util.h"
 #include "store-fixtures.h"
 

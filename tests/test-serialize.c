@@ -8,6 +8,8 @@
 #include <time.h>
 
 #include "morango-app.h"
+#include "morango-dequeue.h"
+#include "morango-deserialize.h"
 #include "morango-flat-json.h"
 #include "morango-instance.h"
 #include "morango-profile-private.h"

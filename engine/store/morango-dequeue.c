@@ -3,7 +3,8 @@
  * SPDX-License-Identifier: MIT
  */
 
-#include "morango-queue.h"
+#include "morango-dequeue.h"
+#include "morango-fsic.h"
 #include "morango-session.h"
 
 /* Buffer rows handled per round.  Each round classifies its rows once,
@@ -264,23 +265,25 @@ dequeue_batch (MorangoDb            *db,
   if (!morango_db_execute (db, error,
         "INSERT INTO temp.morango_dequeue_class (model_uuid, buffer_id, class) "
         "SELECT b.model_uuid, b.id, CASE"
-        "  WHEN s.id IS NULL THEN 0"
+        "  WHEN s.id IS NULL THEN ?4"
         "  WHEN EXISTS (SELECT 1 FROM morango_recordmaxcounter r"
         "               WHERE r.store_model_id = s.id"
         "                 AND r.instance_id = b.last_saved_instance"
-        "                 AND r.counter >= b.last_saved_counter) THEN 1"
+        "                 AND r.counter >= b.last_saved_counter) THEN ?5"
         "  WHEN EXISTS (SELECT 1 FROM morango_recordmaxcounterbuffer rb"
         "               WHERE rb.transfer_session_id = ?1"
         "                 AND rb.model_uuid = b.model_uuid"
         "                 AND rb.instance_id = s.last_saved_instance"
-        "                 AND rb.counter >= s.last_saved_counter) THEN 2"
+        "                 AND rb.counter >= s.last_saved_counter) THEN ?6"
         "  WHEN EXISTS (SELECT 1 FROM temp.morango_dequeue_writable w"
-        "               WHERE substr (s.partition, 1, length (w.prefix)) = w.prefix) THEN 3"
-        "  ELSE 4 END "
+        "               WHERE substr (s.partition, 1, length (w.prefix)) = w.prefix) THEN ?7"
+        "  ELSE ?8 END "
         "FROM morango_buffer b LEFT JOIN morango_store s ON s.id = b.model_uuid "
         "WHERE b.transfer_session_id = ?1 AND b.model_uuid > ?3 "
         "ORDER BY b.model_uuid LIMIT ?2",
-        "sis", ts, (gint64) DEQUEUE_BATCH, *after))
+        "sisiiiii", ts, (gint64) DEQUEUE_BATCH, *after,
+        (gint64) CLASS_NEW, (gint64) CLASS_REVERSE_FF, (gint64) CLASS_FAST_FORWARD,
+        (gint64) CLASS_CONFLICT, (gint64) CLASS_CONFLICT_READ_ONLY))
     return FALSE;
 
   stmt = morango_db_prepare (db,
@@ -322,8 +325,8 @@ dequeue_batch (MorangoDb            *db,
         "  last_saved_instance = ?2, last_saved_counter = ?3,"
         "  deserialization_error = '', last_transfer_session_id = ?1 "
         "FROM temp.morango_dequeue_class q CROSS JOIN morango_buffer b ON b.id = q.buffer_id "
-        "WHERE q.class = 3 AND s.id = q.model_uuid",
-        "ssi", ts, instance_id, counter))
+        "WHERE q.class = ?4 AND s.id = q.model_uuid",
+        "ssii", ts, instance_id, counter, (gint64) CLASS_CONFLICT))
     return FALSE;
 
   /* Conflicts we may not resolve: the incoming version is kept as it is,
@@ -337,8 +340,8 @@ dequeue_batch (MorangoDb            *db,
         "  last_saved_instance = b.last_saved_instance, last_saved_counter = b.last_saved_counter,"
         "  deserialization_error = '', last_transfer_session_id = ?1 "
         "FROM temp.morango_dequeue_class q CROSS JOIN morango_buffer b ON b.id = q.buffer_id "
-        "WHERE q.class = 4 AND s.id = q.model_uuid",
-        "s", ts))
+        "WHERE q.class = ?2 AND s.id = q.model_uuid",
+        "si", ts, (gint64) CLASS_CONFLICT_READ_ONLY))
     return FALSE;
 
   /* A fast-forward may carry another profile or model name than the
@@ -349,8 +352,8 @@ dequeue_batch (MorangoDb            *db,
         "  SELECT s.profile, s.model_name, s.id"
         "  FROM temp.morango_dequeue_class q CROSS JOIN morango_buffer b ON b.id = q.buffer_id"
         "  CROSS JOIN morango_store s ON s.id = q.model_uuid"
-        "  WHERE q.class = 2 AND (s.profile <> b.profile OR s.model_name <> b.model_name))",
-        ""))
+        "  WHERE q.class = ?1 AND (s.profile <> b.profile OR s.model_name <> b.model_name))",
+        "i", (gint64) CLASS_FAST_FORWARD))
     return FALSE;
 
   /* New and fast-forwarded records take the incoming row whole (step 9). */
@@ -363,7 +366,7 @@ dequeue_batch (MorangoDb            *db,
         "  b.last_saved_instance, b.last_saved_counter, b.partition, b.source_id, b.model_name,"
         "  b.conflicting_serialized_data, b._self_ref_fk, '', ?1 "
         "FROM temp.morango_dequeue_class q JOIN morango_buffer b ON b.id = q.buffer_id "
-        "WHERE q.class IN (0, 2) "
+        "WHERE q.class IN (?2, ?3) "
         "ON CONFLICT (id) DO UPDATE SET"
         "  profile = excluded.profile, serialized = excluded.serialized,"
         "  deleted = excluded.deleted, hard_deleted = excluded.hard_deleted,"
@@ -374,7 +377,7 @@ dequeue_batch (MorangoDb            *db,
         "  conflicting_serialized_data = excluded.conflicting_serialized_data,"
         "  _self_ref_fk = excluded._self_ref_fk,"
         "  deserialization_error = '', last_transfer_session_id = excluded.last_transfer_session_id",
-        "s", ts))
+        "sii", ts, (gint64) CLASS_NEW, (gint64) CLASS_FAST_FORWARD))
     return FALSE;
 
   /* Every record merged but a reverse fast-forward now holds a version
@@ -384,13 +387,14 @@ dequeue_batch (MorangoDb            *db,
         "INSERT INTO morango_store_pending (profile, model_name, id) "
         "SELECT b.profile, b.model_name, b.model_uuid "
         "FROM temp.morango_dequeue_class q CROSS JOIN morango_buffer b ON b.id = q.buffer_id "
-        "WHERE q.class IN (0, 2) "
+        "WHERE q.class IN (?1, ?2) "
         "UNION ALL "
         "SELECT s.profile, s.model_name, s.id "
         "FROM temp.morango_dequeue_class q CROSS JOIN morango_store s ON s.id = q.model_uuid "
-        "WHERE q.class IN (3, 4) "
+        "WHERE q.class IN (?3, ?4) "
         "ON CONFLICT DO NOTHING",
-        ""))
+        "iiii", (gint64) CLASS_NEW, (gint64) CLASS_FAST_FORWARD,
+        (gint64) CLASS_CONFLICT, (gint64) CLASS_CONFLICT_READ_ONLY))
     return FALSE;
 
   /* Histories (steps 5, 7, 10).  The round's rows drive the join
@@ -405,28 +409,28 @@ dequeue_batch (MorangoDb            *db,
         "SELECT rb.instance_id, rb.counter, rb.model_uuid "
         "FROM temp.morango_dequeue_class q CROSS JOIN morango_recordmaxcounterbuffer rb"
         "  ON rb.transfer_session_id = ?1 AND rb.model_uuid = q.model_uuid "
-        "WHERE q.class IN (3, 4) "
+        "WHERE q.class IN (?2, ?3) "
         "ON CONFLICT (store_model_id, instance_id) DO UPDATE SET"
         "  counter = max (counter, excluded.counter)",
-        "s", ts) ||
+        "sii", ts, (gint64) CLASS_CONFLICT, (gint64) CLASS_CONFLICT_READ_ONLY) ||
       !morango_db_execute (db, error,
         "INSERT INTO morango_recordmaxcounter (instance_id, counter, store_model_id) "
         "SELECT rb.instance_id, rb.counter, rb.model_uuid "
         "FROM temp.morango_dequeue_class q CROSS JOIN morango_recordmaxcounterbuffer rb"
         "  ON rb.transfer_session_id = ?1 AND rb.model_uuid = q.model_uuid "
-        "WHERE q.class IN (0, 2) "
+        "WHERE q.class IN (?2, ?3) "
         "ON CONFLICT (store_model_id, instance_id) DO UPDATE SET"
         "  counter = excluded.counter",
-        "s", ts))
+        "sii", ts, (gint64) CLASS_NEW, (gint64) CLASS_FAST_FORWARD))
     return FALSE;
 
   /* Our new version of each conflict (step 6), after the merge so that
    * it is what remains for our instance. */
   if (!morango_db_execute (db, error,
         "INSERT INTO morango_recordmaxcounter (instance_id, counter, store_model_id) "
-        "SELECT ?1, ?2, model_uuid FROM temp.morango_dequeue_class WHERE class = 3 "
+        "SELECT ?1, ?2, model_uuid FROM temp.morango_dequeue_class WHERE class = ?3 "
         "ON CONFLICT (store_model_id, instance_id) DO UPDATE SET counter = excluded.counter",
-        "si", instance_id, counter))
+        "sii", instance_id, counter, (gint64) CLASS_CONFLICT))
     return FALSE;
 
   /* The next round starts after this one; the rows stay in the buffer

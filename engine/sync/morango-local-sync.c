@@ -8,7 +8,9 @@
  */
 #include <string.h>
 
+#include "morango-deserialize.h"
 #include "morango-local-sync.h"
+#include "morango-queue.h"
 #include "morango-serialize.h"
 
 typedef struct {

@@ -4,7 +4,7 @@
  */
 #pragma once
 
-#include "morango-queue.h"
+#include "morango-dequeue.h"
 #include "morango-session.h"
 
 G_BEGIN_DECLS
