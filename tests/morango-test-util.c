@@ -161,3 +161,65 @@ morango_test_tmpdir (void)
   g_ptr_array_add (tmpdirs, g_strdup (dir));
   return dir;
 }
+
+G_DEFINE_QUARK (morango-test-error-quark, morango_test_error)
+
+typedef struct {
+  char          *point;
+  gint64         after;
+  volatile gint  fired;
+} FailAt;
+
+static void
+fail_at_free (gpointer data)
+{
+  FailAt *f = data;
+
+  g_free (f->point);
+  g_free (f);
+}
+
+static gboolean
+fail_at_hook (MorangoMonitor  *monitor,
+              const char      *point,
+              gint64           done,
+              gpointer         user_data,
+              GError         **error)
+{
+  FailAt *f = user_data;
+
+  if (!g_str_equal (point, f->point) || done < f->after ||
+      !g_atomic_int_compare_and_exchange (&f->fired, 0, 1))
+    return TRUE;
+  g_set_error (error, MORANGO_TEST_ERROR, MORANGO_TEST_ERROR_INJECTED,
+               "Failure injected at %s after %" G_GINT64_FORMAT " records", point, done);
+  return FALSE;
+}
+
+void
+morango_test_monitor_fail_at (MorangoMonitor *monitor,
+                              const char     *point,
+                              gint64          after)
+{
+  FailAt *f;
+
+  if (point == NULL)
+    {
+      morango_monitor_set_fault_func (monitor, NULL, NULL, NULL);
+      return;
+    }
+  f = g_new0 (FailAt, 1);
+  f->point = g_strdup (point);
+  f->after = after;
+  morango_monitor_set_fault_func (monitor, fail_at_hook, f, fail_at_free);
+}
+
+MorangoMonitor *
+morango_test_monitor_failing_at (const char *point,
+                                 gint64      after)
+{
+  MorangoMonitor *monitor = morango_monitor_new (NULL);
+
+  morango_test_monitor_fail_at (monitor, point, after);
+  return monitor;
+}
