@@ -1091,6 +1091,84 @@ test_cascade_deletion_through_store (void)
   fx_clear (&fx);
 }
 
+/* "serialized|conflicting_serialized_data|deleted hard_deleted" of a
+ * store row, the newlines of the conflict log shown as "/". */
+static char *
+data_of (Fx         *fx,
+         const char *id)
+{
+  g_autoptr(GError) error = NULL;
+  char *text = NULL;
+
+  g_assert_true (morango_db_query_text (fx->db, &text, &error,
+                                        "SELECT serialized || '|' || replace (conflicting_serialized_data, "
+                                        "char (10), '/') || '|' || deleted || hard_deleted "
+                                        "FROM morango_store WHERE id = ?", "s", id));
+  g_assert_no_error (error);
+  return text;
+}
+
+/* A hard delete purges a record (protocol §4.6): its data and its
+ * conflict log, which would otherwise stay here and be queued to every
+ * peer.  Only the records deleted, and those of a cascade, are purged. */
+static void
+test_hard_delete_purges_conflict_log (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *bob = NULL, *kept = NULL, *doomed = NULL, *soft = NULL;
+  g_autofree char *text = NULL;
+  Fx fx;
+
+  fx_init (&fx, "morango-testapp", 0);
+  bob = create (&fx, "user", "{\"password\": \"p\", \"username\": \"bob\"}");
+  kept = create (&fx, "contentsummarylog", "{\"user\": \"" BOB "\", \"content_id\": \""
+                 "11111111111111111111111111111111\"}");
+  doomed = create (&fx, "contentsummarylog", "{\"user\": \"" BOB "\", \"content_id\": \""
+                   "22222222222222222222222222222222\"}");
+  soft = create (&fx, "contentsummarylog", "{\"user\": \"" BOB "\", \"content_id\": \""
+                 "33333333333333333333333333333333\"}");
+  serialize_ok (&fx, NULL);
+  /* What conflicts leave: the versions that lost, newest first. */
+  g_assert_true (morango_db_exec (fx.db, "UPDATE morango_store SET conflicting_serialized_data = "
+                                  "'{\"content_id\": \"lost 2\"}' || char (10) || "
+                                  "'{\"content_id\": \"lost 1\"}' || char (10)", &error));
+  g_assert_no_error (error);
+
+  g_assert_true (morango_app_delete (fx.store, "contentsummarylog", doomed, TRUE, &error));
+  g_assert_no_error (error);
+  g_assert_true (morango_app_delete (fx.store, "contentsummarylog", soft, FALSE, &error));
+  g_assert_no_error (error);
+  serialize_ok (&fx, NULL);
+  text = data_of (&fx, doomed);
+  g_assert_cmpstr (text, ==, "{}||11");
+  g_clear_pointer (&text, g_free);
+  /* A soft delete keeps both: the record may come back. */
+  text = data_of (&fx, soft);
+  g_assert_nonnull (strstr (text, "\"content_id\": \"33333333333333333333333333333333\""));
+  g_assert_true (g_str_has_suffix (text, "|{\"content_id\": \"lost 2\"}/{\"content_id\": \"lost 1\"}/|10"));
+  g_clear_pointer (&text, g_free);
+  text = data_of (&fx, kept);
+  g_assert_true (g_str_has_suffix (text, "|{\"content_id\": \"lost 2\"}/{\"content_id\": \"lost 1\"}/|00"));
+  g_clear_pointer (&text, g_free);
+
+  /* Bob's hard delete takes the log he still has along (the
+   * soft-deleted one has no app row left to cascade to) and purges
+   * both. */
+  g_assert_true (morango_app_delete (fx.store, "user", bob, TRUE, &error));
+  g_assert_no_error (error);
+  serialize_ok (&fx, NULL);
+  text = data_of (&fx, bob);
+  g_assert_cmpstr (text, ==, "{}||11");
+  g_clear_pointer (&text, g_free);
+  text = data_of (&fx, kept);
+  g_assert_cmpstr (text, ==, "{}||11");
+  g_clear_pointer (&text, g_free);
+  text = data_of (&fx, soft);
+  g_assert_true (g_str_has_suffix (text, "|{\"content_id\": \"lost 2\"}/{\"content_id\": \"lost 1\"}/|10"));
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store"), ==, 4);
+  fx_clear (&fx);
+}
+
 /* Bob and @n summary logs of his, created in one transaction and
  * serialized; returns bob's id. */
 static char *
@@ -2109,6 +2187,7 @@ main (int argc, char **argv)
   g_test_add_func ("/serialize/filtered", test_filtered_serialization);
   g_test_add_func ("/serialize/filtered-interleaved", test_filtered_rows_interleaved);
   g_test_add_func ("/serialize/cascade-deletion", test_cascade_deletion_through_store);
+  g_test_add_func ("/serialize/hard-delete-purges-conflict-log", test_hard_delete_purges_conflict_log);
   g_test_add_func ("/serialize/incoming-delete-cascade", test_incoming_delete_cascade_is_tracked);
   g_test_add_func ("/serialize/many-rows", test_many_rows_in_slices);
   g_test_add_func ("/serialize/clean-batches-keep-failures", test_clean_batches_keep_failures);
