@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: MIT
  */
 
+#include <stdarg.h>
 #include <string.h>
 
 #include "morango-instance.h"
@@ -244,6 +245,51 @@ fixture_assert_table (MorangoDb  *db,
   g_autoptr(JsonArray) actual = fixture_dump_rows (db, table);
 
   fixture_assert_rows (what, actual, expected);
+}
+
+static int
+compare_strings (gconstpointer a,
+                 gconstpointer b)
+{
+  return strcmp (*(const char * const *) a, *(const char * const *) b);
+}
+
+void
+fixture_assert_pending (MorangoDb *db,
+                        ...)
+{
+  g_autoptr(GPtrArray) want = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) have = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *want_text = NULL, *have_text = NULL;
+  sqlite3_stmt *stmt = NULL;
+  const char *profile;
+  va_list args;
+
+  va_start (args, db);
+  while ((profile = va_arg (args, const char *)) != NULL)
+    {
+      const char *model = va_arg (args, const char *);
+      const char *id = va_arg (args, const char *);
+
+      g_ptr_array_add (want, g_strdup_printf ("%s/%s/%s", profile, model, id));
+    }
+  va_end (args);
+  g_ptr_array_sort (want, compare_strings);
+  g_ptr_array_add (want, NULL);
+
+  /* Sorted the way the list above is (bytewise). */
+  g_assert_cmpint (sqlite3_prepare_v2 (morango_db_get_handle (db),
+                                       "SELECT profile || '/' || model_name || '/' || id "
+                                       "FROM morango_store_pending ORDER BY 1", -1, &stmt, NULL),
+                   ==, SQLITE_OK);
+  while (sqlite3_step (stmt) == SQLITE_ROW)
+    g_ptr_array_add (have, g_strdup ((const char *) sqlite3_column_text (stmt, 0)));
+  sqlite3_finalize (stmt);
+  g_ptr_array_add (have, NULL);
+
+  want_text = g_strjoinv (" ", (char **) want->pdata);
+  have_text = g_strjoinv (" ", (char **) have->pdata);
+  g_assert_cmpstr (have_text, ==, want_text);
 }
 
 char *

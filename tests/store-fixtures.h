@@ -57,6 +57,10 @@ JsonArray    *fixture_expected_dmc  (JsonArray     *before,
                                      JsonArray     *python_after,
                                      JsonObject    *sender_fsic,
                                      MorangoFilter *filter);
+/* Asserts that the pending list holds exactly the entries given as
+ * (profile, model_name, id) triples, ended by NULL. */
+void          fixture_assert_pending (MorangoDb   *db,
+                                      ...) G_GNUC_NULL_TERMINATED;
 /* A digest over every row of every table the store stages touch, in a
  * fixed order: equal digests mean byte-identical contents. */
 char         *fixture_db_digest     (MorangoDb   *db);

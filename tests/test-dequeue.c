@@ -505,6 +505,119 @@ test_unknown_model_is_kept (void)
 }
 
 
+/* ---- the pending list ------------------------------------------------------ */
+
+#define PA "a0000000000000000000000000000000"
+#define PB "b0000000000000000000000000000000"
+#define PC "c0000000000000000000000000000000"
+#define PD "d0000000000000000000000000000000"
+#define PE "e0000000000000000000000000000000"
+#define PF "f0000000000000000000000000000000"
+#define PG "f1000000000000000000000000000000"
+
+/* A local record in model "m", version (R2, 5); on the pending list
+ * when @pending; with R1:9 in its history when @seen_r1. */
+static void
+add_pending_test_row (MorangoDb  *db,
+                      const char *id,
+                      gboolean    pending,
+                      gboolean    seen_r1)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (morango_db_execute (db, &error,
+      "INSERT INTO morango_store (id, profile, serialized, last_saved_instance, last_saved_counter,"
+      "  partition, source_id, model_name) VALUES (?, 'facilitydata', '{\"v\": \"local\"}', '" R2 "', 5,"
+      "  'd:u1', 'src', 'm')", "s", id));
+  g_assert_true (morango_db_execute (db, &error,
+      "INSERT INTO morango_recordmaxcounter (instance_id, counter, store_model_id) "
+      "VALUES ('" R2 "', 5, ?)", "s", id));
+  if (seen_r1)
+    g_assert_true (morango_db_execute (db, &error,
+        "INSERT INTO morango_recordmaxcounter (instance_id, counter, store_model_id) "
+        "VALUES ('" R1 "', 9, ?)", "s", id));
+  if (pending)
+    g_assert_true (morango_db_execute (db, &error, FIXTURE_MAKE_PENDING " WHERE id = ?", "s", id));
+  g_assert_no_error (error);
+}
+
+/* The incoming version (R1, 7) of @id under @profile and @model; its
+ * history covers the local version (R2, 5) when @covers_local. */
+static void
+add_pending_test_incoming (MorangoDb  *db,
+                           const char *id,
+                           const char *profile,
+                           const char *model,
+                           gboolean    covers_local)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (morango_db_execute (db, &error,
+      "INSERT INTO morango_buffer (profile, serialized, last_saved_instance, last_saved_counter,"
+      "  partition, source_id, model_name, transfer_session_id, model_uuid) "
+      "VALUES (?, '{\"v\": \"remote\"}', '" R1 "', 7, 'd:u1', 'src', ?, '" TS "', ?)",
+      "sss", profile, model, id));
+  g_assert_true (morango_db_execute (db, &error,
+      "INSERT INTO morango_recordmaxcounterbuffer (instance_id, counter, transfer_session_id, model_uuid) "
+      "VALUES ('" R1 "', 7, '" TS "', ?)", "s", id));
+  if (covers_local)
+    g_assert_true (morango_db_execute (db, &error,
+        "INSERT INTO morango_recordmaxcounterbuffer (instance_id, counter, transfer_session_id, model_uuid) "
+        "VALUES ('" R2 "', 6, '" TS "', ?)", "s", id));
+  g_assert_no_error (error);
+}
+
+/* A fast-forward takes the incoming profile and model name (step 9): the
+ * record's pending entry moves to them, and none is left under the old
+ * names.  Every other record keeps its entry, or lack of one, as it was. */
+static void
+test_fast_forward_renames_pending (void)
+{
+  g_autoptr(MorangoStore) store = fixture_store_new ("facilitydata", LOCAL, 100);
+  MorangoDb *db = morango_store_get_db (store);
+  g_autoptr(MorangoFilter) filter = morango_filter_parse ("d");
+  g_autoptr(GError) error = NULL;
+  g_autofree char *names = NULL;
+  MorangoDequeueResult r = { 0, };
+
+  add_pending_test_row (db, PA, TRUE, FALSE);   /* fast-forward to model m2 */
+  add_pending_test_incoming (db, PA, "facilitydata", "m2", TRUE);
+  add_pending_test_row (db, PB, TRUE, FALSE);   /* fast-forward to another profile */
+  add_pending_test_incoming (db, PB, "otherprofile", "m", TRUE);
+  add_pending_test_row (db, PC, TRUE, FALSE);   /* fast-forward, same names */
+  add_pending_test_incoming (db, PC, "facilitydata", "m", TRUE);
+  add_pending_test_row (db, PD, FALSE, FALSE);  /* not pending, fast-forward to m2 */
+  add_pending_test_incoming (db, PD, "facilitydata", "m2", TRUE);
+  add_pending_test_row (db, PE, TRUE, FALSE);   /* not received */
+  add_pending_test_row (db, PF, TRUE, TRUE);    /* reverse fast-forward, names ignored */
+  add_pending_test_incoming (db, PF, "facilitydata", "m2", FALSE);
+  add_pending_test_row (db, PG, TRUE, FALSE);   /* conflict: the local names stay */
+  add_pending_test_incoming (db, PG, "facilitydata", "m2", FALSE);
+  fixture_assert_pending (db,
+                          "facilitydata", "m", PA, "facilitydata", "m", PB, "facilitydata", "m", PC,
+                          "facilitydata", "m", PE, "facilitydata", "m", PF, "facilitydata", "m", PG,
+                          NULL);
+
+  g_assert_true (morango_store_dequeue (store, TS, filter, MORANGO_FSIC_V2, MIXED_FSIC, &r, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (r.n_fast_forward, ==, 4);
+  g_assert_cmpint (r.n_reverse_fast_forward, ==, 1);
+  g_assert_cmpint (r.n_conflict, ==, 1);
+  g_assert_cmpint (r.n_new, ==, 0);
+
+  g_assert_true (morango_db_query_text (db, &names, &error,
+      "SELECT group_concat (x, ' ') FROM (SELECT substr (id, 1, 2) || '=' || profile || '/' || model_name "
+      "AS x FROM morango_store ORDER BY id)", "", NULL));
+  g_assert_no_error (error);
+  g_assert_cmpstr (names, ==, "a0=facilitydata/m2 b0=otherprofile/m c0=facilitydata/m d0=facilitydata/m2 "
+                   "e0=facilitydata/m f0=facilitydata/m f1=facilitydata/m");
+  fixture_assert_pending (db,
+                          "facilitydata", "m2", PA, "otherprofile", "m", PB, "facilitydata", "m", PC,
+                          "facilitydata", "m2", PD, "facilitydata", "m", PE, "facilitydata", "m", PF,
+                          "facilitydata", "m", PG,
+                          NULL);
+}
+
 #define RO_LOCAL "11111111111111111111111111111111"
 #define RO_REMOTE "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 #define RO_OTHER "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -806,6 +919,7 @@ main (int   argc,
   g_test_add_func ("/dequeue/bad-input", test_bad_input);
   g_test_add_func ("/dequeue/unknown-model-is-kept", test_unknown_model_is_kept);
   g_test_add_func ("/dequeue/read-only-conflict", test_read_only_conflict);
+  g_test_add_func ("/dequeue/fast-forward-renames-pending", test_fast_forward_renames_pending);
   g_test_add_func ("/dequeue/empty-session", test_empty_session);
   g_test_add_func ("/dequeue/v1-dmc", test_v1_dmc);
   g_test_add_func ("/dequeue/round-trip-v2", test_round_trip_v2);
