@@ -1169,6 +1169,56 @@ test_hard_delete_purges_conflict_log (void)
   fx_clear (&fx);
 }
 
+/* A local delete wins over a version received but never applied: the
+ * record leaves the pending list, soft or hard, directly or by cascade,
+ * and every other entry stays. */
+static void
+test_local_delete_unpends (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *bob = NULL, *soft = NULL, *hard = NULL, *waiting = NULL, *clean = NULL;
+  Fx fx;
+
+  fx_init (&fx, "morango-testapp", 0);
+  bob = create (&fx, "user", "{\"password\": \"p\", \"username\": \"bob\"}");
+  soft = create (&fx, "contentsummarylog", "{\"user\": \"" BOB "\", \"content_id\": \""
+                 "11111111111111111111111111111111\"}");
+  hard = create (&fx, "contentsummarylog", "{\"user\": \"" BOB "\", \"content_id\": \""
+                 "22222222222222222222222222222222\"}");
+  waiting = create (&fx, "contentsummarylog", "{\"user\": \"" BOB "\", \"content_id\": \""
+                    "33333333333333333333333333333333\"}");
+  clean = create (&fx, "contentsummarylog", "{\"user\": \"" BOB "\", \"content_id\": \""
+                  "44444444444444444444444444444444\"}");
+  serialize_ok (&fx, NULL);
+  /* As if a sync had brought newer versions of all but one. */
+  g_assert_true (morango_db_execute (fx.db, &error, FIXTURE_MAKE_PENDING " WHERE id <> ?", "s", clean));
+  g_assert_no_error (error);
+  fixture_assert_pending (fx.db,
+                          "facilitydata", "user", bob,
+                          "facilitydata", "contentsummarylog", soft,
+                          "facilitydata", "contentsummarylog", hard,
+                          "facilitydata", "contentsummarylog", waiting,
+                          NULL);
+
+  g_assert_true (morango_app_delete (fx.store, "contentsummarylog", soft, FALSE, &error));
+  g_assert_no_error (error);
+  g_assert_true (morango_app_delete (fx.store, "contentsummarylog", hard, TRUE, &error));
+  g_assert_no_error (error);
+  serialize_ok (&fx, NULL);
+  fixture_assert_pending (fx.db,
+                          "facilitydata", "user", bob,
+                          "facilitydata", "contentsummarylog", waiting,
+                          NULL);
+
+  /* Bob's hard delete cascades to the logs he has left. */
+  g_assert_true (morango_app_delete (fx.store, "user", bob, TRUE, &error));
+  g_assert_no_error (error);
+  serialize_ok (&fx, NULL);
+  fixture_assert_pending (fx.db, NULL);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE deleted = 1"), ==, 5);
+  fx_clear (&fx);
+}
+
 /* Bob and @n summary logs of his, created in one transaction and
  * serialized; returns bob's id. */
 static char *
@@ -2188,6 +2238,7 @@ main (int argc, char **argv)
   g_test_add_func ("/serialize/filtered-interleaved", test_filtered_rows_interleaved);
   g_test_add_func ("/serialize/cascade-deletion", test_cascade_deletion_through_store);
   g_test_add_func ("/serialize/hard-delete-purges-conflict-log", test_hard_delete_purges_conflict_log);
+  g_test_add_func ("/serialize/local-delete-unpends", test_local_delete_unpends);
   g_test_add_func ("/serialize/incoming-delete-cascade", test_incoming_delete_cascade_is_tracked);
   g_test_add_func ("/serialize/many-rows", test_many_rows_in_slices);
   g_test_add_func ("/serialize/clean-batches-keep-failures", test_clean_batches_keep_failures);
