@@ -3,9 +3,6 @@
  * SPDX-License-Identifier: MIT
  */
 #include <string.h>
-#include <stdlib.h>
-#include <sys/resource.h>
-#include <time.h>
 
 #include "morango-app.h"
 #include "morango-flat-json.h"
@@ -1714,26 +1711,6 @@ test_kolibri_round_trip (void)
   fx_clear (&fx);
 }
 
-static double
-cpu_seconds (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static long
-max_rss_kb (void)
-{
-  struct rusage ru;
-  getrusage (RUSAGE_SELF, &ru);
-  return ru.ru_maxrss;
-}
-
-#define REPORT(what, n, t0, t1, c0, c1) \
-  g_printerr ("%s: %d records in %.3f s = %.0f records/s (CPU %.3f s = %.0f records/s), peak RSS %ld kB\n", \
-              what, n, (t1 - t0) / 1e6, n / ((t1 - t0) / 1e6), c1 - c0, n / (c1 - c0), max_rss_kb ())
-
 /* Deserializing a model with many records to apply reads them on a
  * second thread and connection when the database is a file.  That must
  * change nothing in what the stage does: a file and an in-memory
@@ -2158,20 +2135,21 @@ test_two_threads_serialize (void)
     }
 }
 
-/* Rates on demand: -m perf. */
+/* The three stages of tests/bench/bench-serialize on a database file, at
+ * a size that takes two threads, counting what each leaves: summary logs
+ * created dirty, serialized, deserialized into emptied tables, and
+ * serialized again once all are marked dirty. */
 static void
-test_perf (void)
+test_counted (void)
 {
-  const char *env_n = g_getenv ("MORANGO_PERF_RECORDS");
-  const int n = env_n ? atoi (env_n) : 100000;
+  const int n = 5000;  /* from 4096 records on, a stage takes two threads */
   g_autoptr(GError) error = NULL;
   g_autofree char *dir = morango_test_tmpdir ();
-  g_autofree char *path = g_build_filename (dir, "perf.db", NULL);
-  gint64 t0, t1;
-  double c0, c1;
+  g_autofree char *path = g_build_filename (dir, "counted.db", NULL);
+  guint serializations = g_atomic_int_get (&two_thread_serializations);
+  guint runs = g_atomic_int_get (&two_thread_runs);
   Fx fx;
 
-  /* A database file, as the programs use. */
   fx_init_at (&fx, "morango-testapp", 0, path);
   g_assert_true (morango_db_begin (fx.db, &error));
   for (int i = 0; i < n; i++)
@@ -2184,37 +2162,48 @@ test_perf (void)
                                          "user_id, content_id, _morango_dirty_bit) VALUES (?, ?, ?, ?, ?, 1)",
                                          "sssss", id, content, BOB ":user:summary", BOB, content));
     }
+  /* Bob is known to the store only, as a sync would leave him. */
   g_assert_true (morango_db_execute (fx.db, &error,
                                      "INSERT INTO morango_store (id, profile, serialized, last_saved_instance, last_saved_counter, "
                                      "partition, source_id, model_name) VALUES (?, 'facilitydata', '{}', ?, 1, ?, ?, 'user')",
                                      "ssss", BOB, LOCAL, BOB ":user", BOB));
   g_assert_true (morango_db_commit (fx.db, &error));
-  g_printerr ("loaded %d app rows, peak RSS %ld kB\n", n, max_rss_kb ());
 
-  t0 = g_get_monotonic_time ();
-  c0 = cpu_seconds ();
   serialize_ok (&fx, NULL);
-  c1 = cpu_seconds ();
-  t1 = g_get_monotonic_time ();
-  REPORT ("serialize", n, t0, t1, c0, c1);
+  g_assert_cmpuint (g_atomic_int_get (&two_thread_serializations), ==, serializations + 1);
+  g_assert_cmpint (counter_now (&fx), ==, 1);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store"), ==, n + 1);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE model_name = 'contentsummarylog' "
+                               "AND last_saved_instance = '" LOCAL "' AND last_saved_counter = 1 "
+                               "AND partition = '" BOB ":user:summary' AND source_id = "
+                               "json_extract (serialized, '$.content_id')"), ==, n);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_recordmaxcounter "
+                               "WHERE instance_id = '" LOCAL "' AND counter = 1"), ==, n);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_recordmaxcounter"), ==, n);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_summarylog WHERE _morango_dirty_bit = 1"), ==, 0);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store_pending"), ==, 0);
 
   g_assert_true (morango_db_exec (fx.db, "DELETE FROM facility_profile_summarylog; "
                                   FIXTURE_MAKE_PENDING " WHERE model_name = 'contentsummarylog'", &error));
-  t0 = g_get_monotonic_time ();
-  c0 = cpu_seconds ();
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store_pending"), ==, n);
   deserialize_ok (&fx, NULL, FALSE);
-  c1 = cpu_seconds ();
-  t1 = g_get_monotonic_time ();
-  REPORT ("deserialize", n, t0, t1, c0, c1);
+  g_assert_cmpuint (g_atomic_int_get (&two_thread_runs), ==, runs + 1);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_summarylog"), ==, n);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_summarylog WHERE _morango_dirty_bit = 0 "
+                               "AND user_id = '" BOB "' AND content_id = _morango_source_id"), ==, n);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store_pending"), ==, 0);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE deserialization_error <> ''"), ==, 0);
 
   g_assert_true (morango_db_exec (fx.db, "UPDATE facility_profile_summarylog SET _morango_dirty_bit = 1", &error));
-  t0 = g_get_monotonic_time ();
-  c0 = cpu_seconds ();
   serialize_ok (&fx, NULL);
-  c1 = cpu_seconds ();
-  t1 = g_get_monotonic_time ();
-  REPORT ("re-serialize", n, t0, t1, c0, c1);
+  g_assert_cmpuint (g_atomic_int_get (&two_thread_serializations), ==, serializations + 2);
+  g_assert_cmpint (counter_now (&fx), ==, 2);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store"), ==, n + 1);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE last_saved_counter = 2 "
+                               "AND conflicting_serialized_data = ''"), ==, n);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_recordmaxcounter WHERE counter = 2"), ==, n);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_recordmaxcounter"), ==, n);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_summarylog WHERE _morango_dirty_bit = 1"), ==, 0);
   fx_clear (&fx);
 }
 
@@ -2252,7 +2241,6 @@ main (int argc, char **argv)
   g_test_add_func ("/serialize/skip-erroring-and-filter", test_skip_erroring_and_filter);
   g_test_add_func ("/serialize/bad-records", test_bad_records_are_per_record);
   g_test_add_func ("/serialize/kolibri-round-trip", test_kolibri_round_trip);
-  if (g_test_perf ())
-    g_test_add_func ("/serialize/perf", test_perf);
+  g_test_add_func ("/serialize/counted", test_counted);
   return g_test_run ();
 }
