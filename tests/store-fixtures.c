@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: MIT
  */
 
+#include <stdarg.h>
 #include <string.h>
 
 #include "morango-instance.h"
@@ -246,6 +247,51 @@ fixture_assert_table (MorangoDb  *db,
   fixture_assert_rows (what, actual, expected);
 }
 
+static int
+compare_strings (gconstpointer a,
+                 gconstpointer b)
+{
+  return strcmp (*(const char * const *) a, *(const char * const *) b);
+}
+
+void
+fixture_assert_pending (MorangoDb *db,
+                        ...)
+{
+  g_autoptr(GPtrArray) want = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) have = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *want_text = NULL, *have_text = NULL;
+  sqlite3_stmt *stmt = NULL;
+  const char *profile;
+  va_list args;
+
+  va_start (args, db);
+  while ((profile = va_arg (args, const char *)) != NULL)
+    {
+      const char *model = va_arg (args, const char *);
+      const char *id = va_arg (args, const char *);
+
+      g_ptr_array_add (want, g_strdup_printf ("%s/%s/%s", profile, model, id));
+    }
+  va_end (args);
+  g_ptr_array_sort (want, compare_strings);
+  g_ptr_array_add (want, NULL);
+
+  /* Sorted the way the list above is (bytewise). */
+  g_assert_cmpint (sqlite3_prepare_v2 (morango_db_get_handle (db),
+                                       "SELECT profile || '/' || model_name || '/' || id "
+                                       "FROM morango_store_pending ORDER BY 1", -1, &stmt, NULL),
+                   ==, SQLITE_OK);
+  while (sqlite3_step (stmt) == SQLITE_ROW)
+    g_ptr_array_add (have, g_strdup ((const char *) sqlite3_column_text (stmt, 0)));
+  sqlite3_finalize (stmt);
+  g_ptr_array_add (have, NULL);
+
+  want_text = g_strjoinv (" ", (char **) want->pdata);
+  have_text = g_strjoinv (" ", (char **) have->pdata);
+  g_assert_cmpstr (have_text, ==, want_text);
+}
+
 char *
 fixture_db_digest (MorangoDb *db)
 {
@@ -286,6 +332,101 @@ fixture_db_digest (MorangoDb *db)
       sqlite3_finalize (stmt);
     }
   return g_strdup (g_checksum_get_string (sum));
+}
+
+/* See fixture_mixed_store_at(). */
+static void
+fill_mixed (MorangoDb *db,
+            gint64     n,
+            gboolean   all_new)
+{
+  g_autoptr(GError) error = NULL;
+
+  morango_db_begin (db, &error);
+  g_assert_no_error (error);
+  morango_db_exec (db, "CREATE TEMP TABLE IF NOT EXISTS fill_n (value INTEGER)", &error);
+  g_assert_no_error (error);
+  morango_db_exec (db, "DELETE FROM temp.fill_n", &error);
+  g_assert_no_error (error);
+  morango_db_execute (db, &error, "INSERT INTO temp.fill_n VALUES (?)", "i", n);
+  g_assert_no_error (error);
+  morango_db_exec (db, "CREATE TEMP TABLE IF NOT EXISTS fill_new (value INTEGER)", &error);
+  g_assert_no_error (error);
+  morango_db_exec (db, "DELETE FROM temp.fill_new", &error);
+  g_assert_no_error (error);
+  morango_db_execute (db, &error, "INSERT INTO temp.fill_new VALUES (?)", "b", all_new);
+  g_assert_no_error (error);
+
+  /* Local rows for i % 4 != 0 (class 1, 2, 3), version (R2, 5); history
+   * R2:5 and, for the reverse fast-forwards, R1:9 too. */
+  morango_db_exec (db,
+    "WITH RECURSIVE seq (i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq"
+    "  WHERE i + 1 < (SELECT value FROM temp.fill_n)) "
+    "INSERT INTO morango_store (id, profile, serialized, last_saved_instance, last_saved_counter,"
+    "  partition, source_id, model_name, conflicting_serialized_data) "
+    "SELECT printf ('%032x', i), 'facilitydata', '{\"v\": \"local\", \"i\": ' || i || '}',"
+    "  '" FIXTURE_MIXED_R2 "', 5, 'd:u' || (i % 10), 'src', 'm', 'old' "
+    "FROM seq WHERE i % 4 <> 0 AND NOT (SELECT value FROM temp.fill_new)", &error);
+  g_assert_no_error (error);
+  morango_db_exec (db,
+    "INSERT INTO morango_recordmaxcounter (instance_id, counter, store_model_id) "
+    "SELECT '" FIXTURE_MIXED_R2 "', 5, id FROM morango_store", &error);
+  g_assert_no_error (error);
+  morango_db_exec (db,
+    "INSERT INTO morango_recordmaxcounter (instance_id, counter, store_model_id) "
+    "SELECT '" FIXTURE_MIXED_R1 "', 9, id FROM morango_store WHERE json_extract (serialized, '$.i') % 4 = 1", &error);
+  g_assert_no_error (error);
+
+  /* Incoming version (R1, 7) for everything; history R1:7, and R2:5 for
+   * the fast-forwards (class 2) so that it covers the local version. */
+  morango_db_exec (db,
+    "WITH RECURSIVE seq (i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq"
+    "  WHERE i + 1 < (SELECT value FROM temp.fill_n)) "
+    "INSERT INTO morango_buffer (profile, serialized, deleted, hard_deleted, last_saved_instance,"
+    "  last_saved_counter, partition, source_id, model_name, conflicting_serialized_data,"
+    "  _self_ref_fk, transfer_session_id, model_uuid) "
+    "SELECT 'facilitydata', '{\"v\": \"remote\", \"i\": ' || i || '}', i % 7 = 0, i % 11 = 0,"
+    "  '" FIXTURE_MIXED_R1 "', 7, 'd:u' || (i % 10), 'src', 'm', '', '', '" FIXTURE_MIXED_TS "', printf ('%032x', i) "
+    "FROM seq", &error);
+  g_assert_no_error (error);
+  morango_db_exec (db,
+    "INSERT INTO morango_recordmaxcounterbuffer (instance_id, counter, transfer_session_id, model_uuid) "
+    "SELECT '" FIXTURE_MIXED_R1 "', 7, transfer_session_id, model_uuid FROM morango_buffer", &error);
+  g_assert_no_error (error);
+  morango_db_exec (db,
+    "INSERT INTO morango_recordmaxcounterbuffer (instance_id, counter, transfer_session_id, model_uuid) "
+    "SELECT '" FIXTURE_MIXED_R2 "', 6, transfer_session_id, model_uuid FROM morango_buffer "
+    "WHERE json_extract (serialized, '$.i') % 4 = 2", &error);
+  g_assert_no_error (error);
+
+  /* Another session holding one of the same records stays untouched. */
+  morango_db_exec (db,
+    "INSERT INTO morango_buffer (profile, serialized, last_saved_instance, last_saved_counter,"
+    "  partition, source_id, model_name, transfer_session_id, model_uuid) "
+    "VALUES ('facilitydata', '{}', '" FIXTURE_MIXED_R1 "', 1, 'd:u1', 'src', 'm', '" FIXTURE_MIXED_OTHER "', printf ('%032x', 1))",
+    &error);
+  g_assert_no_error (error);
+  morango_db_exec (db,
+    "INSERT INTO morango_recordmaxcounterbuffer (instance_id, counter, transfer_session_id, model_uuid) "
+    "VALUES ('" FIXTURE_MIXED_R1 "', 1, '" FIXTURE_MIXED_OTHER "', printf ('%032x', 1))", &error);
+  g_assert_no_error (error);
+  morango_db_exec (db,
+    "INSERT INTO morango_databasemaxcounter (instance_id, partition, counter) "
+    "VALUES ('" FIXTURE_MIXED_R1 "', 'd', 3), ('" FIXTURE_MIXED_R2 "', 'd', 5)", &error);
+  g_assert_no_error (error);
+  morango_db_commit (db, &error);
+  g_assert_no_error (error);
+}
+
+MorangoStore *
+fixture_mixed_store_at (const char *path,
+                        gint64      n,
+                        gboolean    all_new)
+{
+  MorangoStore *store = fixture_store_new_at (path, "facilitydata", FIXTURE_MIXED_LOCAL, 100);
+
+  fill_mixed (morango_store_get_db (store), n, all_new);
+  return store;
 }
 
 gint64

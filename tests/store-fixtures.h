@@ -57,9 +57,31 @@ JsonArray    *fixture_expected_dmc  (JsonArray     *before,
                                      JsonArray     *python_after,
                                      JsonObject    *sender_fsic,
                                      MorangoFilter *filter);
+/* Asserts that the pending list holds exactly the entries given as
+ * (profile, model_name, id) triples, ended by NULL. */
+void          fixture_assert_pending (MorangoDb   *db,
+                                      ...) G_GNUC_NULL_TERMINATED;
 /* A digest over every row of every table the store stages touch, in a
  * fixed order: equal digests mean byte-identical contents. */
 char         *fixture_db_digest     (MorangoDb   *db);
+/* A synthetic transfer session FIXTURE_MIXED_TS of @n records
+ * (model_uuid printf ('%032x', i), partition "d:u" i % 10): for i % 4 =
+ * 0, 1, 2, 3 a new record, a reverse fast-forward, a fast-forward and a
+ * conflict (all new when @all_new); incoming version (R1, 7), local
+ * (R2, 5); incoming deleted when i % 7 = 0, hard deleted when i % 11 =
+ * 0.  Plus one record of session FIXTURE_MIXED_OTHER and DMC rows (R1, d,
+ * 3) and (R2, d, 5).  The store is FIXTURE_MIXED_LOCAL's, counter 100,
+ * on @path (":memory:" or a file). */
+#define FIXTURE_MIXED_TS    "7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a"
+#define FIXTURE_MIXED_OTHER "7b7b7b7b7b7b7b7b7b7b7b7b7b7b7b7b"
+#define FIXTURE_MIXED_LOCAL "fe22594c03d08035584336dd5a316275"
+#define FIXTURE_MIXED_R1    "e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1e1"
+#define FIXTURE_MIXED_R2    "e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2"
+/* The sender's FSIC that goes with it. */
+#define FIXTURE_MIXED_FSIC  "{\"super\": {}, \"sub\": {\"d\": {\"" FIXTURE_MIXED_R1 "\": 7}}}"
+MorangoStore *fixture_mixed_store_at (const char *path,
+                                      gint64      n,
+                                      gboolean    all_new);
 gint64        fixture_counter       (MorangoStore *store);
 MorangoFilter *fixture_filter_from_json (JsonNode *node);
 

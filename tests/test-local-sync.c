@@ -245,6 +245,97 @@ test_delete_recreate_hard_delete (Fixture       *f,
   g_assert_cmpstr (hard, ==, "1{},1{}");
 }
 
+/* "hard_deleted|serialized|conflicting_serialized_data" of a record,
+ * the newlines of the conflict log shown as "/". */
+static char *
+purge_state (MorangoStore *store,
+             const char   *id)
+{
+  g_autoptr(GError) error = NULL;
+  char *text = NULL;
+
+  g_assert_true (morango_db_query_text (morango_store_get_db (store), &text, &error,
+                                        "SELECT hard_deleted || '|' || serialized || '|' || "
+                                        "replace (conflicting_serialized_data, char (10), '/') "
+                                        "FROM morango_store WHERE id = ?", "s", id));
+  g_assert_no_error (error);
+  return text;
+}
+
+static void
+assert_purged (MorangoStore *store,
+               const char   *id)
+{
+  g_autofree char *state = purge_state (store, id);
+
+  g_assert_cmpstr (state, ==, "1|{}|");
+}
+
+/* A hard delete of a record with a conflict log, on either side: after
+ * syncing both ways, no peer holds its data or its log (§4.6).  The
+ * logs come from real conflicts, and reach both peers as a sync does. */
+static void
+test_hard_delete_purges_conflict_logs (Fixture       *f,
+                                       gconstpointer  data)
+{
+  g_autofree char *on_a = add_log (f->a, f->user, 1);
+  g_autofree char *on_b = add_log (f->a, f->user, 2);
+  const char *logs[] = { on_a, on_b };
+  g_autoptr(JsonObject) change = json_object_new ();
+  g_autoptr(GError) error = NULL;
+  MorangoLocalSyncStats stats;
+
+  sync_ok (f->b, f->a, f->filter, FALSE, NULL, &stats);
+
+  /* Both sides edit both logs: a resolves the conflicts, logging b's
+   * versions, and b fast-forwards to a's resolution, log included. */
+  for (guint i = 0; i < G_N_ELEMENTS (logs); i++)
+    {
+      json_object_set_string_member (change, "content_id", "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1");
+      g_assert_true (morango_app_update (f->a, "contentsummarylog", logs[i], change, &error));
+      g_assert_no_error (error);
+      json_object_set_string_member (change, "content_id", "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2");
+      g_assert_true (morango_app_update (f->b, "contentsummarylog", logs[i], change, &error));
+      g_assert_no_error (error);
+    }
+  g_assert_true (morango_store_serialize (f->a, NULL, &error));
+  g_assert_no_error (error);
+  sync_ok (f->b, f->a, f->filter, TRUE, NULL, &stats);
+  g_assert_cmpint (stats.dequeue.n_conflict, ==, 2);
+  sync_ok (f->b, f->a, f->filter, FALSE, NULL, &stats);
+  g_assert_cmpint (stats.dequeue.n_fast_forward, ==, 2);
+  for (guint i = 0; i < G_N_ELEMENTS (logs); i++)
+    {
+      g_autofree char *state_a = purge_state (f->a, logs[i]);
+      g_autofree char *state_b = purge_state (f->b, logs[i]);
+
+      g_assert_nonnull (strstr (state_a, "b2b2b2b2"));
+      g_assert_cmpstr (state_b, ==, state_a);
+    }
+
+  /* One hard delete on each side, then a pull, a push and a pull. */
+  g_assert_true (morango_app_delete (f->a, "contentsummarylog", on_a, TRUE, &error));
+  g_assert_no_error (error);
+  g_assert_true (morango_app_delete (f->b, "contentsummarylog", on_b, TRUE, &error));
+  g_assert_no_error (error);
+  sync_ok (f->b, f->a, f->filter, FALSE, NULL, &stats);
+  sync_ok (f->b, f->a, f->filter, TRUE, NULL, &stats);
+  sync_ok (f->b, f->a, f->filter, FALSE, NULL, &stats);
+
+  for (guint i = 0; i < G_N_ELEMENTS (logs); i++)
+    {
+      assert_purged (f->a, logs[i]);
+      assert_purged (f->b, logs[i]);
+    }
+  g_assert_cmpint (count (f->a, "SELECT count(*) FROM facility_profile_summarylog"), ==, 0);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM facility_profile_summarylog"), ==, 0);
+  /* Nothing else was purged: the user keeps its data. */
+  g_assert_cmpint (count (f->a, "SELECT count(*) FROM morango_store WHERE hard_deleted = 0 "
+                                "AND serialized <> '{}'"), ==, 1);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_store WHERE hard_deleted = 0 "
+                                "AND serialized <> '{}'"), ==, 1);
+}
+
 static void
 test_fsic_v1_equal_scopes (Fixture       *f,
                            gconstpointer  data)
@@ -628,6 +719,7 @@ main (int   argc,
   ADD ("pull-then-nothing-new", test_pull_then_nothing_new);
   ADD ("push-edit-conflict", test_push_edit_conflict);
   ADD ("delete-recreate-hard-delete", test_delete_recreate_hard_delete);
+  ADD ("hard-delete-purges-conflict-logs", test_hard_delete_purges_conflict_logs);
   ADD ("fsic-v1-equal-scopes", test_fsic_v1_equal_scopes);
   ADD ("outside-filter-stays", test_outside_filter_stays);
   ADD ("interrupted-transfer-resumes", test_interrupted_transfer_resumes);

@@ -3,9 +3,6 @@
  * SPDX-License-Identifier: MIT
  */
 #include <string.h>
-#include <stdlib.h>
-#include <sys/resource.h>
-#include <time.h>
 
 #include "morango-app.h"
 #include "morango-dequeue.h"
@@ -1093,6 +1090,134 @@ test_cascade_deletion_through_store (void)
   fx_clear (&fx);
 }
 
+/* "serialized|conflicting_serialized_data|deleted hard_deleted" of a
+ * store row, the newlines of the conflict log shown as "/". */
+static char *
+data_of (Fx         *fx,
+         const char *id)
+{
+  g_autoptr(GError) error = NULL;
+  char *text = NULL;
+
+  g_assert_true (morango_db_query_text (fx->db, &text, &error,
+                                        "SELECT serialized || '|' || replace (conflicting_serialized_data, "
+                                        "char (10), '/') || '|' || deleted || hard_deleted "
+                                        "FROM morango_store WHERE id = ?", "s", id));
+  g_assert_no_error (error);
+  return text;
+}
+
+/* A hard delete purges a record (protocol §4.6): its data and its
+ * conflict log, which would otherwise stay here and be queued to every
+ * peer.  Only the records deleted, and those of a cascade, are purged. */
+static void
+test_hard_delete_purges_conflict_log (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *bob = NULL, *kept = NULL, *doomed = NULL, *soft = NULL;
+  g_autofree char *text = NULL;
+  Fx fx;
+
+  fx_init (&fx, "morango-testapp", 0);
+  bob = create (&fx, "user", "{\"password\": \"p\", \"username\": \"bob\"}");
+  kept = create (&fx, "contentsummarylog", "{\"user\": \"" BOB "\", \"content_id\": \""
+                 "11111111111111111111111111111111\"}");
+  doomed = create (&fx, "contentsummarylog", "{\"user\": \"" BOB "\", \"content_id\": \""
+                   "22222222222222222222222222222222\"}");
+  soft = create (&fx, "contentsummarylog", "{\"user\": \"" BOB "\", \"content_id\": \""
+                 "33333333333333333333333333333333\"}");
+  serialize_ok (&fx, NULL);
+  /* What conflicts leave: the versions that lost, newest first. */
+  g_assert_true (morango_db_exec (fx.db, "UPDATE morango_store SET conflicting_serialized_data = "
+                                  "'{\"content_id\": \"lost 2\"}' || char (10) || "
+                                  "'{\"content_id\": \"lost 1\"}' || char (10)", &error));
+  g_assert_no_error (error);
+
+  g_assert_true (morango_app_delete (fx.store, "contentsummarylog", doomed, TRUE, &error));
+  g_assert_no_error (error);
+  g_assert_true (morango_app_delete (fx.store, "contentsummarylog", soft, FALSE, &error));
+  g_assert_no_error (error);
+  serialize_ok (&fx, NULL);
+  text = data_of (&fx, doomed);
+  g_assert_cmpstr (text, ==, "{}||11");
+  g_clear_pointer (&text, g_free);
+  /* A soft delete keeps both: the record may come back. */
+  text = data_of (&fx, soft);
+  g_assert_nonnull (strstr (text, "\"content_id\": \"33333333333333333333333333333333\""));
+  g_assert_true (g_str_has_suffix (text, "|{\"content_id\": \"lost 2\"}/{\"content_id\": \"lost 1\"}/|10"));
+  g_clear_pointer (&text, g_free);
+  text = data_of (&fx, kept);
+  g_assert_true (g_str_has_suffix (text, "|{\"content_id\": \"lost 2\"}/{\"content_id\": \"lost 1\"}/|00"));
+  g_clear_pointer (&text, g_free);
+
+  /* Bob's hard delete takes the log he still has along (the
+   * soft-deleted one has no app row left to cascade to) and purges
+   * both. */
+  g_assert_true (morango_app_delete (fx.store, "user", bob, TRUE, &error));
+  g_assert_no_error (error);
+  serialize_ok (&fx, NULL);
+  text = data_of (&fx, bob);
+  g_assert_cmpstr (text, ==, "{}||11");
+  g_clear_pointer (&text, g_free);
+  text = data_of (&fx, kept);
+  g_assert_cmpstr (text, ==, "{}||11");
+  g_clear_pointer (&text, g_free);
+  text = data_of (&fx, soft);
+  g_assert_true (g_str_has_suffix (text, "|{\"content_id\": \"lost 2\"}/{\"content_id\": \"lost 1\"}/|10"));
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store"), ==, 4);
+  fx_clear (&fx);
+}
+
+/* A local delete wins over a version received but never applied: the
+ * record leaves the pending list, soft or hard, directly or by cascade,
+ * and every other entry stays. */
+static void
+test_local_delete_unpends (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *bob = NULL, *soft = NULL, *hard = NULL, *waiting = NULL, *clean = NULL;
+  Fx fx;
+
+  fx_init (&fx, "morango-testapp", 0);
+  bob = create (&fx, "user", "{\"password\": \"p\", \"username\": \"bob\"}");
+  soft = create (&fx, "contentsummarylog", "{\"user\": \"" BOB "\", \"content_id\": \""
+                 "11111111111111111111111111111111\"}");
+  hard = create (&fx, "contentsummarylog", "{\"user\": \"" BOB "\", \"content_id\": \""
+                 "22222222222222222222222222222222\"}");
+  waiting = create (&fx, "contentsummarylog", "{\"user\": \"" BOB "\", \"content_id\": \""
+                    "33333333333333333333333333333333\"}");
+  clean = create (&fx, "contentsummarylog", "{\"user\": \"" BOB "\", \"content_id\": \""
+                  "44444444444444444444444444444444\"}");
+  serialize_ok (&fx, NULL);
+  /* As if a sync had brought newer versions of all but one. */
+  g_assert_true (morango_db_execute (fx.db, &error, FIXTURE_MAKE_PENDING " WHERE id <> ?", "s", clean));
+  g_assert_no_error (error);
+  fixture_assert_pending (fx.db,
+                          "facilitydata", "user", bob,
+                          "facilitydata", "contentsummarylog", soft,
+                          "facilitydata", "contentsummarylog", hard,
+                          "facilitydata", "contentsummarylog", waiting,
+                          NULL);
+
+  g_assert_true (morango_app_delete (fx.store, "contentsummarylog", soft, FALSE, &error));
+  g_assert_no_error (error);
+  g_assert_true (morango_app_delete (fx.store, "contentsummarylog", hard, TRUE, &error));
+  g_assert_no_error (error);
+  serialize_ok (&fx, NULL);
+  fixture_assert_pending (fx.db,
+                          "facilitydata", "user", bob,
+                          "facilitydata", "contentsummarylog", waiting,
+                          NULL);
+
+  /* Bob's hard delete cascades to the logs he has left. */
+  g_assert_true (morango_app_delete (fx.store, "user", bob, TRUE, &error));
+  g_assert_no_error (error);
+  serialize_ok (&fx, NULL);
+  fixture_assert_pending (fx.db, NULL);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE deleted = 1"), ==, 5);
+  fx_clear (&fx);
+}
+
 /* Bob and @n summary logs of his, created in one transaction and
  * serialized; returns bob's id. */
 static char *
@@ -1588,26 +1713,6 @@ test_kolibri_round_trip (void)
   fx_clear (&fx);
 }
 
-static double
-cpu_seconds (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static long
-max_rss_kb (void)
-{
-  struct rusage ru;
-  getrusage (RUSAGE_SELF, &ru);
-  return ru.ru_maxrss;
-}
-
-#define REPORT(what, n, t0, t1, c0, c1) \
-  g_printerr ("%s: %d records in %.3f s = %.0f records/s (CPU %.3f s = %.0f records/s), peak RSS %ld kB\n", \
-              what, n, (t1 - t0) / 1e6, n / ((t1 - t0) / 1e6), c1 - c0, n / (c1 - c0), max_rss_kb ())
-
 /* Deserializing a model with many records to apply reads them on a
  * second thread and connection when the database is a file.  That must
  * change nothing in what the stage does: a file and an in-memory
@@ -2032,20 +2137,21 @@ test_two_threads_serialize (void)
     }
 }
 
-/* Rates on demand: -m perf. */
+/* The three stages of tests/bench/bench-serialize on a database file, at
+ * a size that takes two threads, counting what each leaves: summary logs
+ * created dirty, serialized, deserialized into emptied tables, and
+ * serialized again once all are marked dirty. */
 static void
-test_perf (void)
+test_counted (void)
 {
-  const char *env_n = g_getenv ("MORANGO_PERF_RECORDS");
-  const int n = env_n ? atoi (env_n) : 100000;
+  const int n = 5000;  /* from 4096 records on, a stage takes two threads */
   g_autoptr(GError) error = NULL;
   g_autofree char *dir = morango_test_tmpdir ();
-  g_autofree char *path = g_build_filename (dir, "perf.db", NULL);
-  gint64 t0, t1;
-  double c0, c1;
+  g_autofree char *path = g_build_filename (dir, "counted.db", NULL);
+  guint serializations = g_atomic_int_get (&two_thread_serializations);
+  guint runs = g_atomic_int_get (&two_thread_runs);
   Fx fx;
 
-  /* A database file, as the programs use. */
   fx_init_at (&fx, "morango-testapp", 0, path);
   g_assert_true (morango_db_begin (fx.db, &error));
   for (int i = 0; i < n; i++)
@@ -2058,37 +2164,48 @@ test_perf (void)
                                          "user_id, content_id, _morango_dirty_bit) VALUES (?, ?, ?, ?, ?, 1)",
                                          "sssss", id, content, BOB ":user:summary", BOB, content));
     }
+  /* Bob is known to the store only, as a sync would leave him. */
   g_assert_true (morango_db_execute (fx.db, &error,
                                      "INSERT INTO morango_store (id, profile, serialized, last_saved_instance, last_saved_counter, "
                                      "partition, source_id, model_name) VALUES (?, 'facilitydata', '{}', ?, 1, ?, ?, 'user')",
                                      "ssss", BOB, LOCAL, BOB ":user", BOB));
   g_assert_true (morango_db_commit (fx.db, &error));
-  g_printerr ("loaded %d app rows, peak RSS %ld kB\n", n, max_rss_kb ());
 
-  t0 = g_get_monotonic_time ();
-  c0 = cpu_seconds ();
   serialize_ok (&fx, NULL);
-  c1 = cpu_seconds ();
-  t1 = g_get_monotonic_time ();
-  REPORT ("serialize", n, t0, t1, c0, c1);
+  g_assert_cmpuint (g_atomic_int_get (&two_thread_serializations), ==, serializations + 1);
+  g_assert_cmpint (counter_now (&fx), ==, 1);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store"), ==, n + 1);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE model_name = 'contentsummarylog' "
+                               "AND last_saved_instance = '" LOCAL "' AND last_saved_counter = 1 "
+                               "AND partition = '" BOB ":user:summary' AND source_id = "
+                               "json_extract (serialized, '$.content_id')"), ==, n);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_recordmaxcounter "
+                               "WHERE instance_id = '" LOCAL "' AND counter = 1"), ==, n);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_recordmaxcounter"), ==, n);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_summarylog WHERE _morango_dirty_bit = 1"), ==, 0);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store_pending"), ==, 0);
 
   g_assert_true (morango_db_exec (fx.db, "DELETE FROM facility_profile_summarylog; "
                                   FIXTURE_MAKE_PENDING " WHERE model_name = 'contentsummarylog'", &error));
-  t0 = g_get_monotonic_time ();
-  c0 = cpu_seconds ();
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store_pending"), ==, n);
   deserialize_ok (&fx, NULL, FALSE);
-  c1 = cpu_seconds ();
-  t1 = g_get_monotonic_time ();
-  REPORT ("deserialize", n, t0, t1, c0, c1);
+  g_assert_cmpuint (g_atomic_int_get (&two_thread_runs), ==, runs + 1);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_summarylog"), ==, n);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_summarylog WHERE _morango_dirty_bit = 0 "
+                               "AND user_id = '" BOB "' AND content_id = _morango_source_id"), ==, n);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store_pending"), ==, 0);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE deserialization_error <> ''"), ==, 0);
 
   g_assert_true (morango_db_exec (fx.db, "UPDATE facility_profile_summarylog SET _morango_dirty_bit = 1", &error));
-  t0 = g_get_monotonic_time ();
-  c0 = cpu_seconds ();
   serialize_ok (&fx, NULL);
-  c1 = cpu_seconds ();
-  t1 = g_get_monotonic_time ();
-  REPORT ("re-serialize", n, t0, t1, c0, c1);
+  g_assert_cmpuint (g_atomic_int_get (&two_thread_serializations), ==, serializations + 2);
+  g_assert_cmpint (counter_now (&fx), ==, 2);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store"), ==, n + 1);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE last_saved_counter = 2 "
+                               "AND conflicting_serialized_data = ''"), ==, n);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_recordmaxcounter WHERE counter = 2"), ==, n);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_recordmaxcounter"), ==, n);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_summarylog WHERE _morango_dirty_bit = 1"), ==, 0);
   fx_clear (&fx);
 }
 
@@ -2111,6 +2228,8 @@ main (int argc, char **argv)
   g_test_add_func ("/serialize/filtered", test_filtered_serialization);
   g_test_add_func ("/serialize/filtered-interleaved", test_filtered_rows_interleaved);
   g_test_add_func ("/serialize/cascade-deletion", test_cascade_deletion_through_store);
+  g_test_add_func ("/serialize/hard-delete-purges-conflict-log", test_hard_delete_purges_conflict_log);
+  g_test_add_func ("/serialize/local-delete-unpends", test_local_delete_unpends);
   g_test_add_func ("/serialize/incoming-delete-cascade", test_incoming_delete_cascade_is_tracked);
   g_test_add_func ("/serialize/many-rows", test_many_rows_in_slices);
   g_test_add_func ("/serialize/clean-batches-keep-failures", test_clean_batches_keep_failures);
@@ -2124,7 +2243,6 @@ main (int argc, char **argv)
   g_test_add_func ("/serialize/skip-erroring-and-filter", test_skip_erroring_and_filter);
   g_test_add_func ("/serialize/bad-records", test_bad_records_are_per_record);
   g_test_add_func ("/serialize/kolibri-round-trip", test_kolibri_round_trip);
-  if (g_test_perf ())
-    g_test_add_func ("/serialize/perf", test_perf);
+  g_test_add_func ("/serialize/counted", test_counted);
   return g_test_run ();
 }
