@@ -15,6 +15,7 @@
  */
 #include <stdio.h>
 
+#include "morango-dequeue.h"
 #include "morango-test-util.h"
 #include "store-fixtures.h"
 

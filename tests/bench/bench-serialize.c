@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "morango-deserialize.h"
 #include "morango-serialize.h"
 #include "morango-test-util.h"
 
