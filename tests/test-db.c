@@ -79,18 +79,26 @@ test_transactions_nest_and_roll_back (void)
   g_autoptr(MorangoDb) db = morango_db_open (":memory:", &error);
   gint64 n = -1;
 
-  g_assert_true (morango_db_begin (db, &error));
-  g_assert_true (morango_db_execute (db, &error, "INSERT INTO morango_meta VALUES (?, ?)", "ss", "a", "1"));
-  g_assert_true (morango_db_begin (db, &error));
-  g_assert_true (morango_db_execute (db, &error, "INSERT INTO morango_meta VALUES (?, ?)", "ss", "b", "2"));
-  morango_db_rollback (db);   /* only b goes */
-  g_assert_true (morango_db_commit (db, &error));
+  {
+    g_autoptr(MorangoTransaction) outer = morango_transaction_begin (db, NULL, &error);
+
+    g_assert_true (morango_db_execute (db, &error, "INSERT INTO morango_meta VALUES (?, ?)", "ss", "a", "1"));
+    {
+      g_autoptr(MorangoTransaction) inner = morango_transaction_begin (db, NULL, &error);
+
+      g_assert_true (morango_db_execute (db, &error, "INSERT INTO morango_meta VALUES (?, ?)", "ss", "b", "2"));
+      /* dropped without a commit: only b goes */
+    }
+    g_assert_true (morango_transaction_commit (outer, &error));
+  }
   g_assert_true (morango_db_query_int64 (db, &n, NULL, &error, "SELECT count(*) FROM morango_meta", ""));
   g_assert_cmpint (n, ==, 1);
 
-  g_assert_true (morango_db_begin (db, &error));
-  g_assert_true (morango_db_execute (db, &error, "INSERT INTO morango_meta VALUES (?, ?)", "ss", "c", "3"));
-  morango_db_rollback (db);
+  {
+    g_autoptr(MorangoTransaction) tx = morango_transaction_begin (db, NULL, &error);
+
+    g_assert_true (morango_db_execute (db, &error, "INSERT INTO morango_meta VALUES (?, ?)", "ss", "c", "3"));
+  }
   g_assert_true (morango_db_query_int64 (db, &n, NULL, &error, "SELECT count(*) FROM morango_meta", ""));
   g_assert_cmpint (n, ==, 1);
   g_assert_false (morango_db_in_transaction (db));
@@ -345,10 +353,11 @@ test_refuses_damaged_pages (void)
   g_autoptr(MorangoDb) db = NULL;
   g_autofree char *contents = NULL;
   gsize len = 0, page;
+  MorangoTransaction *tx;
 
   db = morango_db_open (path, &error);
   g_assert_no_error (error);
-  g_assert_true (morango_db_begin (db, &error));
+  tx = morango_transaction_begin (db, NULL, &error);
   for (int i = 0; i < 2000; i++)
     {
       g_autofree char *id = g_strdup_printf ("%032x", i);
@@ -356,7 +365,8 @@ test_refuses_damaged_pages (void)
                                          "INSERT INTO morango_deletedmodels (id, profile) VALUES (?, ?)",
                                          "ss", id, "some profile name that takes space"));
     }
-  g_assert_true (morango_db_commit (db, &error));
+  g_assert_true (morango_transaction_commit (tx, &error));
+  morango_transaction_free (tx);
   g_assert_true (morango_db_exec (db, "PRAGMA wal_checkpoint(TRUNCATE)", &error));
   g_clear_object (&db);
 

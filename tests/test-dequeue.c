@@ -142,7 +142,7 @@ fill_mixed (MorangoDb *db,
 {
   g_autoptr(GError) error = NULL;
 
-  morango_db_begin (db, &error);
+  g_autoptr(MorangoTransaction) tx = morango_transaction_begin (db, NULL, &error);
   g_assert_no_error (error);
   morango_db_exec (db, "CREATE TEMP TABLE IF NOT EXISTS fill_n (value INTEGER)", &error);
   g_assert_no_error (error);
@@ -214,7 +214,7 @@ fill_mixed (MorangoDb *db,
     "INSERT INTO morango_databasemaxcounter (instance_id, partition, counter) "
     "VALUES ('" R1 "', 'd', 3), ('" R2 "', 'd', 5)", &error);
   g_assert_no_error (error);
-  morango_db_commit (db, &error);
+  morango_transaction_commit (tx, &error);
   g_assert_no_error (error);
 }
 

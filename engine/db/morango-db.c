@@ -689,70 +689,6 @@ morango_db_query_text (MorangoDb   *self,
   return TRUE;
 }
 
-gboolean
-morango_db_begin (MorangoDb  *self,
-                  GError    **error)
-{
-  g_autofree char *sql = NULL;
-
-  g_return_val_if_fail (MORANGO_IS_DB (self), FALSE);
-
-  if (self->depth == 0)
-    {
-      if (!morango_db_exec (self, "BEGIN IMMEDIATE", error))
-        return FALSE;
-    }
-  else
-    {
-      sql = g_strdup_printf ("SAVEPOINT morango_sp%u", self->depth);
-      if (!morango_db_exec (self, sql, error))
-        return FALSE;
-    }
-  self->depth++;
-  return TRUE;
-}
-
-gboolean
-morango_db_commit (MorangoDb  *self,
-                   GError    **error)
-{
-  g_autofree char *sql = NULL;
-
-  g_return_val_if_fail (MORANGO_IS_DB (self), FALSE);
-  g_return_val_if_fail (self->depth > 0, FALSE);
-
-  if (self->depth == 1)
-    sql = g_strdup ("COMMIT");
-  else
-    sql = g_strdup_printf ("RELEASE morango_sp%u", self->depth - 1);
-  if (!morango_db_exec (self, sql, error))
-    {
-      /* A failed COMMIT leaves the transaction open: end it. */
-      morango_db_rollback (self);
-      return FALSE;
-    }
-  self->depth--;
-  return TRUE;
-}
-
-void
-morango_db_rollback (MorangoDb *self)
-{
-  g_autofree char *sql = NULL;
-
-  g_return_if_fail (MORANGO_IS_DB (self));
-  g_return_if_fail (self->depth > 0);
-
-  if (self->depth == 1)
-    sql = g_strdup ("ROLLBACK");
-  else
-    sql = g_strdup_printf ("ROLLBACK TO morango_sp%u; RELEASE morango_sp%u",
-                           self->depth - 1, self->depth - 1);
-  if (sqlite3_exec (self->handle, sql, NULL, NULL, NULL) != SQLITE_OK)
-    g_warning ("rollback failed: %s", sqlite3_errmsg (self->handle));
-  self->depth--;
-}
-
 /* ---- scoped transactions ---- */
 
 struct _MorangoTransaction
@@ -811,6 +747,69 @@ rollback_level (MorangoDb *self)
   set_progress_handler (self, TRUE);
 }
 
+/* Opens a level: BEGIN IMMEDIATE outermost, a savepoint inside another. */
+static gboolean
+begin_level (MorangoDb   *self,
+             GError     **error)
+{
+  g_autofree char *sql = NULL;
+
+  if (self->depth == 0)
+    sql = g_strdup ("BEGIN IMMEDIATE");
+  else
+    sql = g_strdup_printf ("SAVEPOINT morango_sp%u", self->depth);
+  if (sqlite3_exec (self->handle, sql, NULL, NULL, NULL) != SQLITE_OK)
+    return morango_db_set_error (self, error, self->depth == 0 ? "beginning a transaction"
+                                                                : "opening a savepoint");
+  self->depth++;
+  return TRUE;
+}
+
+/* Deprecated: a caller that owns a level, not the connection, must end
+ * it (MorangoTransaction). */
+gboolean
+morango_db_begin (MorangoDb  *self,
+                  GError    **error)
+{
+  g_return_val_if_fail (MORANGO_IS_DB (self), FALSE);
+
+  return begin_level (self, error);
+}
+
+/* Deprecated, see morango_db_begin().  A failed commit ends the level
+ * itself. */
+gboolean
+morango_db_commit (MorangoDb  *self,
+                   GError    **error)
+{
+  g_autofree char *sql = NULL;
+
+  g_return_val_if_fail (MORANGO_IS_DB (self), FALSE);
+  g_return_val_if_fail (self->depth > 0, FALSE);
+
+  if (self->depth == 1)
+    sql = g_strdup ("COMMIT");
+  else
+    sql = g_strdup_printf ("RELEASE morango_sp%u", self->depth - 1);
+  if (sqlite3_exec (self->handle, sql, NULL, NULL, NULL) != SQLITE_OK)
+    {
+      morango_db_set_error (self, error, self->depth == 1 ? "committing" : "releasing a savepoint");
+      rollback_level (self);
+      return FALSE;
+    }
+  self->depth--;
+  return TRUE;
+}
+
+/* Deprecated, see morango_db_begin(). */
+void
+morango_db_rollback (MorangoDb *self)
+{
+  g_return_if_fail (MORANGO_IS_DB (self));
+  g_return_if_fail (self->depth > 0);
+  rollback_level (self);
+}
+
 /* The transaction that installed the monitor takes it away as it ends. */
 static void
 drop_monitor (MorangoDb *self,
@@ -835,7 +834,7 @@ morango_transaction_begin (MorangoDb       *db,
   g_return_val_if_fail (monitor == NULL || MORANGO_IS_MONITOR (monitor), NULL);
 
   if (!morango_monitor_check_cancelled (monitor, error) ||
-      !morango_db_begin (db, error))
+      !begin_level (db, error))
     return NULL;
 
   self = g_new0 (MorangoTransaction, 1);
@@ -1062,28 +1061,20 @@ migrate (MorangoDb  *self,
          GError    **error)
 {
   g_autofree char *pragma = NULL;
+  g_autoptr(MorangoTransaction) tx = NULL;
 
   if (self->schema_version >= MORANGO_DB_SCHEMA_VERSION)
     return TRUE;
 
-  if (!morango_db_begin (self, error))
+  if ((tx = morango_transaction_begin (self, NULL, error)) == NULL)
     return FALSE;
   for (int v = self->schema_version; v < MORANGO_DB_SCHEMA_VERSION; v++)
-    {
-      if (!morango_db_exec (self, migrations[v], error))
-        {
-          morango_db_rollback (self);
-          return FALSE;
-        }
-    }
+    if (!morango_db_exec (self, migrations[v], error))
+      return FALSE;
   pragma = g_strdup_printf ("PRAGMA application_id = %d; PRAGMA user_version = %d",
                             MORANGO_APPLICATION_ID, MORANGO_DB_SCHEMA_VERSION);
-  if (!morango_db_exec (self, pragma, error))
-    {
-      morango_db_rollback (self);
-      return FALSE;
-    }
-  if (!morango_db_commit (self, error))
+  if (!morango_db_exec (self, pragma, error) ||
+      !morango_transaction_commit (tx, error))
     return FALSE;
   self->schema_version = MORANGO_DB_SCHEMA_VERSION;
   return TRUE;
