@@ -587,6 +587,140 @@ test_monitor_reports (void)
   g_assert_true (morango_monitor_check (NULL, "x", 1, NULL));
 }
 
+/* ---- one thread at a time ---- */
+
+static gpointer
+run_in_thread (GThreadFunc func,
+               gpointer    data)
+{
+  GThread *thread = g_thread_new ("test-db-other", func, data);
+
+  return g_thread_join (thread);
+}
+
+static void
+expect_wrong_thread (guint n)
+{
+  for (guint i = 0; i < n; i++)
+    g_test_expect_message ("morango", G_LOG_LEVEL_CRITICAL, "*used by thread*");
+}
+
+typedef struct {
+  MorangoDb    *db;
+  sqlite3_stmt *stmt;   /* prepared by the owner */
+} Borrowed;
+
+/* Every entry point that reaches the connection refuses a thread it was
+ * not handed to, and says so; the owner goes on as if nothing happened. */
+static gpointer
+use_without_hand_over (gpointer data)
+{
+  Borrowed *b = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoTransaction) tx = NULL;
+  gint64 n = -1;
+
+  g_assert_false (morango_db_exec (b->db, "SELECT 1", &error));
+  g_assert_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_WRONG_THREAD);
+  g_clear_error (&error);
+  g_assert_null (morango_db_prepare (b->db, "SELECT 1", &error));
+  g_assert_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_WRONG_THREAD);
+  g_clear_error (&error);
+  g_assert_false (morango_db_query_int64 (b->db, &n, NULL, &error, "SELECT count(*) FROM morango_meta", ""));
+  g_assert_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_WRONG_THREAD);
+  g_clear_error (&error);
+  g_assert_false (morango_db_bind (b->db, b->stmt, &error, "s", "a"));
+  g_assert_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_WRONG_THREAD);
+  g_clear_error (&error);
+  g_assert_cmpint (morango_db_step (b->db, b->stmt, &error), ==, -1);
+  g_assert_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_WRONG_THREAD);
+  g_clear_error (&error);
+  tx = morango_transaction_begin (b->db, NULL, &error);
+  g_assert_null (tx);
+  g_assert_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_WRONG_THREAD);
+  g_clear_error (&error);
+  /* Taking it is no better than using it. */
+  g_assert_false (morango_db_acquire (b->db));
+  return NULL;
+}
+
+static void
+test_thread_without_hand_over (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoDb) db = morango_db_open (":memory:", &error);
+  Borrowed b = { db, NULL };
+
+  g_assert_no_error (error);
+  b.stmt = morango_db_prepare (db, "SELECT count(*) FROM morango_meta WHERE key = ?", &error);
+  g_assert_nonnull (b.stmt);
+
+  expect_wrong_thread (6);
+  g_test_expect_message ("morango", G_LOG_LEVEL_CRITICAL, "*acquired by thread*still owns it*");
+  run_in_thread (use_without_hand_over, &b);
+  g_test_assert_expected_messages ();
+
+  /* The owner's connection and statement are as they were. */
+  g_assert_true (morango_db_bind (db, b.stmt, &error, "s", "a"));
+  g_assert_cmpint (morango_db_step (db, b.stmt, &error), ==, SQLITE_ROW);
+  g_assert_no_error (error);
+  sqlite3_reset (b.stmt);
+  g_assert_true (morango_db_execute (db, &error, "INSERT INTO morango_meta VALUES (?, ?)", "ss", "x", "1"));
+  g_assert_no_error (error);
+}
+
+static gpointer
+write_after_acquire (gpointer data)
+{
+  MorangoDb *db = data;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (morango_db_acquire (db));
+  {
+    g_autoptr(MorangoTransaction) tx = morango_transaction_begin (db, NULL, &error);
+
+    g_assert_nonnull (tx);
+    g_assert_true (morango_db_execute (db, &error, "INSERT INTO morango_meta VALUES (?, ?)",
+                                       "ss", "from-thread", "1"));
+    g_assert_true (morango_transaction_commit (tx, &error));
+  }
+  g_assert_no_error (error);
+  morango_db_release (db);
+  return NULL;
+}
+
+/* Handed over, the connection works on the other thread and comes back;
+ * released and not acquired again, it belongs to no thread. */
+static void
+test_thread_hand_over (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoDb) db = morango_db_open (":memory:", &error);
+  gint64 before = count_meta (db);
+
+  morango_db_release (db);
+  run_in_thread (write_after_acquire, db);
+
+  g_test_expect_message ("morango", G_LOG_LEVEL_CRITICAL, "*released and not acquired again*");
+  g_assert_false (morango_db_exec (db, "SELECT 1", &error));
+  g_test_assert_expected_messages ();
+  g_assert_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_WRONG_THREAD);
+  g_clear_error (&error);
+
+  g_assert_true (morango_db_acquire (db));
+  g_assert_cmpint (count_meta (db), ==, before + 1);
+
+  /* A transaction is not handed over. */
+  {
+    g_autoptr(MorangoTransaction) tx = morango_transaction_begin (db, NULL, &error);
+
+    g_test_expect_message ("morango", G_LOG_LEVEL_CRITICAL, "*released with a transaction open*");
+    morango_db_release (db);
+    g_test_assert_expected_messages ();
+    g_assert_true (morango_transaction_commit (tx, &error));
+  }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -599,6 +733,8 @@ main (int   argc,
   g_test_add_func ("/db/transaction/real-commit-failure", test_transaction_real_commit_failure);
   g_test_add_func ("/db/transaction/cancel-long-statement", test_transaction_cancel_long_statement);
   g_test_add_func ("/db/monitor/reports", test_monitor_reports);
+  g_test_add_func ("/db/thread/without-hand-over", test_thread_without_hand_over);
+  g_test_add_func ("/db/thread/hand-over", test_thread_hand_over);
   g_test_add_func ("/db/delete-copies-keeps-wiping", test_delete_copies_keeps_wiping);
   g_test_add_func ("/db/migration-keeps-rows", test_migration_keeps_rows);
   g_test_add_func ("/db/refuses-garbage", test_refuses_garbage);

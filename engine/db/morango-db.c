@@ -25,8 +25,11 @@
  * automatic checkpoint would, so that the log stays bounded. */
 #define CHECKPOINT_PAGES_MAX 20000
 
-/* Checkpoints run on a thread of their own, with a connection of their
- * own, instead of inside whichever commit crossed the threshold.  A
+/* Checkpoints run on a thread of their own ("morango-checkpoint",
+ * started by the first commit that finds a checkpoint due, joined by
+ * checkpointer_free() when the MorangoDb is finalized), with a raw
+ * connection of its own that never leaves this file, instead of inside
+ * whichever commit crossed the threshold.  A
  * passive checkpoint copies committed frames into the database file
  * (and syncs both, as synchronous=NORMAL asks) while the writer goes
  * on; on a big sync this took a tenth of the time of every stage.
@@ -51,6 +54,7 @@ struct _MorangoDb
   GObject       parent_instance;
   sqlite3      *handle;
   char         *path;
+  GThread      *owner;        /* the one thread that may use it; NULL when released */
   GHashTable   *stmts;        /* const char *sql -> sqlite3_stmt * */
   guint         depth;        /* transaction nesting */
   int           schema_version;
@@ -318,6 +322,7 @@ wal_hook (void       *data,
       sqlite3_wal_checkpoint_v2 (handle, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
       return SQLITE_OK;
     }
+  /* Joined by checkpointer_free(). */
   if (c->thread == NULL)
     c->thread = g_thread_new ("morango-checkpoint", checkpointer_run, c);
   c->due = TRUE;
@@ -355,6 +360,74 @@ checkpointer_free (Checkpointer *c)
   g_free (c);
 }
 
+/* ---- one thread at a time ---- */
+
+static gboolean G_GNUC_NO_INLINE
+wrong_thread (MorangoDb   *self,
+              GThread     *owner,
+              const char  *func,
+              GError     **error)
+{
+  if (owner == NULL)
+    g_critical ("%s: database %s used by thread %p, but it was released and not acquired "
+                "again; a thread takes a connection with morango_db_acquire()",
+                func, self->path, (void *) g_thread_self ());
+  else
+    g_critical ("%s: database %s used by thread %p, but it belongs to thread %p; hand it "
+                "over with morango_db_release() and morango_db_acquire()",
+                func, self->path, (void *) g_thread_self (), (void *) owner);
+  g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_WRONG_THREAD,
+               "The database %s was used by a thread it was not handed over to (%s)",
+               self->path, func);
+  return FALSE;
+}
+
+/* Whether the calling thread owns @self; a critical and @error if not.
+ * In every build type: one thread-local read and one compare. */
+static inline gboolean
+owned (MorangoDb   *self,
+       const char  *func,
+       GError     **error)
+{
+  GThread *owner = g_atomic_pointer_get (&self->owner);
+
+  if (G_LIKELY (owner == g_thread_self ()))
+    return TRUE;
+  return wrong_thread (self, owner, func, error);
+}
+
+void
+morango_db_release (MorangoDb *self)
+{
+  g_return_if_fail (MORANGO_IS_DB (self));
+
+  if (!owned (self, G_STRFUNC, NULL))
+    return;
+  if (self->depth > 0)
+    {
+      g_critical ("%s: database %s released with a transaction open; a transaction "
+                  "belongs to the thread that began it", G_STRFUNC, self->path);
+      return;
+    }
+  g_atomic_pointer_set (&self->owner, NULL);
+}
+
+gboolean
+morango_db_acquire (MorangoDb *self)
+{
+  GThread *owner;
+
+  g_return_val_if_fail (MORANGO_IS_DB (self), FALSE);
+
+  if (g_atomic_pointer_compare_and_exchange_full (&self->owner, NULL, g_thread_self (), &owner) ||
+      owner == g_thread_self ())
+    return TRUE;
+  g_critical ("%s: database %s acquired by thread %p while thread %p still owns it; "
+              "the owner must release it first", G_STRFUNC, self->path,
+              (void *) g_thread_self (), (void *) owner);
+  return FALSE;
+}
+
 static void
 morango_db_finalize (GObject *object)
 {
@@ -382,6 +455,7 @@ morango_db_init (MorangoDb *self)
 {
   self->stmts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                        (GDestroyNotify) sqlite3_finalize);
+  self->owner = g_thread_self ();
 }
 
 static int
@@ -431,6 +505,8 @@ morango_db_exec (MorangoDb   *self,
 {
   g_return_val_if_fail (MORANGO_IS_DB (self), FALSE);
 
+  if (!owned (self, G_STRFUNC, error))
+    return FALSE;
   if (sqlite3_exec (self->handle, sql, NULL, NULL, NULL) != SQLITE_OK)
     return morango_db_set_error (self, error, NULL);
   return TRUE;
@@ -445,6 +521,8 @@ morango_db_prepare (MorangoDb   *self,
 
   g_return_val_if_fail (MORANGO_IS_DB (self), NULL);
 
+  if (!owned (self, G_STRFUNC, error))
+    return NULL;
   stmt = g_hash_table_lookup (self->stmts, sql);
   if (stmt != NULL)
     {
@@ -468,8 +546,11 @@ morango_db_step (MorangoDb     *self,
                  sqlite3_stmt  *stmt,
                  GError       **error)
 {
-  int rc = sqlite3_step (stmt);
+  int rc;
 
+  if (!owned (self, G_STRFUNC, error))
+    return -1;
+  rc = sqlite3_step (stmt);
   if (rc == SQLITE_ROW || rc == SQLITE_DONE)
     return rc;
   morango_db_set_error (self, error, NULL);
@@ -500,6 +581,8 @@ morango_db_bind_valist (MorangoDb     *self,
   int idx = 1;
   int rc = SQLITE_OK;
 
+  if (!owned (self, G_STRFUNC, error))
+    return FALSE;
   for (const char *t = types; t != NULL && *t != '\0'; t++, idx++)
     {
       switch (*t)
@@ -594,6 +677,8 @@ morango_db_set_zero_freed (MorangoDb  *self,
 {
   g_return_val_if_fail (MORANGO_IS_DB (self), FALSE);
 
+  if (!owned (self, G_STRFUNC, error))
+    return FALSE;
   if (!self->secure_delete)
     return TRUE;
   /* The pragma acts when it is compiled: never a cached statement. */
@@ -750,10 +835,13 @@ rollback_level (MorangoDb *self)
 /* Opens a level: BEGIN IMMEDIATE outermost, a savepoint inside another. */
 static gboolean
 begin_level (MorangoDb   *self,
+             const char  *func,
              GError     **error)
 {
   g_autofree char *sql = NULL;
 
+  if (!owned (self, func, error))
+    return FALSE;
   if (self->depth == 0)
     sql = g_strdup ("BEGIN IMMEDIATE");
   else
@@ -773,7 +861,7 @@ morango_db_begin (MorangoDb  *self,
 {
   g_return_val_if_fail (MORANGO_IS_DB (self), FALSE);
 
-  return begin_level (self, error);
+  return begin_level (self, G_STRFUNC, error);
 }
 
 /* Deprecated, see morango_db_begin().  A failed commit ends the level
@@ -785,6 +873,9 @@ morango_db_commit (MorangoDb  *self,
   g_autofree char *sql = NULL;
 
   g_return_val_if_fail (MORANGO_IS_DB (self), FALSE);
+
+  if (!owned (self, G_STRFUNC, error))
+    return FALSE;
   g_return_val_if_fail (self->depth > 0, FALSE);
 
   if (self->depth == 1)
@@ -806,6 +897,9 @@ void
 morango_db_rollback (MorangoDb *self)
 {
   g_return_if_fail (MORANGO_IS_DB (self));
+
+  if (!owned (self, G_STRFUNC, NULL))
+    return;
   g_return_if_fail (self->depth > 0);
   rollback_level (self);
 }
@@ -834,7 +928,7 @@ morango_transaction_begin (MorangoDb       *db,
   g_return_val_if_fail (monitor == NULL || MORANGO_IS_MONITOR (monitor), NULL);
 
   if (!morango_monitor_check_cancelled (monitor, error) ||
-      !begin_level (db, error))
+      !begin_level (db, G_STRFUNC, error))
     return NULL;
 
   self = g_new0 (MorangoTransaction, 1);
@@ -859,6 +953,8 @@ morango_transaction_commit (MorangoTransaction  *self,
   g_return_val_if_fail (self != NULL, FALSE);
   g_return_val_if_fail (!self->finished, FALSE);
   db = self->db;
+  if (!owned (db, G_STRFUNC, error))
+    return FALSE;
   g_return_val_if_fail (db->depth == self->level, FALSE);
 
   self->finished = TRUE;
@@ -893,7 +989,8 @@ morango_transaction_free (MorangoTransaction *self)
 {
   if (self == NULL)
     return;
-  if (!self->finished)
+  /* On the wrong thread the level stays open: only its thread may end it. */
+  if (!self->finished && owned (self->db, G_STRFUNC, NULL))
     {
       if (self->db->depth == self->level)
         rollback_level (self->db);
@@ -923,6 +1020,8 @@ morango_db_now_text (void)
 gint64
 morango_db_changes (MorangoDb *self)
 {
+  if (!owned (self, G_STRFUNC, NULL))
+    return 0;
   return sqlite3_changes64 (self->handle);
 }
 
@@ -940,6 +1039,8 @@ morango_db_open_reader (MorangoDb  *self,
 
   g_return_val_if_fail (MORANGO_IS_DB (self), NULL);
 
+  if (!owned (self, G_STRFUNC, error))
+    return NULL;
   if (g_str_equal (self->path, ":memory:"))
     return NULL;
   if (sqlite3_open_v2 (self->path, &handle, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL)
@@ -961,6 +1062,10 @@ morango_db_open_reader (MorangoDb  *self,
 sqlite3 *
 morango_db_get_handle (MorangoDb *self)
 {
+  g_return_val_if_fail (MORANGO_IS_DB (self), NULL);
+
+  if (!owned (self, G_STRFUNC, NULL))
+    return NULL;
   return self->handle;
 }
 
