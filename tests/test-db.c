@@ -721,6 +721,68 @@ test_thread_hand_over (void)
   }
 }
 
+typedef struct {
+  MorangoDb *reader;
+  gint64     n;
+} ReaderRun;
+
+static gpointer
+read_after_acquire (gpointer data)
+{
+  ReaderRun *r = data;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (morango_db_acquire (r->reader));
+  g_assert_true (morango_db_query_int64 (r->reader, &r->n, NULL, &error,
+                                         "SELECT count(*) FROM morango_meta", ""));
+  g_assert_no_error (error);
+  morango_db_release (r->reader);
+  return NULL;
+}
+
+/* A reader is a MorangoDb that reads what the writer committed, refuses
+ * to write, and moves between threads like any connection. */
+static void
+test_reader (void)
+{
+  g_autofree char *dir = morango_test_tmpdir ();
+  g_autofree char *path = g_build_filename (dir, "r.db", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoDb) memory = morango_db_open (":memory:", &error);
+  g_autoptr(MorangoDb) db = morango_db_open (path, &error);
+  ReaderRun r = { NULL, };
+
+  g_assert_no_error (error);
+  g_assert_null (morango_db_open_reader (memory, &error));
+  g_assert_no_error (error);
+
+  g_assert_true (morango_db_execute (db, &error, "INSERT INTO morango_meta VALUES (?, ?)", "ss", "w", "1"));
+
+  r.reader = morango_db_open_reader (db, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (r.reader);
+  g_assert_true (morango_db_is_read_only (r.reader));
+  g_assert_false (morango_db_is_read_only (db));
+
+  /* It refuses to write, and has no transactions. */
+  g_assert_false (morango_db_execute (r.reader, &error, "INSERT INTO morango_meta VALUES (?, ?)",
+                                      "ss", "r", "1"));
+  g_assert_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_READ_ONLY);
+  g_clear_error (&error);
+  g_test_expect_message ("morango", G_LOG_LEVEL_CRITICAL, "*reading connection*");
+  g_assert_null (morango_transaction_begin (r.reader, NULL, &error));
+  g_test_assert_expected_messages ();
+  g_assert_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_READ_ONLY);
+  g_clear_error (&error);
+
+  /* Handed to a reading thread, it reads there. */
+  morango_db_release (r.reader);
+  run_in_thread (read_after_acquire, &r);
+  g_assert_true (morango_db_acquire (r.reader));
+  g_assert_cmpint (r.n, ==, count_meta (db));
+  g_clear_object (&r.reader);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -735,6 +797,7 @@ main (int   argc,
   g_test_add_func ("/db/monitor/reports", test_monitor_reports);
   g_test_add_func ("/db/thread/without-hand-over", test_thread_without_hand_over);
   g_test_add_func ("/db/thread/hand-over", test_thread_hand_over);
+  g_test_add_func ("/db/reader", test_reader);
   g_test_add_func ("/db/delete-copies-keeps-wiping", test_delete_copies_keeps_wiping);
   g_test_add_func ("/db/migration-keeps-rows", test_migration_keeps_rows);
   g_test_add_func ("/db/refuses-garbage", test_refuses_garbage);

@@ -55,6 +55,7 @@ struct _MorangoDb
   sqlite3      *handle;
   char         *path;
   GThread      *owner;        /* the one thread that may use it; NULL when released */
+  gboolean      read_only;    /* a reader: no transactions, no writes */
   GHashTable   *stmts;        /* const char *sql -> sqlite3_stmt * */
   guint         depth;        /* transaction nesting */
   int           schema_version;
@@ -492,7 +493,10 @@ morango_db_set_error (MorangoDb   *self,
   if ((rc & 0xff) == SQLITE_INTERRUPT && self->monitor != NULL)
     return morango_monitor_take_interruption (self->monitor, error);
 
-  g_set_error (error, MORANGO_DB_ERROR, code_for (rc), "%s%s%s (%s)",
+  g_set_error (error, MORANGO_DB_ERROR,
+               self->read_only && (rc & 0xff) == SQLITE_READONLY ? MORANGO_DB_ERROR_READ_ONLY
+                                                                 : code_for (rc),
+               "%s%s%s (%s)",
                context ? context : "", context ? ": " : "",
                sqlite3_errmsg (self->handle), self->path);
   return FALSE;
@@ -842,6 +846,13 @@ begin_level (MorangoDb   *self,
 
   if (!owned (self, func, error))
     return FALSE;
+  if (self->read_only)
+    {
+      g_critical ("%s: %s is a reading connection; it has no transactions", func, self->path);
+      g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_READ_ONLY,
+                   "A reading connection cannot begin a transaction (%s)", self->path);
+      return FALSE;
+    }
   if (self->depth == 0)
     sql = g_strdup ("BEGIN IMMEDIATE");
   else
@@ -1031,11 +1042,11 @@ morango_db_get_path (MorangoDb *self)
   return self->path;
 }
 
-sqlite3 *
+MorangoDb *
 morango_db_open_reader (MorangoDb  *self,
                         GError    **error)
 {
-  sqlite3 *handle = NULL;
+  g_autoptr(MorangoDb) reader = NULL;
 
   g_return_val_if_fail (MORANGO_IS_DB (self), NULL);
 
@@ -1043,20 +1054,26 @@ morango_db_open_reader (MorangoDb  *self,
     return NULL;
   if (g_str_equal (self->path, ":memory:"))
     return NULL;
-  if (sqlite3_open_v2 (self->path, &handle, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL)
+  reader = g_object_new (MORANGO_TYPE_DB, NULL);
+  reader->path = g_strdup (self->path);
+  reader->read_only = TRUE;
+  reader->schema_version = self->schema_version;
+  reader->secure_delete = self->secure_delete;
+  if (sqlite3_open_v2 (self->path, &reader->handle,
+                       SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE, NULL)
       != SQLITE_OK)
     {
       g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_OPEN,
                    "Cannot open “%s” for reading: %s", self->path,
-                   handle ? sqlite3_errmsg (handle) : "out of memory");
-      sqlite3_close_v2 (handle);
+                   reader->handle ? sqlite3_errmsg (reader->handle) : "out of memory");
       return NULL;
     }
-  sqlite3_busy_timeout (handle, 5000);
-  sqlite3_extended_result_codes (handle, 1);
+  sqlite3_busy_timeout (reader->handle, 5000);
+  sqlite3_extended_result_codes (reader->handle, 1);
   /* Readers walk tables in order; a small page cache is enough. */
-  sqlite3_exec (handle, "PRAGMA cache_size = -512", NULL, NULL, NULL);
-  return handle;
+  if (!morango_db_exec (reader, "PRAGMA cache_size = -512", error))
+    return NULL;
+  return g_steal_pointer (&reader);
 }
 
 sqlite3 *
@@ -1067,6 +1084,14 @@ morango_db_get_handle (MorangoDb *self)
   if (!owned (self, G_STRFUNC, NULL))
     return NULL;
   return self->handle;
+}
+
+gboolean
+morango_db_is_read_only (MorangoDb *self)
+{
+  g_return_val_if_fail (MORANGO_IS_DB (self), FALSE);
+
+  return self->read_only;
 }
 
 int

@@ -76,10 +76,14 @@ gboolean       morango_db_acquire          (MorangoDb     *self);
 
 /* A second, read-only connection to the same file, for a thread that
  * reads while this connection writes: it sees what the last commit
- * left.  NULL for a database in memory, which no other connection
- * sees.  Close it with sqlite3_close_v2(). */
-sqlite3       *morango_db_open_reader      (MorangoDb     *self,
+ * left, and refuses transactions (MORANGO_DB_ERROR_READ_ONLY) and
+ * writes.  NULL without an error for a database in memory, which no
+ * other connection sees.  It belongs to the calling thread, like any
+ * connection: hand it over (above) to the thread that reads, and unref
+ * it when done. */
+MorangoDb     *morango_db_open_reader      (MorangoDb     *self,
                                             GError       **error);
+gboolean       morango_db_is_read_only     (MorangoDb     *self);
 
 /* Cached prepared statement for constant SQL text.  The statement comes
  * back reset with its bindings cleared; do not finalize it. */
