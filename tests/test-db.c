@@ -724,6 +724,8 @@ test_thread_hand_over (void)
 typedef struct {
   MorangoDb *reader;
   gint64     n;
+  gint64     hex;
+  gint64     doubled;
 } ReaderRun;
 
 static gpointer
@@ -735,13 +737,39 @@ read_after_acquire (gpointer data)
   g_assert_true (morango_db_acquire (r->reader));
   g_assert_true (morango_db_query_int64 (r->reader, &r->n, NULL, &error,
                                          "SELECT count(*) FROM morango_meta", ""));
+  g_assert_true (morango_db_query_int64 (r->reader, &r->hex, NULL, &error,
+                                         "SELECT morango_hex32 (?)", "s",
+                                         "0123456789abcdef0123456789abcdef"));
+  g_assert_true (morango_db_query_int64 (r->reader, &r->doubled, NULL, &error,
+                                         "SELECT test_double (21) = 42", ""));
   g_assert_no_error (error);
   morango_db_release (r->reader);
   return NULL;
 }
 
-/* A reader is a MorangoDb that reads what the writer committed, refuses
- * to write, and moves between threads like any connection. */
+static void
+sql_double (sqlite3_context  *ctx,
+            int               argc,
+            sqlite3_value   **argv)
+{
+  int *calls = sqlite3_user_data (ctx);
+
+  g_atomic_int_inc (calls);
+  sqlite3_result_int64 (ctx, sqlite3_value_int64 (argv[0]) * 2);
+}
+
+static void
+count_destroy (gpointer data)
+{
+  int *calls = data;
+
+  *calls = -1;
+}
+
+/* A reader is a MorangoDb that reads what the writer committed, has the
+ * writer's SQL functions, refuses to write, and moves between threads
+ * like any connection; a function's data lives as long as the last
+ * connection that has it. */
 static void
 test_reader (void)
 {
@@ -751,11 +779,22 @@ test_reader (void)
   g_autoptr(MorangoDb) memory = morango_db_open (":memory:", &error);
   g_autoptr(MorangoDb) db = morango_db_open (path, &error);
   ReaderRun r = { NULL, };
+  int calls = 0;
+  gint64 one = 0;
 
   g_assert_no_error (error);
   g_assert_null (morango_db_open_reader (memory, &error));
   g_assert_no_error (error);
 
+  g_assert_true (morango_db_register_function (db, "test_double", 1, sql_double, &calls,
+                                               count_destroy, &error));
+  g_assert_true (morango_db_get_function_data (db, "test_double") == &calls);
+  g_assert_null (morango_db_get_function_data (db, "no_such_function"));
+  g_test_expect_message ("morango", G_LOG_LEVEL_CRITICAL, "*already registered*");
+  g_assert_false (morango_db_register_function (db, "test_double", 1, sql_double, &calls,
+                                                NULL, &error));
+  g_test_assert_expected_messages ();
+  g_clear_error (&error);
   g_assert_true (morango_db_execute (db, &error, "INSERT INTO morango_meta VALUES (?, ?)", "ss", "w", "1"));
 
   r.reader = morango_db_open_reader (db, &error);
@@ -780,7 +819,18 @@ test_reader (void)
   run_in_thread (read_after_acquire, &r);
   g_assert_true (morango_db_acquire (r.reader));
   g_assert_cmpint (r.n, ==, count_meta (db));
+  g_assert_cmpint (r.hex, ==, 1);
+  g_assert_cmpint (r.doubled, ==, 1);
+  g_assert_cmpint (calls, ==, 1);
+
+  /* The writer keeps the function after its reader is gone; the data
+   * goes with the last of them. */
   g_clear_object (&r.reader);
+  g_assert_true (morango_db_query_int64 (db, &one, NULL, &error, "SELECT test_double (1) = 2", ""));
+  g_assert_cmpint (one, ==, 1);
+  g_assert_cmpint (calls, ==, 2);
+  g_clear_object (&db);
+  g_assert_cmpint (calls, ==, -1);
 }
 
 int

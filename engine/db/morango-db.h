@@ -77,13 +77,46 @@ gboolean       morango_db_acquire          (MorangoDb     *self);
 /* A second, read-only connection to the same file, for a thread that
  * reads while this connection writes: it sees what the last commit
  * left, and refuses transactions (MORANGO_DB_ERROR_READ_ONLY) and
- * writes.  NULL without an error for a database in memory, which no
- * other connection sees.  It belongs to the calling thread, like any
- * connection: hand it over (above) to the thread that reads, and unref
- * it when done. */
+ * writes.  It has the SQL functions of this connection (morango_hex32
+ * and those registered with morango_db_register_function()).  NULL
+ * without an error for a database in memory, which no other connection
+ * sees.  It belongs to the calling thread, like any connection: hand it
+ * over (above) to the thread that reads, and unref it when done. */
 MorangoDb     *morango_db_open_reader      (MorangoDb     *self,
                                             GError       **error);
 gboolean       morango_db_is_read_only     (MorangoDb     *self);
+
+/* ---- SQL functions ----
+ *
+ * Every connection, readers included, has morango_hex32 (x): whether x
+ * is text of exactly 32 lowercase hex digits.
+ *
+ * A layer above db/ adds its own with morango_db_register_function():
+ * on this connection, and on every reader opened from it afterwards,
+ * with the same @user_data.  @user_data lives until the last of them is
+ * closed, then @destroy frees it; when registering fails it stays the
+ * caller's.  A name is registered once per
+ * connection: SQLite refuses to redefine a function while a statement
+ * runs, and a redefinition expires every cached statement.  To change
+ * what the function does from stage to stage, register it once with a
+ * struct as @user_data and change the struct (found again with
+ * morango_db_get_function_data()).  The function runs on the thread
+ * stepping the statement; a reader's runs on the reading thread, so
+ * change @user_data only while no reader of the connection is open. */
+typedef void (*MorangoDbFunction) (sqlite3_context  *context,
+                                   int               n_args,
+                                   sqlite3_value   **args);
+
+gboolean       morango_db_register_function (MorangoDb        *self,
+                                             const char       *name,
+                                             int               n_args,
+                                             MorangoDbFunction func,
+                                             gpointer          user_data,
+                                             GDestroyNotify    destroy,
+                                             GError          **error);
+/* The @user_data @name was registered with, or NULL if it was not. */
+gpointer       morango_db_get_function_data (MorangoDb        *self,
+                                             const char       *name);
 
 /* Cached prepared statement for constant SQL text.  The statement comes
  * back reset with its bindings cleared; do not finalize it. */

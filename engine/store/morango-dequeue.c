@@ -22,49 +22,8 @@ enum {
   CLASS_CONFLICT_READ_ONLY = 4,
 };
 
-/* morango_hex32 (x): is x text of exactly 32 lowercase hex digits?  As
- * an SQL function it checks a whole session in one scan, far faster
- * than GLOB. */
-static void
-sql_hex32 (sqlite3_context *ctx,
-           int              argc,
-           sqlite3_value  **argv)
-{
-  const unsigned char *text;
-  gboolean ok = FALSE;
-
-  if (sqlite3_value_type (argv[0]) == SQLITE_TEXT &&
-      sqlite3_value_bytes (argv[0]) == 32 &&
-      (text = sqlite3_value_text (argv[0])) != NULL)
-    {
-      ok = TRUE;
-      for (int i = 0; i < 32 && ok; i++)
-        ok = g_ascii_isdigit (text[i]) || (text[i] >= 'a' && text[i] <= 'f');
-    }
-  sqlite3_result_int (ctx, ok);
-}
-
-static int
-add_hex32 (sqlite3 *handle)
-{
-  return sqlite3_create_function_v2 (handle, "morango_hex32", 1,
-                                     SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
-                                     NULL, sql_hex32, NULL, NULL, NULL);
-}
-
-static gboolean
-register_functions (MorangoDb  *db,
-                    GError    **error)
-{
-  /* Once per connection: redefining a function is refused while any
-   * statement of the connection is active. */
-  if (g_object_get_data (G_OBJECT (db), "morango-hex32") != NULL)
-    return TRUE;
-  if (add_hex32 (morango_db_get_handle (db)) != SQLITE_OK)
-    return morango_db_set_error (db, error, "registering morango_hex32");
-  g_object_set_data (G_OBJECT (db), "morango-hex32", GINT_TO_POINTER (1));
-  return TRUE;
-}
+/* morango_hex32 (x), which the checks below call, is one of the SQL
+ * functions every connection has (morango-db.h). */
 
 static const char check_records_sql[] =
   "SELECT model_uuid, problem FROM ("
@@ -207,12 +166,6 @@ buffer_check_start (BufferCheck  *c,
       if (local_error != NULL)
         g_debug ("checking received records before merging: %s", local_error->message);
       return check_buffer (db, transfer_session_id, error);
-    }
-  if (add_hex32 (morango_db_get_handle (c->reader)) != SQLITE_OK)
-    {
-      morango_db_set_error (c->reader, error, "registering morango_hex32");
-      g_clear_object (&c->reader);
-      return FALSE;
     }
   /* The checking thread, lent the reader: joined by buffer_check_finish(),
    * which every path of the stage calls. */
@@ -516,8 +469,7 @@ morango_store_dequeue_scoped (MorangoStore         *store,
   if (!morango_db_begin (db, error))
     return FALSE;
 
-  if (!register_functions (db, error) ||
-      !buffer_check_start (&check, db, transfer_session_id, nested, error))
+  if (!buffer_check_start (&check, db, transfer_session_id, nested, error))
     goto fail;
 
   if (!morango_db_exec (db,

@@ -47,20 +47,15 @@ static StageFilter *
 stage_filter_get (MorangoDb  *db,
                   GError    **error)
 {
-  StageFilter *sf = g_object_get_data (G_OBJECT (db), "morango-stage-filter");
+  StageFilter *sf = morango_db_get_function_data (db, "morango_stage_filter");
 
   if (sf != NULL)
     return sf;
+  /* The connection frees it once neither it nor a reader has it. */
   sf = g_new0 (StageFilter, 1);
-  if (sqlite3_create_function_v2 (morango_db_get_handle (db), "morango_stage_filter", 1,
-                                  SQLITE_UTF8, sf, stage_filter_func, NULL, NULL,
-                                  g_free) != SQLITE_OK)
-    {
-      morango_db_set_error (db, error, "registering the stage filter");
-      return NULL;
-    }
-  /* The connection frees it (xDestroy) when it closes. */
-  g_object_set_data (G_OBJECT (db), "morango-stage-filter", sf);
+  if (!morango_db_register_function (db, "morango_stage_filter", 1, stage_filter_func, sf,
+                                     g_free, error))
+    g_clear_pointer (&sf, g_free);
   return sf;
 }
 
