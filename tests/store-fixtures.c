@@ -341,8 +341,8 @@ fill_mixed (MorangoDb *db,
             gboolean   all_new)
 {
   g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoTransaction) tx = morango_transaction_begin (db, NULL, &error);
 
-  morango_db_begin (db, &error);
   g_assert_no_error (error);
   morango_db_exec (db, "CREATE TEMP TABLE IF NOT EXISTS fill_n (value INTEGER)", &error);
   g_assert_no_error (error);
@@ -414,7 +414,7 @@ fill_mixed (MorangoDb *db,
     "INSERT INTO morango_databasemaxcounter (instance_id, partition, counter) "
     "VALUES ('" FIXTURE_MIXED_R1 "', 'd', 3), ('" FIXTURE_MIXED_R2 "', 'd', 5)", &error);
   g_assert_no_error (error);
-  morango_db_commit (db, &error);
+  morango_transaction_commit (tx, &error);
   g_assert_no_error (error);
 }
 

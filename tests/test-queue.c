@@ -536,7 +536,7 @@ test_rate (void)
   g_assert_no_error (error);
   morango_db_execute (db, &error, "INSERT INTO temp.n VALUES (?)", "i", (gint64) n);
   g_assert_no_error (error);
-  morango_db_begin (db, &error);
+  g_autoptr(MorangoTransaction) tx = morango_transaction_begin (db, NULL, &error);
   morango_db_exec (db,
                    "WITH RECURSIVE seq (i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq LIMIT 1000000) "
                    "INSERT INTO morango_store (id, profile, serialized, last_saved_instance,"
@@ -553,7 +553,7 @@ test_rate (void)
                    "INSERT INTO morango_recordmaxcounter (instance_id, counter, store_model_id) "
                    "SELECT printf ('%032x', 9), 1, id FROM morango_store", &error);
   g_assert_no_error (error);
-  morango_db_commit (db, &error);
+  morango_transaction_commit (tx, &error);
   g_assert_no_error (error);
 
   t0 = g_get_monotonic_time ();

@@ -1227,13 +1227,13 @@ create_bob_with_logs (Fx  *fx,
   g_autoptr(GError) error = NULL;
   char *bob = create (fx, "user", "{\"password\": \"p\", \"username\": \"bob\"}");
 
-  g_assert_true (morango_db_begin (fx->db, &error));
+  g_autoptr(MorangoTransaction) tx = morango_transaction_begin (fx->db, NULL, &error);
   for (int i = 0; i < n; i++)
     {
       g_autofree char *json = g_strdup_printf ("{\"user\": \"" BOB "\", \"content_id\": \"%032x\"}", i);
       g_free (create (fx, "contentsummarylog", json));
     }
-  g_assert_true (morango_db_commit (fx->db, &error));
+  g_assert_true (morango_transaction_commit (tx, &error));
   serialize_ok (fx, NULL);
   return bob;
 }
@@ -1763,7 +1763,7 @@ make_mix (Fx           *fx,
   sqlite3_reset (stmt);
   g_assert_cmpuint (ids->len, ==, MIX_RECORDS);
 
-  g_assert_true (morango_db_begin (fx->db, &error));
+  g_autoptr(MorangoTransaction) tx = morango_transaction_begin (fx->db, NULL, &error);
   g_assert_true (morango_db_execute (fx->db, &error,
                                      "UPDATE morango_store SET deleted = 1 WHERE id = ?", "s", gone));
   g_assert_true (morango_db_execute (fx->db, &error,
@@ -1828,7 +1828,7 @@ make_mix (Fx           *fx,
                                            "DELETE FROM facility_profile_summarylog WHERE id = ?", "s", id));
       g_assert_no_error (error);
     }
-  g_assert_true (morango_db_commit (fx->db, &error));
+  g_assert_true (morango_transaction_commit (tx, &error));
 }
 
 /* @sql counts some rows when @some, none otherwise. */
@@ -2020,7 +2020,7 @@ make_edits (Fx           *fx,
   sqlite3_reset (stmt);
   g_assert_cmpuint (ids->len, ==, MIX_RECORDS);
 
-  g_assert_true (morango_db_begin (fx->db, &error));
+  g_autoptr(MorangoTransaction) tx = morango_transaction_begin (fx->db, NULL, &error);
   for (guint i = 0; i < ids->len; i++)
     {
       const char *id = ids->pdata[i];
@@ -2069,7 +2069,7 @@ make_edits (Fx           *fx,
                                            "_morango_dirty_bit = 1 WHERE id = ?", "ss", content, id));
       g_assert_no_error (error);
     }
-  g_assert_true (morango_db_commit (fx->db, &error));
+  g_assert_true (morango_transaction_commit (tx, &error));
 }
 
 static void
@@ -2153,7 +2153,7 @@ test_counted (void)
   Fx fx;
 
   fx_init_at (&fx, "morango-testapp", 0, path);
-  g_assert_true (morango_db_begin (fx.db, &error));
+  g_autoptr(MorangoTransaction) tx = morango_transaction_begin (fx.db, NULL, &error);
   for (int i = 0; i < n; i++)
     {
       char id[33], content[33];
@@ -2169,7 +2169,7 @@ test_counted (void)
                                      "INSERT INTO morango_store (id, profile, serialized, last_saved_instance, last_saved_counter, "
                                      "partition, source_id, model_name) VALUES (?, 'facilitydata', '{}', ?, 1, ?, ?, 'user')",
                                      "ssss", BOB, LOCAL, BOB ":user", BOB));
-  g_assert_true (morango_db_commit (fx.db, &error));
+  g_assert_true (morango_transaction_commit (tx, &error));
 
   serialize_ok (&fx, NULL);
   g_assert_cmpuint (g_atomic_int_get (&two_thread_serializations), ==, serializations + 1);

@@ -16,6 +16,7 @@ typedef struct {
 
 typedef struct {
   const MorangoPipeFuncs *funcs;
+  MorangoDb              *reader;  /* the reading thread's while it runs */
   gpointer                read_data;
   GAsyncQueue            *full;    /* Batch *, reader -> caller */
   GAsyncQueue            *empty;   /* Batch *, caller -> reader */
@@ -53,11 +54,12 @@ fill (Pipe  *p,
 }
 
 static gpointer
-reader (gpointer data)
+read_batches (gpointer data)
 {
   Pipe *p = data;
   gboolean last;
 
+  morango_db_acquire (p->reader);
   do
     {
       Batch *b = g_async_queue_pop (p->empty);
@@ -67,21 +69,29 @@ reader (gpointer data)
       g_async_queue_push (p->full, b);
     }
   while (!last);
+  /* The caller takes the connection back once it has joined us. */
+  morango_db_release (p->reader);
   return NULL;
 }
 
 gboolean
 morango_pipe_run (const MorangoPipeFuncs *funcs,
+                  MorangoDb              *reader,
                   gpointer                read_data,
                   gpointer                apply_data,
                   GError                **error)
 {
-  g_autofree Batch *batches = g_new0 (Batch, funcs->n_batches);
-  Pipe p = { funcs, read_data, g_async_queue_new (), g_async_queue_new (), 0 };
+  g_autofree Batch *batches = NULL;
+  Pipe p = { funcs, reader, read_data, NULL, NULL, 0 };
   GThread *thread;
   gboolean ok = TRUE, last = FALSE;
 
   g_return_val_if_fail (funcs->batch_size > 0 && funcs->n_batches > 0, FALSE);
+  g_return_val_if_fail (MORANGO_IS_DB (reader), FALSE);
+
+  batches = g_new0 (Batch, funcs->n_batches);
+  p.full = g_async_queue_new ();
+  p.empty = g_async_queue_new ();
 
   for (guint i = 0; i < funcs->n_batches; i++)
     {
@@ -91,7 +101,9 @@ morango_pipe_run (const MorangoPipeFuncs *funcs,
       g_async_queue_push (p.empty, &batches[i]);
     }
 
-  thread = g_thread_new (funcs->thread_name, reader, &p);
+  /* The reading thread: joined below, on every path. */
+  morango_db_release (reader);
+  thread = g_thread_new (funcs->thread_name, read_batches, &p);
   while (!last)
     {
       Batch *b = g_async_queue_pop (p.full);
@@ -114,6 +126,7 @@ morango_pipe_run (const MorangoPipeFuncs *funcs,
       g_async_queue_push (p.empty, b);
     }
   g_thread_join (thread);
+  morango_db_acquire (reader);
 
   for (guint i = 0; i < funcs->n_batches; i++)
     {

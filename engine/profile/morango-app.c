@@ -160,6 +160,7 @@ morango_app_create (MorangoStore  *store,
   MorangoRow *row;
   g_autofree gboolean *given = NULL;
   g_autofree char *explicit_id = NULL;
+  g_autoptr(MorangoTransaction) tx = NULL;
   gboolean ok = FALSE;
 
   g_return_val_if_fail (MORANGO_IS_STORE (store), FALSE);
@@ -211,14 +212,9 @@ morango_app_create (MorangoStore  *store,
   if (!check_row (store, row, error))
     goto out;
 
-  if (!morango_db_begin (db, error))
-    goto out;
-  if (!morango_app_write_row (store, row, TRUE, error))
-    {
-      morango_db_rollback (db);
-      goto out;
-    }
-  if (!morango_db_commit (db, error))
+  if ((tx = morango_transaction_begin (db, NULL, error)) == NULL ||
+      !morango_app_write_row (store, row, TRUE, error) ||
+      !morango_transaction_commit (tx, error))
     goto out;
   if (out_id)
     *out_id = g_strdup (morango_row_get_text (row, m->id_col));
@@ -282,6 +278,7 @@ morango_app_update_full (MorangoStore          *store,
   MorangoDb *db;
   MorangoRow *row;
   sqlite3_stmt *stmt;
+  g_autoptr(MorangoTransaction) tx = NULL;
   gboolean ok = FALSE, was_dirty = FALSE;
 
   g_return_val_if_fail (MORANGO_IS_STORE (store), FALSE);
@@ -296,24 +293,15 @@ morango_app_update_full (MorangoStore          *store,
       !apply_fields (row, changes, FALSE, NULL, error) ||
       !check_row (store, row, error))
     goto out;
-  if (!morango_db_begin (db, error))
+  if ((tx = morango_transaction_begin (db, NULL, error)) == NULL ||
+      (stmt = morango_db_prepare (db, m->sql_update, error)) == NULL)
     goto out;
-  if ((stmt = morango_db_prepare (db, m->sql_update, error)) == NULL)
-    {
-      morango_db_rollback (db);
-      goto out;
-    }
   morango_row_bind (row, stmt, 1);
   sqlite3_bind_int (stmt, m->fields->len + 1,
                     dirty_bit == MORANGO_DIRTY_BIT_SET ||
                     (dirty_bit == MORANGO_DIRTY_BIT_KEEP && was_dirty));
   sqlite3_bind_text (stmt, m->fields->len + 2, id, -1, SQLITE_TRANSIENT);
-  if (!morango_db_run (db, stmt, error))
-    {
-      morango_db_rollback (db);
-      goto out;
-    }
-  ok = morango_db_commit (db, error);
+  ok = morango_db_run (db, stmt, error) && morango_transaction_commit (tx, error);
 
 out:
   morango_row_free (row);
@@ -441,6 +429,7 @@ morango_app_delete (MorangoStore  *store,
   MorangoModel *m;
   MorangoDb *db;
   gboolean found = FALSE;
+  g_autoptr(MorangoTransaction) tx = NULL;
 
   g_return_val_if_fail (MORANGO_IS_STORE (store), FALSE);
   g_return_val_if_fail (model_name != NULL && id != NULL, FALSE);
@@ -449,23 +438,17 @@ morango_app_delete (MorangoStore  *store,
   if ((m = lookup_model (store, model_name, error)) == NULL)
     return FALSE;
   db = morango_store_get_db (store);
-  if (!morango_db_begin (db, error))
+  if ((tx = morango_transaction_begin (db, NULL, error)) == NULL ||
+      !morango_db_query_int64 (db, NULL, &found, error, m->sql_exists, "s", id))
     return FALSE;
-  if (!morango_db_query_int64 (db, NULL, &found, error, m->sql_exists, "s", id))
-    goto fail;
   if (!found)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND,
                    "There is no %s with id %s", m->verbose_name, id);
-      goto fail;
+      return FALSE;
     }
-  if (!morango_app_delete_cascade (store, m, id, TRUE, TRUE, hard, error))
-    goto fail;
-  return morango_db_commit (db, error);
-
-fail:
-  morango_db_rollback (db);
-  return FALSE;
+  return morango_app_delete_cascade (store, m, id, TRUE, TRUE, hard, error) &&
+         morango_transaction_commit (tx, error);
 }
 
 JsonObject *

@@ -22,49 +22,8 @@ enum {
   CLASS_CONFLICT_READ_ONLY = 4,
 };
 
-/* morango_hex32 (x): is x text of exactly 32 lowercase hex digits?  As
- * an SQL function it checks a whole session in one scan, far faster
- * than GLOB. */
-static void
-sql_hex32 (sqlite3_context *ctx,
-           int              argc,
-           sqlite3_value  **argv)
-{
-  const unsigned char *text;
-  gboolean ok = FALSE;
-
-  if (sqlite3_value_type (argv[0]) == SQLITE_TEXT &&
-      sqlite3_value_bytes (argv[0]) == 32 &&
-      (text = sqlite3_value_text (argv[0])) != NULL)
-    {
-      ok = TRUE;
-      for (int i = 0; i < 32 && ok; i++)
-        ok = g_ascii_isdigit (text[i]) || (text[i] >= 'a' && text[i] <= 'f');
-    }
-  sqlite3_result_int (ctx, ok);
-}
-
-static int
-add_hex32 (sqlite3 *handle)
-{
-  return sqlite3_create_function_v2 (handle, "morango_hex32", 1,
-                                     SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
-                                     NULL, sql_hex32, NULL, NULL, NULL);
-}
-
-static gboolean
-register_functions (MorangoDb  *db,
-                    GError    **error)
-{
-  /* Once per connection: redefining a function is refused while any
-   * statement of the connection is active. */
-  if (g_object_get_data (G_OBJECT (db), "morango-hex32") != NULL)
-    return TRUE;
-  if (add_hex32 (morango_db_get_handle (db)) != SQLITE_OK)
-    return morango_db_set_error (db, error, "registering morango_hex32");
-  g_object_set_data (G_OBJECT (db), "morango-hex32", GINT_TO_POINTER (1));
-  return TRUE;
-}
+/* morango_hex32 (x), which the checks below call, is one of the SQL
+ * functions every connection has (morango-db.h). */
 
 static const char check_records_sql[] =
   "SELECT model_uuid, problem FROM ("
@@ -104,46 +63,44 @@ static const char check_history_sql[] =
   "  OR typeof (counter) <> 'integer' OR counter < 0) "
   "LIMIT 1";
 
-/* Runs one of the checks above on @handle: the first bad record's id
- * and, for the records check, what is wrong with it. */
+/* Runs one of the checks above on @db: the first bad record's id and,
+ * for the records check, what is wrong with it. */
 static gboolean
-find_malformed (sqlite3     *handle,
+find_malformed (MorangoDb   *db,
                 const char  *sql,
                 const char  *transfer_session_id,
                 char       **id,
                 char       **problem,
                 GError     **error)
 {
-  sqlite3_stmt *stmt = NULL;
-  int rc;
+  sqlite3_stmt *stmt = morango_db_prepare (db, sql, error);
+  int rc = -1;
 
-  if (sqlite3_prepare_v2 (handle, sql, -1, &stmt, NULL) != SQLITE_OK ||
-      sqlite3_bind_text (stmt, 1, transfer_session_id, -1, SQLITE_STATIC) != SQLITE_OK)
-    rc = SQLITE_ERROR;
-  else if ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+  if (stmt != NULL && morango_db_bind (db, stmt, error, "s", transfer_session_id) &&
+      (rc = morango_db_step (db, stmt, error)) == SQLITE_ROW)
     {
       *id = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
       if (problem != NULL)
         *problem = g_strdup ((const char *) sqlite3_column_text (stmt, 1));
     }
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-    g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_FAILED,
-                 "Checking the received records: %s", sqlite3_errmsg (handle));
-  sqlite3_finalize (stmt);
-  return rc == SQLITE_ROW || rc == SQLITE_DONE;
+  if (stmt != NULL)
+    sqlite3_reset (stmt);
+  if (rc < 0)
+    g_prefix_error (error, "Checking the received records: ");
+  return rc >= 0;
 }
 
 /* Refuses the session's buffer if any row is malformed, naming the first
  * bad record. */
 static gboolean
-check_buffer (sqlite3     *handle,
+check_buffer (MorangoDb   *db,
               const char  *transfer_session_id,
               GError     **error)
 {
   g_autofree char *id = NULL;
   g_autofree char *problem = NULL;
 
-  if (!find_malformed (handle, check_records_sql, transfer_session_id, &id, &problem, error))
+  if (!find_malformed (db, check_records_sql, transfer_session_id, &id, &problem, error))
     return FALSE;
   if (id != NULL)
     {
@@ -153,7 +110,7 @@ check_buffer (sqlite3     *handle,
                    id, transfer_session_id, problem);
       return FALSE;
     }
-  if (!find_malformed (handle, check_history_sql, transfer_session_id, &id, NULL, error))
+  if (!find_malformed (db, check_history_sql, transfer_session_id, &id, NULL, error))
     return FALSE;
   if (id != NULL)
     {
@@ -173,7 +130,7 @@ check_buffer (sqlite3     *handle,
  * rounds merge.  The stage commits only once it passed, so a malformed
  * buffer still changes nothing. */
 typedef struct {
-  sqlite3    *handle;
+  MorangoDb  *reader;
   const char *transfer_session_id;
   GThread    *thread;
   GError     *error;
@@ -184,7 +141,9 @@ buffer_check_run (gpointer data)
 {
   BufferCheck *c = data;
 
-  check_buffer (c->handle, c->transfer_session_id, &c->error);
+  morango_db_acquire (c->reader);
+  check_buffer (c->reader, c->transfer_session_id, &c->error);
+  morango_db_release (c->reader);
   return NULL;
 }
 
@@ -201,20 +160,16 @@ buffer_check_start (BufferCheck  *c,
 
   c->transfer_session_id = transfer_session_id;
   if (!nested)
-    c->handle = morango_db_open_reader (db, &local_error);
-  if (c->handle == NULL)
+    c->reader = morango_db_open_reader (db, &local_error);
+  if (c->reader == NULL)
     {
       if (local_error != NULL)
         g_debug ("checking received records before merging: %s", local_error->message);
-      return check_buffer (morango_db_get_handle (db), transfer_session_id, error);
+      return check_buffer (db, transfer_session_id, error);
     }
-  if (add_hex32 (c->handle) != SQLITE_OK)
-    {
-      g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_FAILED,
-                   "Registering morango_hex32: %s", sqlite3_errmsg (c->handle));
-      g_clear_pointer (&c->handle, sqlite3_close_v2);
-      return FALSE;
-    }
+  /* The checking thread, lent the reader: joined by buffer_check_finish(),
+   * which every path of the stage calls. */
+  morango_db_release (c->reader);
   c->thread = g_thread_new ("morango-check", buffer_check_run, c);
   return TRUE;
 }
@@ -228,7 +183,8 @@ buffer_check_finish (BufferCheck  *c,
   if (c->thread == NULL)
     return TRUE;
   g_thread_join (g_steal_pointer (&c->thread));
-  g_clear_pointer (&c->handle, sqlite3_close_v2);
+  morango_db_acquire (c->reader);
+  g_clear_object (&c->reader);
   if (c->error == NULL)
     return TRUE;
   if (error != NULL && *error != NULL)
@@ -513,8 +469,7 @@ morango_store_dequeue_scoped (MorangoStore         *store,
   if (!morango_db_begin (db, error))
     return FALSE;
 
-  if (!register_functions (db, error) ||
-      !buffer_check_start (&check, db, transfer_session_id, nested, error))
+  if (!buffer_check_start (&check, db, transfer_session_id, nested, error))
     goto fail;
 
   if (!morango_db_exec (db,

@@ -47,20 +47,15 @@ static StageFilter *
 stage_filter_get (MorangoDb  *db,
                   GError    **error)
 {
-  StageFilter *sf = g_object_get_data (G_OBJECT (db), "morango-stage-filter");
+  StageFilter *sf = morango_db_get_function_data (db, "morango_stage_filter");
 
   if (sf != NULL)
     return sf;
+  /* The connection frees it once neither it nor a reader has it. */
   sf = g_new0 (StageFilter, 1);
-  if (sqlite3_create_function_v2 (morango_db_get_handle (db), "morango_stage_filter", 1,
-                                  SQLITE_UTF8, sf, stage_filter_func, NULL, NULL,
-                                  g_free) != SQLITE_OK)
-    {
-      morango_db_set_error (db, error, "registering the stage filter");
-      return NULL;
-    }
-  /* The connection frees it (xDestroy) when it closes. */
-  g_object_set_data (G_OBJECT (db), "morango-stage-filter", sf);
+  if (!morango_db_register_function (db, "morango_stage_filter", 1, stage_filter_func, sf,
+                                     g_free, error))
+    g_clear_pointer (&sf, g_free);
   return sf;
 }
 
@@ -84,7 +79,7 @@ typedef struct {
  * while the stage's connection writes. */
 typedef struct {
   MorangoDb       *db;        /* the stage's connection, or NULL */
-  sqlite3         *handle;    /* the connection @lookup belongs to */
+  MorangoDb       *reader;    /* the reading thread's connection, when @db is NULL */
   sqlite3_stmt    *lookup;    /* deleted, hard_deleted of a store row */
   MorangoRandom   *random;    /* defaults; no other thread draws meanwhile */
   MorangoFlatJson *flat;
@@ -362,7 +357,7 @@ lookup_store (Reading     *r,
 
   *found = *deleted = *hard = FALSE;
   bind_text (stmt, 1, id);
-  rc = step_on (r->db, r->handle, stmt, error);
+  rc = step_on (r->db, r->reader, stmt, error);
   if (rc < 0)
     return FALSE;
   if (rc == SQLITE_ROW)
@@ -552,7 +547,7 @@ de_read (gpointer   data,
 {
   DeItem *it = data;
   DeReader *r = user_data;
-  int rc = step_on (NULL, r->reading.handle, r->cursor, error);
+  int rc = step_on (NULL, r->reading.reader, r->cursor, error);
 
   if (rc != SQLITE_ROW)
     return rc < 0 ? MORANGO_PIPE_ERROR : MORANGO_PIPE_END;
@@ -602,31 +597,24 @@ deserialize_piped (Deserializer  *d,
   DeReader r = { .filter = d->filter, .model = m };
   gboolean ok = FALSE;
 
-  r.reading.handle = open_reading (d->db, "deserializing", m);
-  if (!(*piped = r.reading.handle != NULL))
+  r.reading.reader = open_reading (d->db, "deserializing", m);
+  if (!(*piped = r.reading.reader != NULL))
     return TRUE;
-  if (sqlite3_prepare_v2 (r.reading.handle, sql, -1, &r.cursor, NULL) != SQLITE_OK ||
-      sqlite3_bind_text (r.cursor, 1, morango_store_get_profile_name (d->store), -1,
-                         SQLITE_STATIC) != SQLITE_OK ||
-      sqlite3_bind_text (r.cursor, 2, m->name, -1, SQLITE_STATIC) != SQLITE_OK ||
-      sqlite3_prepare_v2 (r.reading.handle, LOOKUP_FLAGS_SQL, -1, &r.reading.lookup, NULL)
-      != SQLITE_OK)
-    g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_FAILED,
-                 "Preparing to read the store to deserialize: %s",
-                 sqlite3_errmsg (r.reading.handle));
-  else
+  /* Cached statements of the reader: they go with it. */
+  if ((r.cursor = morango_db_prepare (r.reading.reader, sql, error)) != NULL &&
+      morango_db_bind (r.reading.reader, r.cursor, error, "ss",
+                       morango_store_get_profile_name (d->store), m->name) &&
+      (r.reading.lookup = morango_db_prepare (r.reading.reader, LOOKUP_FLAGS_SQL, error)) != NULL)
     {
       r.reading.random = morango_store_get_random (d->store);
       r.reading.flat = morango_flat_json_new ();
       r.reading.parser = json_parser_new_immutable ();
       r.reading.msg = g_string_sized_new (256);
       r.reading.fk_cache = g_new0 (FkCache, m->fields->len);
-      ok = morango_pipe_run (&de_pipe, &r, d, error);
+      ok = morango_pipe_run (&de_pipe, r.reading.reader, &r, d, error);
     }
 
-  g_clear_pointer (&r.cursor, sqlite3_finalize);
-  g_clear_pointer (&r.reading.lookup, sqlite3_finalize);
-  g_clear_pointer (&r.reading.handle, sqlite3_close_v2);
+  g_clear_object (&r.reading.reader);
   g_clear_pointer (&r.reading.flat, morango_flat_json_free);
   g_clear_object (&r.reading.parser);
   if (r.reading.msg != NULL)
@@ -934,7 +922,6 @@ morango_store_deserialize (MorangoStore   *store,
   sf->filter = filter;
   d.msg = g_string_sized_new (256);
   d.reading.db = d.db;
-  d.reading.handle = morango_db_get_handle (d.db);
   d.reading.random = morango_store_get_random (store);
   d.reading.parser = json_parser_new_immutable ();
   d.reading.flat = morango_flat_json_new ();

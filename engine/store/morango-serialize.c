@@ -332,7 +332,7 @@ finish_record (Serializer   *s,
  * be deserialized, its conflict log in @conflicts. */
 static gboolean
 lookup_existing (MorangoDb     *db,
-                 sqlite3       *handle,
+                 MorangoDb     *reader,
                  sqlite3_stmt  *stmt,
                  const char    *id,
                  gboolean      *found,
@@ -345,7 +345,7 @@ lookup_existing (MorangoDb     *db,
 
   *found = *dirty = FALSE;
   bind_text (stmt, 1, id);
-  rc = step_on (db, handle, stmt, error);
+  rc = step_on (db, reader, stmt, error);
   if (rc < 0)
     return FALSE;
   if (rc == SQLITE_ROW)
@@ -478,7 +478,7 @@ typedef struct {
 } SeItem;
 
 typedef struct {
-  sqlite3       *handle;
+  MorangoDb     *reader;
   sqlite3_stmt  *cursor;
   sqlite3_stmt  *lookup;
   MorangoFilter *filter;
@@ -518,7 +518,7 @@ se_read (gpointer   data,
   SeItem *it = data;
   SeReader *r = user_data;
   const char *partition, *id;
-  int rc = step_on (NULL, r->handle, r->cursor, error);
+  int rc = step_on (NULL, r->reader, r->cursor, error);
 
   if (rc != SQLITE_ROW)
     return rc < 0 ? MORANGO_PIPE_ERROR : MORANGO_PIPE_END;
@@ -528,7 +528,7 @@ se_read (gpointer   data,
     return MORANGO_PIPE_SKIP;
   if ((id = morango_row_get_text (it->row, r->model->id_col)) == NULL)
     return MORANGO_PIPE_SKIP;
-  if (!lookup_existing (NULL, r->handle, r->lookup, id, &it->found, &it->dirty, r->old,
+  if (!lookup_existing (NULL, r->reader, r->lookup, id, &it->found, &it->dirty, r->old,
                         it->conflicts, error))
     return MORANGO_PIPE_ERROR;
   r->r.json = it->json;
@@ -573,24 +573,20 @@ serialize_piped (Serializer    *s,
   SeReader r = { .filter = s->filter, .model = m };
   gboolean ok = FALSE;
 
-  r.handle = open_reading (s->db, "serializing", m);
-  if (!(*piped = r.handle != NULL))
+  r.reader = open_reading (s->db, "serializing", m);
+  if (!(*piped = r.reader != NULL))
     return TRUE;
-  if (sqlite3_prepare_v2 (r.handle, m->sql_select_dirty, -1, &r.cursor, NULL) != SQLITE_OK ||
-      sqlite3_prepare_v2 (r.handle, LOOKUP_EXISTING_SQL, -1, &r.lookup, NULL) != SQLITE_OK)
-    g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_FAILED,
-                 "Preparing to read %s to serialize: %s", m->table, sqlite3_errmsg (r.handle));
-  else
+  /* Cached statements of the reader: they go with it. */
+  if ((r.cursor = morango_db_prepare (r.reader, m->sql_select_dirty, error)) != NULL &&
+      (r.lookup = morango_db_prepare (r.reader, LOOKUP_EXISTING_SQL, error)) != NULL)
     {
       r.r.flat = morango_flat_json_new ();
       r.r.parser = json_parser_new_immutable ();
       r.old = g_string_sized_new (1024);
-      ok = morango_pipe_run (&se_pipe, &r, s, error);
+      ok = morango_pipe_run (&se_pipe, r.reader, &r, s, error);
     }
 
-  g_clear_pointer (&r.cursor, sqlite3_finalize);
-  g_clear_pointer (&r.lookup, sqlite3_finalize);
-  g_clear_pointer (&r.handle, sqlite3_close_v2);
+  g_clear_object (&r.reader);
   g_clear_pointer (&r.r.flat, morango_flat_json_free);
   g_clear_object (&r.r.parser);
   if (r.old != NULL)

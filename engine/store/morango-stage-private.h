@@ -27,16 +27,19 @@ gboolean  prepare_all  (MorangoDb      *db,
                         const char     *first_sql,
                         ...);
 
-/* The read-only connection of a stage's reading thread, or NULL. */
-sqlite3  *open_reading (MorangoDb    *db,
-                        const char   *stage,
-                        MorangoModel *m);
+/* The read-only connection of a stage's reading thread, or NULL.  It
+ * belongs to the calling thread; morango_pipe_run() lends it to the
+ * reading thread. */
+MorangoDb *open_reading (MorangoDb    *db,
+                         const char   *stage,
+                         MorangoModel *m);
 
-/* One step of @stmt on the stage's connection or on a reader's. */
-int       step_on      (MorangoDb     *db,
-                        sqlite3       *handle,
-                        sqlite3_stmt  *stmt,
-                        GError       **error);
+/* One step of @stmt on the stage's connection (@db) or, when that is
+ * NULL, on the reading thread's (@reader). */
+int        step_on      (MorangoDb     *db,
+                         MorangoDb     *reader,
+                         sqlite3_stmt  *stmt,
+                         GError       **error);
 
 static inline void
 bind_text (sqlite3_stmt *stmt,

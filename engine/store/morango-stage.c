@@ -36,38 +36,26 @@ prepare_all (MorangoDb      *db,
 /* The read-only connection of @stage's reading thread for @m, or NULL
  * (a database in memory, or one that would not open, said at debug
  * level) when the stage does it all on its own connection. */
-sqlite3 *
+MorangoDb *
 open_reading (MorangoDb    *db,
               const char   *stage,
               MorangoModel *m)
 {
   g_autoptr(GError) local_error = NULL;
-  sqlite3 *handle = morango_db_open_reader (db, &local_error);
+  MorangoDb *reader = morango_db_open_reader (db, &local_error);
 
-  if (handle != NULL)
+  if (reader != NULL)
     g_debug ("%s %s on two threads", stage, m->name);
   else if (local_error != NULL)
     g_debug ("%s %s on one thread: %s", stage, m->name, local_error->message);
-  return handle;
+  return reader;
 }
 
-/* One step of @stmt on the stage's connection (@db), or on a reader's
- * (@db NULL, @handle). */
 int
 step_on (MorangoDb     *db,
-         sqlite3       *handle,
+         MorangoDb     *reader,
          sqlite3_stmt  *stmt,
          GError       **error)
 {
-  int rc;
-
-  if (db != NULL)
-    return morango_db_step (db, stmt, error);
-  rc = sqlite3_step (stmt);
-  if (rc == SQLITE_ROW || rc == SQLITE_DONE)
-    return rc;
-  g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_FAILED,
-               "Reading the database on a second connection: %s", sqlite3_errmsg (handle));
-  sqlite3_reset (stmt);
-  return -1;
+  return morango_db_step (db != NULL ? db : reader, stmt, error);
 }

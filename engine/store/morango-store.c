@@ -165,6 +165,7 @@ bind_profile (MorangoDb       *db,
 {
   g_autofree char *name = NULL;
   g_autofree char *description = NULL;
+  g_autoptr(MorangoTransaction) tx = NULL;
 
   if (!read_meta (db, "profile", &name, error) ||
       !read_meta (db, "description", &description, error))
@@ -183,22 +184,17 @@ bind_profile (MorangoDb       *db,
       return FALSE;
     }
 
-  if (!morango_db_begin (db, error))
+  if ((tx = morango_transaction_begin (db, NULL, error)) == NULL)
     return FALSE;
   if (name == NULL &&
       (!morango_db_execute (db, error, "INSERT INTO morango_meta (key, value) VALUES ('profile', ?)",
                             "s", morango_profile_get_name (profile)) ||
        !morango_db_execute (db, error, "INSERT INTO morango_meta (key, value) VALUES ('description', ?)",
                             "s", morango_profile_get_description_id (profile))))
-    goto fail;
-  if (!morango_profile_ensure_tables (profile, db, error) ||
-      !morango_profile_save_scope_definitions (profile, db, error))
-    goto fail;
-  return morango_db_commit (db, error);
-
-fail:
-  morango_db_rollback (db);
-  return FALSE;
+    return FALSE;
+  return morango_profile_ensure_tables (profile, db, error) &&
+         morango_profile_save_scope_definitions (profile, db, error) &&
+         morango_transaction_commit (tx, error);
 }
 
 MorangoStore *

@@ -417,6 +417,8 @@ transfer_reader (gpointer data)
   guint in_flight = 0;
   gboolean pushed_last = FALSE, stopped = FALSE;
 
+  morango_db_acquire (morango_store_get_db (t->sync->sender));
+
   while (!stopped && (!pushed_last || in_flight > 0))
     {
       gpointer msg;
@@ -447,6 +449,7 @@ transfer_reader (gpointer data)
             apply_stored (t, (gint64) GPOINTER_TO_SIZE (msg) - 1, &t->error);
         }
     }
+  morango_db_release (morango_store_get_db (t->sync->sender));
   return NULL;
 }
 
@@ -557,6 +560,9 @@ stage_transferring (Sync    *sync,
 
   t.chunks = g_async_queue_new_full ((GDestroyNotify) chunk_free);
   t.stored = g_async_queue_new ();
+  /* The sender's connection is the reader's until stage_transferring()
+   * joins it, below. */
+  morango_db_release (morango_store_get_db (sync->sender));
   reader = g_thread_new ("morango-transfer", transfer_reader, &t);
 
   /* Each chunk popped is answered, with its count or with the stop, so
@@ -580,6 +586,7 @@ stage_transferring (Sync    *sync,
       chunk_free (c);
     }
   g_thread_join (reader);
+  morango_db_acquire (morango_store_get_db (sync->sender));
 
   if (ok && t.error != NULL)
     {

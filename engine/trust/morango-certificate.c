@@ -776,6 +776,7 @@ morango_certificate_create_root (MorangoDb   *db,
   g_autoptr(MorangoCertificate) self = NULL;
   g_autoptr(JsonObject) params = NULL;
   g_autoptr(MorangoKey) own_key = NULL;
+  g_autoptr(MorangoTransaction) tx = NULL;
 
   g_return_val_if_fail (MORANGO_IS_DB (db), NULL);
   g_return_val_if_fail (scope_definition_id != NULL, NULL);
@@ -829,17 +830,12 @@ morango_certificate_create_root (MorangoDb   *db,
   if (self->signature == NULL)
     return NULL;
 
-  if (!morango_certificate_check_with_parent (self, NULL, db, error))
-    return NULL;
-  if (!morango_db_begin (db, error))
-    return NULL;
-  if (!morango_certificate_save (self, db, error) ||
+  if (!morango_certificate_check_with_parent (self, NULL, db, error) ||
+      (tx = morango_transaction_begin (db, NULL, error)) == NULL ||
+      !morango_certificate_save (self, db, error) ||
       !morango_trust_add_root (db, self->id, "created on this device", error) ||
-      !morango_db_commit (db, error))
-    {
-      morango_db_rollback (db);
-      return NULL;
-    }
+      !morango_transaction_commit (tx, error))
+    return NULL;
   return g_steal_pointer (&self);
 }
 

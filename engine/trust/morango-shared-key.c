@@ -52,6 +52,7 @@ morango_shared_key_get_or_create (MorangoDb  *db,
   g_autoptr(GPtrArray) keys = NULL;
   g_autoptr(MorangoKey) key = NULL;
   g_autofree char *pem = NULL;
+  g_autoptr(MorangoTransaction) tx = NULL;
 
   g_return_val_if_fail (MORANGO_IS_DB (db), NULL);
 
@@ -69,17 +70,13 @@ morango_shared_key_get_or_create (MorangoDb  *db,
   pem = morango_key_get_private_pem (key, error);
   if (pem == NULL)
     return NULL;
-  if (!morango_db_begin (db, error))
-    return NULL;
-  if (!morango_db_execute (db, error, "UPDATE morango_sharedkey SET current = 0", "") ||
+  if ((tx = morango_transaction_begin (db, NULL, error)) == NULL ||
+      !morango_db_execute (db, error, "UPDATE morango_sharedkey SET current = 0", "") ||
       !morango_db_execute (db, error,
                            "INSERT INTO morango_sharedkey (public_key, private_key, current) VALUES (?, ?, 1)",
                            "ss", morango_key_get_public_string (key), pem) ||
-      !morango_db_commit (db, error))
-    {
-      morango_db_rollback (db);
-      return NULL;
-    }
+      !morango_transaction_commit (tx, error))
+    return NULL;
   return g_steal_pointer (&key);
 }
 
@@ -97,6 +94,7 @@ morango_certificate_accept_pushed (MorangoDb *db,
   g_autoptr(MorangoCertificate) parent = NULL;
   g_autoptr(GPtrArray) shared = NULL;
   g_autoptr(GError) local_error = NULL;
+  g_autoptr(MorangoTransaction) tx = NULL;
   MorangoKey *shared_key = NULL;
   guint n;
 
@@ -121,7 +119,7 @@ morango_certificate_accept_pushed (MorangoDb *db,
       return NULL;
     }
 
-  if (!morango_db_begin (db, error))
+  if ((tx = morango_transaction_begin (db, NULL, error)) == NULL)
     return NULL;
 
   /* The issuer's chain, up to and including the parent. */
@@ -134,26 +132,27 @@ morango_certificate_accept_pushed (MorangoDb *db,
   if (parent == NULL)
     {
       g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "Saving certificate chain has failed: ");
-      goto fail;
+      return NULL;
     }
 
   shared = morango_shared_key_list (db, error);
   if (shared == NULL)
-    goto fail;
+    return NULL;
   for (guint i = 0; i < shared->len; i++)
     if (morango_key_equal_public (g_ptr_array_index (shared, i), x->key))
       shared_key = g_ptr_array_index (shared, i);
   if (shared_key == NULL)
     {
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_KEY_INVALID, "Shared public key was not used");
-      goto fail;
+      return NULL;
     }
 
   /* The salt is the nonce; using it also deletes it, and that deletion
    * is committed even when the certificate turns out to be invalid. */
   if (!morango_nonce_use (db, x->salt, now_usec, &local_error))
     {
-      morango_db_rollback (db);
+      /* The import goes; the nonce is deleted for good outside it. */
+      g_clear_pointer (&tx, morango_transaction_free);
       if (g_error_matches (local_error, MORANGO_ERROR, MORANGO_ERROR_NONCE_INVALID))
         morango_db_execute (db, NULL, "DELETE FROM morango_nonce WHERE id = ?", "s", x->salt);
       g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "Nonce (certificate's salt) is not valid: ");
@@ -162,15 +161,12 @@ morango_certificate_accept_pushed (MorangoDb *db,
   if (!morango_certificate_check_with_parent (x, parent, db, error) ||
       !morango_certificate_set_private_key (x, shared_key, error) ||
       !morango_certificate_save (x, db, error) ||
-      !morango_db_commit (db, error))
+      !morango_transaction_commit (tx, error))
     {
-      morango_db_rollback (db);
+      /* Rolled back here, or by the failed commit itself. */
+      g_clear_pointer (&tx, morango_transaction_free);
       morango_db_execute (db, NULL, "DELETE FROM morango_nonce WHERE id = ?", "s", x->salt);
       return NULL;
     }
   return g_steal_pointer (&x);
-
-fail:
-  morango_db_rollback (db);
-  return NULL;
 }

@@ -102,6 +102,7 @@ main (int   argc,
   g_autoptr(MorangoRandom) random = morango_random_new_seeded (7);
   g_autoptr(MorangoStore) store = NULL;
   MorangoDb *db;
+  MorangoTransaction *tx;
   Mark m0;
 
   if (n <= 0)
@@ -115,7 +116,8 @@ main (int   argc,
   db = morango_store_get_db (store);
 
   m0 = mark ();
-  if (!morango_db_begin (db, &error))
+  tx = morango_transaction_begin (db, NULL, &error);
+  if (tx == NULL)
     g_error ("%s", error->message);
   for (gint64 i = 0; i < n; i++)
     {
@@ -136,8 +138,9 @@ main (int   argc,
                            "last_saved_counter, partition, source_id, model_name) "
                            "VALUES (?, 'facilitydata', '{}', ?, 1, ?, ?, 'user')",
                            "ssss", BOB, morango_store_get_instance_id (store), BOB ":user", BOB) ||
-      !morango_db_commit (db, &error))
+      !morango_transaction_commit (tx, &error))
     g_error ("%s", error->message);
+  g_clear_pointer (&tx, morango_transaction_free);
   printf ("%-12s %8" G_GINT64_FORMAT " app rows in %.3f s (setup, not timed), peak RSS %ld kB\n",
           "created", n, (g_get_monotonic_time () - m0.t) / 1e6, max_rss_kb ());
 
