@@ -101,7 +101,7 @@ create (Device     *d,
         char      **out_id)
 {
   g_autoptr(GError) error = NULL;
-  gboolean ok = morango_app_create (d->store, model, fields, out_id, &error);
+  gboolean ok = morango_app_create (morango_store_get_app (d->store), model, fields, out_id, &error);
 
   /* A row whose parent this device has deleted (or never received)
    * fails validation: that refusal is correct, the op is skipped. */
@@ -171,10 +171,10 @@ log_op (World  *w,
       g_autoptr(JsonObject) c = json_object_new ();
       json_object_set_double_member (c, "time_spent", pick (w, 1000) / 4.0);
       json_object_set_double_member (c, "progress", pick (w, 100) / 100.0);
-      g_assert_true (morango_app_update (d->store, model, id, c, &error));
+      g_assert_true (morango_app_update (morango_store_get_app (d->store), model, id, c, &error));
     }
   else
-    g_assert_true (morango_app_delete (d->store, model, id, what == 9, &error));
+    g_assert_true (morango_app_delete (morango_store_get_app (d->store), model, id, what == 9, &error));
   g_assert_no_error (error);
 }
 
@@ -228,7 +228,7 @@ coach_op (World  *w,
         return;
       json_object_set_string_member (c, "title", title);
       json_object_set_boolean_member (c, "is_active", pick (w, 2));
-      g_assert_true (morango_app_update (d->store, "lesson", lesson, c, &error));
+      g_assert_true (morango_app_update (morango_store_get_app (d->store), "lesson", lesson, c, &error));
     }
   else
     {
@@ -239,7 +239,7 @@ coach_op (World  *w,
 
       if (assignment == NULL)
         return;
-      g_assert_true (morango_app_delete (d->store, "lessonassignment", assignment, what == 9, &error));
+      g_assert_true (morango_app_delete (morango_store_get_app (d->store), "lessonassignment", assignment, what == 9, &error));
     }
   g_assert_no_error (error);
 }
@@ -373,7 +373,7 @@ setup_world (World   *w,
     g_autoptr(JsonObject) f = json_object_new ();
     json_object_set_string_member (f, "dataset_id", w->dataset);
     json_object_set_string_member (f, "name", "Riverside School");
-    g_assert_true (morango_app_create (hub->store, "facility", f, &facility, &error));
+    g_assert_true (morango_app_create (morango_store_get_app (hub->store), "facility", f, &facility, &error));
     g_assert_no_error (error);
   }
   for (guint i = 0; i < N_LEARNERS; i++)
@@ -384,7 +384,7 @@ setup_world (World   *w,
       json_object_set_string_member (u, "dataset_id", w->dataset);
       json_object_set_string_member (u, "facility_id", facility);
       json_object_set_string_member (u, "username", username);
-      g_assert_true (morango_app_create (hub->store, "facilityuser", u, &w->learners[i], &error));
+      g_assert_true (morango_app_create (morango_store_get_app (hub->store), "facilityuser", u, &w->learners[i], &error));
       g_assert_no_error (error);
     }
   for (guint i = 0; i < 2; i++)
@@ -393,7 +393,7 @@ setup_world (World   *w,
       json_object_set_string_member (c, "dataset_id", w->dataset);
       json_object_set_string_member (c, "facility_id", facility);
       json_object_set_string_member (c, "name", i ? "Class B" : "Class A");
-      g_assert_true (morango_app_create (hub->store, "classroom", c, NULL, &error));
+      g_assert_true (morango_app_create (morango_store_get_app (hub->store), "classroom", c, NULL, &error));
       g_assert_no_error (error);
     }
 

@@ -51,7 +51,7 @@ fixture_set_up (Fixture       *f,
 
   json_object_set_string_member (user, "username", "bob");
   json_object_set_string_member (user, "password", "x");
-  g_assert_true (morango_app_create (f->a, "user", user, &f->user, &error));
+  g_assert_true (morango_app_create (morango_store_get_app (f->a), "user", user, &f->user, &error));
   g_assert_no_error (error);
   filter = g_strdup_printf ("%s:user", f->user);
   f->filter = morango_filter_parse (filter);
@@ -81,7 +81,7 @@ add_log (MorangoStore *store,
 
   json_object_set_string_member (log, "user_id", user);
   json_object_set_string_member (log, "content_id", content);
-  g_assert_true (morango_app_create (store, "contentsummarylog", log, &id, &error));
+  g_assert_true (morango_app_create (morango_store_get_app (store), "contentsummarylog", log, &id, &error));
   g_assert_no_error (error);
   return id;
 }
@@ -179,16 +179,16 @@ test_push_edit_conflict (Fixture       *f,
 
   /* An edit on b pushed to a: a fast-forward there. */
   json_object_set_string_member (change, "content_id", "abababababababababababababababab");
-  g_assert_true (morango_app_update (f->b, "contentsummarylog", log, change, &error));
+  g_assert_true (morango_app_update (morango_store_get_app (f->b), "contentsummarylog", log, change, &error));
   sync_ok (f->b, f->a, f->filter, TRUE, NULL, &stats);
   g_assert_cmpint (stats.records_total, ==, 1);
   g_assert_cmpint (stats.dequeue.n_fast_forward, ==, 1);
 
   /* Both edit: the receiver keeps its data and logs the other. */
   json_object_set_string_member (change, "content_id", "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1");
-  g_assert_true (morango_app_update (f->a, "contentsummarylog", log, change, &error));
+  g_assert_true (morango_app_update (morango_store_get_app (f->a), "contentsummarylog", log, change, &error));
   json_object_set_string_member (change, "content_id", "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2");
-  g_assert_true (morango_app_update (f->b, "contentsummarylog", log, change, &error));
+  g_assert_true (morango_app_update (morango_store_get_app (f->b), "contentsummarylog", log, change, &error));
   g_assert_true (morango_store_serialize (f->a, NULL, &error));
   sync_ok (f->b, f->a, f->filter, TRUE, NULL, &stats);
   g_assert_cmpint (stats.dequeue.n_conflict, ==, 1);
@@ -223,7 +223,7 @@ test_delete_recreate_hard_delete (Fixture       *f,
   g_assert_cmpint (count (f->b, "SELECT count(*) FROM facility_profile_summarylog"), ==, 1);
 
   /* (d) delete on a, pull: gone on b. */
-  g_assert_true (morango_app_delete (f->a, "contentsummarylog", log, FALSE, &error));
+  g_assert_true (morango_app_delete (morango_store_get_app (f->a), "contentsummarylog", log, FALSE, &error));
   sync_ok (f->b, f->a, f->filter, FALSE, NULL, &stats);
   g_assert_cmpint (count (f->b, "SELECT count(*) FROM facility_profile_summarylog"), ==, 0);
   g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_store WHERE deleted = 1"), ==, 1);
@@ -235,7 +235,7 @@ test_delete_recreate_hard_delete (Fixture       *f,
   g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_store WHERE deleted = 1"), ==, 0);
 
   /* (f) hard delete of the user: user and logs gone, data purged. */
-  g_assert_true (morango_app_delete (f->a, "user", f->user, TRUE, &error));
+  g_assert_true (morango_app_delete (morango_store_get_app (f->a), "user", f->user, TRUE, &error));
   g_assert_no_error (error);
   sync_ok (f->b, f->a, f->filter, FALSE, NULL, &stats);
   g_assert_cmpint (count (f->b, "SELECT count(*) FROM facility_profile_myuser"), ==, 0);
@@ -292,10 +292,10 @@ test_hard_delete_purges_conflict_logs (Fixture       *f,
   for (guint i = 0; i < G_N_ELEMENTS (logs); i++)
     {
       json_object_set_string_member (change, "content_id", "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1");
-      g_assert_true (morango_app_update (f->a, "contentsummarylog", logs[i], change, &error));
+      g_assert_true (morango_app_update (morango_store_get_app (f->a), "contentsummarylog", logs[i], change, &error));
       g_assert_no_error (error);
       json_object_set_string_member (change, "content_id", "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2");
-      g_assert_true (morango_app_update (f->b, "contentsummarylog", logs[i], change, &error));
+      g_assert_true (morango_app_update (morango_store_get_app (f->b), "contentsummarylog", logs[i], change, &error));
       g_assert_no_error (error);
     }
   g_assert_true (morango_store_serialize (f->a, NULL, &error));
@@ -314,9 +314,9 @@ test_hard_delete_purges_conflict_logs (Fixture       *f,
     }
 
   /* One hard delete on each side, then a pull, a push and a pull. */
-  g_assert_true (morango_app_delete (f->a, "contentsummarylog", on_a, TRUE, &error));
+  g_assert_true (morango_app_delete (morango_store_get_app (f->a), "contentsummarylog", on_a, TRUE, &error));
   g_assert_no_error (error);
-  g_assert_true (morango_app_delete (f->b, "contentsummarylog", on_b, TRUE, &error));
+  g_assert_true (morango_app_delete (morango_store_get_app (f->b), "contentsummarylog", on_b, TRUE, &error));
   g_assert_no_error (error);
   sync_ok (f->b, f->a, f->filter, FALSE, NULL, &stats);
   sync_ok (f->b, f->a, f->filter, TRUE, NULL, &stats);
@@ -367,7 +367,7 @@ test_outside_filter_stays (Fixture       *f,
 
   json_object_set_string_member (other, "username", "alice");
   json_object_set_string_member (other, "password", "y");
-  g_assert_true (morango_app_create (f->a, "user", other, &alice, &error));
+  g_assert_true (morango_app_create (morango_store_get_app (f->a), "user", other, &alice, &error));
   g_free (add_log (f->a, alice, 1));
   g_free (add_log (f->a, f->user, 2));
 
@@ -620,7 +620,7 @@ test_out_of_filter_record_refused (Fixture       *f,
    * it comes seventh, in the second chunk with bob's last two. */
   json_object_set_string_member (other, "username", "alice");
   json_object_set_string_member (other, "password", "y");
-  g_assert_true (morango_app_create (f->a, "user", other, &alice, &error));
+  g_assert_true (morango_app_create (morango_store_get_app (f->a), "user", other, &alice, &error));
   g_assert_no_error (error);
   planted = add_log (f->a, alice, 1);
   g_assert_true (morango_store_serialize (f->a, NULL, &error));

@@ -756,7 +756,7 @@ test_vector_serialize_deletion (void)
               }
         }
       g_assert_nonnull (target);
-      g_assert_true (morango_app_delete (fx.store, target_model, target, hard != NULL, &error));
+      g_assert_true (morango_app_delete (morango_store_get_app (fx.store), target_model, target, hard != NULL, &error));
       g_assert_no_error (error);
       assert_id_list (&fx, "morango_deletedmodels", deleted);
       assert_id_list (&fx, "morango_harddeletedmodels", hard);
@@ -786,7 +786,7 @@ assert_app_rows (Fx *fx, JsonObject *expected_by_class)
         {
           JsonObject *e = json_array_get_object_element (rows, i);
           g_autoptr(GError) error = NULL;
-          g_autoptr(JsonObject) a = morango_app_get (fx->store, m->name,
+          g_autoptr(JsonObject) a = morango_app_get (morango_store_get_app (fx->store), m->name,
                                                      json_object_get_string_member (e, "id"), &error);
           g_assert_no_error (error);
           assert_object_equal (a, e);
@@ -951,7 +951,7 @@ create (Fx *fx, const char *model, const char *json)
   g_autoptr(GError) error = NULL;
   char *id = NULL;
 
-  g_assert_true (morango_app_create (fx->store, model, obj (fx, json), &id, &error));
+  g_assert_true (morango_app_create (morango_store_get_app (fx->store), model, obj (fx, json), &id, &error));
   g_assert_no_error (error);
   return id;
 }
@@ -980,7 +980,7 @@ test_dirty_bits_and_counters (void)
   g_assert_cmpint (count (&fx, "SELECT max(last_saved_counter) FROM morango_store"), ==, 1);
   g_assert_cmpint (count (&fx, "SELECT counter FROM morango_databasemaxcounter WHERE partition = ''"), ==, 2);
 
-  g_assert_true (morango_app_update (fx.store, "user", alice, obj (&fx, "{\"is_staff\": true}"), &error));
+  g_assert_true (morango_app_update (morango_store_get_app (fx.store), "user", alice, obj (&fx, "{\"is_staff\": true}"), &error));
   g_assert_no_error (error);
   serialize_ok (&fx, NULL);
   g_assert_cmpint (count (&fx, "SELECT last_saved_counter FROM morango_store WHERE id = '663553a58518570baea6873a7c73dfd7'"), ==, 3);
@@ -1021,7 +1021,7 @@ test_filtered_serialization (void)
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_databasemaxcounter WHERE counter = 2"), ==, 2);
 
   /* Deletions are applied whatever the filter. */
-  g_assert_true (morango_app_delete (fx.store, "facility", doomed, FALSE, &error));
+  g_assert_true (morango_app_delete (morango_store_get_app (fx.store), "facility", doomed, FALSE, &error));
   serialize_ok (&fx, NULL);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE model_name = 'facility'"), ==, 0);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_deletedmodels"), ==, 0);
@@ -1075,7 +1075,7 @@ test_cascade_deletion_through_store (void)
   g_free (create (&fx, "contentinteractionlog", "{\"user\": \"" BOB "\"}"));
   serialize_ok (&fx, NULL);
 
-  g_assert_true (morango_app_delete (fx.store, "user", bob, TRUE, &error));
+  g_assert_true (morango_app_delete (morango_store_get_app (fx.store), "user", bob, TRUE, &error));
   g_assert_no_error (error);
   serialize_ok (&fx, NULL);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE deleted = 1 AND hard_deleted = 1 "
@@ -1133,9 +1133,9 @@ test_hard_delete_purges_conflict_log (void)
                                   "'{\"content_id\": \"lost 1\"}' || char (10)", &error));
   g_assert_no_error (error);
 
-  g_assert_true (morango_app_delete (fx.store, "contentsummarylog", doomed, TRUE, &error));
+  g_assert_true (morango_app_delete (morango_store_get_app (fx.store), "contentsummarylog", doomed, TRUE, &error));
   g_assert_no_error (error);
-  g_assert_true (morango_app_delete (fx.store, "contentsummarylog", soft, FALSE, &error));
+  g_assert_true (morango_app_delete (morango_store_get_app (fx.store), "contentsummarylog", soft, FALSE, &error));
   g_assert_no_error (error);
   serialize_ok (&fx, NULL);
   text = data_of (&fx, doomed);
@@ -1153,7 +1153,7 @@ test_hard_delete_purges_conflict_log (void)
   /* Bob's hard delete takes the log he still has along (the
    * soft-deleted one has no app row left to cascade to) and purges
    * both. */
-  g_assert_true (morango_app_delete (fx.store, "user", bob, TRUE, &error));
+  g_assert_true (morango_app_delete (morango_store_get_app (fx.store), "user", bob, TRUE, &error));
   g_assert_no_error (error);
   serialize_ok (&fx, NULL);
   text = data_of (&fx, bob);
@@ -1199,9 +1199,9 @@ test_local_delete_unpends (void)
                           "facilitydata", "contentsummarylog", waiting,
                           NULL);
 
-  g_assert_true (morango_app_delete (fx.store, "contentsummarylog", soft, FALSE, &error));
+  g_assert_true (morango_app_delete (morango_store_get_app (fx.store), "contentsummarylog", soft, FALSE, &error));
   g_assert_no_error (error);
-  g_assert_true (morango_app_delete (fx.store, "contentsummarylog", hard, TRUE, &error));
+  g_assert_true (morango_app_delete (morango_store_get_app (fx.store), "contentsummarylog", hard, TRUE, &error));
   g_assert_no_error (error);
   serialize_ok (&fx, NULL);
   fixture_assert_pending (fx.db,
@@ -1210,7 +1210,7 @@ test_local_delete_unpends (void)
                           NULL);
 
   /* Bob's hard delete cascades to the logs he has left. */
-  g_assert_true (morango_app_delete (fx.store, "user", bob, TRUE, &error));
+  g_assert_true (morango_app_delete (morango_store_get_app (fx.store), "user", bob, TRUE, &error));
   g_assert_no_error (error);
   serialize_ok (&fx, NULL);
   fixture_assert_pending (fx.db, NULL);
@@ -1257,7 +1257,7 @@ test_many_rows_in_slices (void)
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store_pending"), ==, 0);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_summarylog"), ==, n);
 
-  g_assert_true (morango_app_delete (fx.store, "user", bob, TRUE, &error));
+  g_assert_true (morango_app_delete (morango_store_get_app (fx.store), "user", bob, TRUE, &error));
   g_assert_no_error (error);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_harddeletedmodels"), ==, n + 1);
   serialize_ok (&fx, NULL);
@@ -1453,7 +1453,7 @@ test_quirks_8_and_20 (void)
 
   g_clear_pointer (&json, g_free);
   json = g_strdup_printf ("{\"parent\": \"%s\"}", b);
-  g_assert_true (morango_app_update (fx.store, "facility", child, obj (&fx, json), &error));
+  g_assert_true (morango_app_update (morango_store_get_app (fx.store), "facility", child, obj (&fx, json), &error));
   g_assert_no_error (error);
   g_assert_true (morango_db_execute (fx.db, &error, "UPDATE morango_store SET serialized = '' WHERE id = ?",
                                      "s", child) &&
@@ -1491,7 +1491,7 @@ test_tree_deserialization (void)
       json_object_set_string_member (o, "name", name);
       if (i > 0)
         json_object_set_string_member (o, "parent", g_ptr_array_index (ids, (i - 1) / 2));
-      g_assert_true (morango_app_create (fx.store, "facility", o, &id, &error));
+      g_assert_true (morango_app_create (morango_store_get_app (fx.store), "facility", o, &id, &error));
       g_assert_no_error (error);
       g_ptr_array_add (ids, id);
     }
@@ -1704,11 +1704,11 @@ test_kolibri_round_trip (void)
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM kolibri_contentsummarylog WHERE progress = 0.5"), ==, 1);
 
   /* Deleting the coach keeps the lesson (set null), dirty again. */
-  g_assert_true (morango_app_delete (fx.store, "facilityuser", coach, FALSE, &error));
+  g_assert_true (morango_app_delete (morango_store_get_app (fx.store), "facilityuser", coach, FALSE, &error));
   g_assert_no_error (error);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM kolibri_lesson WHERE created_by_id IS NULL AND _morango_dirty_bit = 1"), ==, 1);
   /* Deleting the learner takes the assignment and the log along. */
-  g_assert_true (morango_app_delete (fx.store, "facilityuser", learner, FALSE, &error));
+  g_assert_true (morango_app_delete (morango_store_get_app (fx.store), "facilityuser", learner, FALSE, &error));
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_deletedmodels"), ==, 4);
   fx_clear (&fx);
 }

@@ -246,7 +246,7 @@ apply_delete (Deserializer  *d,
 
   if (!morango_db_query_int64 (d->db, NULL, &found, error, m->sql_exists, "s", id))
     return FALSE;
-  if (found && !morango_app_delete_cascade (d->store, m, id, FALSE, TRUE, hard, error))
+  if (found && !morango_app_delete_cascade (morango_store_get_app (d->store), m, id, FALSE, TRUE, hard, error))
     return FALSE;
   return mark_clean (d, id, had_error, error);
 }
@@ -333,7 +333,7 @@ write_row (Deserializer  *d,
       if (morango_db_run (d->db, d->st_upsert, &local_error))
         return TRUE;
     }
-  else if (morango_app_write_row (d->store, row, FALSE, &local_error))
+  else if (morango_app_write_row (morango_store_get_app (d->store), row, FALSE, &local_error))
     return TRUE;
   if (g_error_matches (local_error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_CONSTRAINT))
     {

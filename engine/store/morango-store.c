@@ -15,6 +15,7 @@ struct _MorangoStore
   char           *profile_name;
   char           *instance_id;
   MorangoRandom  *random;
+  MorangoApp     *app;
   char           *inject_stage;
   gint64          inject_after;
 };
@@ -26,6 +27,7 @@ morango_store_finalize (GObject *object)
 {
   MorangoStore *self = (MorangoStore *)object;
 
+  g_clear_object (&self->app);
   g_clear_object (&self->db);
   g_clear_object (&self->profile);
   g_clear_pointer (&self->profile_name, g_free);
@@ -68,6 +70,7 @@ morango_store_new_for_db (MorangoDb      *db,
   self->profile_name = g_strdup (profile_name);
   self->instance_id = g_strdup (instance_id);
   self->random = morango_random_ref (random);
+  self->app = morango_app_new (db, profile, random);
   return self;
 }
 
@@ -76,6 +79,13 @@ morango_store_get_db (MorangoStore *self)
 {
   g_return_val_if_fail (MORANGO_IS_STORE (self), NULL);
   return self->db;
+}
+
+MorangoApp *
+morango_store_get_app (MorangoStore *self)
+{
+  g_return_val_if_fail (MORANGO_IS_STORE (self), NULL);
+  return self->app;
 }
 
 MorangoProfile *

@@ -4,6 +4,7 @@
  */
 #pragma once
 
+#include "morango-app.h"
 #include "morango-db.h"
 #include "morango-filter.h"
 #include "morango-instance.h"
@@ -55,6 +56,8 @@ MorangoStore   *morango_store_new_for_db       (MorangoDb             *db,
 
 MorangoDb      *morango_store_get_db           (MorangoStore *self);
 MorangoProfile *morango_store_get_profile      (MorangoStore *self);
+/* The application tables of the store's profile. */
+MorangoApp     *morango_store_get_app          (MorangoStore *self);
 const char     *morango_store_get_profile_name (MorangoStore *self);
 const char     *morango_store_get_instance_id  (MorangoStore *self);
 MorangoRandom  *morango_store_get_random       (MorangoStore *self);

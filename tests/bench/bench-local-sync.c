@@ -122,7 +122,7 @@ run_one (gint64 n)
   json_object_set_string_member (user, "username", "learner");
   json_object_set_string_member (user, "password", "x");
   if ((tx = morango_transaction_begin (adb, NULL, &error)) == NULL ||
-      !morango_app_create (a, "user", user, &user_id, &error))
+      !morango_app_create (morango_store_get_app (a), "user", user, &user_id, &error))
     g_error ("%s", error->message);
   for (gint64 i = 0; i < n; i++)
     {
@@ -131,7 +131,7 @@ run_one (gint64 n)
 
       json_object_set_string_member (log, "user_id", user_id);
       json_object_set_string_member (log, "content_id", content);
-      if (!morango_app_create (a, "contentsummarylog", log, NULL, &error))
+      if (!morango_app_create (morango_store_get_app (a), "contentsummarylog", log, NULL, &error))
         g_error ("%s", error->message);
     }
   if (!morango_transaction_commit (tx, &error))
