@@ -39,12 +39,17 @@
  * (local data wins, the incoming version goes on the log), a deletion
  * meeting an edit in a merge (deletion wins), and a read-only conflict.
  *
- * The run asserts that conflicts, read-only conflicts (outside the
- * receiver's write filter, README "Deliberate differences"), hard
- * deletes (of records with a conflict log too), cascades and deletions
- * of records another device wrote all happened, and prints how many.
+ * Each seed runs in three variants: FSIC v2 with the default chunk
+ * size, FSIC v1, and chunks of 3 records with failures injected into
+ * random stages (on the side that runs them), each failed sync resumed
+ * from its transfer session.  The run asserts that conflicts, read-only
+ * conflicts (outside the receiver's write filter, README "Deliberate
+ * differences"), hard deletes (of records with a conflict log too),
+ * cascades, deletions of records another device wrote and (in their
+ * variants) injected failures and v1 syncs all happened, and prints
+ * how many.
  *
- * Three engine behaviours break what this test asserts; they are
+ * Four engine behaviours break what this test asserts; they are
  * reported, not fixed here, so by default the test counts them (and
  * prints the counts) instead of failing.  MORANGO_TEST_STRICT=1 fails on
  * them.  Everything else about those records is still checked.
@@ -76,6 +81,13 @@
  *    (set null) on every device that hears of it.  A deletion that may
  *    have met such an edit (note_serialized, rec_fate) may end either
  *    way.
+ * 4. FSIC v1 loses records under a filter of several partitions.  The
+ *    sender's v1 FSIC takes, per instance, the highest counter it holds
+ *    under any filter entry, and the receiver raises its counters for
+ *    every entry to that (protocol §3.6, §3.10, as Python does): it then
+ *    claims records the sender never had, and no later sync, v1 or v2,
+ *    sends them.  The v1 variant speaks v1 only where the filter is one
+ *    partition (fsic_format); strict mode speaks it everywhere.
  *
  * Repeat a run with MORANGO_TEST_SEED=<seed> (printed).
  *
@@ -95,11 +107,14 @@ typedef struct {
   const char        *name;
   MorangoFsicFormat  format;
   guint              chunk_size;
+  gboolean           failures;
   guint              rounds;
 } Variant;
 
 static const Variant variants[] = {
-  { "v2", MORANGO_FSIC_V2, 500, 200 },
+  { "v2", MORANGO_FSIC_V2, 500, FALSE, 80 },
+  { "v1", MORANGO_FSIC_V1, 500, FALSE, 80 },
+  { "chunk3-failures", MORANGO_FSIC_V2, 3, TRUE, 80 },
 };
 
 /* What the test knows of one record, from its own edits. */
@@ -146,6 +161,8 @@ typedef struct {
   guint          n_syncs;
   guint          n_skipped;
   guint          n_ops;
+  gboolean       final_rounds;
+  guint          n_v1;            /* syncs that spoke FSIC v1 */
   /* what happened, asserted at the end */
   gint64         n_conflicts;
   gint64         n_read_only;
@@ -156,6 +173,7 @@ typedef struct {
   guint          n_delete_edit;   /* deleted records a non-deleter wrote */
   guint          n_anonymous;
   guint          n_shared_edits;  /* facility, classroom and user edits */
+  guint          n_failures;
   guint          n_purges_checked;
   guint          n_void_deletions;  /* of records never serialized */
   /* known engine issues, tolerated unless MORANGO_TEST_STRICT is set */
@@ -949,6 +967,39 @@ note_serialized (World         *w,
     }
 }
 
+/* The FSIC format of a sync.  FSIC v1 is unsound for a filter of more
+ * than one entry (known issue 4), which every sync between a learner's
+ * device and another device has: the v1 variant speaks v1 wherever the
+ * filter is one partition (between full-facility devices, between two
+ * devices of one learner) and v2 elsewhere, as a single-user device
+ * (which needs a v2-capable Morango anyway) would.  v1 also never
+ * passes on over a wider filter what a device learned through a
+ * narrower one, so the final rounds through the hub speak v2. */
+static MorangoFsicFormat
+fsic_format (World         *w,
+             MorangoFilter *filter)
+{
+  if (w->variant->format != MORANGO_FSIC_V1)
+    return w->variant->format;
+  if (strict || (!w->final_rounds && morango_filter_get_n_entries (filter) == 1))
+    return MORANGO_FSIC_V1;
+  return MORANGO_FSIC_V2;
+}
+
+/* Where a failure can be injected, and on which side. */
+static const struct {
+  const char *stage;
+  gboolean    on_sender;
+} failure_points[] = {
+  { "serialize", TRUE },       /* the sender's serializing stage */
+  { "serialize", FALSE },      /* the receiver's, before deserializing */
+  { "queue", TRUE },
+  { "transfer", FALSE },
+  { "transfer-count", TRUE },
+  { "dequeue", FALSE },
+  { "deserialize", FALSE },
+};
+
 static void
 sync_pair (World  *w,
            Device *client,
@@ -957,11 +1008,10 @@ sync_pair (World  *w,
 {
   g_autoptr(MorangoFilter) filter = NULL;
   g_autofree char *refusal = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autofree char *resume = NULL;
   MorangoLocalSyncOptions options = MORANGO_LOCAL_SYNC_OPTIONS_INIT;
   MorangoLocalSyncStats stats;
 
-  options.format = w->variant->format;
   options.chunk_size = w->variant->chunk_size;
   options.client_writable = morango_scope_get_write (client->scope);
   options.server_writable = morango_scope_get_write (server->scope);
@@ -973,12 +1023,41 @@ sync_pair (World  *w,
       return;
     }
   g_assert_true (morango_scope_gate_transfer (client->scope, server->scope, filter, push, &refusal));
+  options.format = fsic_format (w, filter);
+  w->n_v1 += options.format == MORANGO_FSIC_V1;
 
-  if (!morango_local_sync (client->store, server->store, filter, push, &options, &stats, &error))
-    g_error ("seed %" G_GUINT64_FORMAT ": %s %s %s: %s", w->seed, client->name,
-             push ? "push to" : "pull from", server->name, error->message);
-  w->n_conflicts += stats.dequeue.n_conflict;
-  w->n_read_only += stats.dequeue.n_conflict_read_only;
+  /* With failures, up to two attempts fail somewhere; each failed one
+   * is resumed from where it stopped. */
+  for (guint attempt = 0;; attempt++)
+    {
+      g_autoptr(GError) error = NULL;
+      MorangoStore *armed = NULL;
+      gboolean ok;
+
+      if (w->variant->failures && attempt < 2 && pick (w, 3) == 0)
+        {
+          guint p = pick (w, G_N_ELEMENTS (failure_points));
+          Device *sender = push ? client : server;
+
+          armed = (failure_points[p].on_sender ? sender : (push ? server : client))->store;
+          morango_store_inject_failure (armed, failure_points[p].stage, pick (w, 4));
+        }
+      ok = morango_local_sync (client->store, server->store, filter, push, &options, &stats, &error);
+      if (armed != NULL)
+        morango_store_inject_failure (armed, NULL, -1);
+      /* A dequeue that committed counts, even if a later stage failed. */
+      w->n_conflicts += stats.dequeue.n_conflict;
+      w->n_read_only += stats.dequeue.n_conflict_read_only;
+      if (ok)
+        break;
+      if (armed == NULL || !g_error_matches (error, MORANGO_ERROR, MORANGO_ERROR_INJECTED))
+        g_error ("seed %" G_GUINT64_FORMAT ": %s %s %s: %s", w->seed, client->name,
+                 push ? "push to" : "pull from", server->name, error->message);
+      w->n_failures++;
+      g_free (resume);
+      resume = g_strdup (stats.transfer_session_id);
+      options.resume_transfer_session_id = resume;
+    }
   w->n_syncs++;
   /* Each side's store changed last by serializing: the sender's in its
    * first stage, the receiver's before deserializing (after merging),
@@ -1628,6 +1707,7 @@ run_convergence (gconstpointer data)
     }
 
   /* Two rounds of pull-then-push through the hub reach everybody. */
+  w.final_rounds = TRUE;
   for (guint round = 0; round < 2; round++)
     for (guint i = 1; i < N_DBS; i++)
       {
@@ -1659,10 +1739,10 @@ run_convergence (gconstpointer data)
   g_test_message ("seed %" G_GUINT64_FORMAT " (%s): %" G_GINT64_FORMAT " conflicts, %" G_GINT64_FORMAT
                   " read-only conflicts, %u deleted (%u by cascade, %u written elsewhere, %u void), "
                   "%u hard-deleted (%u with a conflict log), %u anonymous logs, %u shared edits, "
-                  "%u purges checked on the deleter",
+                  "%u purges checked on the deleter, %u injected failures resumed, %u syncs in FSIC v1",
                   seed, c->variant->name, w.n_conflicts, w.n_read_only, w.n_deleted, w.n_cascaded,
                   w.n_delete_edit, w.n_void_deletions, w.n_hard, w.n_hard_logged, w.n_anonymous,
-                  w.n_shared_edits, w.n_purges_checked);
+                  w.n_shared_edits, w.n_purges_checked, w.n_failures, w.n_v1);
   if (w.n_purged_logs > 0 || w.n_own_deletions > 0 || w.n_racy > 0)
     g_test_message ("seed %" G_GUINT64_FORMAT " (%s): known issues tolerated (MORANGO_TEST_STRICT=1 "
                     "fails on them): %u purged records holding a conflict log, %u deleted rows "
@@ -1679,6 +1759,10 @@ run_convergence (gconstpointer data)
   g_assert_cmpuint (w.n_delete_edit, >, 0);
   g_assert_cmpuint (w.n_anonymous, >, 0);
   g_assert_cmpuint (w.n_shared_edits, >, 0);
+  if (c->variant->failures)
+    g_assert_cmpuint (w.n_failures, >, 0);
+  if (c->variant->format == MORANGO_FSIC_V1)
+    g_assert_cmpuint (w.n_v1, >, 0);
   teardown_world (&w);
 }
 
