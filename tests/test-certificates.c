@@ -263,7 +263,7 @@ test_vectors_save_certificate_chain (void)
       before = stored_ids (db);
 
       last = morango_certificate_chain_import (db, json_object_get_member (c, "chain"), expected,
-                                               MORANGO_CHAIN_IMPORT_DEFAULT, &error);
+                                               MORANGO_CHAIN_IMPORT_DEFAULT, NULL, &error);
       after = stored_ids (db);
 
       if (strstr (name, "nothing is compared") != NULL)
@@ -318,7 +318,7 @@ test_import_twice (void)
           json_array_add_object_element (api, json_object_ref (json_object_get_object_member (
                                                  json_array_get_object_element (certs, j), "api_object")));
         node = json_node_init_array (json_node_alloc (), api);
-        last = morango_certificate_chain_import (db, node, NULL, MORANGO_CHAIN_IMPORT_DEFAULT, &error);
+        last = morango_certificate_chain_import (db, node, NULL, MORANGO_CHAIN_IMPORT_DEFAULT, NULL, &error);
         g_assert_no_error (error);
         ids = stored_ids (db);
         g_assert_cmpuint (strlen (ids), ==, (round == 0 ? (i + 1) * 3 : 6) * 33 - 1);
@@ -338,7 +338,7 @@ test_untrusted_root (void)
   g_autoptr(MorangoCertificate) c = NULL;
   g_autofree char *ids = NULL;
 
-  c = morango_certificate_chain_import (db, node, NULL, MORANGO_CHAIN_IMPORT_DEFAULT, &error);
+  c = morango_certificate_chain_import (db, node, NULL, MORANGO_CHAIN_IMPORT_DEFAULT, NULL, &error);
   g_assert_null (c);
   g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_UNTRUSTED);
   g_assert_nonnull (strstr (error->message, "8fd90aa52ea69b359379227d97f6b712"));
@@ -348,7 +348,7 @@ test_untrusted_root (void)
   g_clear_error (&error);
 
   /* Trusting it on import (what `cert trust` does) lets it in. */
-  c = morango_certificate_chain_import (db, node, NULL, MORANGO_CHAIN_IMPORT_TRUST_ROOT, &error);
+  c = morango_certificate_chain_import (db, node, NULL, MORANGO_CHAIN_IMPORT_TRUST_ROOT, NULL, &error);
   g_assert_no_error (error);
   g_assert_true (morango_trust_is_trusted (db, "8fd90aa52ea69b359379227d97f6b712"));
 }
@@ -410,7 +410,7 @@ test_import_atomic (void)
       g_test_message ("save %u of 3 fails", fail + 1);
       g_assert_true (morango_db_exec (db, trigger, &error));
       g_assert_no_error (error);
-      last = morango_certificate_chain_import (db, node, NULL, MORANGO_CHAIN_IMPORT_TRUST_ROOT, &error);
+      last = morango_certificate_chain_import (db, node, NULL, MORANGO_CHAIN_IMPORT_TRUST_ROOT, NULL, &error);
       g_assert_null (last);
       g_assert_nonnull (error);
       g_assert_nonnull (strstr (error->message, message));
@@ -424,7 +424,7 @@ test_import_atomic (void)
     }
 
   /* Without the failure, the same chain imports whole. */
-  last = morango_certificate_chain_import (db, node, NULL, MORANGO_CHAIN_IMPORT_TRUST_ROOT, &error);
+  last = morango_certificate_chain_import (db, node, NULL, MORANGO_CHAIN_IMPORT_TRUST_ROOT, NULL, &error);
   g_assert_no_error (error);
   g_assert_nonnull (last);
   g_assert_cmpstr (morango_certificate_get_id (last), ==,
@@ -621,14 +621,14 @@ test_round_trip (Fixture *f, gconstpointer data)
                    ==, morango_certificate_get_id (f->root));
 
   got = morango_certificate_chain_import_text (other, text, morango_certificate_get_id (f->child),
-                                               MORANGO_CHAIN_IMPORT_DEFAULT, &error);
+                                               MORANGO_CHAIN_IMPORT_DEFAULT, NULL, &error);
   g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_UNTRUSTED);
   g_clear_error (&error);
 
   /* The double-encoded payload form, trusting the root this time. */
   as_string = json_node_init_string (json_node_alloc (), text);
   got = morango_certificate_chain_import (other, as_string, morango_certificate_get_id (f->child),
-                                          MORANGO_CHAIN_IMPORT_TRUST_ROOT, &error);
+                                          MORANGO_CHAIN_IMPORT_TRUST_ROOT, NULL, &error);
   g_assert_no_error (error);
   g_assert_false (morango_certificate_has_private_key (got));
   g_assert_cmpstr (morango_certificate_get_serialized (got), ==, morango_certificate_get_serialized (f->child));
@@ -638,7 +638,7 @@ test_round_trip (Fixture *f, gconstpointer data)
 
   /* Re-importing changes nothing. */
   g_clear_object (&got);
-  got = morango_certificate_chain_import_text (other, text, NULL, MORANGO_CHAIN_IMPORT_DEFAULT, &error);
+  got = morango_certificate_chain_import_text (other, text, NULL, MORANGO_CHAIN_IMPORT_DEFAULT, NULL, &error);
   g_assert_no_error (error);
   {
     g_autofree char *ids = stored_ids (other);
@@ -777,7 +777,7 @@ test_conflict (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
   json_object_set_string_member (leaf, "signature", resigned);
   node = json_node_init_array (json_node_alloc (), chain);
-  got = morango_certificate_chain_import (f->db, node, NULL, MORANGO_CHAIN_IMPORT_DEFAULT, &error);
+  got = morango_certificate_chain_import (f->db, node, NULL, MORANGO_CHAIN_IMPORT_DEFAULT, NULL, &error);
   g_assert_null (got);
   g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_CONFLICT);
 }
@@ -805,7 +805,7 @@ test_bad_input (void)
     {
       g_autoptr(GError) error = NULL;
       g_autoptr(MorangoCertificate) c = morango_certificate_chain_import_text (db, bad[i], NULL,
-                                                                               MORANGO_CHAIN_IMPORT_DEFAULT, &error);
+                                                                               MORANGO_CHAIN_IMPORT_DEFAULT, NULL, &error);
       g_autofree char *ids = stored_ids (db);
 
       g_test_message ("bad input %u: %s", i, error ? error->message : "(none)");
@@ -838,7 +838,7 @@ test_bad_input (void)
     json_object_set_string_member (api, "serialized", text);
     json_object_set_string_member (api, "signature", "AAAA");
     node = json_node_init_object (json_node_alloc (), api);
-    c = morango_certificate_chain_import (db, node, NULL, MORANGO_CHAIN_IMPORT_TRUST_ROOT, &error);
+    c = morango_certificate_chain_import (db, node, NULL, MORANGO_CHAIN_IMPORT_TRUST_ROOT, NULL, &error);
     g_assert_null (c);
     g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_KEY_INVALID);
     g_test_message ("%s", error->message);
@@ -907,7 +907,7 @@ test_backup_restore (Fixture *f, gconstpointer data)
   g_assert_null (strstr (text, "RSA PRIVATE KEY"));
   g_assert_nonnull (strstr (text, "ENCRYPTED PRIVATE KEY"));
 
-  restored = morango_certificate_restore (other, text, "wrong", &error);
+  restored = morango_certificate_restore (other, text, "wrong", NULL, &error);
   g_assert_null (restored);
   g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_PERMISSION_DENIED);
   g_clear_error (&error);
@@ -930,7 +930,7 @@ test_backup_restore (Fixture *f, gconstpointer data)
     json_object_set_string_member (first, "signature", bogus);
     node = json_node_init_object (json_node_alloc (), forged);
     forged_text = morango_json_dumps (node);
-    restored = morango_certificate_restore (other, forged_text, "s3cret pass", &error);
+    restored = morango_certificate_restore (other, forged_text, "s3cret pass", NULL, &error);
     g_assert_null (restored);
     g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_SIGNATURE_INVALID);
     g_clear_error (&error);
@@ -940,7 +940,7 @@ test_backup_restore (Fixture *f, gconstpointer data)
     g_assert_false (morango_db_in_transaction (other));
   }
 
-  restored = morango_certificate_restore (other, text, "s3cret pass", &error);
+  restored = morango_certificate_restore (other, text, "s3cret pass", NULL, &error);
   g_assert_no_error (error);
   g_assert_true (morango_certificate_has_private_key (restored));
   g_clear_object (&restored);
@@ -1016,7 +1016,7 @@ test_request_issue (Fixture *f, gconstpointer data)
 
   /* The requester imports the parent's chain, then takes the answer. */
   root_node = json_node_init_object (json_node_alloc (), morango_certificate_to_json (f->root));
-  imported_root = morango_certificate_chain_import (client, root_node, NULL, MORANGO_CHAIN_IMPORT_TRUST_ROOT, &error);
+  imported_root = morango_certificate_chain_import (client, root_node, NULL, MORANGO_CHAIN_IMPORT_TRUST_ROOT, NULL, &error);
   g_assert_no_error (error);
   response = morango_certificate_to_json (issued);
   accepted = morango_certificate_request_accept (client, req, response, vector_key (6), &error);
@@ -1073,7 +1073,7 @@ test_request_refused (Fixture *f, gconstpointer data)
     g_autoptr(MorangoDb) other = new_db ();
     g_autoptr(GError) error = NULL;
     g_autoptr(JsonNode) node = json_node_init_object (json_node_alloc (), morango_certificate_to_json (f->root));
-    g_autoptr(MorangoCertificate) r = morango_certificate_chain_import (other, node, NULL, MORANGO_CHAIN_IMPORT_TRUST_ROOT, &error);
+    g_autoptr(MorangoCertificate) r = morango_certificate_chain_import (other, node, NULL, MORANGO_CHAIN_IMPORT_TRUST_ROOT, NULL, &error);
     MorangoCertificateRequest req = {
       (char *) morango_certificate_get_id (f->root), "facilitydata", "subset_scope", 1, sub, (char *) pub6,
     };
