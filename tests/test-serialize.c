@@ -405,7 +405,7 @@ static void
 serialize_ok (Fx *fx, MorangoFilter *filter)
 {
   g_autoptr(GError) error = NULL;
-  g_assert_true (morango_store_serialize (fx->store, filter, &error));
+  g_assert_true (morango_store_serialize (fx->store, filter, NULL, &error));
   g_assert_no_error (error);
 }
 
@@ -413,7 +413,7 @@ static void
 deserialize_ok (Fx *fx, MorangoFilter *filter, gboolean skip_erroring)
 {
   g_autoptr(GError) error = NULL;
-  g_assert_true (morango_store_deserialize (fx->store, filter, skip_erroring, &error));
+  g_assert_true (morango_store_deserialize (fx->store, filter, skip_erroring, NULL, &error));
   g_assert_no_error (error);
 }
 
@@ -1226,6 +1226,7 @@ static void
 test_injected_failure (void)
 {
   g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoMonitor) failing = NULL;
   g_autofree char *before = NULL, *after = NULL;
   Fx fx;
 
@@ -1237,15 +1238,15 @@ test_injected_failure (void)
     }
 
   before = dump (&fx);
-  morango_store_inject_failure (fx.store, "serialize", 5);
-  g_assert_false (morango_store_serialize (fx.store, NULL, &error));
-  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INJECTED);
+  failing = morango_test_monitor_failing_at ("serialize", 5);
+  g_assert_false (morango_store_serialize (fx.store, NULL, failing, &error));
+  g_assert_error (error, MORANGO_TEST_ERROR, MORANGO_TEST_ERROR_INJECTED);
   g_clear_error (&error);
+  g_clear_object (&failing);
   after = dump (&fx);
   g_assert_cmpstr (before, ==, after);
   g_assert_false (morango_db_in_transaction (fx.db));
 
-  morango_store_inject_failure (fx.store, "serialize", -1);
   serialize_ok (&fx, NULL);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store"), ==, 10);
   g_assert_cmpint (counter_now (&fx), ==, 1);
@@ -1259,14 +1260,14 @@ test_injected_failure (void)
   g_clear_pointer (&before, g_free);
   g_clear_pointer (&after, g_free);
   before = dump (&fx);
-  morango_store_inject_failure (fx.store, "deserialize", 5);
-  g_assert_false (morango_store_deserialize (fx.store, NULL, FALSE, &error));
-  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INJECTED);
+  failing = morango_test_monitor_failing_at ("deserialize", 5);
+  g_assert_false (morango_store_deserialize (fx.store, NULL, FALSE, failing, &error));
+  g_assert_error (error, MORANGO_TEST_ERROR, MORANGO_TEST_ERROR_INJECTED);
   g_clear_error (&error);
+  g_clear_object (&failing);
   after = dump (&fx);
   g_assert_cmpstr (before, ==, after);
 
-  morango_store_inject_failure (fx.store, "deserialize", -1);
   deserialize_ok (&fx, NULL, FALSE);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_myuser WHERE is_staff = 1 AND _morango_dirty_bit = 0"), ==, 10);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store_pending"), ==, 0);
@@ -1876,16 +1877,15 @@ test_two_threads_roll_back (void)
       g_autoptr(GError) error = NULL;
       g_autofree char *after = NULL;
       guint runs = g_atomic_int_get (&two_thread_runs);
+      g_autoptr(MorangoMonitor) failing = morango_test_monitor_failing_at ("deserialize", at[i]);
 
-      morango_store_inject_failure (fx.store, "deserialize", at[i]);
-      g_assert_false (morango_store_deserialize (fx.store, NULL, FALSE, &error));
-      g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INJECTED);
+      g_assert_false (morango_store_deserialize (fx.store, NULL, FALSE, failing, &error));
+      g_assert_error (error, MORANGO_TEST_ERROR, MORANGO_TEST_ERROR_INJECTED);
       g_assert_false (morango_db_in_transaction (fx.db));
       after = dump (&fx);
       assert_same_dump (after, before);
       g_assert_cmpuint (g_atomic_int_get (&two_thread_runs), ==, i == 0 ? runs : runs + 1);
     }
-  morango_store_inject_failure (fx.store, "deserialize", -1);
   deserialize_ok (&fx, NULL, FALSE);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_summarylog"), ==,
                    MIX_RECORDS - (MIX_RECORDS + 3) / 7);
@@ -1999,14 +1999,14 @@ test_two_threads_serialize (void)
       {
         g_autoptr(GError) error = NULL;
         g_autofree char *after = NULL;
+        g_autoptr(MorangoMonitor) failing = morango_test_monitor_failing_at ("serialize",
+                                                                             MIX_RECORDS / 2);
 
-        morango_store_inject_failure (file.store, "serialize", MIX_RECORDS / 2);
-        g_assert_false (morango_store_serialize (file.store, filter, &error));
-        g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INJECTED);
+        g_assert_false (morango_store_serialize (file.store, filter, failing, &error));
+        g_assert_error (error, MORANGO_TEST_ERROR, MORANGO_TEST_ERROR_INJECTED);
         g_assert_cmpuint (g_atomic_int_get (&two_thread_serializations), ==, runs + 2);
         after = dump (&file);
         assert_same_dump (after, before);
-        morango_store_inject_failure (file.store, "serialize", -1);
       }
 
       serialize_ok (&mem, filter);

@@ -12,7 +12,7 @@
  */
 #pragma once
 
-#include <glib.h>
+#include "morango-monitor.h"
 
 G_BEGIN_DECLS
 
@@ -41,10 +41,13 @@ typedef struct {
 } MorangoPipeFuncs;
 
 /* Reads until the end and applies every item read; FALSE with the first
- * error of either half. */
+ * error of either half.  Once @monitor (may be NULL) is cancelled the
+ * reader stops at its next batch and the run fails with
+ * G_IO_ERROR_CANCELLED. */
 gboolean morango_pipe_run (const MorangoPipeFuncs *funcs,
                            gpointer                read_data,
                            gpointer                apply_data,
+                           MorangoMonitor         *monitor,
                            GError                **error);
 
 G_END_DECLS

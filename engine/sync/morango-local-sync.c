@@ -78,7 +78,7 @@ stage_serializing (Sync    *sync,
   g_autofree char *sender_fsic = NULL;
   g_autofree char *receiver_fsic = NULL;
 
-  if (!morango_store_serialize (sync->sender, sync->filter, error))
+  if (!morango_store_serialize (sync->sender, sync->filter, NULL, error))
     return FALSE;
   if (!morango_instance_get_counter (morango_store_get_db (sync->sender),
                                      morango_store_get_instance_id (sync->sender),
@@ -622,8 +622,8 @@ stage_deserializing (Sync    *sync,
     return TRUE;
   /* Local edits made since the last serialization become versions (and
    * win) before incoming data is written over the application rows. */
-  return morango_store_serialize (sync->receiver, sync->filter, error) &&
-         morango_store_deserialize (sync->receiver, sync->filter, FALSE, error);
+  return morango_store_serialize (sync->receiver, sync->filter, NULL, error) &&
+         morango_store_deserialize (sync->receiver, sync->filter, FALSE, NULL, error);
 }
 
 static gboolean
