@@ -655,7 +655,7 @@ queue_between (MorangoStore      *sender,
   g_assert_no_error (error);
   recv_fsic = morango_store_calculate_fsic_json (receiver, filter, FALSE, format, TRUE, &error);
   g_assert_no_error (error);
-  g_assert_true (morango_store_queue (sender, ts, filter, format, send_fsic, recv_fsic, &total, &error));
+  g_assert_true (morango_store_queue (sender, ts, filter, format, send_fsic, recv_fsic, &total, NULL, &error));
   g_assert_no_error (error);
   copy_session (morango_store_get_db (sender), morango_store_get_db (receiver), ts);
   g_assert_true (morango_store_dequeue (receiver, ts, filter, format, send_fsic, NULL, &error));

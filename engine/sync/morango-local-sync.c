@@ -137,7 +137,8 @@ stage_queuing (Sync    *sync,
   if (ts == NULL)
     return FALSE;
   if (!morango_store_queue (sync->sender, sync->ts_id, sync->filter, sync->options->format,
-                            sender_fsic_of (sync, ts), receiver_fsic_of (sync, ts), &total, error))
+                            sender_fsic_of (sync, ts), receiver_fsic_of (sync, ts), &total, NULL,
+                            error))
     return FALSE;
   sync->stats->records_total = total;
   return morango_transfer_session_set_counts (morango_store_get_db (sync->sender), sync->ts_id,
