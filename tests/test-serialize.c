@@ -886,7 +886,7 @@ test_vector_merge_deserializing_stage (void)
                                             filter,
                                             g_str_equal (json_object_get_string_member (c, "fsic_format"), "v2")
                                             ? MORANGO_FSIC_V2 : MORANGO_FSIC_V1,
-                                            sender, NULL, &error));
+                                            sender, NULL, NULL, &error));
       g_assert_no_error (error);
       serialize_ok (&fx, filter);
       deserialize_ok (&fx, filter, FALSE);

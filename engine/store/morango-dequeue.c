@@ -173,33 +173,52 @@ check_buffer (sqlite3     *handle,
  * rounds merge.  The stage commits only once it passed, so a malformed
  * buffer still changes nothing. */
 typedef struct {
-  sqlite3    *handle;
-  const char *transfer_session_id;
-  GThread    *thread;
-  GError     *error;
+  sqlite3        *handle;
+  const char     *transfer_session_id;
+  MorangoMonitor *monitor;
+  GThread        *thread;
+  GError         *error;
 } BufferCheck;
+
+/* The check's connection stops its statement once the stage is
+ * cancelled: nobody waits for a verdict then. */
+static int
+buffer_check_progress (void *data)
+{
+  BufferCheck *c = data;
+
+  return morango_monitor_is_cancelled (c->monitor);
+}
 
 static gpointer
 buffer_check_run (gpointer data)
 {
   BufferCheck *c = data;
 
-  check_buffer (c->handle, c->transfer_session_id, &c->error);
+  if (!check_buffer (c->handle, c->transfer_session_id, &c->error) &&
+      morango_monitor_is_cancelled (c->monitor))
+    {
+      g_clear_error (&c->error);
+      g_set_error_literal (&c->error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                           "The operation was cancelled");
+    }
   return NULL;
 }
 
 /* Starts the check, or runs it here: for a database in memory, or when
  * the stage is nested in a caller's transaction. */
 static gboolean
-buffer_check_start (BufferCheck  *c,
-                    MorangoDb    *db,
-                    const char   *transfer_session_id,
-                    gboolean      nested,
-                    GError      **error)
+buffer_check_start (BufferCheck     *c,
+                    MorangoDb       *db,
+                    const char      *transfer_session_id,
+                    gboolean         nested,
+                    MorangoMonitor  *monitor,
+                    GError         **error)
 {
   g_autoptr(GError) local_error = NULL;
 
   c->transfer_session_id = transfer_session_id;
+  c->monitor = monitor;
   if (!nested)
     c->handle = morango_db_open_reader (db, &local_error);
   if (c->handle == NULL)
@@ -215,6 +234,8 @@ buffer_check_start (BufferCheck  *c,
       g_clear_pointer (&c->handle, sqlite3_close_v2);
       return FALSE;
     }
+  if (monitor != NULL)
+    sqlite3_progress_handler (c->handle, 4096, buffer_check_progress, c);
   c->thread = g_thread_new ("morango-check", buffer_check_run, c);
   return TRUE;
 }
@@ -447,10 +468,11 @@ morango_store_dequeue (MorangoStore         *store,
                        MorangoFsicFormat     format,
                        const char           *sender_fsic,
                        MorangoDequeueResult *result,
+                       MorangoMonitor       *monitor,
                        GError              **error)
 {
   return morango_store_dequeue_scoped (store, transfer_session_id, filter, NULL, format,
-                                       sender_fsic, result, error);
+                                       sender_fsic, result, monitor, error);
 }
 
 static gboolean
@@ -483,23 +505,30 @@ morango_store_dequeue_scoped (MorangoStore         *store,
                               MorangoFsicFormat     format,
                               const char           *sender_fsic,
                               MorangoDequeueResult *result,
+                              MorangoMonitor       *monitor,
                               GError              **error)
 {
   MorangoDb *db;
   g_autoptr(MorangoFsic) sender = NULL;
+  g_autoptr(MorangoTransaction) tx = NULL;
   MorangoDequeueResult local = { 0, };
   gint64 counter = 0;
   g_autofree char *after = g_strdup ("");
-  BufferCheck check = { NULL, NULL, NULL, NULL };
+  BufferCheck check = { NULL, };
   gboolean nested;
-  gint64 done = 0;
+  g_autoptr(MorangoMonitor) compat = NULL;
 
   g_return_val_if_fail (MORANGO_IS_STORE (store), FALSE);
   g_return_val_if_fail (transfer_session_id != NULL, FALSE);
   g_return_val_if_fail (filter != NULL, FALSE);
   g_return_val_if_fail (sender_fsic != NULL, FALSE);
+  g_return_val_if_fail (monitor == NULL || MORANGO_IS_MONITOR (monitor), FALSE);
 
   db = morango_store_get_db (store);
+  /* COMPATIBILITY SHIM (morango-store-private.h), removed at the merge
+   * with the transfer branch. */
+  compat = morango_store_compat_monitor (store, "dequeue", monitor);
+  monitor = compat;
 
   /* The sender's FSIC becomes our DMC: it must only vouch for partitions
    * inside the transfer filter. */
@@ -510,11 +539,15 @@ morango_store_dequeue_scoped (MorangoStore         *store,
   /* A second connection sees only what is committed: inside a caller's
    * transaction the buffer may hold rows it cannot see. */
   nested = morango_db_in_transaction (db);
-  if (!morango_db_begin (db, error))
+  /* Begun first: a monitor cancelled already reports nothing.  The
+   * number of buffered records would cost a scan of the buffer: the
+   * session knows it (records_total), the stage does not ask. */
+  if ((tx = morango_transaction_begin (db, monitor, error)) == NULL)
     return FALSE;
+  morango_monitor_stage_begin (monitor, "dequeue", -1);
 
   if (!register_functions (db, error) ||
-      !buffer_check_start (&check, db, transfer_session_id, nested, error))
+      !buffer_check_start (&check, db, transfer_session_id, nested, monitor, error))
     goto fail;
 
   if (!morango_db_exec (db,
@@ -530,9 +563,6 @@ morango_store_dequeue_scoped (MorangoStore         *store,
     goto fail;
   local.counter = counter;
 
-  if (!morango_store_check_injected (store, "dequeue", 0, error))
-    goto fail;
-
   for (;;)
     {
       gint64 n = 0;
@@ -542,12 +572,11 @@ morango_store_dequeue_scoped (MorangoStore         *store,
         goto fail;
       if (n == 0)
         break;
-      /* Report every record of the round so a test can stop the run
-       * after any k records. */
-      for (gint64 i = done + 1; i <= done + n; i++)
-        if (!morango_store_check_injected (store, "dequeue", i, error))
-          goto fail;
-      done += n;
+      /* A round is a few set-based statements: progress, cancelling and
+       * the fault hook are looked at between rounds (and the connection
+       * watches for a cancel inside them). */
+      if (!morango_monitor_advance (monitor, n, 0, error))
+        goto fail;
     }
 
   /* The session's buffer is done with, reverse fast-forwards included
@@ -559,18 +588,16 @@ morango_store_dequeue_scoped (MorangoStore         *store,
 
   /* Step 12, same transaction. */
   if (!morango_store_update_dmc (store, filter, sender, error) ||
-      !buffer_check_finish (&check, error))
+      !buffer_check_finish (&check, error) ||
+      !morango_transaction_commit (tx, error))
     goto fail;
 
-  if (!morango_db_commit (db, error))
-    return FALSE;
-
+  morango_monitor_stage_end (monitor);
   if (result != NULL)
     *result = local;
   return TRUE;
 
 fail:
   buffer_check_finish (&check, error);
-  morango_db_rollback (db);
   return FALSE;
 }

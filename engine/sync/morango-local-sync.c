@@ -612,7 +612,7 @@ stage_dequeuing (Sync    *sync,
                                        sync->push ? sync->options->server_writable
                                                   : sync->options->client_writable,
                                        sync->options->format, sender_fsic_of (sync, ts),
-                                       &sync->stats->dequeue, error);
+                                       &sync->stats->dequeue, NULL, error);
 }
 
 static gboolean
