@@ -362,30 +362,32 @@ assert_id_list (Fx *fx, const char *table, JsonArray *expected)
     }
 }
 
+/* Everything a stage may touch. */
+static const char * const dump_queries[] = {
+  "SELECT * FROM morango_store ORDER BY id",
+  "SELECT store_model_id, instance_id, counter FROM morango_recordmaxcounter ORDER BY 1, 2",
+  "SELECT instance_id, partition, counter FROM morango_databasemaxcounter ORDER BY 1, 2",
+  "SELECT * FROM morango_deletedmodels ORDER BY id",
+  "SELECT * FROM morango_harddeletedmodels ORDER BY id",
+  "SELECT * FROM morango_store_pending ORDER BY 1, 2, 3",
+  "SELECT id, counter FROM morango_instanceidmodel",
+  "SELECT * FROM facility_profile_myuser ORDER BY id",
+  "SELECT * FROM facility_profile_summarylog ORDER BY id",
+  "SELECT * FROM facility_profile_interactionlog ORDER BY id",
+  "SELECT * FROM facility_profile_facility ORDER BY id",
+};
+
 /* A text of everything a stage may touch, to check that a failed stage
  * changed nothing. */
 static char *
 dump (Fx *fx)
 {
-  const char *queries[] = {
-    "SELECT * FROM morango_store ORDER BY id",
-    "SELECT store_model_id, instance_id, counter FROM morango_recordmaxcounter ORDER BY 1, 2",
-    "SELECT instance_id, partition, counter FROM morango_databasemaxcounter ORDER BY 1, 2",
-    "SELECT * FROM morango_deletedmodels ORDER BY id",
-    "SELECT * FROM morango_harddeletedmodels ORDER BY id",
-    "SELECT * FROM morango_store_pending ORDER BY 1, 2, 3",
-    "SELECT id, counter FROM morango_instanceidmodel",
-    "SELECT * FROM facility_profile_myuser ORDER BY id",
-    "SELECT * FROM facility_profile_summarylog ORDER BY id",
-    "SELECT * FROM facility_profile_interactionlog ORDER BY id",
-    "SELECT * FROM facility_profile_facility ORDER BY id",
-  };
   GString *out = g_string_new (NULL);
 
-  for (guint q = 0; q < G_N_ELEMENTS (queries); q++)
+  for (guint q = 0; q < G_N_ELEMENTS (dump_queries); q++)
     {
       g_autoptr(GError) error = NULL;
-      sqlite3_stmt *stmt = morango_db_prepare (fx->db, queries[q], &error);
+      sqlite3_stmt *stmt = morango_db_prepare (fx->db, dump_queries[q], &error);
 
       g_assert_no_error (error);
       while (morango_db_step (fx->db, stmt, &error) == SQLITE_ROW)
@@ -2092,6 +2094,113 @@ test_perf (void)
   fx_clear (&fx);
 }
 
+/* ---- cancelling ---------------------------------------------------------- */
+
+#define BIG_RECORDS 50000
+
+/* Bob and BIG_RECORDS summary logs of his in a database file: dirty
+ * app rows to serialize, or store rows waiting to be applied to an empty
+ * table.  The logs are written with one statement: creating them one by
+ * one (or serializing them) would take seconds. */
+static void
+big_fx_init (Fx         *fx,
+             const char *path,
+             gboolean    to_deserialize)
+{
+  g_autoptr(GError) error = NULL;
+
+  fx_init_at (fx, "morango-testapp", 0, path);
+  g_free (create (fx, "user", "{\"password\": \"p\", \"username\": \"bob\"}"));
+  if (!to_deserialize)
+    {
+      g_assert_true (morango_db_execute (fx->db, &error,
+        "WITH RECURSIVE seq (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?1) "
+        "INSERT INTO facility_profile_summarylog (id, _morango_source_id, _morango_partition,"
+        "  user_id, content_id, _morango_dirty_bit) "
+        "SELECT printf ('%032x', i), ?2 || ':' || printf ('%032x', i), ?2 || ':user:summary', ?2,"
+        "  printf ('%032x', i), 1 FROM seq",
+        "is", (gint64) BIG_RECORDS, BOB));
+      g_assert_no_error (error);
+      return;
+    }
+  /* Bob's store row, which the logs' references are looked up in. */
+  serialize_ok (fx, NULL);
+  g_assert_true (morango_db_execute (fx->db, &error,
+    "WITH RECURSIVE seq (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?1) "
+    "INSERT INTO morango_store (id, profile, serialized, last_saved_instance, last_saved_counter,"
+    "  partition, source_id, model_name) "
+    "SELECT printf ('%032x', i), 'facilitydata',"
+    "  json_object ('id', printf ('%032x', i), 'user_id', ?2, 'content_id', printf ('%032x', i),"
+    "    '_morango_source_id', ?2 || ':' || printf ('%032x', i),"
+    "    '_morango_partition', ?2 || ':user:summary'),"
+    "  ?3, 1, ?2 || ':user:summary', ?2 || ':' || printf ('%032x', i), 'contentsummarylog' "
+    "FROM seq",
+    "iss", (gint64) BIG_RECORDS, BOB, LOCAL));
+  g_assert_no_error (error);
+  g_assert_true (morango_db_exec (fx->db, FIXTURE_MAKE_PENDING, &error));
+  g_assert_no_error (error);
+}
+
+static gboolean
+run_serialize (gpointer         data,
+               MorangoMonitor  *monitor,
+               GError         **error)
+{
+  return morango_store_serialize (((Fx *) data)->store, NULL, monitor, error);
+}
+
+static gboolean
+run_deserialize (gpointer         data,
+                 MorangoMonitor  *monitor,
+                 GError         **error)
+{
+  return morango_store_deserialize (((Fx *) data)->store, NULL, FALSE, monitor, error);
+}
+
+static char *
+digest_fx (gpointer data)
+{
+  return fixture_digest_queries (((Fx *) data)->db, dump_queries, G_N_ELEMENTS (dump_queries));
+}
+
+/* A stage on BIG_RECORDS records in a file (the records read on a
+ * second thread) cancelled at its first report, at a middle one, and
+ * inside a statement, rolls back each time, then runs whole. */
+static void
+check_cancels (const char       *stage,
+               FixtureStageFunc  run,
+               gboolean          to_deserialize)
+{
+  g_autofree char *dir = morango_test_tmpdir ();
+  g_autofree char *reference_path = g_build_filename (dir, "reference.db", NULL);
+  g_autofree char *path = g_build_filename (dir, "cancelled.db", NULL);
+  guint runs = g_atomic_int_get (to_deserialize ? &two_thread_runs : &two_thread_serializations);
+  Fx reference, subject;
+
+  big_fx_init (&reference, reference_path, to_deserialize);
+  big_fx_init (&subject, path, to_deserialize);
+  runs = g_atomic_int_get (to_deserialize ? &two_thread_runs : &two_thread_serializations) - runs;
+  fixture_check_cancels (stage, run, digest_fx, &reference, &subject, BIG_RECORDS);
+  /* Every run but the one cancelled at its first report read on a
+   * second thread. */
+  g_assert_cmpuint (g_atomic_int_get (to_deserialize ? &two_thread_runs : &two_thread_serializations),
+                    >=, runs + 4);
+  fx_clear (&reference);
+  fx_clear (&subject);
+}
+
+static void
+test_cancel_serialize (void)
+{
+  check_cancels ("serialize", run_serialize, FALSE);
+}
+
+static void
+test_cancel_deserialize (void)
+{
+  check_cancels ("deserialize", run_deserialize, TRUE);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -2124,6 +2233,8 @@ main (int argc, char **argv)
   g_test_add_func ("/serialize/skip-erroring-and-filter", test_skip_erroring_and_filter);
   g_test_add_func ("/serialize/bad-records", test_bad_records_are_per_record);
   g_test_add_func ("/serialize/kolibri-round-trip", test_kolibri_round_trip);
+  g_test_add_func ("/serialize/cancel/serialize", test_cancel_serialize);
+  g_test_add_func ("/serialize/cancel/deserialize", test_cancel_deserialize);
   if (g_test_perf ())
     g_test_add_func ("/serialize/perf", test_perf);
   return g_test_run ();
