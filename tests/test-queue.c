@@ -564,25 +564,18 @@ test_large_fsics (void)
   g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_LIMIT_EXCEEDED);
 }
 
+/* @n records of 4 instances over 100 user partitions, each with a
+ * history of two instances, written with a few statements. */
 static void
-test_rate (void)
+fill_records (MorangoDb *db,
+              gint64     n)
 {
-  g_autofree char *dir = morango_test_tmpdir ();
-  g_autofree char *path = g_build_filename (dir, "rate.db", NULL);
-  g_autoptr(MorangoStore) store = fixture_store_new_at (path, "facilitydata", LOCAL, 0);
-  MorangoDb *db = morango_store_get_db (store);
-  g_autoptr(MorangoFilter) filter = morango_filter_parse ("d");
   g_autoptr(GError) error = NULL;
-  const int n = g_test_slow () ? 1000000 : 200000;
-  gint64 total = 0, t0;
-  double secs;
 
-  /* Records of 4 instances over 100 user partitions, each with a history
-   * of two instances. */
   /* Bound count via a temp table keeps the SQL constant. */
   morango_db_exec (db, "CREATE TEMP TABLE n (value INTEGER)", &error);
   g_assert_no_error (error);
-  morango_db_execute (db, &error, "INSERT INTO temp.n VALUES (?)", "i", (gint64) n);
+  morango_db_execute (db, &error, "INSERT INTO temp.n VALUES (?)", "i", n);
   g_assert_no_error (error);
   morango_db_begin (db, &error);
   morango_db_exec (db,
@@ -603,15 +596,35 @@ test_rate (void)
   g_assert_no_error (error);
   morango_db_commit (db, &error);
   g_assert_no_error (error);
+}
+
+/* What a receiver that has nothing lacks of fill_records()' records. */
+#define EVERYTHING_FSIC \
+  "{\"super\": {}, \"sub\": {\"d\": {" \
+  "\"00000000000000000000000000000001\": 999999999," \
+  "\"00000000000000000000000000000002\": 999999999," \
+  "\"00000000000000000000000000000003\": 999999999," \
+  "\"00000000000000000000000000000004\": 999999999}}}"
+#define NOTHING_FSIC "{\"super\": {}, \"sub\": {}}"
+
+static void
+test_rate (void)
+{
+  g_autofree char *dir = morango_test_tmpdir ();
+  g_autofree char *path = g_build_filename (dir, "rate.db", NULL);
+  g_autoptr(MorangoStore) store = fixture_store_new_at (path, "facilitydata", LOCAL, 0);
+  MorangoDb *db = morango_store_get_db (store);
+  g_autoptr(MorangoFilter) filter = morango_filter_parse ("d");
+  g_autoptr(GError) error = NULL;
+  const int n = g_test_slow () ? 1000000 : 200000;
+  gint64 total = 0, t0;
+  double secs;
+
+  fill_records (db, n);
 
   t0 = g_get_monotonic_time ();
-  morango_store_queue (store, TS, filter, MORANGO_FSIC_V2,
-                       "{\"super\": {}, \"sub\": {\"d\": {"
-                       "\"00000000000000000000000000000001\": 999999999,"
-                       "\"00000000000000000000000000000002\": 999999999,"
-                       "\"00000000000000000000000000000003\": 999999999,"
-                       "\"00000000000000000000000000000004\": 999999999}}}",
-                       "{\"super\": {}, \"sub\": {}}", &total, NULL, &error);
+  morango_store_queue (store, TS, filter, MORANGO_FSIC_V2, EVERYTHING_FSIC, NOTHING_FSIC, &total, NULL,
+                       &error);
   g_assert_no_error (error);
   secs = (g_get_monotonic_time () - t0) / 1e6;
   g_assert_cmpint (total, ==, n);
@@ -639,6 +652,48 @@ test_rate (void)
     }
 }
 
+/* ---- cancelling ---------------------------------------------------------- */
+
+#define BIG_RECORDS 50000
+
+static gboolean
+run_queue (gpointer         data,
+           MorangoMonitor  *monitor,
+           GError         **error)
+{
+  g_autoptr(MorangoFilter) filter = morango_filter_parse ("d");
+  gint64 total = -1;
+
+  if (!morango_store_queue (data, TS, filter, MORANGO_FSIC_V2, EVERYTHING_FSIC, NOTHING_FSIC,
+                            &total, monitor, error))
+    return FALSE;
+  g_assert_cmpint (total, ==, BIG_RECORDS);
+  return TRUE;
+}
+
+static char *
+digest_store (gpointer data)
+{
+  return fixture_db_digest (morango_store_get_db (data));
+}
+
+/* Queuing BIG_RECORDS records of a file, cancelled at its first report,
+ * at a middle one and inside its one INSERT…SELECT, rolls back each
+ * time, then runs whole. */
+static void
+test_cancel (void)
+{
+  g_autofree char *dir = morango_test_tmpdir ();
+  g_autofree char *reference_path = g_build_filename (dir, "reference.db", NULL);
+  g_autofree char *path = g_build_filename (dir, "cancelled.db", NULL);
+  g_autoptr(MorangoStore) reference = fixture_store_new_at (reference_path, "facilitydata", LOCAL, 0);
+  g_autoptr(MorangoStore) subject = fixture_store_new_at (path, "facilitydata", LOCAL, 0);
+
+  fill_records (morango_store_get_db (reference), BIG_RECORDS);
+  fill_records (morango_store_get_db (subject), BIG_RECORDS);
+  fixture_check_cancels ("queue", run_queue, digest_store, reference, subject, BIG_RECORDS);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -651,6 +706,7 @@ main (int   argc,
   g_test_add_func ("/queue/hostile-fsic-is-data", test_hostile_fsic_is_data);
   g_test_add_func ("/queue/soud", test_soud);
   g_test_add_func ("/queue/large-fsics", test_large_fsics);
+  g_test_add_func ("/queue/cancel", test_cancel);
   g_test_add_func ("/queue/rate", test_rate);
   return g_test_run ();
 }
