@@ -801,6 +801,42 @@ test_rate (void)
   measure_rate ("a quarter each new, reverse-FF, FF, conflict", FALSE);
 }
 
+/* ---- cancelling ---------------------------------------------------------- */
+
+#define BIG_RECORDS 50000
+
+static gboolean
+run_dequeue (gpointer         data,
+             MorangoMonitor  *monitor,
+             GError         **error)
+{
+  g_autoptr(MorangoFilter) filter = morango_filter_parse ("d");
+
+  return morango_store_dequeue (data, TS, filter, MORANGO_FSIC_V2, MIXED_FSIC, NULL, monitor, error);
+}
+
+static char *
+digest_store (gpointer data)
+{
+  return fixture_db_digest (morango_store_get_db (data));
+}
+
+/* Dequeuing BIG_RECORDS records of every class into a file, cancelled at
+ * its first report, at a middle one and inside a statement, rolls back
+ * each time (the buffer check on its second connection stops too), then
+ * runs whole. */
+static void
+test_cancel (void)
+{
+  g_autofree char *dir = morango_test_tmpdir ();
+  g_autofree char *reference_path = g_build_filename (dir, "reference.db", NULL);
+  g_autofree char *path = g_build_filename (dir, "cancelled.db", NULL);
+  g_autoptr(MorangoStore) reference = mixed_store_at (reference_path, BIG_RECORDS, FALSE);
+  g_autoptr(MorangoStore) subject = mixed_store_at (path, BIG_RECORDS, FALSE);
+
+  fixture_check_cancels ("dequeue", run_dequeue, digest_store, reference, subject, BIG_RECORDS);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -816,6 +852,7 @@ main (int   argc,
   g_test_add_func ("/dequeue/v1-dmc", test_v1_dmc);
   g_test_add_func ("/dequeue/round-trip-v2", test_round_trip_v2);
   g_test_add_func ("/dequeue/round-trip-v1", test_round_trip_v1);
+  g_test_add_func ("/dequeue/cancel", test_cancel);
   g_test_add_func ("/dequeue/rate", test_rate);
   return g_test_run ();
 }
