@@ -433,6 +433,137 @@ test_import_atomic (void)
   g_assert_true (morango_trust_is_trusted (db, root));
 }
 
+/* What a monitor heard of a chain import, and when it cancelled it. */
+typedef struct {
+  guint   cancel_at_report;   /* 0: never */
+  gboolean cancel_at_commit;
+  guint   reports;
+  gint64  done;
+  gint64  total;
+  gboolean cancelled;
+  guint   reports_after_cancel;
+} ImportProbe;
+
+static void
+import_progress (MorangoMonitor        *monitor,
+                 const MorangoProgress *p,
+                 gpointer               user_data)
+{
+  ImportProbe *probe = user_data;
+
+  if (probe->cancelled)
+    {
+      probe->reports_after_cancel++;
+      return;
+    }
+  g_assert_cmpstr (p->stage, ==, "chain-import");
+  g_assert_cmpint (p->done, >=, probe->done);
+  probe->done = p->done;
+  probe->total = p->total;
+  if (++probe->reports == probe->cancel_at_report)
+    {
+      probe->cancelled = TRUE;
+      morango_monitor_cancel (monitor);
+    }
+}
+
+static gboolean
+import_fault (MorangoMonitor  *monitor,
+              const char      *point,
+              gint64           done,
+              gpointer         user_data,
+              GError         **error)
+{
+  ImportProbe *probe = user_data;
+
+  if (probe->cancel_at_commit && g_str_equal (point, "commit") && !probe->cancelled)
+    {
+      probe->cancelled = TRUE;
+      morango_monitor_cancel (monitor);
+    }
+  return TRUE;
+}
+
+static MorangoMonitor *
+import_monitor (ImportProbe *probe)
+{
+  MorangoMonitor *monitor = morango_monitor_new (NULL);
+
+  morango_monitor_set_interval (monitor, 1);
+  morango_monitor_set_progress_func (monitor, import_progress, probe, NULL);
+  morango_monitor_set_fault_func (monitor, import_fault, probe, NULL);
+  return monitor;
+}
+
+/* A chain import cancelled before it starts, at any report while it
+ * checks the certificates, or once it has saved them and would commit,
+ * stores nothing (not even the trust it was adding) and hears nothing
+ * after the cancel; then it imports whole. */
+static void
+test_import_cancel (void)
+{
+  JsonArray *chains = json_object_get_array_member (vectors, "chains");
+  JsonArray *certs = json_object_get_array_member (json_array_get_object_element (chains, 0), "certificates");
+  const char *root = json_object_get_string_member (json_array_get_object_element (certs, 0), "id");
+  g_autoptr(MorangoDb) db = new_db ();
+  g_autoptr(JsonArray) api = json_array_new ();
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 before;
+
+  for (guint j = 0; j < json_array_get_length (certs); j++)
+    json_array_add_object_element (api, json_object_ref (json_object_get_object_member (
+      json_array_get_object_element (certs, j), "api_object")));
+  node = json_node_init_array (json_node_alloc (), json_array_ref (api));
+  before = count_certificates (db);
+
+  /* 0: cancelled before; 1..4: at the first report (the start) and after
+   * each of the three certificates checked; 5: before the commit. */
+  for (guint how = 0; how <= 5; how++)
+    {
+      ImportProbe probe = { 0, };
+      g_autoptr(MorangoMonitor) monitor = import_monitor (&probe);
+      g_autoptr(MorangoCertificate) last = NULL;
+
+      if (how == 0)
+        {
+          probe.cancelled = TRUE;
+          morango_monitor_cancel (monitor);
+        }
+      else if (how <= 4)
+        probe.cancel_at_report = how;
+      else
+        probe.cancel_at_commit = TRUE;
+      last = morango_certificate_chain_import (db, node, NULL, MORANGO_CHAIN_IMPORT_TRUST_ROOT, monitor,
+                                               &error);
+      g_assert_null (last);
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      g_clear_error (&error);
+      g_assert_cmpuint (probe.reports_after_cancel, ==, 0);
+      g_assert_cmpuint (probe.reports, ==, how == 5 ? 4 : how);
+      g_assert_false (morango_db_in_transaction (db));
+      g_assert_cmpint (count_certificates (db), ==, before);
+      g_assert_false (morango_trust_is_trusted (db, root));
+    }
+
+  {
+    ImportProbe probe = { 0, };
+    g_autoptr(MorangoMonitor) monitor = import_monitor (&probe);
+    g_autoptr(MorangoCertificate) last = morango_certificate_chain_import (db, node, NULL,
+                                                                           MORANGO_CHAIN_IMPORT_TRUST_ROOT,
+                                                                           monitor, &error);
+
+    g_assert_no_error (error);
+    g_assert_nonnull (last);
+    /* The start, each certificate, the end. */
+    g_assert_cmpuint (probe.reports, ==, 5);
+    g_assert_cmpint (probe.done, ==, 3);
+    g_assert_cmpint (probe.total, ==, 3);
+    g_assert_cmpint (count_certificates (db), ==, before + 3);
+    g_assert_true (morango_trust_is_trusted (db, root));
+  }
+}
+
 /* --- Certificates we make ---------------------------------------- */
 
 /* A certificate text built by hand, so each rule can be broken alone. */
@@ -940,6 +1071,21 @@ test_backup_restore (Fixture *f, gconstpointer data)
     g_assert_false (morango_db_in_transaction (other));
   }
 
+  /* A cancelled restore restores nothing. */
+  {
+    g_autoptr(MorangoMonitor) cancelled = morango_monitor_new (NULL);
+    g_autofree char *ids = NULL;
+
+    morango_monitor_cancel (cancelled);
+    restored = morango_certificate_restore (other, text, "s3cret pass", cancelled, &error);
+    g_assert_null (restored);
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    g_clear_error (&error);
+    ids = stored_ids (other);
+    g_assert_cmpstr (ids, ==, "");
+    g_assert_false (morango_trust_is_trusted (other, morango_certificate_get_id (f->root)));
+  }
+
   restored = morango_certificate_restore (other, text, "s3cret pass", NULL, &error);
   g_assert_no_error (error);
   g_assert_true (morango_certificate_has_private_key (restored));
@@ -1299,6 +1445,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/certificates/import-twice", test_import_twice);
   g_test_add_func ("/certificates/untrusted-root", test_untrusted_root);
   g_test_add_func ("/certificates/import-atomic", test_import_atomic);
+  g_test_add_func ("/certificates/import-cancel", test_import_cancel);
   g_test_add_func ("/certificates/bad-input", test_bad_input);
   g_test_add_func ("/certificates/same-as-morango", test_same_as_morango);
 #define FIXTURE(path, fn) g_test_add (path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
