@@ -488,7 +488,8 @@ probe_progress (MorangoMonitor        *monitor,
   g_assert_cmpint (p->bytes, >=, 0);
   probe->max_step = MAX (probe->max_step, p->done - probe->done);
   probe->done = p->done;
-  if (++probe->reports == probe->cancel_at_report)
+  if (++probe->reports == probe->cancel_at_report ||
+      (probe->cancel_at_done >= 0 && p->done >= probe->cancel_at_done))
     probe_cancel (probe, monitor, p->done);
 }
 
@@ -512,6 +513,8 @@ fixture_probe_monitor (FixtureProbe *probe)
 {
   MorangoMonitor *monitor = morango_monitor_new (NULL);
 
+  if (probe->interval > 0)
+    morango_monitor_set_interval (monitor, probe->interval);
   morango_monitor_set_progress_func (monitor, probe_progress, probe, NULL);
   morango_monitor_set_fault_func (monitor, probe_fault, probe, NULL);
   return monitor;
@@ -524,7 +527,7 @@ run_whole (const char       *stage,
            gpointer          data,
            guint            *reports)
 {
-  FixtureProbe probe = { stage, 0, -1, };
+  FixtureProbe probe = { .stage = stage, .cancel_at_done = -1, .cancel_in_statement = -1 };
   g_autoptr(MorangoMonitor) monitor = fixture_probe_monitor (&probe);
   g_autoptr(GError) error = NULL;
 
@@ -551,6 +554,8 @@ fixture_check_cancels (const char        *stage,
   g_autofree char *after = NULL;
   guint n_reports = 0;
   gint64 n_done;
+
+  g_assert_cmpint (MORANGO_MONITOR_DEFAULT_INTERVAL, <=, MAX_STEP);
   gint64 t0;
 
   before = dump (subject);
@@ -563,7 +568,7 @@ fixture_check_cancels (const char        *stage,
 
   for (guint how = 0; how < 3; how++)
     {
-      FixtureProbe probe = { stage, 0, -1, };
+      FixtureProbe probe = { .stage = stage, .cancel_at_done = -1, .cancel_in_statement = -1 };
       g_autoptr(MorangoMonitor) monitor = NULL;
       g_autoptr(GError) error = NULL;
       g_autofree char *now = NULL;
@@ -571,10 +576,14 @@ fixture_check_cancels (const char        *stage,
       switch (how)
         {
         case 0:
+          probe.interval = 1;
           probe.cancel_at_report = 1;
           break;
         case 1:
-          probe.cancel_at_report = MAX (2, n_reports / 2);
+          /* Every record is reported: the one after the cancel must
+           * stop the stage, not be reported. */
+          probe.interval = 1;
+          probe.cancel_at_done = n_done / 2;
           break;
         default:
           probe.cancel_in_statement = n_done / 2;

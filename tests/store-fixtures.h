@@ -74,8 +74,11 @@ void          fixture_assert_same_text (const char *got,
 /* What a monitor heard of a stage, and when it cancelled it. */
 typedef struct {
   const char *stage;                 /* the name every report must carry */
+  guint       interval;              /* records between reports; 0: the default */
   guint       cancel_at_report;      /* cancel from the progress callback at
                                       * this report (1: the first); 0: never */
+  gint64      cancel_at_done;        /* or at the first report with this many
+                                      * records done; -1: never */
   gint64      cancel_in_statement;   /* cancel from the fault hook at
                                       * "statement" once this many records are
                                       * done; -1: never */
@@ -98,7 +101,8 @@ typedef gboolean (*FixtureStageFunc) (gpointer         data,
 typedef char    *(*FixtureDumpFunc)  (gpointer         data);
 
 /* Cancels the stage @stage on @subject from the progress callback at its
- * first report and at a middle one, and from the fault hook at
+ * first report and at a middle one (reporting every record, so that the
+ * next record must see the cancel), and from the fault hook at
  * "statement" half way: each time it must fail with G_IO_ERROR_CANCELLED,
  * report nothing after the cancel and leave @subject as it was.  Then a
  * run with a new monitor must leave @subject as an uncancelled run left
