@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "morango-instance.h"
+#include "morango-monitor-private.h"
 #include "morango-test-util.h"
 #include "store-fixtures.h"
 
@@ -293,9 +294,58 @@ fixture_assert_pending (MorangoDb *db,
 }
 
 char *
+fixture_digest_queries (MorangoDb          *db,
+                        const char * const *queries,
+                        guint               n_queries)
+{
+  /* To tell states apart, not to resist forgery: MD5 is a quarter
+   * cheaper than SHA-256 over the 50,000-record states. */
+  g_autoptr(GChecksum) sum = g_checksum_new (G_CHECKSUM_MD5);
+
+  for (guint q = 0; q < n_queries; q++)
+    {
+      sqlite3_stmt *stmt = NULL;
+      int n_columns;
+
+      g_assert_cmpint (sqlite3_prepare_v2 (morango_db_get_handle (db), queries[q], -1, &stmt, NULL),
+                       ==, SQLITE_OK);
+      g_checksum_update (sum, (const guchar *) queries[q], -1);
+      n_columns = sqlite3_column_count (stmt);
+      while (sqlite3_step (stmt) == SQLITE_ROW)
+        {
+          for (int c = 0; c < n_columns; c++)
+            {
+              guchar type = (guchar) sqlite3_column_type (stmt, c);
+
+              g_checksum_update (sum, &type, 1);
+              if (type == SQLITE_INTEGER)
+                {
+                  /* As it is: asking for its text would print it. */
+                  gint64 v = sqlite3_column_int64 (stmt, c);
+
+                  g_checksum_update (sum, (const guchar *) &v, sizeof v);
+                }
+              else if (type != SQLITE_NULL)
+                {
+                  const void *blob = sqlite3_column_blob (stmt, c);
+                  int len = sqlite3_column_bytes (stmt, c);
+
+                  g_checksum_update (sum, (const guchar *) &len, sizeof len);
+                  if (len > 0)
+                    g_checksum_update (sum, blob, len);
+                }
+            }
+          g_checksum_update (sum, (const guchar *) "\n", 1);
+        }
+      sqlite3_finalize (stmt);
+    }
+  return g_strdup (g_checksum_get_string (sum));
+}
+
+char *
 fixture_db_digest (MorangoDb *db)
 {
-  static const char *queries[] = {
+  static const char * const queries[] = {
     "SELECT * FROM morango_store ORDER BY id",
     "SELECT * FROM morango_store_pending ORDER BY profile, model_name, id",
     "SELECT * FROM morango_recordmaxcounter ORDER BY store_model_id, instance_id",
@@ -305,33 +355,8 @@ fixture_db_digest (MorangoDb *db)
     "SELECT * FROM morango_instanceidmodel ORDER BY id",
     "SELECT * FROM morango_transfersession ORDER BY id",
   };
-  g_autoptr(GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
 
-  for (guint q = 0; q < G_N_ELEMENTS (queries); q++)
-    {
-      sqlite3_stmt *stmt = NULL;
-
-      g_assert_cmpint (sqlite3_prepare_v2 (morango_db_get_handle (db), queries[q], -1, &stmt, NULL),
-                       ==, SQLITE_OK);
-      g_checksum_update (sum, (const guchar *) queries[q], -1);
-      while (sqlite3_step (stmt) == SQLITE_ROW)
-        {
-          for (int c = 0; c < sqlite3_column_count (stmt); c++)
-            {
-              guchar type = (guchar) sqlite3_column_type (stmt, c);
-              const void *blob = sqlite3_column_blob (stmt, c);
-              int len = sqlite3_column_bytes (stmt, c);
-
-              g_checksum_update (sum, &type, 1);
-              g_checksum_update (sum, (const guchar *) &len, sizeof len);
-              if (len > 0)
-                g_checksum_update (sum, blob, len);
-            }
-          g_checksum_update (sum, (const guchar *) "\n", 1);
-        }
-      sqlite3_finalize (stmt);
-    }
-  return g_strdup (g_checksum_get_string (sum));
+  return fixture_digest_queries (db, queries, G_N_ELEMENTS (queries));
 }
 
 /* See fixture_mixed_store_at(). */
@@ -540,4 +565,192 @@ fixture_expected_dmc (JsonArray     *before,
       json_array_add_object_element (out, row);
     }
   return out;
+}
+
+void
+fixture_assert_same_text (const char *got,
+                          const char *expected)
+{
+  const char *a = got, *b = expected;
+
+  /* A hand-made scan: g_strsplit() searches the rest of the text for
+   * every line, which sanitizers make quadratic. */
+  while (*a != '\0' || *b != '\0')
+    {
+      gsize la = 0, lb = 0;
+
+      while (a[la] != '\0' && a[la] != '\n')
+        la++;
+      while (b[lb] != '\0' && b[lb] != '\n')
+        lb++;
+      if (la != lb || memcmp (a, b, la) != 0)
+        {
+          g_autofree char *line_a = g_strndup (a, la);
+          g_autofree char *line_b = g_strndup (b, lb);
+
+          g_assert_cmpstr (line_a, ==, line_b);
+        }
+      a += la + (a[la] == '\n');
+      b += lb + (b[lb] == '\n');
+    }
+}
+
+/* ---- cancelling a stage ---- */
+
+/* The largest number of records between two reports a stage may leave. */
+#define MAX_STEP 10000
+
+static void
+probe_cancel (FixtureProbe   *probe,
+              MorangoMonitor *monitor,
+              gint64          done)
+{
+  if (g_atomic_int_compare_and_exchange (&probe->cancelled, 0, 1))
+    {
+      probe->done_at_cancel = done;
+      morango_monitor_cancel (monitor);
+    }
+}
+
+static void
+probe_progress (MorangoMonitor        *monitor,
+                const MorangoProgress *p,
+                gpointer               user_data)
+{
+  FixtureProbe *probe = user_data;
+
+  if (g_atomic_int_get (&probe->cancelled))
+    {
+      probe->reports_after_cancel++;
+      return;
+    }
+  g_assert_cmpstr (p->stage, ==, probe->stage);
+  g_assert_cmpint (p->done, >=, probe->done);
+  g_assert_cmpint (p->bytes, >=, 0);
+  probe->max_step = MAX (probe->max_step, p->done - probe->done);
+  probe->done = p->done;
+  if (++probe->reports == probe->cancel_at_report ||
+      (probe->cancel_at_done >= 0 && p->done >= probe->cancel_at_done))
+    probe_cancel (probe, monitor, p->done);
+}
+
+static gboolean
+probe_fault (MorangoMonitor  *monitor,
+             const char      *point,
+             gint64           done,
+             gpointer         user_data,
+             GError         **error)
+{
+  FixtureProbe *probe = user_data;
+
+  if (probe->cancel_in_statement >= 0 && done >= probe->cancel_in_statement &&
+      g_str_equal (point, "statement"))
+    probe_cancel (probe, monitor, done);
+  return TRUE;
+}
+
+MorangoMonitor *
+fixture_probe_monitor (FixtureProbe *probe)
+{
+  MorangoMonitor *monitor = morango_monitor_new (NULL);
+
+  if (probe->interval > 0)
+    morango_monitor_set_interval (monitor, probe->interval);
+  morango_monitor_set_progress_func (monitor, probe_progress, probe, NULL);
+  morango_monitor_set_fault_func (monitor, probe_fault, probe, NULL);
+  return monitor;
+}
+
+/* One run that must succeed; returns its probe's final count. */
+static gint64
+run_whole (const char       *stage,
+           FixtureStageFunc  run,
+           gpointer          data,
+           guint            *reports)
+{
+  FixtureProbe probe = { .stage = stage, .cancel_at_done = -1, .cancel_in_statement = -1 };
+  g_autoptr(MorangoMonitor) monitor = fixture_probe_monitor (&probe);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (run (data, monitor, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (probe.max_step, <=, MAX_STEP);
+  /* The first report and the last, at least. */
+  g_assert_cmpuint (probe.reports, >=, 2);
+  if (reports != NULL)
+    *reports = probe.reports;
+  return probe.done;
+}
+
+void
+fixture_check_cancels (const char        *stage,
+                       FixtureStageFunc   run,
+                       FixtureDumpFunc    dump,
+                       gpointer           reference,
+                       gpointer           subject,
+                       gint64             min_records)
+{
+  g_autofree char *before = NULL;
+  g_autofree char *expected = NULL;
+  g_autofree char *after = NULL;
+  guint n_reports = 0;
+  gint64 n_done;
+
+  g_assert_cmpint (MORANGO_MONITOR_DEFAULT_INTERVAL, <=, MAX_STEP);
+  gint64 t0;
+
+  before = dump (subject);
+  t0 = g_get_monotonic_time ();
+  n_done = run_whole (stage, run, reference, &n_reports);
+  g_assert_cmpint (n_done, >=, min_records);
+  g_test_message ("%s: %" G_GINT64_FORMAT " records in %.3f s, %u reports", stage, n_done,
+                  (g_get_monotonic_time () - t0) / 1e6, n_reports);
+  expected = dump (reference);
+
+  for (guint how = 0; how < 3; how++)
+    {
+      FixtureProbe probe = { .stage = stage, .cancel_at_done = -1, .cancel_in_statement = -1 };
+      g_autoptr(MorangoMonitor) monitor = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autofree char *now = NULL;
+
+      switch (how)
+        {
+        case 0:
+          probe.interval = 1;
+          probe.cancel_at_report = 1;
+          break;
+        case 1:
+          /* Every record is reported: the one after the cancel must
+           * stop the stage, not be reported. */
+          probe.interval = 1;
+          probe.cancel_at_done = n_done / 2;
+          break;
+        default:
+          probe.cancel_in_statement = n_done / 2;
+          break;
+        }
+      monitor = fixture_probe_monitor (&probe);
+      t0 = g_get_monotonic_time ();
+      g_assert_false (run (subject, monitor, &error));
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      g_test_message ("%s cancelled %s after %" G_GINT64_FORMAT " records: %.3f s", stage,
+                      how == 0 ? "at the first report" : how == 1 ? "at a middle report"
+                                                                  : "inside a statement",
+                      probe.done_at_cancel, (g_get_monotonic_time () - t0) / 1e6);
+      g_assert_true (g_atomic_int_get (&probe.cancelled));
+      g_assert_cmpuint (probe.reports_after_cancel, ==, 0);
+      g_assert_cmpint (probe.max_step, <=, MAX_STEP);
+      if (how == 1)
+        g_assert_cmpint (probe.done_at_cancel, >, 0);
+      if (how >= 1)
+        g_assert_cmpint (probe.done_at_cancel, <, n_done);
+      now = dump (subject);
+      fixture_assert_same_text (now, before);
+    }
+
+  /* Nothing of the cancelled runs is left: the next one does it all. */
+  g_assert_cmpint (run_whole (stage, run, subject, NULL), ==, n_done);
+  after = dump (subject);
+  fixture_assert_same_text (after, expected);
 }

@@ -1083,6 +1083,8 @@ staged_read_only_conflict (World *w)
 {
   Device *learner = &w->dev[2];
 
+  /* The second full-facility device may not have met the learner yet. */
+  sync_pair (w, &w->dev[1], &w->dev[0], FALSE);
   for (guint i = 0; i < 2; i++)
     {
       g_autoptr(JsonObject) c = json_object_new ();

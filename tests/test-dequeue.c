@@ -72,7 +72,7 @@ run_merge_case (JsonObject *c,
   for (guint t = 0; t < G_N_ELEMENTS (tables); t++)
     fixture_load_rows (db, tables[t], json_object_get_array_member (before, tables[t]));
 
-  g_assert_true (morango_store_dequeue (store, ts, filter, format, sender, &result, &error));
+  g_assert_true (morango_store_dequeue (store, ts, filter, format, sender, &result, NULL, &error));
   g_assert_no_error (error);
   g_test_message ("  new %" G_GINT64_FORMAT ", fast-forward %" G_GINT64_FORMAT
                   ", reverse fast-forward %" G_GINT64_FORMAT ", conflict %" G_GINT64_FORMAT,
@@ -151,7 +151,7 @@ test_mixed_classes (void)
   g_autofree char *text = NULL;
   gint64 n = -1;
 
-  g_assert_true (morango_store_dequeue (store, TS, filter, MORANGO_FSIC_V2, MIXED_FSIC, &r, &error));
+  g_assert_true (morango_store_dequeue (store, TS, filter, MORANGO_FSIC_V2, MIXED_FSIC, &r, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpint (r.n_new, ==, 10);
   g_assert_cmpint (r.n_reverse_fast_forward, ==, 10);
@@ -241,7 +241,8 @@ test_interrupted (void)
   g_autoptr(GError) error = NULL;
 
   /* What an uninterrupted run leaves. */
-  g_assert_true (morango_store_dequeue (reference, TS, filter, MORANGO_FSIC_V2, MIXED_FSIC, NULL, &error));
+  g_assert_true (morango_store_dequeue (reference, TS, filter, MORANGO_FSIC_V2, MIXED_FSIC, NULL, NULL,
+                                        &error));
   g_assert_no_error (error);
   expected = fixture_db_digest (morango_store_get_db (reference));
 
@@ -251,12 +252,13 @@ test_interrupted (void)
       g_autofree char *before = fixture_db_digest (morango_store_get_db (store));
       g_autofree char *after_failure = NULL;
       g_autofree char *after = NULL;
+      g_autoptr(MorangoMonitor) failing = morango_test_monitor_failing_at ("dequeue", ks[i]);
 
       g_test_message ("failure injected after %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT " records",
                       ks[i], n);
-      morango_store_inject_failure (store, "dequeue", ks[i]);
-      g_assert_false (morango_store_dequeue (store, TS, filter, MORANGO_FSIC_V2, MIXED_FSIC, NULL, &error));
-      g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INJECTED);
+      g_assert_false (morango_store_dequeue (store, TS, filter, MORANGO_FSIC_V2, MIXED_FSIC, NULL,
+                                             failing, &error));
+      g_assert_error (error, MORANGO_TEST_ERROR, MORANGO_TEST_ERROR_INJECTED);
       g_test_message ("  %s", error->message);
       g_clear_error (&error);
       g_assert_false (morango_db_in_transaction (morango_store_get_db (store)));
@@ -265,8 +267,8 @@ test_interrupted (void)
       after_failure = fixture_db_digest (morango_store_get_db (store));
       g_assert_cmpstr (after_failure, ==, before);
 
-      morango_store_inject_failure (store, "dequeue", -1);
-      g_assert_true (morango_store_dequeue (store, TS, filter, MORANGO_FSIC_V2, MIXED_FSIC, NULL, &error));
+      g_assert_true (morango_store_dequeue (store, TS, filter, MORANGO_FSIC_V2, MIXED_FSIC, NULL, NULL,
+                                            &error));
       g_assert_no_error (error);
       after = fixture_db_digest (morango_store_get_db (store));
       g_assert_cmpstr (after, ==, expected);
@@ -276,9 +278,10 @@ test_interrupted (void)
   {
     g_autoptr(MorangoStore) store = mixed_store (n);
     g_autofree char *after = NULL;
+    g_autoptr(MorangoMonitor) failing = morango_test_monitor_failing_at ("dequeue", n + 1);
 
-    morango_store_inject_failure (store, "dequeue", n + 1);
-    g_assert_true (morango_store_dequeue (store, TS, filter, MORANGO_FSIC_V2, MIXED_FSIC, NULL, &error));
+    g_assert_true (morango_store_dequeue (store, TS, filter, MORANGO_FSIC_V2, MIXED_FSIC, NULL, failing,
+                                          &error));
     g_assert_no_error (error);
     after = fixture_db_digest (morango_store_get_db (store));
     g_assert_cmpstr (after, ==, expected);
@@ -308,7 +311,7 @@ expect_refused (const char *what,
     }
   before = fixture_db_digest (db);
   g_assert_false (morango_store_dequeue (store, TS, filter, MORANGO_FSIC_V2, fsic ? fsic : MIXED_FSIC,
-                                         NULL, &error));
+                                         NULL, NULL, &error));
   g_assert_error (error, domain, code);
   g_test_message ("%s: %s", what, error->message);
   after = fixture_db_digest (db);
@@ -365,7 +368,8 @@ test_bad_input (void)
       morango_db_exec (db, cases[c].sql, &error);
       g_assert_no_error (error);
       before = fixture_db_digest (db);
-      g_assert_false (morango_store_dequeue (store, TS, filter, MORANGO_FSIC_V2, MIXED_FSIC, NULL, &error));
+      g_assert_false (morango_store_dequeue (store, TS, filter, MORANGO_FSIC_V2, MIXED_FSIC, NULL, NULL,
+                                             &error));
       g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID);
       g_test_message ("%s (%s): %s", cases[c].what, i < G_N_ELEMENTS (cases) ? "memory" : "file",
                       error->message);
@@ -398,7 +402,7 @@ test_unknown_model_is_kept (void)
   morango_db_exec (db, "UPDATE morango_buffer SET model_name = 'futuremodel' "
                        "WHERE model_uuid = printf ('%032x', 4)", &error);
   g_assert_no_error (error);
-  g_assert_true (morango_store_dequeue (store, TS, filter, MORANGO_FSIC_V2, MIXED_FSIC, NULL, &error));
+  g_assert_true (morango_store_dequeue (store, TS, filter, MORANGO_FSIC_V2, MIXED_FSIC, NULL, NULL, &error));
   g_assert_no_error (error);
   morango_db_query_text (db, &model, &error,
                          "SELECT model_name || '|' || (" FIXTURE_IS_PENDING ") FROM morango_store "
@@ -500,7 +504,7 @@ test_fast_forward_renames_pending (void)
                           "facilitydata", "m", PE, "facilitydata", "m", PF, "facilitydata", "m", PG,
                           NULL);
 
-  g_assert_true (morango_store_dequeue (store, TS, filter, MORANGO_FSIC_V2, MIXED_FSIC, &r, &error));
+  g_assert_true (morango_store_dequeue (store, TS, filter, MORANGO_FSIC_V2, MIXED_FSIC, &r, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpint (r.n_fast_forward, ==, 4);
   g_assert_cmpint (r.n_reverse_fast_forward, ==, 1);
@@ -579,7 +583,7 @@ test_read_only_conflict (void)
   insert_conflicting_pair (db, "00000000000000000000000000000001", "d:ro:x");
   insert_conflicting_pair (db, "00000000000000000000000000000002", "d:rw:x");
   g_assert_true (morango_store_dequeue_scoped (store, TS, filter, writable, MORANGO_FSIC_V2,
-                                               "{\"super\": {}, \"sub\": {}}", &result, &error));
+                                               "{\"super\": {}, \"sub\": {}}", &result, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpint (result.n_conflict, ==, 1);
   g_assert_cmpint (result.n_conflict_read_only, ==, 1);
@@ -617,7 +621,7 @@ test_v1_dmc (void)
   g_assert_true (morango_store_dequeue (store, TS, filter, MORANGO_FSIC_V1,
                                         "{\"" R1 "\": 7, \"" R2 "\": 4, "
                                         "\"e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3\": 0}",
-                                        NULL, &error));
+                                        NULL, NULL, &error));
   g_assert_no_error (error);
   /* R2: ours is min(5 via "d", 5 via "d") = 5 >= 4, so nothing. */
   fixture_assert_table (db, "dmc", "dmc", json_node_get_array (want));
@@ -632,7 +636,7 @@ test_empty_session (void)
   MorangoDequeueResult r = { 0, };
 
   /* Python bumps the counter on every dequeue. */
-  g_assert_true (morango_store_dequeue (store, TS, filter, MORANGO_FSIC_V1, "{\"" R1 "\": 3}", &r, &error));
+  g_assert_true (morango_store_dequeue (store, TS, filter, MORANGO_FSIC_V1, "{\"" R1 "\": 3}", &r, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpint (r.n_new + r.n_conflict + r.n_fast_forward + r.n_reverse_fast_forward, ==, 0);
   g_assert_cmpint (fixture_counter (store), ==, 5);
@@ -668,10 +672,10 @@ queue_between (MorangoStore      *sender,
   g_assert_no_error (error);
   recv_fsic = morango_store_calculate_fsic_json (receiver, filter, FALSE, format, TRUE, &error);
   g_assert_no_error (error);
-  g_assert_true (morango_store_queue (sender, ts, filter, format, send_fsic, recv_fsic, &total, &error));
+  g_assert_true (morango_store_queue (sender, ts, filter, format, send_fsic, recv_fsic, &total, NULL, &error));
   g_assert_no_error (error);
   copy_session (morango_store_get_db (sender), morango_store_get_db (receiver), ts);
-  g_assert_true (morango_store_dequeue (receiver, ts, filter, format, send_fsic, NULL, &error));
+  g_assert_true (morango_store_dequeue (receiver, ts, filter, format, send_fsic, NULL, NULL, &error));
   g_assert_no_error (error);
   morango_db_execute (morango_store_get_db (sender), &error,
                       "DELETE FROM morango_buffer WHERE transfer_session_id = ?", "s", ts);
@@ -818,7 +822,7 @@ dequeue_counted (gboolean all_new)
     }
   g_assert_cmpint (classes[0] + classes[1] + classes[2] + classes[3], ==, n);
 
-  g_assert_true (morango_store_dequeue (store, TS, filter, MORANGO_FSIC_V2, MIXED_FSIC, &r, &error));
+  g_assert_true (morango_store_dequeue (store, TS, filter, MORANGO_FSIC_V2, MIXED_FSIC, &r, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpint (r.n_new, ==, classes[0]);
   g_assert_cmpint (r.n_reverse_fast_forward, ==, classes[1]);
@@ -869,6 +873,42 @@ test_counted_mixed (void)
   dequeue_counted (FALSE);
 }
 
+/* ---- cancelling ---------------------------------------------------------- */
+
+#define BIG_RECORDS 50000
+
+static gboolean
+run_dequeue (gpointer         data,
+             MorangoMonitor  *monitor,
+             GError         **error)
+{
+  g_autoptr(MorangoFilter) filter = morango_filter_parse ("d");
+
+  return morango_store_dequeue (data, TS, filter, MORANGO_FSIC_V2, MIXED_FSIC, NULL, monitor, error);
+}
+
+static char *
+digest_store (gpointer data)
+{
+  return fixture_db_digest (morango_store_get_db (data));
+}
+
+/* Dequeuing BIG_RECORDS records of every class into a file, cancelled at
+ * its first report, at a middle one and inside a statement, rolls back
+ * each time (the buffer check on its second connection stops too), then
+ * runs whole. */
+static void
+test_cancel (void)
+{
+  g_autofree char *dir = morango_test_tmpdir ();
+  g_autofree char *reference_path = g_build_filename (dir, "reference.db", NULL);
+  g_autofree char *path = g_build_filename (dir, "cancelled.db", NULL);
+  g_autoptr(MorangoStore) reference = fixture_mixed_store_at (reference_path, BIG_RECORDS, FALSE);
+  g_autoptr(MorangoStore) subject = fixture_mixed_store_at (path, BIG_RECORDS, FALSE);
+
+  fixture_check_cancels ("dequeue", run_dequeue, digest_store, reference, subject, BIG_RECORDS);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -887,5 +927,6 @@ main (int   argc,
   g_test_add_func ("/dequeue/round-trip-v1", test_round_trip_v1);
   g_test_add_func ("/dequeue/counted-all-new", test_counted_all_new);
   g_test_add_func ("/dequeue/counted-mixed", test_counted_mixed);
+  g_test_add_func ("/dequeue/cancel", test_cancel);
   return g_test_run ();
 }

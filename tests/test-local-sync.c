@@ -189,7 +189,7 @@ test_push_edit_conflict (Fixture       *f,
   g_assert_true (morango_app_update (morango_store_get_app (f->a), "contentsummarylog", log, change, &error));
   json_object_set_string_member (change, "content_id", "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2");
   g_assert_true (morango_app_update (morango_store_get_app (f->b), "contentsummarylog", log, change, &error));
-  g_assert_true (morango_store_serialize (f->a, NULL, &error));
+  g_assert_true (morango_store_serialize (f->a, NULL, NULL, &error));
   sync_ok (f->b, f->a, f->filter, TRUE, NULL, &stats);
   g_assert_cmpint (stats.dequeue.n_conflict, ==, 1);
   g_assert_true (morango_db_query_text (morango_store_get_db (f->a), &conflicts, &error,
@@ -298,7 +298,7 @@ test_hard_delete_purges_conflict_logs (Fixture       *f,
       g_assert_true (morango_app_update (morango_store_get_app (f->b), "contentsummarylog", logs[i], change, &error));
       g_assert_no_error (error);
     }
-  g_assert_true (morango_store_serialize (f->a, NULL, &error));
+  g_assert_true (morango_store_serialize (f->a, NULL, NULL, &error));
   g_assert_no_error (error);
   sync_ok (f->b, f->a, f->filter, TRUE, NULL, &stats);
   g_assert_cmpint (stats.dequeue.n_conflict, ==, 2);
@@ -493,7 +493,7 @@ test_tampered_record_refused (Fixture       *f,
 
   /* a's store claims a record's id under another source id: the
    * receiver recomputes the id and refuses the whole chunk. */
-  g_assert_true (morango_store_serialize (f->a, NULL, &error));
+  g_assert_true (morango_store_serialize (f->a, NULL, NULL, &error));
   g_assert_true (morango_db_execute (morango_store_get_db (f->a), &error,
                                      "UPDATE morango_store SET source_id = 'forged' WHERE id = ?", "s", log));
   options.chunk_size = 100;
@@ -537,7 +537,7 @@ test_refused_mid_transfer (Fixture       *f,
   for (guint i = 0; i < 40; i++)
     g_free (add_log (f->a, f->user, i));
   options.chunk_size = 10;
-  g_assert_true (morango_store_serialize (f->a, NULL, &error));
+  g_assert_true (morango_store_serialize (f->a, NULL, NULL, &error));
   g_assert_no_error (error);
   /* The 26th record the sender queues (its buffer follows the store's
    * rowid order) claims another source id. */
@@ -623,7 +623,7 @@ test_out_of_filter_record_refused (Fixture       *f,
   g_assert_true (morango_app_create (morango_store_get_app (f->a), "user", other, &alice, &error));
   g_assert_no_error (error);
   planted = add_log (f->a, alice, 1);
-  g_assert_true (morango_store_serialize (f->a, NULL, &error));
+  g_assert_true (morango_store_serialize (f->a, NULL, NULL, &error));
   g_assert_no_error (error);
   g_assert_true (morango_db_execute (adb, &error,
                                      "INSERT INTO morango_buffer (profile, serialized, deleted, hard_deleted, "

@@ -359,30 +359,32 @@ assert_id_list (Fx *fx, const char *table, JsonArray *expected)
     }
 }
 
+/* Everything a stage may touch. */
+static const char * const dump_queries[] = {
+  "SELECT * FROM morango_store ORDER BY id",
+  "SELECT store_model_id, instance_id, counter FROM morango_recordmaxcounter ORDER BY 1, 2",
+  "SELECT instance_id, partition, counter FROM morango_databasemaxcounter ORDER BY 1, 2",
+  "SELECT * FROM morango_deletedmodels ORDER BY id",
+  "SELECT * FROM morango_harddeletedmodels ORDER BY id",
+  "SELECT * FROM morango_store_pending ORDER BY 1, 2, 3",
+  "SELECT id, counter FROM morango_instanceidmodel",
+  "SELECT * FROM facility_profile_myuser ORDER BY id",
+  "SELECT * FROM facility_profile_summarylog ORDER BY id",
+  "SELECT * FROM facility_profile_interactionlog ORDER BY id",
+  "SELECT * FROM facility_profile_facility ORDER BY id",
+};
+
 /* A text of everything a stage may touch, to check that a failed stage
  * changed nothing. */
 static char *
 dump (Fx *fx)
 {
-  const char *queries[] = {
-    "SELECT * FROM morango_store ORDER BY id",
-    "SELECT store_model_id, instance_id, counter FROM morango_recordmaxcounter ORDER BY 1, 2",
-    "SELECT instance_id, partition, counter FROM morango_databasemaxcounter ORDER BY 1, 2",
-    "SELECT * FROM morango_deletedmodels ORDER BY id",
-    "SELECT * FROM morango_harddeletedmodels ORDER BY id",
-    "SELECT * FROM morango_store_pending ORDER BY 1, 2, 3",
-    "SELECT id, counter FROM morango_instanceidmodel",
-    "SELECT * FROM facility_profile_myuser ORDER BY id",
-    "SELECT * FROM facility_profile_summarylog ORDER BY id",
-    "SELECT * FROM facility_profile_interactionlog ORDER BY id",
-    "SELECT * FROM facility_profile_facility ORDER BY id",
-  };
   GString *out = g_string_new (NULL);
 
-  for (guint q = 0; q < G_N_ELEMENTS (queries); q++)
+  for (guint q = 0; q < G_N_ELEMENTS (dump_queries); q++)
     {
       g_autoptr(GError) error = NULL;
-      sqlite3_stmt *stmt = morango_db_prepare (fx->db, queries[q], &error);
+      sqlite3_stmt *stmt = morango_db_prepare (fx->db, dump_queries[q], &error);
 
       g_assert_no_error (error);
       while (morango_db_step (fx->db, stmt, &error) == SQLITE_ROW)
@@ -402,7 +404,7 @@ static void
 serialize_ok (Fx *fx, MorangoFilter *filter)
 {
   g_autoptr(GError) error = NULL;
-  g_assert_true (morango_store_serialize (fx->store, filter, &error));
+  g_assert_true (morango_store_serialize (fx->store, filter, NULL, &error));
   g_assert_no_error (error);
 }
 
@@ -410,7 +412,7 @@ static void
 deserialize_ok (Fx *fx, MorangoFilter *filter, gboolean skip_erroring)
 {
   g_autoptr(GError) error = NULL;
-  g_assert_true (morango_store_deserialize (fx->store, filter, skip_erroring, &error));
+  g_assert_true (morango_store_deserialize (fx->store, filter, skip_erroring, NULL, &error));
   g_assert_no_error (error);
 }
 
@@ -883,7 +885,7 @@ test_vector_merge_deserializing_stage (void)
                                             filter,
                                             g_str_equal (json_object_get_string_member (c, "fsic_format"), "v2")
                                             ? MORANGO_FSIC_V2 : MORANGO_FSIC_V1,
-                                            sender, NULL, &error));
+                                            sender, NULL, NULL, &error));
       g_assert_no_error (error);
       serialize_ok (&fx, filter);
       deserialize_ok (&fx, filter, FALSE);
@@ -1351,6 +1353,7 @@ static void
 test_injected_failure (void)
 {
   g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoMonitor) failing = NULL;
   g_autofree char *before = NULL, *after = NULL;
   Fx fx;
 
@@ -1362,15 +1365,15 @@ test_injected_failure (void)
     }
 
   before = dump (&fx);
-  morango_store_inject_failure (fx.store, "serialize", 5);
-  g_assert_false (morango_store_serialize (fx.store, NULL, &error));
-  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INJECTED);
+  failing = morango_test_monitor_failing_at ("serialize", 5);
+  g_assert_false (morango_store_serialize (fx.store, NULL, failing, &error));
+  g_assert_error (error, MORANGO_TEST_ERROR, MORANGO_TEST_ERROR_INJECTED);
   g_clear_error (&error);
+  g_clear_object (&failing);
   after = dump (&fx);
   g_assert_cmpstr (before, ==, after);
   g_assert_false (morango_db_in_transaction (fx.db));
 
-  morango_store_inject_failure (fx.store, "serialize", -1);
   serialize_ok (&fx, NULL);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store"), ==, 10);
   g_assert_cmpint (counter_now (&fx), ==, 1);
@@ -1384,14 +1387,14 @@ test_injected_failure (void)
   g_clear_pointer (&before, g_free);
   g_clear_pointer (&after, g_free);
   before = dump (&fx);
-  morango_store_inject_failure (fx.store, "deserialize", 5);
-  g_assert_false (morango_store_deserialize (fx.store, NULL, FALSE, &error));
-  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INJECTED);
+  failing = morango_test_monitor_failing_at ("deserialize", 5);
+  g_assert_false (morango_store_deserialize (fx.store, NULL, FALSE, failing, &error));
+  g_assert_error (error, MORANGO_TEST_ERROR, MORANGO_TEST_ERROR_INJECTED);
   g_clear_error (&error);
+  g_clear_object (&failing);
   after = dump (&fx);
   g_assert_cmpstr (before, ==, after);
 
-  morango_store_inject_failure (fx.store, "deserialize", -1);
   deserialize_ok (&fx, NULL, FALSE);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_myuser WHERE is_staff = 1 AND _morango_dirty_bit = 0"), ==, 10);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store_pending"), ==, 0);
@@ -1981,16 +1984,15 @@ test_two_threads_roll_back (void)
       g_autoptr(GError) error = NULL;
       g_autofree char *after = NULL;
       guint runs = g_atomic_int_get (&two_thread_runs);
+      g_autoptr(MorangoMonitor) failing = morango_test_monitor_failing_at ("deserialize", at[i]);
 
-      morango_store_inject_failure (fx.store, "deserialize", at[i]);
-      g_assert_false (morango_store_deserialize (fx.store, NULL, FALSE, &error));
-      g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INJECTED);
+      g_assert_false (morango_store_deserialize (fx.store, NULL, FALSE, failing, &error));
+      g_assert_error (error, MORANGO_TEST_ERROR, MORANGO_TEST_ERROR_INJECTED);
       g_assert_false (morango_db_in_transaction (fx.db));
       after = dump (&fx);
       assert_same_dump (after, before);
       g_assert_cmpuint (g_atomic_int_get (&two_thread_runs), ==, i == 0 ? runs : runs + 1);
     }
-  morango_store_inject_failure (fx.store, "deserialize", -1);
   deserialize_ok (&fx, NULL, FALSE);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_summarylog"), ==,
                    MIX_RECORDS - (MIX_RECORDS + 3) / 7);
@@ -2104,14 +2106,14 @@ test_two_threads_serialize (void)
       {
         g_autoptr(GError) error = NULL;
         g_autofree char *after = NULL;
+        g_autoptr(MorangoMonitor) failing = morango_test_monitor_failing_at ("serialize",
+                                                                             MIX_RECORDS / 2);
 
-        morango_store_inject_failure (file.store, "serialize", MIX_RECORDS / 2);
-        g_assert_false (morango_store_serialize (file.store, filter, &error));
-        g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INJECTED);
+        g_assert_false (morango_store_serialize (file.store, filter, failing, &error));
+        g_assert_error (error, MORANGO_TEST_ERROR, MORANGO_TEST_ERROR_INJECTED);
         g_assert_cmpuint (g_atomic_int_get (&two_thread_serializations), ==, runs + 2);
         after = dump (&file);
         assert_same_dump (after, before);
-        morango_store_inject_failure (file.store, "serialize", -1);
       }
 
       serialize_ok (&mem, filter);
@@ -2209,6 +2211,113 @@ test_counted (void)
   fx_clear (&fx);
 }
 
+/* ---- cancelling ---------------------------------------------------------- */
+
+#define BIG_RECORDS 50000
+
+/* Bob and BIG_RECORDS summary logs of his in a database file: dirty
+ * app rows to serialize, or store rows waiting to be applied to an empty
+ * table.  The logs are written with one statement: creating them one by
+ * one (or serializing them) would take seconds. */
+static void
+big_fx_init (Fx         *fx,
+             const char *path,
+             gboolean    to_deserialize)
+{
+  g_autoptr(GError) error = NULL;
+
+  fx_init_at (fx, "morango-testapp", 0, path);
+  g_free (create (fx, "user", "{\"password\": \"p\", \"username\": \"bob\"}"));
+  if (!to_deserialize)
+    {
+      g_assert_true (morango_db_execute (fx->db, &error,
+        "WITH RECURSIVE seq (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?1) "
+        "INSERT INTO facility_profile_summarylog (id, _morango_source_id, _morango_partition,"
+        "  user_id, content_id, _morango_dirty_bit) "
+        "SELECT printf ('%032x', i), ?2 || ':' || printf ('%032x', i), ?2 || ':user:summary', ?2,"
+        "  printf ('%032x', i), 1 FROM seq",
+        "is", (gint64) BIG_RECORDS, BOB));
+      g_assert_no_error (error);
+      return;
+    }
+  /* Bob's store row, which the logs' references are looked up in. */
+  serialize_ok (fx, NULL);
+  g_assert_true (morango_db_execute (fx->db, &error,
+    "WITH RECURSIVE seq (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?1) "
+    "INSERT INTO morango_store (id, profile, serialized, last_saved_instance, last_saved_counter,"
+    "  partition, source_id, model_name) "
+    "SELECT printf ('%032x', i), 'facilitydata',"
+    "  json_object ('id', printf ('%032x', i), 'user_id', ?2, 'content_id', printf ('%032x', i),"
+    "    '_morango_source_id', ?2 || ':' || printf ('%032x', i),"
+    "    '_morango_partition', ?2 || ':user:summary'),"
+    "  ?3, 1, ?2 || ':user:summary', ?2 || ':' || printf ('%032x', i), 'contentsummarylog' "
+    "FROM seq",
+    "iss", (gint64) BIG_RECORDS, BOB, LOCAL));
+  g_assert_no_error (error);
+  g_assert_true (morango_db_exec (fx->db, FIXTURE_MAKE_PENDING, &error));
+  g_assert_no_error (error);
+}
+
+static gboolean
+run_serialize (gpointer         data,
+               MorangoMonitor  *monitor,
+               GError         **error)
+{
+  return morango_store_serialize (((Fx *) data)->store, NULL, monitor, error);
+}
+
+static gboolean
+run_deserialize (gpointer         data,
+                 MorangoMonitor  *monitor,
+                 GError         **error)
+{
+  return morango_store_deserialize (((Fx *) data)->store, NULL, FALSE, monitor, error);
+}
+
+static char *
+digest_fx (gpointer data)
+{
+  return fixture_digest_queries (((Fx *) data)->db, dump_queries, G_N_ELEMENTS (dump_queries));
+}
+
+/* A stage on BIG_RECORDS records in a file (the records read on a
+ * second thread) cancelled at its first report, at a middle one, and
+ * inside a statement, rolls back each time, then runs whole. */
+static void
+check_cancels (const char       *stage,
+               FixtureStageFunc  run,
+               gboolean          to_deserialize)
+{
+  g_autofree char *dir = morango_test_tmpdir ();
+  g_autofree char *reference_path = g_build_filename (dir, "reference.db", NULL);
+  g_autofree char *path = g_build_filename (dir, "cancelled.db", NULL);
+  guint runs = g_atomic_int_get (to_deserialize ? &two_thread_runs : &two_thread_serializations);
+  Fx reference, subject;
+
+  big_fx_init (&reference, reference_path, to_deserialize);
+  big_fx_init (&subject, path, to_deserialize);
+  runs = g_atomic_int_get (to_deserialize ? &two_thread_runs : &two_thread_serializations) - runs;
+  fixture_check_cancels (stage, run, digest_fx, &reference, &subject, BIG_RECORDS);
+  /* Every run but the one cancelled at its first report read on a
+   * second thread. */
+  g_assert_cmpuint (g_atomic_int_get (to_deserialize ? &two_thread_runs : &two_thread_serializations),
+                    >=, runs + 4);
+  fx_clear (&reference);
+  fx_clear (&subject);
+}
+
+static void
+test_cancel_serialize (void)
+{
+  check_cancels ("serialize", run_serialize, FALSE);
+}
+
+static void
+test_cancel_deserialize (void)
+{
+  check_cancels ("deserialize", run_deserialize, TRUE);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -2244,5 +2353,7 @@ main (int argc, char **argv)
   g_test_add_func ("/serialize/bad-records", test_bad_records_are_per_record);
   g_test_add_func ("/serialize/kolibri-round-trip", test_kolibri_round_trip);
   g_test_add_func ("/serialize/counted", test_counted);
+  g_test_add_func ("/serialize/cancel/serialize", test_cancel_serialize);
+  g_test_add_func ("/serialize/cancel/deserialize", test_cancel_deserialize);
   return g_test_run ();
 }

@@ -64,6 +64,7 @@ struct _MorangoDb
   Checkpointer *checkpointer; /* NULL in memory */
   MorangoMonitor *monitor;    /* of the outermost transaction begun with one */
   guint         monitor_depth; /* the depth that transaction holds */
+  GCancellable *cancellable;  /* a reader's: stops its statements */
 };
 
 G_DEFINE_FINAL_TYPE (MorangoDb, morango_db, G_TYPE_OBJECT)
@@ -574,6 +575,7 @@ morango_db_finalize (GObject *object)
   MorangoDb *self = (MorangoDb *)object;
 
   g_clear_pointer (&self->stmts, g_hash_table_unref);
+  g_clear_object (&self->cancellable);
   if (self->handle != NULL)
     sqlite3_wal_hook (self->handle, NULL, NULL);
   g_clear_pointer (&self->checkpointer, checkpointer_free);
@@ -634,6 +636,11 @@ morango_db_set_error (MorangoDb   *self,
    * a test's fault hook), not that SQLite was interrupted. */
   if ((rc & 0xff) == SQLITE_INTERRUPT && self->monitor != NULL)
     return morango_monitor_take_interruption (self->monitor, error);
+  if ((rc & 0xff) == SQLITE_INTERRUPT && g_cancellable_is_cancelled (self->cancellable))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "The operation was cancelled");
+      return FALSE;
+    }
 
   g_set_error (error, MORANGO_DB_ERROR,
                self->read_only && (rc & 0xff) == SQLITE_READONLY ? MORANGO_DB_ERROR_READ_ONLY
@@ -1227,6 +1234,28 @@ morango_db_get_handle (MorangoDb *self)
   if (!owned (self, G_STRFUNC, NULL))
     return NULL;
   return self->handle;
+}
+
+static int
+reader_progress (void *data)
+{
+  MorangoDb *self = data;
+
+  return g_cancellable_is_cancelled (self->cancellable) ? 1 : 0;
+}
+
+void
+morango_db_stop_on_cancel (MorangoDb    *self,
+                           GCancellable *cancellable)
+{
+  g_return_if_fail (MORANGO_IS_DB (self));
+  g_return_if_fail (self->read_only);
+
+  g_set_object (&self->cancellable, cancellable);
+  if (cancellable != NULL)
+    sqlite3_progress_handler (self->handle, PROGRESS_OPS, reader_progress, self);
+  else
+    sqlite3_progress_handler (self->handle, 0, NULL, NULL);
 }
 
 gboolean

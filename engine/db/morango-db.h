@@ -84,6 +84,11 @@ gboolean       morango_db_acquire          (MorangoDb     *self);
  * over (above) to the thread that reads, and unref it when done. */
 MorangoDb     *morango_db_open_reader      (MorangoDb     *self,
                                             GError       **error);
+/* A reader's statements stop with G_IO_ERROR_CANCELLED once
+ * @cancellable (NULL: none) is cancelled; a stage's transaction does the
+ * same for its own connection through its monitor. */
+void           morango_db_stop_on_cancel   (MorangoDb     *self,
+                                            GCancellable  *cancellable);
 gboolean       morango_db_is_read_only     (MorangoDb     *self);
 
 /* ---- SQL functions ----

@@ -51,7 +51,6 @@ typedef enum {
   MORANGO_ERROR_NONCE_INVALID,            /* NonceDoesNotExist / NonceExpired */
   MORANGO_ERROR_PERMISSION_DENIED,
   MORANGO_ERROR_CANCELLED,
-  MORANGO_ERROR_INJECTED,                 /* a failure injected by a test */
 } MorangoError;
 
 GQuark morango_db_error_quark (void);

@@ -17,6 +17,7 @@
 #pragma once
 
 #include "morango-db.h"
+#include "morango-monitor.h"
 
 G_BEGIN_DECLS
 
@@ -48,11 +49,14 @@ typedef struct {
  * error of either half.  @reader is the read-only connection (from
  * morango_db_open_reader()) that @funcs->read uses: owned by the calling
  * thread, it is handed to the reading thread while that runs and comes
- * back before this returns. */
+ * back before this returns.  Once @monitor (may be NULL) is cancelled the
+ * reader stops at its next batch and the run fails with
+ * G_IO_ERROR_CANCELLED. */
 gboolean morango_pipe_run (const MorangoPipeFuncs *funcs,
                            MorangoDb              *reader,
                            gpointer                read_data,
                            gpointer                apply_data,
+                           MorangoMonitor         *monitor,
                            GError                **error);
 
 G_END_DECLS

@@ -21,6 +21,7 @@ typedef struct {
   GAsyncQueue            *full;    /* Batch *, reader -> caller */
   GAsyncQueue            *empty;   /* Batch *, caller -> reader */
   gint                    stop;    /* set when applying failed */
+  MorangoMonitor         *monitor;
 } Pipe;
 
 static void
@@ -28,6 +29,15 @@ fill (Pipe  *p,
       Batch *b)
 {
   b->len = 0;
+  /* Cancelling is allowed from any thread, and looking costs an atomic
+   * read: once per batch, so the reader never reads far past a cancel. */
+  if (morango_monitor_is_cancelled (p->monitor))
+    {
+      b->last = b->failed = TRUE;
+      g_set_error_literal (&b->error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                           "The operation was cancelled");
+      return;
+    }
   while (b->len < p->funcs->batch_size)
     {
       if (g_atomic_int_get (&p->stop))
@@ -79,10 +89,11 @@ morango_pipe_run (const MorangoPipeFuncs *funcs,
                   MorangoDb              *reader,
                   gpointer                read_data,
                   gpointer                apply_data,
+                  MorangoMonitor         *monitor,
                   GError                **error)
 {
   g_autofree Batch *batches = NULL;
-  Pipe p = { funcs, reader, read_data, NULL, NULL, 0 };
+  Pipe p = { funcs, reader, read_data, NULL, NULL, 0, monitor };
   GThread *thread;
   gboolean ok = TRUE, last = FALSE;
 

@@ -130,10 +130,11 @@ check_buffer (MorangoDb   *db,
  * rounds merge.  The stage commits only once it passed, so a malformed
  * buffer still changes nothing. */
 typedef struct {
-  MorangoDb  *reader;
-  const char *transfer_session_id;
-  GThread    *thread;
-  GError     *error;
+  MorangoDb      *reader;
+  const char     *transfer_session_id;
+  MorangoMonitor *monitor;
+  GThread        *thread;
+  GError         *error;
 } BufferCheck;
 
 static gpointer
@@ -150,15 +151,17 @@ buffer_check_run (gpointer data)
 /* Starts the check, or runs it here: for a database in memory, or when
  * the stage is nested in a caller's transaction. */
 static gboolean
-buffer_check_start (BufferCheck  *c,
-                    MorangoDb    *db,
-                    const char   *transfer_session_id,
-                    gboolean      nested,
-                    GError      **error)
+buffer_check_start (BufferCheck     *c,
+                    MorangoDb       *db,
+                    const char      *transfer_session_id,
+                    gboolean         nested,
+                    MorangoMonitor  *monitor,
+                    GError         **error)
 {
   g_autoptr(GError) local_error = NULL;
 
   c->transfer_session_id = transfer_session_id;
+  c->monitor = monitor;
   if (!nested)
     c->reader = morango_db_open_reader (db, &local_error);
   if (c->reader == NULL)
@@ -168,7 +171,10 @@ buffer_check_start (BufferCheck  *c,
       return check_buffer (db, transfer_session_id, error);
     }
   /* The checking thread, lent the reader: joined by buffer_check_finish(),
-   * which every path of the stage calls. */
+   * which every path of the stage calls.  Its statements stop once the
+   * stage is cancelled: nobody waits for a verdict then. */
+  if (monitor != NULL)
+    morango_db_stop_on_cancel (c->reader, morango_monitor_get_cancellable (monitor));
   morango_db_release (c->reader);
   c->thread = g_thread_new ("morango-check", buffer_check_run, c);
   return TRUE;
@@ -403,10 +409,11 @@ morango_store_dequeue (MorangoStore         *store,
                        MorangoFsicFormat     format,
                        const char           *sender_fsic,
                        MorangoDequeueResult *result,
+                       MorangoMonitor       *monitor,
                        GError              **error)
 {
   return morango_store_dequeue_scoped (store, transfer_session_id, filter, NULL, format,
-                                       sender_fsic, result, error);
+                                       sender_fsic, result, monitor, error);
 }
 
 static gboolean
@@ -439,23 +446,30 @@ morango_store_dequeue_scoped (MorangoStore         *store,
                               MorangoFsicFormat     format,
                               const char           *sender_fsic,
                               MorangoDequeueResult *result,
+                              MorangoMonitor       *monitor,
                               GError              **error)
 {
   MorangoDb *db;
   g_autoptr(MorangoFsic) sender = NULL;
+  g_autoptr(MorangoTransaction) tx = NULL;
   MorangoDequeueResult local = { 0, };
   gint64 counter = 0;
   g_autofree char *after = g_strdup ("");
-  BufferCheck check = { NULL, NULL, NULL, NULL };
+  BufferCheck check = { NULL, };
   gboolean nested;
-  gint64 done = 0;
+  g_autoptr(MorangoMonitor) compat = NULL;
 
   g_return_val_if_fail (MORANGO_IS_STORE (store), FALSE);
   g_return_val_if_fail (transfer_session_id != NULL, FALSE);
   g_return_val_if_fail (filter != NULL, FALSE);
   g_return_val_if_fail (sender_fsic != NULL, FALSE);
+  g_return_val_if_fail (monitor == NULL || MORANGO_IS_MONITOR (monitor), FALSE);
 
   db = morango_store_get_db (store);
+  /* COMPATIBILITY SHIM (morango-store-private.h), removed at the merge
+   * with the transfer branch. */
+  compat = morango_store_compat_monitor (store, "dequeue", monitor);
+  monitor = compat;
 
   /* The sender's FSIC becomes our DMC: it must only vouch for partitions
    * inside the transfer filter. */
@@ -466,10 +480,14 @@ morango_store_dequeue_scoped (MorangoStore         *store,
   /* A second connection sees only what is committed: inside a caller's
    * transaction the buffer may hold rows it cannot see. */
   nested = morango_db_in_transaction (db);
-  if (!morango_db_begin (db, error))
+  /* Begun first: a monitor cancelled already reports nothing.  The
+   * number of buffered records would cost a scan of the buffer: the
+   * session knows it (records_total), the stage does not ask. */
+  if ((tx = morango_transaction_begin (db, monitor, error)) == NULL)
     return FALSE;
+  morango_monitor_stage_begin (monitor, "dequeue", -1);
 
-  if (!buffer_check_start (&check, db, transfer_session_id, nested, error))
+  if (!buffer_check_start (&check, db, transfer_session_id, nested, monitor, error))
     goto fail;
 
   if (!morango_db_exec (db,
@@ -485,9 +503,6 @@ morango_store_dequeue_scoped (MorangoStore         *store,
     goto fail;
   local.counter = counter;
 
-  if (!morango_store_check_injected (store, "dequeue", 0, error))
-    goto fail;
-
   for (;;)
     {
       gint64 n = 0;
@@ -497,12 +512,11 @@ morango_store_dequeue_scoped (MorangoStore         *store,
         goto fail;
       if (n == 0)
         break;
-      /* Report every record of the round so a test can stop the run
-       * after any k records. */
-      for (gint64 i = done + 1; i <= done + n; i++)
-        if (!morango_store_check_injected (store, "dequeue", i, error))
-          goto fail;
-      done += n;
+      /* A round is a few set-based statements: progress, cancelling and
+       * the fault hook are looked at between rounds (and the connection
+       * watches for a cancel inside them). */
+      if (!morango_monitor_advance (monitor, n, 0, error))
+        goto fail;
     }
 
   /* The session's buffer is done with, reverse fast-forwards included
@@ -514,18 +528,16 @@ morango_store_dequeue_scoped (MorangoStore         *store,
 
   /* Step 12, same transaction. */
   if (!morango_store_update_dmc (store, filter, sender, error) ||
-      !buffer_check_finish (&check, error))
+      !buffer_check_finish (&check, error) ||
+      !morango_transaction_commit (tx, error))
     goto fail;
 
-  if (!morango_db_commit (db, error))
-    return FALSE;
-
+  morango_monitor_stage_end (monitor);
   if (result != NULL)
     *result = local;
   return TRUE;
 
 fail:
   buffer_check_finish (&check, error);
-  morango_db_rollback (db);
   return FALSE;
 }

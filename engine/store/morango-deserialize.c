@@ -110,6 +110,7 @@ verdict_clear (Verdict *v)
 typedef struct {
   MorangoStore  *store;
   MorangoDb     *db;
+  MorangoMonitor *monitor;
   MorangoFilter *filter;
   gboolean       skip_erroring;
   gboolean       nested;        /* inside a caller's transaction */
@@ -504,6 +505,7 @@ apply_regular (Deserializer  *d,
 
 typedef struct {
   GString    *id;
+  gsize       bytes;      /* of the stored record JSON */
   gboolean    is_delete;
   gboolean    hard;
   gboolean    had_error;
@@ -555,6 +557,7 @@ de_read (gpointer   data,
       !morango_filter_contains (r->filter, morango_db_column_text (r->cursor, COL_PARTITION)))
     return MORANGO_PIPE_SKIP;
   g_string_assign (it->id, morango_db_column_text (r->cursor, COL_ID));
+  it->bytes = sqlite3_column_bytes (r->cursor, COL_SERIALIZED);
   it->hard = sqlite3_column_int (r->cursor, COL_HARD) != 0;
   it->is_delete = it->hard || sqlite3_column_int (r->cursor, COL_DELETED) != 0;
   it->had_error = cursor_had_error (r->cursor);
@@ -576,7 +579,8 @@ de_apply (gpointer   data,
         ? apply_delete (d, it->row->model, it->id->str, it->hard, it->had_error, error)
         : apply_regular (d, it->id->str, it->had_error, it->row, &it->verdict, error)))
     return FALSE;
-  return morango_store_check_injected (d->store, "deserialize", ++d->done, error);
+  d->done++;
+  return morango_monitor_advance (d->monitor, 1, it->bytes, error);
 }
 
 static const MorangoPipeFuncs de_pipe = {
@@ -611,7 +615,7 @@ deserialize_piped (Deserializer  *d,
       r.reading.parser = json_parser_new_immutable ();
       r.reading.msg = g_string_sized_new (256);
       r.reading.fk_cache = g_new0 (FkCache, m->fields->len);
-      ok = morango_pipe_run (&de_pipe, r.reading.reader, &r, d, error);
+      ok = morango_pipe_run (&de_pipe, r.reading.reader, &r, d, d->monitor, error);
     }
 
   g_clear_object (&r.reading.reader);
@@ -680,6 +684,7 @@ deserialize_regular (Deserializer  *d,
     {
       const char *id = morango_db_column_text (cursor, COL_ID);
       gboolean hard = sqlite3_column_int (cursor, COL_HARD) != 0;
+      gsize bytes = sqlite3_column_bytes (cursor, COL_SERIALIZED);
 
       if (d->filter != NULL &&
           !morango_filter_contains (d->filter, morango_db_column_text (cursor, COL_PARTITION)))
@@ -695,7 +700,10 @@ deserialize_regular (Deserializer  *d,
           verdict_clear (&v);
         }
       if (ok)
-        ok = morango_store_check_injected (d->store, "deserialize", ++d->done, error);
+        {
+          d->done++;
+          ok = morango_monitor_advance (d->monitor, 1, bytes, error);
+        }
       if (!ok)
         break;
     }
@@ -818,6 +826,7 @@ deserialize_self_ref (Deserializer  *d,
   while ((rc = morango_db_step (d->db, cursor, error)) == SQLITE_ROW)
     {
       const char *parent = morango_db_column_text (cursor, COL_SELF_REF);
+      gsize bytes = sqlite3_column_bytes (cursor, COL_SERIALIZED);
 
       if (*parent != '\0')
         {
@@ -843,7 +852,10 @@ deserialize_self_ref (Deserializer  *d,
       else
         ok = apply_self_ref (d, row, cursor, error);
       if (ok)
-        ok = morango_store_check_injected (d->store, "deserialize", ++d->done, error);
+        {
+          d->done++;
+          ok = morango_monitor_advance (d->monitor, 1, bytes, error);
+        }
       if (!ok)
         break;
     }
@@ -877,36 +889,50 @@ deserialize_self_ref (Deserializer  *d,
 }
 
 gboolean
-morango_store_deserialize (MorangoStore   *store,
-                           MorangoFilter  *filter,
-                           gboolean        skip_erroring,
-                           GError        **error)
+morango_store_deserialize (MorangoStore    *store,
+                           MorangoFilter   *filter,
+                           gboolean         skip_erroring,
+                           MorangoMonitor  *monitor,
+                           GError         **error)
 {
   MorangoProfile *profile;
   Deserializer d = { 0 };
   StageFilter *sf;
+  g_autoptr(MorangoTransaction) tx = NULL;
   gboolean ok = FALSE;
 
   g_return_val_if_fail (MORANGO_IS_STORE (store), FALSE);
+  g_return_val_if_fail (monitor == NULL || MORANGO_IS_MONITOR (monitor), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   profile = morango_store_get_profile (store);
   if (profile == NULL)
-    return TRUE;   /* a relay: records stay in the store */
+    {
+      /* A relay: records stay in the store. */
+      if (!morango_monitor_check_cancelled (monitor, error))
+        return FALSE;
+      morango_monitor_stage_begin (monitor, "deserialize", 0);
+      morango_monitor_stage_end (monitor);
+      return TRUE;
+    }
 
   d.store = store;
   d.db = morango_store_get_db (store);
+  d.monitor = monitor;
   d.filter = filter;
   d.skip_erroring = skip_erroring;
 
   if ((sf = stage_filter_get (d.db, error)) == NULL)
     return FALSE;
   d.nested = morango_db_in_transaction (d.db);
-  if (!morango_db_begin (d.db, error))
+  /* Begun first: a monitor cancelled already reports nothing.  How many
+   * records wait would cost a scan: the total stays unknown. */
+  if ((tx = morango_transaction_begin (d.db, monitor, error)) == NULL)
     return FALSE;
+  morango_monitor_stage_begin (monitor, "deserialize", -1);
   if (!morango_db_exec (d.db, "CREATE TEMP TABLE IF NOT EXISTS morango_deserialize_failed "
                         "(id text PRIMARY KEY); DELETE FROM temp.morango_deserialize_failed;", error))
-    goto out;
+    return FALSE;
 
   if (!prepare_all (d.db, error,
                     &d.st_clean,
@@ -917,7 +943,7 @@ morango_store_deserialize (MorangoStore   *store,
                     "SELECT 1 FROM temp.morango_deserialize_failed WHERE id = ?",
                     &d.reading.lookup, LOOKUP_FLAGS_SQL,
                     NULL))
-    goto out;
+    return FALSE;
 
   sf->filter = filter;
   d.msg = g_string_sized_new (256);
@@ -939,7 +965,8 @@ morango_store_deserialize (MorangoStore   *store,
                                  : deserialize_regular (&d, m, error)))
         goto out;
     }
-  ok = morango_db_exec (d.db, "DELETE FROM temp.morango_deserialize_failed", error);
+  ok = morango_db_exec (d.db, "DELETE FROM temp.morango_deserialize_failed", error) &&
+       morango_transaction_commit (tx, error);
 
 out:
   sf->filter = NULL;
@@ -951,10 +978,7 @@ out:
     g_ptr_array_unref (d.to_clean);
   if (d.clean_ids)
     g_string_chunk_free (d.clean_ids);
-  if (!ok)
-    {
-      morango_db_rollback (d.db);
-      return FALSE;
-    }
-  return morango_db_commit (d.db, error);
+  if (ok)
+    morango_monitor_stage_end (monitor);
+  return ok;
 }

@@ -346,6 +346,7 @@ morango_store_update_dmc (MorangoStore  *store,
 {
   MorangoDb *db;
   const char * const *entries;
+  g_autoptr(MorangoTransaction) tx = NULL;
   GHashTableIter iter;
   gpointer key, value;
 
@@ -356,7 +357,9 @@ morango_store_update_dmc (MorangoStore  *store,
   db = morango_store_get_db (store);
   entries = morango_filter_get_entries (filter);
 
-  if (!morango_db_begin (db, error))
+  /* Short (one row per FSIC counter), usually a savepoint inside
+   * dequeuing's transaction: no monitor of its own. */
+  if ((tx = morango_transaction_begin (db, NULL, error)) == NULL)
     return FALSE;
 
   if (sender_fsic->format == MORANGO_FSIC_V1)
@@ -365,7 +368,7 @@ morango_store_update_dmc (MorangoStore  *store,
       g_autoptr(MorangoFsic) ours = NULL;
 
       if (dmc == NULL)
-        goto fail;
+        return FALSE;
       ours = calculate_v1 (dmc, entries, FALSE);
 
       g_hash_table_iter_init (&iter, sender_fsic->counters);
@@ -377,7 +380,7 @@ morango_store_update_dmc (MorangoStore  *store,
             continue;
           for (guint e = 0; entries[e] != NULL; e++)
             if (!raise_dmc (db, key, entries[e], *(gint64 *) value, error))
-              goto fail;
+              return FALSE;
         }
     }
   else
@@ -393,7 +396,7 @@ morango_store_update_dmc (MorangoStore  *store,
           g_hash_table_iter_init (&inner, value);
           while (g_hash_table_iter_next (&inner, &instance, &counter))
             if (!raise_dmc (db, instance, key, *(gint64 *) counter, error))
-              goto fail;
+              return FALSE;
         }
 
       /* Python ignores "super" (quirk 2), so knowledge a sender keeps
@@ -416,13 +419,9 @@ morango_store_update_dmc (MorangoStore  *store,
             g_hash_table_iter_init (&inner, value);
             while (g_hash_table_iter_next (&inner, &instance, &counter))
               if (!raise_dmc (db, instance, entries[e], *(gint64 *) counter, error))
-                goto fail;
+                return FALSE;
           }
     }
 
-  return morango_db_commit (db, error);
-
-fail:
-  morango_db_rollback (db);
-  return FALSE;
+  return morango_transaction_commit (tx, error);
 }

@@ -114,6 +114,107 @@ fill_diff_table (MorangoDb          *db,
   return TRUE;
 }
 
+/* ---- progress inside the one statement --------------------------------
+ *
+ * Queuing copies the records with one INSERT…SELECT.  Given a monitor,
+ * the SELECT passes each record through morango_queue_count(), which
+ * counts it on the monitor, so progress comes per record as in the
+ * other stages and the fault hook can stop the stage at any record.  (A
+ * cancel stops the statement through the connection's progress handler
+ * too.)  Without a monitor the plain statement runs: nothing to pay. */
+
+typedef struct {
+  MorangoMonitor *monitor;   /* set only while a statement runs */
+  GError         *error;     /* why morango_queue_count() failed */
+} QueueCount;
+
+/* morango_queue_count (x): x, once the record it comes with is counted. */
+static void
+queue_count_func (sqlite3_context  *ctx,
+                  int               argc,
+                  sqlite3_value   **argv)
+{
+  QueueCount *qc = sqlite3_user_data (ctx);
+
+  if (qc->error == NULL && !morango_monitor_advance (qc->monitor, 1, 0, &qc->error))
+    {
+      sqlite3_result_error (ctx, qc->error->message, -1);
+      return;
+    }
+  sqlite3_result_value (ctx, argv[0]);
+}
+
+static QueueCount *
+queue_count_get (MorangoDb  *db,
+                 GError    **error)
+{
+  QueueCount *qc = g_object_get_data (G_OBJECT (db), "morango-queue-count");
+
+  if (qc != NULL)
+    return qc;
+  qc = g_new0 (QueueCount, 1);
+  /* Once per connection, which frees it (xDestroy) when it closes:
+   * redefining a function is refused while a statement is active. */
+  if (sqlite3_create_function_v2 (morango_db_get_handle (db), "morango_queue_count", 1,
+                                  SQLITE_UTF8, qc, queue_count_func, NULL, NULL,
+                                  g_free) != SQLITE_OK)
+    {
+      morango_db_set_error (db, error, "registering morango_queue_count");
+      return NULL;
+    }
+  g_object_set_data (G_OBJECT (db), "morango-queue-count", qc);
+  return qc;
+}
+
+/* The diff drives the join (CROSS JOIN fixes the order) and each triple
+ * seeks the store by instance and partition range.  A record matching
+ * several triples is queued once: the buffer's unique
+ * (transfer_session_id, model_uuid) turns the repeats into no-ops (they
+ * are counted twice). */
+#define QUEUE_RECORDS_SQL(DELETED) \
+  "INSERT OR IGNORE INTO morango_buffer (" \
+  "  profile, serialized, deleted, hard_deleted, last_saved_instance," \
+  "  last_saved_counter, partition, source_id, model_name," \
+  "  conflicting_serialized_data, _self_ref_fk, transfer_session_id, model_uuid) " \
+  "SELECT s.profile, s.serialized, " DELETED ", s.hard_deleted, s.last_saved_instance," \
+  "  s.last_saved_counter, s.partition, s.source_id, s.model_name," \
+  "  s.conflicting_serialized_data, s._self_ref_fk, ?1, s.id " \
+  "FROM temp.morango_queue_diff d CROSS JOIN morango_store s " \
+  "WHERE s.last_saved_instance = d.instance_id " \
+  "  AND s.partition >= d.partition AND s.partition < d.upper " \
+  "  AND s.last_saved_counter > d.counter " \
+  "  AND s.profile = ?2"
+
+static gboolean
+queue_records (MorangoDb       *db,
+               const char      *transfer_session_id,
+               const char      *profile,
+               MorangoMonitor  *monitor,
+               GError         **error)
+{
+  QueueCount *qc;
+  gboolean ok;
+
+  if (monitor == NULL)
+    return morango_db_execute (db, error, QUEUE_RECORDS_SQL ("s.deleted"),
+                               "ss", transfer_session_id, profile);
+
+  if ((qc = queue_count_get (db, error)) == NULL)
+    return FALSE;
+  qc->monitor = monitor;
+  ok = morango_db_execute (db, error, QUEUE_RECORDS_SQL ("morango_queue_count (s.deleted)"),
+                           "ss", transfer_session_id, profile);
+  qc->monitor = NULL;
+  if (qc->error != NULL)
+    {
+      /* Say why the count stopped, not that a function failed. */
+      g_clear_error (error);
+      g_propagate_error (error, g_steal_pointer (&qc->error));
+      ok = FALSE;
+    }
+  return ok;
+}
+
 gboolean
 morango_store_queue (MorangoStore      *store,
                      const char        *transfer_session_id,
@@ -122,12 +223,14 @@ morango_store_queue (MorangoStore      *store,
                      const char        *sender_fsic,
                      const char        *receiver_fsic,
                      gint64            *records_total,
+                     MorangoMonitor    *monitor,
                      GError           **error)
 {
   MorangoDb *db;
   const char * const *entries;
   g_autoptr(MorangoFsic) sender = NULL;
   g_autoptr(MorangoFsic) receiver = NULL;
+  g_autoptr(MorangoTransaction) tx = NULL;
   gboolean empty = TRUE;
   gint64 total = 0;
 
@@ -135,6 +238,7 @@ morango_store_queue (MorangoStore      *store,
   g_return_val_if_fail (transfer_session_id != NULL, FALSE);
   g_return_val_if_fail (filter != NULL, FALSE);
   g_return_val_if_fail (sender_fsic != NULL && receiver_fsic != NULL, FALSE);
+  g_return_val_if_fail (monitor == NULL || MORANGO_IS_MONITOR (monitor), FALSE);
 
   db = morango_store_get_db (store);
   entries = morango_filter_get_entries (filter);
@@ -148,12 +252,15 @@ morango_store_queue (MorangoStore      *store,
       !morango_fsic_check_partitions (receiver, entries, error))
     return FALSE;
 
-  if (!morango_db_begin (db, error))
+  /* Begun first: a monitor cancelled already reports nothing.  The
+   * total is known only once the records are queued. */
+  if ((tx = morango_transaction_begin (db, monitor, error)) == NULL)
     return FALSE;
+  morango_monitor_stage_begin (monitor, "queue", -1);
 
   /* Queuing again (a resumed session) starts from scratch. */
   if (!morango_transfer_session_clear_buffers (db, transfer_session_id, error))
-    goto fail;
+    return FALSE;
 
   if (!morango_db_exec (db,
                         "CREATE TEMP TABLE IF NOT EXISTS morango_queue_diff ("
@@ -161,33 +268,19 @@ morango_store_queue (MorangoStore      *store,
                         "  instance_id TEXT NOT NULL, counter INTEGER NOT NULL)",
                         error) ||
       !morango_db_exec (db, "DELETE FROM temp.morango_queue_diff", error))
-    goto fail;
+    return FALSE;
 
   if (!fill_diff_table (db, entries, sender, receiver, &empty, error))
-    goto fail;
+    return FALSE;
 
   if (!empty)
     {
-      /* The diff drives the join (CROSS JOIN fixes the order) and each
-       * triple seeks the store by instance and partition range.  A record
-       * matching several triples is queued once: the buffer's unique
-       * (transfer_session_id, model_uuid) turns the repeats into no-ops. */
-      if (!morango_db_execute (db, error,
-                               "INSERT OR IGNORE INTO morango_buffer ("
-                               "  profile, serialized, deleted, hard_deleted, last_saved_instance,"
-                               "  last_saved_counter, partition, source_id, model_name,"
-                               "  conflicting_serialized_data, _self_ref_fk, transfer_session_id, model_uuid) "
-                               "SELECT s.profile, s.serialized, s.deleted, s.hard_deleted, s.last_saved_instance,"
-                               "  s.last_saved_counter, s.partition, s.source_id, s.model_name,"
-                               "  s.conflicting_serialized_data, s._self_ref_fk, ?1, s.id "
-                               "FROM temp.morango_queue_diff d CROSS JOIN morango_store s "
-                               "WHERE s.last_saved_instance = d.instance_id "
-                               "  AND s.partition >= d.partition AND s.partition < d.upper "
-                               "  AND s.last_saved_counter > d.counter "
-                               "  AND s.profile = ?2",
-                               "ss", transfer_session_id, morango_store_get_profile_name (store)))
-        goto fail;
+      if (!queue_records (db, transfer_session_id, morango_store_get_profile_name (store),
+                          monitor, error))
+        return FALSE;
 
+      /* The histories of what was queued: no record is counted again,
+       * but a cancel still stops the statement. */
       if (!morango_db_execute (db, error,
                                "INSERT INTO morango_recordmaxcounterbuffer ("
                                "  instance_id, counter, transfer_session_id, model_uuid) "
@@ -195,33 +288,22 @@ morango_store_queue (MorangoStore      *store,
                                "FROM morango_buffer b CROSS JOIN morango_recordmaxcounter r "
                                "WHERE b.transfer_session_id = ?1 AND r.store_model_id = b.model_uuid",
                                "s", transfer_session_id))
-        goto fail;
+        return FALSE;
     }
 
   if (!morango_db_exec (db, "DELETE FROM temp.morango_queue_diff", error))
-    goto fail;
-
-  if (!morango_db_query_int64 (db, &total, NULL, error,
-                               "SELECT count(*) FROM morango_buffer WHERE transfer_session_id = ?1",
-                               "s", transfer_session_id))
-    goto fail;
-
-  if (!morango_store_check_injected (store, "queue", total, error))
-    goto fail;
-
-  if (!morango_db_execute (db, error,
-                           "UPDATE morango_transfersession SET records_total = ?2 WHERE id = ?1",
-                           "si", transfer_session_id, total))
-    goto fail;
-
-  if (!morango_db_commit (db, error))
     return FALSE;
 
+  /* The total goes back to the caller: the transfer session that
+   * records it belongs to the sync layer. */
+  if (!morango_db_query_int64 (db, &total, NULL, error,
+                               "SELECT count(*) FROM morango_buffer WHERE transfer_session_id = ?1",
+                               "s", transfer_session_id) ||
+      !morango_transaction_commit (tx, error))
+    return FALSE;
+
+  morango_monitor_stage_end (monitor);
   if (records_total != NULL)
     *records_total = total;
   return TRUE;
-
-fail:
-  morango_db_rollback (db);
-  return FALSE;
 }

@@ -37,6 +37,7 @@ typedef struct {
 typedef struct {
   MorangoStore  *store;
   MorangoDb     *db;
+  MorangoMonitor *monitor;
   MorangoFilter *filter;
   const char    *profile;
   const char    *instance;
@@ -303,10 +304,12 @@ update_store_row (Serializer        *s,
   return morango_db_run (s->db, stmt, error);
 }
 
-/* The record's history, and its dirty bit to clear. */
+/* The record's history, and its dirty bit to clear; @bytes of record
+ * JSON were written for it. */
 static gboolean
 finish_record (Serializer   *s,
                const char   *id,
+               gsize         bytes,
                GError      **error)
 {
   sqlite3_stmt *stmt = s->st_rmc;
@@ -319,7 +322,7 @@ finish_record (Serializer   *s,
   g_ptr_array_add (s->to_clear, g_string_chunk_insert (s->ids, id));
 
   s->done++;
-  return morango_store_check_injected (s->store, "serialize", s->done, error);
+  return morango_monitor_advance (s->monitor, 1, bytes, error);
 }
 
 #define LOOKUP_EXISTING_SQL \
@@ -426,7 +429,7 @@ serialize_one (Serializer  *s,
       if (!update_store_row (s, &k, s->r.json->str, s->conflicts->str, dirty, error))
         return FALSE;
     }
-  return finish_record (s, k.id, error);
+  return finish_record (s, k.id, s->r.json->len, error);
 }
 
 /* Clears the dirty bits of the rows serialized so far.  They are behind
@@ -549,11 +552,12 @@ se_apply (gpointer   data,
   record_keys (it->row, &k);
   if (it->found)
     ok = update_store_row (s, &k, it->json->str, it->conflicts->str, it->dirty, error) &&
-         finish_record (s, k.id, error);
+         finish_record (s, k.id, it->json->len, error);
   else if (!insert_store_row (s, it->row, &k, it->json->str, &existed, error))
     return FALSE;
   else
-    ok = existed ? serialize_one (s, it->row, error) : finish_record (s, k.id, error);
+    ok = existed ? serialize_one (s, it->row, error)
+                 : finish_record (s, k.id, it->json->len, error);
   return ok && (s->to_clear->len < CLEAR_BATCH || flush_clear (s, error));
 }
 
@@ -583,7 +587,7 @@ serialize_piped (Serializer    *s,
       r.r.flat = morango_flat_json_new ();
       r.r.parser = json_parser_new_immutable ();
       r.old = g_string_sized_new (1024);
-      ok = morango_pipe_run (&se_pipe, r.reader, &r, s, error);
+      ok = morango_pipe_run (&se_pipe, r.reader, &r, s, s->monitor, error);
     }
 
   g_clear_object (&r.reader);
@@ -736,6 +740,9 @@ serialize_deletions (Serializer  *s,
                                "DELETE FROM morango_deletedmodels WHERE profile = ? AND rowid BETWEEN ? AND ?",
                                "sii", s->profile, start, end))
         return FALSE;
+      /* Each queued deletion is a record serialized. */
+      if (!morango_monitor_advance (s->monitor, morango_db_changes (s->db), 0, error))
+        return FALSE;
     }
 
   /* The version bump came with the deletedmodels row the same delete
@@ -776,31 +783,39 @@ set_own_dmc (Serializer  *s,
 }
 
 gboolean
-morango_store_serialize (MorangoStore   *store,
-                         MorangoFilter  *filter,
-                         GError        **error)
+morango_store_serialize (MorangoStore    *store,
+                         MorangoFilter   *filter,
+                         MorangoMonitor  *monitor,
+                         GError         **error)
 {
   MorangoProfile *profile;
   Serializer s = { 0 };
+  g_autoptr(MorangoTransaction) tx = NULL;
   gboolean ok = FALSE;
 
   g_return_val_if_fail (MORANGO_IS_STORE (store), FALSE);
+  g_return_val_if_fail (monitor == NULL || MORANGO_IS_MONITOR (monitor), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   s.store = store;
   s.db = morango_store_get_db (store);
+  s.monitor = monitor;
   s.filter = filter;
   s.profile = morango_store_get_profile_name (store);
   s.instance = morango_store_get_instance_id (store);
   profile = morango_store_get_profile (store);
 
   s.nested = morango_db_in_transaction (s.db);
-  if (!morango_db_begin (s.db, error))
+  /* Begun first: a monitor cancelled already reports nothing.  How many
+   * rows are dirty would cost a scan of every model: the total stays
+   * unknown. */
+  if ((tx = morango_transaction_begin (s.db, monitor, error)) == NULL)
     return FALSE;
+  morango_monitor_stage_begin (monitor, "serialize", -1);
   /* Python bumps the counter in a transaction of its own; inside ours,
    * a failed stage leaves the counter as it was too. */
   if (!morango_store_next_counter (store, &s.counter, error))
-    goto out;
+    return FALSE;
 
   if (!prepare_all (s.db, error,
                     &s.st_insert,
@@ -824,7 +839,7 @@ morango_store_serialize (MorangoStore   *store,
                     "DELETE FROM morango_store_pending WHERE (profile, model_name, id) IN "
                     "(SELECT profile, model_name, id FROM morango_store WHERE id = ?)",
                     NULL))
-    goto out;
+    return FALSE;
 
   s.r.parser = json_parser_new_immutable ();
   s.r.flat = morango_flat_json_new ();
@@ -852,7 +867,7 @@ morango_store_serialize (MorangoStore   *store,
       if (!set_own_dmc (&s, morango_filter_get_entry (filter, i), error))
         goto out;
 
-  ok = TRUE;
+  ok = morango_transaction_commit (tx, error);
 
 out:
   g_clear_object (&s.r.parser);
@@ -867,10 +882,7 @@ out:
     g_ptr_array_unref (s.to_clear);
   if (s.ids)
     g_string_chunk_free (s.ids);
-  if (!ok)
-    {
-      morango_db_rollback (s.db);
-      return FALSE;
-    }
-  return morango_db_commit (s.db, error);
+  if (ok)
+    morango_monitor_stage_end (monitor);
+  return ok;
 }

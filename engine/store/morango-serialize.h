@@ -13,9 +13,13 @@ G_BEGIN_DECLS
  * instance counter once, stamps every serialized record with it (RMC
  * too), applies the queued deletions and hard deletions, and sets the
  * DMC of our own instance for @filter (NULL: everything).  Any error
- * rolls the whole stage back. */
-gboolean morango_store_serialize   (MorangoStore  *store,
-                                    MorangoFilter *filter,
-                                    GError       **error);
+ * rolls the whole stage back.  @monitor (may be NULL) hears of stage
+ * "serialize", each record serialized and the bytes of its JSON; once
+ * it is cancelled the stage rolls back and fails with
+ * G_IO_ERROR_CANCELLED. */
+gboolean morango_store_serialize   (MorangoStore    *store,
+                                    MorangoFilter   *filter,
+                                    MorangoMonitor  *monitor,
+                                    GError         **error);
 
 G_END_DECLS

@@ -66,16 +66,4 @@ gboolean        morango_store_next_counter     (MorangoStore *self,
                                                 gint64       *counter,
                                                 GError      **error);
 
-/* Test hook: make the named stage fail with MORANGO_ERROR_INJECTED after
- * @after_records records (−1 disarms).  Stages: "serialize", "queue",
- * "transfer", "dequeue", "deserialize". */
-void            morango_store_inject_failure   (MorangoStore *self,
-                                                const char   *stage,
-                                                gint64        after_records);
-/* Called by the stages after each record; fails when armed and due. */
-gboolean        morango_store_check_injected   (MorangoStore *self,
-                                                const char   *stage,
-                                                gint64        records_done,
-                                                GError      **error);
-
 G_END_DECLS

@@ -78,7 +78,7 @@ stage_serializing (Sync    *sync,
   g_autofree char *sender_fsic = NULL;
   g_autofree char *receiver_fsic = NULL;
 
-  if (!morango_store_serialize (sync->sender, sync->filter, error))
+  if (!morango_store_serialize (sync->sender, sync->filter, NULL, error))
     return FALSE;
   if (!morango_instance_get_counter (morango_store_get_db (sync->sender),
                                      morango_store_get_instance_id (sync->sender),
@@ -137,7 +137,8 @@ stage_queuing (Sync    *sync,
   if (ts == NULL)
     return FALSE;
   if (!morango_store_queue (sync->sender, sync->ts_id, sync->filter, sync->options->format,
-                            sender_fsic_of (sync, ts), receiver_fsic_of (sync, ts), &total, error))
+                            sender_fsic_of (sync, ts), receiver_fsic_of (sync, ts), &total, NULL,
+                            error))
     return FALSE;
   sync->stats->records_total = total;
   return morango_transfer_session_set_counts (morango_store_get_db (sync->sender), sync->ts_id,
@@ -618,7 +619,7 @@ stage_dequeuing (Sync    *sync,
                                        sync->push ? sync->options->server_writable
                                                   : sync->options->client_writable,
                                        sync->options->format, sender_fsic_of (sync, ts),
-                                       &sync->stats->dequeue, error);
+                                       &sync->stats->dequeue, NULL, error);
 }
 
 static gboolean
@@ -629,8 +630,8 @@ stage_deserializing (Sync    *sync,
     return TRUE;
   /* Local edits made since the last serialization become versions (and
    * win) before incoming data is written over the application rows. */
-  return morango_store_serialize (sync->receiver, sync->filter, error) &&
-         morango_store_deserialize (sync->receiver, sync->filter, FALSE, error);
+  return morango_store_serialize (sync->receiver, sync->filter, NULL, error) &&
+         morango_store_deserialize (sync->receiver, sync->filter, FALSE, NULL, error);
 }
 
 static gboolean

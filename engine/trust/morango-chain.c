@@ -63,8 +63,10 @@ morango_certificate_chain_import (MorangoDb               *db,
                                   JsonNode                *chain,
                                   const char              *expected_last_id,
                                   MorangoChainImportFlags  flags,
+                                  MorangoMonitor          *monitor,
                                   GError                 **error)
 {
+  g_autoptr(MorangoTransaction) tx = NULL;
   g_autoptr(JsonNode) owned = NULL;
   g_autoptr(JsonArray) arr = NULL;
   g_autoptr(GPtrArray) pending = g_ptr_array_new_with_free_func (g_object_unref);
@@ -76,6 +78,12 @@ morango_certificate_chain_import (MorangoDb               *db,
 
   g_return_val_if_fail (MORANGO_IS_DB (db), NULL);
   g_return_val_if_fail (chain != NULL, NULL);
+  g_return_val_if_fail (monitor == NULL || MORANGO_IS_MONITOR (monitor), NULL);
+
+  /* A monitor cancelled already hears nothing. */
+  if (!morango_monitor_check_cancelled (monitor, error))
+    return NULL;
+  morango_monitor_stage_begin (monitor, "chain-import", -1);
 
   arr = chain_array (chain, &owned, error);
   if (arr == NULL)
@@ -139,13 +147,17 @@ morango_certificate_chain_import (MorangoDb               *db,
       g_ptr_array_insert (pending, 0, g_steal_pointer (&x));
     }
 
-  /* Every rule of §7.6, root side first, before anything is stored. */
+  /* Every rule of §7.6, root side first, before anything is stored.
+   * Checking a signature is the long part: each certificate checked is
+   * one done. */
+  morango_monitor_set_total (monitor, pending->len);
   for (guint i = 0; i < pending->len; i++)
     {
       MorangoCertificate *x = g_ptr_array_index (pending, i);
       MorangoCertificate *parent = i > 0 ? g_ptr_array_index (pending, i - 1) : base;
 
-      if (!morango_certificate_check_with_parent (x, x->parent_id ? parent : NULL, db, error))
+      if (!morango_certificate_check_with_parent (x, x->parent_id ? parent : NULL, db, error) ||
+          !morango_monitor_advance (monitor, 1, 0, error))
         return NULL;
     }
 
@@ -171,24 +183,23 @@ morango_certificate_chain_import (MorangoDb               *db,
       return NULL;
     }
 
-  if (!morango_db_begin (db, error))
+  /* A cancel from here on rolls the saves back, at the latest when the
+   * transaction would commit. */
+  if ((tx = morango_transaction_begin (db, monitor, error)) == NULL)
     return NULL;
   if ((flags & MORANGO_CHAIN_IMPORT_TRUST_ROOT) &&
       !morango_trust_add_root (db, root_id, "trusted by the user", error))
-    goto fail;
+    return NULL;
   for (guint i = 0; i < pending->len; i++)
     if (!morango_certificate_save (g_ptr_array_index (pending, i), db, error))
-      goto fail;
-  if (!morango_db_commit (db, error))
-    goto fail;
+      return NULL;
+  if (!morango_transaction_commit (tx, error))
+    return NULL;
 
+  morango_monitor_stage_end (monitor);
   if (pending->len > 0)
     return g_object_ref (g_ptr_array_index (pending, pending->len - 1));
   return g_steal_pointer (&base);
-
-fail:
-  morango_db_rollback (db);
-  return NULL;
 }
 
 MorangoCertificate *
@@ -196,6 +207,7 @@ morango_certificate_chain_import_text (MorangoDb               *db,
                                        const char              *text,
                                        const char              *expected_last_id,
                                        MorangoChainImportFlags  flags,
+                                       MorangoMonitor          *monitor,
                                        GError                 **error)
 {
   g_autoptr(JsonNode) node = NULL;
@@ -206,7 +218,7 @@ morango_certificate_chain_import_text (MorangoDb               *db,
   node = morango_json_parse (text, "The certificate chain", error);
   if (node == NULL)
     return NULL;
-  return morango_certificate_chain_import (db, node, expected_last_id, flags, error);
+  return morango_certificate_chain_import (db, node, expected_last_id, flags, monitor, error);
 }
 
 JsonArray *
@@ -317,11 +329,13 @@ morango_certificate_backup_to_file (MorangoDb   *db,
 }
 
 MorangoCertificate *
-morango_certificate_restore (MorangoDb   *db,
-                             const char  *backup,
-                             const char  *passphrase,
-                             GError     **error)
+morango_certificate_restore (MorangoDb       *db,
+                             const char      *backup,
+                             const char      *passphrase,
+                             MorangoMonitor  *monitor,
+                             GError         **error)
 {
+  g_autoptr(MorangoTransaction) tx = NULL;
   g_autoptr(JsonObject) o = NULL;
   g_autoptr(MorangoKey) key = NULL;
   g_autoptr(MorangoCertificate) last = NULL;
@@ -334,6 +348,7 @@ morango_certificate_restore (MorangoDb   *db,
   g_return_val_if_fail (MORANGO_IS_DB (db), NULL);
   g_return_val_if_fail (backup != NULL, NULL);
   g_return_val_if_fail (passphrase != NULL, NULL);
+  g_return_val_if_fail (monitor == NULL || MORANGO_IS_MONITOR (monitor), NULL);
 
   o = morango_json_parse_object (backup, "The backup", error);
   if (o == NULL)
@@ -366,16 +381,14 @@ morango_certificate_restore (MorangoDb   *db,
   if (!morango_certificate_set_private_key (leaf, key, error))
     return NULL;
 
-  if (!morango_db_begin (db, error))
+  if ((tx = morango_transaction_begin (db, monitor, error)) == NULL)
     return NULL;
   chain = json_node_init_array (json_node_alloc (), arr);
-  last = morango_certificate_chain_import (db, chain, id, MORANGO_CHAIN_IMPORT_TRUST_ROOT, error);
+  last = morango_certificate_chain_import (db, chain, id, MORANGO_CHAIN_IMPORT_TRUST_ROOT, monitor,
+                                           error);
   if (last == NULL ||
       !morango_certificate_save (leaf, db, error) ||
-      !morango_db_commit (db, error))
-    {
-      morango_db_rollback (db);
-      return NULL;
-    }
+      !morango_transaction_commit (tx, error))
+    return NULL;
   return g_steal_pointer (&leaf);
 }

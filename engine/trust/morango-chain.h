@@ -24,16 +24,21 @@ typedef enum {
  * nothing.  @chain is a JSON array of API objects root first, a JSON
  * string holding such an array (the certificatechain payload), or a
  * single API object.  @expected_last_id may be NULL.  Returns the last
- * certificate (the stored copy when it was already stored). */
+ * certificate (the stored copy when it was already stored).  @monitor
+ * (may be NULL) hears of stage "chain-import" and of each new
+ * certificate checked; once it is cancelled nothing is stored and the
+ * import fails with G_IO_ERROR_CANCELLED. */
 MorangoCertificate *morango_certificate_chain_import      (MorangoDb          *db,
                                                            JsonNode           *chain,
                                                            const char         *expected_last_id,
                                                            MorangoChainImportFlags flags,
+                                                           MorangoMonitor     *monitor,
                                                            GError            **error);
 MorangoCertificate *morango_certificate_chain_import_text (MorangoDb          *db,
                                                            const char         *text,
                                                            const char         *expected_last_id,
                                                            MorangoChainImportFlags flags,
+                                                           MorangoMonitor     *monitor,
                                                            GError            **error);
 /* The chain of @id as a JSON array of API objects, root first, without
  * private keys. */
@@ -58,10 +63,13 @@ gboolean            morango_certificate_backup_to_file    (MorangoDb          *d
                                                            GError            **error);
 /* Restores a backup: the chain is validated as an import, its root is
  * trusted (the user deliberately restores their own identity) and the
- * private key is attached.  Returns the restored certificate. */
+ * private key is attached.  Returns the restored certificate.  @monitor
+ * (may be NULL) is the chain import's; a cancel restores nothing.
+ * Decrypting the key is not cancellable. */
 MorangoCertificate *morango_certificate_restore           (MorangoDb          *db,
                                                            const char         *backup,
                                                            const char         *passphrase,
+                                                           MorangoMonitor     *monitor,
                                                            GError            **error);
 
 G_END_DECLS

@@ -128,7 +128,7 @@ morango_certificate_accept_pushed (MorangoDb *db,
     json_array_add_element (head, json_node_copy (json_array_get_element (arr, i)));
   head_node = json_node_init_array (json_node_alloc (), head);
   parent = morango_certificate_chain_import (db, head_node, x->parent_id, MORANGO_CHAIN_IMPORT_DEFAULT,
-                                             &local_error);
+                                             NULL, &local_error);
   if (parent == NULL)
     {
       g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "Saving certificate chain has failed: ");

@@ -40,7 +40,7 @@ measure (const char *dir,
 
   t0 = g_get_monotonic_time ();
   if (!morango_store_dequeue (store, FIXTURE_MIXED_TS, filter, MORANGO_FSIC_V2, FIXTURE_MIXED_FSIC,
-                              &r, &error))
+                              &r, NULL, &error))
     g_error ("%s", error->message);
   secs = (g_get_monotonic_time () - t0) / 1e6;
   if (r.n_new + r.n_reverse_fast_forward + r.n_fast_forward + r.n_conflict != n)

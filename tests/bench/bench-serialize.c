@@ -145,7 +145,7 @@ main (int   argc,
           "created", n, (g_get_monotonic_time () - m0.t) / 1e6, max_rss_kb ());
 
   m0 = mark ();
-  if (!morango_store_serialize (store, NULL, &error))
+  if (!morango_store_serialize (store, NULL, NULL, &error))
     g_error ("%s", error->message);
   report ("serialize", n, m0);
   expect (db, "SELECT count(*) FROM morango_store WHERE model_name = 'contentsummarylog'", n);
@@ -156,7 +156,7 @@ main (int   argc,
                             "WHERE model_name = 'contentsummarylog'", &error))
     g_error ("%s", error->message);
   m0 = mark ();
-  if (!morango_store_deserialize (store, NULL, FALSE, &error))
+  if (!morango_store_deserialize (store, NULL, FALSE, NULL, &error))
     g_error ("%s", error->message);
   report ("deserialize", n, m0);
   expect (db, "SELECT count(*) FROM facility_profile_summarylog", n);
@@ -165,7 +165,7 @@ main (int   argc,
   if (!morango_db_exec (db, "UPDATE facility_profile_summarylog SET _morango_dirty_bit = 1", &error))
     g_error ("%s", error->message);
   m0 = mark ();
-  if (!morango_store_serialize (store, NULL, &error))
+  if (!morango_store_serialize (store, NULL, NULL, &error))
     g_error ("%s", error->message);
   report ("re-serialize", n, m0);
   expect (db, "SELECT count(*) FROM morango_store WHERE last_saved_counter = 2", n);
