@@ -11,8 +11,10 @@
 #include <unistd.h>
 
 #include "morango-certificate.h"
+#include "morango-chain.h"
 #include "morango-cli.h"
 #include "morango-store.h"
+#include "morango-trust.h"
 #include "morango-json.h"
 
 static const char cert_usage[] =
@@ -401,7 +403,7 @@ cmd_import (MorangoDb *db,
   last = morango_certificate_chain_import_text (db, text, NULL,
                                                 trust ? MORANGO_CHAIN_IMPORT_TRUST_ROOT
                                                       : MORANGO_CHAIN_IMPORT_DEFAULT,
-                                                &error);
+                                                NULL, &error);
   if (last == NULL)
     return fail (error);
   chain = morango_certificate_get_chain (db, morango_certificate_get_id (last), &error);
@@ -450,7 +452,7 @@ cmd_restore (MorangoDb *db,
   passphrase = read_passphrase (a->passphrase_file, FALSE, &error);
   if (passphrase == NULL)
     return a->passphrase_file ? fail (error) : usage_error (error->message);
-  c = morango_certificate_restore (db, text, passphrase, &error);
+  c = morango_certificate_restore (db, text, passphrase, NULL, &error);
   if (c == NULL)
     return fail (error);
   printf ("Restored %s with its private key\n", morango_certificate_get_id (c));

@@ -5,8 +5,6 @@
 #include <glib/gi18n.h>
 #include <locale.h>
 #include <stdio.h>
-#include <errno.h>
-#include <glib/gstdio.h>
 #include <string.h>
 
 #include "morango-cli.h"
@@ -27,39 +25,12 @@ MorangoStore *
 morango_cli_open_store (const char  *data_dir,
                         GError     **error)
 {
-  g_autofree char *path = g_build_filename (data_dir, "morango.db", NULL);
-  g_autofree char *description = NULL;
-  g_autoptr(MorangoDb) db = NULL;
-  g_autoptr(MorangoProfile) profile = NULL;
-  g_autoptr(MorangoHostInfo) host = NULL;
-  g_autoptr(MorangoRandom) random = NULL;
+  const char *description = g_getenv ("MORANGO_DESCRIPTION");
+  g_autoptr(MorangoHostInfo) host = morango_host_info_new_from_system ();
+  g_autoptr(MorangoRandom) random = morango_random_new_secure ();
 
-  if (g_mkdir_with_parents (data_dir, 0700) != 0)
-    {
-      int saved = errno;
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
-                   _("Cannot create the data folder “%s”: %s"), data_dir, g_strerror (saved));
-      return NULL;
-    }
-
-  /* An existing database names its own description; a new one is made
-   * only once the description is known to load. */
-  if (g_file_test (path, G_FILE_TEST_EXISTS) &&
-      ((db = morango_db_open (path, error)) == NULL ||
-       !morango_db_query_text (db, &description, error,
-                               "SELECT value FROM morango_meta WHERE key = 'description'", "")))
-    return NULL;
-  if (description == NULL)
-    description = g_strdup (g_getenv ("MORANGO_DESCRIPTION") ? g_getenv ("MORANGO_DESCRIPTION")
-                                                             : "kolibri-like");
-  profile = morango_profile_new_by_name (description, error);
-  if (profile == NULL)
-    return NULL;
-  host = morango_host_info_new_from_system ();
-  random = morango_random_new_secure ();
-  if (db == NULL && (db = morango_db_open (path, error)) == NULL)
-    return NULL;
-  return morango_store_open_db (db, profile, host, random, error);
+  return morango_store_open_folder (data_dir, description ? description : "kolibri-like",
+                                    host, random, error);
 }
 
 static void

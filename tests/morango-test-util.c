@@ -5,7 +5,6 @@
 #include <glib/gstdio.h>
 #include <stdlib.h>
 
-#include "morango-monitor-private.h"
 #include "morango-test-util.h"
 
 JsonNode *
@@ -166,33 +165,53 @@ morango_test_tmpdir (void)
 G_DEFINE_QUARK (morango-test-error-quark, morango_test_error)
 
 typedef struct {
-  char   *point;
-  gint64  after;
-  gint    failed;   /* atomic: the hook may run on a stage's two threads */
-} FailingAt;
+  char          *point;
+  gint64         after;
+  volatile gint  fired;
+} FailAt;
 
 static void
-failing_at_free (FailingAt *f)
+fail_at_free (gpointer data)
 {
+  FailAt *f = data;
+
   g_free (f->point);
   g_free (f);
 }
 
 static gboolean
-fail_at_point (MorangoMonitor  *monitor,
-               const char      *point,
-               gint64           done,
-               gpointer         user_data,
-               GError         **error)
+fail_at_hook (MorangoMonitor  *monitor,
+              const char      *point,
+              gint64           done,
+              gpointer         user_data,
+              GError         **error)
 {
-  FailingAt *f = user_data;
+  FailAt *f = user_data;
 
-  if (done < f->after || g_strcmp0 (point, f->point) != 0 ||
-      !g_atomic_int_compare_and_exchange (&f->failed, 0, 1))
+  if (!g_str_equal (point, f->point) || done < f->after ||
+      !g_atomic_int_compare_and_exchange (&f->fired, 0, 1))
     return TRUE;
   g_set_error (error, MORANGO_TEST_ERROR, MORANGO_TEST_ERROR_INJECTED,
-               "Failure injected at %s after %" G_GINT64_FORMAT, point, done);
+               "Failure injected at %s after %" G_GINT64_FORMAT " records", point, done);
   return FALSE;
+}
+
+void
+morango_test_monitor_fail_at (MorangoMonitor *monitor,
+                              const char     *point,
+                              gint64          after)
+{
+  FailAt *f;
+
+  if (point == NULL)
+    {
+      morango_monitor_set_fault_func (monitor, NULL, NULL, NULL);
+      return;
+    }
+  f = g_new0 (FailAt, 1);
+  f->point = g_strdup (point);
+  f->after = after;
+  morango_monitor_set_fault_func (monitor, fail_at_hook, f, fail_at_free);
 }
 
 MorangoMonitor *
@@ -200,10 +219,7 @@ morango_test_monitor_failing_at (const char *point,
                                  gint64      after)
 {
   MorangoMonitor *monitor = morango_monitor_new (NULL);
-  FailingAt *f = g_new0 (FailingAt, 1);
 
-  f->point = g_strdup (point);
-  f->after = after;
-  morango_monitor_set_fault_func (monitor, fail_at_point, f, (GDestroyNotify) failing_at_free);
+  morango_test_monitor_fail_at (monitor, point, after);
   return monitor;
 }

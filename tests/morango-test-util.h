@@ -6,7 +6,7 @@
 
 #include <json-glib/json-glib.h>
 
-#include "morango-monitor.h"
+#include "morango-monitor-private.h"
 #include "morango-random.h"
 
 G_BEGIN_DECLS
@@ -29,17 +29,19 @@ guint64        morango_test_seed           (guint64      fallback);
 /* A new empty folder under the test's temporary dir, removed at exit. */
 char          *morango_test_tmpdir         (void);
 
-/* The error of a failure a test injects through a monitor's fault hook. */
+/* Failures the tests inject through a monitor's fault hook. */
 #define MORANGO_TEST_ERROR (morango_test_error_quark ())
-typedef enum {
-  MORANGO_TEST_ERROR_INJECTED,
-} MorangoTestError;
+enum { MORANGO_TEST_ERROR_INJECTED = 1 };
 GQuark          morango_test_error_quark        (void);
-/* A new monitor whose fault hook fails the stage with
- * MORANGO_TEST_ERROR_INJECTED the first time it is asked at @point (a
- * point name, or a stage's name for its morango_monitor_advance()
- * calls) with at least @after done there; then it lets everything pass. */
-MorangoMonitor *morango_test_monitor_failing_at (const char  *point,
-                                                 gint64       after);
+/* A monitor whose fault hook fails with MORANGO_TEST_ERROR_INJECTED the
+ * first time @point is reached with at least @after records done (a
+ * stage's own name is checked on each record it counts).  Fails once,
+ * then lets everything pass, so the same monitor can resume. */
+MorangoMonitor *morango_test_monitor_failing_at (const char *point,
+                                                 gint64      after);
+/* Arms (or, with a NULL @point, disarms) @monitor the same way. */
+void            morango_test_monitor_fail_at    (MorangoMonitor *monitor,
+                                                 const char     *point,
+                                                 gint64          after);
 
 G_END_DECLS

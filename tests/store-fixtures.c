@@ -3,9 +3,11 @@
  * SPDX-License-Identifier: MIT
  */
 
+#include <stdarg.h>
 #include <string.h>
 
 #include "morango-instance.h"
+#include "morango-monitor-private.h"
 #include "morango-test-util.h"
 #include "store-fixtures.h"
 
@@ -246,10 +248,104 @@ fixture_assert_table (MorangoDb  *db,
   fixture_assert_rows (what, actual, expected);
 }
 
+static int
+compare_strings (gconstpointer a,
+                 gconstpointer b)
+{
+  return strcmp (*(const char * const *) a, *(const char * const *) b);
+}
+
+void
+fixture_assert_pending (MorangoDb *db,
+                        ...)
+{
+  g_autoptr(GPtrArray) want = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) have = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *want_text = NULL, *have_text = NULL;
+  sqlite3_stmt *stmt = NULL;
+  const char *profile;
+  va_list args;
+
+  va_start (args, db);
+  while ((profile = va_arg (args, const char *)) != NULL)
+    {
+      const char *model = va_arg (args, const char *);
+      const char *id = va_arg (args, const char *);
+
+      g_ptr_array_add (want, g_strdup_printf ("%s/%s/%s", profile, model, id));
+    }
+  va_end (args);
+  g_ptr_array_sort (want, compare_strings);
+  g_ptr_array_add (want, NULL);
+
+  /* Sorted the way the list above is (bytewise). */
+  g_assert_cmpint (sqlite3_prepare_v2 (morango_db_get_handle (db),
+                                       "SELECT profile || '/' || model_name || '/' || id "
+                                       "FROM morango_store_pending ORDER BY 1", -1, &stmt, NULL),
+                   ==, SQLITE_OK);
+  while (sqlite3_step (stmt) == SQLITE_ROW)
+    g_ptr_array_add (have, g_strdup ((const char *) sqlite3_column_text (stmt, 0)));
+  sqlite3_finalize (stmt);
+  g_ptr_array_add (have, NULL);
+
+  want_text = g_strjoinv (" ", (char **) want->pdata);
+  have_text = g_strjoinv (" ", (char **) have->pdata);
+  g_assert_cmpstr (have_text, ==, want_text);
+}
+
+char *
+fixture_digest_queries (MorangoDb          *db,
+                        const char * const *queries,
+                        guint               n_queries)
+{
+  /* To tell states apart, not to resist forgery: MD5 is a quarter
+   * cheaper than SHA-256 over the 50,000-record states. */
+  g_autoptr(GChecksum) sum = g_checksum_new (G_CHECKSUM_MD5);
+
+  for (guint q = 0; q < n_queries; q++)
+    {
+      sqlite3_stmt *stmt = NULL;
+      int n_columns;
+
+      g_assert_cmpint (sqlite3_prepare_v2 (morango_db_get_handle (db), queries[q], -1, &stmt, NULL),
+                       ==, SQLITE_OK);
+      g_checksum_update (sum, (const guchar *) queries[q], -1);
+      n_columns = sqlite3_column_count (stmt);
+      while (sqlite3_step (stmt) == SQLITE_ROW)
+        {
+          for (int c = 0; c < n_columns; c++)
+            {
+              guchar type = (guchar) sqlite3_column_type (stmt, c);
+
+              g_checksum_update (sum, &type, 1);
+              if (type == SQLITE_INTEGER)
+                {
+                  /* As it is: asking for its text would print it. */
+                  gint64 v = sqlite3_column_int64 (stmt, c);
+
+                  g_checksum_update (sum, (const guchar *) &v, sizeof v);
+                }
+              else if (type != SQLITE_NULL)
+                {
+                  const void *blob = sqlite3_column_blob (stmt, c);
+                  int len = sqlite3_column_bytes (stmt, c);
+
+                  g_checksum_update (sum, (const guchar *) &len, sizeof len);
+                  if (len > 0)
+                    g_checksum_update (sum, blob, len);
+                }
+            }
+          g_checksum_update (sum, (const guchar *) "\n", 1);
+        }
+      sqlite3_finalize (stmt);
+    }
+  return g_strdup (g_checksum_get_string (sum));
+}
+
 char *
 fixture_db_digest (MorangoDb *db)
 {
-  static const char *queries[] = {
+  static const char * const queries[] = {
     "SELECT * FROM morango_store ORDER BY id",
     "SELECT * FROM morango_store_pending ORDER BY profile, model_name, id",
     "SELECT * FROM morango_recordmaxcounter ORDER BY store_model_id, instance_id",
@@ -259,33 +355,103 @@ fixture_db_digest (MorangoDb *db)
     "SELECT * FROM morango_instanceidmodel ORDER BY id",
     "SELECT * FROM morango_transfersession ORDER BY id",
   };
-  g_autoptr(GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
 
-  for (guint q = 0; q < G_N_ELEMENTS (queries); q++)
-    {
-      sqlite3_stmt *stmt = NULL;
+  return fixture_digest_queries (db, queries, G_N_ELEMENTS (queries));
+}
 
-      g_assert_cmpint (sqlite3_prepare_v2 (morango_db_get_handle (db), queries[q], -1, &stmt, NULL),
-                       ==, SQLITE_OK);
-      g_checksum_update (sum, (const guchar *) queries[q], -1);
-      while (sqlite3_step (stmt) == SQLITE_ROW)
-        {
-          for (int c = 0; c < sqlite3_column_count (stmt); c++)
-            {
-              guchar type = (guchar) sqlite3_column_type (stmt, c);
-              const void *blob = sqlite3_column_blob (stmt, c);
-              int len = sqlite3_column_bytes (stmt, c);
+/* See fixture_mixed_store_at(). */
+static void
+fill_mixed (MorangoDb *db,
+            gint64     n,
+            gboolean   all_new)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoTransaction) tx = morango_transaction_begin (db, NULL, &error);
 
-              g_checksum_update (sum, &type, 1);
-              g_checksum_update (sum, (const guchar *) &len, sizeof len);
-              if (len > 0)
-                g_checksum_update (sum, blob, len);
-            }
-          g_checksum_update (sum, (const guchar *) "\n", 1);
-        }
-      sqlite3_finalize (stmt);
-    }
-  return g_strdup (g_checksum_get_string (sum));
+  g_assert_no_error (error);
+  morango_db_exec (db, "CREATE TEMP TABLE IF NOT EXISTS fill_n (value INTEGER)", &error);
+  g_assert_no_error (error);
+  morango_db_exec (db, "DELETE FROM temp.fill_n", &error);
+  g_assert_no_error (error);
+  morango_db_execute (db, &error, "INSERT INTO temp.fill_n VALUES (?)", "i", n);
+  g_assert_no_error (error);
+  morango_db_exec (db, "CREATE TEMP TABLE IF NOT EXISTS fill_new (value INTEGER)", &error);
+  g_assert_no_error (error);
+  morango_db_exec (db, "DELETE FROM temp.fill_new", &error);
+  g_assert_no_error (error);
+  morango_db_execute (db, &error, "INSERT INTO temp.fill_new VALUES (?)", "b", all_new);
+  g_assert_no_error (error);
+
+  /* Local rows for i % 4 != 0 (class 1, 2, 3), version (R2, 5); history
+   * R2:5 and, for the reverse fast-forwards, R1:9 too. */
+  morango_db_exec (db,
+    "WITH RECURSIVE seq (i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq"
+    "  WHERE i + 1 < (SELECT value FROM temp.fill_n)) "
+    "INSERT INTO morango_store (id, profile, serialized, last_saved_instance, last_saved_counter,"
+    "  partition, source_id, model_name, conflicting_serialized_data) "
+    "SELECT printf ('%032x', i), 'facilitydata', '{\"v\": \"local\", \"i\": ' || i || '}',"
+    "  '" FIXTURE_MIXED_R2 "', 5, 'd:u' || (i % 10), 'src', 'm', 'old' "
+    "FROM seq WHERE i % 4 <> 0 AND NOT (SELECT value FROM temp.fill_new)", &error);
+  g_assert_no_error (error);
+  morango_db_exec (db,
+    "INSERT INTO morango_recordmaxcounter (instance_id, counter, store_model_id) "
+    "SELECT '" FIXTURE_MIXED_R2 "', 5, id FROM morango_store", &error);
+  g_assert_no_error (error);
+  morango_db_exec (db,
+    "INSERT INTO morango_recordmaxcounter (instance_id, counter, store_model_id) "
+    "SELECT '" FIXTURE_MIXED_R1 "', 9, id FROM morango_store WHERE json_extract (serialized, '$.i') % 4 = 1", &error);
+  g_assert_no_error (error);
+
+  /* Incoming version (R1, 7) for everything; history R1:7, and R2:5 for
+   * the fast-forwards (class 2) so that it covers the local version. */
+  morango_db_exec (db,
+    "WITH RECURSIVE seq (i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq"
+    "  WHERE i + 1 < (SELECT value FROM temp.fill_n)) "
+    "INSERT INTO morango_buffer (profile, serialized, deleted, hard_deleted, last_saved_instance,"
+    "  last_saved_counter, partition, source_id, model_name, conflicting_serialized_data,"
+    "  _self_ref_fk, transfer_session_id, model_uuid) "
+    "SELECT 'facilitydata', '{\"v\": \"remote\", \"i\": ' || i || '}', i % 7 = 0, i % 11 = 0,"
+    "  '" FIXTURE_MIXED_R1 "', 7, 'd:u' || (i % 10), 'src', 'm', '', '', '" FIXTURE_MIXED_TS "', printf ('%032x', i) "
+    "FROM seq", &error);
+  g_assert_no_error (error);
+  morango_db_exec (db,
+    "INSERT INTO morango_recordmaxcounterbuffer (instance_id, counter, transfer_session_id, model_uuid) "
+    "SELECT '" FIXTURE_MIXED_R1 "', 7, transfer_session_id, model_uuid FROM morango_buffer", &error);
+  g_assert_no_error (error);
+  morango_db_exec (db,
+    "INSERT INTO morango_recordmaxcounterbuffer (instance_id, counter, transfer_session_id, model_uuid) "
+    "SELECT '" FIXTURE_MIXED_R2 "', 6, transfer_session_id, model_uuid FROM morango_buffer "
+    "WHERE json_extract (serialized, '$.i') % 4 = 2", &error);
+  g_assert_no_error (error);
+
+  /* Another session holding one of the same records stays untouched. */
+  morango_db_exec (db,
+    "INSERT INTO morango_buffer (profile, serialized, last_saved_instance, last_saved_counter,"
+    "  partition, source_id, model_name, transfer_session_id, model_uuid) "
+    "VALUES ('facilitydata', '{}', '" FIXTURE_MIXED_R1 "', 1, 'd:u1', 'src', 'm', '" FIXTURE_MIXED_OTHER "', printf ('%032x', 1))",
+    &error);
+  g_assert_no_error (error);
+  morango_db_exec (db,
+    "INSERT INTO morango_recordmaxcounterbuffer (instance_id, counter, transfer_session_id, model_uuid) "
+    "VALUES ('" FIXTURE_MIXED_R1 "', 1, '" FIXTURE_MIXED_OTHER "', printf ('%032x', 1))", &error);
+  g_assert_no_error (error);
+  morango_db_exec (db,
+    "INSERT INTO morango_databasemaxcounter (instance_id, partition, counter) "
+    "VALUES ('" FIXTURE_MIXED_R1 "', 'd', 3), ('" FIXTURE_MIXED_R2 "', 'd', 5)", &error);
+  g_assert_no_error (error);
+  morango_transaction_commit (tx, &error);
+  g_assert_no_error (error);
+}
+
+MorangoStore *
+fixture_mixed_store_at (const char *path,
+                        gint64      n,
+                        gboolean    all_new)
+{
+  MorangoStore *store = fixture_store_new_at (path, "facilitydata", FIXTURE_MIXED_LOCAL, 100);
+
+  fill_mixed (morango_store_get_db (store), n, all_new);
+  return store;
 }
 
 gint64
@@ -399,4 +565,192 @@ fixture_expected_dmc (JsonArray     *before,
       json_array_add_object_element (out, row);
     }
   return out;
+}
+
+void
+fixture_assert_same_text (const char *got,
+                          const char *expected)
+{
+  const char *a = got, *b = expected;
+
+  /* A hand-made scan: g_strsplit() searches the rest of the text for
+   * every line, which sanitizers make quadratic. */
+  while (*a != '\0' || *b != '\0')
+    {
+      gsize la = 0, lb = 0;
+
+      while (a[la] != '\0' && a[la] != '\n')
+        la++;
+      while (b[lb] != '\0' && b[lb] != '\n')
+        lb++;
+      if (la != lb || memcmp (a, b, la) != 0)
+        {
+          g_autofree char *line_a = g_strndup (a, la);
+          g_autofree char *line_b = g_strndup (b, lb);
+
+          g_assert_cmpstr (line_a, ==, line_b);
+        }
+      a += la + (a[la] == '\n');
+      b += lb + (b[lb] == '\n');
+    }
+}
+
+/* ---- cancelling a stage ---- */
+
+/* The largest number of records between two reports a stage may leave. */
+#define MAX_STEP 10000
+
+static void
+probe_cancel (FixtureProbe   *probe,
+              MorangoMonitor *monitor,
+              gint64          done)
+{
+  if (g_atomic_int_compare_and_exchange (&probe->cancelled, 0, 1))
+    {
+      probe->done_at_cancel = done;
+      morango_monitor_cancel (monitor);
+    }
+}
+
+static void
+probe_progress (MorangoMonitor        *monitor,
+                const MorangoProgress *p,
+                gpointer               user_data)
+{
+  FixtureProbe *probe = user_data;
+
+  if (g_atomic_int_get (&probe->cancelled))
+    {
+      probe->reports_after_cancel++;
+      return;
+    }
+  g_assert_cmpstr (p->stage, ==, probe->stage);
+  g_assert_cmpint (p->done, >=, probe->done);
+  g_assert_cmpint (p->bytes, >=, 0);
+  probe->max_step = MAX (probe->max_step, p->done - probe->done);
+  probe->done = p->done;
+  if (++probe->reports == probe->cancel_at_report ||
+      (probe->cancel_at_done >= 0 && p->done >= probe->cancel_at_done))
+    probe_cancel (probe, monitor, p->done);
+}
+
+static gboolean
+probe_fault (MorangoMonitor  *monitor,
+             const char      *point,
+             gint64           done,
+             gpointer         user_data,
+             GError         **error)
+{
+  FixtureProbe *probe = user_data;
+
+  if (probe->cancel_in_statement >= 0 && done >= probe->cancel_in_statement &&
+      g_str_equal (point, "statement"))
+    probe_cancel (probe, monitor, done);
+  return TRUE;
+}
+
+MorangoMonitor *
+fixture_probe_monitor (FixtureProbe *probe)
+{
+  MorangoMonitor *monitor = morango_monitor_new (NULL);
+
+  if (probe->interval > 0)
+    morango_monitor_set_interval (monitor, probe->interval);
+  morango_monitor_set_progress_func (monitor, probe_progress, probe, NULL);
+  morango_monitor_set_fault_func (monitor, probe_fault, probe, NULL);
+  return monitor;
+}
+
+/* One run that must succeed; returns its probe's final count. */
+static gint64
+run_whole (const char       *stage,
+           FixtureStageFunc  run,
+           gpointer          data,
+           guint            *reports)
+{
+  FixtureProbe probe = { .stage = stage, .cancel_at_done = -1, .cancel_in_statement = -1 };
+  g_autoptr(MorangoMonitor) monitor = fixture_probe_monitor (&probe);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (run (data, monitor, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (probe.max_step, <=, MAX_STEP);
+  /* The first report and the last, at least. */
+  g_assert_cmpuint (probe.reports, >=, 2);
+  if (reports != NULL)
+    *reports = probe.reports;
+  return probe.done;
+}
+
+void
+fixture_check_cancels (const char        *stage,
+                       FixtureStageFunc   run,
+                       FixtureDumpFunc    dump,
+                       gpointer           reference,
+                       gpointer           subject,
+                       gint64             min_records)
+{
+  g_autofree char *before = NULL;
+  g_autofree char *expected = NULL;
+  g_autofree char *after = NULL;
+  guint n_reports = 0;
+  gint64 n_done;
+
+  g_assert_cmpint (MORANGO_MONITOR_DEFAULT_INTERVAL, <=, MAX_STEP);
+  gint64 t0;
+
+  before = dump (subject);
+  t0 = g_get_monotonic_time ();
+  n_done = run_whole (stage, run, reference, &n_reports);
+  g_assert_cmpint (n_done, >=, min_records);
+  g_test_message ("%s: %" G_GINT64_FORMAT " records in %.3f s, %u reports", stage, n_done,
+                  (g_get_monotonic_time () - t0) / 1e6, n_reports);
+  expected = dump (reference);
+
+  for (guint how = 0; how < 3; how++)
+    {
+      FixtureProbe probe = { .stage = stage, .cancel_at_done = -1, .cancel_in_statement = -1 };
+      g_autoptr(MorangoMonitor) monitor = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autofree char *now = NULL;
+
+      switch (how)
+        {
+        case 0:
+          probe.interval = 1;
+          probe.cancel_at_report = 1;
+          break;
+        case 1:
+          /* Every record is reported: the one after the cancel must
+           * stop the stage, not be reported. */
+          probe.interval = 1;
+          probe.cancel_at_done = n_done / 2;
+          break;
+        default:
+          probe.cancel_in_statement = n_done / 2;
+          break;
+        }
+      monitor = fixture_probe_monitor (&probe);
+      t0 = g_get_monotonic_time ();
+      g_assert_false (run (subject, monitor, &error));
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      g_test_message ("%s cancelled %s after %" G_GINT64_FORMAT " records: %.3f s", stage,
+                      how == 0 ? "at the first report" : how == 1 ? "at a middle report"
+                                                                  : "inside a statement",
+                      probe.done_at_cancel, (g_get_monotonic_time () - t0) / 1e6);
+      g_assert_true (g_atomic_int_get (&probe.cancelled));
+      g_assert_cmpuint (probe.reports_after_cancel, ==, 0);
+      g_assert_cmpint (probe.max_step, <=, MAX_STEP);
+      if (how == 1)
+        g_assert_cmpint (probe.done_at_cancel, >, 0);
+      if (how >= 1)
+        g_assert_cmpint (probe.done_at_cancel, <, n_done);
+      now = dump (subject);
+      fixture_assert_same_text (now, before);
+    }
+
+  /* Nothing of the cancelled runs is left: the next one does it all. */
+  g_assert_cmpint (run_whole (stage, run, subject, NULL), ==, n_done);
+  after = dump (subject);
+  fixture_assert_same_text (after, expected);
 }

@@ -143,10 +143,10 @@ test_write_then_read (Fixture       *f,
   MorangoBufferCursor cursor = { 0 };
   gint64 n = -1;
 
-  g_assert_true (morango_buffer_write_chunk (f->store, TS, f->filter, first, NULL, &n, &error));
+  g_assert_true (morango_transfer_session_receive_chunk (f->store, TS, f->filter, first, NULL, &n, &error));
   g_assert_no_error (error);
   g_assert_cmpint (n, ==, 5);
-  g_assert_true (morango_buffer_write_chunk (f->store, TS, f->filter, second, NULL, &n, &error));
+  g_assert_true (morango_transfer_session_receive_chunk (f->store, TS, f->filter, second, NULL, &n, &error));
   g_assert_cmpint (n, ==, 8);
   g_assert_cmpint (transferred (f), ==, 8);
   g_assert_cmpint (count_rows (f, "SELECT count(*) FROM morango_buffer"), ==, 8);
@@ -228,7 +228,7 @@ test_write_refuses_whole_chunk (Fixture       *f,
         case 4: last->profile = "kolibri"; break;
         }
       g_test_message ("%s", cases[k].what);
-      g_assert_false (morango_buffer_write_chunk (f->store, TS, f->filter, c, NULL, NULL, &error));
+      g_assert_false (morango_transfer_session_receive_chunk (f->store, TS, f->filter, c, NULL, NULL, &error));
       g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED);
       g_assert_nonnull (strstr (error->message, cases[k].message));
       g_clear_error (&error);
@@ -260,13 +260,13 @@ test_check_is_for_one_filter (Fixture       *f,
   morango_buffer_chunk_add_record (c, &other);
   g_assert_true (morango_buffer_check_chunk (f->store, wide, c, &error));
   g_assert_no_error (error);
-  g_assert_false (morango_buffer_write_chunk (f->store, TS, f->filter, c, NULL, NULL, &error));
+  g_assert_false (morango_transfer_session_receive_chunk (f->store, TS, f->filter, c, NULL, NULL, &error));
   g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED);
   g_clear_error (&error);
   g_assert_cmpint (transferred (f), ==, 0);
 
   g_assert_true (morango_buffer_check_chunk (f->store, wide, c, &error));
-  g_assert_true (morango_buffer_write_chunk (f->store, TS, wide, c, NULL, NULL, &error));
+  g_assert_true (morango_transfer_session_receive_chunk (f->store, TS, wide, c, NULL, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpint (transferred (f), ==, 3);
 }
@@ -316,7 +316,7 @@ test_write_monitored (Fixture       *f,
   Seen seen = { 0 };
 
   morango_monitor_stage_begin (failing, "transfer", 400);
-  g_assert_false (morango_buffer_write_chunk (f->store, TS, f->filter, c, failing, NULL, &error));
+  g_assert_false (morango_transfer_session_receive_chunk (f->store, TS, f->filter, c, failing, NULL, &error));
   g_assert_error (error, MORANGO_TEST_ERROR, MORANGO_TEST_ERROR_INJECTED);
   g_clear_error (&error);
   g_assert_cmpint (count_rows (f, "SELECT count(*) FROM morango_buffer"), ==, 0);
@@ -325,7 +325,7 @@ test_write_monitored (Fixture       *f,
   /* Cancelled from inside a statement: SQLite's progress handler. */
   morango_monitor_set_fault_func (cancelling, cancel_at_statement, NULL, NULL);
   morango_monitor_stage_begin (cancelling, "transfer", 400);
-  g_assert_false (morango_buffer_write_chunk (f->store, TS, f->filter, c, cancelling, NULL, &error));
+  g_assert_false (morango_transfer_session_receive_chunk (f->store, TS, f->filter, c, cancelling, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&error);
   g_assert_cmpint (count_rows (f, "SELECT count(*) FROM morango_buffer"), ==, 0);
@@ -335,7 +335,7 @@ test_write_monitored (Fixture       *f,
   morango_monitor_set_interval (counting, 100);
   morango_monitor_set_progress_func (counting, seen_progress, &seen, NULL);
   morango_monitor_stage_begin (counting, "transfer", 400);
-  g_assert_true (morango_buffer_write_chunk (f->store, TS, f->filter, c, counting, NULL, &error));
+  g_assert_true (morango_transfer_session_receive_chunk (f->store, TS, f->filter, c, counting, NULL, &error));
   g_assert_no_error (error);
   morango_monitor_stage_end (counting);
   g_assert_cmpint (seen.done, ==, 400);

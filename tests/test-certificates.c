@@ -6,10 +6,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "morango-certificate-request.h"
 #include "morango-certificate.h"
+#include "morango-chain.h"
 #include "morango-json.h"
 #include "morango-nonce.h"
+#include "morango-shared-key.h"
 #include "morango-test-util.h"
+#include "morango-trust.h"
 #include "test-keys-data.h"
 
 static JsonObject *vectors;   /* certificates.json */
@@ -259,7 +263,7 @@ test_vectors_save_certificate_chain (void)
       before = stored_ids (db);
 
       last = morango_certificate_chain_import (db, json_object_get_member (c, "chain"), expected,
-                                               MORANGO_CHAIN_IMPORT_DEFAULT, &error);
+                                               MORANGO_CHAIN_IMPORT_DEFAULT, NULL, &error);
       after = stored_ids (db);
 
       if (strstr (name, "nothing is compared") != NULL)
@@ -314,7 +318,7 @@ test_import_twice (void)
           json_array_add_object_element (api, json_object_ref (json_object_get_object_member (
                                                  json_array_get_object_element (certs, j), "api_object")));
         node = json_node_init_array (json_node_alloc (), api);
-        last = morango_certificate_chain_import (db, node, NULL, MORANGO_CHAIN_IMPORT_DEFAULT, &error);
+        last = morango_certificate_chain_import (db, node, NULL, MORANGO_CHAIN_IMPORT_DEFAULT, NULL, &error);
         g_assert_no_error (error);
         ids = stored_ids (db);
         g_assert_cmpuint (strlen (ids), ==, (round == 0 ? (i + 1) * 3 : 6) * 33 - 1);
@@ -334,7 +338,7 @@ test_untrusted_root (void)
   g_autoptr(MorangoCertificate) c = NULL;
   g_autofree char *ids = NULL;
 
-  c = morango_certificate_chain_import (db, node, NULL, MORANGO_CHAIN_IMPORT_DEFAULT, &error);
+  c = morango_certificate_chain_import (db, node, NULL, MORANGO_CHAIN_IMPORT_DEFAULT, NULL, &error);
   g_assert_null (c);
   g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_UNTRUSTED);
   g_assert_nonnull (strstr (error->message, "8fd90aa52ea69b359379227d97f6b712"));
@@ -344,9 +348,220 @@ test_untrusted_root (void)
   g_clear_error (&error);
 
   /* Trusting it on import (what `cert trust` does) lets it in. */
-  c = morango_certificate_chain_import (db, node, NULL, MORANGO_CHAIN_IMPORT_TRUST_ROOT, &error);
+  c = morango_certificate_chain_import (db, node, NULL, MORANGO_CHAIN_IMPORT_TRUST_ROOT, NULL, &error);
   g_assert_no_error (error);
   g_assert_true (morango_trust_is_trusted (db, "8fd90aa52ea69b359379227d97f6b712"));
+}
+
+static gint64
+count_certificates (MorangoDb *db)
+{
+  g_autoptr(GError) error = NULL;
+  gint64 n = -1;
+
+  g_assert_true (morango_db_query_int64 (db, &n, NULL, &error,
+                                         "SELECT count(*) FROM morango_certificate", ""));
+  g_assert_no_error (error);
+  return n;
+}
+
+/* A save failing at any point of a chain's import stores nothing: not
+ * the certificates saved before it, nor the trust the import was adding
+ * to its root.  The failure is injected from the test alone: a
+ * temporary trigger on the test's connection refuses the INSERT of the
+ * chain's Nth certificate (root, intermediate, leaf), so the engine
+ * needs no hook for it. */
+static void
+test_import_atomic (void)
+{
+  JsonArray *chains = json_object_get_array_member (vectors, "chains");
+  JsonArray *certs = json_object_get_array_member (json_array_get_object_element (chains, 0), "certificates");
+  const char *root = json_object_get_string_member (json_array_get_object_element (certs, 0), "id");
+  g_autoptr(MorangoDb) db = new_db ();
+  g_autoptr(JsonArray) api = json_array_new ();
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(MorangoCertificate) last = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 before;
+
+  g_assert_cmpuint (json_array_get_length (certs), ==, 3);
+  for (guint j = 0; j < 3; j++)
+    {
+      JsonObject *v = json_array_get_object_element (certs, j);
+
+      /* Root, intermediate, leaf: each the parent of the next. */
+      if (j > 0)
+        g_assert_cmpstr (json_object_get_string_member (v, "parent_id"), ==,
+                         json_object_get_string_member (json_array_get_object_element (certs, j - 1), "id"));
+      json_array_add_object_element (api, json_object_ref (json_object_get_object_member (v, "api_object")));
+    }
+  node = json_node_init_array (json_node_alloc (), json_array_ref (api));
+  before = count_certificates (db);
+
+  for (guint fail = 0; fail < 3; fail++)
+    {
+      const char *id = json_object_get_string_member (json_array_get_object_element (certs, fail), "id");
+      g_autofree char *message = g_strdup_printf ("injected: save %u fails", fail + 1);
+      g_autofree char *trigger = g_strdup_printf ("CREATE TEMP TRIGGER fail_save BEFORE INSERT ON morango_certificate "
+                                                  "WHEN NEW.id = '%s' "
+                                                  "BEGIN SELECT RAISE (ABORT, '%s'); END",
+                                                  id, message);
+
+      g_test_message ("save %u of 3 fails", fail + 1);
+      g_assert_true (morango_db_exec (db, trigger, &error));
+      g_assert_no_error (error);
+      last = morango_certificate_chain_import (db, node, NULL, MORANGO_CHAIN_IMPORT_TRUST_ROOT, NULL, &error);
+      g_assert_null (last);
+      g_assert_nonnull (error);
+      g_assert_nonnull (strstr (error->message, message));
+      g_clear_error (&error);
+      g_assert_true (morango_db_exec (db, "DROP TRIGGER temp.fail_save", &error));
+      g_assert_no_error (error);
+
+      g_assert_false (morango_db_in_transaction (db));
+      g_assert_cmpint (count_certificates (db), ==, before);
+      g_assert_false (morango_trust_is_trusted (db, root));
+    }
+
+  /* Without the failure, the same chain imports whole. */
+  last = morango_certificate_chain_import (db, node, NULL, MORANGO_CHAIN_IMPORT_TRUST_ROOT, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (last);
+  g_assert_cmpstr (morango_certificate_get_id (last), ==,
+                   json_object_get_string_member (json_array_get_object_element (certs, 2), "id"));
+  g_assert_cmpint (count_certificates (db), ==, before + 3);
+  g_assert_true (morango_trust_is_trusted (db, root));
+}
+
+/* What a monitor heard of a chain import, and when it cancelled it. */
+typedef struct {
+  guint   cancel_at_report;   /* 0: never */
+  gboolean cancel_at_commit;
+  guint   reports;
+  gint64  done;
+  gint64  total;
+  gboolean cancelled;
+  guint   reports_after_cancel;
+} ImportProbe;
+
+static void
+import_progress (MorangoMonitor        *monitor,
+                 const MorangoProgress *p,
+                 gpointer               user_data)
+{
+  ImportProbe *probe = user_data;
+
+  if (probe->cancelled)
+    {
+      probe->reports_after_cancel++;
+      return;
+    }
+  g_assert_cmpstr (p->stage, ==, "chain-import");
+  g_assert_cmpint (p->done, >=, probe->done);
+  probe->done = p->done;
+  probe->total = p->total;
+  if (++probe->reports == probe->cancel_at_report)
+    {
+      probe->cancelled = TRUE;
+      morango_monitor_cancel (monitor);
+    }
+}
+
+static gboolean
+import_fault (MorangoMonitor  *monitor,
+              const char      *point,
+              gint64           done,
+              gpointer         user_data,
+              GError         **error)
+{
+  ImportProbe *probe = user_data;
+
+  if (probe->cancel_at_commit && g_str_equal (point, "commit") && !probe->cancelled)
+    {
+      probe->cancelled = TRUE;
+      morango_monitor_cancel (monitor);
+    }
+  return TRUE;
+}
+
+static MorangoMonitor *
+import_monitor (ImportProbe *probe)
+{
+  MorangoMonitor *monitor = morango_monitor_new (NULL);
+
+  morango_monitor_set_interval (monitor, 1);
+  morango_monitor_set_progress_func (monitor, import_progress, probe, NULL);
+  morango_monitor_set_fault_func (monitor, import_fault, probe, NULL);
+  return monitor;
+}
+
+/* A chain import cancelled before it starts, at any report while it
+ * checks the certificates, or once it has saved them and would commit,
+ * stores nothing (not even the trust it was adding) and hears nothing
+ * after the cancel; then it imports whole. */
+static void
+test_import_cancel (void)
+{
+  JsonArray *chains = json_object_get_array_member (vectors, "chains");
+  JsonArray *certs = json_object_get_array_member (json_array_get_object_element (chains, 0), "certificates");
+  const char *root = json_object_get_string_member (json_array_get_object_element (certs, 0), "id");
+  g_autoptr(MorangoDb) db = new_db ();
+  g_autoptr(JsonArray) api = json_array_new ();
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 before;
+
+  for (guint j = 0; j < json_array_get_length (certs); j++)
+    json_array_add_object_element (api, json_object_ref (json_object_get_object_member (
+      json_array_get_object_element (certs, j), "api_object")));
+  node = json_node_init_array (json_node_alloc (), json_array_ref (api));
+  before = count_certificates (db);
+
+  /* 0: cancelled before; 1..4: at the first report (the start) and after
+   * each of the three certificates checked; 5: before the commit. */
+  for (guint how = 0; how <= 5; how++)
+    {
+      ImportProbe probe = { 0, };
+      g_autoptr(MorangoMonitor) monitor = import_monitor (&probe);
+      g_autoptr(MorangoCertificate) last = NULL;
+
+      if (how == 0)
+        {
+          probe.cancelled = TRUE;
+          morango_monitor_cancel (monitor);
+        }
+      else if (how <= 4)
+        probe.cancel_at_report = how;
+      else
+        probe.cancel_at_commit = TRUE;
+      last = morango_certificate_chain_import (db, node, NULL, MORANGO_CHAIN_IMPORT_TRUST_ROOT, monitor,
+                                               &error);
+      g_assert_null (last);
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      g_clear_error (&error);
+      g_assert_cmpuint (probe.reports_after_cancel, ==, 0);
+      g_assert_cmpuint (probe.reports, ==, how == 5 ? 4 : how);
+      g_assert_false (morango_db_in_transaction (db));
+      g_assert_cmpint (count_certificates (db), ==, before);
+      g_assert_false (morango_trust_is_trusted (db, root));
+    }
+
+  {
+    ImportProbe probe = { 0, };
+    g_autoptr(MorangoMonitor) monitor = import_monitor (&probe);
+    g_autoptr(MorangoCertificate) last = morango_certificate_chain_import (db, node, NULL,
+                                                                           MORANGO_CHAIN_IMPORT_TRUST_ROOT,
+                                                                           monitor, &error);
+
+    g_assert_no_error (error);
+    g_assert_nonnull (last);
+    /* The start, each certificate, the end. */
+    g_assert_cmpuint (probe.reports, ==, 5);
+    g_assert_cmpint (probe.done, ==, 3);
+    g_assert_cmpint (probe.total, ==, 3);
+    g_assert_cmpint (count_certificates (db), ==, before + 3);
+    g_assert_true (morango_trust_is_trusted (db, root));
+  }
 }
 
 /* --- Certificates we make ---------------------------------------- */
@@ -537,14 +752,14 @@ test_round_trip (Fixture *f, gconstpointer data)
                    ==, morango_certificate_get_id (f->root));
 
   got = morango_certificate_chain_import_text (other, text, morango_certificate_get_id (f->child),
-                                               MORANGO_CHAIN_IMPORT_DEFAULT, &error);
+                                               MORANGO_CHAIN_IMPORT_DEFAULT, NULL, &error);
   g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_UNTRUSTED);
   g_clear_error (&error);
 
   /* The double-encoded payload form, trusting the root this time. */
   as_string = json_node_init_string (json_node_alloc (), text);
   got = morango_certificate_chain_import (other, as_string, morango_certificate_get_id (f->child),
-                                          MORANGO_CHAIN_IMPORT_TRUST_ROOT, &error);
+                                          MORANGO_CHAIN_IMPORT_TRUST_ROOT, NULL, &error);
   g_assert_no_error (error);
   g_assert_false (morango_certificate_has_private_key (got));
   g_assert_cmpstr (morango_certificate_get_serialized (got), ==, morango_certificate_get_serialized (f->child));
@@ -554,7 +769,7 @@ test_round_trip (Fixture *f, gconstpointer data)
 
   /* Re-importing changes nothing. */
   g_clear_object (&got);
-  got = morango_certificate_chain_import_text (other, text, NULL, MORANGO_CHAIN_IMPORT_DEFAULT, &error);
+  got = morango_certificate_chain_import_text (other, text, NULL, MORANGO_CHAIN_IMPORT_DEFAULT, NULL, &error);
   g_assert_no_error (error);
   {
     g_autofree char *ids = stored_ids (other);
@@ -693,7 +908,7 @@ test_conflict (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
   json_object_set_string_member (leaf, "signature", resigned);
   node = json_node_init_array (json_node_alloc (), chain);
-  got = morango_certificate_chain_import (f->db, node, NULL, MORANGO_CHAIN_IMPORT_DEFAULT, &error);
+  got = morango_certificate_chain_import (f->db, node, NULL, MORANGO_CHAIN_IMPORT_DEFAULT, NULL, &error);
   g_assert_null (got);
   g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_CONFLICT);
 }
@@ -721,7 +936,7 @@ test_bad_input (void)
     {
       g_autoptr(GError) error = NULL;
       g_autoptr(MorangoCertificate) c = morango_certificate_chain_import_text (db, bad[i], NULL,
-                                                                               MORANGO_CHAIN_IMPORT_DEFAULT, &error);
+                                                                               MORANGO_CHAIN_IMPORT_DEFAULT, NULL, &error);
       g_autofree char *ids = stored_ids (db);
 
       g_test_message ("bad input %u: %s", i, error ? error->message : "(none)");
@@ -754,7 +969,7 @@ test_bad_input (void)
     json_object_set_string_member (api, "serialized", text);
     json_object_set_string_member (api, "signature", "AAAA");
     node = json_node_init_object (json_node_alloc (), api);
-    c = morango_certificate_chain_import (db, node, NULL, MORANGO_CHAIN_IMPORT_TRUST_ROOT, &error);
+    c = morango_certificate_chain_import (db, node, NULL, MORANGO_CHAIN_IMPORT_TRUST_ROOT, NULL, &error);
     g_assert_null (c);
     g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_KEY_INVALID);
     g_test_message ("%s", error->message);
@@ -823,7 +1038,7 @@ test_backup_restore (Fixture *f, gconstpointer data)
   g_assert_null (strstr (text, "RSA PRIVATE KEY"));
   g_assert_nonnull (strstr (text, "ENCRYPTED PRIVATE KEY"));
 
-  restored = morango_certificate_restore (other, text, "wrong", &error);
+  restored = morango_certificate_restore (other, text, "wrong", NULL, &error);
   g_assert_null (restored);
   g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_PERMISSION_DENIED);
   g_clear_error (&error);
@@ -846,7 +1061,7 @@ test_backup_restore (Fixture *f, gconstpointer data)
     json_object_set_string_member (first, "signature", bogus);
     node = json_node_init_object (json_node_alloc (), forged);
     forged_text = morango_json_dumps (node);
-    restored = morango_certificate_restore (other, forged_text, "s3cret pass", &error);
+    restored = morango_certificate_restore (other, forged_text, "s3cret pass", NULL, &error);
     g_assert_null (restored);
     g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_SIGNATURE_INVALID);
     g_clear_error (&error);
@@ -856,7 +1071,22 @@ test_backup_restore (Fixture *f, gconstpointer data)
     g_assert_false (morango_db_in_transaction (other));
   }
 
-  restored = morango_certificate_restore (other, text, "s3cret pass", &error);
+  /* A cancelled restore restores nothing. */
+  {
+    g_autoptr(MorangoMonitor) cancelled = morango_monitor_new (NULL);
+    g_autofree char *ids = NULL;
+
+    morango_monitor_cancel (cancelled);
+    restored = morango_certificate_restore (other, text, "s3cret pass", cancelled, &error);
+    g_assert_null (restored);
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    g_clear_error (&error);
+    ids = stored_ids (other);
+    g_assert_cmpstr (ids, ==, "");
+    g_assert_false (morango_trust_is_trusted (other, morango_certificate_get_id (f->root)));
+  }
+
+  restored = morango_certificate_restore (other, text, "s3cret pass", NULL, &error);
   g_assert_no_error (error);
   g_assert_true (morango_certificate_has_private_key (restored));
   g_clear_object (&restored);
@@ -932,7 +1162,7 @@ test_request_issue (Fixture *f, gconstpointer data)
 
   /* The requester imports the parent's chain, then takes the answer. */
   root_node = json_node_init_object (json_node_alloc (), morango_certificate_to_json (f->root));
-  imported_root = morango_certificate_chain_import (client, root_node, NULL, MORANGO_CHAIN_IMPORT_TRUST_ROOT, &error);
+  imported_root = morango_certificate_chain_import (client, root_node, NULL, MORANGO_CHAIN_IMPORT_TRUST_ROOT, NULL, &error);
   g_assert_no_error (error);
   response = morango_certificate_to_json (issued);
   accepted = morango_certificate_request_accept (client, req, response, vector_key (6), &error);
@@ -989,7 +1219,7 @@ test_request_refused (Fixture *f, gconstpointer data)
     g_autoptr(MorangoDb) other = new_db ();
     g_autoptr(GError) error = NULL;
     g_autoptr(JsonNode) node = json_node_init_object (json_node_alloc (), morango_certificate_to_json (f->root));
-    g_autoptr(MorangoCertificate) r = morango_certificate_chain_import (other, node, NULL, MORANGO_CHAIN_IMPORT_TRUST_ROOT, &error);
+    g_autoptr(MorangoCertificate) r = morango_certificate_chain_import (other, node, NULL, MORANGO_CHAIN_IMPORT_TRUST_ROOT, NULL, &error);
     MorangoCertificateRequest req = {
       (char *) morango_certificate_get_id (f->root), "facilitydata", "subset_scope", 1, sub, (char *) pub6,
     };
@@ -1214,6 +1444,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/certificates/vectors/save-certificate-chain", test_vectors_save_certificate_chain);
   g_test_add_func ("/certificates/import-twice", test_import_twice);
   g_test_add_func ("/certificates/untrusted-root", test_untrusted_root);
+  g_test_add_func ("/certificates/import-atomic", test_import_atomic);
+  g_test_add_func ("/certificates/import-cancel", test_import_cancel);
   g_test_add_func ("/certificates/bad-input", test_bad_input);
   g_test_add_func ("/certificates/same-as-morango", test_same_as_morango);
 #define FIXTURE(path, fn) g_test_add (path, Fixture, NULL, fixture_setup, fn, fixture_teardown)

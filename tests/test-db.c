@@ -79,18 +79,26 @@ test_transactions_nest_and_roll_back (void)
   g_autoptr(MorangoDb) db = morango_db_open (":memory:", &error);
   gint64 n = -1;
 
-  g_assert_true (morango_db_begin (db, &error));
-  g_assert_true (morango_db_execute (db, &error, "INSERT INTO morango_meta VALUES (?, ?)", "ss", "a", "1"));
-  g_assert_true (morango_db_begin (db, &error));
-  g_assert_true (morango_db_execute (db, &error, "INSERT INTO morango_meta VALUES (?, ?)", "ss", "b", "2"));
-  morango_db_rollback (db);   /* only b goes */
-  g_assert_true (morango_db_commit (db, &error));
+  {
+    g_autoptr(MorangoTransaction) outer = morango_transaction_begin (db, NULL, &error);
+
+    g_assert_true (morango_db_execute (db, &error, "INSERT INTO morango_meta VALUES (?, ?)", "ss", "a", "1"));
+    {
+      g_autoptr(MorangoTransaction) inner = morango_transaction_begin (db, NULL, &error);
+
+      g_assert_true (morango_db_execute (db, &error, "INSERT INTO morango_meta VALUES (?, ?)", "ss", "b", "2"));
+      /* dropped without a commit: only b goes */
+    }
+    g_assert_true (morango_transaction_commit (outer, &error));
+  }
   g_assert_true (morango_db_query_int64 (db, &n, NULL, &error, "SELECT count(*) FROM morango_meta", ""));
   g_assert_cmpint (n, ==, 1);
 
-  g_assert_true (morango_db_begin (db, &error));
-  g_assert_true (morango_db_execute (db, &error, "INSERT INTO morango_meta VALUES (?, ?)", "ss", "c", "3"));
-  morango_db_rollback (db);
+  {
+    g_autoptr(MorangoTransaction) tx = morango_transaction_begin (db, NULL, &error);
+
+    g_assert_true (morango_db_execute (db, &error, "INSERT INTO morango_meta VALUES (?, ?)", "ss", "c", "3"));
+  }
   g_assert_true (morango_db_query_int64 (db, &n, NULL, &error, "SELECT count(*) FROM morango_meta", ""));
   g_assert_cmpint (n, ==, 1);
   g_assert_false (morango_db_in_transaction (db));
@@ -345,10 +353,11 @@ test_refuses_damaged_pages (void)
   g_autoptr(MorangoDb) db = NULL;
   g_autofree char *contents = NULL;
   gsize len = 0, page;
+  MorangoTransaction *tx;
 
   db = morango_db_open (path, &error);
   g_assert_no_error (error);
-  g_assert_true (morango_db_begin (db, &error));
+  tx = morango_transaction_begin (db, NULL, &error);
   for (int i = 0; i < 2000; i++)
     {
       g_autofree char *id = g_strdup_printf ("%032x", i);
@@ -356,7 +365,8 @@ test_refuses_damaged_pages (void)
                                          "INSERT INTO morango_deletedmodels (id, profile) VALUES (?, ?)",
                                          "ss", id, "some profile name that takes space"));
     }
-  g_assert_true (morango_db_commit (db, &error));
+  g_assert_true (morango_transaction_commit (tx, &error));
+  morango_transaction_free (tx);
   g_assert_true (morango_db_exec (db, "PRAGMA wal_checkpoint(TRUNCATE)", &error));
   g_clear_object (&db);
 
@@ -577,6 +587,252 @@ test_monitor_reports (void)
   g_assert_true (morango_monitor_check (NULL, "x", 1, NULL));
 }
 
+/* ---- one thread at a time ---- */
+
+static gpointer
+run_in_thread (GThreadFunc func,
+               gpointer    data)
+{
+  GThread *thread = g_thread_new ("test-db-other", func, data);
+
+  return g_thread_join (thread);
+}
+
+static void
+expect_wrong_thread (guint n)
+{
+  for (guint i = 0; i < n; i++)
+    g_test_expect_message ("morango-db", G_LOG_LEVEL_CRITICAL, "*used by thread*");
+}
+
+typedef struct {
+  MorangoDb    *db;
+  sqlite3_stmt *stmt;   /* prepared by the owner */
+} Borrowed;
+
+/* Every entry point that reaches the connection refuses a thread it was
+ * not handed to, and says so; the owner goes on as if nothing happened. */
+static gpointer
+use_without_hand_over (gpointer data)
+{
+  Borrowed *b = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoTransaction) tx = NULL;
+  gint64 n = -1;
+
+  g_assert_false (morango_db_exec (b->db, "SELECT 1", &error));
+  g_assert_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_WRONG_THREAD);
+  g_clear_error (&error);
+  g_assert_null (morango_db_prepare (b->db, "SELECT 1", &error));
+  g_assert_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_WRONG_THREAD);
+  g_clear_error (&error);
+  g_assert_false (morango_db_query_int64 (b->db, &n, NULL, &error, "SELECT count(*) FROM morango_meta", ""));
+  g_assert_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_WRONG_THREAD);
+  g_clear_error (&error);
+  g_assert_false (morango_db_bind (b->db, b->stmt, &error, "s", "a"));
+  g_assert_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_WRONG_THREAD);
+  g_clear_error (&error);
+  g_assert_cmpint (morango_db_step (b->db, b->stmt, &error), ==, -1);
+  g_assert_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_WRONG_THREAD);
+  g_clear_error (&error);
+  tx = morango_transaction_begin (b->db, NULL, &error);
+  g_assert_null (tx);
+  g_assert_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_WRONG_THREAD);
+  g_clear_error (&error);
+  /* Taking it is no better than using it. */
+  g_assert_false (morango_db_acquire (b->db));
+  return NULL;
+}
+
+static void
+test_thread_without_hand_over (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoDb) db = morango_db_open (":memory:", &error);
+  Borrowed b = { db, NULL };
+
+  g_assert_no_error (error);
+  b.stmt = morango_db_prepare (db, "SELECT count(*) FROM morango_meta WHERE key = ?", &error);
+  g_assert_nonnull (b.stmt);
+
+  expect_wrong_thread (6);
+  g_test_expect_message ("morango-db", G_LOG_LEVEL_CRITICAL, "*acquired by thread*still owns it*");
+  run_in_thread (use_without_hand_over, &b);
+  g_test_assert_expected_messages ();
+
+  /* The owner's connection and statement are as they were. */
+  g_assert_true (morango_db_bind (db, b.stmt, &error, "s", "a"));
+  g_assert_cmpint (morango_db_step (db, b.stmt, &error), ==, SQLITE_ROW);
+  g_assert_no_error (error);
+  sqlite3_reset (b.stmt);
+  g_assert_true (morango_db_execute (db, &error, "INSERT INTO morango_meta VALUES (?, ?)", "ss", "x", "1"));
+  g_assert_no_error (error);
+}
+
+static gpointer
+write_after_acquire (gpointer data)
+{
+  MorangoDb *db = data;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (morango_db_acquire (db));
+  {
+    g_autoptr(MorangoTransaction) tx = morango_transaction_begin (db, NULL, &error);
+
+    g_assert_nonnull (tx);
+    g_assert_true (morango_db_execute (db, &error, "INSERT INTO morango_meta VALUES (?, ?)",
+                                       "ss", "from-thread", "1"));
+    g_assert_true (morango_transaction_commit (tx, &error));
+  }
+  g_assert_no_error (error);
+  morango_db_release (db);
+  return NULL;
+}
+
+/* Handed over, the connection works on the other thread and comes back;
+ * released and not acquired again, it belongs to no thread. */
+static void
+test_thread_hand_over (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoDb) db = morango_db_open (":memory:", &error);
+  gint64 before = count_meta (db);
+
+  morango_db_release (db);
+  run_in_thread (write_after_acquire, db);
+
+  g_test_expect_message ("morango-db", G_LOG_LEVEL_CRITICAL, "*released and not acquired again*");
+  g_assert_false (morango_db_exec (db, "SELECT 1", &error));
+  g_test_assert_expected_messages ();
+  g_assert_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_WRONG_THREAD);
+  g_clear_error (&error);
+
+  g_assert_true (morango_db_acquire (db));
+  g_assert_cmpint (count_meta (db), ==, before + 1);
+
+  /* A transaction is not handed over. */
+  {
+    g_autoptr(MorangoTransaction) tx = morango_transaction_begin (db, NULL, &error);
+
+    g_test_expect_message ("morango-db", G_LOG_LEVEL_CRITICAL, "*released with a transaction open*");
+    morango_db_release (db);
+    g_test_assert_expected_messages ();
+    g_assert_true (morango_transaction_commit (tx, &error));
+  }
+}
+
+typedef struct {
+  MorangoDb *reader;
+  gint64     n;
+  gint64     hex;
+  gint64     doubled;
+} ReaderRun;
+
+static gpointer
+read_after_acquire (gpointer data)
+{
+  ReaderRun *r = data;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (morango_db_acquire (r->reader));
+  g_assert_true (morango_db_query_int64 (r->reader, &r->n, NULL, &error,
+                                         "SELECT count(*) FROM morango_meta", ""));
+  g_assert_true (morango_db_query_int64 (r->reader, &r->hex, NULL, &error,
+                                         "SELECT morango_hex32 (?)", "s",
+                                         "0123456789abcdef0123456789abcdef"));
+  g_assert_true (morango_db_query_int64 (r->reader, &r->doubled, NULL, &error,
+                                         "SELECT test_double (21) = 42", ""));
+  g_assert_no_error (error);
+  morango_db_release (r->reader);
+  return NULL;
+}
+
+static void
+sql_double (sqlite3_context  *ctx,
+            int               argc,
+            sqlite3_value   **argv)
+{
+  int *calls = sqlite3_user_data (ctx);
+
+  g_atomic_int_inc (calls);
+  sqlite3_result_int64 (ctx, sqlite3_value_int64 (argv[0]) * 2);
+}
+
+static void
+count_destroy (gpointer data)
+{
+  int *calls = data;
+
+  *calls = -1;
+}
+
+/* A reader is a MorangoDb that reads what the writer committed, has the
+ * writer's SQL functions, refuses to write, and moves between threads
+ * like any connection; a function's data lives as long as the last
+ * connection that has it. */
+static void
+test_reader (void)
+{
+  g_autofree char *dir = morango_test_tmpdir ();
+  g_autofree char *path = g_build_filename (dir, "r.db", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoDb) memory = morango_db_open (":memory:", &error);
+  g_autoptr(MorangoDb) db = morango_db_open (path, &error);
+  ReaderRun r = { NULL, };
+  int calls = 0;
+  gint64 one = 0;
+
+  g_assert_no_error (error);
+  g_assert_null (morango_db_open_reader (memory, &error));
+  g_assert_no_error (error);
+
+  g_assert_true (morango_db_register_function (db, "test_double", 1, sql_double, &calls,
+                                               count_destroy, &error));
+  g_assert_true (morango_db_get_function_data (db, "test_double") == &calls);
+  g_assert_null (morango_db_get_function_data (db, "no_such_function"));
+  g_test_expect_message ("morango-db", G_LOG_LEVEL_CRITICAL, "*already registered*");
+  g_assert_false (morango_db_register_function (db, "test_double", 1, sql_double, &calls,
+                                                NULL, &error));
+  g_test_assert_expected_messages ();
+  g_clear_error (&error);
+  g_assert_true (morango_db_execute (db, &error, "INSERT INTO morango_meta VALUES (?, ?)", "ss", "w", "1"));
+
+  r.reader = morango_db_open_reader (db, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (r.reader);
+  g_assert_true (morango_db_is_read_only (r.reader));
+  g_assert_false (morango_db_is_read_only (db));
+
+  /* It refuses to write, and has no transactions. */
+  g_assert_false (morango_db_execute (r.reader, &error, "INSERT INTO morango_meta VALUES (?, ?)",
+                                      "ss", "r", "1"));
+  g_assert_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_READ_ONLY);
+  g_clear_error (&error);
+  g_test_expect_message ("morango-db", G_LOG_LEVEL_CRITICAL, "*reading connection*");
+  g_assert_null (morango_transaction_begin (r.reader, NULL, &error));
+  g_test_assert_expected_messages ();
+  g_assert_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_READ_ONLY);
+  g_clear_error (&error);
+
+  /* Handed to a reading thread, it reads there. */
+  morango_db_release (r.reader);
+  run_in_thread (read_after_acquire, &r);
+  g_assert_true (morango_db_acquire (r.reader));
+  g_assert_cmpint (r.n, ==, count_meta (db));
+  g_assert_cmpint (r.hex, ==, 1);
+  g_assert_cmpint (r.doubled, ==, 1);
+  g_assert_cmpint (calls, ==, 1);
+
+  /* The writer keeps the function after its reader is gone; the data
+   * goes with the last of them. */
+  g_clear_object (&r.reader);
+  g_assert_true (morango_db_query_int64 (db, &one, NULL, &error, "SELECT test_double (1) = 2", ""));
+  g_assert_cmpint (one, ==, 1);
+  g_assert_cmpint (calls, ==, 2);
+  g_clear_object (&db);
+  g_assert_cmpint (calls, ==, -1);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -589,6 +845,9 @@ main (int   argc,
   g_test_add_func ("/db/transaction/real-commit-failure", test_transaction_real_commit_failure);
   g_test_add_func ("/db/transaction/cancel-long-statement", test_transaction_cancel_long_statement);
   g_test_add_func ("/db/monitor/reports", test_monitor_reports);
+  g_test_add_func ("/db/thread/without-hand-over", test_thread_without_hand_over);
+  g_test_add_func ("/db/thread/hand-over", test_thread_hand_over);
+  g_test_add_func ("/db/reader", test_reader);
   g_test_add_func ("/db/delete-copies-keeps-wiping", test_delete_copies_keeps_wiping);
   g_test_add_func ("/db/migration-keeps-rows", test_migration_keeps_rows);
   g_test_add_func ("/db/refuses-garbage", test_refuses_garbage);

@@ -375,6 +375,33 @@ test_update_dmc_never_lowers_v1 (void)
   fixture_assert_rows ("dmc", after, json_node_get_array (expected));
 }
 
+/* A "super" counter is credited to the filter entries its partition
+ * encloses, and to no other (quirk 2).  The vectors only have the ""
+ * super partition, which encloses every entry; here "p1" encloses
+ * "p1:a" but not "p2:b".  The expected rows are written out by hand. */
+static void
+test_update_dmc_super_encloses_one (void)
+{
+  g_autoptr(MorangoStore) store = fixture_store_new ("facilitydata", "00000000000000000000000000000001", 0);
+  g_autoptr(MorangoFilter) filter = morango_filter_parse ("p1:a\np2:b");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoFsic) sender = morango_fsic_parse (
+    "{\"super\": {\"p1\": {\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\": 7}},"
+    " \"sub\": {\"p2:b\": {\"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\": 3}}}",
+    MORANGO_FSIC_V2, &error);
+  g_autoptr(JsonArray) after = NULL;
+  g_autoptr(JsonNode) expected = json_from_string (
+    "[{\"instance_id\": \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\", \"partition\": \"p1:a\", \"counter\": 7},"
+    " {\"instance_id\": \"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\", \"partition\": \"p2:b\", \"counter\": 3}]", NULL);
+
+  g_assert_no_error (error);
+  g_assert_true (morango_store_update_dmc (store, filter, sender, &error));
+  g_assert_no_error (error);
+  after = fixture_dump_rows (morango_store_get_db (store), "dmc");
+  /* No (aaaa…, p2:b) row: "p1" does not enclose "p2:b". */
+  fixture_assert_rows ("dmc", after, json_node_get_array (expected));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -389,5 +416,6 @@ main (int   argc,
   g_test_add_func ("/fsic/calculate", test_calculate_fsic);
   g_test_add_func ("/fsic/update-dmc", test_update_dmc);
   g_test_add_func ("/fsic/update-dmc-never-lowers-v1", test_update_dmc_never_lowers_v1);
+  g_test_add_func ("/fsic/update-dmc-super-encloses-one", test_update_dmc_super_encloses_one);
   return g_test_run ();
 }

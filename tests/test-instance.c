@@ -123,24 +123,22 @@ test_override_variables (void)
   g_unsetenv ("MORANGO_NODE_ID");
 }
 
+/* The stages' fault hook as the tests arm it: a point and a count. */
 static void
-test_store_injection_hook (void)
+test_injection_hook (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(MorangoDb) db = morango_db_open (":memory:", &error);
-  g_autoptr(MorangoRandom) random = morango_random_new_seeded (3);
-  g_autoptr(MorangoStore) store = morango_store_new_for_db (db, "facilitydata", NULL,
-                                                            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", random);
+  g_autoptr(MorangoMonitor) monitor = morango_monitor_new (NULL);
 
-  g_assert_true (morango_store_check_injected (store, "dequeue", 100, &error));
-  morango_store_inject_failure (store, "dequeue", 5);
-  g_assert_true (morango_store_check_injected (store, "queue", 10, &error));
-  g_assert_true (morango_store_check_injected (store, "dequeue", 4, &error));
-  g_assert_false (morango_store_check_injected (store, "dequeue", 5, &error));
-  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INJECTED);
-  morango_store_inject_failure (store, NULL, -1);
+  g_assert_true (morango_monitor_check (monitor, "dequeue", 100, &error));
+  morango_test_monitor_fail_at (monitor, "dequeue", 5);
+  g_assert_true (morango_monitor_check (monitor, "queue", 10, &error));
+  g_assert_true (morango_monitor_check (monitor, "dequeue", 4, &error));
+  g_assert_false (morango_monitor_check (monitor, "dequeue", 5, &error));
+  g_assert_error (error, MORANGO_TEST_ERROR, MORANGO_TEST_ERROR_INJECTED);
+  morango_test_monitor_fail_at (monitor, NULL, -1);
   g_clear_error (&error);
-  g_assert_true (morango_store_check_injected (store, "dequeue", 5, &error));
+  g_assert_true (morango_monitor_check (monitor, "dequeue", 5, &error));
 }
 
 int
@@ -152,6 +150,6 @@ main (int   argc,
   g_test_add_func ("/instance/resolution-rules", test_resolution_rules);
   g_test_add_func ("/instance/seeded-ids-repeat", test_seeded_database_ids_repeat);
   g_test_add_func ("/instance/override-variables", test_override_variables);
-  g_test_add_func ("/instance/store-injection-hook", test_store_injection_hook);
+  g_test_add_func ("/instance/injection-hook", test_injection_hook);
   return g_test_run ();
 }

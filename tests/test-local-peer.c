@@ -38,11 +38,10 @@ fixture_set_up (Fixture       *f,
   g_assert_no_error (error);
   f->store = morango_store_open (path, f->profile, host, random, &error);
   g_assert_no_error (error);
-  f->peer = MORANGO_PEER (morango_local_peer_new (f->store, MORANGO_FSIC_V2, TRUE, NULL));
 
   json_object_set_string_member (user, "username", "bob");
   json_object_set_string_member (user, "password", "x");
-  g_assert_true (morango_app_create (f->store, "user", user, &f->user, &error));
+  g_assert_true (morango_app_create (morango_store_get_app (f->store), "user", user, &f->user, &error));
   for (guint i = 0; i < 6; i++)
     {
       g_autoptr(JsonObject) log = json_object_new ();
@@ -50,9 +49,11 @@ fixture_set_up (Fixture       *f,
 
       json_object_set_string_member (log, "user_id", f->user);
       json_object_set_string_member (log, "content_id", content);
-      g_assert_true (morango_app_create (f->store, "contentsummarylog", log, NULL, &error));
+      g_assert_true (morango_app_create (morango_store_get_app (f->store), "contentsummarylog", log, NULL, &error));
     }
   f->filter = g_strdup_printf ("%s:user", f->user);
+  /* From here on the peer lends itself the store's connection. */
+  f->peer = MORANGO_PEER (morango_local_peer_new (f->store, MORANGO_FSIC_V2, TRUE, NULL));
 }
 
 static void
@@ -205,8 +206,11 @@ test_pull_sequence (Fixture       *f,
   {
     gint64 n = -1;
 
+    /* Between requests the connection is nobody's: borrowed here. */
+    g_assert_true (morango_db_acquire (morango_store_get_db (f->store)));
     g_assert_true (morango_db_query_int64 (morango_store_get_db (f->store), &n, NULL, &error,
                                            "SELECT count(*) FROM morango_buffer", ""));
+    morango_db_release (morango_store_get_db (f->store));
     g_assert_cmpint (n, ==, 0);
   }
 }
@@ -280,9 +284,11 @@ test_push_sequence (Fixture       *f,
   {
     gint64 n = -1;
 
+    g_assert_true (morango_db_acquire (morango_store_get_db (f->store)));
     g_assert_true (morango_db_query_int64 (morango_store_get_db (f->store), &n, NULL, &error,
                                            "SELECT count(*) FROM facility_profile_summarylog "
                                            "WHERE id = ?", "s", id));
+    morango_db_release (morango_store_get_db (f->store));
     g_assert_cmpint (n, ==, 1);
   }
   /* Past transferring, no more records. */
@@ -306,6 +312,7 @@ test_failed_stage_runs_again (Fixture       *f,
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(MorangoTransferSession) ts = NULL;
+  g_autoptr(MorangoMonitor) failing = NULL;
   MorangoPeerUpdate update = MORANGO_PEER_UPDATE_INIT;
 
   open_sync_session (f);
@@ -315,16 +322,17 @@ test_failed_stage_runs_again (Fixture       *f,
   ts = proceed (f, MORANGO_STAGE_SERIALIZING, &update);
   g_clear_pointer (&ts, morango_transfer_session_free);
 
-  morango_store_inject_failure (f->store, "queue", 0);
+  failing = morango_test_monitor_failing_at ("queue", 0);
+  morango_local_peer_set_monitor (MORANGO_LOCAL_PEER (f->peer), failing);
   g_assert_null (morango_peer_proceed (f->peer, TS, MORANGO_STAGE_QUEUING, NULL, NULL, &error));
-  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INJECTED);
+  g_assert_error (error, MORANGO_TEST_ERROR, MORANGO_TEST_ERROR_INJECTED);
   g_clear_error (&error);
   ts = morango_peer_get_transfer_session (f->peer, TS, NULL, &error);
   g_assert_cmpint (ts->stage, ==, MORANGO_STAGE_QUEUING);
   g_assert_cmpint (ts->status, ==, MORANGO_STAGE_STATUS_ERRORED);
   g_clear_pointer (&ts, morango_transfer_session_free);
 
-  morango_store_inject_failure (f->store, NULL, -1);
+  morango_local_peer_set_monitor (MORANGO_LOCAL_PEER (f->peer), NULL);
   ts = proceed (f, MORANGO_STAGE_QUEUING, NULL);
   g_assert_cmpint (ts->status, ==, MORANGO_STAGE_STATUS_COMPLETED);
   g_assert_cmpint (ts->records_total, ==, 7);

@@ -53,7 +53,7 @@ fixture_set_up (Fixture       *f,
 
   json_object_set_string_member (user, "username", "bob");
   json_object_set_string_member (user, "password", "x");
-  g_assert_true (morango_app_create (f->a, "user", user, &f->user, &error));
+  g_assert_true (morango_app_create (morango_store_get_app (f->a), "user", user, &f->user, &error));
   g_assert_no_error (error);
   filter = g_strdup_printf ("%s:user", f->user);
   f->filter = morango_filter_parse (filter);
@@ -83,7 +83,7 @@ add_log (MorangoStore *store,
 
   json_object_set_string_member (log, "user_id", user);
   json_object_set_string_member (log, "content_id", content);
-  g_assert_true (morango_app_create (store, "contentsummarylog", log, &id, &error));
+  g_assert_true (morango_app_create (morango_store_get_app (store), "contentsummarylog", log, &id, &error));
   g_assert_no_error (error);
   return id;
 }
@@ -181,17 +181,17 @@ test_push_edit_conflict (Fixture       *f,
 
   /* An edit on b pushed to a: a fast-forward there. */
   json_object_set_string_member (change, "content_id", "abababababababababababababababab");
-  g_assert_true (morango_app_update (f->b, "contentsummarylog", log, change, &error));
+  g_assert_true (morango_app_update (morango_store_get_app (f->b), "contentsummarylog", log, change, &error));
   sync_ok (f->b, f->a, f->filter, TRUE, NULL, &stats);
   g_assert_cmpint (stats.records_total, ==, 1);
   g_assert_cmpint (stats.dequeue.n_fast_forward, ==, 1);
 
   /* Both edit: the receiver keeps its data and logs the other. */
   json_object_set_string_member (change, "content_id", "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1");
-  g_assert_true (morango_app_update (f->a, "contentsummarylog", log, change, &error));
+  g_assert_true (morango_app_update (morango_store_get_app (f->a), "contentsummarylog", log, change, &error));
   json_object_set_string_member (change, "content_id", "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2");
-  g_assert_true (morango_app_update (f->b, "contentsummarylog", log, change, &error));
-  g_assert_true (morango_store_serialize (f->a, NULL, &error));
+  g_assert_true (morango_app_update (morango_store_get_app (f->b), "contentsummarylog", log, change, &error));
+  g_assert_true (morango_store_serialize (f->a, NULL, NULL, &error));
   sync_ok (f->b, f->a, f->filter, TRUE, NULL, &stats);
   g_assert_cmpint (stats.dequeue.n_conflict, ==, 1);
   g_assert_true (morango_db_query_text (morango_store_get_db (f->a), &conflicts, &error,
@@ -225,7 +225,7 @@ test_delete_recreate_hard_delete (Fixture       *f,
   g_assert_cmpint (count (f->b, "SELECT count(*) FROM facility_profile_summarylog"), ==, 1);
 
   /* (d) delete on a, pull: gone on b. */
-  g_assert_true (morango_app_delete (f->a, "contentsummarylog", log, FALSE, &error));
+  g_assert_true (morango_app_delete (morango_store_get_app (f->a), "contentsummarylog", log, FALSE, &error));
   sync_ok (f->b, f->a, f->filter, FALSE, NULL, &stats);
   g_assert_cmpint (count (f->b, "SELECT count(*) FROM facility_profile_summarylog"), ==, 0);
   g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_store WHERE deleted = 1"), ==, 1);
@@ -237,7 +237,7 @@ test_delete_recreate_hard_delete (Fixture       *f,
   g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_store WHERE deleted = 1"), ==, 0);
 
   /* (f) hard delete of the user: user and logs gone, data purged. */
-  g_assert_true (morango_app_delete (f->a, "user", f->user, TRUE, &error));
+  g_assert_true (morango_app_delete (morango_store_get_app (f->a), "user", f->user, TRUE, &error));
   g_assert_no_error (error);
   sync_ok (f->b, f->a, f->filter, FALSE, NULL, &stats);
   g_assert_cmpint (count (f->b, "SELECT count(*) FROM facility_profile_myuser"), ==, 0);
@@ -245,6 +245,95 @@ test_delete_recreate_hard_delete (Fixture       *f,
   g_assert_true (morango_db_query_text (morango_store_get_db (f->b), &hard, &error,
                                         "SELECT group_concat (hard_deleted || serialized, ',') FROM morango_store", ""));
   g_assert_cmpstr (hard, ==, "1{},1{}");
+}
+
+static char *
+purge_state (MorangoStore *store,
+             const char   *id)
+{
+  g_autoptr(GError) error = NULL;
+  char *text = NULL;
+
+  g_assert_true (morango_db_query_text (morango_store_get_db (store), &text, &error,
+                                        "SELECT hard_deleted || '|' || serialized || '|' || "
+                                        "replace (conflicting_serialized_data, char (10), '/') "
+                                        "FROM morango_store WHERE id = ?", "s", id));
+  g_assert_no_error (error);
+  return text;
+}
+
+static void
+assert_purged (MorangoStore *store,
+               const char   *id)
+{
+  g_autofree char *state = purge_state (store, id);
+
+  g_assert_cmpstr (state, ==, "1|{}|");
+}
+
+/* A hard delete of a record with a conflict log, on either side: after
+ * syncing both ways, no peer holds its data or its log (§4.6).  The
+ * logs come from real conflicts, and reach both peers as a sync does. */
+static void
+test_hard_delete_purges_conflict_logs (Fixture       *f,
+                                       gconstpointer  data)
+{
+  g_autofree char *on_a = add_log (f->a, f->user, 1);
+  g_autofree char *on_b = add_log (f->a, f->user, 2);
+  const char *logs[] = { on_a, on_b };
+  g_autoptr(JsonObject) change = json_object_new ();
+  g_autoptr(GError) error = NULL;
+  MorangoLocalSyncStats stats;
+
+  sync_ok (f->b, f->a, f->filter, FALSE, NULL, &stats);
+
+  /* Both sides edit both logs: a resolves the conflicts, logging b's
+   * versions, and b fast-forwards to a's resolution, log included. */
+  for (guint i = 0; i < G_N_ELEMENTS (logs); i++)
+    {
+      json_object_set_string_member (change, "content_id", "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1");
+      g_assert_true (morango_app_update (morango_store_get_app (f->a), "contentsummarylog", logs[i], change, &error));
+      g_assert_no_error (error);
+      json_object_set_string_member (change, "content_id", "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2");
+      g_assert_true (morango_app_update (morango_store_get_app (f->b), "contentsummarylog", logs[i], change, &error));
+      g_assert_no_error (error);
+    }
+  g_assert_true (morango_store_serialize (f->a, NULL, NULL, &error));
+  g_assert_no_error (error);
+  sync_ok (f->b, f->a, f->filter, TRUE, NULL, &stats);
+  g_assert_cmpint (stats.dequeue.n_conflict, ==, 2);
+  sync_ok (f->b, f->a, f->filter, FALSE, NULL, &stats);
+  g_assert_cmpint (stats.dequeue.n_fast_forward, ==, 2);
+  for (guint i = 0; i < G_N_ELEMENTS (logs); i++)
+    {
+      g_autofree char *state_a = purge_state (f->a, logs[i]);
+      g_autofree char *state_b = purge_state (f->b, logs[i]);
+
+      g_assert_nonnull (strstr (state_a, "b2b2b2b2"));
+      g_assert_cmpstr (state_b, ==, state_a);
+    }
+
+  /* One hard delete on each side, then a pull, a push and a pull. */
+  g_assert_true (morango_app_delete (morango_store_get_app (f->a), "contentsummarylog", on_a, TRUE, &error));
+  g_assert_no_error (error);
+  g_assert_true (morango_app_delete (morango_store_get_app (f->b), "contentsummarylog", on_b, TRUE, &error));
+  g_assert_no_error (error);
+  sync_ok (f->b, f->a, f->filter, FALSE, NULL, &stats);
+  sync_ok (f->b, f->a, f->filter, TRUE, NULL, &stats);
+  sync_ok (f->b, f->a, f->filter, FALSE, NULL, &stats);
+
+  for (guint i = 0; i < G_N_ELEMENTS (logs); i++)
+    {
+      assert_purged (f->a, logs[i]);
+      assert_purged (f->b, logs[i]);
+    }
+  g_assert_cmpint (count (f->a, "SELECT count(*) FROM facility_profile_summarylog"), ==, 0);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM facility_profile_summarylog"), ==, 0);
+  /* Nothing else was purged: the user keeps its data. */
+  g_assert_cmpint (count (f->a, "SELECT count(*) FROM morango_store WHERE hard_deleted = 0 "
+                                "AND serialized <> '{}'"), ==, 1);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_store WHERE hard_deleted = 0 "
+                                "AND serialized <> '{}'"), ==, 1);
 }
 
 static void
@@ -278,7 +367,7 @@ test_outside_filter_stays (Fixture       *f,
 
   json_object_set_string_member (other, "username", "alice");
   json_object_set_string_member (other, "password", "y");
-  g_assert_true (morango_app_create (f->a, "user", other, &alice, &error));
+  g_assert_true (morango_app_create (morango_store_get_app (f->a), "user", other, &alice, &error));
   g_free (add_log (f->a, alice, 1));
   g_free (add_log (f->a, f->user, 2));
 
@@ -431,17 +520,17 @@ test_interrupted_dequeue_resumes (Fixture       *f,
   MorangoLocalSyncOptions options = MORANGO_LOCAL_SYNC_OPTIONS_INIT;
   MorangoLocalSyncStats stats;
   g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoMonitor) failing = NULL;
   g_autofree char *id = NULL;
 
   for (guint i = 0; i < 12; i++)
     g_free (add_log (f->a, f->user, i));
-  morango_store_inject_failure (f->b, "dequeue", 5);
-  g_assert_false (morango_local_sync (f->b, f->a, f->filter, FALSE, &options, NULL, &stats, &error));
-  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INJECTED);
+  failing = morango_test_monitor_failing_at ("dequeue", 5);
+  g_assert_false (morango_local_sync (f->b, f->a, f->filter, FALSE, &options, failing, &stats, &error));
+  g_assert_error (error, MORANGO_TEST_ERROR, MORANGO_TEST_ERROR_INJECTED);
   g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_store"), ==, 0);
   g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_buffer"), ==, 13);
 
-  morango_store_inject_failure (f->b, NULL, -1);
   id = g_strdup (stats.transfer_session_id);
   options.resume_transfer_session_id = id;
   sync_ok (f->b, f->a, f->filter, FALSE, &options, &stats);
@@ -459,7 +548,7 @@ test_tampered_record_refused (Fixture       *f,
 
   /* a's store claims a record's id under another source id: the
    * receiver recomputes the id and refuses the whole chunk. */
-  g_assert_true (morango_store_serialize (f->a, NULL, &error));
+  g_assert_true (morango_store_serialize (f->a, NULL, NULL, &error));
   g_assert_true (morango_db_execute (morango_store_get_db (f->a), &error,
                                      "UPDATE morango_store SET source_id = 'forged' WHERE id = ?", "s", log));
   options.chunk_size = 100;
@@ -503,7 +592,7 @@ test_refused_mid_transfer (Fixture       *f,
   for (guint i = 0; i < 40; i++)
     g_free (add_log (f->a, f->user, i));
   options.chunk_size = 10;
-  g_assert_true (morango_store_serialize (f->a, NULL, &error));
+  g_assert_true (morango_store_serialize (f->a, NULL, NULL, &error));
   g_assert_no_error (error);
   /* The 26th record the sender queues (its buffer follows the store's
    * rowid order) claims another source id. */
@@ -776,6 +865,116 @@ test_cancel_transfer (Fixture       *f,
   }
 }
 
+/* A record outside the transfer's filter, planted in the sender's
+ * buffer once queuing is done (as a misbehaving sender would offer
+ * it), is refused by the receiver's check against the transfer's
+ * filter: the chunk holding it leaves nothing on the receiver, the
+ * chunk before it stays, and without it the sync resumes and ends. */
+static void
+test_out_of_filter_record_refused (Fixture       *f,
+                                   gconstpointer  data)
+{
+  MorangoLocalSyncOptions options = MORANGO_LOCAL_SYNC_OPTIONS_INIT;
+  MorangoLocalSyncStats stats;
+  g_autoptr(MorangoMonitor) failing = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) other = json_object_new ();
+  g_autoptr(MorangoTransferSession) rts = NULL;
+  g_autoptr(MorangoTransferSession) sts = NULL;
+  g_autofree char *alice = NULL;
+  g_autofree char *planted = NULL;
+  g_autofree char *id = NULL;
+  MorangoDb *adb = morango_store_get_db (f->a);
+  MorangoDb *bdb = morango_store_get_db (f->b);
+  gint64 n = -1;
+
+  for (guint i = 0; i < 5; i++)
+    g_free (add_log (f->a, f->user, i));
+  options.chunk_size = 4;
+
+  /* Queuing completes (bob and his five logs); the receiver fails on
+   * the transfer's first record, so nothing has moved yet. */
+  failing = morango_test_monitor_failing_at ("transfer", 1);
+  g_assert_false (morango_local_sync (f->b, f->a, f->filter, FALSE, &options, failing, &stats, &error));
+  g_assert_error (error, MORANGO_TEST_ERROR, MORANGO_TEST_ERROR_INJECTED);
+  g_clear_error (&error);
+  id = g_strdup (stats.transfer_session_id);
+  rts = morango_transfer_session_load (bdb, id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (rts->stage, ==, MORANGO_STAGE_TRANSFERRING);
+  g_assert_cmpint (rts->records_total, ==, 6);
+  g_assert_cmpint (rts->records_transferred, ==, 0);
+  g_clear_pointer (&rts, morango_transfer_session_free);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_buffer"), ==, 0);
+
+  /* Alice is outside bob's filter.  Her log, a valid record of a's
+   * store, is appended to the session's buffer on a with its history:
+   * it comes seventh, in the second chunk with bob's last two. */
+  json_object_set_string_member (other, "username", "alice");
+  json_object_set_string_member (other, "password", "y");
+  g_assert_true (morango_app_create (morango_store_get_app (f->a), "user", other, &alice, &error));
+  g_assert_no_error (error);
+  planted = add_log (f->a, alice, 1);
+  g_assert_true (morango_store_serialize (f->a, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (morango_db_execute (adb, &error,
+                                     "INSERT INTO morango_buffer (profile, serialized, deleted, hard_deleted, "
+                                     "  last_saved_instance, last_saved_counter, partition, source_id, model_name, "
+                                     "  conflicting_serialized_data, _self_ref_fk, transfer_session_id, model_uuid) "
+                                     "SELECT profile, serialized, deleted, hard_deleted, last_saved_instance, "
+                                     "  last_saved_counter, partition, source_id, model_name, "
+                                     "  conflicting_serialized_data, _self_ref_fk, ?1, id "
+                                     "FROM morango_store WHERE id = ?2", "ss", id, planted));
+  g_assert_cmpint (morango_db_changes (adb), ==, 1);
+  g_assert_true (morango_db_execute (adb, &error,
+                                     "INSERT INTO morango_recordmaxcounterbuffer (instance_id, counter, "
+                                     "  transfer_session_id, model_uuid) "
+                                     "SELECT instance_id, counter, ?1, store_model_id "
+                                     "FROM morango_recordmaxcounter WHERE store_model_id = ?2", "ss", id, planted));
+  g_assert_cmpint (morango_db_changes (adb), ==, 1);
+  g_assert_true (morango_db_query_int64 (adb, &n, NULL, &error,
+                                         "SELECT count(*) FROM morango_buffer WHERE transfer_session_id = ?",
+                                         "s", id));
+  g_assert_cmpint (n, ==, 7);
+
+  /* Resumed: the first chunk is stored, the second refused whole. */
+  options.resume_transfer_session_id = id;
+  g_assert_false (morango_local_sync (f->b, f->a, f->filter, FALSE, &options, NULL, &stats, &error));
+  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED);
+  g_assert_nonnull (strstr (error->message, "is not contained within filter"));
+  g_clear_error (&error);
+  rts = morango_transfer_session_load (bdb, id, &error);
+  sts = morango_transfer_session_load (adb, id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (rts->records_transferred, ==, 4);
+  g_assert_cmpint (sts->records_transferred, ==, 4);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_buffer"), ==, 4);
+  g_assert_true (morango_db_query_int64 (bdb, &n, NULL, &error,
+                                         "SELECT (SELECT count(*) FROM morango_buffer WHERE model_uuid = ?1) + "
+                                         "  (SELECT count(*) FROM morango_recordmaxcounterbuffer "
+                                         "   WHERE model_uuid = ?1) + "
+                                         "  (SELECT count(*) FROM morango_store WHERE id = ?1)",
+                                         "s", planted));
+  g_assert_cmpint (n, ==, 0);
+  /* No history of the refused chunk's records either. */
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_recordmaxcounterbuffer "
+                                "WHERE model_uuid NOT IN (SELECT model_uuid FROM morango_buffer)"), ==, 0);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_store"), ==, 0);
+
+  /* Without the planted record the transfer resumes and ends: bob's
+   * data arrives, nothing of alice's. */
+  g_assert_true (morango_db_execute (adb, &error,
+                                     "DELETE FROM morango_buffer WHERE model_uuid = ?", "s", planted));
+  g_assert_true (morango_db_execute (adb, &error,
+                                     "DELETE FROM morango_recordmaxcounterbuffer WHERE model_uuid = ?",
+                                     "s", planted));
+  sync_ok (f->b, f->a, f->filter, FALSE, &options, &stats);
+  g_assert_cmpint (stats.records_transferred, ==, 6);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM facility_profile_summarylog"), ==, 5);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM facility_profile_myuser"), ==, 1);
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_store"), ==, 6);
+}
+
 static void
 test_reopen_and_profile_mismatch (Fixture       *f,
                                   gconstpointer  data)
@@ -812,6 +1011,7 @@ main (int   argc,
   ADD ("pull-then-nothing-new", test_pull_then_nothing_new);
   ADD ("push-edit-conflict", test_push_edit_conflict);
   ADD ("delete-recreate-hard-delete", test_delete_recreate_hard_delete);
+  ADD ("hard-delete-purges-conflict-logs", test_hard_delete_purges_conflict_logs);
   ADD ("fsic-v1-equal-scopes", test_fsic_v1_equal_scopes);
   ADD ("outside-filter-stays", test_outside_filter_stays);
   ADD ("interrupted-transfer-resumes", test_interrupted_transfer_resumes);
@@ -820,6 +1020,7 @@ main (int   argc,
   ADD ("interrupted-dequeue-resumes", test_interrupted_dequeue_resumes);
   ADD ("tampered-record-refused", test_tampered_record_refused);
   ADD ("refused-mid-transfer", test_refused_mid_transfer);
+  ADD ("out-of-filter-record-refused", test_out_of_filter_record_refused);
   ADD ("reopen-and-profile-mismatch", test_reopen_and_profile_mismatch);
 #undef ADD
   g_test_add ("/local-sync/cancel-transfer/pull", Fixture, GINT_TO_POINTER (FALSE),

@@ -2,7 +2,9 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <glib/gstdio.h>
 #include "morango-app.h"
+#include "morango-store.h"
 #include "morango-profile-private.h"
 #include "morango-test-util.h"
 
@@ -275,9 +277,9 @@ test_record_ids (Fixture *fx, gconstpointer data)
   g_autoptr(GError) error = NULL;
 
   /* The logs refer to these two users; create them first. */
-  g_assert_true (morango_app_create (fx->store, "user", obj ("{\"password\": \"x\", \"username\": \"bob\"}"), NULL, &error));
+  g_assert_true (morango_app_create (morango_store_get_app (fx->store), "user", obj ("{\"password\": \"x\", \"username\": \"bob\"}"), NULL, &error));
   g_assert_no_error (error);
-  g_assert_true (morango_app_create (fx->store, "user",
+  g_assert_true (morango_app_create (morango_store_get_app (fx->store), "user",
                                      obj ("{\"password\": \"x\", \"username\": \"rooted\", \"_morango_source_id\": "
                                           "\"c0ffee00c0ffee00c0ffee00c0ffee00\"}"), NULL, &error));
   g_assert_no_error (error);
@@ -293,11 +295,11 @@ test_record_ids (Fixture *fx, gconstpointer data)
       /* Django's password is a required field the vectors leave out. */
       if (g_str_equal (json_object_get_string_member (c, "morango_model_name"), "user"))
         json_object_set_string_member (inputs, "password", "x");
-      g_assert_true (morango_app_create (fx->store, json_object_get_string_member (c, "morango_model_name"),
+      g_assert_true (morango_app_create (morango_store_get_app (fx->store), json_object_get_string_member (c, "morango_model_name"),
                                          inputs, &id, &error));
       g_assert_no_error (error);
       g_assert_cmpstr (id, ==, json_object_get_string_member (c, "id"));
-      row = morango_app_get (fx->store, json_object_get_string_member (c, "morango_model_name"), id, &error);
+      row = morango_app_get (morango_store_get_app (fx->store), json_object_get_string_member (c, "morango_model_name"), id, &error);
       g_assert_no_error (error);
       g_assert_cmpstr (json_object_get_string_member (row, "_morango_source_id"), ==,
                        json_object_get_string_member (c, "source_id"));
@@ -338,7 +340,7 @@ test_record_id_errors (Fixture *fx, gconstpointer data)
           m = morango_profile_get_model_at (fx->profile, k);
       g_assert_nonnull (m);
       g_assert_cmpstr (json_object_get_string_member (err, "class"), ==, "InvalidMorangoSourceId");
-      g_assert_false (morango_app_create (fx->store, m->name, inputs, NULL, &error));
+      g_assert_false (morango_app_create (morango_store_get_app (fx->store), m->name, inputs, NULL, &error));
       g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID_SOURCE_ID);
       g_assert_cmpstr (error->message, ==, json_object_get_string_member (err, "message"));
     }
@@ -439,41 +441,41 @@ test_create_validation (Fixture *fx, gconstpointer data)
   g_autoptr(GError) error = NULL;
   g_autofree char *bob = NULL;
 
-  g_assert_false (morango_app_create (fx->store, "user", obj ("{\"password\": \"x\", \"username\": \"\"}"), NULL, &error));
+  g_assert_false (morango_app_create (morango_store_get_app (fx->store), "user", obj ("{\"password\": \"x\", \"username\": \"\"}"), NULL, &error));
   g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_VALIDATION);
   g_assert_cmpstr (error->message, ==, "Invalid my user: {'username': ['This field cannot be blank.']}");
   g_clear_error (&error);
 
-  g_assert_false (morango_app_create (fx->store, "user", obj ("{\"password\": \"x\", \"username\": \"xxxxxxxxxxxxxxxxxxxxx\"}"),
+  g_assert_false (morango_app_create (morango_store_get_app (fx->store), "user", obj ("{\"password\": \"x\", \"username\": \"xxxxxxxxxxxxxxxxxxxxx\"}"),
                                       NULL, &error));
   g_assert_nonnull (strstr (error->message, "Ensure this value has at most 20 characters (it has 21)."));
   g_clear_error (&error);
 
-  g_assert_false (morango_app_create (fx->store, "user", obj ("{\"password\": \"x\", \"username\": \"a\", \"shoe_size\": 4}"),
+  g_assert_false (morango_app_create (morango_store_get_app (fx->store), "user", obj ("{\"password\": \"x\", \"username\": \"a\", \"shoe_size\": 4}"),
                                       NULL, &error));
   g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID);
   g_assert_nonnull (strstr (error->message, "no field “shoe_size”"));
   g_clear_error (&error);
 
-  g_assert_false (morango_app_create (fx->store, "nobody", obj ("{}"), NULL, &error));
+  g_assert_false (morango_app_create (morango_store_get_app (fx->store), "nobody", obj ("{}"), NULL, &error));
   g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_UNKNOWN_MODEL);
   g_clear_error (&error);
 
-  g_assert_false (morango_app_create (fx->store, "user", obj ("{\"password\": \"x\", \"username\": \"a\", \"is_staff\": \"maybe\"}"),
+  g_assert_false (morango_app_create (morango_store_get_app (fx->store), "user", obj ("{\"password\": \"x\", \"username\": \"a\", \"is_staff\": \"maybe\"}"),
                                       NULL, &error));
   g_assert_nonnull (strstr (error->message, "{'is_staff': ['“maybe” value must be either True or False.']}"));
   g_clear_error (&error);
 
   /* A summary log needs its user among the app rows. */
-  g_assert_false (morango_app_create (fx->store, "contentsummarylog",
+  g_assert_false (morango_app_create (morango_store_get_app (fx->store), "contentsummarylog",
                                       obj ("{\"user_id\": \"6b8bd6d2bfa158c4aaab779338a6c3a9\"}"), NULL, &error));
   g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_VALIDATION);
   g_assert_nonnull (strstr (error->message, "my user instance with id '6b8bd6d2bfa158c4aaab779338a6c3a9' does not exist"));
   g_clear_error (&error);
-  g_assert_false (morango_app_create (fx->store, "contentsummarylog", obj ("{}"), NULL, &error));
+  g_assert_false (morango_app_create (morango_store_get_app (fx->store), "contentsummarylog", obj ("{}"), NULL, &error));
   g_assert_nonnull (strstr (error->message, "{'user': ['This field cannot be null.']}"));
   g_clear_error (&error);
-  g_assert_false (morango_app_create (fx->store, "contentsummarylog",
+  g_assert_false (morango_app_create (morango_store_get_app (fx->store), "contentsummarylog",
                                       obj ("{\"user\": \"6b8bd6d2bfa158c4aaab779338a6c3a9\", \"content_id\": \"nope\"}"),
                                       NULL, &error));
   g_assert_nonnull (strstr (error->message, "badly formed hexadecimal UUID string"));
@@ -483,7 +485,7 @@ test_create_validation (Fixture *fx, gconstpointer data)
 
   /* Values are normalised: dashed upper-case UUIDs, datetimes with an
    * offset (stored as naive UTC, Django's way). */
-  g_assert_true (morango_app_create (fx->store, "user", obj ("{\"password\": \"x\", \"username\": \"bob\", "
+  g_assert_true (morango_app_create (morango_store_get_app (fx->store), "user", obj ("{\"password\": \"x\", \"username\": \"bob\", "
                                      "\"last_login\": \"2024-10-24T15:00:00.5+05:30\"}"), &bob, &error));
   g_assert_no_error (error);
   {
@@ -492,7 +494,7 @@ test_create_validation (Fixture *fx, gconstpointer data)
                                           "SELECT last_login FROM facility_profile_myuser WHERE id = ?", "s", bob));
     g_assert_cmpstr (text, ==, "2024-10-24 09:30:00.500000");
   }
-  g_assert_true (morango_app_create (fx->store, "contentsummarylog",
+  g_assert_true (morango_app_create (morango_store_get_app (fx->store), "contentsummarylog",
                                      obj ("{\"user\": \"6B8BD6D2-BFA1-58C4-AAAB-779338A6C3A9\", "
                                           "\"content_id\": \"CCCCCCCC-CCCC-CCCC-CCCC-CCCCCCCCCCCC\"}"), NULL, &error));
   g_assert_no_error (error);
@@ -507,40 +509,40 @@ test_update (Fixture *fx, gconstpointer data)
   g_autofree char *bob = NULL;
   g_autoptr(JsonObject) row = NULL;
 
-  g_assert_true (morango_app_create (fx->store, "user", obj ("{\"password\": \"x\", \"username\": \"bob\"}"), &bob, &error));
+  g_assert_true (morango_app_create (morango_store_get_app (fx->store), "user", obj ("{\"password\": \"x\", \"username\": \"bob\"}"), &bob, &error));
   g_assert_true (morango_db_execute (fx->db, &error, "UPDATE facility_profile_myuser SET _morango_dirty_bit = 0", ""));
-  g_assert_true (morango_app_update (fx->store, "user", bob, obj ("{\"is_staff\": true}"), &error));
+  g_assert_true (morango_app_update (morango_store_get_app (fx->store), "user", bob, obj ("{\"is_staff\": true}"), &error));
   g_assert_no_error (error);
-  row = morango_app_get (fx->store, "user", bob, &error);
+  row = morango_app_get (morango_store_get_app (fx->store), "user", bob, &error);
   g_assert_true (json_object_get_boolean_member (row, "is_staff"));
   g_assert_true (json_object_get_boolean_member (row, "_morango_dirty_bit"));
   g_assert_cmpstr (json_object_get_string_member (row, "username"), ==, "bob");
 
   /* update_dirty_bit_to: False clears, None keeps, True sets. */
-  g_assert_true (morango_app_update_full (fx->store, "user", bob, obj ("{\"is_staff\": false}"),
+  g_assert_true (morango_app_update_full (morango_store_get_app (fx->store), "user", bob, obj ("{\"is_staff\": false}"),
                                           MORANGO_DIRTY_BIT_CLEAR, &error));
   g_assert_cmpint (count (fx->db, "SELECT _morango_dirty_bit FROM facility_profile_myuser"), ==, 0);
-  g_assert_true (morango_app_update_full (fx->store, "user", bob, obj ("{\"is_staff\": true}"),
+  g_assert_true (morango_app_update_full (morango_store_get_app (fx->store), "user", bob, obj ("{\"is_staff\": true}"),
                                           MORANGO_DIRTY_BIT_KEEP, &error));
   g_assert_cmpint (count (fx->db, "SELECT _morango_dirty_bit FROM facility_profile_myuser"), ==, 0);
   g_assert_cmpint (count (fx->db, "SELECT is_staff FROM facility_profile_myuser"), ==, 1);
-  g_assert_true (morango_app_update_full (fx->store, "user", bob, obj ("{}"), MORANGO_DIRTY_BIT_SET, &error));
-  g_assert_true (morango_app_update_full (fx->store, "user", bob, obj ("{\"is_staff\": true}"),
+  g_assert_true (morango_app_update_full (morango_store_get_app (fx->store), "user", bob, obj ("{}"), MORANGO_DIRTY_BIT_SET, &error));
+  g_assert_true (morango_app_update_full (morango_store_get_app (fx->store), "user", bob, obj ("{\"is_staff\": true}"),
                                           MORANGO_DIRTY_BIT_KEEP, &error));
   g_assert_cmpint (count (fx->db, "SELECT _morango_dirty_bit FROM facility_profile_myuser"), ==, 1);
   g_assert_no_error (error);
 
-  g_assert_false (morango_app_update (fx->store, "user", bob, obj ("{\"_morango_partition\": \"x\"}"), &error));
+  g_assert_false (morango_app_update (morango_store_get_app (fx->store), "user", bob, obj ("{\"_morango_partition\": \"x\"}"), &error));
   g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID);
   g_clear_error (&error);
-  g_assert_false (morango_app_update (fx->store, "user", bob, obj ("{\"password\": \"x\", \"username\": \"\"}"), &error));
+  g_assert_false (morango_app_update (morango_store_get_app (fx->store), "user", bob, obj ("{\"password\": \"x\", \"username\": \"\"}"), &error));
   g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_VALIDATION);
   g_clear_error (&error);
-  g_assert_false (morango_app_update (fx->store, "user", "ffffffffffffffffffffffffffffffff",
+  g_assert_false (morango_app_update (morango_store_get_app (fx->store), "user", "ffffffffffffffffffffffffffffffff",
                                       obj ("{\"is_staff\": true}"), &error));
   g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND);
   g_clear_error (&error);
-  g_assert_null (morango_app_get (fx->store, "user", "ffffffffffffffffffffffffffffffff", &error));
+  g_assert_null (morango_app_get (morango_store_get_app (fx->store), "user", "ffffffffffffffffffffffffffffffff", &error));
   g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND);
 }
 
@@ -552,34 +554,34 @@ test_delete_tracking (Fixture *fx, gconstpointer data)
   g_autoptr(GError) error = NULL;
   g_autofree char *bob = NULL, *alice = NULL, *log1 = NULL, *log2 = NULL, *ilog = NULL, *alog = NULL;
 
-  g_assert_true (morango_app_create (fx->store, "user", obj ("{\"password\": \"x\", \"username\": \"bob\"}"), &bob, &error));
-  g_assert_true (morango_app_create (fx->store, "user", obj ("{\"password\": \"x\", \"username\": \"alice\"}"), &alice, &error));
-  g_assert_true (morango_app_create (fx->store, "contentsummarylog",
+  g_assert_true (morango_app_create (morango_store_get_app (fx->store), "user", obj ("{\"password\": \"x\", \"username\": \"bob\"}"), &bob, &error));
+  g_assert_true (morango_app_create (morango_store_get_app (fx->store), "user", obj ("{\"password\": \"x\", \"username\": \"alice\"}"), &alice, &error));
+  g_assert_true (morango_app_create (morango_store_get_app (fx->store), "contentsummarylog",
                                      obj ("{\"user\": \"6b8bd6d2bfa158c4aaab779338a6c3a9\"}"), &log1, &error));
-  g_assert_true (morango_app_create (fx->store, "contentsummarylog",
+  g_assert_true (morango_app_create (morango_store_get_app (fx->store), "contentsummarylog",
                                      obj ("{\"user\": \"6b8bd6d2bfa158c4aaab779338a6c3a9\"}"), &log2, &error));
-  g_assert_true (morango_app_create (fx->store, "contentinteractionlog",
+  g_assert_true (morango_app_create (morango_store_get_app (fx->store), "contentinteractionlog",
                                      obj ("{\"user\": \"6b8bd6d2bfa158c4aaab779338a6c3a9\"}"), &ilog, &error));
-  g_assert_true (morango_app_create (fx->store, "contentinteractionlog", obj ("{\"user_id\": null}"), NULL, &error));
-  g_assert_true (morango_app_create (fx->store, "contentsummarylog", obj ("{\"user_id\": \"663553a58518570baea6873a7c73dfd7\"}"),
+  g_assert_true (morango_app_create (morango_store_get_app (fx->store), "contentinteractionlog", obj ("{\"user_id\": null}"), NULL, &error));
+  g_assert_true (morango_app_create (morango_store_get_app (fx->store), "contentsummarylog", obj ("{\"user_id\": \"663553a58518570baea6873a7c73dfd7\"}"),
                                      &alog, &error));
   g_assert_no_error (error);
   g_assert_cmpstr (alice, ==, "663553a58518570baea6873a7c73dfd7");
 
-  g_assert_true (morango_app_delete (fx->store, "user", bob, FALSE, &error));
+  g_assert_true (morango_app_delete (morango_store_get_app (fx->store), "user", bob, FALSE, &error));
   g_assert_no_error (error);
   g_assert_cmpint (count (fx->db, "SELECT count(*) FROM morango_deletedmodels WHERE profile = 'facilitydata'"), ==, 4);
   g_assert_cmpint (count (fx->db, "SELECT count(*) FROM morango_harddeletedmodels"), ==, 0);
   g_assert_cmpint (count (fx->db, "SELECT count(*) FROM facility_profile_summarylog"), ==, 1);
   g_assert_cmpint (count (fx->db, "SELECT count(*) FROM facility_profile_interactionlog"), ==, 1);
 
-  g_assert_true (morango_app_delete (fx->store, "user", alice, TRUE, &error));
+  g_assert_true (morango_app_delete (morango_store_get_app (fx->store), "user", alice, TRUE, &error));
   g_assert_no_error (error);
   g_assert_cmpint (count (fx->db, "SELECT count(*) FROM morango_deletedmodels"), ==, 6);
   g_assert_cmpint (count (fx->db, "SELECT count(*) FROM morango_harddeletedmodels"), ==, 2);
   g_assert_cmpint (count (fx->db, "SELECT count(*) FROM facility_profile_summarylog"), ==, 0);
 
-  g_assert_false (morango_app_delete (fx->store, "user", alice, FALSE, &error));
+  g_assert_false (morango_app_delete (morango_store_get_app (fx->store), "user", alice, FALSE, &error));
   g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND);
 }
 
@@ -591,17 +593,17 @@ test_delete_tree (Fixture *fx, gconstpointer data)
   g_autofree char *root = NULL, *child = NULL;
   JsonObject *c, *g;
 
-  g_assert_true (morango_app_create (fx->store, "facility", obj ("{\"name\": \"root\"}"), &root, &error));
+  g_assert_true (morango_app_create (morango_store_get_app (fx->store), "facility", obj ("{\"name\": \"root\"}"), &root, &error));
   c = obj ("{\"name\": \"child\"}");
   json_object_set_string_member (c, "parent", root);
-  g_assert_true (morango_app_create (fx->store, "facility", c, &child, &error));
+  g_assert_true (morango_app_create (morango_store_get_app (fx->store), "facility", c, &child, &error));
   g = obj ("{\"name\": \"grandchild\"}");
   json_object_set_string_member (g, "parent_id", child);
-  g_assert_true (morango_app_create (fx->store, "facility", g, NULL, &error));
-  g_assert_true (morango_app_create (fx->store, "facility", obj ("{\"name\": \"other\"}"), NULL, &error));
+  g_assert_true (morango_app_create (morango_store_get_app (fx->store), "facility", g, NULL, &error));
+  g_assert_true (morango_app_create (morango_store_get_app (fx->store), "facility", obj ("{\"name\": \"other\"}"), NULL, &error));
   g_assert_no_error (error);
 
-  g_assert_true (morango_app_delete (fx->store, "facility", root, TRUE, &error));
+  g_assert_true (morango_app_delete (morango_store_get_app (fx->store), "facility", root, TRUE, &error));
   g_assert_no_error (error);
   g_assert_cmpint (count (fx->db, "SELECT count(*) FROM facility_profile_facility"), ==, 1);
   g_assert_cmpint (count (fx->db, "SELECT count(*) FROM morango_deletedmodels"), ==, 3);
@@ -616,9 +618,9 @@ test_create_overwrites_and_explicit_ids (Fixture *fx, gconstpointer data)
   JsonObject *good, *bad;
 
   /* Same name, same id: the second save overwrites, as Django's does. */
-  g_assert_true (morango_app_create (fx->store, "facility", obj ("{\"name\": \"Fac 1\", "
+  g_assert_true (morango_app_create (morango_store_get_app (fx->store), "facility", obj ("{\"name\": \"Fac 1\", "
                                      "\"now_date\": \"2024-10-24T12:34:56.789Z\"}"), &a, &error));
-  g_assert_true (morango_app_create (fx->store, "facility", obj ("{\"name\": \"Fac 1\", "
+  g_assert_true (morango_app_create (morango_store_get_app (fx->store), "facility", obj ("{\"name\": \"Fac 1\", "
                                      "\"now_date\": \"2025-01-01T00:00:00Z\"}"), &b, &error));
   g_assert_no_error (error);
   g_assert_cmpstr (a, ==, "612c166fa89890aa4cae8e6d37c32ec9");
@@ -628,12 +630,53 @@ test_create_overwrites_and_explicit_ids (Fixture *fx, gconstpointer data)
 
   good = obj ("{\"id\": \"1e1ae3f93f6081456265a9a75c17d328\", \"_morango_source_id\": \"a\", "
               "\"_morango_partition\": \"\", \"name\": \"a\"}");
-  g_assert_true (morango_app_create (fx->store, "facility", good, NULL, &error));
+  g_assert_true (morango_app_create (morango_store_get_app (fx->store), "facility", good, NULL, &error));
   g_assert_no_error (error);
   bad = obj ("{\"id\": \"1e1ae3f93f6081456265a9a75c17d329\", \"_morango_source_id\": \"a\", "
              "\"_morango_partition\": \"\", \"name\": \"a\"}");
-  g_assert_false (morango_app_create (fx->store, "facility", bad, NULL, &error));
+  g_assert_false (morango_app_create (morango_store_get_app (fx->store), "facility", bad, NULL, &error));
   g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID);
+}
+
+/* A data folder is made for the description asked for, and later keeps
+ * the one it was made with, whatever is asked. */
+static void
+test_open_folder (void)
+{
+  g_autofree char *dir = morango_test_tmpdir ();
+  g_autofree char *folder = g_build_filename (dir, "data", "sub", NULL);
+  g_autofree char *db_path = g_build_filename (folder, MORANGO_STORE_FOLDER_DB, NULL);
+  g_autoptr(MorangoHostInfo) host = morango_host_info_new ("system-id-test", "00:11:22:33:44:55");
+  g_autoptr(MorangoRandom) random = morango_random_new_seeded (morango_test_seed (7));
+  g_autoptr(GError) error = NULL;
+  GStatBuf st;
+
+  {
+    g_autoptr(MorangoStore) store = morango_store_open_folder (folder, "morango-testapp", host,
+                                                               random, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (morango_profile_get_description_id (morango_store_get_profile (store)), ==,
+                     "morango-testapp");
+  }
+  g_assert_cmpint (g_stat (folder, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0700);
+  g_assert_true (g_file_test (db_path, G_FILE_TEST_IS_REGULAR));
+  {
+    g_autoptr(MorangoStore) store = morango_store_open_folder (folder, "kolibri-like", host,
+                                                               random, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (morango_profile_get_description_id (morango_store_get_profile (store)), ==,
+                     "morango-testapp");
+  }
+  /* A description that does not exist makes nothing. */
+  {
+    g_autofree char *other = g_build_filename (dir, "other", NULL);
+    g_autofree char *other_db = g_build_filename (other, MORANGO_STORE_FOLDER_DB, NULL);
+
+    g_assert_null (morango_store_open_folder (other, "no-such-description", host, random, &error));
+    g_assert_nonnull (error);
+    g_assert_false (g_file_test (other_db, G_FILE_TEST_EXISTS));
+  }
 }
 
 int
@@ -642,6 +685,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/profile/load-testapp", test_load_testapp);
+  g_test_add_func ("/profile/open-folder", test_open_folder);
   g_test_add_func ("/profile/scope-definitions", test_scope_definitions_match_vectors);
   g_test_add_func ("/profile/bad-descriptions", test_bad_descriptions);
   g_test_add_func ("/profile/receipt-verification", test_receipt_verification);

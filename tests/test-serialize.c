@@ -3,11 +3,10 @@
  * SPDX-License-Identifier: MIT
  */
 #include <string.h>
-#include <stdlib.h>
-#include <sys/resource.h>
-#include <time.h>
 
 #include "morango-app.h"
+#include "morango-dequeue.h"
+#include "morango-deserialize.h"
 #include "morango-flat-json.h"
 #include "morango-instance.h"
 #include "morango-profile-private.h"
@@ -360,30 +359,32 @@ assert_id_list (Fx *fx, const char *table, JsonArray *expected)
     }
 }
 
+/* Everything a stage may touch. */
+static const char * const dump_queries[] = {
+  "SELECT * FROM morango_store ORDER BY id",
+  "SELECT store_model_id, instance_id, counter FROM morango_recordmaxcounter ORDER BY 1, 2",
+  "SELECT instance_id, partition, counter FROM morango_databasemaxcounter ORDER BY 1, 2",
+  "SELECT * FROM morango_deletedmodels ORDER BY id",
+  "SELECT * FROM morango_harddeletedmodels ORDER BY id",
+  "SELECT * FROM morango_store_pending ORDER BY 1, 2, 3",
+  "SELECT id, counter FROM morango_instanceidmodel",
+  "SELECT * FROM facility_profile_myuser ORDER BY id",
+  "SELECT * FROM facility_profile_summarylog ORDER BY id",
+  "SELECT * FROM facility_profile_interactionlog ORDER BY id",
+  "SELECT * FROM facility_profile_facility ORDER BY id",
+};
+
 /* A text of everything a stage may touch, to check that a failed stage
  * changed nothing. */
 static char *
 dump (Fx *fx)
 {
-  const char *queries[] = {
-    "SELECT * FROM morango_store ORDER BY id",
-    "SELECT store_model_id, instance_id, counter FROM morango_recordmaxcounter ORDER BY 1, 2",
-    "SELECT instance_id, partition, counter FROM morango_databasemaxcounter ORDER BY 1, 2",
-    "SELECT * FROM morango_deletedmodels ORDER BY id",
-    "SELECT * FROM morango_harddeletedmodels ORDER BY id",
-    "SELECT * FROM morango_store_pending ORDER BY 1, 2, 3",
-    "SELECT id, counter FROM morango_instanceidmodel",
-    "SELECT * FROM facility_profile_myuser ORDER BY id",
-    "SELECT * FROM facility_profile_summarylog ORDER BY id",
-    "SELECT * FROM facility_profile_interactionlog ORDER BY id",
-    "SELECT * FROM facility_profile_facility ORDER BY id",
-  };
   GString *out = g_string_new (NULL);
 
-  for (guint q = 0; q < G_N_ELEMENTS (queries); q++)
+  for (guint q = 0; q < G_N_ELEMENTS (dump_queries); q++)
     {
       g_autoptr(GError) error = NULL;
-      sqlite3_stmt *stmt = morango_db_prepare (fx->db, queries[q], &error);
+      sqlite3_stmt *stmt = morango_db_prepare (fx->db, dump_queries[q], &error);
 
       g_assert_no_error (error);
       while (morango_db_step (fx->db, stmt, &error) == SQLITE_ROW)
@@ -403,7 +404,7 @@ static void
 serialize_ok (Fx *fx, MorangoFilter *filter)
 {
   g_autoptr(GError) error = NULL;
-  g_assert_true (morango_store_serialize (fx->store, filter, &error));
+  g_assert_true (morango_store_serialize (fx->store, filter, NULL, &error));
   g_assert_no_error (error);
 }
 
@@ -411,7 +412,7 @@ static void
 deserialize_ok (Fx *fx, MorangoFilter *filter, gboolean skip_erroring)
 {
   g_autoptr(GError) error = NULL;
-  g_assert_true (morango_store_deserialize (fx->store, filter, skip_erroring, &error));
+  g_assert_true (morango_store_deserialize (fx->store, filter, skip_erroring, NULL, &error));
   g_assert_no_error (error);
 }
 
@@ -757,7 +758,7 @@ test_vector_serialize_deletion (void)
               }
         }
       g_assert_nonnull (target);
-      g_assert_true (morango_app_delete (fx.store, target_model, target, hard != NULL, &error));
+      g_assert_true (morango_app_delete (morango_store_get_app (fx.store), target_model, target, hard != NULL, &error));
       g_assert_no_error (error);
       assert_id_list (&fx, "morango_deletedmodels", deleted);
       assert_id_list (&fx, "morango_harddeletedmodels", hard);
@@ -787,7 +788,7 @@ assert_app_rows (Fx *fx, JsonObject *expected_by_class)
         {
           JsonObject *e = json_array_get_object_element (rows, i);
           g_autoptr(GError) error = NULL;
-          g_autoptr(JsonObject) a = morango_app_get (fx->store, m->name,
+          g_autoptr(JsonObject) a = morango_app_get (morango_store_get_app (fx->store), m->name,
                                                      json_object_get_string_member (e, "id"), &error);
           g_assert_no_error (error);
           assert_object_equal (a, e);
@@ -884,7 +885,7 @@ test_vector_merge_deserializing_stage (void)
                                             filter,
                                             g_str_equal (json_object_get_string_member (c, "fsic_format"), "v2")
                                             ? MORANGO_FSIC_V2 : MORANGO_FSIC_V1,
-                                            sender, NULL, &error));
+                                            sender, NULL, NULL, &error));
       g_assert_no_error (error);
       serialize_ok (&fx, filter);
       deserialize_ok (&fx, filter, FALSE);
@@ -952,7 +953,7 @@ create (Fx *fx, const char *model, const char *json)
   g_autoptr(GError) error = NULL;
   char *id = NULL;
 
-  g_assert_true (morango_app_create (fx->store, model, obj (fx, json), &id, &error));
+  g_assert_true (morango_app_create (morango_store_get_app (fx->store), model, obj (fx, json), &id, &error));
   g_assert_no_error (error);
   return id;
 }
@@ -981,7 +982,7 @@ test_dirty_bits_and_counters (void)
   g_assert_cmpint (count (&fx, "SELECT max(last_saved_counter) FROM morango_store"), ==, 1);
   g_assert_cmpint (count (&fx, "SELECT counter FROM morango_databasemaxcounter WHERE partition = ''"), ==, 2);
 
-  g_assert_true (morango_app_update (fx.store, "user", alice, obj (&fx, "{\"is_staff\": true}"), &error));
+  g_assert_true (morango_app_update (morango_store_get_app (fx.store), "user", alice, obj (&fx, "{\"is_staff\": true}"), &error));
   g_assert_no_error (error);
   serialize_ok (&fx, NULL);
   g_assert_cmpint (count (&fx, "SELECT last_saved_counter FROM morango_store WHERE id = '663553a58518570baea6873a7c73dfd7'"), ==, 3);
@@ -1022,7 +1023,7 @@ test_filtered_serialization (void)
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_databasemaxcounter WHERE counter = 2"), ==, 2);
 
   /* Deletions are applied whatever the filter. */
-  g_assert_true (morango_app_delete (fx.store, "facility", doomed, FALSE, &error));
+  g_assert_true (morango_app_delete (morango_store_get_app (fx.store), "facility", doomed, FALSE, &error));
   serialize_ok (&fx, NULL);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE model_name = 'facility'"), ==, 0);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_deletedmodels"), ==, 0);
@@ -1076,7 +1077,7 @@ test_cascade_deletion_through_store (void)
   g_free (create (&fx, "contentinteractionlog", "{\"user\": \"" BOB "\"}"));
   serialize_ok (&fx, NULL);
 
-  g_assert_true (morango_app_delete (fx.store, "user", bob, TRUE, &error));
+  g_assert_true (morango_app_delete (morango_store_get_app (fx.store), "user", bob, TRUE, &error));
   g_assert_no_error (error);
   serialize_ok (&fx, NULL);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE deleted = 1 AND hard_deleted = 1 "
@@ -1091,6 +1092,134 @@ test_cascade_deletion_through_store (void)
   fx_clear (&fx);
 }
 
+/* "serialized|conflicting_serialized_data|deleted hard_deleted" of a
+ * store row, the newlines of the conflict log shown as "/". */
+static char *
+data_of (Fx         *fx,
+         const char *id)
+{
+  g_autoptr(GError) error = NULL;
+  char *text = NULL;
+
+  g_assert_true (morango_db_query_text (fx->db, &text, &error,
+                                        "SELECT serialized || '|' || replace (conflicting_serialized_data, "
+                                        "char (10), '/') || '|' || deleted || hard_deleted "
+                                        "FROM morango_store WHERE id = ?", "s", id));
+  g_assert_no_error (error);
+  return text;
+}
+
+/* A hard delete purges a record (protocol §4.6): its data and its
+ * conflict log, which would otherwise stay here and be queued to every
+ * peer.  Only the records deleted, and those of a cascade, are purged. */
+static void
+test_hard_delete_purges_conflict_log (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *bob = NULL, *kept = NULL, *doomed = NULL, *soft = NULL;
+  g_autofree char *text = NULL;
+  Fx fx;
+
+  fx_init (&fx, "morango-testapp", 0);
+  bob = create (&fx, "user", "{\"password\": \"p\", \"username\": \"bob\"}");
+  kept = create (&fx, "contentsummarylog", "{\"user\": \"" BOB "\", \"content_id\": \""
+                 "11111111111111111111111111111111\"}");
+  doomed = create (&fx, "contentsummarylog", "{\"user\": \"" BOB "\", \"content_id\": \""
+                   "22222222222222222222222222222222\"}");
+  soft = create (&fx, "contentsummarylog", "{\"user\": \"" BOB "\", \"content_id\": \""
+                 "33333333333333333333333333333333\"}");
+  serialize_ok (&fx, NULL);
+  /* What conflicts leave: the versions that lost, newest first. */
+  g_assert_true (morango_db_exec (fx.db, "UPDATE morango_store SET conflicting_serialized_data = "
+                                  "'{\"content_id\": \"lost 2\"}' || char (10) || "
+                                  "'{\"content_id\": \"lost 1\"}' || char (10)", &error));
+  g_assert_no_error (error);
+
+  g_assert_true (morango_app_delete (morango_store_get_app (fx.store), "contentsummarylog", doomed, TRUE, &error));
+  g_assert_no_error (error);
+  g_assert_true (morango_app_delete (morango_store_get_app (fx.store), "contentsummarylog", soft, FALSE, &error));
+  g_assert_no_error (error);
+  serialize_ok (&fx, NULL);
+  text = data_of (&fx, doomed);
+  g_assert_cmpstr (text, ==, "{}||11");
+  g_clear_pointer (&text, g_free);
+  /* A soft delete keeps both: the record may come back. */
+  text = data_of (&fx, soft);
+  g_assert_nonnull (strstr (text, "\"content_id\": \"33333333333333333333333333333333\""));
+  g_assert_true (g_str_has_suffix (text, "|{\"content_id\": \"lost 2\"}/{\"content_id\": \"lost 1\"}/|10"));
+  g_clear_pointer (&text, g_free);
+  text = data_of (&fx, kept);
+  g_assert_true (g_str_has_suffix (text, "|{\"content_id\": \"lost 2\"}/{\"content_id\": \"lost 1\"}/|00"));
+  g_clear_pointer (&text, g_free);
+
+  /* Bob's hard delete takes the log he still has along (the
+   * soft-deleted one has no app row left to cascade to) and purges
+   * both. */
+  g_assert_true (morango_app_delete (morango_store_get_app (fx.store), "user", bob, TRUE, &error));
+  g_assert_no_error (error);
+  serialize_ok (&fx, NULL);
+  text = data_of (&fx, bob);
+  g_assert_cmpstr (text, ==, "{}||11");
+  g_clear_pointer (&text, g_free);
+  text = data_of (&fx, kept);
+  g_assert_cmpstr (text, ==, "{}||11");
+  g_clear_pointer (&text, g_free);
+  text = data_of (&fx, soft);
+  g_assert_true (g_str_has_suffix (text, "|{\"content_id\": \"lost 2\"}/{\"content_id\": \"lost 1\"}/|10"));
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store"), ==, 4);
+  fx_clear (&fx);
+}
+
+/* A local delete wins over a version received but never applied: the
+ * record leaves the pending list, soft or hard, directly or by cascade,
+ * and every other entry stays. */
+static void
+test_local_delete_unpends (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *bob = NULL, *soft = NULL, *hard = NULL, *waiting = NULL, *clean = NULL;
+  Fx fx;
+
+  fx_init (&fx, "morango-testapp", 0);
+  bob = create (&fx, "user", "{\"password\": \"p\", \"username\": \"bob\"}");
+  soft = create (&fx, "contentsummarylog", "{\"user\": \"" BOB "\", \"content_id\": \""
+                 "11111111111111111111111111111111\"}");
+  hard = create (&fx, "contentsummarylog", "{\"user\": \"" BOB "\", \"content_id\": \""
+                 "22222222222222222222222222222222\"}");
+  waiting = create (&fx, "contentsummarylog", "{\"user\": \"" BOB "\", \"content_id\": \""
+                    "33333333333333333333333333333333\"}");
+  clean = create (&fx, "contentsummarylog", "{\"user\": \"" BOB "\", \"content_id\": \""
+                  "44444444444444444444444444444444\"}");
+  serialize_ok (&fx, NULL);
+  /* As if a sync had brought newer versions of all but one. */
+  g_assert_true (morango_db_execute (fx.db, &error, FIXTURE_MAKE_PENDING " WHERE id <> ?", "s", clean));
+  g_assert_no_error (error);
+  fixture_assert_pending (fx.db,
+                          "facilitydata", "user", bob,
+                          "facilitydata", "contentsummarylog", soft,
+                          "facilitydata", "contentsummarylog", hard,
+                          "facilitydata", "contentsummarylog", waiting,
+                          NULL);
+
+  g_assert_true (morango_app_delete (morango_store_get_app (fx.store), "contentsummarylog", soft, FALSE, &error));
+  g_assert_no_error (error);
+  g_assert_true (morango_app_delete (morango_store_get_app (fx.store), "contentsummarylog", hard, TRUE, &error));
+  g_assert_no_error (error);
+  serialize_ok (&fx, NULL);
+  fixture_assert_pending (fx.db,
+                          "facilitydata", "user", bob,
+                          "facilitydata", "contentsummarylog", waiting,
+                          NULL);
+
+  /* Bob's hard delete cascades to the logs he has left. */
+  g_assert_true (morango_app_delete (morango_store_get_app (fx.store), "user", bob, TRUE, &error));
+  g_assert_no_error (error);
+  serialize_ok (&fx, NULL);
+  fixture_assert_pending (fx.db, NULL);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE deleted = 1"), ==, 5);
+  fx_clear (&fx);
+}
+
 /* Bob and @n summary logs of his, created in one transaction and
  * serialized; returns bob's id. */
 static char *
@@ -1100,13 +1229,13 @@ create_bob_with_logs (Fx  *fx,
   g_autoptr(GError) error = NULL;
   char *bob = create (fx, "user", "{\"password\": \"p\", \"username\": \"bob\"}");
 
-  g_assert_true (morango_db_begin (fx->db, &error));
+  g_autoptr(MorangoTransaction) tx = morango_transaction_begin (fx->db, NULL, &error);
   for (int i = 0; i < n; i++)
     {
       g_autofree char *json = g_strdup_printf ("{\"user\": \"" BOB "\", \"content_id\": \"%032x\"}", i);
       g_free (create (fx, "contentsummarylog", json));
     }
-  g_assert_true (morango_db_commit (fx->db, &error));
+  g_assert_true (morango_transaction_commit (tx, &error));
   serialize_ok (fx, NULL);
   return bob;
 }
@@ -1130,7 +1259,7 @@ test_many_rows_in_slices (void)
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store_pending"), ==, 0);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_summarylog"), ==, n);
 
-  g_assert_true (morango_app_delete (fx.store, "user", bob, TRUE, &error));
+  g_assert_true (morango_app_delete (morango_store_get_app (fx.store), "user", bob, TRUE, &error));
   g_assert_no_error (error);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_harddeletedmodels"), ==, n + 1);
   serialize_ok (&fx, NULL);
@@ -1224,6 +1353,7 @@ static void
 test_injected_failure (void)
 {
   g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoMonitor) failing = NULL;
   g_autofree char *before = NULL, *after = NULL;
   Fx fx;
 
@@ -1235,15 +1365,15 @@ test_injected_failure (void)
     }
 
   before = dump (&fx);
-  morango_store_inject_failure (fx.store, "serialize", 5);
-  g_assert_false (morango_store_serialize (fx.store, NULL, &error));
-  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INJECTED);
+  failing = morango_test_monitor_failing_at ("serialize", 5);
+  g_assert_false (morango_store_serialize (fx.store, NULL, failing, &error));
+  g_assert_error (error, MORANGO_TEST_ERROR, MORANGO_TEST_ERROR_INJECTED);
   g_clear_error (&error);
+  g_clear_object (&failing);
   after = dump (&fx);
   g_assert_cmpstr (before, ==, after);
   g_assert_false (morango_db_in_transaction (fx.db));
 
-  morango_store_inject_failure (fx.store, "serialize", -1);
   serialize_ok (&fx, NULL);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store"), ==, 10);
   g_assert_cmpint (counter_now (&fx), ==, 1);
@@ -1257,14 +1387,14 @@ test_injected_failure (void)
   g_clear_pointer (&before, g_free);
   g_clear_pointer (&after, g_free);
   before = dump (&fx);
-  morango_store_inject_failure (fx.store, "deserialize", 5);
-  g_assert_false (morango_store_deserialize (fx.store, NULL, FALSE, &error));
-  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INJECTED);
+  failing = morango_test_monitor_failing_at ("deserialize", 5);
+  g_assert_false (morango_store_deserialize (fx.store, NULL, FALSE, failing, &error));
+  g_assert_error (error, MORANGO_TEST_ERROR, MORANGO_TEST_ERROR_INJECTED);
   g_clear_error (&error);
+  g_clear_object (&failing);
   after = dump (&fx);
   g_assert_cmpstr (before, ==, after);
 
-  morango_store_inject_failure (fx.store, "deserialize", -1);
   deserialize_ok (&fx, NULL, FALSE);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_myuser WHERE is_staff = 1 AND _morango_dirty_bit = 0"), ==, 10);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store_pending"), ==, 0);
@@ -1326,7 +1456,7 @@ test_quirks_8_and_20 (void)
 
   g_clear_pointer (&json, g_free);
   json = g_strdup_printf ("{\"parent\": \"%s\"}", b);
-  g_assert_true (morango_app_update (fx.store, "facility", child, obj (&fx, json), &error));
+  g_assert_true (morango_app_update (morango_store_get_app (fx.store), "facility", child, obj (&fx, json), &error));
   g_assert_no_error (error);
   g_assert_true (morango_db_execute (fx.db, &error, "UPDATE morango_store SET serialized = '' WHERE id = ?",
                                      "s", child) &&
@@ -1364,7 +1494,7 @@ test_tree_deserialization (void)
       json_object_set_string_member (o, "name", name);
       if (i > 0)
         json_object_set_string_member (o, "parent", g_ptr_array_index (ids, (i - 1) / 2));
-      g_assert_true (morango_app_create (fx.store, "facility", o, &id, &error));
+      g_assert_true (morango_app_create (morango_store_get_app (fx.store), "facility", o, &id, &error));
       g_assert_no_error (error);
       g_ptr_array_add (ids, id);
     }
@@ -1577,34 +1707,14 @@ test_kolibri_round_trip (void)
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM kolibri_contentsummarylog WHERE progress = 0.5"), ==, 1);
 
   /* Deleting the coach keeps the lesson (set null), dirty again. */
-  g_assert_true (morango_app_delete (fx.store, "facilityuser", coach, FALSE, &error));
+  g_assert_true (morango_app_delete (morango_store_get_app (fx.store), "facilityuser", coach, FALSE, &error));
   g_assert_no_error (error);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM kolibri_lesson WHERE created_by_id IS NULL AND _morango_dirty_bit = 1"), ==, 1);
   /* Deleting the learner takes the assignment and the log along. */
-  g_assert_true (morango_app_delete (fx.store, "facilityuser", learner, FALSE, &error));
+  g_assert_true (morango_app_delete (morango_store_get_app (fx.store), "facilityuser", learner, FALSE, &error));
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_deletedmodels"), ==, 4);
   fx_clear (&fx);
 }
-
-static double
-cpu_seconds (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static long
-max_rss_kb (void)
-{
-  struct rusage ru;
-  getrusage (RUSAGE_SELF, &ru);
-  return ru.ru_maxrss;
-}
-
-#define REPORT(what, n, t0, t1, c0, c1) \
-  g_printerr ("%s: %d records in %.3f s = %.0f records/s (CPU %.3f s = %.0f records/s), peak RSS %ld kB\n", \
-              what, n, (t1 - t0) / 1e6, n / ((t1 - t0) / 1e6), c1 - c0, n / (c1 - c0), max_rss_kb ())
 
 /* Deserializing a model with many records to apply reads them on a
  * second thread and connection when the database is a file.  That must
@@ -1656,7 +1766,7 @@ make_mix (Fx           *fx,
   sqlite3_reset (stmt);
   g_assert_cmpuint (ids->len, ==, MIX_RECORDS);
 
-  g_assert_true (morango_db_begin (fx->db, &error));
+  g_autoptr(MorangoTransaction) tx = morango_transaction_begin (fx->db, NULL, &error);
   g_assert_true (morango_db_execute (fx->db, &error,
                                      "UPDATE morango_store SET deleted = 1 WHERE id = ?", "s", gone));
   g_assert_true (morango_db_execute (fx->db, &error,
@@ -1721,7 +1831,7 @@ make_mix (Fx           *fx,
                                            "DELETE FROM facility_profile_summarylog WHERE id = ?", "s", id));
       g_assert_no_error (error);
     }
-  g_assert_true (morango_db_commit (fx->db, &error));
+  g_assert_true (morango_transaction_commit (tx, &error));
 }
 
 /* @sql counts some rows when @some, none otherwise. */
@@ -1874,16 +1984,15 @@ test_two_threads_roll_back (void)
       g_autoptr(GError) error = NULL;
       g_autofree char *after = NULL;
       guint runs = g_atomic_int_get (&two_thread_runs);
+      g_autoptr(MorangoMonitor) failing = morango_test_monitor_failing_at ("deserialize", at[i]);
 
-      morango_store_inject_failure (fx.store, "deserialize", at[i]);
-      g_assert_false (morango_store_deserialize (fx.store, NULL, FALSE, &error));
-      g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INJECTED);
+      g_assert_false (morango_store_deserialize (fx.store, NULL, FALSE, failing, &error));
+      g_assert_error (error, MORANGO_TEST_ERROR, MORANGO_TEST_ERROR_INJECTED);
       g_assert_false (morango_db_in_transaction (fx.db));
       after = dump (&fx);
       assert_same_dump (after, before);
       g_assert_cmpuint (g_atomic_int_get (&two_thread_runs), ==, i == 0 ? runs : runs + 1);
     }
-  morango_store_inject_failure (fx.store, "deserialize", -1);
   deserialize_ok (&fx, NULL, FALSE);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_summarylog"), ==,
                    MIX_RECORDS - (MIX_RECORDS + 3) / 7);
@@ -1913,7 +2022,7 @@ make_edits (Fx           *fx,
   sqlite3_reset (stmt);
   g_assert_cmpuint (ids->len, ==, MIX_RECORDS);
 
-  g_assert_true (morango_db_begin (fx->db, &error));
+  g_autoptr(MorangoTransaction) tx = morango_transaction_begin (fx->db, NULL, &error);
   for (guint i = 0; i < ids->len; i++)
     {
       const char *id = ids->pdata[i];
@@ -1962,7 +2071,7 @@ make_edits (Fx           *fx,
                                            "_morango_dirty_bit = 1 WHERE id = ?", "ss", content, id));
       g_assert_no_error (error);
     }
-  g_assert_true (morango_db_commit (fx->db, &error));
+  g_assert_true (morango_transaction_commit (tx, &error));
 }
 
 static void
@@ -1997,14 +2106,14 @@ test_two_threads_serialize (void)
       {
         g_autoptr(GError) error = NULL;
         g_autofree char *after = NULL;
+        g_autoptr(MorangoMonitor) failing = morango_test_monitor_failing_at ("serialize",
+                                                                             MIX_RECORDS / 2);
 
-        morango_store_inject_failure (file.store, "serialize", MIX_RECORDS / 2);
-        g_assert_false (morango_store_serialize (file.store, filter, &error));
-        g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INJECTED);
+        g_assert_false (morango_store_serialize (file.store, filter, failing, &error));
+        g_assert_error (error, MORANGO_TEST_ERROR, MORANGO_TEST_ERROR_INJECTED);
         g_assert_cmpuint (g_atomic_int_get (&two_thread_serializations), ==, runs + 2);
         after = dump (&file);
         assert_same_dump (after, before);
-        morango_store_inject_failure (file.store, "serialize", -1);
       }
 
       serialize_ok (&mem, filter);
@@ -2030,22 +2139,23 @@ test_two_threads_serialize (void)
     }
 }
 
-/* Rates on demand: -m perf. */
+/* The three stages of tests/bench/bench-serialize on a database file, at
+ * a size that takes two threads, counting what each leaves: summary logs
+ * created dirty, serialized, deserialized into emptied tables, and
+ * serialized again once all are marked dirty. */
 static void
-test_perf (void)
+test_counted (void)
 {
-  const char *env_n = g_getenv ("MORANGO_PERF_RECORDS");
-  const int n = env_n ? atoi (env_n) : 100000;
+  const int n = 5000;  /* from 4096 records on, a stage takes two threads */
   g_autoptr(GError) error = NULL;
   g_autofree char *dir = morango_test_tmpdir ();
-  g_autofree char *path = g_build_filename (dir, "perf.db", NULL);
-  gint64 t0, t1;
-  double c0, c1;
+  g_autofree char *path = g_build_filename (dir, "counted.db", NULL);
+  guint serializations = g_atomic_int_get (&two_thread_serializations);
+  guint runs = g_atomic_int_get (&two_thread_runs);
   Fx fx;
 
-  /* A database file, as the programs use. */
   fx_init_at (&fx, "morango-testapp", 0, path);
-  g_assert_true (morango_db_begin (fx.db, &error));
+  g_autoptr(MorangoTransaction) tx = morango_transaction_begin (fx.db, NULL, &error);
   for (int i = 0; i < n; i++)
     {
       char id[33], content[33];
@@ -2056,38 +2166,156 @@ test_perf (void)
                                          "user_id, content_id, _morango_dirty_bit) VALUES (?, ?, ?, ?, ?, 1)",
                                          "sssss", id, content, BOB ":user:summary", BOB, content));
     }
+  /* Bob is known to the store only, as a sync would leave him. */
   g_assert_true (morango_db_execute (fx.db, &error,
                                      "INSERT INTO morango_store (id, profile, serialized, last_saved_instance, last_saved_counter, "
                                      "partition, source_id, model_name) VALUES (?, 'facilitydata', '{}', ?, 1, ?, ?, 'user')",
                                      "ssss", BOB, LOCAL, BOB ":user", BOB));
-  g_assert_true (morango_db_commit (fx.db, &error));
-  g_printerr ("loaded %d app rows, peak RSS %ld kB\n", n, max_rss_kb ());
+  g_assert_true (morango_transaction_commit (tx, &error));
 
-  t0 = g_get_monotonic_time ();
-  c0 = cpu_seconds ();
   serialize_ok (&fx, NULL);
-  c1 = cpu_seconds ();
-  t1 = g_get_monotonic_time ();
-  REPORT ("serialize", n, t0, t1, c0, c1);
+  g_assert_cmpuint (g_atomic_int_get (&two_thread_serializations), ==, serializations + 1);
+  g_assert_cmpint (counter_now (&fx), ==, 1);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store"), ==, n + 1);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE model_name = 'contentsummarylog' "
+                               "AND last_saved_instance = '" LOCAL "' AND last_saved_counter = 1 "
+                               "AND partition = '" BOB ":user:summary' AND source_id = "
+                               "json_extract (serialized, '$.content_id')"), ==, n);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_recordmaxcounter "
+                               "WHERE instance_id = '" LOCAL "' AND counter = 1"), ==, n);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_recordmaxcounter"), ==, n);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_summarylog WHERE _morango_dirty_bit = 1"), ==, 0);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store_pending"), ==, 0);
 
   g_assert_true (morango_db_exec (fx.db, "DELETE FROM facility_profile_summarylog; "
                                   FIXTURE_MAKE_PENDING " WHERE model_name = 'contentsummarylog'", &error));
-  t0 = g_get_monotonic_time ();
-  c0 = cpu_seconds ();
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store_pending"), ==, n);
   deserialize_ok (&fx, NULL, FALSE);
-  c1 = cpu_seconds ();
-  t1 = g_get_monotonic_time ();
-  REPORT ("deserialize", n, t0, t1, c0, c1);
+  g_assert_cmpuint (g_atomic_int_get (&two_thread_runs), ==, runs + 1);
   g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_summarylog"), ==, n);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_summarylog WHERE _morango_dirty_bit = 0 "
+                               "AND user_id = '" BOB "' AND content_id = _morango_source_id"), ==, n);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store_pending"), ==, 0);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE deserialization_error <> ''"), ==, 0);
 
   g_assert_true (morango_db_exec (fx.db, "UPDATE facility_profile_summarylog SET _morango_dirty_bit = 1", &error));
-  t0 = g_get_monotonic_time ();
-  c0 = cpu_seconds ();
   serialize_ok (&fx, NULL);
-  c1 = cpu_seconds ();
-  t1 = g_get_monotonic_time ();
-  REPORT ("re-serialize", n, t0, t1, c0, c1);
+  g_assert_cmpuint (g_atomic_int_get (&two_thread_serializations), ==, serializations + 2);
+  g_assert_cmpint (counter_now (&fx), ==, 2);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store"), ==, n + 1);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_store WHERE last_saved_counter = 2 "
+                               "AND conflicting_serialized_data = ''"), ==, n);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_recordmaxcounter WHERE counter = 2"), ==, n);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM morango_recordmaxcounter"), ==, n);
+  g_assert_cmpint (count (&fx, "SELECT count(*) FROM facility_profile_summarylog WHERE _morango_dirty_bit = 1"), ==, 0);
   fx_clear (&fx);
+}
+
+/* ---- cancelling ---------------------------------------------------------- */
+
+#define BIG_RECORDS 50000
+
+/* Bob and BIG_RECORDS summary logs of his in a database file: dirty
+ * app rows to serialize, or store rows waiting to be applied to an empty
+ * table.  The logs are written with one statement: creating them one by
+ * one (or serializing them) would take seconds. */
+static void
+big_fx_init (Fx         *fx,
+             const char *path,
+             gboolean    to_deserialize)
+{
+  g_autoptr(GError) error = NULL;
+
+  fx_init_at (fx, "morango-testapp", 0, path);
+  g_free (create (fx, "user", "{\"password\": \"p\", \"username\": \"bob\"}"));
+  if (!to_deserialize)
+    {
+      g_assert_true (morango_db_execute (fx->db, &error,
+        "WITH RECURSIVE seq (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?1) "
+        "INSERT INTO facility_profile_summarylog (id, _morango_source_id, _morango_partition,"
+        "  user_id, content_id, _morango_dirty_bit) "
+        "SELECT printf ('%032x', i), ?2 || ':' || printf ('%032x', i), ?2 || ':user:summary', ?2,"
+        "  printf ('%032x', i), 1 FROM seq",
+        "is", (gint64) BIG_RECORDS, BOB));
+      g_assert_no_error (error);
+      return;
+    }
+  /* Bob's store row, which the logs' references are looked up in. */
+  serialize_ok (fx, NULL);
+  g_assert_true (morango_db_execute (fx->db, &error,
+    "WITH RECURSIVE seq (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?1) "
+    "INSERT INTO morango_store (id, profile, serialized, last_saved_instance, last_saved_counter,"
+    "  partition, source_id, model_name) "
+    "SELECT printf ('%032x', i), 'facilitydata',"
+    "  json_object ('id', printf ('%032x', i), 'user_id', ?2, 'content_id', printf ('%032x', i),"
+    "    '_morango_source_id', ?2 || ':' || printf ('%032x', i),"
+    "    '_morango_partition', ?2 || ':user:summary'),"
+    "  ?3, 1, ?2 || ':user:summary', ?2 || ':' || printf ('%032x', i), 'contentsummarylog' "
+    "FROM seq",
+    "iss", (gint64) BIG_RECORDS, BOB, LOCAL));
+  g_assert_no_error (error);
+  g_assert_true (morango_db_exec (fx->db, FIXTURE_MAKE_PENDING, &error));
+  g_assert_no_error (error);
+}
+
+static gboolean
+run_serialize (gpointer         data,
+               MorangoMonitor  *monitor,
+               GError         **error)
+{
+  return morango_store_serialize (((Fx *) data)->store, NULL, monitor, error);
+}
+
+static gboolean
+run_deserialize (gpointer         data,
+                 MorangoMonitor  *monitor,
+                 GError         **error)
+{
+  return morango_store_deserialize (((Fx *) data)->store, NULL, FALSE, monitor, error);
+}
+
+static char *
+digest_fx (gpointer data)
+{
+  return fixture_digest_queries (((Fx *) data)->db, dump_queries, G_N_ELEMENTS (dump_queries));
+}
+
+/* A stage on BIG_RECORDS records in a file (the records read on a
+ * second thread) cancelled at its first report, at a middle one, and
+ * inside a statement, rolls back each time, then runs whole. */
+static void
+check_cancels (const char       *stage,
+               FixtureStageFunc  run,
+               gboolean          to_deserialize)
+{
+  g_autofree char *dir = morango_test_tmpdir ();
+  g_autofree char *reference_path = g_build_filename (dir, "reference.db", NULL);
+  g_autofree char *path = g_build_filename (dir, "cancelled.db", NULL);
+  guint runs = g_atomic_int_get (to_deserialize ? &two_thread_runs : &two_thread_serializations);
+  Fx reference, subject;
+
+  big_fx_init (&reference, reference_path, to_deserialize);
+  big_fx_init (&subject, path, to_deserialize);
+  runs = g_atomic_int_get (to_deserialize ? &two_thread_runs : &two_thread_serializations) - runs;
+  fixture_check_cancels (stage, run, digest_fx, &reference, &subject, BIG_RECORDS);
+  /* Every run but the one cancelled at its first report read on a
+   * second thread. */
+  g_assert_cmpuint (g_atomic_int_get (to_deserialize ? &two_thread_runs : &two_thread_serializations),
+                    >=, runs + 4);
+  fx_clear (&reference);
+  fx_clear (&subject);
+}
+
+static void
+test_cancel_serialize (void)
+{
+  check_cancels ("serialize", run_serialize, FALSE);
+}
+
+static void
+test_cancel_deserialize (void)
+{
+  check_cancels ("deserialize", run_deserialize, TRUE);
 }
 
 int
@@ -2109,6 +2337,8 @@ main (int argc, char **argv)
   g_test_add_func ("/serialize/filtered", test_filtered_serialization);
   g_test_add_func ("/serialize/filtered-interleaved", test_filtered_rows_interleaved);
   g_test_add_func ("/serialize/cascade-deletion", test_cascade_deletion_through_store);
+  g_test_add_func ("/serialize/hard-delete-purges-conflict-log", test_hard_delete_purges_conflict_log);
+  g_test_add_func ("/serialize/local-delete-unpends", test_local_delete_unpends);
   g_test_add_func ("/serialize/incoming-delete-cascade", test_incoming_delete_cascade_is_tracked);
   g_test_add_func ("/serialize/many-rows", test_many_rows_in_slices);
   g_test_add_func ("/serialize/clean-batches-keep-failures", test_clean_batches_keep_failures);
@@ -2122,7 +2352,8 @@ main (int argc, char **argv)
   g_test_add_func ("/serialize/skip-erroring-and-filter", test_skip_erroring_and_filter);
   g_test_add_func ("/serialize/bad-records", test_bad_records_are_per_record);
   g_test_add_func ("/serialize/kolibri-round-trip", test_kolibri_round_trip);
-  if (g_test_perf ())
-    g_test_add_func ("/serialize/perf", test_perf);
+  g_test_add_func ("/serialize/counted", test_counted);
+  g_test_add_func ("/serialize/cancel/serialize", test_cancel_serialize);
+  g_test_add_func ("/serialize/cancel/deserialize", test_cancel_deserialize);
   return g_test_run ();
 }

@@ -25,8 +25,11 @@
  * automatic checkpoint would, so that the log stays bounded. */
 #define CHECKPOINT_PAGES_MAX 20000
 
-/* Checkpoints run on a thread of their own, with a connection of their
- * own, instead of inside whichever commit crossed the threshold.  A
+/* Checkpoints run on a thread of their own ("morango-checkpoint",
+ * started by the first commit that finds a checkpoint due, joined by
+ * checkpointer_free() when the MorangoDb is finalized), with a raw
+ * connection of its own that never leaves this file, instead of inside
+ * whichever commit crossed the threshold.  A
  * passive checkpoint copies committed frames into the database file
  * (and syncs both, as synchronous=NORMAL asks) while the writer goes
  * on; on a big sync this took a tenth of the time of every stage.
@@ -51,6 +54,9 @@ struct _MorangoDb
   GObject       parent_instance;
   sqlite3      *handle;
   char         *path;
+  GThread      *owner;        /* the one thread that may use it; NULL when released */
+  gboolean      read_only;    /* a reader: no transactions, no writes */
+  GPtrArray    *functions;    /* Function *, registered on readers too */
   GHashTable   *stmts;        /* const char *sql -> sqlite3_stmt * */
   guint         depth;        /* transaction nesting */
   int           schema_version;
@@ -58,6 +64,7 @@ struct _MorangoDb
   Checkpointer *checkpointer; /* NULL in memory */
   MorangoMonitor *monitor;    /* of the outermost transaction begun with one */
   guint         monitor_depth; /* the depth that transaction holds */
+  GCancellable *cancellable;  /* a reader's: stops its statements */
 };
 
 G_DEFINE_FINAL_TYPE (MorangoDb, morango_db, G_TYPE_OBJECT)
@@ -318,6 +325,7 @@ wal_hook (void       *data,
       sqlite3_wal_checkpoint_v2 (handle, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
       return SQLITE_OK;
     }
+  /* Joined by checkpointer_free(). */
   if (c->thread == NULL)
     c->thread = g_thread_new ("morango-checkpoint", checkpointer_run, c);
   c->due = TRUE;
@@ -355,17 +363,226 @@ checkpointer_free (Checkpointer *c)
   g_free (c);
 }
 
+/* ---- one thread at a time ---- */
+
+static gboolean G_GNUC_NO_INLINE
+wrong_thread (MorangoDb   *self,
+              GThread     *owner,
+              const char  *func,
+              GError     **error)
+{
+  if (owner == NULL)
+    g_critical ("%s: database %s used by thread %p, but it was released and not acquired "
+                "again; a thread takes a connection with morango_db_acquire()",
+                func, self->path, (void *) g_thread_self ());
+  else
+    g_critical ("%s: database %s used by thread %p, but it belongs to thread %p; hand it "
+                "over with morango_db_release() and morango_db_acquire()",
+                func, self->path, (void *) g_thread_self (), (void *) owner);
+  g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_WRONG_THREAD,
+               "The database %s was used by a thread it was not handed over to (%s)",
+               self->path, func);
+  return FALSE;
+}
+
+/* Whether the calling thread owns @self; a critical and @error if not.
+ * In every build type: one thread-local read and one compare. */
+static inline gboolean
+owned (MorangoDb   *self,
+       const char  *func,
+       GError     **error)
+{
+  GThread *owner = g_atomic_pointer_get (&self->owner);
+
+  if (G_LIKELY (owner == g_thread_self ()))
+    return TRUE;
+  return wrong_thread (self, owner, func, error);
+}
+
+void
+morango_db_release (MorangoDb *self)
+{
+  g_return_if_fail (MORANGO_IS_DB (self));
+
+  if (!owned (self, G_STRFUNC, NULL))
+    return;
+  if (self->depth > 0)
+    {
+      g_critical ("%s: database %s released with a transaction open; a transaction "
+                  "belongs to the thread that began it", G_STRFUNC, self->path);
+      return;
+    }
+  g_atomic_pointer_set (&self->owner, NULL);
+}
+
+gboolean
+morango_db_acquire (MorangoDb *self)
+{
+  GThread *owner;
+
+  g_return_val_if_fail (MORANGO_IS_DB (self), FALSE);
+
+  if (g_atomic_pointer_compare_and_exchange_full (&self->owner, NULL, g_thread_self (), &owner) ||
+      owner == g_thread_self ())
+    return TRUE;
+  g_critical ("%s: database %s acquired by thread %p while thread %p still owns it; "
+              "the owner must release it first", G_STRFUNC, self->path,
+              (void *) g_thread_self (), (void *) owner);
+  return FALSE;
+}
+
+/* ---- SQL functions ---- */
+
+/* One registration, shared by a connection and the readers opened from
+ * it: the last of them to close frees @user_data. */
+typedef struct {
+  char              *name;
+  int                n_args;
+  MorangoDbFunction  func;
+  gpointer           user_data;
+  GDestroyNotify     destroy;
+} Function;
+
+static void
+function_clear (gpointer data)
+{
+  Function *f = data;
+
+  if (f->destroy != NULL)
+    f->destroy (f->user_data);
+  g_free (f->name);
+}
+
+static void
+function_unref (gpointer data)
+{
+  g_atomic_rc_box_release_full (data, function_clear);
+}
+
+static Function *
+find_function (MorangoDb  *self,
+               const char *name)
+{
+  for (guint i = 0; i < self->functions->len; i++)
+    {
+      Function *f = g_ptr_array_index (self->functions, i);
+
+      if (g_ascii_strcasecmp (f->name, name) == 0)
+        return f;
+    }
+  return NULL;
+}
+
+/* morango_hex32 (x): is x text of exactly 32 lowercase hex digits?  As
+ * an SQL function it checks a whole transfer session's ids in one scan,
+ * far faster than GLOB. */
+static void
+sql_hex32 (sqlite3_context *ctx,
+           int              argc,
+           sqlite3_value  **argv)
+{
+  const unsigned char *text;
+  gboolean ok = FALSE;
+
+  if (sqlite3_value_type (argv[0]) == SQLITE_TEXT &&
+      sqlite3_value_bytes (argv[0]) == 32 &&
+      (text = sqlite3_value_text (argv[0])) != NULL)
+    {
+      ok = TRUE;
+      for (int i = 0; i < 32 && ok; i++)
+        ok = g_ascii_isdigit (text[i]) || (text[i] >= 'a' && text[i] <= 'f');
+    }
+  sqlite3_result_int (ctx, ok);
+}
+
+/* The functions every connection has, and those registered on @self
+ * (a reader's parent), onto @self->handle. */
+static gboolean
+add_functions (MorangoDb  *self,
+               GPtrArray  *functions,
+               GError    **error)
+{
+  if (sqlite3_create_function_v2 (self->handle, "morango_hex32", 1,
+                                  SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
+                                  NULL, sql_hex32, NULL, NULL, NULL) != SQLITE_OK)
+    return morango_db_set_error (self, error, "registering morango_hex32");
+  for (guint i = 0; functions != NULL && i < functions->len; i++)
+    {
+      Function *f = g_ptr_array_index (functions, i);
+
+      if (sqlite3_create_function_v2 (self->handle, f->name, f->n_args, SQLITE_UTF8,
+                                      f->user_data, f->func, NULL, NULL, NULL) != SQLITE_OK)
+        return morango_db_set_error (self, error, "registering an SQL function");
+      g_ptr_array_add (self->functions, g_atomic_rc_box_acquire (f));
+    }
+  return TRUE;
+}
+
+gboolean
+morango_db_register_function (MorangoDb          *self,
+                              const char         *name,
+                              int                 n_args,
+                              MorangoDbFunction   func,
+                              gpointer            user_data,
+                              GDestroyNotify      destroy,
+                              GError            **error)
+{
+  Function *f;
+
+  g_return_val_if_fail (MORANGO_IS_DB (self), FALSE);
+  g_return_val_if_fail (name != NULL && func != NULL, FALSE);
+
+  if (!owned (self, G_STRFUNC, error))
+    return FALSE;
+  if (find_function (self, name) != NULL || g_ascii_strcasecmp (name, "morango_hex32") == 0)
+    {
+      g_critical ("%s: %s is already registered on %s", G_STRFUNC, name, self->path);
+      g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_FAILED,
+                   "The SQL function %s is already registered (%s)", name, self->path);
+      return FALSE;
+    }
+  /* xDestroy stays NULL: the registration frees @user_data once no
+   * connection has it. */
+  if (sqlite3_create_function_v2 (self->handle, name, n_args, SQLITE_UTF8, user_data, func,
+                                  NULL, NULL, NULL) != SQLITE_OK)
+    return morango_db_set_error (self, error, "registering an SQL function");
+  f = g_atomic_rc_box_new0 (Function);
+  f->name = g_strdup (name);
+  f->n_args = n_args;
+  f->func = func;
+  f->user_data = user_data;
+  f->destroy = destroy;
+  g_ptr_array_add (self->functions, f);
+  return TRUE;
+}
+
+gpointer
+morango_db_get_function_data (MorangoDb  *self,
+                              const char *name)
+{
+  Function *f;
+
+  g_return_val_if_fail (MORANGO_IS_DB (self), NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+
+  f = find_function (self, name);
+  return f != NULL ? f->user_data : NULL;
+}
+
 static void
 morango_db_finalize (GObject *object)
 {
   MorangoDb *self = (MorangoDb *)object;
 
   g_clear_pointer (&self->stmts, g_hash_table_unref);
+  g_clear_object (&self->cancellable);
   if (self->handle != NULL)
     sqlite3_wal_hook (self->handle, NULL, NULL);
   g_clear_pointer (&self->checkpointer, checkpointer_free);
   if (self->handle != NULL)
     sqlite3_close_v2 (self->handle);
+  /* After the close: no statement can call a function any more. */
+  g_clear_pointer (&self->functions, g_ptr_array_unref);
   g_clear_pointer (&self->path, g_free);
 
   G_OBJECT_CLASS (morango_db_parent_class)->finalize (object);
@@ -382,6 +599,8 @@ morango_db_init (MorangoDb *self)
 {
   self->stmts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                        (GDestroyNotify) sqlite3_finalize);
+  self->functions = g_ptr_array_new_with_free_func (function_unref);
+  self->owner = g_thread_self ();
 }
 
 static int
@@ -417,8 +636,16 @@ morango_db_set_error (MorangoDb   *self,
    * a test's fault hook), not that SQLite was interrupted. */
   if ((rc & 0xff) == SQLITE_INTERRUPT && self->monitor != NULL)
     return morango_monitor_take_interruption (self->monitor, error);
+  if ((rc & 0xff) == SQLITE_INTERRUPT && g_cancellable_is_cancelled (self->cancellable))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "The operation was cancelled");
+      return FALSE;
+    }
 
-  g_set_error (error, MORANGO_DB_ERROR, code_for (rc), "%s%s%s (%s)",
+  g_set_error (error, MORANGO_DB_ERROR,
+               self->read_only && (rc & 0xff) == SQLITE_READONLY ? MORANGO_DB_ERROR_READ_ONLY
+                                                                 : code_for (rc),
+               "%s%s%s (%s)",
                context ? context : "", context ? ": " : "",
                sqlite3_errmsg (self->handle), self->path);
   return FALSE;
@@ -431,6 +658,8 @@ morango_db_exec (MorangoDb   *self,
 {
   g_return_val_if_fail (MORANGO_IS_DB (self), FALSE);
 
+  if (!owned (self, G_STRFUNC, error))
+    return FALSE;
   if (sqlite3_exec (self->handle, sql, NULL, NULL, NULL) != SQLITE_OK)
     return morango_db_set_error (self, error, NULL);
   return TRUE;
@@ -445,6 +674,8 @@ morango_db_prepare (MorangoDb   *self,
 
   g_return_val_if_fail (MORANGO_IS_DB (self), NULL);
 
+  if (!owned (self, G_STRFUNC, error))
+    return NULL;
   stmt = g_hash_table_lookup (self->stmts, sql);
   if (stmt != NULL)
     {
@@ -468,8 +699,11 @@ morango_db_step (MorangoDb     *self,
                  sqlite3_stmt  *stmt,
                  GError       **error)
 {
-  int rc = sqlite3_step (stmt);
+  int rc;
 
+  if (!owned (self, G_STRFUNC, error))
+    return -1;
+  rc = sqlite3_step (stmt);
   if (rc == SQLITE_ROW || rc == SQLITE_DONE)
     return rc;
   morango_db_set_error (self, error, NULL);
@@ -500,6 +734,8 @@ morango_db_bind_valist (MorangoDb     *self,
   int idx = 1;
   int rc = SQLITE_OK;
 
+  if (!owned (self, G_STRFUNC, error))
+    return FALSE;
   for (const char *t = types; t != NULL && *t != '\0'; t++, idx++)
     {
       switch (*t)
@@ -594,6 +830,8 @@ morango_db_set_zero_freed (MorangoDb  *self,
 {
   g_return_val_if_fail (MORANGO_IS_DB (self), FALSE);
 
+  if (!owned (self, G_STRFUNC, error))
+    return FALSE;
   if (!self->secure_delete)
     return TRUE;
   /* The pragma acts when it is compiled: never a cached statement. */
@@ -689,70 +927,6 @@ morango_db_query_text (MorangoDb   *self,
   return TRUE;
 }
 
-gboolean
-morango_db_begin (MorangoDb  *self,
-                  GError    **error)
-{
-  g_autofree char *sql = NULL;
-
-  g_return_val_if_fail (MORANGO_IS_DB (self), FALSE);
-
-  if (self->depth == 0)
-    {
-      if (!morango_db_exec (self, "BEGIN IMMEDIATE", error))
-        return FALSE;
-    }
-  else
-    {
-      sql = g_strdup_printf ("SAVEPOINT morango_sp%u", self->depth);
-      if (!morango_db_exec (self, sql, error))
-        return FALSE;
-    }
-  self->depth++;
-  return TRUE;
-}
-
-gboolean
-morango_db_commit (MorangoDb  *self,
-                   GError    **error)
-{
-  g_autofree char *sql = NULL;
-
-  g_return_val_if_fail (MORANGO_IS_DB (self), FALSE);
-  g_return_val_if_fail (self->depth > 0, FALSE);
-
-  if (self->depth == 1)
-    sql = g_strdup ("COMMIT");
-  else
-    sql = g_strdup_printf ("RELEASE morango_sp%u", self->depth - 1);
-  if (!morango_db_exec (self, sql, error))
-    {
-      /* A failed COMMIT leaves the transaction open: end it. */
-      morango_db_rollback (self);
-      return FALSE;
-    }
-  self->depth--;
-  return TRUE;
-}
-
-void
-morango_db_rollback (MorangoDb *self)
-{
-  g_autofree char *sql = NULL;
-
-  g_return_if_fail (MORANGO_IS_DB (self));
-  g_return_if_fail (self->depth > 0);
-
-  if (self->depth == 1)
-    sql = g_strdup ("ROLLBACK");
-  else
-    sql = g_strdup_printf ("ROLLBACK TO morango_sp%u; RELEASE morango_sp%u",
-                           self->depth - 1, self->depth - 1);
-  if (sqlite3_exec (self->handle, sql, NULL, NULL, NULL) != SQLITE_OK)
-    g_warning ("rollback failed: %s", sqlite3_errmsg (self->handle));
-  self->depth--;
-}
-
 /* ---- scoped transactions ---- */
 
 struct _MorangoTransaction
@@ -811,6 +985,85 @@ rollback_level (MorangoDb *self)
   set_progress_handler (self, TRUE);
 }
 
+/* Opens a level: BEGIN IMMEDIATE outermost, a savepoint inside another. */
+static gboolean
+begin_level (MorangoDb   *self,
+             const char  *func,
+             GError     **error)
+{
+  g_autofree char *sql = NULL;
+
+  if (!owned (self, func, error))
+    return FALSE;
+  if (self->read_only)
+    {
+      g_critical ("%s: %s is a reading connection; it has no transactions", func, self->path);
+      g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_READ_ONLY,
+                   "A reading connection cannot begin a transaction (%s)", self->path);
+      return FALSE;
+    }
+  if (self->depth == 0)
+    sql = g_strdup ("BEGIN IMMEDIATE");
+  else
+    sql = g_strdup_printf ("SAVEPOINT morango_sp%u", self->depth);
+  if (sqlite3_exec (self->handle, sql, NULL, NULL, NULL) != SQLITE_OK)
+    return morango_db_set_error (self, error, self->depth == 0 ? "beginning a transaction"
+                                                                : "opening a savepoint");
+  self->depth++;
+  return TRUE;
+}
+
+/* Deprecated: a caller that owns a level, not the connection, must end
+ * it (MorangoTransaction). */
+gboolean
+morango_db_begin (MorangoDb  *self,
+                  GError    **error)
+{
+  g_return_val_if_fail (MORANGO_IS_DB (self), FALSE);
+
+  return begin_level (self, G_STRFUNC, error);
+}
+
+/* Deprecated, see morango_db_begin().  A failed commit ends the level
+ * itself. */
+gboolean
+morango_db_commit (MorangoDb  *self,
+                   GError    **error)
+{
+  g_autofree char *sql = NULL;
+
+  g_return_val_if_fail (MORANGO_IS_DB (self), FALSE);
+
+  if (!owned (self, G_STRFUNC, error))
+    return FALSE;
+  g_return_val_if_fail (self->depth > 0, FALSE);
+
+  if (self->depth == 1)
+    sql = g_strdup ("COMMIT");
+  else
+    sql = g_strdup_printf ("RELEASE morango_sp%u", self->depth - 1);
+  if (sqlite3_exec (self->handle, sql, NULL, NULL, NULL) != SQLITE_OK)
+    {
+      morango_db_set_error (self, error, self->depth == 1 ? "committing" : "releasing a savepoint");
+      rollback_level (self);
+      return FALSE;
+    }
+  self->depth--;
+  return TRUE;
+}
+
+/* Deprecated, see morango_db_begin(). */
+void
+morango_db_rollback (MorangoDb *self)
+{
+  g_return_if_fail (MORANGO_IS_DB (self));
+
+  if (!owned (self, G_STRFUNC, NULL))
+    return;
+  g_return_if_fail (self->depth > 0);
+  rollback_level (self);
+}
+
 /* The transaction that installed the monitor takes it away as it ends. */
 static void
 drop_monitor (MorangoDb *self,
@@ -835,7 +1088,7 @@ morango_transaction_begin (MorangoDb       *db,
   g_return_val_if_fail (monitor == NULL || MORANGO_IS_MONITOR (monitor), NULL);
 
   if (!morango_monitor_check_cancelled (monitor, error) ||
-      !morango_db_begin (db, error))
+      !begin_level (db, G_STRFUNC, error))
     return NULL;
 
   self = g_new0 (MorangoTransaction, 1);
@@ -860,6 +1113,8 @@ morango_transaction_commit (MorangoTransaction  *self,
   g_return_val_if_fail (self != NULL, FALSE);
   g_return_val_if_fail (!self->finished, FALSE);
   db = self->db;
+  if (!owned (db, G_STRFUNC, error))
+    return FALSE;
   g_return_val_if_fail (db->depth == self->level, FALSE);
 
   self->finished = TRUE;
@@ -894,7 +1149,8 @@ morango_transaction_free (MorangoTransaction *self)
 {
   if (self == NULL)
     return;
-  if (!self->finished)
+  /* On the wrong thread the level stays open: only its thread may end it. */
+  if (!self->finished && owned (self->db, G_STRFUNC, NULL))
     {
       if (self->db->depth == self->level)
         rollback_level (self->db);
@@ -924,6 +1180,8 @@ morango_db_now_text (void)
 gint64
 morango_db_changes (MorangoDb *self)
 {
+  if (!owned (self, G_STRFUNC, NULL))
+    return 0;
   return sqlite3_changes64 (self->handle);
 }
 
@@ -933,36 +1191,79 @@ morango_db_get_path (MorangoDb *self)
   return self->path;
 }
 
-sqlite3 *
+MorangoDb *
 morango_db_open_reader (MorangoDb  *self,
                         GError    **error)
 {
-  sqlite3 *handle = NULL;
+  g_autoptr(MorangoDb) reader = NULL;
 
   g_return_val_if_fail (MORANGO_IS_DB (self), NULL);
 
+  if (!owned (self, G_STRFUNC, error))
+    return NULL;
   if (g_str_equal (self->path, ":memory:"))
     return NULL;
-  if (sqlite3_open_v2 (self->path, &handle, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL)
+  reader = g_object_new (MORANGO_TYPE_DB, NULL);
+  reader->path = g_strdup (self->path);
+  reader->read_only = TRUE;
+  reader->schema_version = self->schema_version;
+  reader->secure_delete = self->secure_delete;
+  if (sqlite3_open_v2 (self->path, &reader->handle,
+                       SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE, NULL)
       != SQLITE_OK)
     {
       g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_OPEN,
                    "Cannot open “%s” for reading: %s", self->path,
-                   handle ? sqlite3_errmsg (handle) : "out of memory");
-      sqlite3_close_v2 (handle);
+                   reader->handle ? sqlite3_errmsg (reader->handle) : "out of memory");
       return NULL;
     }
-  sqlite3_busy_timeout (handle, 5000);
-  sqlite3_extended_result_codes (handle, 1);
+  sqlite3_busy_timeout (reader->handle, 5000);
+  sqlite3_extended_result_codes (reader->handle, 1);
   /* Readers walk tables in order; a small page cache is enough. */
-  sqlite3_exec (handle, "PRAGMA cache_size = -512", NULL, NULL, NULL);
-  return handle;
+  if (!morango_db_exec (reader, "PRAGMA cache_size = -512", error) ||
+      !add_functions (reader, self->functions, error))
+    return NULL;
+  return g_steal_pointer (&reader);
 }
 
 sqlite3 *
 morango_db_get_handle (MorangoDb *self)
 {
+  g_return_val_if_fail (MORANGO_IS_DB (self), NULL);
+
+  if (!owned (self, G_STRFUNC, NULL))
+    return NULL;
   return self->handle;
+}
+
+static int
+reader_progress (void *data)
+{
+  MorangoDb *self = data;
+
+  return g_cancellable_is_cancelled (self->cancellable) ? 1 : 0;
+}
+
+void
+morango_db_stop_on_cancel (MorangoDb    *self,
+                           GCancellable *cancellable)
+{
+  g_return_if_fail (MORANGO_IS_DB (self));
+  g_return_if_fail (self->read_only);
+
+  g_set_object (&self->cancellable, cancellable);
+  if (cancellable != NULL)
+    sqlite3_progress_handler (self->handle, PROGRESS_OPS, reader_progress, self);
+  else
+    sqlite3_progress_handler (self->handle, 0, NULL, NULL);
+}
+
+gboolean
+morango_db_is_read_only (MorangoDb *self)
+{
+  g_return_val_if_fail (MORANGO_IS_DB (self), FALSE);
+
+  return self->read_only;
 }
 
 int
@@ -1062,28 +1363,20 @@ migrate (MorangoDb  *self,
          GError    **error)
 {
   g_autofree char *pragma = NULL;
+  g_autoptr(MorangoTransaction) tx = NULL;
 
   if (self->schema_version >= MORANGO_DB_SCHEMA_VERSION)
     return TRUE;
 
-  if (!morango_db_begin (self, error))
+  if ((tx = morango_transaction_begin (self, NULL, error)) == NULL)
     return FALSE;
   for (int v = self->schema_version; v < MORANGO_DB_SCHEMA_VERSION; v++)
-    {
-      if (!morango_db_exec (self, migrations[v], error))
-        {
-          morango_db_rollback (self);
-          return FALSE;
-        }
-    }
+    if (!morango_db_exec (self, migrations[v], error))
+      return FALSE;
   pragma = g_strdup_printf ("PRAGMA application_id = %d; PRAGMA user_version = %d",
                             MORANGO_APPLICATION_ID, MORANGO_DB_SCHEMA_VERSION);
-  if (!morango_db_exec (self, pragma, error))
-    {
-      morango_db_rollback (self);
-      return FALSE;
-    }
-  if (!morango_db_commit (self, error))
+  if (!morango_db_exec (self, pragma, error) ||
+      !morango_transaction_commit (tx, error))
     return FALSE;
   self->schema_version = MORANGO_DB_SCHEMA_VERSION;
   return TRUE;
@@ -1154,7 +1447,8 @@ morango_db_open (const char  *path,
   sqlite3_busy_timeout (self->handle, 5000);
   sqlite3_extended_result_codes (self->handle, 1);
 
-  if (!check_file (self, &is_new, error))
+  if (!check_file (self, &is_new, error) ||
+      !add_functions (self, NULL, error))
     return NULL;
 
   /* Only now that the file is known to be ours (or empty) do we write. */

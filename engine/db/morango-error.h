@@ -18,6 +18,8 @@ typedef enum {
   MORANGO_DB_ERROR_BUSY,         /* locked by another writer past the timeout */
   MORANGO_DB_ERROR_CONSTRAINT,   /* a constraint was violated */
   MORANGO_DB_ERROR_FAILED,       /* any other SQLite failure */
+  MORANGO_DB_ERROR_WRONG_THREAD, /* used on a thread it was not handed over to */
+  MORANGO_DB_ERROR_READ_ONLY,    /* a write or a transaction on a reading connection */
 } MorangoDbError;
 
 /* Errors of everything above the db layer.  The certificate codes map
@@ -49,7 +51,6 @@ typedef enum {
   MORANGO_ERROR_NONCE_INVALID,            /* NonceDoesNotExist / NonceExpired */
   MORANGO_ERROR_PERMISSION_DENIED,
   MORANGO_ERROR_CANCELLED,
-  MORANGO_ERROR_INJECTED,                 /* a failure injected by a test */
 } MorangoError;
 
 GQuark morango_db_error_quark (void);

@@ -9,10 +9,15 @@
  * in batches, a fixed number of which circulate, so memory stays flat.
  * When applying fails, the reader stops at its next item and nothing
  * more is applied.
+ *
+ * The reading thread ("thread_name") is started and joined by
+ * morango_pipe_run(), which hands the reading connection over to it and
+ * back (morango-db.h, "Threads").
  */
 #pragma once
 
-#include <glib.h>
+#include "morango-db.h"
+#include "morango-monitor.h"
 
 G_BEGIN_DECLS
 
@@ -41,10 +46,18 @@ typedef struct {
 } MorangoPipeFuncs;
 
 /* Reads until the end and applies every item read; FALSE with the first
- * error of either half. */
+ * error of either half.  @reader is the connection @funcs->read uses
+ * (a read-only one from morango_db_open_reader(), or NULL when reading
+ * takes none of the caller's): owned by the calling thread, it is handed
+ * to the reading thread while that runs and comes back before this
+ * returns.  Once @monitor (may be NULL) is cancelled the
+ * reader stops at its next batch and the run fails with
+ * G_IO_ERROR_CANCELLED. */
 gboolean morango_pipe_run (const MorangoPipeFuncs *funcs,
+                           MorangoDb              *reader,
                            gpointer                read_data,
                            gpointer                apply_data,
+                           MorangoMonitor         *monitor,
                            GError                **error);
 
 G_END_DECLS

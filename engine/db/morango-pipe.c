@@ -16,10 +16,12 @@ typedef struct {
 
 typedef struct {
   const MorangoPipeFuncs *funcs;
+  MorangoDb              *reader;  /* the reading thread's while it runs */
   gpointer                read_data;
   GAsyncQueue            *full;    /* Batch *, reader -> caller */
   GAsyncQueue            *empty;   /* Batch *, caller -> reader */
   gint                    stop;    /* set when applying failed */
+  MorangoMonitor         *monitor;
 } Pipe;
 
 static void
@@ -27,6 +29,15 @@ fill (Pipe  *p,
       Batch *b)
 {
   b->len = 0;
+  /* Cancelling is allowed from any thread, and looking costs an atomic
+   * read: once per batch, so the reader never reads far past a cancel. */
+  if (morango_monitor_is_cancelled (p->monitor))
+    {
+      b->last = b->failed = TRUE;
+      g_set_error_literal (&b->error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                           "The operation was cancelled");
+      return;
+    }
   while (b->len < p->funcs->batch_size)
     {
       if (g_atomic_int_get (&p->stop))
@@ -53,11 +64,13 @@ fill (Pipe  *p,
 }
 
 static gpointer
-reader (gpointer data)
+read_batches (gpointer data)
 {
   Pipe *p = data;
   gboolean last;
 
+  if (p->reader != NULL)
+    morango_db_acquire (p->reader);
   do
     {
       Batch *b = g_async_queue_pop (p->empty);
@@ -67,21 +80,31 @@ reader (gpointer data)
       g_async_queue_push (p->full, b);
     }
   while (!last);
+  /* The caller takes the connection back once it has joined us. */
+  if (p->reader != NULL)
+    morango_db_release (p->reader);
   return NULL;
 }
 
 gboolean
 morango_pipe_run (const MorangoPipeFuncs *funcs,
+                  MorangoDb              *reader,
                   gpointer                read_data,
                   gpointer                apply_data,
+                  MorangoMonitor         *monitor,
                   GError                **error)
 {
-  g_autofree Batch *batches = g_new0 (Batch, funcs->n_batches);
-  Pipe p = { funcs, read_data, g_async_queue_new (), g_async_queue_new (), 0 };
+  g_autofree Batch *batches = NULL;
+  Pipe p = { funcs, reader, read_data, NULL, NULL, 0, monitor };
   GThread *thread;
   gboolean ok = TRUE, last = FALSE;
 
   g_return_val_if_fail (funcs->batch_size > 0 && funcs->n_batches > 0, FALSE);
+  g_return_val_if_fail (reader == NULL || MORANGO_IS_DB (reader), FALSE);
+
+  batches = g_new0 (Batch, funcs->n_batches);
+  p.full = g_async_queue_new ();
+  p.empty = g_async_queue_new ();
 
   for (guint i = 0; i < funcs->n_batches; i++)
     {
@@ -91,7 +114,10 @@ morango_pipe_run (const MorangoPipeFuncs *funcs,
       g_async_queue_push (p.empty, &batches[i]);
     }
 
-  thread = g_thread_new (funcs->thread_name, reader, &p);
+  /* The reading thread: joined below, on every path. */
+  if (reader != NULL)
+    morango_db_release (reader);
+  thread = g_thread_new (funcs->thread_name, read_batches, &p);
   while (!last)
     {
       Batch *b = g_async_queue_pop (p.full);
@@ -114,6 +140,8 @@ morango_pipe_run (const MorangoPipeFuncs *funcs,
       g_async_queue_push (p.empty, b);
     }
   g_thread_join (thread);
+  if (reader != NULL)
+    morango_db_acquire (reader);
 
   for (guint i = 0; i < funcs->n_batches; i++)
     {

@@ -5,19 +5,19 @@
 #pragma once
 
 #include "morango-row-private.h"
-#include "morango-store.h"
+#include "morango-app.h"
 
 G_BEGIN_DECLS
 
 /* Upserts every column of @row with the given dirty bit. */
-gboolean morango_app_write_row      (MorangoStore  *store,
+gboolean morango_app_write_row      (MorangoApp    *app,
                                      MorangoRow    *row,
                                      gboolean       dirty,
                                      GError       **error);
 /* Deletes the row and its dependents by the description's foreign keys.
  * @track_self / @track_dependents: queue the deletions in
  * morango_deletedmodels (and morango_harddeletedmodels with @hard). */
-gboolean morango_app_delete_cascade (MorangoStore  *store,
+gboolean morango_app_delete_cascade (MorangoApp    *app,
                                      MorangoModel  *model,
                                      const char    *id,
                                      gboolean       track_self,

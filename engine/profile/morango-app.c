@@ -8,12 +8,76 @@
 #include "morango-ids.h"
 #include "morango-row-private.h"
 
+struct _MorangoApp
+{
+  GObject         parent_instance;
+  MorangoDb      *db;
+  MorangoProfile *profile;   /* NULL: a relay, which has no application tables */
+  MorangoRandom  *random;
+};
+
+G_DEFINE_FINAL_TYPE (MorangoApp, morango_app, G_TYPE_OBJECT)
+
+static void
+morango_app_finalize (GObject *object)
+{
+  MorangoApp *self = (MorangoApp *)object;
+
+  g_clear_object (&self->db);
+  g_clear_object (&self->profile);
+  g_clear_pointer (&self->random, morango_random_unref);
+  G_OBJECT_CLASS (morango_app_parent_class)->finalize (object);
+}
+
+static void
+morango_app_class_init (MorangoAppClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = morango_app_finalize;
+}
+
+static void
+morango_app_init (MorangoApp *self)
+{
+}
+
+MorangoApp *
+morango_app_new (MorangoDb      *db,
+                 MorangoProfile *profile,
+                 MorangoRandom  *random)
+{
+  MorangoApp *self;
+
+  g_return_val_if_fail (MORANGO_IS_DB (db), NULL);
+  g_return_val_if_fail (profile == NULL || MORANGO_IS_PROFILE (profile), NULL);
+  g_return_val_if_fail (random != NULL, NULL);
+
+  self = g_object_new (MORANGO_TYPE_APP, NULL);
+  self->db = g_object_ref (db);
+  self->profile = profile ? g_object_ref (profile) : NULL;
+  self->random = morango_random_ref (random);
+  return self;
+}
+
+MorangoDb *
+morango_app_get_db (MorangoApp *self)
+{
+  g_return_val_if_fail (MORANGO_IS_APP (self), NULL);
+  return self->db;
+}
+
+MorangoProfile *
+morango_app_get_profile (MorangoApp *self)
+{
+  g_return_val_if_fail (MORANGO_IS_APP (self), NULL);
+  return self->profile;
+}
+
 static MorangoModel *
-lookup_model (MorangoStore  *store,
+lookup_model (MorangoApp    *app,
               const char    *model_name,
               GError       **error)
 {
-  MorangoProfile *profile = morango_store_get_profile (store);
+  MorangoProfile *profile = app->profile;
   MorangoModel *model;
 
   if (profile == NULL)
@@ -82,12 +146,12 @@ apply_fields (MorangoRow  *row,
 /* Field validation plus existence of foreign key targets among the
  * application rows. */
 static gboolean
-check_row (MorangoStore  *store,
+check_row (MorangoApp    *app,
            MorangoRow    *row,
            GError       **error)
 {
   MorangoModel *m = row->model;
-  MorangoDb *db = morango_store_get_db (store);
+  MorangoDb *db = app->db;
   g_autofree char *invalid = morango_row_validate (row);
 
   if (invalid != NULL)
@@ -132,12 +196,12 @@ check_row (MorangoStore  *store,
 }
 
 gboolean
-morango_app_write_row (MorangoStore  *store,
+morango_app_write_row (MorangoApp    *app,
                        MorangoRow    *row,
                        gboolean       dirty,
                        GError       **error)
 {
-  MorangoDb *db = morango_store_get_db (store);
+  MorangoDb *db = app->db;
   sqlite3_stmt *stmt = morango_db_prepare (db, row->model->sql_upsert, error);
   guint n = row->model->fields->len;
 
@@ -149,7 +213,7 @@ morango_app_write_row (MorangoStore  *store,
 }
 
 gboolean
-morango_app_create (MorangoStore  *store,
+morango_app_create (MorangoApp    *app,
                     const char    *model_name,
                     JsonObject    *fields,
                     char         **out_id,
@@ -160,15 +224,16 @@ morango_app_create (MorangoStore  *store,
   MorangoRow *row;
   g_autofree gboolean *given = NULL;
   g_autofree char *explicit_id = NULL;
+  g_autoptr(MorangoTransaction) tx = NULL;
   gboolean ok = FALSE;
 
-  g_return_val_if_fail (MORANGO_IS_STORE (store), FALSE);
+  g_return_val_if_fail (MORANGO_IS_APP (app), FALSE);
   g_return_val_if_fail (model_name != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if ((m = lookup_model (store, model_name, error)) == NULL)
+  if ((m = lookup_model (app, model_name, error)) == NULL)
     return FALSE;
-  db = morango_store_get_db (store);
+  db = app->db;
   row = morango_row_new (m);
   given = g_new0 (gboolean, m->fields->len);
 
@@ -177,7 +242,7 @@ morango_app_create (MorangoStore  *store,
   for (guint i = 0; i < m->fields->len; i++)
     if (!given[i] && i != (guint) m->id_col && i != (guint) m->source_id_col &&
         i != (guint) m->partition_col)
-      morango_row_set_default (row, i, morango_store_get_random (store));
+      morango_row_set_default (row, i, app->random);
   /* Ids first, as Django's save() does: an empty source id is an
    * InvalidMorangoSourceId even when the field is also invalid. */
   if (given[m->id_col])
@@ -188,7 +253,7 @@ morango_app_create (MorangoStore  *store,
       const char *part = morango_row_get_text (row, m->partition_col);
 
       if (!morango_is_hex32 (id) || sid == NULL || part == NULL ||
-          !morango_profile_verify_record_id (morango_store_get_profile (store), m->name, id, part, sid))
+          !morango_profile_verify_record_id (app->profile, m->name, id, part, sid))
         {
           g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
                        "An explicit id needs _morango_source_id and _morango_partition "
@@ -197,7 +262,7 @@ morango_app_create (MorangoStore  *store,
         }
       explicit_id = g_strdup (id);
     }
-  else if (!morango_row_compute_ids (row, morango_store_get_random (store), error))
+  else if (!morango_row_compute_ids (row, app->random, error))
     goto out;
 
   if (m->id_rule == MORANGO_ID_SOURCE_ID && !morango_is_hex32 (morango_row_get_text (row, m->id_col)))
@@ -208,17 +273,12 @@ morango_app_create (MorangoStore  *store,
       goto out;
     }
 
-  if (!check_row (store, row, error))
+  if (!check_row (app, row, error))
     goto out;
 
-  if (!morango_db_begin (db, error))
-    goto out;
-  if (!morango_app_write_row (store, row, TRUE, error))
-    {
-      morango_db_rollback (db);
-      goto out;
-    }
-  if (!morango_db_commit (db, error))
+  if ((tx = morango_transaction_begin (db, NULL, error)) == NULL ||
+      !morango_app_write_row (app, row, TRUE, error) ||
+      !morango_transaction_commit (tx, error))
     goto out;
   if (out_id)
     *out_id = g_strdup (morango_row_get_text (row, m->id_col));
@@ -231,13 +291,13 @@ out:
 
 /* Loads the row @id of @m into @row; FALSE with NOT_FOUND when absent. */
 static gboolean
-load_row (MorangoStore  *store,
+load_row (MorangoApp    *app,
           MorangoRow    *row,
           const char    *id,
           gboolean      *dirty,
           GError       **error)
 {
-  MorangoDb *db = morango_store_get_db (store);
+  MorangoDb *db = app->db;
   sqlite3_stmt *stmt = morango_db_prepare (db, row->model->sql_select_by_id, error);
   int rc;
 
@@ -261,17 +321,17 @@ load_row (MorangoStore  *store,
 }
 
 gboolean
-morango_app_update (MorangoStore  *store,
+morango_app_update (MorangoApp    *app,
                     const char    *model_name,
                     const char    *id,
                     JsonObject    *changes,
                     GError       **error)
 {
-  return morango_app_update_full (store, model_name, id, changes, MORANGO_DIRTY_BIT_SET, error);
+  return morango_app_update_full (app, model_name, id, changes, MORANGO_DIRTY_BIT_SET, error);
 }
 
 gboolean
-morango_app_update_full (MorangoStore          *store,
+morango_app_update_full (MorangoApp            *app,
                          const char            *model_name,
                          const char            *id,
                          JsonObject            *changes,
@@ -282,38 +342,30 @@ morango_app_update_full (MorangoStore          *store,
   MorangoDb *db;
   MorangoRow *row;
   sqlite3_stmt *stmt;
+  g_autoptr(MorangoTransaction) tx = NULL;
   gboolean ok = FALSE, was_dirty = FALSE;
 
-  g_return_val_if_fail (MORANGO_IS_STORE (store), FALSE);
+  g_return_val_if_fail (MORANGO_IS_APP (app), FALSE);
   g_return_val_if_fail (model_name != NULL && id != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if ((m = lookup_model (store, model_name, error)) == NULL)
+  if ((m = lookup_model (app, model_name, error)) == NULL)
     return FALSE;
-  db = morango_store_get_db (store);
+  db = app->db;
   row = morango_row_new (m);
-  if (!load_row (store, row, id, &was_dirty, error) ||
+  if (!load_row (app, row, id, &was_dirty, error) ||
       !apply_fields (row, changes, FALSE, NULL, error) ||
-      !check_row (store, row, error))
+      !check_row (app, row, error))
     goto out;
-  if (!morango_db_begin (db, error))
+  if ((tx = morango_transaction_begin (db, NULL, error)) == NULL ||
+      (stmt = morango_db_prepare (db, m->sql_update, error)) == NULL)
     goto out;
-  if ((stmt = morango_db_prepare (db, m->sql_update, error)) == NULL)
-    {
-      morango_db_rollback (db);
-      goto out;
-    }
   morango_row_bind (row, stmt, 1);
   sqlite3_bind_int (stmt, m->fields->len + 1,
                     dirty_bit == MORANGO_DIRTY_BIT_SET ||
                     (dirty_bit == MORANGO_DIRTY_BIT_KEEP && was_dirty));
   sqlite3_bind_text (stmt, m->fields->len + 2, id, -1, SQLITE_TRANSIENT);
-  if (!morango_db_run (db, stmt, error))
-    {
-      morango_db_rollback (db);
-      goto out;
-    }
-  ok = morango_db_commit (db, error);
+  ok = morango_db_run (db, stmt, error) && morango_transaction_commit (tx, error);
 
 out:
   morango_row_free (row);
@@ -321,13 +373,13 @@ out:
 }
 
 static gboolean
-track_deletion (MorangoStore  *store,
+track_deletion (MorangoApp    *app,
                 const char    *id,
                 gboolean       hard,
                 GError       **error)
 {
-  MorangoDb *db = morango_store_get_db (store);
-  const char *profile = morango_store_get_profile_name (store);
+  MorangoDb *db = app->db;
+  const char *profile = morango_profile_get_name (app->profile);
 
   if (!morango_db_execute (db, error,
                            "INSERT INTO morango_deletedmodels (id, profile) VALUES (?, ?) "
@@ -344,7 +396,7 @@ track_deletion (MorangoStore  *store,
 }
 
 gboolean
-morango_app_delete_cascade (MorangoStore  *store,
+morango_app_delete_cascade (MorangoApp    *app,
                             MorangoModel  *m,
                             const char    *id,
                             gboolean       track_self,
@@ -352,11 +404,11 @@ morango_app_delete_cascade (MorangoStore  *store,
                             gboolean       hard,
                             GError       **error)
 {
-  MorangoDb *db = morango_store_get_db (store);
+  MorangoDb *db = app->db;
 
   /* The row goes first, so that a loop of parents in the data ends the
    * recursion instead of feeding it. */
-  if (track_self && !track_deletion (store, id, hard, error))
+  if (track_self && !track_deletion (app, id, hard, error))
     return FALSE;
   if (!morango_db_execute (db, error, m->sql_delete, "s", id))
     return FALSE;
@@ -388,7 +440,7 @@ morango_app_delete_cascade (MorangoStore  *store,
                 "WHERE \"%s\" = ? ON CONFLICT (id) DO UPDATE SET profile = excluded.profile",
                 child->table, dep->from_field->column);
               if (!morango_db_execute (db, error, ins, "ss",
-                                       morango_store_get_profile_name (store), id))
+                                       morango_profile_get_name (app->profile), id))
                 return FALSE;
               if (hard)
                 {
@@ -397,7 +449,7 @@ morango_app_delete_cascade (MorangoStore  *store,
                     "WHERE \"%s\" = ? ON CONFLICT (id) DO UPDATE SET profile = excluded.profile",
                     child->table, dep->from_field->column);
                   if (!morango_db_execute (db, error, hins, "ss",
-                                           morango_store_get_profile_name (store), id))
+                                           morango_profile_get_name (app->profile), id))
                     return FALSE;
                 }
             }
@@ -423,7 +475,7 @@ morango_app_delete_cascade (MorangoStore  *store,
           if (rc < 0)
             return FALSE;
           for (guint k = 0; k < ids->len; k++)
-            if (!morango_app_delete_cascade (store, child, g_ptr_array_index (ids, k),
+            if (!morango_app_delete_cascade (app, child, g_ptr_array_index (ids, k),
                                              track_dependents, track_dependents, hard, error))
               return FALSE;
         }
@@ -432,7 +484,7 @@ morango_app_delete_cascade (MorangoStore  *store,
 }
 
 gboolean
-morango_app_delete (MorangoStore  *store,
+morango_app_delete (MorangoApp    *app,
                     const char    *model_name,
                     const char    *id,
                     gboolean       hard,
@@ -441,35 +493,30 @@ morango_app_delete (MorangoStore  *store,
   MorangoModel *m;
   MorangoDb *db;
   gboolean found = FALSE;
+  g_autoptr(MorangoTransaction) tx = NULL;
 
-  g_return_val_if_fail (MORANGO_IS_STORE (store), FALSE);
+  g_return_val_if_fail (MORANGO_IS_APP (app), FALSE);
   g_return_val_if_fail (model_name != NULL && id != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if ((m = lookup_model (store, model_name, error)) == NULL)
+  if ((m = lookup_model (app, model_name, error)) == NULL)
     return FALSE;
-  db = morango_store_get_db (store);
-  if (!morango_db_begin (db, error))
+  db = app->db;
+  if ((tx = morango_transaction_begin (db, NULL, error)) == NULL ||
+      !morango_db_query_int64 (db, NULL, &found, error, m->sql_exists, "s", id))
     return FALSE;
-  if (!morango_db_query_int64 (db, NULL, &found, error, m->sql_exists, "s", id))
-    goto fail;
   if (!found)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND,
                    "There is no %s with id %s", m->verbose_name, id);
-      goto fail;
+      return FALSE;
     }
-  if (!morango_app_delete_cascade (store, m, id, TRUE, TRUE, hard, error))
-    goto fail;
-  return morango_db_commit (db, error);
-
-fail:
-  morango_db_rollback (db);
-  return FALSE;
+  return morango_app_delete_cascade (app, m, id, TRUE, TRUE, hard, error) &&
+         morango_transaction_commit (tx, error);
 }
 
 JsonObject *
-morango_app_get (MorangoStore  *store,
+morango_app_get (MorangoApp    *app,
                  const char    *model_name,
                  const char    *id,
                  GError       **error)
@@ -479,13 +526,13 @@ morango_app_get (MorangoStore  *store,
   JsonObject *obj = NULL;
   gboolean dirty = FALSE;
 
-  g_return_val_if_fail (MORANGO_IS_STORE (store), NULL);
+  g_return_val_if_fail (MORANGO_IS_APP (app), NULL);
   g_return_val_if_fail (model_name != NULL && id != NULL, NULL);
 
-  if ((m = lookup_model (store, model_name, error)) == NULL)
+  if ((m = lookup_model (app, model_name, error)) == NULL)
     return NULL;
   row = morango_row_new (m);
-  if (load_row (store, row, id, &dirty, error))
+  if (load_row (app, row, id, &dirty, error))
     {
       obj = json_object_new ();
       for (guint i = 0; i < m->fields->len; i++)

@@ -446,14 +446,11 @@ morango_buffer_write_chunk (MorangoStore        *receiver,
                             MorangoFilter       *filter,
                             MorangoBufferChunk  *chunk,
                             MorangoMonitor      *monitor,
-                            gint64              *records_transferred,
                             GError             **error)
 {
   g_autoptr(MorangoTransaction) tx = NULL;
   MorangoDb *db;
   sqlite3_stmt *insert, *insert_rmcb;
-  gint64 already = 0;
-  gboolean found = FALSE;
   guint h = 0;
 
   g_return_val_if_fail (MORANGO_IS_STORE (receiver), FALSE);
@@ -480,17 +477,6 @@ morango_buffer_write_chunk (MorangoStore        *receiver,
   if (insert == NULL || insert_rmcb == NULL ||
       (tx = morango_transaction_begin (db, monitor, error)) == NULL)
     return FALSE;
-
-  if (!morango_db_query_int64 (db, &already, &found, error,
-                               "SELECT records_transferred FROM morango_transfersession WHERE id = ?",
-                               "s", transfer_session_id))
-    return FALSE;
-  if (!found)
-    {
-      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND,
-                   "No transfer session %s to receive records for", transfer_session_id);
-      return FALSE;
-    }
 
   for (guint i = 0; i < chunk->records->len; i++)
     {
@@ -524,18 +510,9 @@ morango_buffer_write_chunk (MorangoStore        *receiver,
             return FALSE;
         }
 
-      if (!morango_store_check_injected (receiver, "transfer", already + i + 1, error) ||
-          (monitor != NULL && !morango_monitor_advance (monitor, 1, strlen (rec->serialized), error)))
+      if (!morango_monitor_advance (monitor, 1, strlen (rec->serialized), error))
         return FALSE;
     }
 
-  already += chunk->records->len;
-  if (!morango_db_execute (db, error,
-                           "UPDATE morango_transfersession SET records_transferred = ? WHERE id = ?",
-                           "is", already, transfer_session_id) ||
-      !morango_transaction_commit (tx, error))
-    return FALSE;
-  if (records_transferred != NULL)
-    *records_transferred = already;
-  return TRUE;
+  return morango_transaction_commit (tx, error);
 }

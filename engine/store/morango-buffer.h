@@ -100,20 +100,18 @@ gboolean            morango_buffer_check_chunk       (MorangoStore              
                                                       GError                   **error);
 /* Stores a received chunk for @transfer_session_id: checks it unless
  * morango_buffer_check_chunk() passed it for @receiver and @filter, then
- * writes its records and history to the incoming buffer and adds their
- * number to the session's records_transferred, in one transaction:
- * nothing of the chunk stays when anything fails.  Counts each record on
- * @monitor (may be NULL) with the length of its serialized text, so the
- * monitor can cancel or fail the write at any record.  The session's new
- * count goes to @records_transferred (may be NULL). */
+ * writes its records and history to the incoming buffer in one
+ * transaction (a level of the caller's, which also records how far the
+ * transfer got): nothing of the chunk stays when anything fails.  Counts
+ * each record on @monitor (may be NULL) with the length of its
+ * serialized text, so the monitor can cancel or fail the write at any
+ * record. */
 gboolean            morango_buffer_write_chunk       (MorangoStore              *receiver,
                                                       const char                *transfer_session_id,
                                                       MorangoFilter             *filter,
                                                       MorangoBufferChunk        *chunk,
                                                       MorangoMonitor            *monitor,
-                                                      gint64                    *records_transferred,
                                                       GError                   **error);
-
 /* Deletes the rows of @transfer_session_id from the buffer and the
  * history buffer, inside the caller's transaction. */
 gboolean morango_buffer_clear        (MorangoDb                 *db,

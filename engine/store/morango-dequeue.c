@@ -3,8 +3,9 @@
  * SPDX-License-Identifier: MIT
  */
 
-#include "morango-queue.h"
 #include "morango-buffer.h"
+#include "morango-dequeue.h"
+#include "morango-fsic.h"
 
 /* Buffer rows handled per round.  Each round classifies its rows once,
  * applies them with a few set-based statements and deletes them, so
@@ -21,49 +22,8 @@ enum {
   CLASS_CONFLICT_READ_ONLY = 4,
 };
 
-/* morango_hex32 (x): is x text of exactly 32 lowercase hex digits?  As
- * an SQL function it checks a whole session in one scan, far faster
- * than GLOB. */
-static void
-sql_hex32 (sqlite3_context *ctx,
-           int              argc,
-           sqlite3_value  **argv)
-{
-  const unsigned char *text;
-  gboolean ok = FALSE;
-
-  if (sqlite3_value_type (argv[0]) == SQLITE_TEXT &&
-      sqlite3_value_bytes (argv[0]) == 32 &&
-      (text = sqlite3_value_text (argv[0])) != NULL)
-    {
-      ok = TRUE;
-      for (int i = 0; i < 32 && ok; i++)
-        ok = g_ascii_isdigit (text[i]) || (text[i] >= 'a' && text[i] <= 'f');
-    }
-  sqlite3_result_int (ctx, ok);
-}
-
-static int
-add_hex32 (sqlite3 *handle)
-{
-  return sqlite3_create_function_v2 (handle, "morango_hex32", 1,
-                                     SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
-                                     NULL, sql_hex32, NULL, NULL, NULL);
-}
-
-static gboolean
-register_functions (MorangoDb  *db,
-                    GError    **error)
-{
-  /* Once per connection: redefining a function is refused while any
-   * statement of the connection is active. */
-  if (g_object_get_data (G_OBJECT (db), "morango-hex32") != NULL)
-    return TRUE;
-  if (add_hex32 (morango_db_get_handle (db)) != SQLITE_OK)
-    return morango_db_set_error (db, error, "registering morango_hex32");
-  g_object_set_data (G_OBJECT (db), "morango-hex32", GINT_TO_POINTER (1));
-  return TRUE;
-}
+/* morango_hex32 (x), which the checks below call, is one of the SQL
+ * functions every connection has (morango-db.h). */
 
 static const char check_records_sql[] =
   "SELECT model_uuid, problem FROM ("
@@ -103,46 +63,44 @@ static const char check_history_sql[] =
   "  OR typeof (counter) <> 'integer' OR counter < 0) "
   "LIMIT 1";
 
-/* Runs one of the checks above on @handle: the first bad record's id
- * and, for the records check, what is wrong with it. */
+/* Runs one of the checks above on @db: the first bad record's id and,
+ * for the records check, what is wrong with it. */
 static gboolean
-find_malformed (sqlite3     *handle,
+find_malformed (MorangoDb   *db,
                 const char  *sql,
                 const char  *transfer_session_id,
                 char       **id,
                 char       **problem,
                 GError     **error)
 {
-  sqlite3_stmt *stmt = NULL;
-  int rc;
+  sqlite3_stmt *stmt = morango_db_prepare (db, sql, error);
+  int rc = -1;
 
-  if (sqlite3_prepare_v2 (handle, sql, -1, &stmt, NULL) != SQLITE_OK ||
-      sqlite3_bind_text (stmt, 1, transfer_session_id, -1, SQLITE_STATIC) != SQLITE_OK)
-    rc = SQLITE_ERROR;
-  else if ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+  if (stmt != NULL && morango_db_bind (db, stmt, error, "s", transfer_session_id) &&
+      (rc = morango_db_step (db, stmt, error)) == SQLITE_ROW)
     {
       *id = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
       if (problem != NULL)
         *problem = g_strdup ((const char *) sqlite3_column_text (stmt, 1));
     }
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-    g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_FAILED,
-                 "Checking the received records: %s", sqlite3_errmsg (handle));
-  sqlite3_finalize (stmt);
-  return rc == SQLITE_ROW || rc == SQLITE_DONE;
+  if (stmt != NULL)
+    sqlite3_reset (stmt);
+  if (rc < 0)
+    g_prefix_error (error, "Checking the received records: ");
+  return rc >= 0;
 }
 
 /* Refuses the session's buffer if any row is malformed, naming the first
  * bad record. */
 static gboolean
-check_buffer (sqlite3     *handle,
+check_buffer (MorangoDb   *db,
               const char  *transfer_session_id,
               GError     **error)
 {
   g_autofree char *id = NULL;
   g_autofree char *problem = NULL;
 
-  if (!find_malformed (handle, check_records_sql, transfer_session_id, &id, &problem, error))
+  if (!find_malformed (db, check_records_sql, transfer_session_id, &id, &problem, error))
     return FALSE;
   if (id != NULL)
     {
@@ -152,7 +110,7 @@ check_buffer (sqlite3     *handle,
                    id, transfer_session_id, problem);
       return FALSE;
     }
-  if (!find_malformed (handle, check_history_sql, transfer_session_id, &id, NULL, error))
+  if (!find_malformed (db, check_history_sql, transfer_session_id, &id, NULL, error))
     return FALSE;
   if (id != NULL)
     {
@@ -172,10 +130,11 @@ check_buffer (sqlite3     *handle,
  * rounds merge.  The stage commits only once it passed, so a malformed
  * buffer still changes nothing. */
 typedef struct {
-  sqlite3    *handle;
-  const char *transfer_session_id;
-  GThread    *thread;
-  GError     *error;
+  MorangoDb      *reader;
+  const char     *transfer_session_id;
+  MorangoMonitor *monitor;
+  GThread        *thread;
+  GError         *error;
 } BufferCheck;
 
 static gpointer
@@ -183,37 +142,40 @@ buffer_check_run (gpointer data)
 {
   BufferCheck *c = data;
 
-  check_buffer (c->handle, c->transfer_session_id, &c->error);
+  morango_db_acquire (c->reader);
+  check_buffer (c->reader, c->transfer_session_id, &c->error);
+  morango_db_release (c->reader);
   return NULL;
 }
 
 /* Starts the check, or runs it here: for a database in memory, or when
  * the stage is nested in a caller's transaction. */
 static gboolean
-buffer_check_start (BufferCheck  *c,
-                    MorangoDb    *db,
-                    const char   *transfer_session_id,
-                    gboolean      nested,
-                    GError      **error)
+buffer_check_start (BufferCheck     *c,
+                    MorangoDb       *db,
+                    const char      *transfer_session_id,
+                    gboolean         nested,
+                    MorangoMonitor  *monitor,
+                    GError         **error)
 {
   g_autoptr(GError) local_error = NULL;
 
   c->transfer_session_id = transfer_session_id;
+  c->monitor = monitor;
   if (!nested)
-    c->handle = morango_db_open_reader (db, &local_error);
-  if (c->handle == NULL)
+    c->reader = morango_db_open_reader (db, &local_error);
+  if (c->reader == NULL)
     {
       if (local_error != NULL)
         g_debug ("checking received records before merging: %s", local_error->message);
-      return check_buffer (morango_db_get_handle (db), transfer_session_id, error);
+      return check_buffer (db, transfer_session_id, error);
     }
-  if (add_hex32 (c->handle) != SQLITE_OK)
-    {
-      g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_FAILED,
-                   "Registering morango_hex32: %s", sqlite3_errmsg (c->handle));
-      g_clear_pointer (&c->handle, sqlite3_close_v2);
-      return FALSE;
-    }
+  /* The checking thread, lent the reader: joined by buffer_check_finish(),
+   * which every path of the stage calls.  Its statements stop once the
+   * stage is cancelled: nobody waits for a verdict then. */
+  if (monitor != NULL)
+    morango_db_stop_on_cancel (c->reader, morango_monitor_get_cancellable (monitor));
+  morango_db_release (c->reader);
   c->thread = g_thread_new ("morango-check", buffer_check_run, c);
   return TRUE;
 }
@@ -227,7 +189,8 @@ buffer_check_finish (BufferCheck  *c,
   if (c->thread == NULL)
     return TRUE;
   g_thread_join (g_steal_pointer (&c->thread));
-  g_clear_pointer (&c->handle, sqlite3_close_v2);
+  morango_db_acquire (c->reader);
+  g_clear_object (&c->reader);
   if (c->error == NULL)
     return TRUE;
   if (error != NULL && *error != NULL)
@@ -264,23 +227,25 @@ dequeue_batch (MorangoDb            *db,
   if (!morango_db_execute (db, error,
         "INSERT INTO temp.morango_dequeue_class (model_uuid, buffer_id, class) "
         "SELECT b.model_uuid, b.id, CASE"
-        "  WHEN s.id IS NULL THEN 0"
+        "  WHEN s.id IS NULL THEN ?4"
         "  WHEN EXISTS (SELECT 1 FROM morango_recordmaxcounter r"
         "               WHERE r.store_model_id = s.id"
         "                 AND r.instance_id = b.last_saved_instance"
-        "                 AND r.counter >= b.last_saved_counter) THEN 1"
+        "                 AND r.counter >= b.last_saved_counter) THEN ?5"
         "  WHEN EXISTS (SELECT 1 FROM morango_recordmaxcounterbuffer rb"
         "               WHERE rb.transfer_session_id = ?1"
         "                 AND rb.model_uuid = b.model_uuid"
         "                 AND rb.instance_id = s.last_saved_instance"
-        "                 AND rb.counter >= s.last_saved_counter) THEN 2"
+        "                 AND rb.counter >= s.last_saved_counter) THEN ?6"
         "  WHEN EXISTS (SELECT 1 FROM temp.morango_dequeue_writable w"
-        "               WHERE substr (s.partition, 1, length (w.prefix)) = w.prefix) THEN 3"
-        "  ELSE 4 END "
+        "               WHERE substr (s.partition, 1, length (w.prefix)) = w.prefix) THEN ?7"
+        "  ELSE ?8 END "
         "FROM morango_buffer b LEFT JOIN morango_store s ON s.id = b.model_uuid "
         "WHERE b.transfer_session_id = ?1 AND b.model_uuid > ?3 "
         "ORDER BY b.model_uuid LIMIT ?2",
-        "sis", ts, (gint64) DEQUEUE_BATCH, *after))
+        "sisiiiii", ts, (gint64) DEQUEUE_BATCH, *after,
+        (gint64) CLASS_NEW, (gint64) CLASS_REVERSE_FF, (gint64) CLASS_FAST_FORWARD,
+        (gint64) CLASS_CONFLICT, (gint64) CLASS_CONFLICT_READ_ONLY))
     return FALSE;
 
   stmt = morango_db_prepare (db,
@@ -322,8 +287,8 @@ dequeue_batch (MorangoDb            *db,
         "  last_saved_instance = ?2, last_saved_counter = ?3,"
         "  deserialization_error = '', last_transfer_session_id = ?1 "
         "FROM temp.morango_dequeue_class q CROSS JOIN morango_buffer b ON b.id = q.buffer_id "
-        "WHERE q.class = 3 AND s.id = q.model_uuid",
-        "ssi", ts, instance_id, counter))
+        "WHERE q.class = ?4 AND s.id = q.model_uuid",
+        "ssii", ts, instance_id, counter, (gint64) CLASS_CONFLICT))
     return FALSE;
 
   /* Conflicts we may not resolve: the incoming version is kept as it is,
@@ -337,8 +302,8 @@ dequeue_batch (MorangoDb            *db,
         "  last_saved_instance = b.last_saved_instance, last_saved_counter = b.last_saved_counter,"
         "  deserialization_error = '', last_transfer_session_id = ?1 "
         "FROM temp.morango_dequeue_class q CROSS JOIN morango_buffer b ON b.id = q.buffer_id "
-        "WHERE q.class = 4 AND s.id = q.model_uuid",
-        "s", ts))
+        "WHERE q.class = ?2 AND s.id = q.model_uuid",
+        "si", ts, (gint64) CLASS_CONFLICT_READ_ONLY))
     return FALSE;
 
   /* A fast-forward may carry another profile or model name than the
@@ -349,8 +314,8 @@ dequeue_batch (MorangoDb            *db,
         "  SELECT s.profile, s.model_name, s.id"
         "  FROM temp.morango_dequeue_class q CROSS JOIN morango_buffer b ON b.id = q.buffer_id"
         "  CROSS JOIN morango_store s ON s.id = q.model_uuid"
-        "  WHERE q.class = 2 AND (s.profile <> b.profile OR s.model_name <> b.model_name))",
-        ""))
+        "  WHERE q.class = ?1 AND (s.profile <> b.profile OR s.model_name <> b.model_name))",
+        "i", (gint64) CLASS_FAST_FORWARD))
     return FALSE;
 
   /* New and fast-forwarded records take the incoming row whole (step 9). */
@@ -363,7 +328,7 @@ dequeue_batch (MorangoDb            *db,
         "  b.last_saved_instance, b.last_saved_counter, b.partition, b.source_id, b.model_name,"
         "  b.conflicting_serialized_data, b._self_ref_fk, '', ?1 "
         "FROM temp.morango_dequeue_class q JOIN morango_buffer b ON b.id = q.buffer_id "
-        "WHERE q.class IN (0, 2) "
+        "WHERE q.class IN (?2, ?3) "
         "ON CONFLICT (id) DO UPDATE SET"
         "  profile = excluded.profile, serialized = excluded.serialized,"
         "  deleted = excluded.deleted, hard_deleted = excluded.hard_deleted,"
@@ -374,7 +339,7 @@ dequeue_batch (MorangoDb            *db,
         "  conflicting_serialized_data = excluded.conflicting_serialized_data,"
         "  _self_ref_fk = excluded._self_ref_fk,"
         "  deserialization_error = '', last_transfer_session_id = excluded.last_transfer_session_id",
-        "s", ts))
+        "sii", ts, (gint64) CLASS_NEW, (gint64) CLASS_FAST_FORWARD))
     return FALSE;
 
   /* Every record merged but a reverse fast-forward now holds a version
@@ -384,13 +349,14 @@ dequeue_batch (MorangoDb            *db,
         "INSERT INTO morango_store_pending (profile, model_name, id) "
         "SELECT b.profile, b.model_name, b.model_uuid "
         "FROM temp.morango_dequeue_class q CROSS JOIN morango_buffer b ON b.id = q.buffer_id "
-        "WHERE q.class IN (0, 2) "
+        "WHERE q.class IN (?1, ?2) "
         "UNION ALL "
         "SELECT s.profile, s.model_name, s.id "
         "FROM temp.morango_dequeue_class q CROSS JOIN morango_store s ON s.id = q.model_uuid "
-        "WHERE q.class IN (3, 4) "
+        "WHERE q.class IN (?3, ?4) "
         "ON CONFLICT DO NOTHING",
-        ""))
+        "iiii", (gint64) CLASS_NEW, (gint64) CLASS_FAST_FORWARD,
+        (gint64) CLASS_CONFLICT, (gint64) CLASS_CONFLICT_READ_ONLY))
     return FALSE;
 
   /* Histories (steps 5, 7, 10).  The round's rows drive the join
@@ -405,28 +371,28 @@ dequeue_batch (MorangoDb            *db,
         "SELECT rb.instance_id, rb.counter, rb.model_uuid "
         "FROM temp.morango_dequeue_class q CROSS JOIN morango_recordmaxcounterbuffer rb"
         "  ON rb.transfer_session_id = ?1 AND rb.model_uuid = q.model_uuid "
-        "WHERE q.class IN (3, 4) "
+        "WHERE q.class IN (?2, ?3) "
         "ON CONFLICT (store_model_id, instance_id) DO UPDATE SET"
         "  counter = max (counter, excluded.counter)",
-        "s", ts) ||
+        "sii", ts, (gint64) CLASS_CONFLICT, (gint64) CLASS_CONFLICT_READ_ONLY) ||
       !morango_db_execute (db, error,
         "INSERT INTO morango_recordmaxcounter (instance_id, counter, store_model_id) "
         "SELECT rb.instance_id, rb.counter, rb.model_uuid "
         "FROM temp.morango_dequeue_class q CROSS JOIN morango_recordmaxcounterbuffer rb"
         "  ON rb.transfer_session_id = ?1 AND rb.model_uuid = q.model_uuid "
-        "WHERE q.class IN (0, 2) "
+        "WHERE q.class IN (?2, ?3) "
         "ON CONFLICT (store_model_id, instance_id) DO UPDATE SET"
         "  counter = excluded.counter",
-        "s", ts))
+        "sii", ts, (gint64) CLASS_NEW, (gint64) CLASS_FAST_FORWARD))
     return FALSE;
 
   /* Our new version of each conflict (step 6), after the merge so that
    * it is what remains for our instance. */
   if (!morango_db_execute (db, error,
         "INSERT INTO morango_recordmaxcounter (instance_id, counter, store_model_id) "
-        "SELECT ?1, ?2, model_uuid FROM temp.morango_dequeue_class WHERE class = 3 "
+        "SELECT ?1, ?2, model_uuid FROM temp.morango_dequeue_class WHERE class = ?3 "
         "ON CONFLICT (store_model_id, instance_id) DO UPDATE SET counter = excluded.counter",
-        "si", instance_id, counter))
+        "sii", instance_id, counter, (gint64) CLASS_CONFLICT))
     return FALSE;
 
   /* The next round starts after this one; the rows stay in the buffer
@@ -443,10 +409,11 @@ morango_store_dequeue (MorangoStore         *store,
                        MorangoFsicFormat     format,
                        const char           *sender_fsic,
                        MorangoDequeueResult *result,
+                       MorangoMonitor       *monitor,
                        GError              **error)
 {
   return morango_store_dequeue_scoped (store, transfer_session_id, filter, NULL, format,
-                                       sender_fsic, result, error);
+                                       sender_fsic, result, monitor, error);
 }
 
 static gboolean
@@ -479,24 +446,25 @@ morango_store_dequeue_scoped (MorangoStore         *store,
                               MorangoFsicFormat     format,
                               const char           *sender_fsic,
                               MorangoDequeueResult *result,
+                              MorangoMonitor       *monitor,
                               GError              **error)
 {
   MorangoDb *db;
   g_autoptr(MorangoFsic) sender = NULL;
+  g_autoptr(MorangoTransaction) tx = NULL;
   MorangoDequeueResult local = { 0, };
   gint64 counter = 0;
   g_autofree char *after = g_strdup ("");
-  BufferCheck check = { NULL, NULL, NULL, NULL };
+  BufferCheck check = { NULL, };
   gboolean nested;
-  gint64 done = 0;
 
   g_return_val_if_fail (MORANGO_IS_STORE (store), FALSE);
   g_return_val_if_fail (transfer_session_id != NULL, FALSE);
   g_return_val_if_fail (filter != NULL, FALSE);
   g_return_val_if_fail (sender_fsic != NULL, FALSE);
+  g_return_val_if_fail (monitor == NULL || MORANGO_IS_MONITOR (monitor), FALSE);
 
   db = morango_store_get_db (store);
-
   /* The sender's FSIC becomes our DMC: it must only vouch for partitions
    * inside the transfer filter. */
   if (!(sender = morango_fsic_parse (sender_fsic, format, error)) ||
@@ -506,11 +474,14 @@ morango_store_dequeue_scoped (MorangoStore         *store,
   /* A second connection sees only what is committed: inside a caller's
    * transaction the buffer may hold rows it cannot see. */
   nested = morango_db_in_transaction (db);
-  if (!morango_db_begin (db, error))
+  /* Begun first: a monitor cancelled already reports nothing.  The
+   * number of buffered records would cost a scan of the buffer: the
+   * session knows it (records_total), the stage does not ask. */
+  if ((tx = morango_transaction_begin (db, monitor, error)) == NULL)
     return FALSE;
+  morango_monitor_stage_begin (monitor, "dequeue", -1);
 
-  if (!register_functions (db, error) ||
-      !buffer_check_start (&check, db, transfer_session_id, nested, error))
+  if (!buffer_check_start (&check, db, transfer_session_id, nested, monitor, error))
     goto fail;
 
   if (!morango_db_exec (db,
@@ -526,9 +497,6 @@ morango_store_dequeue_scoped (MorangoStore         *store,
     goto fail;
   local.counter = counter;
 
-  if (!morango_store_check_injected (store, "dequeue", 0, error))
-    goto fail;
-
   for (;;)
     {
       gint64 n = 0;
@@ -538,12 +506,11 @@ morango_store_dequeue_scoped (MorangoStore         *store,
         goto fail;
       if (n == 0)
         break;
-      /* Report every record of the round so a test can stop the run
-       * after any k records. */
-      for (gint64 i = done + 1; i <= done + n; i++)
-        if (!morango_store_check_injected (store, "dequeue", i, error))
-          goto fail;
-      done += n;
+      /* A round is a few set-based statements: progress, cancelling and
+       * the fault hook are looked at between rounds (and the connection
+       * watches for a cancel inside them). */
+      if (!morango_monitor_advance (monitor, n, 0, error))
+        goto fail;
     }
 
   /* The session's buffer is done with, reverse fast-forwards included
@@ -555,18 +522,16 @@ morango_store_dequeue_scoped (MorangoStore         *store,
 
   /* Step 12, same transaction. */
   if (!morango_store_update_dmc (store, filter, sender, error) ||
-      !buffer_check_finish (&check, error))
+      !buffer_check_finish (&check, error) ||
+      !morango_transaction_commit (tx, error))
     goto fail;
 
-  if (!morango_db_commit (db, error))
-    return FALSE;
-
+  morango_monitor_stage_end (monitor);
   if (result != NULL)
     *result = local;
   return TRUE;
 
 fail:
   buffer_check_finish (&check, error);
-  morango_db_rollback (db);
   return FALSE;
 }

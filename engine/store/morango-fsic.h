@@ -7,6 +7,7 @@
 #include <json-glib/json-glib.h>
 
 #include "morango-filter.h"
+#include "morango-store.h"
 
 G_BEGIN_DECLS
 
@@ -91,6 +92,32 @@ GHashTable  *morango_fsic_diff_v2            (GHashTable *sender_expanded,
                                               GHashTable *receiver_expanded);
 GHashTable  *morango_fsic_diff_v1            (GHashTable *sender,
                                               GHashTable *receiver);
+
+/* ---- the store's FSIC and DMC (morango-dmc.c) ---- */
+
+/* Our FSIC for @filter from the DMC (§3.6, §3.7).  @reduction is the
+ * relevance filter of §3.7 step 3 (Python's MORANGO_DISABLE_FSIC_REDUCTION
+ * switches it off); v1 ignores it. */
+MorangoFsic *morango_store_calculate_fsic      (MorangoStore      *store,
+                                                MorangoFilter     *filter,
+                                                gboolean           is_producer,
+                                                MorangoFsicFormat  format,
+                                                gboolean           reduction,
+                                                GError           **error);
+/* The same as wire text (what goes into client_fsic / server_fsic). */
+char        *morango_store_calculate_fsic_json (MorangoStore      *store,
+                                                MorangoFilter     *filter,
+                                                gboolean           is_producer,
+                                                MorangoFsicFormat  format,
+                                                gboolean           reduction,
+                                                GError           **error);
+
+/* The DMC update of §3.10 on its own (it runs inside the dequeue).
+ * Counters only ever rise, and a counter of 0 is never written. */
+gboolean     morango_store_update_dmc          (MorangoStore      *store,
+                                                MorangoFilter     *filter,
+                                                MorangoFsic       *sender_fsic,
+                                                GError           **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MorangoFsic, morango_fsic_free)
 

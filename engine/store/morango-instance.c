@@ -141,6 +141,7 @@ morango_instance_ensure_database_id (MorangoDb      *db,
 {
   g_autofree char *id = NULL;
   g_autofree char *now = NULL;
+  g_autoptr(MorangoTransaction) tx = NULL;
 
   if (!morango_db_query_text (db, &id, error,
                               "SELECT id FROM morango_databaseidmodel WHERE current = 1 "
@@ -151,18 +152,13 @@ morango_instance_ensure_database_id (MorangoDb      *db,
 
   id = morango_random_uuid4_hex (random);
   now = morango_db_now_text ();
-  if (!morango_db_begin (db, error))
-    return NULL;
-  if (!morango_db_execute (db, error, "UPDATE morango_databaseidmodel SET current = 0", "") ||
+  if ((tx = morango_transaction_begin (db, NULL, error)) == NULL ||
+      !morango_db_execute (db, error, "UPDATE morango_databaseidmodel SET current = 0", "") ||
       !morango_db_execute (db, error,
                            "INSERT INTO morango_databaseidmodel (id, current, date_generated) "
                            "VALUES (?, 1, ?)", "ss", id, now) ||
-      !morango_db_commit (db, error))
-    {
-      if (morango_db_in_transaction (db))
-        morango_db_rollback (db);
-      return NULL;
-    }
+      !morango_transaction_commit (tx, error))
+    return NULL;
   return g_steal_pointer (&id);
 }
 
@@ -176,6 +172,7 @@ morango_instance_resolve (MorangoDb              *db,
   g_autofree char *system_id = NULL;
   g_autofree char *node_id = NULL;
   g_autofree char *instance_id = NULL;
+  g_autoptr(MorangoTransaction) tx = NULL;
 
   g_return_val_if_fail (MORANGO_IS_DB (db), NULL);
   g_return_val_if_fail (host != NULL, NULL);
@@ -187,9 +184,8 @@ morango_instance_resolve (MorangoDb              *db,
   node_id = morango_salted_hash (host->node_id_input);
   instance_id = morango_sha2_uuid (database_id, system_id, node_id, NULL);
 
-  if (!morango_db_begin (db, error))
-    return NULL;
-  if (!morango_db_execute (db, error,
+  if ((tx = morango_transaction_begin (db, NULL, error)) == NULL ||
+      !morango_db_execute (db, error,
                            "UPDATE morango_instanceidmodel SET current = 0 "
                            "WHERE current = 1 AND id != ?", "s", instance_id) ||
       !morango_db_execute (db, error,
@@ -205,12 +201,8 @@ morango_instance_resolve (MorangoDb              *db,
                            host->hostname ? host->hostname : "",
                            host->sysversion ? host->sysversion : "",
                            node_id, database_id, morango_db_get_path (db), system_id) ||
-      !morango_db_commit (db, error))
-    {
-      if (morango_db_in_transaction (db))
-        morango_db_rollback (db);
-      return NULL;
-    }
+      !morango_transaction_commit (tx, error))
+    return NULL;
   return g_steal_pointer (&instance_id);
 }
 

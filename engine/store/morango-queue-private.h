@@ -1,4 +1,4 @@
-/* morango-queue-private.h: helpers shared by queuing and dequeuing
+/* morango-queue-private.h: helpers shared by queuing and the DMC (morango-dmc.c)
  *
  * SPDX-License-Identifier: MIT
  */

@@ -1,5 +1,4 @@
-/* morango-queue.c: FSICs from the DMC, the DMC update and queuing
- * (protocol §3.6–§3.10)
+/* morango-queue.c: queuing, store -> outgoing buffer (protocol §3.9)
  *
  * SPDX-License-Identifier: MIT
  */
@@ -33,424 +32,6 @@ morango_prefix_upper_bound (const char *prefix)
     }
   upper[len - 1] = (char) ((guchar) upper[len - 1] + 1);
   return upper;
-}
-
-/* ---- calculating our FSIC ----------------------------------------------- */
-
-typedef struct {
-  char   *partition;
-  char   *instance_id;
-  gint64  counter;
-} DmcRow;
-
-static void
-dmc_row_free (gpointer data)
-{
-  DmcRow *row = data;
-
-  g_free (row->partition);
-  g_free (row->instance_id);
-  g_free (row);
-}
-
-/* The DMC is small (partitions times instances); the prefix logic runs
- * on it in memory with exact byte comparisons. */
-static GPtrArray *
-load_dmc (MorangoDb  *db,
-          GError    **error)
-{
-  g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func (dmc_row_free);
-  sqlite3_stmt *stmt;
-  int rc;
-
-  stmt = morango_db_prepare (db,
-                             "SELECT partition, instance_id, counter "
-                             "FROM morango_databasemaxcounter",
-                             error);
-  if (stmt == NULL)
-    return NULL;
-  while ((rc = morango_db_step (db, stmt, error)) == SQLITE_ROW)
-    {
-      DmcRow *row = g_new0 (DmcRow, 1);
-
-      row->partition = g_strdup (morango_db_column_text (stmt, 0));
-      row->instance_id = g_strdup (morango_db_column_text (stmt, 1));
-      row->counter = sqlite3_column_int64 (stmt, 2);
-      g_ptr_array_add (rows, row);
-    }
-  sqlite3_reset (stmt);
-  if (rc < 0)
-    return NULL;
-  return g_steal_pointer (&rows);
-}
-
-static MorangoFsic *
-calculate_v1 (GPtrArray          *dmc,
-              const char * const *entries,
-              gboolean            is_producer)
-{
-  g_autoptr(MorangoFsic) fsic = morango_fsic_new (MORANGO_FSIC_V1);
-
-  for (guint e = 0; entries[e] != NULL; e++)
-    {
-      g_autoptr(GHashTable) m = morango_counters_new ();
-
-      /* M_f: max counter per instance over DMC partitions that prefix f. */
-      for (guint i = 0; i < dmc->len; i++)
-        {
-          DmcRow *row = dmc->pdata[i];
-          gint64 have;
-
-          if (!morango_partition_has_prefix (entries[e], row->partition))
-            continue;
-          if (!morango_counters_lookup (m, row->instance_id, &have) || have < row->counter)
-            morango_counters_set (m, row->instance_id, row->counter);
-        }
-
-      if (is_producer)
-        {
-          GHashTableIter iter;
-          gpointer instance, value;
-
-          g_hash_table_iter_init (&iter, m);
-          while (g_hash_table_iter_next (&iter, &instance, &value))
-            {
-              gint64 have;
-
-              if (!morango_counters_lookup (fsic->counters, instance, &have) ||
-                  have < *(gint64 *) value)
-                morango_counters_set (fsic->counters, instance, *(gint64 *) value);
-            }
-        }
-      else if (e == 0)
-        {
-          g_hash_table_unref (fsic->counters);
-          fsic->counters = g_steal_pointer (&m);
-        }
-      else
-        {
-          /* A receiver claims only what it holds under every entry. */
-          GHashTableIter iter;
-          gpointer instance, value;
-
-          g_hash_table_iter_init (&iter, fsic->counters);
-          while (g_hash_table_iter_next (&iter, &instance, &value))
-            {
-              gint64 here;
-
-              if (!morango_counters_lookup (m, instance, &here))
-                g_hash_table_iter_remove (&iter);
-              else if (here < *(gint64 *) value)
-                *(gint64 *) value = here;
-            }
-        }
-    }
-  return g_steal_pointer (&fsic);
-}
-
-static gboolean
-dmc_row_relevant (MorangoDb  *db,
-                  DmcRow     *row,
-                  gboolean    is_producer,
-                  gboolean   *relevant,
-                  GError    **error)
-{
-  g_autofree char *upper = morango_prefix_upper_bound (row->partition);
-  gint64 found = 0;
-
-  /* Producer: we hold a record of that instance under the partition.
-   * Receiver: some record under the partition has that instance in its
-   * history. */
-  if (is_producer)
-    {
-      if (!morango_db_query_int64 (db, &found, NULL, error,
-                                   "SELECT EXISTS (SELECT 1 FROM morango_store "
-                                   "WHERE last_saved_instance = ?1 "
-                                   "AND partition >= ?2 AND partition < ?3)",
-                                   "sss", row->instance_id, row->partition, upper))
-        return FALSE;
-    }
-  else
-    {
-      if (!morango_db_query_int64 (db, &found, NULL, error,
-                                   "SELECT EXISTS (SELECT 1 FROM morango_recordmaxcounter r "
-                                   "JOIN morango_store s ON s.id = r.store_model_id "
-                                   "WHERE r.instance_id = ?1 "
-                                   "AND s.partition >= ?2 AND s.partition < ?3)",
-                                   "sss", row->instance_id, row->partition, upper))
-        return FALSE;
-    }
-  *relevant = found != 0;
-  return TRUE;
-}
-
-/* For the receiver's relevance test inside the filter: which instances
- * appear in the histories of the records under each partition.  One
- * pass over the filter's records; probing per DMC row instead costs a
- * scan of the instance's whole history for every row that turns out
- * irrelevant.  Returns instance -> array of partitions. */
-static GHashTable *
-load_history_partitions (MorangoDb          *db,
-                         const char * const *entries,
-                         GError            **error)
-{
-  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                                      (GDestroyNotify) g_ptr_array_unref);
-  g_autoptr(GHashTable) pairs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-
-  for (guint e = 0; entries[e] != NULL; e++)
-    {
-      g_autofree char *upper = morango_prefix_upper_bound (entries[e]);
-      sqlite3_stmt *stmt;
-      int rc;
-
-      stmt = morango_db_prepare (db,
-                                 "SELECT DISTINCT s.partition, r.instance_id "
-                                 "FROM morango_store s CROSS JOIN morango_recordmaxcounter r "
-                                 "  ON r.store_model_id = s.id "
-                                 "WHERE s.partition >= ?1 AND s.partition < ?2",
-                                 error);
-      if (stmt == NULL || !morango_db_bind (db, stmt, error, "ss", entries[e], upper))
-        return NULL;
-      while ((rc = morango_db_step (db, stmt, error)) == SQLITE_ROW)
-        {
-          const char *partition = morango_db_column_text (stmt, 0);
-          const char *instance = morango_db_column_text (stmt, 1);
-          char *pair = g_strconcat (instance, "\t", partition, NULL);
-          GPtrArray *parts;
-
-          /* Filter entries may overlap. */
-          if (!g_hash_table_add (pairs, pair))
-            continue;
-          parts = g_hash_table_lookup (seen, instance);
-          if (parts == NULL)
-            {
-              parts = g_ptr_array_new_with_free_func (g_free);
-              g_hash_table_insert (seen, g_strdup (instance), parts);
-            }
-          g_ptr_array_add (parts, g_strdup (partition));
-        }
-      sqlite3_reset (stmt);
-      if (rc < 0)
-        return NULL;
-    }
-  return g_steal_pointer (&seen);
-}
-
-static gboolean
-history_under (GHashTable *seen,
-               DmcRow     *row)
-{
-  GPtrArray *parts = g_hash_table_lookup (seen, row->instance_id);
-
-  for (guint i = 0; parts != NULL && i < parts->len; i++)
-    if (morango_partition_has_prefix (parts->pdata[i], row->partition))
-      return TRUE;
-  return FALSE;
-}
-
-static MorangoFsic *
-calculate_v2 (MorangoDb          *db,
-              GPtrArray          *dmc,
-              const char * const *entries,
-              gboolean            is_producer,
-              gboolean            reduction,
-              GError            **error)
-{
-  g_autoptr(MorangoFsic) fsic = morango_fsic_new (MORANGO_FSIC_V2);
-  g_autoptr(GHashTable) seen = NULL;
-
-  if (reduction && !is_producer && !(seen = load_history_partitions (db, entries, error)))
-    return NULL;
-
-  for (guint i = 0; i < dmc->len; i++)
-    {
-      DmcRow *row = dmc->pdata[i];
-      gboolean in_sub = FALSE, in_super = FALSE;
-      gboolean relevant = TRUE;
-
-      for (guint e = 0; entries[e] != NULL; e++)
-        {
-          if (morango_partition_has_prefix (row->partition, entries[e]))
-            in_sub = TRUE;
-          if (morango_partition_has_prefix (entries[e], row->partition) &&
-              strcmp (entries[e], row->partition) != 0)
-            in_super = TRUE;
-        }
-      if (!in_sub && !in_super)
-        continue;
-
-      /* Records under a sub partition are all inside the filter, so the
-       * history map answers for them; a super partition encloses records
-       * outside the filter too and is asked of the database. */
-      if (reduction && seen != NULL && in_sub)
-        relevant = history_under (seen, row);
-      else if (reduction && !dmc_row_relevant (db, row, is_producer, &relevant, error))
-        return NULL;
-      if (!relevant)
-        continue;
-
-      if (in_sub)
-        morango_counters_set (morango_partition_counters_ensure (fsic->sub, row->partition),
-                              row->instance_id, row->counter);
-      if (in_super)
-        morango_counters_set (morango_partition_counters_ensure (fsic->super_, row->partition),
-                              row->instance_id, row->counter);
-    }
-
-  morango_fsic_remove_redundant (fsic);
-  return g_steal_pointer (&fsic);
-}
-
-MorangoFsic *
-morango_store_calculate_fsic (MorangoStore      *store,
-                              MorangoFilter     *filter,
-                              gboolean           is_producer,
-                              MorangoFsicFormat  format,
-                              gboolean           reduction,
-                              GError           **error)
-{
-  MorangoDb *db;
-  g_autoptr(GPtrArray) dmc = NULL;
-  const char * const *entries;
-
-  g_return_val_if_fail (MORANGO_IS_STORE (store), NULL);
-  g_return_val_if_fail (filter != NULL, NULL);
-  g_return_val_if_fail (format == MORANGO_FSIC_V1 || format == MORANGO_FSIC_V2, NULL);
-
-  db = morango_store_get_db (store);
-  entries = morango_filter_get_entries (filter);
-  if (!(dmc = load_dmc (db, error)))
-    return NULL;
-
-  if (format == MORANGO_FSIC_V1)
-    return calculate_v1 (dmc, entries, is_producer);
-  return calculate_v2 (db, dmc, entries, is_producer, reduction, error);
-}
-
-char *
-morango_store_calculate_fsic_json (MorangoStore      *store,
-                                   MorangoFilter     *filter,
-                                   gboolean           is_producer,
-                                   MorangoFsicFormat  format,
-                                   gboolean           reduction,
-                                   GError           **error)
-{
-  g_autoptr(MorangoFsic) fsic = morango_store_calculate_fsic (store, filter, is_producer,
-                                                              format, reduction, error);
-
-  return fsic ? morango_fsic_to_string (fsic) : NULL;
-}
-
-/* ---- the DMC update ------------------------------------------------------ */
-
-static gboolean
-raise_dmc (MorangoDb   *db,
-           const char  *instance_id,
-           const char  *partition,
-           gint64       counter,
-           GError     **error)
-{
-  /* Python may lower a counter here (quirk 1) and skips 0 (corrections
-   * item 26).  Knowledge never shrinks, so keep the maximum; and a 0
-   * claims nothing, so it is not written. */
-  if (counter <= 0)
-    return TRUE;
-  return morango_db_execute (db, error,
-                             "INSERT INTO morango_databasemaxcounter (instance_id, partition, counter) "
-                             "VALUES (?1, ?2, ?3) "
-                             "ON CONFLICT (instance_id, partition) "
-                             "DO UPDATE SET counter = max(counter, excluded.counter)",
-                             "ssi", instance_id, partition, counter);
-}
-
-gboolean
-morango_store_update_dmc (MorangoStore  *store,
-                          MorangoFilter *filter,
-                          MorangoFsic   *sender_fsic,
-                          GError       **error)
-{
-  MorangoDb *db;
-  const char * const *entries;
-  GHashTableIter iter;
-  gpointer key, value;
-
-  g_return_val_if_fail (MORANGO_IS_STORE (store), FALSE);
-  g_return_val_if_fail (filter != NULL, FALSE);
-  g_return_val_if_fail (sender_fsic != NULL, FALSE);
-
-  db = morango_store_get_db (store);
-  entries = morango_filter_get_entries (filter);
-
-  if (!morango_db_begin (db, error))
-    return FALSE;
-
-  if (sender_fsic->format == MORANGO_FSIC_V1)
-    {
-      g_autoptr(GPtrArray) dmc = load_dmc (db, error);
-      g_autoptr(MorangoFsic) ours = NULL;
-
-      if (dmc == NULL)
-        goto fail;
-      ours = calculate_v1 (dmc, entries, FALSE);
-
-      g_hash_table_iter_init (&iter, sender_fsic->counters);
-      while (g_hash_table_iter_next (&iter, &key, &value))
-        {
-          gint64 have;
-
-          if (morango_counters_lookup (ours->counters, key, &have) && have >= *(gint64 *) value)
-            continue;
-          for (guint e = 0; entries[e] != NULL; e++)
-            if (!raise_dmc (db, key, entries[e], *(gint64 *) value, error))
-              goto fail;
-        }
-    }
-  else
-    {
-      /* "sub" (§3.10): the partitions the sender vouches for inside this
-       * filter.  The caller checked they are inside it. */
-      g_hash_table_iter_init (&iter, sender_fsic->sub);
-      while (g_hash_table_iter_next (&iter, &key, &value))
-        {
-          GHashTableIter inner;
-          gpointer instance, counter;
-
-          g_hash_table_iter_init (&inner, value);
-          while (g_hash_table_iter_next (&inner, &instance, &counter))
-            if (!raise_dmc (db, instance, key, *(gint64 *) counter, error))
-              goto fail;
-        }
-
-      /* Python ignores "super" (quirk 2), so knowledge a sender keeps
-       * under an enclosing partition (typically "" after an unfiltered
-       * serialization) never reaches the receiver's DMC, and the same
-       * records are offered again at every sync.  The sender expanded
-       * those counters onto each filter entry they enclose and queued
-       * everything the receiver lacked there, so the receiver now holds
-       * it: credit them to those entries (the reference allows this; it
-       * changes nothing on the wire). */
-      g_hash_table_iter_init (&iter, sender_fsic->super_);
-      while (g_hash_table_iter_next (&iter, &key, &value))
-        for (guint e = 0; entries[e] != NULL; e++)
-          {
-            GHashTableIter inner;
-            gpointer instance, counter;
-
-            if (!morango_partition_has_prefix (entries[e], key))
-              continue;
-            g_hash_table_iter_init (&inner, value);
-            while (g_hash_table_iter_next (&inner, &instance, &counter))
-              if (!raise_dmc (db, instance, entries[e], *(gint64 *) counter, error))
-                goto fail;
-          }
-    }
-
-  return morango_db_commit (db, error);
-
-fail:
-  morango_db_rollback (db);
-  return FALSE;
 }
 
 /* ---- queuing ----------------------------------------------------------- */
@@ -533,6 +114,107 @@ fill_diff_table (MorangoDb          *db,
   return TRUE;
 }
 
+/* ---- progress inside the one statement --------------------------------
+ *
+ * Queuing copies the records with one INSERT…SELECT.  Given a monitor,
+ * the SELECT passes each record through morango_queue_count(), which
+ * counts it on the monitor, so progress comes per record as in the
+ * other stages and the fault hook can stop the stage at any record.  (A
+ * cancel stops the statement through the connection's progress handler
+ * too.)  Without a monitor the plain statement runs: nothing to pay. */
+
+typedef struct {
+  MorangoMonitor *monitor;   /* set only while a statement runs */
+  GError         *error;     /* why morango_queue_count() failed */
+} QueueCount;
+
+/* morango_queue_count (x): x, once the record it comes with is counted. */
+static void
+queue_count_func (sqlite3_context  *ctx,
+                  int               argc,
+                  sqlite3_value   **argv)
+{
+  QueueCount *qc = sqlite3_user_data (ctx);
+
+  if (qc->error == NULL && !morango_monitor_advance (qc->monitor, 1, 0, &qc->error))
+    {
+      sqlite3_result_error (ctx, qc->error->message, -1);
+      return;
+    }
+  sqlite3_result_value (ctx, argv[0]);
+}
+
+static QueueCount *
+queue_count_get (MorangoDb  *db,
+                 GError    **error)
+{
+  QueueCount *qc = g_object_get_data (G_OBJECT (db), "morango-queue-count");
+
+  if (qc != NULL)
+    return qc;
+  qc = g_new0 (QueueCount, 1);
+  /* Once per connection, which frees it (xDestroy) when it closes:
+   * redefining a function is refused while a statement is active. */
+  if (sqlite3_create_function_v2 (morango_db_get_handle (db), "morango_queue_count", 1,
+                                  SQLITE_UTF8, qc, queue_count_func, NULL, NULL,
+                                  g_free) != SQLITE_OK)
+    {
+      morango_db_set_error (db, error, "registering morango_queue_count");
+      return NULL;
+    }
+  g_object_set_data (G_OBJECT (db), "morango-queue-count", qc);
+  return qc;
+}
+
+/* The diff drives the join (CROSS JOIN fixes the order) and each triple
+ * seeks the store by instance and partition range.  A record matching
+ * several triples is queued once: the buffer's unique
+ * (transfer_session_id, model_uuid) turns the repeats into no-ops (they
+ * are counted twice). */
+#define QUEUE_RECORDS_SQL(DELETED) \
+  "INSERT OR IGNORE INTO morango_buffer (" \
+  "  profile, serialized, deleted, hard_deleted, last_saved_instance," \
+  "  last_saved_counter, partition, source_id, model_name," \
+  "  conflicting_serialized_data, _self_ref_fk, transfer_session_id, model_uuid) " \
+  "SELECT s.profile, s.serialized, " DELETED ", s.hard_deleted, s.last_saved_instance," \
+  "  s.last_saved_counter, s.partition, s.source_id, s.model_name," \
+  "  s.conflicting_serialized_data, s._self_ref_fk, ?1, s.id " \
+  "FROM temp.morango_queue_diff d CROSS JOIN morango_store s " \
+  "WHERE s.last_saved_instance = d.instance_id " \
+  "  AND s.partition >= d.partition AND s.partition < d.upper " \
+  "  AND s.last_saved_counter > d.counter " \
+  "  AND s.profile = ?2"
+
+static gboolean
+queue_records (MorangoDb       *db,
+               const char      *transfer_session_id,
+               const char      *profile,
+               MorangoMonitor  *monitor,
+               GError         **error)
+{
+  QueueCount *qc;
+  gboolean ok;
+
+  if (monitor == NULL)
+    return morango_db_execute (db, error, QUEUE_RECORDS_SQL ("s.deleted"),
+                               "ss", transfer_session_id, profile);
+
+  if ((qc = queue_count_get (db, error)) == NULL)
+    return FALSE;
+  qc->monitor = monitor;
+  ok = morango_db_execute (db, error, QUEUE_RECORDS_SQL ("morango_queue_count (s.deleted)"),
+                           "ss", transfer_session_id, profile);
+  qc->monitor = NULL;
+  if (qc->error != NULL)
+    {
+      /* Say why the count stopped, not that a function failed. */
+      g_clear_error (error);
+      g_propagate_error (error, g_steal_pointer (&qc->error));
+      ok = FALSE;
+    }
+  return ok;
+}
+
 gboolean
 morango_store_queue (MorangoStore      *store,
                      const char        *transfer_session_id,
@@ -541,12 +223,14 @@ morango_store_queue (MorangoStore      *store,
                      const char        *sender_fsic,
                      const char        *receiver_fsic,
                      gint64            *records_total,
+                     MorangoMonitor    *monitor,
                      GError           **error)
 {
   MorangoDb *db;
   const char * const *entries;
   g_autoptr(MorangoFsic) sender = NULL;
   g_autoptr(MorangoFsic) receiver = NULL;
+  g_autoptr(MorangoTransaction) tx = NULL;
   gboolean empty = TRUE;
   gint64 total = 0;
 
@@ -554,6 +238,7 @@ morango_store_queue (MorangoStore      *store,
   g_return_val_if_fail (transfer_session_id != NULL, FALSE);
   g_return_val_if_fail (filter != NULL, FALSE);
   g_return_val_if_fail (sender_fsic != NULL && receiver_fsic != NULL, FALSE);
+  g_return_val_if_fail (monitor == NULL || MORANGO_IS_MONITOR (monitor), FALSE);
 
   db = morango_store_get_db (store);
   entries = morango_filter_get_entries (filter);
@@ -567,12 +252,15 @@ morango_store_queue (MorangoStore      *store,
       !morango_fsic_check_partitions (receiver, entries, error))
     return FALSE;
 
-  if (!morango_db_begin (db, error))
+  /* Begun first: a monitor cancelled already reports nothing.  The
+   * total is known only once the records are queued. */
+  if ((tx = morango_transaction_begin (db, monitor, error)) == NULL)
     return FALSE;
+  morango_monitor_stage_begin (monitor, "queue", -1);
 
   /* Queuing again (a resumed session) starts from scratch. */
   if (!morango_buffer_clear (db, transfer_session_id, error))
-    goto fail;
+    return FALSE;
 
   if (!morango_db_exec (db,
                         "CREATE TEMP TABLE IF NOT EXISTS morango_queue_diff ("
@@ -580,33 +268,19 @@ morango_store_queue (MorangoStore      *store,
                         "  instance_id TEXT NOT NULL, counter INTEGER NOT NULL)",
                         error) ||
       !morango_db_exec (db, "DELETE FROM temp.morango_queue_diff", error))
-    goto fail;
+    return FALSE;
 
   if (!fill_diff_table (db, entries, sender, receiver, &empty, error))
-    goto fail;
+    return FALSE;
 
   if (!empty)
     {
-      /* The diff drives the join (CROSS JOIN fixes the order) and each
-       * triple seeks the store by instance and partition range.  A record
-       * matching several triples is queued once: the buffer's unique
-       * (transfer_session_id, model_uuid) turns the repeats into no-ops. */
-      if (!morango_db_execute (db, error,
-                               "INSERT OR IGNORE INTO morango_buffer ("
-                               "  profile, serialized, deleted, hard_deleted, last_saved_instance,"
-                               "  last_saved_counter, partition, source_id, model_name,"
-                               "  conflicting_serialized_data, _self_ref_fk, transfer_session_id, model_uuid) "
-                               "SELECT s.profile, s.serialized, s.deleted, s.hard_deleted, s.last_saved_instance,"
-                               "  s.last_saved_counter, s.partition, s.source_id, s.model_name,"
-                               "  s.conflicting_serialized_data, s._self_ref_fk, ?1, s.id "
-                               "FROM temp.morango_queue_diff d CROSS JOIN morango_store s "
-                               "WHERE s.last_saved_instance = d.instance_id "
-                               "  AND s.partition >= d.partition AND s.partition < d.upper "
-                               "  AND s.last_saved_counter > d.counter "
-                               "  AND s.profile = ?2",
-                               "ss", transfer_session_id, morango_store_get_profile_name (store)))
-        goto fail;
+      if (!queue_records (db, transfer_session_id, morango_store_get_profile_name (store),
+                          monitor, error))
+        return FALSE;
 
+      /* The histories of what was queued: no record is counted again,
+       * but a cancel still stops the statement. */
       if (!morango_db_execute (db, error,
                                "INSERT INTO morango_recordmaxcounterbuffer ("
                                "  instance_id, counter, transfer_session_id, model_uuid) "
@@ -614,33 +288,22 @@ morango_store_queue (MorangoStore      *store,
                                "FROM morango_buffer b CROSS JOIN morango_recordmaxcounter r "
                                "WHERE b.transfer_session_id = ?1 AND r.store_model_id = b.model_uuid",
                                "s", transfer_session_id))
-        goto fail;
+        return FALSE;
     }
 
   if (!morango_db_exec (db, "DELETE FROM temp.morango_queue_diff", error))
-    goto fail;
-
-  if (!morango_db_query_int64 (db, &total, NULL, error,
-                               "SELECT count(*) FROM morango_buffer WHERE transfer_session_id = ?1",
-                               "s", transfer_session_id))
-    goto fail;
-
-  if (!morango_store_check_injected (store, "queue", total, error))
-    goto fail;
-
-  if (!morango_db_execute (db, error,
-                           "UPDATE morango_transfersession SET records_total = ?2 WHERE id = ?1",
-                           "si", transfer_session_id, total))
-    goto fail;
-
-  if (!morango_db_commit (db, error))
     return FALSE;
 
+  /* The total goes back to the caller: the transfer session that
+   * records it belongs to the sync layer. */
+  if (!morango_db_query_int64 (db, &total, NULL, error,
+                               "SELECT count(*) FROM morango_buffer WHERE transfer_session_id = ?1",
+                               "s", transfer_session_id) ||
+      !morango_transaction_commit (tx, error))
+    return FALSE;
+
+  morango_monitor_stage_end (monitor);
   if (records_total != NULL)
     *records_total = total;
   return TRUE;
-
-fail:
-  morango_db_rollback (db);
-  return FALSE;
 }

@@ -2,6 +2,9 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <errno.h>
+#include <glib/gstdio.h>
+
 #include "morango-store.h"
 
 struct _MorangoStore
@@ -12,8 +15,7 @@ struct _MorangoStore
   char           *profile_name;
   char           *instance_id;
   MorangoRandom  *random;
-  char           *inject_stage;
-  gint64          inject_after;
+  MorangoApp     *app;
 };
 
 G_DEFINE_FINAL_TYPE (MorangoStore, morango_store, G_TYPE_OBJECT)
@@ -23,12 +25,12 @@ morango_store_finalize (GObject *object)
 {
   MorangoStore *self = (MorangoStore *)object;
 
+  g_clear_object (&self->app);
   g_clear_object (&self->db);
   g_clear_object (&self->profile);
   g_clear_pointer (&self->profile_name, g_free);
   g_clear_pointer (&self->instance_id, g_free);
   g_clear_pointer (&self->random, morango_random_unref);
-  g_clear_pointer (&self->inject_stage, g_free);
 
   G_OBJECT_CLASS (morango_store_parent_class)->finalize (object);
 }
@@ -42,7 +44,6 @@ morango_store_class_init (MorangoStoreClass *klass)
 static void
 morango_store_init (MorangoStore *self)
 {
-  self->inject_after = -1;
 }
 
 MorangoStore *
@@ -65,6 +66,7 @@ morango_store_new_for_db (MorangoDb      *db,
   self->profile_name = g_strdup (profile_name);
   self->instance_id = g_strdup (instance_id);
   self->random = morango_random_ref (random);
+  self->app = morango_app_new (db, profile, random);
   return self;
 }
 
@@ -73,6 +75,13 @@ morango_store_get_db (MorangoStore *self)
 {
   g_return_val_if_fail (MORANGO_IS_STORE (self), NULL);
   return self->db;
+}
+
+MorangoApp *
+morango_store_get_app (MorangoStore *self)
+{
+  g_return_val_if_fail (MORANGO_IS_STORE (self), NULL);
+  return self->app;
 }
 
 MorangoProfile *
@@ -112,37 +121,6 @@ morango_store_next_counter (MorangoStore  *self,
   return morango_instance_next_counter (self->db, self->instance_id, counter, error);
 }
 
-void
-morango_store_inject_failure (MorangoStore *self,
-                              const char   *stage,
-                              gint64        after_records)
-{
-  g_return_if_fail (MORANGO_IS_STORE (self));
-
-  g_clear_pointer (&self->inject_stage, g_free);
-  self->inject_after = after_records;
-  if (after_records >= 0)
-    self->inject_stage = g_strdup (stage);
-}
-
-gboolean
-morango_store_check_injected (MorangoStore  *self,
-                              const char    *stage,
-                              gint64         records_done,
-                              GError       **error)
-{
-  if (G_LIKELY (self->inject_stage == NULL))
-    return TRUE;
-  if (g_str_equal (self->inject_stage, stage) && records_done >= self->inject_after)
-    {
-      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INJECTED,
-                   "Failure injected into %s after %" G_GINT64_FORMAT " records",
-                   stage, records_done);
-      return FALSE;
-    }
-  return TRUE;
-}
-
 static gboolean
 read_meta (MorangoDb   *db,
            const char  *key,
@@ -162,6 +140,7 @@ bind_profile (MorangoDb       *db,
 {
   g_autofree char *name = NULL;
   g_autofree char *description = NULL;
+  g_autoptr(MorangoTransaction) tx = NULL;
 
   if (!read_meta (db, "profile", &name, error) ||
       !read_meta (db, "description", &description, error))
@@ -180,22 +159,17 @@ bind_profile (MorangoDb       *db,
       return FALSE;
     }
 
-  if (!morango_db_begin (db, error))
+  if ((tx = morango_transaction_begin (db, NULL, error)) == NULL)
     return FALSE;
   if (name == NULL &&
       (!morango_db_execute (db, error, "INSERT INTO morango_meta (key, value) VALUES ('profile', ?)",
                             "s", morango_profile_get_name (profile)) ||
        !morango_db_execute (db, error, "INSERT INTO morango_meta (key, value) VALUES ('description', ?)",
                             "s", morango_profile_get_description_id (profile))))
-    goto fail;
-  if (!morango_profile_ensure_tables (profile, db, error) ||
-      !morango_profile_save_scope_definitions (profile, db, error))
-    goto fail;
-  return morango_db_commit (db, error);
-
-fail:
-  morango_db_rollback (db);
-  return FALSE;
+    return FALSE;
+  return morango_profile_ensure_tables (profile, db, error) &&
+         morango_profile_save_scope_definitions (profile, db, error) &&
+         morango_transaction_commit (tx, error);
 }
 
 MorangoStore *
@@ -234,4 +208,44 @@ morango_store_open_db (MorangoDb              *db,
     return NULL;
   return morango_store_new_for_db (db, morango_profile_get_name (profile), profile,
                                    instance_id, random);
+}
+
+MorangoStore *
+morango_store_open_folder (const char             *data_dir,
+                           const char             *description,
+                           const MorangoHostInfo  *host,
+                           MorangoRandom          *random,
+                           GError                **error)
+{
+  g_autofree char *path = NULL;
+  g_autofree char *stored = NULL;
+  g_autoptr(MorangoDb) db = NULL;
+  g_autoptr(MorangoProfile) profile = NULL;
+
+  g_return_val_if_fail (data_dir != NULL, NULL);
+  g_return_val_if_fail (description != NULL, NULL);
+  g_return_val_if_fail (host != NULL, NULL);
+  g_return_val_if_fail (random != NULL, NULL);
+
+  if (g_mkdir_with_parents (data_dir, 0700) != 0)
+    {
+      int saved = errno;
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
+                   "Cannot create the data folder “%s”: %s", data_dir, g_strerror (saved));
+      return NULL;
+    }
+
+  /* An existing database names its own description; a new one is made
+   * only once the description is known to load. */
+  path = g_build_filename (data_dir, MORANGO_STORE_FOLDER_DB, NULL);
+  if (g_file_test (path, G_FILE_TEST_EXISTS) &&
+      ((db = morango_db_open (path, error)) == NULL ||
+       !read_meta (db, "description", &stored, error)))
+    return NULL;
+  profile = morango_profile_new_by_name (stored != NULL ? stored : description, error);
+  if (profile == NULL)
+    return NULL;
+  if (db == NULL && (db = morango_db_open (path, error)) == NULL)
+    return NULL;
+  return morango_store_open_db (db, profile, host, random, error);
 }

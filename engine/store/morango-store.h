@@ -4,6 +4,7 @@
  */
 #pragma once
 
+#include "morango-app.h"
 #include "morango-db.h"
 #include "morango-filter.h"
 #include "morango-instance.h"
@@ -25,6 +26,19 @@ MorangoStore   *morango_store_open             (const char            *path,
                                                 const MorangoHostInfo *host,
                                                 MorangoRandom         *random,
                                                 GError               **error);
+/* The database file of a data folder. */
+#define MORANGO_STORE_FOLDER_DB "morango.db"
+
+/* Opens the data folder @data_dir (created with mode 0700 if missing):
+ * its database, which names the profile description it was created
+ * with, or, for a new folder, a database made for @description (the
+ * name of a description found by morango_profile_new_by_name()).  The
+ * one way the programs open their data. */
+MorangoStore   *morango_store_open_folder      (const char            *data_dir,
+                                                const char            *description,
+                                                const MorangoHostInfo *host,
+                                                MorangoRandom         *random,
+                                                GError               **error);
 /* The same for a database already open (to read its description first). */
 MorangoStore   *morango_store_open_db          (MorangoDb             *db,
                                                 MorangoProfile        *profile,
@@ -42,24 +56,14 @@ MorangoStore   *morango_store_new_for_db       (MorangoDb             *db,
 
 MorangoDb      *morango_store_get_db           (MorangoStore *self);
 MorangoProfile *morango_store_get_profile      (MorangoStore *self);
+/* The application tables of the store's profile. */
+MorangoApp     *morango_store_get_app          (MorangoStore *self);
 const char     *morango_store_get_profile_name (MorangoStore *self);
 const char     *morango_store_get_instance_id  (MorangoStore *self);
 MorangoRandom  *morango_store_get_random       (MorangoStore *self);
 /* The instance counter bumped once: the version of what a run stamps. */
 gboolean        morango_store_next_counter     (MorangoStore *self,
                                                 gint64       *counter,
-                                                GError      **error);
-
-/* Test hook: make the named stage fail with MORANGO_ERROR_INJECTED after
- * @after_records records (−1 disarms).  Stages: "serialize", "queue",
- * "transfer", "dequeue", "deserialize". */
-void            morango_store_inject_failure   (MorangoStore *self,
-                                                const char   *stage,
-                                                gint64        after_records);
-/* Called by the stages after each record; fails when armed and due. */
-gboolean        morango_store_check_injected   (MorangoStore *self,
-                                                const char   *stage,
-                                                gint64        records_done,
                                                 GError      **error);
 
 G_END_DECLS

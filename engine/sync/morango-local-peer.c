@@ -7,6 +7,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include "morango-local-peer.h"
+#include "morango-deserialize.h"
 #include "morango-serialize.h"
 
 struct _MorangoLocalPeer
@@ -17,6 +18,7 @@ struct _MorangoLocalPeer
   gboolean              fsic_reduction;
   MorangoFilter        *writable;
   MorangoDequeueResult  dequeue;
+  MorangoMonitor       *monitor;
 
   /* The transfer session last created, looked up or paged, and its
    * filter: prepare_chunk() runs on the transfer's chunk thread and must
@@ -58,7 +60,9 @@ morango_local_peer_finalize (GObject *object)
   MorangoLocalPeer *self = (MorangoLocalPeer *)object;
 
   forget_session (self);
+  morango_db_acquire (morango_store_get_db (self->store));
   g_clear_object (&self->store);
+  g_clear_object (&self->monitor);
   g_clear_pointer (&self->writable, morango_filter_unref);
 
   G_OBJECT_CLASS (morango_local_peer_parent_class)->finalize (object);
@@ -90,6 +94,7 @@ morango_local_peer_new (MorangoStore      *store,
   self->format = format;
   self->fsic_reduction = fsic_reduction;
   self->writable = writable ? morango_filter_ref (writable) : NULL;
+  morango_db_release (morango_store_get_db (store));
   return self;
 }
 
@@ -105,6 +110,14 @@ morango_local_peer_get_dequeue_result (MorangoLocalPeer *self)
 {
   g_return_val_if_fail (MORANGO_IS_LOCAL_PEER (self), NULL);
   return &self->dequeue;
+}
+
+void
+morango_local_peer_set_monitor (MorangoLocalPeer *self,
+                                MorangoMonitor   *monitor)
+{
+  g_return_if_fail (MORANGO_IS_LOCAL_PEER (self));
+  g_set_object (&self->monitor, monitor);
 }
 
 static MorangoDb *
@@ -164,7 +177,7 @@ run_stage (MorangoLocalPeer        *self,
       {
         g_autofree char *fsic = NULL;
 
-        if (producer && !morango_store_serialize (self->store, filter, error))
+        if (producer && !morango_store_serialize (self->store, filter, self->monitor, error))
           return MORANGO_STAGE_STATUS_ERRORED;
         fsic = morango_store_calculate_fsic_json (self->store, filter, producer, self->format,
                                                   self->fsic_reduction, error);
@@ -178,9 +191,9 @@ run_stage (MorangoLocalPeer        *self,
         {
           gint64 total = 0;
 
-          /* Sets records_total on the row. */
           ok = morango_store_queue (self->store, ts->id, filter, self->format, ts->server_fsic,
-                                    ts->client_fsic, &total, error);
+                                    ts->client_fsic, &total, self->monitor, error) &&
+               morango_transfer_session_set_counts (db, ts->id, total, -1, error);
         }
       break;
 
@@ -194,15 +207,16 @@ run_stage (MorangoLocalPeer        *self,
     case MORANGO_STAGE_DEQUEUING:
       if (!producer && ts->records_transferred > 0)
         ok = morango_store_dequeue_scoped (self->store, ts->id, filter, self->writable, self->format,
-                                           ts->client_fsic, &self->dequeue, error);
+                                           ts->client_fsic, &self->dequeue, self->monitor,
+                                           error);
       break;
 
     case MORANGO_STAGE_DESERIALIZING:
       /* Local edits made since the last serialization become versions
        * (and win) before incoming data is written over the rows. */
       if (!producer && ts->records_transferred > 0)
-        ok = morango_store_serialize (self->store, filter, error) &&
-             morango_store_deserialize (self->store, filter, FALSE, error);
+        ok = morango_store_serialize (self->store, filter, self->monitor, error) &&
+             morango_store_deserialize (self->store, filter, FALSE, self->monitor, error);
       break;
 
     case MORANGO_STAGE_CLEANUP:
@@ -264,10 +278,10 @@ run_to (MorangoLocalPeer  *self,
 /* ---- the requests ---- */
 
 static MorangoSyncSession *
-morango_local_peer_open_sync_session (MorangoPeer               *peer,
-                                      const MorangoSyncSession  *request,
-                                      GCancellable              *cancellable,
-                                      GError                   **error)
+serve_open_sync_session (MorangoPeer               *peer,
+                         const MorangoSyncSession  *request,
+                         GCancellable              *cancellable,
+                         GError                   **error)
 {
   MorangoLocalPeer *self = MORANGO_LOCAL_PEER (peer);
   MorangoDb *db = db_of (self);
@@ -303,10 +317,10 @@ morango_local_peer_open_sync_session (MorangoPeer               *peer,
 }
 
 static MorangoTransferSession *
-morango_local_peer_create_transfer_session (MorangoPeer                   *peer,
-                                            const MorangoTransferSession  *request,
-                                            GCancellable                  *cancellable,
-                                            GError                       **error)
+serve_create_transfer_session (MorangoPeer                   *peer,
+                               const MorangoTransferSession  *request,
+                               GCancellable                  *cancellable,
+                               GError                       **error)
 {
   MorangoLocalPeer *self = MORANGO_LOCAL_PEER (peer);
   MorangoDb *db = db_of (self);
@@ -351,10 +365,10 @@ morango_local_peer_create_transfer_session (MorangoPeer                   *peer,
 }
 
 static MorangoTransferSession *
-morango_local_peer_get_transfer_session (MorangoPeer   *peer,
-                                         const char    *id,
-                                         GCancellable  *cancellable,
-                                         GError       **error)
+serve_get_transfer_session (MorangoPeer   *peer,
+                            const char    *id,
+                            GCancellable  *cancellable,
+                            GError       **error)
 {
   MorangoLocalPeer *self = MORANGO_LOCAL_PEER (peer);
   g_autoptr(MorangoTransferSession) ts = NULL;
@@ -367,13 +381,14 @@ morango_local_peer_get_transfer_session (MorangoPeer   *peer,
 }
 
 static MorangoTransferSession *
-morango_local_peer_proceed (MorangoPeer              *peer,
-                            const char               *id,
-                            MorangoStage              stage,
-                            const MorangoPeerUpdate  *update,
-                            GCancellable             *cancellable,
-                            GError                  **error)
+serve_proceed (MorangoPeer              *peer,
+               const char               *id,
+               MorangoStage              stage,
+               const MorangoPeerUpdate  *update,
+               GCancellable             *cancellable,
+               GError                  **error)
 {
+  g_autoptr(GError) fault = NULL;
   MorangoLocalPeer *self = MORANGO_LOCAL_PEER (peer);
   MorangoDb *db = db_of (self);
   g_autoptr(MorangoTransferSession) ts = NULL;
@@ -387,9 +402,16 @@ morango_local_peer_proceed (MorangoPeer              *peer,
   if (update->client_fsic != NULL &&
       !morango_transfer_session_set_fsics (db, id, update->client_fsic, NULL, error))
     return NULL;
+  /* How far a pull's receiver got is recorded even once the transfer is
+   * cancelled, so both sides keep the same count; only the fault hook
+   * can refuse it. */
   if (update->records_transferred >= 0 &&
-      !morango_store_check_injected (self->store, "transfer-count", update->records_transferred, error))
-    return NULL;
+      !morango_monitor_check (self->monitor, "transfer-count", update->records_transferred, &fault) &&
+      !g_error_matches (fault, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_propagate_error (error, g_steal_pointer (&fault));
+      return NULL;
+    }
   if ((update->records_total >= 0 || update->records_transferred >= 0) &&
       !morango_transfer_session_set_counts (db, id, update->records_total,
                                             update->records_transferred, error))
@@ -420,11 +442,11 @@ morango_local_peer_prepare_chunk (MorangoPeer         *peer,
 }
 
 static gboolean
-morango_local_peer_push_chunk (MorangoPeer         *peer,
-                               const char          *id,
-                               MorangoBufferChunk  *chunk,
-                               MorangoMonitor      *monitor,
-                               GError             **error)
+serve_push_chunk (MorangoPeer         *peer,
+                  const char          *id,
+                  MorangoBufferChunk  *chunk,
+                  MorangoMonitor      *monitor,
+                  GError             **error)
 {
   MorangoLocalPeer *self = MORANGO_LOCAL_PEER (peer);
   MorangoDb *db = db_of (self);
@@ -453,7 +475,8 @@ morango_local_peer_push_chunk (MorangoPeer         *peer,
 
   /* The transferring stage, run once per chunk (§8.7.1). */
   filter = filter_of (self, ts);
-  if (!morango_buffer_write_chunk (self->store, id, filter, chunk, monitor, &transferred, &write_error))
+  if (!morango_transfer_session_receive_chunk (self->store, id, filter, chunk, monitor, &transferred,
+                                               &write_error))
     {
       morango_transfer_session_set_stage (db, id, MORANGO_STAGE_TRANSFERRING,
                                           MORANGO_STAGE_STATUS_ERRORED, NULL);
@@ -467,12 +490,12 @@ morango_local_peer_push_chunk (MorangoPeer         *peer,
 }
 
 static MorangoBufferChunk *
-morango_local_peer_fetch_chunk (MorangoPeer   *peer,
-                                const char    *id,
-                                gint64         offset,
-                                guint          limit,
-                                GCancellable  *cancellable,
-                                GError       **error)
+serve_fetch_chunk (MorangoPeer   *peer,
+                   const char    *id,
+                   gint64         offset,
+                   guint          limit,
+                   GCancellable  *cancellable,
+                   GError       **error)
 {
   MorangoLocalPeer *self = MORANGO_LOCAL_PEER (peer);
   g_autoptr(MorangoTransferSession) ts = NULL;
@@ -491,11 +514,11 @@ morango_local_peer_fetch_chunk (MorangoPeer   *peer,
 }
 
 static gboolean
-morango_local_peer_close (MorangoPeer   *peer,
-                          const char    *transfer_session_id,
-                          const char    *sync_session_id,
-                          GCancellable  *cancellable,
-                          GError       **error)
+serve_close (MorangoPeer   *peer,
+             const char    *transfer_session_id,
+             const char    *sync_session_id,
+             GCancellable  *cancellable,
+             GError       **error)
 {
   MorangoLocalPeer *self = MORANGO_LOCAL_PEER (peer);
   MorangoDb *db = db_of (self);
@@ -527,6 +550,131 @@ morango_local_peer_close (MorangoPeer   *peer,
         return FALSE;
     }
   return TRUE;
+}
+
+/* ---- each request on whichever thread makes it ----
+ *
+ * Like a server answering requests, the peer owns its store's connection
+ * only while it answers one: a transfer asks for chunks from its second
+ * thread and for stages from its calling thread.  Between requests the
+ * connection belongs to nobody (see morango_local_peer_new()). */
+
+static MorangoSyncSession *
+morango_local_peer_open_sync_session (MorangoPeer               *peer,
+                                      const MorangoSyncSession  *request,
+                                      GCancellable              *cancellable,
+                                      GError                   **error)
+{
+  MorangoLocalPeer *self = MORANGO_LOCAL_PEER (peer);
+  MorangoSyncSession * result;
+
+  if (!morango_db_acquire (db_of (self)))
+    return NULL;
+  result = serve_open_sync_session (peer, request, cancellable, error);
+  morango_db_release (db_of (self));
+  return result;
+}
+
+static MorangoTransferSession *
+morango_local_peer_create_transfer_session (MorangoPeer                   *peer,
+                                            const MorangoTransferSession  *request,
+                                            GCancellable                  *cancellable,
+                                            GError                       **error)
+{
+  MorangoLocalPeer *self = MORANGO_LOCAL_PEER (peer);
+  MorangoTransferSession * result;
+
+  if (!morango_db_acquire (db_of (self)))
+    return NULL;
+  result = serve_create_transfer_session (peer, request, cancellable, error);
+  morango_db_release (db_of (self));
+  return result;
+}
+
+static MorangoTransferSession *
+morango_local_peer_get_transfer_session (MorangoPeer   *peer,
+                                         const char    *id,
+                                         GCancellable  *cancellable,
+                                         GError       **error)
+{
+  MorangoLocalPeer *self = MORANGO_LOCAL_PEER (peer);
+  MorangoTransferSession * result;
+
+  if (!morango_db_acquire (db_of (self)))
+    return NULL;
+  result = serve_get_transfer_session (peer, id, cancellable, error);
+  morango_db_release (db_of (self));
+  return result;
+}
+
+static MorangoTransferSession *
+morango_local_peer_proceed (MorangoPeer              *peer,
+                            const char               *id,
+                            MorangoStage              stage,
+                            const MorangoPeerUpdate  *update,
+                            GCancellable             *cancellable,
+                            GError                  **error)
+{
+  MorangoLocalPeer *self = MORANGO_LOCAL_PEER (peer);
+  MorangoTransferSession * result;
+
+  if (!morango_db_acquire (db_of (self)))
+    return NULL;
+  result = serve_proceed (peer, id, stage, update, cancellable, error);
+  morango_db_release (db_of (self));
+  return result;
+}
+
+static gboolean
+morango_local_peer_push_chunk (MorangoPeer         *peer,
+                               const char          *id,
+                               MorangoBufferChunk  *chunk,
+                               MorangoMonitor      *monitor,
+                               GError             **error)
+{
+  MorangoLocalPeer *self = MORANGO_LOCAL_PEER (peer);
+  gboolean result;
+
+  if (!morango_db_acquire (db_of (self)))
+    return FALSE;
+  result = serve_push_chunk (peer, id, chunk, monitor, error);
+  morango_db_release (db_of (self));
+  return result;
+}
+
+static MorangoBufferChunk *
+morango_local_peer_fetch_chunk (MorangoPeer   *peer,
+                                const char    *id,
+                                gint64         offset,
+                                guint          limit,
+                                GCancellable  *cancellable,
+                                GError       **error)
+{
+  MorangoLocalPeer *self = MORANGO_LOCAL_PEER (peer);
+  MorangoBufferChunk * result;
+
+  if (!morango_db_acquire (db_of (self)))
+    return NULL;
+  result = serve_fetch_chunk (peer, id, offset, limit, cancellable, error);
+  morango_db_release (db_of (self));
+  return result;
+}
+
+static gboolean
+morango_local_peer_close (MorangoPeer   *peer,
+                          const char    *transfer_session_id,
+                          const char    *sync_session_id,
+                          GCancellable  *cancellable,
+                          GError       **error)
+{
+  MorangoLocalPeer *self = MORANGO_LOCAL_PEER (peer);
+  gboolean result;
+
+  if (!morango_db_acquire (db_of (self)))
+    return FALSE;
+  result = serve_close (peer, transfer_session_id, sync_session_id, cancellable, error);
+  morango_db_release (db_of (self));
+  return result;
 }
 
 static void

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "morango-peer.h"
+#include "morango-dequeue.h"
 #include "morango-queue.h"
 
 G_BEGIN_DECLS
@@ -19,13 +20,19 @@ G_DECLARE_FINAL_TYPE (MorangoLocalPeer, morango_local_peer, MORANGO, LOCAL_PEER,
  * certificate's write filter; NULL: everything), which its dequeue
  * respects (morango_store_dequeue_scoped()).
  *
- * The store's connection must not be used by anyone else while a
- * transfer drives the peer. */
+ * The peer answers each request on whichever thread makes it, owning
+ * the store's connection only meanwhile: the calling thread must own it
+ * when making the peer and hands it over (it belongs to nobody between
+ * requests); dropping the peer's last reference takes it back on the
+ * thread that drops it. */
 MorangoLocalPeer           *morango_local_peer_new                (MorangoStore      *store,
                                                                    MorangoFsicFormat  format,
                                                                    gboolean           fsic_reduction,
                                                                    MorangoFilter     *writable);
 MorangoStore               *morango_local_peer_get_store          (MorangoLocalPeer  *self);
+/* The monitor the peer's own stages report to and stop on (NULL: none). */
+void                        morango_local_peer_set_monitor        (MorangoLocalPeer  *self,
+                                                                   MorangoMonitor    *monitor);
 /* What the peer's last dequeue did (a push to it); zero before one. */
 const MorangoDequeueResult *morango_local_peer_get_dequeue_result (MorangoLocalPeer  *self);
 

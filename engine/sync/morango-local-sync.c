@@ -25,6 +25,7 @@ morango_local_sync (MorangoStore                   *client,
   g_autoptr(MorangoLocalPeer) peer = NULL;
   MorangoTransferOptions transfer_options = MORANGO_TRANSFER_OPTIONS_INIT;
   MorangoTransferStats transfer_stats;
+  MorangoDequeueResult dequeue = { 0 };
   MorangoStore *sender = push ? client : server;
   gboolean ok;
 
@@ -43,9 +44,16 @@ morango_local_sync (MorangoStore                   *client,
   transfer_options.writable = options->client_writable;
   peer = morango_local_peer_new (server, options->format, !options->no_fsic_reduction,
                                  options->server_writable);
+  /* One monitor for both sides: their stages report to it, and its
+   * cancel and fault hook reach them all. */
+  morango_local_peer_set_monitor (peer, monitor);
 
   ok = morango_transfer (client, MORANGO_PEER (peer), filter, push, &transfer_options, monitor,
                          &transfer_stats, error);
+  if (push)
+    dequeue = *morango_local_peer_get_dequeue_result (peer);
+  /* The peer lent itself the server's connection: this thread's again. */
+  g_clear_object (&peer);
 
   if (stats != NULL)
     {
@@ -54,7 +62,7 @@ morango_local_sync (MorangoStore                   *client,
               sizeof stats->transfer_session_id);
       stats->records_total = transfer_stats.records_total;
       stats->records_transferred = transfer_stats.records_transferred;
-      stats->dequeue = push ? *morango_local_peer_get_dequeue_result (peer) : transfer_stats.dequeue;
+      stats->dequeue = push ? dequeue : transfer_stats.dequeue;
       memcpy (stats->seconds, transfer_stats.seconds, sizeof stats->seconds);
       /* Only serializing moves the sender's counter during a transfer. */
       morango_instance_get_counter (morango_store_get_db (sender),

@@ -321,3 +321,42 @@ morango_transfer_session_close (MorangoDb   *db,
     }
   return TRUE;
 }
+
+gboolean
+morango_transfer_session_receive_chunk (MorangoStore        *receiver,
+                                        const char          *id,
+                                        MorangoFilter       *filter,
+                                        MorangoBufferChunk  *chunk,
+                                        MorangoMonitor      *monitor,
+                                        gint64              *records_transferred,
+                                        GError             **error)
+{
+  MorangoDb *db = morango_store_get_db (receiver);
+  g_autoptr(MorangoTransaction) tx = NULL;
+  gint64 already = 0;
+  gboolean found = FALSE;
+
+  g_return_val_if_fail (MORANGO_IS_STORE (receiver), FALSE);
+  g_return_val_if_fail (id != NULL, FALSE);
+  g_return_val_if_fail (chunk != NULL, FALSE);
+
+  if ((tx = morango_transaction_begin (db, monitor, error)) == NULL ||
+      !morango_db_query_int64 (db, &already, &found, error,
+                               "SELECT records_transferred FROM morango_transfersession WHERE id = ?",
+                               "s", id))
+    return FALSE;
+  if (!found)
+    {
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND,
+                   "No transfer session %s to receive records for", id);
+      return FALSE;
+    }
+  already += chunk->records->len;
+  if (!morango_buffer_write_chunk (receiver, id, filter, chunk, monitor, error) ||
+      !morango_transfer_session_set_counts (db, id, -1, already, error) ||
+      !morango_transaction_commit (tx, error))
+    return FALSE;
+  if (records_transferred != NULL)
+    *records_transferred = already;
+  return TRUE;
+}

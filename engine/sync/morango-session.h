@@ -4,6 +4,7 @@
  */
 #pragma once
 
+#include "morango-buffer.h"
 #include "morango-db.h"
 #include "morango-filter.h"
 
@@ -125,5 +126,18 @@ gboolean morango_transfer_session_set_counts (MorangoDb   *db,
 gboolean morango_transfer_session_close      (MorangoDb   *db,
                                               const char  *id,
                                               GError     **error);
+
+/* The receiving half of the transferring stage, once per chunk: writes
+ * @chunk to @receiver's incoming buffer (morango_buffer_write_chunk())
+ * and adds its records to the session's records_transferred, in one
+ * transaction.  The new count goes to @records_transferred (may be
+ * NULL). */
+gboolean morango_transfer_session_receive_chunk (MorangoStore        *receiver,
+                                                 const char          *id,
+                                                 MorangoFilter       *filter,
+                                                 MorangoBufferChunk  *chunk,
+                                                 MorangoMonitor      *monitor,
+                                                 gint64              *records_transferred,
+                                                 GError             **error);
 
 G_END_DECLS

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "morango-pipe-private.h"
+#include "morango-deserialize.h"
 #include "morango-serialize.h"
 #include "morango-transfer.h"
 
@@ -152,7 +153,7 @@ stage_serializing (Transfer  *t,
   g_autoptr(MorangoTransferSession) remote = NULL;
 
   /* The producer serializes; either side then counts what it holds. */
-  if (t->push && !morango_store_serialize (t->store, t->filter, error))
+  if (t->push && !morango_store_serialize (t->store, t->filter, t->monitor, error))
     return FALSE;
   fsic = morango_store_calculate_fsic_json (t->store, t->filter, t->push, t->options->format,
                                             !t->options->no_fsic_reduction, error);
@@ -177,12 +178,13 @@ stage_queuing (Transfer  *t,
 
   if (ts == NULL)
     return FALSE;
-  /* The producer queues (which sets records_total here) and tells the
-   * receiver how many records to expect. */
+  /* The producer queues, records how many records it holds, and tells
+   * the receiver how many to expect. */
   if (t->push)
     {
       if (!morango_store_queue (t->store, t->ts_id, t->filter, t->options->format,
-                                ts->client_fsic, ts->server_fsic, &total, error))
+                                ts->client_fsic, ts->server_fsic, &total, t->monitor, error) ||
+          !morango_transfer_session_set_counts (db_of (t), t->ts_id, total, -1, error))
         return FALSE;
       update.records_total = total;
     }
@@ -269,8 +271,7 @@ tell_sender (Chunks  *c,
       return FALSE;
     }
   if (t->push)
-    return morango_store_check_injected (t->store, "transfer-count", count, error) &&
-           morango_transfer_session_set_counts (db_of (t), t->ts_id, -1, count, error);
+    return morango_transfer_session_set_counts (db_of (t), t->ts_id, -1, count, error);
 
   update.records_transferred = count;
   remote = morango_peer_proceed (t->peer, t->ts_id, MORANGO_STAGE_TRANSFERRING, &update, NULL, error);
@@ -355,7 +356,8 @@ sink_store (gpointer   item,
         return FALSE;
       done += chunk->records->len;
     }
-  else if (!morango_buffer_write_chunk (t->store, t->ts_id, t->filter, chunk, t->monitor, &done, error))
+  else if (!morango_transfer_session_receive_chunk (t->store, t->ts_id, t->filter, chunk, t->monitor,
+                                                        &done, error))
     return FALSE;
 
   c->committed = done;
@@ -385,7 +387,10 @@ move_chunks (Transfer  *t,
   g_autoptr(GError) moving = NULL;
   g_autoptr(GError) telling = NULL;
 
-  morango_pipe_run (&chunk_pipe, &c, &c, &moving);
+  /* On a push the source reads this store's outgoing buffer, so its
+   * connection goes with it; on a pull the source asks the peer and this
+   * thread keeps the connection to write what arrives. */
+  morango_pipe_run (&chunk_pipe, t->push ? db_of (t) : NULL, &c, &c, t->monitor, &moving);
   /* The source is gone: its side is this thread's now.  Unless telling
    * the sender is what failed, it hears of the rest. */
   if (!c.untold)
@@ -466,7 +471,8 @@ stage_dequeuing (Transfer  *t,
     return FALSE;
   if (!t->push && ts->records_transferred > 0 &&
       !morango_store_dequeue_scoped (t->store, t->ts_id, t->filter, t->options->writable,
-                                     t->options->format, ts->server_fsic, &t->stats->dequeue, error))
+                                     t->options->format, ts->server_fsic, &t->stats->dequeue, t->monitor,
+                                     error))
     return FALSE;
   remote = remote_proceed (t, MORANGO_STAGE_DEQUEUING, NULL, error);
   return remote != NULL;
@@ -484,8 +490,8 @@ stage_deserializing (Transfer  *t,
   /* Local edits made since the last serialization become versions (and
    * win) before incoming data is written over the application rows. */
   if (!t->push && ts->records_transferred > 0 &&
-      !(morango_store_serialize (t->store, t->filter, error) &&
-        morango_store_deserialize (t->store, t->filter, FALSE, error)))
+      !(morango_store_serialize (t->store, t->filter, t->monitor, error) &&
+        morango_store_deserialize (t->store, t->filter, FALSE, t->monitor, error)))
     return FALSE;
   remote = remote_proceed (t, MORANGO_STAGE_DESERIALIZING, NULL, error);
   return remote != NULL;

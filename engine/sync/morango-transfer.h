@@ -5,6 +5,7 @@
 #pragma once
 
 #include "morango-peer.h"
+#include "morango-dequeue.h"
 #include "morango-queue.h"
 
 G_BEGIN_DECLS

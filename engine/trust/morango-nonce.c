@@ -66,6 +66,7 @@ morango_nonce_use (MorangoDb   *db,
                    GError     **error)
 {
   g_autofree char *ts = NULL;
+  g_autoptr(MorangoTransaction) tx = NULL;
   gint64 created, age;
 
   g_return_val_if_fail (MORANGO_IS_DB (db), FALSE);
@@ -77,20 +78,19 @@ morango_nonce_use (MorangoDb   *db,
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_NONCE_INVALID, "Nonce is not valid: none given");
       return FALSE;
     }
-  if (!morango_db_begin (db, error))
+  if ((tx = morango_transaction_begin (db, NULL, error)) == NULL ||
+      !morango_db_query_text (db, &ts, error, "SELECT timestamp FROM morango_nonce WHERE id = ?", "s", id))
     return FALSE;
-  if (!morango_db_query_text (db, &ts, error, "SELECT timestamp FROM morango_nonce WHERE id = ?", "s", id))
-    goto fail;
   if (ts == NULL)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NONCE_INVALID,
                    "Nonce is not valid: %s was never issued here or was already used", id);
-      goto fail;
+      return FALSE;
     }
   /* Single use: gone whatever the outcome. */
   if (!morango_db_execute (db, error, "DELETE FROM morango_nonce WHERE id = ?", "s", id) ||
-      !morango_db_commit (db, error))
-    goto fail;
+      !morango_transaction_commit (tx, error))
+    return FALSE;
   if (!parse_usec (ts, &created))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NONCE_INVALID,
@@ -105,10 +105,6 @@ morango_nonce_use (MorangoDb   *db,
       return FALSE;
     }
   return TRUE;
-
-fail:
-  morango_db_rollback (db);
-  return FALSE;
 }
 
 gint64

@@ -106,6 +106,7 @@ run_one (gint64 n)
   g_autoptr(MorangoFilter) filter = NULL;
   MorangoLocalSyncStats stats;
   MorangoDb *adb;
+  g_autoptr(MorangoTransaction) tx = NULL;
   double total = 0;
   double written, written_all;
   double user0, sys0, user1, sys1;
@@ -120,8 +121,8 @@ run_one (gint64 n)
   t0 = g_get_monotonic_time ();
   json_object_set_string_member (user, "username", "learner");
   json_object_set_string_member (user, "password", "x");
-  if (!morango_db_begin (adb, &error) ||
-      !morango_app_create (a, "user", user, &user_id, &error))
+  if ((tx = morango_transaction_begin (adb, NULL, &error)) == NULL ||
+      !morango_app_create (morango_store_get_app (a), "user", user, &user_id, &error))
     g_error ("%s", error->message);
   for (gint64 i = 0; i < n; i++)
     {
@@ -130,10 +131,10 @@ run_one (gint64 n)
 
       json_object_set_string_member (log, "user_id", user_id);
       json_object_set_string_member (log, "content_id", content);
-      if (!morango_app_create (a, "contentsummarylog", log, NULL, &error))
+      if (!morango_app_create (morango_store_get_app (a), "contentsummarylog", log, NULL, &error))
         g_error ("%s", error->message);
     }
-  if (!morango_db_commit (adb, &error))
+  if (!morango_transaction_commit (tx, &error))
     g_error ("%s", error->message);
   printf ("%8" G_GINT64_FORMAT " records: created in %.3f s (setup, not timed below)\n",
           n, (g_get_monotonic_time () - t0) / 1e6);
