@@ -2,6 +2,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include "morango-monitor-private.h"
 #include "morango-session.h"
 #include "morango-test-util.h"
 
@@ -100,6 +101,18 @@ test_empty_filter_refused (void)
   g_assert_cmpint (n, ==, 0);
 }
 
+static gboolean
+cancel_in_statement (MorangoMonitor  *monitor,
+                     const char      *point,
+                     gint64           done,
+                     gpointer         user_data,
+                     GError         **error)
+{
+  if (g_str_equal (point, "statement"))
+    morango_monitor_cancel (monitor);
+  return TRUE;
+}
+
 static void
 test_counts_fsics_and_close (void)
 {
@@ -121,12 +134,43 @@ test_counts_fsics_and_close (void)
   g_assert_cmpstr (ts->client_fsic, ==, "{\"super\": {}, \"sub\": {}}");
   g_assert_cmpstr (ts->server_fsic, ==, "{}");
 
-  g_assert_true (morango_transfer_session_close (db, TS, &error));
+  /* Cleanup, cancelled in the middle of its statement, leaves the
+   * session open with its buffer; run again, it completes. */
+  {
+    g_autoptr(MorangoMonitor) monitor = morango_monitor_new (NULL);
+
+    /* Enough rows that deleting them takes many looks at the monitor,
+     * and one of another session, so they are not simply all dropped. */
+    g_assert_true (morango_db_execute (db, &error,
+                                       "INSERT INTO morango_buffer (profile, last_saved_instance, "
+                                       "  last_saved_counter, partition, source_id, model_name, "
+                                       "  transfer_session_id, model_uuid) "
+                                       "VALUES ('p', 'a', 1, 'abc:user', 's', 'm', ?, 'y')",
+                                       "s", "44444444444444444444444444444444"));
+    g_assert_true (morango_db_execute (db, &error,
+                                       "INSERT INTO morango_buffer (profile, last_saved_instance, "
+                                       "  last_saved_counter, partition, source_id, model_name, "
+                                       "  transfer_session_id, model_uuid) "
+                                       "WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                                       "  WHERE i < 20000) "
+                                       "SELECT 'p', 'a', 1, 'abc:user', 's', 'm', ?, printf ('%032x', i) FROM n",
+                                       "s", TS));
+    morango_monitor_set_fault_func (monitor, cancel_in_statement, NULL, NULL);
+    g_assert_false (morango_transfer_session_close (db, TS, monitor, &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    g_clear_error (&error);
+    g_clear_pointer (&ts, morango_transfer_session_free);
+    ts = morango_transfer_session_load (db, TS, &error);
+    g_assert_true (ts->active);
+    g_assert_true (morango_db_query_int64 (db, &n, NULL, NULL, "SELECT count(*) FROM morango_buffer", ""));
+    g_assert_cmpint (n, ==, 20002);
+  }
+  g_assert_true (morango_transfer_session_close (db, TS, NULL, &error));
   g_clear_pointer (&ts, morango_transfer_session_free);
   ts = morango_transfer_session_load (db, TS, &error);
   g_assert_false (ts->active);
   g_assert_true (morango_db_query_int64 (db, &n, NULL, NULL, "SELECT count(*) FROM morango_buffer", ""));
-  g_assert_cmpint (n, ==, 0);
+  g_assert_cmpint (n, ==, 1);
   g_assert_null (morango_transfer_session_load (db, "33333333333333333333333333333333", &error));
 }
 

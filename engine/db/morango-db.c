@@ -1013,57 +1013,6 @@ begin_level (MorangoDb   *self,
   return TRUE;
 }
 
-/* Deprecated: a caller that owns a level, not the connection, must end
- * it (MorangoTransaction). */
-gboolean
-morango_db_begin (MorangoDb  *self,
-                  GError    **error)
-{
-  g_return_val_if_fail (MORANGO_IS_DB (self), FALSE);
-
-  return begin_level (self, G_STRFUNC, error);
-}
-
-/* Deprecated, see morango_db_begin().  A failed commit ends the level
- * itself. */
-gboolean
-morango_db_commit (MorangoDb  *self,
-                   GError    **error)
-{
-  g_autofree char *sql = NULL;
-
-  g_return_val_if_fail (MORANGO_IS_DB (self), FALSE);
-
-  if (!owned (self, G_STRFUNC, error))
-    return FALSE;
-  g_return_val_if_fail (self->depth > 0, FALSE);
-
-  if (self->depth == 1)
-    sql = g_strdup ("COMMIT");
-  else
-    sql = g_strdup_printf ("RELEASE morango_sp%u", self->depth - 1);
-  if (sqlite3_exec (self->handle, sql, NULL, NULL, NULL) != SQLITE_OK)
-    {
-      morango_db_set_error (self, error, self->depth == 1 ? "committing" : "releasing a savepoint");
-      rollback_level (self);
-      return FALSE;
-    }
-  self->depth--;
-  return TRUE;
-}
-
-/* Deprecated, see morango_db_begin(). */
-void
-morango_db_rollback (MorangoDb *self)
-{
-  g_return_if_fail (MORANGO_IS_DB (self));
-
-  if (!owned (self, G_STRFUNC, NULL))
-    return;
-  g_return_if_fail (self->depth > 0);
-  rollback_level (self);
-}
-
 /* The transaction that installed the monitor takes it away as it ends. */
 static void
 drop_monitor (MorangoDb *self,

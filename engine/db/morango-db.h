@@ -193,17 +193,6 @@ gboolean       morango_db_query_text       (MorangoDb     *self,
                                             const char    *types,
                                             ...);
 
-/* Deprecated: use MorangoTransaction below.  These leave who rolls
- * back to every caller, and callers got it wrong (rolling back again
- * after a failed commit, which already rolled back; or "rollback if in
- * a transaction", which ends a caller's outer level when nested).  Kept
- * only until the stages still calling them are converted. */
-gboolean       morango_db_begin            (MorangoDb     *self,
-                                            GError       **error);
-gboolean       morango_db_commit           (MorangoDb     *self,
-                                            GError       **error);
-void           morango_db_rollback         (MorangoDb     *self);
-
 /* Whether a transaction is open: a stage that runs inside a caller's
  * sees writes a second connection cannot. */
 gboolean       morango_db_in_transaction   (MorangoDb     *self);

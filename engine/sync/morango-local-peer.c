@@ -220,7 +220,7 @@ run_stage (MorangoLocalPeer        *self,
       break;
 
     case MORANGO_STAGE_CLEANUP:
-      ok = morango_transfer_session_close (db, ts->id, error);
+      ok = morango_transfer_session_close (db, ts->id, self->monitor, error);
       break;
 
     case MORANGO_N_STAGES:

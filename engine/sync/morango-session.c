@@ -304,21 +304,22 @@ morango_transfer_session_set_counts (MorangoDb   *db,
 }
 
 gboolean
-morango_transfer_session_close (MorangoDb   *db,
-                                const char  *id,
-                                GError     **error)
+morango_transfer_session_close (MorangoDb       *db,
+                                const char      *id,
+                                MorangoMonitor  *monitor,
+                                GError         **error)
 {
-  if (!morango_db_begin (db, error))
+  g_autoptr(MorangoTransaction) tx = morango_transaction_begin (db, monitor, error);
+
+  if (tx == NULL)
     return FALSE;
+  morango_monitor_stage_begin (monitor, "cleanup", -1);
   if (!morango_buffer_clear (db, id, error) ||
       !morango_db_execute (db, error,
                            "UPDATE morango_transfersession SET active = 0 WHERE id = ?", "s", id) ||
-      !morango_db_commit (db, error))
-    {
-      if (morango_db_in_transaction (db))
-        morango_db_rollback (db);
-      return FALSE;
-    }
+      !morango_transaction_commit (tx, error))
+    return FALSE;
+  morango_monitor_stage_end (monitor);
   return TRUE;
 }
 

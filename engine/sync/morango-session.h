@@ -122,10 +122,12 @@ gboolean morango_transfer_session_set_counts (MorangoDb   *db,
                                               gint64       records_total,
                                               gint64       records_transferred,
                                               GError     **error);
-/* Deletes the session's buffers and marks it inactive. */
-gboolean morango_transfer_session_close      (MorangoDb   *db,
-                                              const char  *id,
-                                              GError     **error);
+/* The cleanup stage: deletes the session's buffers and marks it
+ * inactive, in one transaction; stops on @monitor (may be NULL). */
+gboolean morango_transfer_session_close      (MorangoDb       *db,
+                                              const char      *id,
+                                              MorangoMonitor  *monitor,
+                                              GError         **error);
 
 /* The receiving half of the transferring stage, once per chunk: writes
  * @chunk to @receiver's incoming buffer (morango_buffer_write_chunk())

@@ -503,7 +503,7 @@ static gboolean
 stage_cleanup (Transfer  *t,
                GError   **error)
 {
-  return morango_transfer_session_close (db_of (t), t->ts_id, error) &&
+  return morango_transfer_session_close (db_of (t), t->ts_id, t->monitor, error) &&
          morango_peer_close (t->peer, t->ts_id, t->ss_id, t->cancellable, error) &&
          morango_sync_session_close (db_of (t), t->ss_id, error);
 }
