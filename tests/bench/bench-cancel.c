@@ -126,7 +126,15 @@ static gpointer
 stage_thread (gpointer data)
 {
   Run *run = data;
-  gboolean ok = run->func (run->bench, run->monitor, &run->error);
+  gboolean ok;
+
+  /* Lent both connections by measure(), which takes them back once it
+   * has joined this thread. */
+  morango_db_acquire (morango_store_get_db (run->bench->a));
+  morango_db_acquire (morango_store_get_db (run->bench->b));
+  ok = run->func (run->bench, run->monitor, &run->error);
+  morango_db_release (morango_store_get_db (run->bench->a));
+  morango_db_release (morango_store_get_db (run->bench->b));
 
   g_mutex_lock (&run->lock);
   run->returned_at = g_get_monotonic_time ();
@@ -168,6 +176,8 @@ measure (const char *stage,
       g_mutex_init (&run.lock);
       g_cond_init (&run.cond);
       morango_monitor_set_progress_func (run.monitor, on_progress, &run, NULL);
+      morango_db_release (morango_store_get_db (bench->a));
+      morango_db_release (morango_store_get_db (bench->b));
       thread = g_thread_new ("stage", stage_thread, &run);
 
       g_mutex_lock (&run.lock);
@@ -178,6 +188,8 @@ measure (const char *stage,
       cancelled_at = g_get_monotonic_time ();
       morango_monitor_cancel (run.monitor);
       g_thread_join (thread);
+      morango_db_acquire (morango_store_get_db (bench->a));
+      morango_db_acquire (morango_store_get_db (bench->b));
 
       if (run.ok || !g_error_matches (run.error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         g_error ("%s was not cancelled after %" G_GINT64_FORMAT " records: %s", stage,
