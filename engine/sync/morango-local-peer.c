@@ -126,6 +126,28 @@ db_of (MorangoLocalPeer *self)
   return morango_store_get_db (self->store);
 }
 
+/* Like a server answering requests, the peer owns its store's
+ * connection only while it answers one: a transfer asks for chunks from
+ * its second thread and for stages from its calling thread.  Each
+ * request leases the connection, declared first so that it is given
+ * back last; between requests it belongs to nobody (see
+ * morango_local_peer_new()). */
+typedef MorangoDb PeerLease;
+
+static PeerLease *
+lease_db (MorangoLocalPeer *self)
+{
+  return morango_db_acquire (db_of (self)) ? db_of (self) : NULL;
+}
+
+static void
+lease_end (PeerLease *db)
+{
+  morango_db_release (db);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PeerLease, lease_end)
+
 /* An active session, as every request but the creation needs (404). */
 static MorangoTransferSession *
 load_active (MorangoLocalPeer  *self,
@@ -278,16 +300,20 @@ run_to (MorangoLocalPeer  *self,
 /* ---- the requests ---- */
 
 static MorangoSyncSession *
-serve_open_sync_session (MorangoPeer               *peer,
-                         const MorangoSyncSession  *request,
-                         GCancellable              *cancellable,
-                         GError                   **error)
+morango_local_peer_open_sync_session (MorangoPeer               *peer,
+                                      const MorangoSyncSession  *request,
+                                      GCancellable              *cancellable,
+                                      GError                   **error)
 {
   MorangoLocalPeer *self = MORANGO_LOCAL_PEER (peer);
+  g_autoptr(PeerLease) lease = lease_db (self);
   MorangoDb *db = db_of (self);
   const char *profile = morango_store_get_profile_name (self->store);
   g_autoptr(MorangoSyncSession) ss = NULL;
   g_autoptr(GError) missing = NULL;
+
+  if (lease == NULL)
+    return NULL;
 
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return NULL;
@@ -317,17 +343,21 @@ serve_open_sync_session (MorangoPeer               *peer,
 }
 
 static MorangoTransferSession *
-serve_create_transfer_session (MorangoPeer                   *peer,
-                               const MorangoTransferSession  *request,
-                               GCancellable                  *cancellable,
-                               GError                       **error)
+morango_local_peer_create_transfer_session (MorangoPeer                   *peer,
+                                            const MorangoTransferSession  *request,
+                                            GCancellable                  *cancellable,
+                                            GError                       **error)
 {
   MorangoLocalPeer *self = MORANGO_LOCAL_PEER (peer);
+  g_autoptr(PeerLease) lease = lease_db (self);
   MorangoDb *db = db_of (self);
   g_autoptr(MorangoSyncSession) ss = NULL;
   g_autoptr(MorangoTransferSession) ts = NULL;
   g_autoptr(MorangoFilter) filter = NULL;
   g_autofree char *existing = NULL;
+
+  if (lease == NULL)
+    return NULL;
 
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return NULL;
@@ -365,13 +395,17 @@ serve_create_transfer_session (MorangoPeer                   *peer,
 }
 
 static MorangoTransferSession *
-serve_get_transfer_session (MorangoPeer   *peer,
-                            const char    *id,
-                            GCancellable  *cancellable,
-                            GError       **error)
+morango_local_peer_get_transfer_session (MorangoPeer   *peer,
+                                         const char    *id,
+                                         GCancellable  *cancellable,
+                                         GError       **error)
 {
   MorangoLocalPeer *self = MORANGO_LOCAL_PEER (peer);
+  g_autoptr(PeerLease) lease = lease_db (self);
   g_autoptr(MorangoTransferSession) ts = NULL;
+
+  if (lease == NULL)
+    return NULL;
 
   if (g_cancellable_set_error_if_cancelled (cancellable, error) ||
       (ts = load_active (self, id, error)) == NULL)
@@ -381,17 +415,21 @@ serve_get_transfer_session (MorangoPeer   *peer,
 }
 
 static MorangoTransferSession *
-serve_proceed (MorangoPeer              *peer,
-               const char               *id,
-               MorangoStage              stage,
-               const MorangoPeerUpdate  *update,
-               GCancellable             *cancellable,
-               GError                  **error)
+morango_local_peer_proceed (MorangoPeer              *peer,
+                            const char               *id,
+                            MorangoStage              stage,
+                            const MorangoPeerUpdate  *update,
+                            GCancellable             *cancellable,
+                            GError                  **error)
 {
   g_autoptr(GError) fault = NULL;
   MorangoLocalPeer *self = MORANGO_LOCAL_PEER (peer);
+  g_autoptr(PeerLease) lease = lease_db (self);
   MorangoDb *db = db_of (self);
   g_autoptr(MorangoTransferSession) ts = NULL;
+
+  if (lease == NULL)
+    return NULL;
 
   if (g_cancellable_set_error_if_cancelled (cancellable, error) ||
       (ts = load_active (self, id, error)) == NULL)
@@ -442,18 +480,22 @@ morango_local_peer_prepare_chunk (MorangoPeer         *peer,
 }
 
 static gboolean
-serve_push_chunk (MorangoPeer         *peer,
-                  const char          *id,
-                  MorangoBufferChunk  *chunk,
-                  MorangoMonitor      *monitor,
-                  GError             **error)
+morango_local_peer_push_chunk (MorangoPeer         *peer,
+                               const char          *id,
+                               MorangoBufferChunk  *chunk,
+                               MorangoMonitor      *monitor,
+                               GError             **error)
 {
   MorangoLocalPeer *self = MORANGO_LOCAL_PEER (peer);
+  g_autoptr(PeerLease) lease = lease_db (self);
   MorangoDb *db = db_of (self);
   g_autoptr(MorangoTransferSession) ts = load_active (self, id, error);
   g_autoptr(MorangoFilter) filter = NULL;
   g_autoptr(GError) write_error = NULL;
   gint64 transferred = 0;
+
+  if (lease == NULL)
+    return FALSE;
 
   if (ts == NULL)
     return FALSE;
@@ -490,15 +532,19 @@ serve_push_chunk (MorangoPeer         *peer,
 }
 
 static MorangoBufferChunk *
-serve_fetch_chunk (MorangoPeer   *peer,
-                   const char    *id,
-                   gint64         offset,
-                   guint          limit,
-                   GCancellable  *cancellable,
-                   GError       **error)
+morango_local_peer_fetch_chunk (MorangoPeer   *peer,
+                                const char    *id,
+                                gint64         offset,
+                                guint          limit,
+                                GCancellable  *cancellable,
+                                GError       **error)
 {
   MorangoLocalPeer *self = MORANGO_LOCAL_PEER (peer);
+  g_autoptr(PeerLease) lease = lease_db (self);
   g_autoptr(MorangoTransferSession) ts = NULL;
+
+  if (lease == NULL)
+    return NULL;
 
   if (g_cancellable_set_error_if_cancelled (cancellable, error) ||
       (ts = load_active (self, id, error)) == NULL)
@@ -514,14 +560,18 @@ serve_fetch_chunk (MorangoPeer   *peer,
 }
 
 static gboolean
-serve_close (MorangoPeer   *peer,
-             const char    *transfer_session_id,
-             const char    *sync_session_id,
-             GCancellable  *cancellable,
-             GError       **error)
+morango_local_peer_close (MorangoPeer   *peer,
+                          const char    *transfer_session_id,
+                          const char    *sync_session_id,
+                          GCancellable  *cancellable,
+                          GError       **error)
 {
   MorangoLocalPeer *self = MORANGO_LOCAL_PEER (peer);
+  g_autoptr(PeerLease) lease = lease_db (self);
   MorangoDb *db = db_of (self);
+
+  if (lease == NULL)
+    return FALSE;
 
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return FALSE;
@@ -550,131 +600,6 @@ serve_close (MorangoPeer   *peer,
         return FALSE;
     }
   return TRUE;
-}
-
-/* ---- each request on whichever thread makes it ----
- *
- * Like a server answering requests, the peer owns its store's connection
- * only while it answers one: a transfer asks for chunks from its second
- * thread and for stages from its calling thread.  Between requests the
- * connection belongs to nobody (see morango_local_peer_new()). */
-
-static MorangoSyncSession *
-morango_local_peer_open_sync_session (MorangoPeer               *peer,
-                                      const MorangoSyncSession  *request,
-                                      GCancellable              *cancellable,
-                                      GError                   **error)
-{
-  MorangoLocalPeer *self = MORANGO_LOCAL_PEER (peer);
-  MorangoSyncSession * result;
-
-  if (!morango_db_acquire (db_of (self)))
-    return NULL;
-  result = serve_open_sync_session (peer, request, cancellable, error);
-  morango_db_release (db_of (self));
-  return result;
-}
-
-static MorangoTransferSession *
-morango_local_peer_create_transfer_session (MorangoPeer                   *peer,
-                                            const MorangoTransferSession  *request,
-                                            GCancellable                  *cancellable,
-                                            GError                       **error)
-{
-  MorangoLocalPeer *self = MORANGO_LOCAL_PEER (peer);
-  MorangoTransferSession * result;
-
-  if (!morango_db_acquire (db_of (self)))
-    return NULL;
-  result = serve_create_transfer_session (peer, request, cancellable, error);
-  morango_db_release (db_of (self));
-  return result;
-}
-
-static MorangoTransferSession *
-morango_local_peer_get_transfer_session (MorangoPeer   *peer,
-                                         const char    *id,
-                                         GCancellable  *cancellable,
-                                         GError       **error)
-{
-  MorangoLocalPeer *self = MORANGO_LOCAL_PEER (peer);
-  MorangoTransferSession * result;
-
-  if (!morango_db_acquire (db_of (self)))
-    return NULL;
-  result = serve_get_transfer_session (peer, id, cancellable, error);
-  morango_db_release (db_of (self));
-  return result;
-}
-
-static MorangoTransferSession *
-morango_local_peer_proceed (MorangoPeer              *peer,
-                            const char               *id,
-                            MorangoStage              stage,
-                            const MorangoPeerUpdate  *update,
-                            GCancellable             *cancellable,
-                            GError                  **error)
-{
-  MorangoLocalPeer *self = MORANGO_LOCAL_PEER (peer);
-  MorangoTransferSession * result;
-
-  if (!morango_db_acquire (db_of (self)))
-    return NULL;
-  result = serve_proceed (peer, id, stage, update, cancellable, error);
-  morango_db_release (db_of (self));
-  return result;
-}
-
-static gboolean
-morango_local_peer_push_chunk (MorangoPeer         *peer,
-                               const char          *id,
-                               MorangoBufferChunk  *chunk,
-                               MorangoMonitor      *monitor,
-                               GError             **error)
-{
-  MorangoLocalPeer *self = MORANGO_LOCAL_PEER (peer);
-  gboolean result;
-
-  if (!morango_db_acquire (db_of (self)))
-    return FALSE;
-  result = serve_push_chunk (peer, id, chunk, monitor, error);
-  morango_db_release (db_of (self));
-  return result;
-}
-
-static MorangoBufferChunk *
-morango_local_peer_fetch_chunk (MorangoPeer   *peer,
-                                const char    *id,
-                                gint64         offset,
-                                guint          limit,
-                                GCancellable  *cancellable,
-                                GError       **error)
-{
-  MorangoLocalPeer *self = MORANGO_LOCAL_PEER (peer);
-  MorangoBufferChunk * result;
-
-  if (!morango_db_acquire (db_of (self)))
-    return NULL;
-  result = serve_fetch_chunk (peer, id, offset, limit, cancellable, error);
-  morango_db_release (db_of (self));
-  return result;
-}
-
-static gboolean
-morango_local_peer_close (MorangoPeer   *peer,
-                          const char    *transfer_session_id,
-                          const char    *sync_session_id,
-                          GCancellable  *cancellable,
-                          GError       **error)
-{
-  MorangoLocalPeer *self = MORANGO_LOCAL_PEER (peer);
-  gboolean result;
-
-  if (!morango_db_acquire (db_of (self)))
-    return FALSE;
-  result = serve_close (peer, transfer_session_id, sync_session_id, cancellable, error);
-  morango_db_release (db_of (self));
-  return result;
 }
 
 static void
