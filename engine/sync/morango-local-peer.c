@@ -489,15 +489,13 @@ morango_local_peer_push_chunk (MorangoPeer         *peer,
   MorangoLocalPeer *self = MORANGO_LOCAL_PEER (peer);
   g_autoptr(PeerLease) lease = lease_db (self);
   MorangoDb *db = db_of (self);
-  g_autoptr(MorangoTransferSession) ts = load_active (self, id, error);
+  g_autoptr(MorangoTransferSession) ts = NULL;
   g_autoptr(MorangoFilter) filter = NULL;
+  g_autoptr(MorangoTransaction) tx = NULL;
   g_autoptr(GError) write_error = NULL;
   gint64 transferred = 0;
 
-  if (lease == NULL)
-    return FALSE;
-
-  if (ts == NULL)
+  if (lease == NULL || (ts = load_active (self, id, error)) == NULL)
     return FALSE;
   if (!ts->push)
     {
@@ -515,11 +513,15 @@ morango_local_peer_push_chunk (MorangoPeer         *peer,
   if (ts->stage < MORANGO_STAGE_TRANSFERRING && !run_to (self, id, MORANGO_STAGE_TRANSFERRING, error))
     return FALSE;
 
-  /* The transferring stage, run once per chunk (§8.7.1). */
+  /* The transferring stage, run once per chunk (§8.7.1): the chunk, its
+   * count and the session's status in one commit. */
   filter = filter_of (self, ts);
+  if ((tx = morango_transaction_begin (db, monitor, error)) == NULL)
+    return FALSE;
   if (!morango_transfer_session_receive_chunk (self->store, id, filter, chunk, monitor, &transferred,
                                                &write_error))
     {
+      g_clear_pointer (&tx, morango_transaction_free);
       morango_transfer_session_set_stage (db, id, MORANGO_STAGE_TRANSFERRING,
                                           MORANGO_STAGE_STATUS_ERRORED, NULL);
       g_propagate_error (error, g_steal_pointer (&write_error));
@@ -528,7 +530,8 @@ morango_local_peer_push_chunk (MorangoPeer         *peer,
   return morango_transfer_session_set_stage (db, id, MORANGO_STAGE_TRANSFERRING,
                                              transferred >= ts->records_total
                                                ? MORANGO_STAGE_STATUS_COMPLETED
-                                               : MORANGO_STAGE_STATUS_PENDING, error);
+                                               : MORANGO_STAGE_STATUS_PENDING, error) &&
+         morango_transaction_commit (tx, error);
 }
 
 static MorangoBufferChunk *
