@@ -532,6 +532,51 @@ test_transaction_cancel_long_statement (void)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
 }
 
+/* SQLite ends the whole transaction when a write is interrupted, every
+ * level of it.  The inner level's drop then logs nothing (warnings abort
+ * a test), nothing more runs in the outer one (it would commit on its
+ * own), and the outer commit fails cleanly. */
+static void
+test_transaction_cancel_nested_write (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoDb) db = morango_db_open (":memory:", &error);
+  g_autoptr(MorangoMonitor) monitor = morango_monitor_new (NULL);
+  gint64 before = count_meta (db);
+  int calls = 0;
+
+  morango_monitor_set_fault_func (monitor, cancel_in_statement, &calls, NULL);
+  {
+    g_autoptr(MorangoTransaction) outer = morango_transaction_begin (db, NULL, &error);
+
+    g_assert_true (morango_db_execute (db, &error, "INSERT INTO morango_meta VALUES (?, ?)", "ss", "o", "1"));
+    {
+      g_autoptr(MorangoTransaction) inner = morango_transaction_begin (db, monitor, &error);
+
+      g_assert_nonnull (inner);
+      g_assert_false (morango_db_execute (db, &error,
+                                          "INSERT INTO morango_meta "
+                                          "WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                                          "  WHERE i < 10000000) SELECT 'k' || i, i FROM n", ""));
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      g_clear_error (&error);
+    }
+    g_assert_true (morango_db_in_transaction (db));
+    g_assert_false (morango_db_execute (db, &error, "INSERT INTO morango_meta VALUES (?, ?)", "ss", "p", "2"));
+    g_assert_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_FAILED);
+    g_clear_error (&error);
+    g_assert_false (morango_transaction_commit (outer, &error));
+    g_assert_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_FAILED);
+    g_clear_error (&error);
+  }
+  g_assert_cmpint (calls, ==, 1);
+  g_assert_false (morango_db_in_transaction (db));
+  g_assert_cmpint (count_meta (db), ==, before);
+  /* The connection goes on as usual. */
+  g_assert_true (morango_db_execute (db, &error, "INSERT INTO morango_meta VALUES (?, ?)", "ss", "q", "3"));
+  g_assert_cmpint (count_meta (db), ==, before + 1);
+}
+
 typedef struct {
   GArray *done;
   gint64  total;
@@ -844,6 +889,7 @@ main (int   argc,
   g_test_add_func ("/db/transaction/commit-fails-inside-outer", test_transaction_commit_fails_inside_outer);
   g_test_add_func ("/db/transaction/real-commit-failure", test_transaction_real_commit_failure);
   g_test_add_func ("/db/transaction/cancel-long-statement", test_transaction_cancel_long_statement);
+  g_test_add_func ("/db/transaction/cancel-nested-write", test_transaction_cancel_nested_write);
   g_test_add_func ("/db/monitor/reports", test_monitor_reports);
   g_test_add_func ("/db/thread/without-hand-over", test_thread_without_hand_over);
   g_test_add_func ("/db/thread/hand-over", test_thread_hand_over);

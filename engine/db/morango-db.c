@@ -651,6 +651,20 @@ morango_db_set_error (MorangoDb   *self,
   return FALSE;
 }
 
+/* Inside a level whose transaction SQLite rolled back (an interrupted
+ * write), nothing more may run: each statement would commit on its own. */
+static gboolean
+transaction_intact (MorangoDb  *self,
+                    GError    **error)
+{
+  if (G_LIKELY (self->depth == 0 || !sqlite3_get_autocommit (self->handle)))
+    return TRUE;
+  g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_FAILED,
+               "The transaction was rolled back by an interrupted statement; "
+               "nothing more runs in it (%s)", self->path);
+  return FALSE;
+}
+
 gboolean
 morango_db_exec (MorangoDb   *self,
                  const char  *sql,
@@ -658,7 +672,7 @@ morango_db_exec (MorangoDb   *self,
 {
   g_return_val_if_fail (MORANGO_IS_DB (self), FALSE);
 
-  if (!owned (self, G_STRFUNC, error))
+  if (!owned (self, G_STRFUNC, error) || !transaction_intact (self, error))
     return FALSE;
   if (sqlite3_exec (self->handle, sql, NULL, NULL, NULL) != SQLITE_OK)
     return morango_db_set_error (self, error, NULL);
@@ -674,7 +688,7 @@ morango_db_prepare (MorangoDb   *self,
 
   g_return_val_if_fail (MORANGO_IS_DB (self), NULL);
 
-  if (!owned (self, G_STRFUNC, error))
+  if (!owned (self, G_STRFUNC, error) || !transaction_intact (self, error))
     return NULL;
   stmt = g_hash_table_lookup (self->stmts, sql);
   if (stmt != NULL)
@@ -966,11 +980,14 @@ rollback_level (MorangoDb *self)
   g_autofree char *sql = NULL;
 
   set_progress_handler (self, FALSE);
-  if (self->depth == 1)
+  /* SQLite itself may have ended the whole transaction, every level of
+   * it: a failed COMMIT can, and so does an INSERT, UPDATE or DELETE
+   * that is interrupted (a cancel).  Then there is nothing to roll back. */
+  if (sqlite3_get_autocommit (self->handle))
+    ;
+  else if (self->depth == 1)
     {
-      /* A failed COMMIT may have ended the transaction already. */
-      if (!sqlite3_get_autocommit (self->handle) &&
-          sqlite3_exec (self->handle, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
+      if (sqlite3_exec (self->handle, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
         g_warning ("Rolling back failed: %s (%s)", sqlite3_errmsg (self->handle), self->path);
     }
   else
@@ -1069,6 +1086,17 @@ morango_transaction_commit (MorangoTransaction  *self,
   self->finished = TRUE;
   if (!morango_monitor_check (db->monitor, "commit", 0, error))
     {
+      rollback_level (db);
+      drop_monitor (db, self->level);
+      return FALSE;
+    }
+
+  /* A statement of this level or a nested one was interrupted, and
+   * SQLite rolled the whole transaction back: the level cannot commit. */
+  if (sqlite3_get_autocommit (db->handle))
+    {
+      g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_FAILED,
+                   "The transaction was rolled back by an interrupted statement (%s)", db->path);
       rollback_level (db);
       drop_monitor (db, self->level);
       return FALSE;
