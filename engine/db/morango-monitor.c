@@ -25,7 +25,9 @@ struct _MorangoMonitor
   gint64               total;
   gint64               bytes;
   gint64               next_report;
-  gboolean             stopped;       /* cancelled or failed: report nothing more */
+  gint                 stopped;       /* cancelled or failed: report nothing more;
+                                       * atomic, as a stage's second thread may
+                                       * reach a fault point or a cancel check */
 
   /* Set by the progress handler, taken by db/ when it maps the
    * interrupted statement's error. */
@@ -139,7 +141,7 @@ report (MorangoMonitor *self)
   MorangoProgress p = { self->stage, self->done, self->total, self->bytes };
 
   self->next_report = self->done + self->interval;
-  if (self->progress_func != NULL && !self->stopped)
+  if (self->progress_func != NULL && !g_atomic_int_get (&self->stopped))
     self->progress_func (self, &p, self->progress_data);
 }
 
@@ -158,7 +160,7 @@ morango_monitor_stage_begin (MorangoMonitor *self,
   self->done = 0;
   self->bytes = 0;
   self->total = total;
-  self->stopped = FALSE;
+  g_atomic_int_set (&self->stopped, FALSE);
   g_clear_error (&self->interruption);
   report (self);
 }
@@ -177,7 +179,7 @@ morango_monitor_check_cancelled (MorangoMonitor  *self,
 {
   if (self == NULL || !g_cancellable_is_cancelled (self->cancellable))
     return TRUE;
-  self->stopped = TRUE;
+  g_atomic_int_set (&self->stopped, TRUE);
   g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "The operation was cancelled");
   return FALSE;
 }
@@ -192,7 +194,7 @@ run_fault (MorangoMonitor  *self,
     return TRUE;
   if (self->fault_func (self, point, done, self->fault_data, error))
     return TRUE;
-  self->stopped = TRUE;
+  g_atomic_int_set (&self->stopped, TRUE);
   return FALSE;
 }
 
@@ -234,7 +236,7 @@ morango_monitor_advance (MorangoMonitor  *self,
 void
 morango_monitor_stage_end (MorangoMonitor *self)
 {
-  if (self == NULL || self->stopped)
+  if (self == NULL || g_atomic_int_get (&self->stopped))
     return;
   report (self);
 }
