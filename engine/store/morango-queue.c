@@ -148,21 +148,19 @@ static QueueCount *
 queue_count_get (MorangoDb  *db,
                  GError    **error)
 {
-  QueueCount *qc = g_object_get_data (G_OBJECT (db), "morango-queue-count");
+  QueueCount *qc = morango_db_get_function_data (db, "morango_queue_count");
 
   if (qc != NULL)
     return qc;
+  /* Once per connection, which frees it when it closes: redefining a
+   * function is refused while a statement is active. */
   qc = g_new0 (QueueCount, 1);
-  /* Once per connection, which frees it (xDestroy) when it closes:
-   * redefining a function is refused while a statement is active. */
-  if (sqlite3_create_function_v2 (morango_db_get_handle (db), "morango_queue_count", 1,
-                                  SQLITE_UTF8, qc, queue_count_func, NULL, NULL,
-                                  g_free) != SQLITE_OK)
+  if (!morango_db_register_function (db, "morango_queue_count", 1, queue_count_func, qc, g_free,
+                                     error))
     {
-      morango_db_set_error (db, error, "registering morango_queue_count");
+      g_free (qc);
       return NULL;
     }
-  g_object_set_data (G_OBJECT (db), "morango-queue-count", qc);
   return qc;
 }
 
