@@ -600,6 +600,36 @@ test_read_only_conflict (void)
                    RO_LOCAL "=5," RO_OTHER "=3," RO_REMOTE "=7");
 }
 
+/* A conflict meeting a record purged here (hard-deleted, its data and
+ * log already wiped) keeps it purged: the incoming data does not go into
+ * its log, from where it would be queued to every peer. */
+static void
+test_conflict_with_local_purge (void)
+{
+  g_autoptr(MorangoStore) store = fixture_store_new ("facilitydata", RO_LOCAL, 40);
+  MorangoDb *db = morango_store_get_db (store);
+  g_autoptr(MorangoFilter) filter = morango_filter_parse ("d");
+  g_autoptr(GError) error = NULL;
+  g_autofree char *row = NULL;
+  MorangoDequeueResult result = { 0, };
+  gint64 flags = -1;
+
+  insert_conflicting_pair (db, "00000000000000000000000000000003", "d:rw:x");
+  g_assert_true (morango_db_execute (db, &error,
+      "UPDATE morango_store SET serialized = '{}', deleted = 1, hard_deleted = 1,"
+      "  conflicting_serialized_data = '' WHERE id = ?", "s", "00000000000000000000000000000003"));
+  g_assert_true (morango_store_dequeue (store, TS, filter, MORANGO_FSIC_V2,
+                                        "{\"super\": {}, \"sub\": {}}", &result, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (result.n_conflict, ==, 1);
+  row = row_summary (db, "00000000000000000000000000000003");
+  g_assert_cmpstr (row, ==, "{}|" RO_LOCAL ":41||" RO_LOCAL "=41," RO_OTHER "=3," RO_REMOTE "=7");
+  g_assert_true (morango_db_query_int64 (db, &flags, NULL, &error,
+                                         "SELECT deleted * 2 + hard_deleted FROM morango_store WHERE id = ?",
+                                         "s", "00000000000000000000000000000003"));
+  g_assert_cmpint (flags, ==, 3);
+}
+
 static void
 test_v1_dmc (void)
 {
@@ -928,5 +958,6 @@ main (int   argc,
   g_test_add_func ("/dequeue/counted-all-new", test_counted_all_new);
   g_test_add_func ("/dequeue/counted-mixed", test_counted_mixed);
   g_test_add_func ("/dequeue/cancel", test_cancel);
+  g_test_add_func ("/dequeue/conflict-with-local-purge", test_conflict_with_local_purge);
   return g_test_run ();
 }

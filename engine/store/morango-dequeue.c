@@ -276,13 +276,15 @@ dequeue_batch (MorangoDb            *db,
   /* Conflicts (§5.2 step 4): local data wins, deletions win, a hard
    * delete wipes data and log; the incoming data goes on top of the log;
    * a new local version dominates both histories.  hard_deleted is ORed
-   * as the SQLite backend does (quirk 4). */
+   * as the SQLite backend does (quirk 4), and so is the wipe: a record
+   * purged here keeps no incoming data in its log (Morango keeps it, and
+   * passes it on). */
   if (!morango_db_execute (db, error,
         "UPDATE morango_store AS s SET"
         "  serialized = CASE WHEN b.hard_deleted THEN '' ELSE s.serialized END,"
         "  deleted = (s.deleted OR b.deleted),"
         "  hard_deleted = (s.hard_deleted OR b.hard_deleted),"
-        "  conflicting_serialized_data = CASE WHEN b.hard_deleted THEN ''"
+        "  conflicting_serialized_data = CASE WHEN b.hard_deleted OR s.hard_deleted THEN ''"
         "    ELSE b.serialized || char (10) || s.conflicting_serialized_data END,"
         "  last_saved_instance = ?2, last_saved_counter = ?3,"
         "  deserialization_error = '', last_transfer_session_id = ?1 "
