@@ -39,7 +39,11 @@ static int
 usage_error (const char *message)
 {
   if (message)
-    fprintf (stderr, "morango cert: %s\n", message);
+    {
+      g_autofree char *safe = morango_cli_safe (message);
+
+      fprintf (stderr, "morango cert: %s\n", safe);
+    }
   fputs (_(cert_usage), stderr);
   return MORANGO_EXIT_USAGE;
 }
@@ -50,8 +54,11 @@ static int
 fail (GError *error)
 {
   int code = MORANGO_EXIT_FAILURE;
+  /* Engine messages quote certificate fields, scope definitions and
+   * file names. */
+  g_autofree char *safe = morango_cli_safe (error->message);
 
-  fprintf (stderr, "morango cert: %s\n", error->message);
+  fprintf (stderr, "morango cert: %s\n", safe);
   if (error->domain == G_FILE_ERROR && error->code == G_FILE_ERROR_NOENT)
     code = MORANGO_EXIT_NOTFOUND;
   else if (error->domain == MORANGO_ERROR)
@@ -263,14 +270,22 @@ cmd_create_root (MorangoDb *db,
     return fail (error);
   if (a->profile && !g_str_equal (a->profile, def->profile))
     {
+      g_autofree char *id = morango_cli_safe (def->id);
+      g_autofree char *profile = morango_cli_safe (def->profile);
+      g_autofree char *wanted = morango_cli_safe (a->profile);
+
       fprintf (stderr, "morango cert: scope definition “%s” belongs to profile “%s”, not “%s”\n",
-               def->id, def->profile, a->profile);
+               id, profile, wanted);
       return MORANGO_EXIT_REFUSED;
     }
   cert = morango_certificate_create_root (db, a->scope, a->params, NULL, &error);
   if (cert == NULL)
     return fail (error);
-  printf ("%s\n", morango_certificate_get_id (cert));
+  {
+    g_autofree char *id = morango_cli_safe (morango_certificate_get_id (cert));
+
+    printf ("%s\n", id);
+  }
   return MORANGO_EXIT_OK;
 }
 
@@ -290,12 +305,15 @@ cmd_list (MorangoDb *db,
     {
       MorangoCertificate *c = g_ptr_array_index (all, i);
       const char *parent = morango_certificate_get_parent_id (c);
-      g_autofree char *where = parent ? g_strdup_printf ("child of %.8s", parent) : g_strdup ("root");
+      g_autofree char *id = morango_cli_safe (morango_certificate_get_id (c));
+      g_autofree char *parent_prefix = parent ? g_strndup (parent, 8) : NULL;
+      g_autofree char *safe_parent = parent ? morango_cli_safe (parent_prefix) : NULL;
+      g_autofree char *where = parent ? g_strdup_printf ("child of %s", safe_parent) : g_strdup ("root");
+      g_autofree char *profile = morango_cli_safe (morango_certificate_get_profile (c));
+      g_autofree char *scope = morango_cli_safe (morango_certificate_get_scope_definition_id (c));
 
       printf ("%s  %-17s  %-14s  %-20s%s%s\n",
-              morango_certificate_get_id (c), where,
-              morango_certificate_get_profile (c),
-              morango_certificate_get_scope_definition_id (c),
+              id, where, profile, scope,
               morango_certificate_has_private_key (c) ? "  own-key" : "",
               parent == NULL && morango_trust_is_trusted (db, morango_certificate_get_id (c)) ? "  trusted" : "");
     }
@@ -309,7 +327,8 @@ print_filter (const char    *label,
   printf ("%-18s", label);
   for (guint i = 0; i < morango_filter_get_n_entries (filter); i++)
     {
-      const char *e = morango_filter_get_entry (filter, i);
+      g_autofree char *e = morango_cli_safe (morango_filter_get_entry (filter, i));
+
       printf ("%s%s\n", i == 0 ? "" : "                  ", *e ? e : "\"\" (everything)");
     }
 }
@@ -326,6 +345,8 @@ cmd_show (MorangoDb *db,
   g_autoptr(JsonObject) params = NULL;
   g_autofree char *fingerprint = NULL;
   g_autofree char *description = NULL;
+  g_autofree char *safe_id = NULL, *safe_parent = NULL, *safe_root = NULL, *safe_profile = NULL;
+  g_autofree char *safe_scope = NULL, *safe_description = NULL, *safe_params = NULL, *safe_salt = NULL;
   const char *root_id;
 
   if (a->args->len != 1)
@@ -347,18 +368,31 @@ cmd_show (MorangoDb *db,
   description = morango_scope_definition_describe (def, params);
   fingerprint = morango_key_get_fingerprint (morango_certificate_get_key (c));
 
-  printf ("%-18s%s\n", "id:", morango_certificate_get_id (c));
-  printf ("%-18s%s\n", "parent:", morango_certificate_get_parent_id (c) ? morango_certificate_get_parent_id (c) : "(root)");
-  printf ("%-18s%s (%s)\n", "root:", root_id,
+  /* Every field but the fingerprint comes from the certificate or the
+   * scope definition: escaped. */
+  safe_id = morango_cli_safe (morango_certificate_get_id (c));
+  safe_parent = morango_certificate_get_parent_id (c) ? morango_cli_safe (morango_certificate_get_parent_id (c))
+                                                      : g_strdup ("(root)");
+  safe_root = morango_cli_safe (root_id);
+  safe_profile = morango_cli_safe (morango_certificate_get_profile (c));
+  safe_scope = morango_cli_safe (morango_certificate_get_scope_definition_id (c));
+  safe_description = morango_cli_safe (description);
+  safe_params = morango_cli_safe (morango_certificate_get_scope_params (c));
+  safe_salt = *morango_certificate_get_salt (c) ? morango_cli_safe (morango_certificate_get_salt (c))
+                                                 : g_strdup ("(none)");
+
+  printf ("%-18s%s\n", "id:", safe_id);
+  printf ("%-18s%s\n", "parent:", safe_parent);
+  printf ("%-18s%s (%s)\n", "root:", safe_root,
           morango_trust_is_trusted (db, root_id) ? "trusted" : "NOT trusted");
-  printf ("%-18s%s\n", "profile:", morango_certificate_get_profile (c));
-  printf ("%-18s%s, version %" G_GINT64_FORMAT "\n", "scope:", morango_certificate_get_scope_definition_id (c),
+  printf ("%-18s%s\n", "profile:", safe_profile);
+  printf ("%-18s%s, version %" G_GINT64_FORMAT "\n", "scope:", safe_scope,
           morango_certificate_get_scope_version (c));
-  printf ("%-18s%s\n", "description:", description);
-  printf ("%-18s%s\n", "params:", morango_certificate_get_scope_params (c));
+  printf ("%-18s%s\n", "description:", safe_description);
+  printf ("%-18s%s\n", "params:", safe_params);
   print_filter ("read:", morango_scope_get_read (scope));
   print_filter ("write:", morango_scope_get_write (scope));
-  printf ("%-18s%s\n", "salt:", *morango_certificate_get_salt (c) ? morango_certificate_get_salt (c) : "(none)");
+  printf ("%-18s%s\n", "salt:", safe_salt);
   printf ("%-18s%s\n", "fingerprint:", fingerprint);
   printf ("%-18s%s\n", "private key:", morango_certificate_has_private_key (c) ? "held on this device" : "not held");
   return MORANGO_EXIT_OK;
@@ -379,7 +413,12 @@ cmd_export (MorangoDb *db,
     return fail (error);
   file = g_ptr_array_index (a->args, 1);
   if (g_str_equal (file, "-"))
-    fputs (text, stdout);
+    {
+      /* The same JSON, without the raw C1 controls JSON allows. */
+      g_autofree char *safe = morango_cli_safe_json (text);
+
+      fputs (safe, stdout);
+    }
   else if (!g_file_set_contents (file, text, -1, &error))
     return fail (error);
   return MORANGO_EXIT_OK;
@@ -409,9 +448,14 @@ cmd_import (MorangoDb *db,
   chain = morango_certificate_get_chain (db, morango_certificate_get_id (last), &error);
   if (chain == NULL)
     return fail (error);
-  if (trust)
-    printf ("Trusted root %s\n", morango_certificate_get_id (g_ptr_array_index (chain, 0)));
-  printf ("Imported %s\n", morango_certificate_get_id (last));
+  {
+    g_autofree char *root = morango_cli_safe (morango_certificate_get_id (g_ptr_array_index (chain, 0)));
+    g_autofree char *id = morango_cli_safe (morango_certificate_get_id (last));
+
+    if (trust)
+      printf ("Trusted root %s\n", root);
+    printf ("Imported %s\n", id);
+  }
   return MORANGO_EXIT_OK;
 }
 
@@ -430,8 +474,12 @@ cmd_backup (MorangoDb *db,
   if (!morango_certificate_backup_to_file (db, g_ptr_array_index (a->args, 0), passphrase,
                                            g_ptr_array_index (a->args, 1), &error))
     return fail (error);
-  printf ("Backed up %s to %s\n", (const char *) g_ptr_array_index (a->args, 0),
-          (const char *) g_ptr_array_index (a->args, 1));
+  {
+    g_autofree char *id = morango_cli_safe (g_ptr_array_index (a->args, 0));
+    g_autofree char *file = morango_cli_safe (g_ptr_array_index (a->args, 1));
+
+    printf ("Backed up %s to %s\n", id, file);
+  }
   return MORANGO_EXIT_OK;
 }
 
@@ -455,7 +503,11 @@ cmd_restore (MorangoDb *db,
   c = morango_certificate_restore (db, text, passphrase, NULL, &error);
   if (c == NULL)
     return fail (error);
-  printf ("Restored %s with its private key\n", morango_certificate_get_id (c));
+  {
+    g_autofree char *id = morango_cli_safe (morango_certificate_get_id (c));
+
+    printf ("Restored %s with its private key\n", id);
+  }
   return MORANGO_EXIT_OK;
 }
 

@@ -15,6 +15,62 @@ static const MorangoCliCommand commands[] = {
   { NULL, NULL, NULL },
 };
 
+/* Issue 13: text from outside never reaches a terminal raw. */
+char *
+morango_cli_safe (const char *text)
+{
+  GString *out;
+  const char *p, *end;
+
+  if (text == NULL)
+    return g_strdup ("(null)");
+  out = g_string_sized_new (strlen (text));
+  p = text;
+  end = text + strlen (text);
+  while (p < end)
+    {
+      const char *valid_end;
+
+      g_utf8_validate (p, end - p, &valid_end);
+      while (p < valid_end)
+        {
+          gunichar c = g_utf8_get_char (p);
+          const char *next = g_utf8_next_char (p);
+
+          if (c < 0x20 || c == 0x7f)
+            g_string_append_printf (out, "\\x%02x", c);
+          else if (c >= 0x80 && c <= 0x9f)
+            g_string_append_printf (out, "\\u{%02x}", c);
+          else
+            g_string_append_len (out, p, next - p);
+          p = next;
+        }
+      if (p < end)
+        g_string_append_printf (out, "\\x%02x", (guchar) *p++);
+    }
+  return g_string_free (out, FALSE);
+}
+
+char *
+morango_cli_safe_json (const char *json)
+{
+  GString *out = g_string_sized_new (strlen (json));
+
+  for (const char *p = json; *p; )
+    {
+      gunichar c = g_utf8_get_char_validated (p, -1);
+
+      if (c == 0x7f || (c >= 0x80 && c <= 0x9f))
+        {
+          g_string_append_printf (out, "\\u%04x", c);
+          p = g_utf8_next_char (p);
+        }
+      else
+        g_string_append_c (out, *p++);
+    }
+  return g_string_free (out, FALSE);
+}
+
 char *
 morango_cli_default_data_dir (void)
 {
@@ -91,7 +147,9 @@ main (int   argc,
         }
       else if (argv[i][0] == '-')
         {
-          fprintf (stderr, _("morango: unknown option “%s”\n"), argv[i]);
+          g_autofree char *safe = morango_cli_safe (argv[i]);
+
+          fprintf (stderr, _("morango: unknown option “%s”\n"), safe);
           print_usage (stderr);
           return MORANGO_EXIT_USAGE;
         }
@@ -113,7 +171,11 @@ main (int   argc,
         return commands[c].run (data_dir, argc - i, argv + i);
       }
 
-  fprintf (stderr, _("morango: unknown command “%s”\n"), argv[i]);
+  {
+    g_autofree char *safe = morango_cli_safe (argv[i]);
+
+    fprintf (stderr, _("morango: unknown command “%s”\n"), safe);
+  }
   print_usage (stderr);
   return MORANGO_EXIT_USAGE;
 }

@@ -17,6 +17,18 @@ enum {
   MORANGO_EXIT_NOTFOUND = 4,   /* no such certificate, file or record */
 };
 
+/* Text from outside (a file, a peer, the profile description, an engine
+ * error quoting them) made safe for a terminal: C0 controls and DEL as
+ * \xHH, C1 controls (U+0080–U+009F) as \u{HH}, bytes that are not UTF-8
+ * as \xHH.  Other text, non-ASCII included, is kept as it is.  NULL gives
+ * "(null)". */
+char *morango_cli_safe             (const char *text);
+
+/* JSON text for standard output: DEL and the C1 controls, which JSON
+ * lets through raw inside strings, written as \u00HH.  The same JSON
+ * value, nothing that drives a terminal. */
+char *morango_cli_safe_json        (const char *json);
+
 typedef struct {
   const char *name;
   const char *summary;
