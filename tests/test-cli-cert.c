@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "morango-certificate.h"
+#include "morango-json.h"
 #include "morango-test-util.h"
 
 static char *tmp;           /* one folder for the whole run */
@@ -59,7 +61,12 @@ morango (Run        *r,
   g_assert_no_error (error);
   g_assert_true (WIFEXITED (wait_status));
   r->status = WEXITSTATUS (wait_status);
-  g_test_message ("cert %s → %d\n%s%s", (const char *) argv->pdata[4], r->status, r->out, r->err);
+  {
+    /* The TAP log wants UTF-8, even when a test passes other bytes. */
+    g_autofree char *sub = g_strescape (argv->pdata[4], NULL);
+
+    g_test_message ("cert %s → %d\n%s%s", sub, r->status, r->out, r->err);
+  }
 }
 
 static char *
@@ -297,6 +304,217 @@ test_backup_restore (void)
   g_assert_cmpint (r.status, ==, 3);
 }
 
+/* --- Issue 13: outside text never reaches the terminal raw ------- */
+
+/* ESC (a screen clear and a title change), BEL, CR, the C1 CSI U+009B,
+ * DEL and a newline. */
+#define EVIL "\x1b[2J\x1b]0;pwned\x07\r\xc2\x9b" "31m\x7f\n"
+
+/* A certificate signed by @signer over a text built by hand, as a peer
+ * could send it; its API object. */
+static JsonObject *
+evil_cert (const char *parent_id,
+           const char *profile,
+           const char *salt,
+           const char *scope_def,
+           const char *params,
+           MorangoKey *key,
+           MorangoKey *signer,
+           char      **id_out)
+{
+  g_autoptr(JsonObject) o = json_object_new ();
+  g_autofree char *id = morango_certificate_compute_id (morango_key_get_public_string (key), profile, salt);
+  g_autofree char *text = NULL;
+  g_autofree char *sig = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoCertificate) c = NULL;
+
+  json_object_set_string_member (o, "id", id);
+  if (parent_id)
+    json_object_set_string_member (o, "parent_id", parent_id);
+  else
+    json_object_set_null_member (o, "parent_id");
+  json_object_set_string_member (o, "profile", profile);
+  json_object_set_string_member (o, "salt", salt);
+  json_object_set_string_member (o, "scope_definition_id", scope_def);
+  json_object_set_int_member (o, "scope_version", 1);
+  json_object_set_string_member (o, "scope_params", params);
+  json_object_set_string_member (o, "public_key_string", morango_key_get_public_string (key));
+  text = morango_json_dumps_object (o);
+  sig = morango_key_sign (signer, text, -1, &error);
+  g_assert_no_error (error);
+  c = morango_certificate_new_from_serialized (text, sig, &error);
+  g_assert_no_error (error);
+  if (id_out)
+    *id_out = g_steal_pointer (&id);
+  return morango_certificate_to_json (c);
+}
+
+static char *
+write_chain (const char *name,
+             JsonObject *first,
+             JsonObject *second)
+{
+  g_autoptr(JsonArray) out = json_array_new ();
+  g_autoptr(JsonNode) node = NULL;
+  g_autofree char *text = NULL;
+  char *path = path_in_tmp (name);
+
+  json_array_add_object_element (out, first);
+  if (second)
+    json_array_add_object_element (out, second);
+  node = json_node_init_array (json_node_alloc (), json_array_ref (out));
+  text = json_to_string (node, TRUE);
+  g_assert_true (g_file_set_contents (path, text, -1, NULL));
+  return path;
+}
+
+/* None of the injected bytes, and no control character but the CLI's
+ * own newlines and tabs. */
+static void
+assert_clean (const char *what,
+              const char *text)
+{
+  g_test_message ("checking %s", what);
+  for (const guchar *p = (const guchar *) text; *p; p++)
+    {
+      if (*p < 0x20 && *p != '\n' && *p != '\t')
+        g_error ("%s: control byte 0x%02x at offset %td", what, *p, (const char *) p - text);
+      g_assert_cmpint (*p, !=, 0x7f);
+      if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+        g_error ("%s: C1 control U+%04X at offset %td", what, p[1], (const char *) p - text);
+    }
+}
+
+static void
+assert_run_clean (Run *r, const char *what)
+{
+  g_autofree char *out = g_strdup_printf ("%s (stdout)", what);
+  g_autofree char *err = g_strdup_printf ("%s (stderr)", what);
+
+  assert_clean (out, r->out);
+  assert_clean (err, r->err);
+}
+
+#define ESCAPED_EVIL "\\x1b[2J\\x1b]0;pwned\\x07\\x0d\\u{9b}31m\\x7f\\x0a"
+
+static void
+test_escape (void)
+{
+  g_auto(Run) r = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoKey) root_key = morango_key_generate (&error);
+  g_autoptr(MorangoKey) child_key = morango_key_generate (&error);
+  g_autofree char *root_id = NULL, *child_id = NULL, *bad_id = NULL;
+  g_autofree char *root_params = NULL, *child_params = NULL, *id = NULL;
+  g_autofree char *good = NULL, *bad = NULL, *exported = NULL, *text = NULL;
+  const char *profile = "fac" EVIL "école";
+  JsonObject *root, *child;
+
+  g_assert_no_error (error);
+  id = morango_certificate_compute_id (morango_key_get_public_string (root_key), profile, EVIL "salt");
+  /* Extra params are carried along; the child's "sub" lands in its
+   * filters and description (no CR or newline there: those split a
+   * filter into entries). */
+  root_params = g_strdup_printf ("{\"user\": \"%s\", \"note\": \"\\u001b[2J\\u0007\\r\\u009b\\nécole\"}", id);
+  root = evil_cert (NULL, profile, EVIL "salt", "root_scope", root_params, root_key, root_key, &root_id);
+  g_assert_cmpstr (root_id, ==, id);
+  child_params = g_strdup_printf ("{\"user\": \"%s\", \"sub\": \"\\u001b[31m\\u0007\\u009bécole\"}", root_id);
+  child = evil_cert (root_id, profile, EVIL "child salt", "subset_scope", child_params, child_key, root_key,
+                     &child_id);
+  good = write_chain ("evil.json", root, child);
+
+  /* Not trusted yet: refused, the message names the root. */
+  morango (&r, "e", "import", good, NULL);
+  assert_run_clean (&r, "import untrusted");
+  g_assert_cmpint (r.status, ==, 3);
+  g_assert_nonnull (strstr (r.err, root_id));
+  run_clear (&r);
+
+  morango (&r, "e", "trust", good, NULL);
+  assert_run_clean (&r, "trust");
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_nonnull (strstr (r.out, child_id));
+  run_clear (&r);
+  morango (&r, "e", "import", good, NULL);
+  assert_run_clean (&r, "import again");
+  g_assert_cmpint (r.status, ==, 0);
+  run_clear (&r);
+
+  morango (&r, "e", "list", NULL);
+  assert_run_clean (&r, "list");
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_nonnull (strstr (r.out, "fac" ESCAPED_EVIL "école"));
+  g_assert_nonnull (strstr (r.out, "trusted"));
+  run_clear (&r);
+
+  morango (&r, "e", "show", root_id, NULL);
+  assert_run_clean (&r, "show root");
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_nonnull (strstr (r.out, "fac" ESCAPED_EVIL "école"));
+  g_assert_nonnull (strstr (r.out, ESCAPED_EVIL "salt"));
+  run_clear (&r);
+
+  morango (&r, "e", "show", child_id, NULL);
+  assert_run_clean (&r, "show child");
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_nonnull (strstr (r.out, "fac" ESCAPED_EVIL "école"));
+  g_assert_nonnull (strstr (r.out, ESCAPED_EVIL "child salt"));
+  /* The description and the write filter quote "sub". */
+  g_assert_nonnull (strstr (r.out, "for :\\x1b[31m\\x07\\u{9b}école."));
+  g_assert_nonnull (strstr (r.out, ":\\x1b[31m\\x07\\u{9b}école\n"));
+  run_clear (&r);
+
+  /* Standard output gets the same JSON, written without C1 bytes. */
+  morango (&r, "e", "export", child_id, "-", NULL);
+  assert_run_clean (&r, "export -");
+  g_assert_cmpint (r.status, ==, 0);
+  {
+    g_autoptr(JsonParser) parser = json_parser_new ();
+    JsonArray *arr;
+
+    g_assert_true (json_parser_load_from_data (parser, r.out, -1, NULL));
+    arr = json_node_get_array (json_parser_get_root (parser));
+    g_assert_cmpuint (json_array_get_length (arr), ==, 2);
+    g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (arr, 0), "profile"), ==,
+                     profile);
+  }
+  run_clear (&r);
+  /* A file is written as before, and reads back. */
+  exported = path_in_tmp ("evil-export.json");
+  morango (&r, "e", "export", child_id, exported, NULL);
+  assert_run_clean (&r, "export FILE");
+  g_assert_cmpint (r.status, ==, 0);
+  run_clear (&r);
+  morango (&r, "e", "import", exported, NULL);
+  assert_run_clean (&r, "import exported");
+  g_assert_cmpint (r.status, ==, 0);
+  run_clear (&r);
+
+  /* A scope definition with control characters is refused, and the
+   * message quoting it is escaped. */
+  bad = write_chain ("evil-scope.json",
+                     evil_cert (NULL, "facilitydata", "other", "root_scope" EVIL, "{}", root_key, root_key, &bad_id),
+                     NULL);
+  morango (&r, "e", "trust", bad, NULL);
+  assert_run_clean (&r, "trust bad scope");
+  g_assert_cmpint (r.status, ==, 3);
+  g_assert_nonnull (strstr (r.err, "root_scope" ESCAPED_EVIL));
+  g_assert_null (strstr (r.out, "Imported"));
+  run_clear (&r);
+  morango (&r, "e", "import", bad, NULL);
+  assert_run_clean (&r, "import bad scope");
+  g_assert_cmpint (r.status, ==, 3);
+  run_clear (&r);
+
+  /* Invalid UTF-8 in a message (here an unknown subcommand) is escaped
+   * byte by byte. */
+  morango (&r, "e", "\xff\x1b[2Jécole", NULL);
+  assert_run_clean (&r, "bad subcommand");
+  g_assert_cmpint (r.status, ==, 2);
+  g_assert_nonnull (strstr (r.err, "\\xff\\x1b[2Jécole"));
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -346,6 +564,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/cli/cert/export-import-trust", test_export_import_trust);
   g_test_add_func ("/cli/cert/vector-chain", test_vector_chain);
   g_test_add_func ("/cli/cert/backup-restore", test_backup_restore);
+  g_test_add_func ("/cli/cert/escape", test_escape);
   rc = g_test_run ();
   g_free (root_id);
   g_free (profiles_dir);
