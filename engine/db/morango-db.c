@@ -1283,6 +1283,13 @@ check_file (MorangoDb  *self,
       !pragma_int (self, "SELECT count(*) FROM sqlite_schema", &n_tables, &local_error) ||
       !pragma_int (self, "PRAGMA user_version", &version, &local_error))
     {
+      /* Another program holding the file past the timeout (setting it
+       * up, say) says nothing about what the file is. */
+      if (g_error_matches (local_error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_BUSY))
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
       g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_CORRUPT,
                    "“%s” is not a Morango Sync database: the file is not an SQLite "
                    "database or it is damaged (%s)", self->path, local_error->message);
@@ -1345,8 +1352,37 @@ migrate (MorangoDb  *self,
   if (self->schema_version >= MORANGO_DB_SCHEMA_VERSION)
     return TRUE;
 
+  /* BEGIN IMMEDIATE: whoever gets the write lock first sets the file up
+   * or migrates it; everybody else waits (the busy timeout) and then
+   * finds the work done.  What check_file() saw before the lock may be
+   * stale by now, so look again inside it. */
   if ((tx = morango_transaction_begin (self, NULL, error)) == NULL)
     return FALSE;
+  {
+    int app_id = 0, n_tables = 0, version = 0;
+
+    if (!pragma_int (self, "PRAGMA application_id", &app_id, error) ||
+        !pragma_int (self, "SELECT count(*) FROM sqlite_schema", &n_tables, error) ||
+        !pragma_int (self, "PRAGMA user_version", &version, error))
+      return FALSE;
+    if (!(app_id == 0 && n_tables == 0 && version == 0) && app_id != MORANGO_APPLICATION_ID)
+      {
+        g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_NOT_MORANGO,
+                     "“%s” is an SQLite database, but not a Morango Sync database; "
+                     "it was left untouched", self->path);
+        return FALSE;
+      }
+    if (version > MORANGO_DB_SCHEMA_VERSION)
+      {
+        g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_TOO_NEW,
+                     "“%s” was written by a newer Morango Sync (schema %d, this build knows %d)",
+                     self->path, version, MORANGO_DB_SCHEMA_VERSION);
+        return FALSE;
+      }
+    self->schema_version = version;
+  }
+  if (self->schema_version == MORANGO_DB_SCHEMA_VERSION)
+    return morango_transaction_commit (tx, error);
   for (int v = self->schema_version; v < MORANGO_DB_SCHEMA_VERSION; v++)
     if (!morango_db_exec (self, migrations[v], error))
       return FALSE;
@@ -1360,6 +1396,44 @@ migrate (MorangoDb  *self,
 }
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == MORANGO_DB_SCHEMA_VERSION);
+
+/* Switching a file to WAL takes an exclusive lock, which SQLite gives
+ * up on at once (no busy handler) when another program is reading or
+ * switching the same new file; it then answers with the mode it kept.
+ * Try again for as long as the busy timeout, until the file says WAL. */
+static gboolean
+set_wal (MorangoDb  *self,
+         GError    **error)
+{
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  for (;;)
+    {
+      sqlite3_stmt *stmt = NULL;
+      gboolean wal = FALSE;
+      int rc;
+
+      rc = sqlite3_prepare_v2 (self->handle, "PRAGMA journal_mode = WAL", -1, &stmt, NULL);
+      if (rc == SQLITE_OK)
+        {
+          rc = sqlite3_step (stmt);
+          if (rc == SQLITE_ROW)
+            wal = g_ascii_strcasecmp ((const char *) sqlite3_column_text (stmt, 0), "wal") == 0;
+          sqlite3_finalize (stmt);
+        }
+      if (wal)
+        return TRUE;
+      if (rc != SQLITE_ROW && (rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+        return morango_db_set_error (self, error, "switching to WAL");
+      if (g_get_monotonic_time () > deadline)
+        {
+          g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_BUSY,
+                       "switching to WAL: the database stayed locked (%s)", self->path);
+          return FALSE;
+        }
+      g_usleep (2000 + g_random_int_range (0, 8000));
+    }
+}
 
 /**
  * morango_db_open:
@@ -1441,10 +1515,8 @@ morango_db_open (const char  *path,
    * theirs. */
   if (is_new && !morango_db_exec (self, "PRAGMA page_size = 16384", error))
     return NULL;
-  if (!morango_db_exec (self,
-                        in_memory ? "PRAGMA synchronous = NORMAL"
-                                  : "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL",
-                        error))
+  if ((!in_memory && !set_wal (self, error)) ||
+      !morango_db_exec (self, "PRAGMA synchronous = NORMAL", error))
     return NULL;
   /* 12 MB of page cache per connection.  An index filled in random order
    * (a record's content id, say) keeps being written back and read in

@@ -142,6 +142,10 @@ bind_profile (MorangoDb       *db,
   g_autofree char *description = NULL;
   g_autoptr(MorangoTransaction) tx = NULL;
 
+  /* Read inside the transaction: another program opening the same new
+   * folder may be recording the profile at this very moment. */
+  if ((tx = morango_transaction_begin (db, NULL, error)) == NULL)
+    return FALSE;
   if (!read_meta (db, "profile", &name, error) ||
       !read_meta (db, "description", &description, error))
     return FALSE;
@@ -159,8 +163,6 @@ bind_profile (MorangoDb       *db,
       return FALSE;
     }
 
-  if ((tx = morango_transaction_begin (db, NULL, error)) == NULL)
-    return FALSE;
   if (name == NULL &&
       (!morango_db_execute (db, error, "INSERT INTO morango_meta (key, value) VALUES ('profile', ?)",
                             "s", morango_profile_get_name (profile)) ||
