@@ -87,7 +87,7 @@ finish (GSubprocess  *p,
   return g_subprocess_get_exit_status (p);
 }
 
-G_GNUC_UNUSED static int
+static int
 run_as (gboolean     as_nobody,
         char       **err,
         const char  *dir,
@@ -145,6 +145,173 @@ test_race_eight (void)
   race (8, 20);
 }
 
+static char *
+make_folder (const char *name)
+{
+  char *dir = g_build_filename (tmp, name, NULL);
+  g_autofree char *err = NULL;
+
+  g_assert_cmpint (run_as (FALSE, &err, dir, "cert", "list", NULL), ==, 0);
+  return dir;
+}
+
+/* Others may neither read the database nor write the folder: refused
+ * with exit 1 and the chmod that fixes it, and used once fixed. */
+static void
+test_insecure (void)
+{
+  g_autofree char *dir = make_folder ("insecure");
+  g_autofree char *db = g_build_filename (dir, "morango.db", NULL);
+  g_autofree char *hint_db = g_strdup_printf ("chmod 600 %s", db);
+  g_autofree char *hint_dir = g_strdup_printf ("chmod go-w %s", dir);
+  g_autofree char *err = NULL;
+  g_autofree char *touched = g_build_filename (tmp, "touched", NULL);
+  g_autofree char *touched_db = g_build_filename (touched, "morango.db", NULL);
+
+  g_assert_cmpint (g_chmod (db, 0640), ==, 0);
+  g_assert_cmpint (run_as (FALSE, &err, dir, "cert", "list", NULL), ==, 1);
+  g_assert_nonnull (strstr (err, hint_db));
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (g_chmod (db, 0606), ==, 0);
+  g_assert_cmpint (run_as (FALSE, &err, dir, "cert", "list", NULL), ==, 1);
+  g_assert_nonnull (strstr (err, hint_db));
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (g_chmod (db, 0600), ==, 0);
+
+  g_assert_cmpint (g_chmod (dir, 0777), ==, 0);
+  g_assert_cmpint (run_as (FALSE, &err, dir, "cert", "list", NULL), ==, 1);
+  g_assert_nonnull (strstr (err, hint_dir));
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (g_chmod (dir, 0720), ==, 0);
+  g_assert_cmpint (run_as (FALSE, &err, dir, "cert", "list", NULL), ==, 1);
+  g_assert_nonnull (strstr (err, hint_dir));
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (g_chmod (dir, 0755), ==, 0);
+  g_assert_cmpint (run_as (FALSE, &err, dir, "cert", "list", NULL), ==, 0);
+  g_clear_pointer (&err, g_free);
+
+  /* An empty file someone made with the usual umask is not adopted. */
+  g_assert_cmpint (g_mkdir (touched, 0700), ==, 0);
+  g_assert_true (g_file_set_contents (touched_db, "", 0, NULL));
+  g_assert_cmpint (g_chmod (touched_db, 0644), ==, 0);
+  g_assert_cmpint (run_as (FALSE, &err, touched, "cert", "list", NULL), ==, 1);
+  g_assert_nonnull (strstr (err, "chmod 600"));
+  g_assert_cmpint (g_chmod (touched_db, 0600), ==, 0);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_as (FALSE, &err, touched, "cert", "list", NULL), ==, 0);
+}
+
+/* Owns path (and what is in it) by nobody, as the folder of the user
+ * the commands run as. */
+static void
+give_to_nobody (const char *path)
+{
+  g_autofree char *out = NULL, *err = NULL;
+  const char *argv[] = { "chown", "-R", "nobody:nogroup", path, NULL };
+  int status = 0;
+  g_autoptr(GError) error = NULL;
+
+  g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                &out, &err, &status, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+}
+
+static void
+assert_no_sidecars (const char *dir)
+{
+  g_autofree char *wal = g_build_filename (dir, "morango.db-wal", NULL);
+  g_autofree char *shm = g_build_filename (dir, "morango.db-shm", NULL);
+
+  g_assert_false (g_file_test (wal, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (shm, G_FILE_TEST_EXISTS));
+}
+
+/* Permissions only bind an unprivileged user: run as nobody, and fail
+ * (not skip) where that cannot be done. */
+static void
+test_read_only (void)
+{
+  g_autofree char *dir = g_build_filename (tmp, "read-only", NULL);
+  g_autofree char *db = g_build_filename (dir, "morango.db", NULL);
+  g_autofree char *ro_new = g_build_filename (tmp, "read-only-parent", NULL);
+  g_autofree char *ro_new_dir = g_build_filename (ro_new, "data", NULL);
+  g_autofree char *err = NULL;
+
+  /* The binary and the test's folder are reachable by nobody. */
+  g_assert_cmpint (run_as (TRUE, &err, NULL, "--version", NULL), ==, 0);
+  g_clear_pointer (&err, g_free);
+
+  g_assert_cmpint (g_mkdir (dir, 0700), ==, 0);
+  give_to_nobody (dir);
+  g_assert_cmpint (run_as (TRUE, &err, dir, "cert", "create-root", "--scope", "full-facility",
+                           "--profile", "facilitydata", NULL), ==, 0);
+  g_clear_pointer (&err, g_free);
+
+  /* A read-only folder: reading works, writing says why it cannot. */
+  g_assert_cmpint (g_chmod (dir, 0500), ==, 0);
+  g_assert_cmpint (run_as (TRUE, &err, dir, "cert", "list", NULL), ==, 0);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_as (TRUE, &err, dir, "cert", "create-root", "--scope", "full-facility",
+                           "--profile", "facilitydata", NULL), ==, 1);
+  g_assert_nonnull (strstr (err, "permission denied"));
+  g_assert_nonnull (strstr (err, "Cannot write"));
+  g_assert_null (strstr (err, "not a Morango Sync database"));
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (g_chmod (dir, 0700), ==, 0);
+  assert_no_sidecars (dir);
+
+  /* A read-only database in a writable folder: the same, and nothing is
+   * left behind that would break the next run once it is fixed. */
+  g_assert_cmpint (g_chmod (db, 0400), ==, 0);
+  g_assert_cmpint (run_as (TRUE, &err, dir, "cert", "list", NULL), ==, 0);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_as (TRUE, &err, dir, "cert", "create-root", "--scope", "full-facility",
+                           "--profile", "facilitydata", NULL), ==, 1);
+  g_assert_nonnull (strstr (err, "Cannot write"));
+  g_assert_nonnull (strstr (err, "permission denied"));
+  g_clear_pointer (&err, g_free);
+  assert_no_sidecars (dir);
+
+  /* Fixed: every command works again. */
+  g_assert_cmpint (g_chmod (db, 0600), ==, 0);
+  g_assert_cmpint (run_as (TRUE, &err, dir, "cert", "create-root", "--scope", "full-facility",
+                           "--profile", "facilitydata", NULL), ==, 0);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_as (TRUE, &err, dir, "cert", "list", NULL), ==, 0);
+  g_clear_pointer (&err, g_free);
+
+  /* A new folder where none can be made. */
+  g_assert_cmpint (g_mkdir (ro_new, 0755), ==, 0);
+  g_assert_cmpint (run_as (TRUE, &err, ro_new_dir, "cert", "list", NULL), ==, 1);
+  g_assert_nonnull (strstr (err, "Cannot write"));
+  g_assert_nonnull (strstr (err, "permission denied"));
+  g_clear_pointer (&err, g_free);
+}
+
+/* A bad command line creates nothing. */
+static void
+test_usage_creates_nothing (void)
+{
+  g_autofree char *dir = g_build_filename (tmp, "usage", NULL);
+  g_autofree char *err = NULL;
+  const char *bad[][4] = {
+    { "cert", "frobnicate", NULL },
+    { "cert", "create-root", NULL },
+    { "cert", "show", NULL },
+    { "cert", "export", "x", NULL },
+    { "cert", "backup", "x", "y" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_assert_cmpint (run_as (FALSE, &err, dir, bad[i][0], bad[i][1], bad[i][2], bad[i][3], NULL),
+                       ==, 2);
+      g_clear_pointer (&err, g_free);
+      g_assert_false (g_file_test (dir, G_FILE_TEST_EXISTS));
+    }
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -155,5 +322,8 @@ main (int argc, char *argv[])
 
   g_test_add_func ("/cli/folder/race-two", test_race_two);
   g_test_add_func ("/cli/folder/race-eight", test_race_eight);
+  g_test_add_func ("/cli/folder/insecure", test_insecure);
+  g_test_add_func ("/cli/folder/read-only", test_read_only);
+  g_test_add_func ("/cli/folder/usage-creates-nothing", test_usage_creates_nothing);
   return g_test_run ();
 }

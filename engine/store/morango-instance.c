@@ -191,6 +191,10 @@ morango_instance_resolve (MorangoDb              *db,
   system_id = morango_salted_hash (host->system_id_input);
   node_id = morango_salted_hash (host->node_id_input);
   instance_id = morango_sha2_uuid (database_id, system_id, node_id, NULL);
+  /* Read-only: the instance row is brought up to date by the next
+   * program that can write. */
+  if (morango_db_is_read_only (db))
+    return g_steal_pointer (&instance_id);
 
   if ((tx = morango_transaction_begin (db, NULL, error)) == NULL ||
       !morango_db_execute (db, error,
