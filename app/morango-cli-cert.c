@@ -511,6 +511,33 @@ cmd_restore (MorangoDb *db,
   return MORANGO_EXIT_OK;
 }
 
+/* The argument counts each cmd_*() checks again, and a passphrase that
+ * cannot be asked for; -1 when the command line is complete. */
+static int
+check_args (const char *sub,
+            CertArgs   *a)
+{
+  static const struct { const char *sub; guint n_args; } arity[] = {
+    { "create-root", 0 }, { "list", 0 }, { "show", 1 }, { "export", 2 },
+    { "import", 1 }, { "trust", 1 }, { "backup", 2 }, { "restore", 1 },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (arity); i++)
+    if (g_str_equal (sub, arity[i].sub) && a->args->len != arity[i].n_args)
+      {
+        g_autofree char *msg = g_strdup_printf ("%s takes %u argument%s; see below",
+                                                sub, arity[i].n_args,
+                                                arity[i].n_args == 1 ? "" : "s");
+        return usage_error (msg);
+      }
+  if (g_str_equal (sub, "create-root") && a->scope == NULL)
+    return usage_error ("create-root needs --scope S and no other arguments");
+  if ((g_str_equal (sub, "backup") || g_str_equal (sub, "restore")) &&
+      a->passphrase_file == NULL && !isatty (STDIN_FILENO))
+    return usage_error ("No passphrase: give --passphrase-file (standard input is not a terminal)");
+  return -1;
+}
+
 int
 morango_cli_cert (const char *data_dir,
                   int         argc,
@@ -557,6 +584,12 @@ morango_cli_cert (const char *data_dir,
       rc = usage_error ("--param only goes with create-root");
       goto out;
     }
+
+  /* A bad command line is told before the folder is opened: it must
+   * create nothing. */
+  rc = check_args (sub, &a);
+  if (rc >= 0)
+    goto out;
 
   db = open_db (data_dir, &error);
   if (db == NULL)

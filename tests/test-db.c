@@ -308,6 +308,7 @@ test_refuses_garbage (void)
   for (guint i = 0; i < 8192; i++)
     g_string_append_c (junk, (char) (i * 7 + 3));
   g_assert_true (g_file_set_contents (path, junk->str, junk->len, NULL));
+  g_assert_cmpint (g_chmod (path, 0600), ==, 0);
   g_string_free (junk, TRUE);
   before = file_digest (path);
 
@@ -334,6 +335,7 @@ test_refuses_foreign_sqlite (void)
   g_assert_cmpint (sqlite3_exec (h, "CREATE TABLE notes (t text); INSERT INTO notes VALUES ('mine')",
                                  NULL, NULL, NULL), ==, SQLITE_OK);
   sqlite3_close (h);
+  g_assert_cmpint (g_chmod (path, 0600), ==, 0);
   before = file_digest (path);
 
   db = morango_db_open (path, &error);
@@ -379,6 +381,7 @@ test_refuses_damaged_pages (void)
   for (gsize i = 2 * page; i < 3 * page; i++)
     contents[i] = (char) 0xa5;
   g_assert_true (g_file_set_contents (path, contents, len, NULL));
+  g_assert_cmpint (g_chmod (path, 0600), ==, 0);
 
   db = morango_db_open (path, &error);
   g_assert_null (db);

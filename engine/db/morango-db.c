@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "morango-db.h"
@@ -65,6 +66,8 @@ struct _MorangoDb
   MorangoMonitor *monitor;    /* of the outermost transaction begun with one */
   guint         monitor_depth; /* the depth that transaction holds */
   GCancellable *cancellable;  /* a reader's: stops its statements */
+  gboolean      write_denied; /* read-only because the file or folder cannot be written */
+  char         *open_name;    /* what SQLite opens: the path, or an immutable URI */
 };
 
 G_DEFINE_FINAL_TYPE (MorangoDb, morango_db, G_TYPE_OBJECT)
@@ -584,6 +587,7 @@ morango_db_finalize (GObject *object)
   /* After the close: no statement can call a function any more. */
   g_clear_pointer (&self->functions, g_ptr_array_unref);
   g_clear_pointer (&self->path, g_free);
+  g_clear_pointer (&self->open_name, g_free);
 
   G_OBJECT_CLASS (morango_db_parent_class)->finalize (object);
 }
@@ -601,6 +605,15 @@ morango_db_init (MorangoDb *self)
                                        (GDestroyNotify) sqlite3_finalize);
   self->functions = g_ptr_array_new_with_free_func (function_unref);
   self->owner = g_thread_self ();
+}
+
+static gboolean
+write_denied_error (MorangoDb  *self,
+                    GError    **error)
+{
+  g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_PERMISSION,
+               "Cannot write “%s”: permission denied", self->path);
+  return FALSE;
 }
 
 static int
@@ -642,6 +655,8 @@ morango_db_set_error (MorangoDb   *self,
       return FALSE;
     }
 
+  if (self->write_denied && (rc & 0xff) == SQLITE_READONLY)
+    return write_denied_error (self, error);
   g_set_error (error, MORANGO_DB_ERROR,
                self->read_only && (rc & 0xff) == SQLITE_READONLY ? MORANGO_DB_ERROR_READ_ONLY
                                                                  : code_for (rc),
@@ -1012,6 +1027,8 @@ begin_level (MorangoDb   *self,
 
   if (!owned (self, func, error))
     return FALSE;
+  if (self->write_denied)
+    return write_denied_error (self, error);
   if (self->read_only)
     {
       g_critical ("%s: %s is a reading connection; it has no transactions", func, self->path);
@@ -1185,8 +1202,10 @@ morango_db_open_reader (MorangoDb  *self,
   reader->read_only = TRUE;
   reader->schema_version = self->schema_version;
   reader->secure_delete = self->secure_delete;
-  if (sqlite3_open_v2 (self->path, &reader->handle,
-                       SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE, NULL)
+  reader->open_name = g_strdup (self->open_name ? self->open_name : self->path);
+  if (sqlite3_open_v2 (reader->open_name, &reader->handle,
+                       SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE |
+                       SQLITE_OPEN_URI, NULL)
       != SQLITE_OK)
     {
       g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_OPEN,
@@ -1269,6 +1288,55 @@ pragma_int (MorangoDb   *self,
   return TRUE;
 }
 
+/* The database holds private keys: like ssh with a key, refuse a file
+ * that others may read or write rather than use it as it is.  A file or
+ * folder this process cannot write is opened read-only and immutable
+ * (SQLite then creates no -shm or -wal next to it, which would keep the
+ * file's read-only mode once the owner fixes it), so that commands that
+ * only read still work; writing says why it cannot. */
+static gboolean
+check_access (MorangoDb  *self,
+              GError    **error)
+{
+  GStatBuf st;
+  g_autofree char *dir = g_path_get_dirname (self->path);
+  g_autofree char *wal = g_strconcat (self->path, "-wal", NULL);
+  g_autofree char *escaped = NULL;
+
+  if (g_stat (self->path, &st) != 0)
+    {
+      int saved = errno;
+      g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_OPEN,
+                   "Cannot open “%s”: %s", self->path, g_strerror (saved));
+      return FALSE;
+    }
+  if ((st.st_mode & 077) != 0)
+    {
+      g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_INSECURE,
+                   "“%s” can be read or written by others (mode %04o), and it holds private "
+                   "keys; it was not used (run “chmod 600 %s”)",
+                   self->path, (unsigned) (st.st_mode & 07777), self->path);
+      return FALSE;
+    }
+  if (g_access (self->path, W_OK) == 0 && g_access (dir, W_OK) == 0)
+    return TRUE;
+
+  /* Changes still in the log would be missed by an immutable reader. */
+  if (g_stat (wal, &st) == 0 && st.st_size > 0)
+    {
+      g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_PERMISSION,
+                   "Cannot write “%s”: permission denied; it cannot be read either, as "
+                   "changes are still in “%s”, which only a program that can write it "
+                   "brings into the database", self->path, wal);
+      return FALSE;
+    }
+  self->read_only = TRUE;
+  self->write_denied = TRUE;
+  escaped = g_uri_escape_string (self->path, "/", FALSE);
+  self->open_name = g_strconcat ("file:", escaped, "?immutable=1", NULL);
+  return TRUE;
+}
+
 /* Looks at the file before anything is written to it, so that a foreign
  * or damaged file stays exactly as it was. */
 static gboolean
@@ -1279,10 +1347,26 @@ check_file (MorangoDb  *self,
   int app_id = 0, n_tables = 0, version = 0;
   g_autoptr(GError) local_error = NULL;
 
-  if (!pragma_int (self, "PRAGMA application_id", &app_id, &local_error) ||
-      !pragma_int (self, "SELECT count(*) FROM sqlite_schema", &n_tables, &local_error) ||
-      !pragma_int (self, "PRAGMA user_version", &version, &local_error))
+  gboolean read;
+
+  /* One read transaction, so that the three answers come from the same
+   * moment: read one by one, they could straddle another program's
+   * setting up of the file and look like somebody else's database. */
+  sqlite3_exec (self->handle, "BEGIN", NULL, NULL, NULL);
+  read = pragma_int (self, "PRAGMA application_id", &app_id, &local_error) &&
+         pragma_int (self, "SELECT count(*) FROM sqlite_schema", &n_tables, &local_error) &&
+         pragma_int (self, "PRAGMA user_version", &version, &local_error);
+  if (!sqlite3_get_autocommit (self->handle))
+    sqlite3_exec (self->handle, "COMMIT", NULL, NULL, NULL);
+  if (!read)
     {
+      /* Another program holding the file past the timeout (setting it
+       * up, say) says nothing about what the file is. */
+      if (g_error_matches (local_error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_BUSY))
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
       g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_CORRUPT,
                    "“%s” is not a Morango Sync database: the file is not an SQLite "
                    "database or it is damaged (%s)", self->path, local_error->message);
@@ -1345,8 +1429,37 @@ migrate (MorangoDb  *self,
   if (self->schema_version >= MORANGO_DB_SCHEMA_VERSION)
     return TRUE;
 
+  /* BEGIN IMMEDIATE: whoever gets the write lock first sets the file up
+   * or migrates it; everybody else waits (the busy timeout) and then
+   * finds the work done.  What check_file() saw before the lock may be
+   * stale by now, so look again inside it. */
   if ((tx = morango_transaction_begin (self, NULL, error)) == NULL)
     return FALSE;
+  {
+    int app_id = 0, n_tables = 0, version = 0;
+
+    if (!pragma_int (self, "PRAGMA application_id", &app_id, error) ||
+        !pragma_int (self, "SELECT count(*) FROM sqlite_schema", &n_tables, error) ||
+        !pragma_int (self, "PRAGMA user_version", &version, error))
+      return FALSE;
+    if (!(app_id == 0 && n_tables == 0 && version == 0) && app_id != MORANGO_APPLICATION_ID)
+      {
+        g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_NOT_MORANGO,
+                     "“%s” is an SQLite database, but not a Morango Sync database; "
+                     "it was left untouched", self->path);
+        return FALSE;
+      }
+    if (version > MORANGO_DB_SCHEMA_VERSION)
+      {
+        g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_TOO_NEW,
+                     "“%s” was written by a newer Morango Sync (schema %d, this build knows %d)",
+                     self->path, version, MORANGO_DB_SCHEMA_VERSION);
+        return FALSE;
+      }
+    self->schema_version = version;
+  }
+  if (self->schema_version == MORANGO_DB_SCHEMA_VERSION)
+    return morango_transaction_commit (tx, error);
   for (int v = self->schema_version; v < MORANGO_DB_SCHEMA_VERSION; v++)
     if (!morango_db_exec (self, migrations[v], error))
       return FALSE;
@@ -1360,6 +1473,44 @@ migrate (MorangoDb  *self,
 }
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == MORANGO_DB_SCHEMA_VERSION);
+
+/* Switching a file to WAL takes an exclusive lock, which SQLite gives
+ * up on at once (no busy handler) when another program is reading or
+ * switching the same new file; it then answers with the mode it kept.
+ * Try again for as long as the busy timeout, until the file says WAL. */
+static gboolean
+set_wal (MorangoDb  *self,
+         GError    **error)
+{
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  for (;;)
+    {
+      sqlite3_stmt *stmt = NULL;
+      gboolean wal = FALSE;
+      int rc;
+
+      rc = sqlite3_prepare_v2 (self->handle, "PRAGMA journal_mode = WAL", -1, &stmt, NULL);
+      if (rc == SQLITE_OK)
+        {
+          rc = sqlite3_step (stmt);
+          if (rc == SQLITE_ROW)
+            wal = g_ascii_strcasecmp ((const char *) sqlite3_column_text (stmt, 0), "wal") == 0;
+          sqlite3_finalize (stmt);
+        }
+      if (wal)
+        return TRUE;
+      if (rc != SQLITE_ROW && (rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+        return morango_db_set_error (self, error, "switching to WAL");
+      if (g_get_monotonic_time () > deadline)
+        {
+          g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_BUSY,
+                       "switching to WAL: the database stayed locked (%s)", self->path);
+          return FALSE;
+        }
+      g_usleep (2000 + g_random_int_range (0, 8000));
+    }
+}
 
 /**
  * morango_db_open:
@@ -1399,6 +1550,11 @@ morango_db_open (const char  *path,
     {
       int fd = g_open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 
+      if (fd < 0 && (errno == EACCES || errno == EPERM || errno == EROFS))
+        {
+          write_denied_error (self, error);
+          return NULL;
+        }
       if (fd < 0 && errno != EEXIST)
         {
           int saved = errno;
@@ -1410,9 +1566,13 @@ morango_db_open (const char  *path,
         close (fd);
     }
 
-  if (sqlite3_open_v2 (path, &self->handle,
-                       SQLITE_OPEN_READWRITE | (in_memory ? SQLITE_OPEN_CREATE : 0) |
-                       SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
+  if (!in_memory && !check_access (self, error))
+    return NULL;
+
+  if (sqlite3_open_v2 (self->open_name ? self->open_name : path, &self->handle,
+                       (self->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
+                       (in_memory ? SQLITE_OPEN_CREATE : 0) |
+                       SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE | SQLITE_OPEN_URI,
                        NULL) != SQLITE_OK)
     {
       g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_OPEN,
@@ -1428,6 +1588,19 @@ morango_db_open (const char  *path,
       !add_functions (self, NULL, error))
     return NULL;
 
+  /* Read-only: what reads it needs is there, or nothing can be done. */
+  if (self->write_denied)
+    {
+      if (is_new || self->schema_version < MORANGO_DB_SCHEMA_VERSION)
+        {
+          write_denied_error (self, error);
+          return NULL;
+        }
+      if (!morango_db_exec (self, "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -12000", error))
+        return NULL;
+      return g_steal_pointer (&self);
+    }
+
   /* Only now that the file is known to be ours (or empty) do we write. */
   /* A sync writes every record through several tables and indexes, and
    * WAL writes each dirty page twice (log, then checkpoint).  Bigger
@@ -1441,10 +1614,8 @@ morango_db_open (const char  *path,
    * theirs. */
   if (is_new && !morango_db_exec (self, "PRAGMA page_size = 16384", error))
     return NULL;
-  if (!morango_db_exec (self,
-                        in_memory ? "PRAGMA synchronous = NORMAL"
-                                  : "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL",
-                        error))
+  if ((!in_memory && !set_wal (self, error)) ||
+      !morango_db_exec (self, "PRAGMA synchronous = NORMAL", error))
     return NULL;
   /* 12 MB of page cache per connection.  An index filled in random order
    * (a record's content id, say) keeps being written back and read in

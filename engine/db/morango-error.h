@@ -20,6 +20,8 @@ typedef enum {
   MORANGO_DB_ERROR_FAILED,       /* any other SQLite failure */
   MORANGO_DB_ERROR_WRONG_THREAD, /* used on a thread it was not handed over to */
   MORANGO_DB_ERROR_READ_ONLY,    /* a write or a transaction on a reading connection */
+  MORANGO_DB_ERROR_INSECURE,     /* readable or writable by others: not used */
+  MORANGO_DB_ERROR_PERMISSION,   /* a write where the file or folder cannot be written */
 } MorangoDbError;
 
 /* Errors of everything above the db layer.  The certificate codes map

@@ -150,10 +150,18 @@ morango_instance_ensure_database_id (MorangoDb      *db,
   if (id != NULL)
     return g_steal_pointer (&id);
 
+  /* Look again under the write lock: two programs opening a new folder
+   * together must not each make an id. */
+  if ((tx = morango_transaction_begin (db, NULL, error)) == NULL ||
+      !morango_db_query_text (db, &id, error,
+                              "SELECT id FROM morango_databaseidmodel WHERE current = 1 "
+                              "ORDER BY date_generated DESC LIMIT 1", ""))
+    return NULL;
+  if (id != NULL)
+    return morango_transaction_commit (tx, error) ? g_steal_pointer (&id) : NULL;
   id = morango_random_uuid4_hex (random);
   now = morango_db_now_text ();
-  if ((tx = morango_transaction_begin (db, NULL, error)) == NULL ||
-      !morango_db_execute (db, error, "UPDATE morango_databaseidmodel SET current = 0", "") ||
+  if (!morango_db_execute (db, error, "UPDATE morango_databaseidmodel SET current = 0", "") ||
       !morango_db_execute (db, error,
                            "INSERT INTO morango_databaseidmodel (id, current, date_generated) "
                            "VALUES (?, 1, ?)", "ss", id, now) ||
@@ -183,6 +191,10 @@ morango_instance_resolve (MorangoDb              *db,
   system_id = morango_salted_hash (host->system_id_input);
   node_id = morango_salted_hash (host->node_id_input);
   instance_id = morango_sha2_uuid (database_id, system_id, node_id, NULL);
+  /* Read-only: the instance row is brought up to date by the next
+   * program that can write. */
+  if (morango_db_is_read_only (db))
+    return g_steal_pointer (&instance_id);
 
   if ((tx = morango_transaction_begin (db, NULL, error)) == NULL ||
       !morango_db_execute (db, error,

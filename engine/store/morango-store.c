@@ -142,6 +142,12 @@ bind_profile (MorangoDb       *db,
   g_autofree char *description = NULL;
   g_autoptr(MorangoTransaction) tx = NULL;
 
+  /* Read inside the transaction: another program opening the same new
+   * folder may be recording the profile at this very moment.  A database
+   * that cannot be written is read as it is, and must already hold it. */
+  if (!morango_db_is_read_only (db) &&
+      (tx = morango_transaction_begin (db, NULL, error)) == NULL)
+    return FALSE;
   if (!read_meta (db, "profile", &name, error) ||
       !read_meta (db, "description", &description, error))
     return FALSE;
@@ -159,8 +165,8 @@ bind_profile (MorangoDb       *db,
       return FALSE;
     }
 
-  if ((tx = morango_transaction_begin (db, NULL, error)) == NULL)
-    return FALSE;
+  if (tx == NULL)
+    return name != NULL || (tx = morango_transaction_begin (db, NULL, error)) != NULL;
   if (name == NULL &&
       (!morango_db_execute (db, error, "INSERT INTO morango_meta (key, value) VALUES ('profile', ?)",
                             "s", morango_profile_get_name (profile)) ||
@@ -221,17 +227,39 @@ morango_store_open_folder (const char             *data_dir,
   g_autofree char *stored = NULL;
   g_autoptr(MorangoDb) db = NULL;
   g_autoptr(MorangoProfile) profile = NULL;
+  GStatBuf st;
 
   g_return_val_if_fail (data_dir != NULL, NULL);
   g_return_val_if_fail (description != NULL, NULL);
   g_return_val_if_fail (host != NULL, NULL);
   g_return_val_if_fail (random != NULL, NULL);
 
-  if (g_mkdir_with_parents (data_dir, 0700) != 0)
+  /* Another program may be making the same folder: EEXIST is fine. */
+  if (g_mkdir_with_parents (data_dir, 0700) != 0 && errno != EEXIST)
     {
       int saved = errno;
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
-                   "Cannot create the data folder “%s”: %s", data_dir, g_strerror (saved));
+      if (saved == EACCES || saved == EPERM || saved == EROFS)
+        g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_PERMISSION,
+                     "Cannot write “%s”: permission denied", data_dir);
+      else
+        g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
+                     "Cannot create the data folder “%s”: %s", data_dir, g_strerror (saved));
+      return NULL;
+    }
+  /* Whoever can write the folder can swap the database for another. */
+  if (g_stat (data_dir, &st) != 0 || !S_ISDIR (st.st_mode))
+    {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOTDIR,
+                   "The data folder “%s” is not a folder", data_dir);
+      return NULL;
+    }
+  if ((st.st_mode & 022) != 0)
+    {
+      g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_INSECURE,
+                   "The data folder “%s” can be written by others (mode %04o), who could "
+                   "replace the database and its private keys; it was not used "
+                   "(run “chmod go-w %s”)",
+                   data_dir, (unsigned) (st.st_mode & 07777), data_dir);
       return NULL;
     }
 
