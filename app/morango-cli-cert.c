@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
@@ -27,8 +28,9 @@ static const char cert_usage[] =
      "  export ID FILE          write the chain of ID (root first, no private key) to FILE (- for stdout)\n"
      "  import FILE             import a chain (FILE or - for stdin) whose root is trusted\n"
      "  trust FILE              import a chain and trust its root from now on\n"
-     "  backup ID FILE --passphrase-file F\n"
-     "                          write ID with its private key, encrypted, to FILE (mode 0600)\n"
+     "  backup ID FILE --passphrase-file F [--force]\n"
+     "                          write ID with its private key, encrypted, to FILE (mode 0600,\n"
+     "                          - for stdout); --force replaces an existing FILE\n"
      "  restore FILE --passphrase-file F\n"
      "                          bring a backed-up certificate and its key onto this device\n"
      "\n"
@@ -195,6 +197,7 @@ typedef struct {
   const char *passphrase_file;
   JsonObject *params;
   const char *data_dir;
+  gboolean    force;
 } CertArgs;
 
 static int
@@ -211,6 +214,11 @@ parse_args (CertArgs *a,
         {
           fputs (_(cert_usage), stdout);
           return MORANGO_EXIT_OK;
+        }
+      if (g_str_equal (arg, "--force"))
+        {
+          a->force = TRUE;
+          continue;
         }
       if (g_str_equal (arg, "--scope"))
         target = &a->scope;
@@ -459,26 +467,121 @@ cmd_import (MorangoDb *db,
   return MORANGO_EXIT_OK;
 }
 
+/* Where a backup goes: never onto an existing file unless --force,
+ * never onto the passphrase file (the same file by device and inode,
+ * whatever the names), standard output for "-". */
+static int
+write_backup (const char *file,
+              const char *text,
+              const char *passphrase_file,
+              gboolean    force)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *safe_file = morango_cli_safe (file);
+  GStatBuf target, pass;
+  gboolean exists;
+  int fd;
+
+  if (g_str_equal (file, "-"))
+    {
+      g_autofree char *safe = morango_cli_safe_json (text);
+
+      fputs (safe, stdout);
+      return fflush (stdout) == 0 ? MORANGO_EXIT_OK : MORANGO_EXIT_FAILURE;
+    }
+  exists = g_stat (file, &target) == 0;
+  if (exists && passphrase_file != NULL && g_stat (passphrase_file, &pass) == 0 &&
+      target.st_dev == pass.st_dev && target.st_ino == pass.st_ino)
+    {
+      fprintf (stderr, "morango cert: “%s” is the passphrase file; the backup was not written\n", safe_file);
+      return MORANGO_EXIT_REFUSED;
+    }
+  if (exists && S_ISDIR (target.st_mode))
+    {
+      fprintf (stderr, "morango cert: “%s” is a directory\n", safe_file);
+      return MORANGO_EXIT_FAILURE;
+    }
+  if (force)
+    {
+      /* Encrypted or not, a private key only goes to a file only its
+       * owner can read. */
+      if (!g_file_set_contents_full (file, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error))
+        return fail (error);
+      return MORANGO_EXIT_OK;
+    }
+  /* O_EXCL: a file that appears meanwhile is not overwritten either. */
+  fd = g_open (file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0)
+    {
+      int saved = errno;
+
+      if (saved == EEXIST)
+        {
+          fprintf (stderr, "morango cert: “%s” exists; give --force to replace it\n", safe_file);
+          return MORANGO_EXIT_REFUSED;
+        }
+      fprintf (stderr, "morango cert: cannot create “%s”: %s\n", safe_file, g_strerror (saved));
+      return saved == ENOENT ? MORANGO_EXIT_NOTFOUND : MORANGO_EXIT_FAILURE;
+    }
+  {
+    size_t len = strlen (text), done = 0;
+
+    while (done < len)
+      {
+        ssize_t n = write (fd, text + done, len - done);
+
+        if (n < 0 && errno == EINTR)
+          continue;
+        if (n <= 0)
+          {
+            int saved = errno;
+
+            close (fd);
+            g_unlink (file);
+            fprintf (stderr, "morango cert: cannot write “%s”: %s\n", safe_file, g_strerror (saved));
+            return MORANGO_EXIT_FAILURE;
+          }
+        done += n;
+      }
+    if (fsync (fd) != 0 || close (fd) != 0)
+      {
+        int saved = errno;
+
+        g_unlink (file);
+        fprintf (stderr, "morango cert: cannot write “%s”: %s\n", safe_file, g_strerror (saved));
+        return MORANGO_EXIT_FAILURE;
+      }
+  }
+  return MORANGO_EXIT_OK;
+}
+
 static int
 cmd_backup (MorangoDb *db,
             CertArgs  *a)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *passphrase = NULL;
+  g_autofree char *text = NULL;
+  const char *file;
+  int rc;
 
   if (a->args->len != 2)
     return usage_error ("backup needs a certificate id and a file");
+  file = g_ptr_array_index (a->args, 1);
   passphrase = read_passphrase (a->passphrase_file, TRUE, &error);
   if (passphrase == NULL)
     return a->passphrase_file ? fail (error) : usage_error (error->message);
-  if (!morango_certificate_backup_to_file (db, g_ptr_array_index (a->args, 0), passphrase,
-                                           g_ptr_array_index (a->args, 1), &error))
+  text = morango_certificate_backup (db, g_ptr_array_index (a->args, 0), passphrase, &error);
+  if (text == NULL)
     return fail (error);
+  rc = write_backup (file, text, a->passphrase_file, a->force);
+  if (rc != MORANGO_EXIT_OK || g_str_equal (file, "-"))
+    return rc;
   {
     g_autofree char *id = morango_cli_safe (g_ptr_array_index (a->args, 0));
-    g_autofree char *file = morango_cli_safe (g_ptr_array_index (a->args, 1));
+    g_autofree char *safe = morango_cli_safe (file);
 
-    printf ("Backed up %s to %s\n", id, file);
+    printf ("Backed up %s to %s\n", id, safe);
   }
   return MORANGO_EXIT_OK;
 }
@@ -546,7 +649,7 @@ morango_cli_cert (const char *data_dir,
   g_autoptr(GPtrArray) args = g_ptr_array_new ();
   g_autoptr(MorangoDb) db = NULL;
   g_autoptr(GError) error = NULL;
-  CertArgs a = { args, NULL, NULL, NULL, NULL, NULL };
+  CertArgs a = { args, NULL, NULL, NULL, NULL, NULL, FALSE };
   const char *sub;
   int rc;
 
@@ -577,6 +680,11 @@ morango_cli_cert (const char *data_dir,
     {
       g_autofree char *msg = g_strdup_printf ("unknown subcommand “%s”", sub);
       rc = usage_error (msg);
+      goto out;
+    }
+  if (a.force && !g_str_equal (sub, "backup"))
+    {
+      rc = usage_error ("--force only goes with backup");
       goto out;
     }
   if (a.params && !g_str_equal (sub, "create-root"))

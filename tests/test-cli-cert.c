@@ -5,6 +5,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "morango-certificate.h"
 #include "morango-json.h"
@@ -304,6 +305,92 @@ test_backup_restore (void)
   g_assert_cmpint (r.status, ==, 3);
 }
 
+static void
+assert_file_is (const char *path,
+                const char *expected)
+{
+  g_autofree char *text = NULL;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  g_assert_cmpstr (text, ==, expected);
+}
+
+/* Issue 13 point 5: backup never overwrites without --force, never its
+ * own passphrase file, and "-" is standard output. */
+static void
+test_backup_files (void)
+{
+  g_auto(Run) r = { 0 };
+  g_autofree char *pass = path_in_tmp ("pass5");
+  g_autofree char *sym = path_in_tmp ("pass5-link");
+  g_autofree char *hard = path_in_tmp ("pass5-hard");
+  g_autofree char *existing = path_in_tmp ("existing.backup");
+  g_autofree char *fresh = path_in_tmp ("fresh.backup");
+  g_autofree char *dir = path_in_tmp ("a-dir");
+  g_autofree char *text = NULL;
+
+  g_assert_true (g_file_set_contents (pass, "long enough passphrase\n", -1, NULL));
+  g_assert_true (g_file_set_contents (existing, "keep me\n", -1, NULL));
+  g_assert_cmpint (symlink (pass, sym), ==, 0);
+  g_assert_cmpint (link (pass, hard), ==, 0);
+
+  /* An existing file stays as it is without --force. */
+  morango (&r, "a", "backup", root_id, existing, "--passphrase-file", pass, NULL);
+  g_assert_cmpint (r.status, ==, 3);
+  g_assert_nonnull (strstr (r.err, "--force"));
+  assert_file_is (existing, "keep me\n");
+  run_clear (&r);
+  morango (&r, "a", "backup", root_id, existing, "--passphrase-file", pass, "--force", NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_cmpint (file_mode (existing), ==, 0600);
+  g_assert_true (g_file_get_contents (existing, &text, NULL, NULL));
+  g_assert_nonnull (strstr (text, "morango-certificate-backup"));
+  g_clear_pointer (&text, g_free);
+  run_clear (&r);
+
+  /* The passphrase file, by any name, even with --force. */
+  morango (&r, "a", "backup", root_id, pass, "--passphrase-file", pass, "--force", NULL);
+  g_assert_cmpint (r.status, ==, 3);
+  g_assert_nonnull (strstr (r.err, "passphrase file"));
+  run_clear (&r);
+  morango (&r, "a", "backup", root_id, hard, "--passphrase-file", sym, "--force", NULL);
+  g_assert_cmpint (r.status, ==, 3);
+  g_assert_nonnull (strstr (r.err, "passphrase file"));
+  run_clear (&r);
+  assert_file_is (pass, "long enough passphrase\n");
+
+  /* A new file is made, mode 0600. */
+  morango (&r, "a", "backup", root_id, fresh, "--passphrase-file", pass, NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_cmpint (file_mode (fresh), ==, 0600);
+  run_clear (&r);
+
+  /* "-" is standard output, as for export, and restores elsewhere. */
+  morango (&r, "a", "backup", root_id, "-", "--passphrase-file", pass, NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_nonnull (strstr (r.out, "\"morango-certificate-backup\""));
+  {
+    g_autofree char *copy = path_in_tmp ("stdout.backup");
+
+    g_assert_true (g_file_set_contents (copy, r.out, -1, NULL));
+    run_clear (&r);
+    morango (&r, "e", "restore", copy, "--passphrase-file", pass, NULL);
+    g_assert_cmpint (r.status, ==, 0);
+  }
+  run_clear (&r);
+
+  /* A directory is not written into. */
+  g_assert_cmpint (g_mkdir (dir, 0700), ==, 0);
+  morango (&r, "a", "backup", root_id, dir, "--passphrase-file", pass, "--force", NULL);
+  g_assert_cmpint (r.status, ==, 1);
+  g_assert_nonnull (strstr (r.err, "is a directory"));
+  run_clear (&r);
+
+  /* --force belongs to backup alone. */
+  morango (&r, "a", "export", root_id, "-", "--force", NULL);
+  g_assert_cmpint (r.status, ==, 2);
+}
+
 /* --- Issue 13: outside text never reaches the terminal raw ------- */
 
 /* ESC (a screen clear and a title change), BEL, CR, the C1 CSI U+009B,
@@ -564,6 +651,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/cli/cert/export-import-trust", test_export_import_trust);
   g_test_add_func ("/cli/cert/vector-chain", test_vector_chain);
   g_test_add_func ("/cli/cert/backup-restore", test_backup_restore);
+  g_test_add_func ("/cli/cert/backup-files", test_backup_files);
   g_test_add_func ("/cli/cert/escape", test_escape);
   rc = g_test_run ();
   g_free (root_id);
