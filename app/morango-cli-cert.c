@@ -238,6 +238,13 @@ parse_args (CertArgs *a,
             a->params = json_object_new ();
           {
             g_autofree char *key = g_strndup (argv[i + 1], eq - argv[i + 1]);
+
+            /* The last one would win without a word. */
+            if (json_object_has_member (a->params, key))
+              {
+                g_autofree char *msg = g_strdup_printf ("--param %s is given twice", key);
+                return usage_error (msg);
+              }
             json_object_set_string_member (a->params, key, eq + 1);
           }
           i++;
@@ -285,6 +292,15 @@ cmd_create_root (MorangoDb *db,
       fprintf (stderr, "morango cert: scope definition “%s” belongs to profile “%s”, not “%s”\n",
                id, profile, wanted);
       return MORANGO_EXIT_REFUSED;
+    }
+  /* The engine puts the new root's id there and drops any other value. */
+  if (a->params && def->primary_scope_param_key &&
+      json_object_has_member (a->params, def->primary_scope_param_key))
+    {
+      g_autofree char *msg = g_strdup_printf ("--param %s: scope definition “%s” sets %s to the new root's id",
+                                              def->primary_scope_param_key, def->id,
+                                              def->primary_scope_param_key);
+      return usage_error (msg);
     }
   cert = morango_certificate_create_root (db, a->scope, a->params, NULL, &error);
   if (cert == NULL)

@@ -120,6 +120,34 @@ test_create_root (void)
   run_clear (&r);
   morango (&r, "a", "frobnicate", NULL);
   g_assert_cmpint (r.status, ==, 2);
+  run_clear (&r);
+
+  /* Issue 13 point 5: a --param that would be dropped is a usage error:
+   * the primary scope param key (the root's id goes there) and a key
+   * given twice.  No root is made. */
+  morango (&r, "a", "create-root", "--scope", "root_scope", "--param", "user=me", NULL);
+  g_assert_cmpint (r.status, ==, 2);
+  g_assert_nonnull (strstr (r.err, "user"));
+  run_clear (&r);
+  morango (&r, "a", "create-root", "--scope", "root_scope", "--param", "note=1", "--param", "note=2", NULL);
+  g_assert_cmpint (r.status, ==, 2);
+  g_assert_nonnull (strstr (r.err, "twice"));
+  run_clear (&r);
+  morango (&r, "a", "list", NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_cmpstr (strchr (r.out, '\n'), ==, "\n");
+  run_clear (&r);
+  /* Other keys are kept. */
+  morango (&r, "f", "create-root", "--scope", "root_scope", "--param", "note=kept", NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  g_strstrip (r.out);
+  {
+    g_autofree char *id = g_strdup (r.out);
+
+    run_clear (&r);
+    morango (&r, "f", "show", id, NULL);
+    g_assert_nonnull (strstr (r.out, "\"note\": \"kept\""));
+  }
 }
 
 static void
