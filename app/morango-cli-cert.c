@@ -119,9 +119,34 @@ read_input (const char *file,
         g_string_append_len (s, buf, n);
       return g_string_free (s, FALSE);
     }
+  if (g_file_test (file, G_FILE_TEST_IS_DIR))
+    {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_ISDIR, "“%s” is a directory", file);
+      return NULL;
+    }
   if (!g_file_get_contents (file, &text, NULL, error))
     return NULL;
   return text;
+}
+
+/* A backup handed to import or trust: a JSON object of the backup
+ * format, which restore reads. */
+static gboolean
+is_backup (const char *text)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonNode *root;
+  JsonObject *o;
+
+  if (!json_parser_load_from_data (parser, text, -1, NULL))
+    return FALSE;
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return FALSE;
+  o = json_node_get_object (root);
+  return json_object_has_member (o, "format") &&
+         JSON_NODE_HOLDS_VALUE (json_object_get_member (o, "format")) &&
+         g_strcmp0 (json_object_get_string_member (o, "format"), "morango-certificate-backup") == 0;
 }
 
 /* The passphrase from a file's first line, or typed at a terminal;
@@ -443,6 +468,13 @@ cmd_export (MorangoDb *db,
 
       fputs (safe, stdout);
     }
+  else if (g_file_test (file, G_FILE_TEST_IS_DIR))
+    {
+      g_autofree char *safe = morango_cli_safe (file);
+
+      fprintf (stderr, "morango cert: “%s” is a directory\n", safe);
+      return MORANGO_EXIT_FAILURE;
+    }
   else if (!g_file_set_contents (file, text, -1, &error))
     return fail (error);
   return MORANGO_EXIT_OK;
@@ -463,6 +495,14 @@ cmd_import (MorangoDb *db,
   text = read_input (g_ptr_array_index (a->args, 0), &error);
   if (text == NULL)
     return fail (error);
+  if (is_backup (text))
+    {
+      g_autofree char *file = morango_cli_safe (g_ptr_array_index (a->args, 0));
+
+      fprintf (stderr, "morango cert: “%s” is a certificate backup, not a chain; bring it onto "
+               "this device with “morango cert restore %s --passphrase-file F”\n", file, file);
+      return MORANGO_EXIT_REFUSED;
+    }
   last = morango_certificate_chain_import_text (db, text, NULL,
                                                 trust ? MORANGO_CHAIN_IMPORT_TRUST_ROOT
                                                       : MORANGO_CHAIN_IMPORT_DEFAULT,

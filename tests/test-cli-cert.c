@@ -419,6 +419,85 @@ test_backup_files (void)
   g_assert_cmpint (r.status, ==, 2);
 }
 
+/* A copy of @backup with its "version" set to @version (NULL: removed). */
+static char *
+backup_with_version (const char *backup,
+                     const char *name,
+                     const char *version)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(JsonNode) node = NULL;
+  g_autofree char *text = NULL;
+  char *path = path_in_tmp (name);
+  JsonObject *o;
+
+  g_assert_true (json_parser_load_from_file (parser, backup, NULL));
+  o = json_node_get_object (json_parser_get_root (parser));
+  g_assert_cmpint (json_object_get_int_member (o, "version"), ==, 1);
+  if (version == NULL)
+    json_object_remove_member (o, "version");
+  else
+    json_object_set_member (o, "version", json_from_string (version, NULL));
+  text = json_to_string (json_parser_get_root (parser), FALSE);
+  g_assert_true (g_file_set_contents (path, text, -1, NULL));
+  return path;
+}
+
+/* Issue 13 point 5: a backup of another version, a backup given to
+ * import or trust, a directory given as a file. */
+static void
+test_file_kinds (void)
+{
+  g_auto(Run) r = { 0 };
+  g_autofree char *backup = path_in_tmp ("fresh.backup");
+  g_autofree char *pass = path_in_tmp ("pass5");
+  g_autofree char *dir = path_in_tmp ("a-dir");
+  g_autofree char *v2 = backup_with_version (backup, "v2.backup", "2");
+  g_autofree char *vs = backup_with_version (backup, "vs.backup", "\"1\"");
+  g_autofree char *v0 = backup_with_version (backup, "v0.backup", NULL);
+  const char *versions[] = { v2, vs, v0 };
+  const char *chain_cmds[] = { "import", "trust" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (versions); i++)
+    {
+      morango (&r, "g", "restore", versions[i], "--passphrase-file", pass, NULL);
+      g_assert_cmpint (r.status, ==, 3);
+      g_assert_nonnull (strstr (r.err, "version"));
+      run_clear (&r);
+    }
+  morango (&r, "g", "list", NULL);
+  g_assert_cmpstr (r.out, ==, "");
+  run_clear (&r);
+
+  for (guint i = 0; i < G_N_ELEMENTS (chain_cmds); i++)
+    {
+      morango (&r, "g", chain_cmds[i], backup, NULL);
+      g_assert_cmpint (r.status, ==, 3);
+      g_assert_nonnull (strstr (r.err, "cert restore"));
+      run_clear (&r);
+    }
+  morango (&r, "g", "list", NULL);
+  g_assert_cmpstr (r.out, ==, "");
+  run_clear (&r);
+
+  /* A directory is not a file: exit 1, a plain message. */
+  morango (&r, "g", "import", dir, NULL);
+  g_assert_cmpint (r.status, ==, 1);
+  g_assert_nonnull (strstr (r.err, "is a directory"));
+  run_clear (&r);
+  morango (&r, "g", "trust", dir, NULL);
+  g_assert_cmpint (r.status, ==, 1);
+  g_assert_nonnull (strstr (r.err, "is a directory"));
+  run_clear (&r);
+  morango (&r, "g", "restore", dir, "--passphrase-file", pass, NULL);
+  g_assert_cmpint (r.status, ==, 1);
+  g_assert_nonnull (strstr (r.err, "is a directory"));
+  run_clear (&r);
+  morango (&r, "a", "export", root_id, dir, NULL);
+  g_assert_cmpint (r.status, ==, 1);
+  g_assert_nonnull (strstr (r.err, "is a directory"));
+}
+
 /* --- Issue 13: outside text never reaches the terminal raw ------- */
 
 /* ESC (a screen clear and a title change), BEL, CR, the C1 CSI U+009B,
@@ -680,6 +759,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/cli/cert/vector-chain", test_vector_chain);
   g_test_add_func ("/cli/cert/backup-restore", test_backup_restore);
   g_test_add_func ("/cli/cert/backup-files", test_backup_files);
+  g_test_add_func ("/cli/cert/file-kinds", test_file_kinds);
   g_test_add_func ("/cli/cert/escape", test_escape);
   rc = g_test_run ();
   g_free (root_id);

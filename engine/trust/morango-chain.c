@@ -261,6 +261,7 @@ morango_certificate_chain_export_text (MorangoDb   *db,
 /* Backup */
 
 #define BACKUP_FORMAT "morango-certificate-backup"
+#define BACKUP_VERSION 1
 
 char *
 morango_certificate_backup (MorangoDb   *db,
@@ -298,7 +299,7 @@ morango_certificate_backup (MorangoDb   *db,
 
   o = json_object_new ();
   json_object_set_string_member (o, "format", BACKUP_FORMAT);
-  json_object_set_int_member (o, "version", 1);
+  json_object_set_int_member (o, "version", BACKUP_VERSION);
   json_object_set_string_member (o, "certificate_id", id);
   json_object_set_array_member (o, "chain", json_array_ref (chain));
   json_object_set_string_member (o, "encrypted_private_key", encrypted);
@@ -363,6 +364,28 @@ morango_certificate_restore (MorangoDb       *db,
       invalid (error, "The file is not a Morango Sync certificate backup");
       return NULL;
     }
+  /* A later format may hold what this one cannot read: refuse it
+   * whole rather than half understood. */
+  {
+    JsonNode *version = json_object_get_member (o, "version");
+
+    if (version == NULL || !JSON_NODE_HOLDS_VALUE (version) ||
+        json_node_get_value_type (version) != G_TYPE_INT64 ||
+        json_node_get_int (version) != BACKUP_VERSION)
+      {
+        g_autofree char *shown = version ? morango_json_dumps (version) : NULL;
+
+        if (shown == NULL)
+          g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
+                       "The backup names no version; this Morango Sync reads version %d only",
+                       BACKUP_VERSION);
+        else
+          g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
+                       "The backup is of version %s; this Morango Sync reads version %d only",
+                       shown, BACKUP_VERSION);
+        return NULL;
+      }
+  }
   arr = json_node_get_array (chain_member);
   if (json_array_get_length (arr) == 0)
     {
