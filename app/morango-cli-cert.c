@@ -60,7 +60,12 @@ fail (GError *error)
    * file names. */
   g_autofree char *safe = morango_cli_safe (error->message);
 
-  fprintf (stderr, "morango cert: %s\n", safe);
+  /* The engine's messages name no command; the hints are ours. */
+  if (g_error_matches (error, MORANGO_ERROR, MORANGO_ERROR_CERT_UNTRUSTED))
+    fprintf (stderr, "morango cert: %s. If you know where it comes from, trust it with "
+             "“morango cert trust FILE” (FILE holding that chain), then try again\n", safe);
+  else
+    fprintf (stderr, "morango cert: %s\n", safe);
   if (error->domain == G_FILE_ERROR && error->code == G_FILE_ERROR_NOENT)
     code = MORANGO_EXIT_NOTFOUND;
   else if (error->domain == MORANGO_ERROR)

@@ -342,7 +342,8 @@ test_untrusted_root (void)
   g_assert_null (c);
   g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_UNTRUSTED);
   g_assert_nonnull (strstr (error->message, "8fd90aa52ea69b359379227d97f6b712"));
-  g_assert_nonnull (strstr (error->message, "morango cert trust"));
+  /* The engine names no command: each program adds its own hint. */
+  g_assert_null (strstr (error->message, "morango"));
   ids = stored_ids (db);
   g_assert_cmpstr (ids, ==, "");
   g_clear_error (&error);

@@ -177,9 +177,8 @@ morango_certificate_chain_import (MorangoDb               *db,
       !morango_trust_is_trusted (db, root_id))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_UNTRUSTED,
-                   "The chain ends in root certificate %s, which this device does not trust. "
-                   "If you know where it comes from, trust it with “morango cert trust FILE” "
-                   "(FILE holding that chain), then try again", root_id);
+                   "The chain ends in root certificate %s, which this device does not trust",
+                   root_id);
       return NULL;
     }
 
