@@ -854,6 +854,24 @@ test_rule_profile (Fixture *f, gconstpointer data)
   g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_PROFILE_INVALID);
 }
 
+/* Not a rule of Morango's: a root's profile is its scope definition's.
+ * Everything else about this root is right. */
+static void
+test_rule_root_profile (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *id = morango_certificate_compute_id (morango_key_get_public_string (vector_key (6)),
+                                                        "otherprofile", "");
+  g_autofree char *params = g_strdup_printf ("{\"user\": \"%s\"}", id);
+  g_autoptr(MorangoCertificate) x = forge (NULL, NULL, "otherprofile", "", "root_scope", params,
+                                           vector_key (6), vector_key (6));
+
+  g_assert_false (morango_certificate_check (x, f->db, &error));
+  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_PROFILE_INVALID);
+  g_assert_nonnull (strstr (error->message, "otherprofile"));
+  g_assert_nonnull (strstr (error->message, "facilitydata"));
+}
+
 static void
 test_rule_parent_missing (Fixture *f, gconstpointer data)
 {
@@ -1459,6 +1477,7 @@ main (int argc, char *argv[])
   FIXTURE ("/certificates/rule/child-signature", test_rule_child_signature);
   FIXTURE ("/certificates/rule/subset", test_rule_subset);
   FIXTURE ("/certificates/rule/profile", test_rule_profile);
+  FIXTURE ("/certificates/rule/root-profile", test_rule_root_profile);
   FIXTURE ("/certificates/rule/parent-missing", test_rule_parent_missing);
   FIXTURE ("/certificates/scope-escalation", test_scope_escalation);
   FIXTURE ("/certificates/conflict", test_conflict);

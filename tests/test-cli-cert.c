@@ -402,7 +402,7 @@ test_backup_files (void)
 
     g_assert_true (g_file_set_contents (copy, r.out, -1, NULL));
     run_clear (&r);
-    morango (&r, "e", "restore", copy, "--passphrase-file", pass, NULL);
+    morango (&r, "h", "restore", copy, "--passphrase-file", pass, NULL);
     g_assert_cmpint (r.status, ==, 0);
   }
   run_clear (&r);
@@ -602,7 +602,11 @@ test_escape (void)
   g_autofree char *root_id = NULL, *child_id = NULL, *bad_id = NULL;
   g_autofree char *root_params = NULL, *child_params = NULL, *id = NULL;
   g_autofree char *good = NULL, *bad = NULL, *exported = NULL, *text = NULL;
-  const char *profile = "fac" EVIL "école";
+  /* A root's profile must be its scope definition's (issue 13 point 5),
+   * so the stored chain keeps "facilitydata"; the control characters in
+   * a profile are checked in the message refusing them. */
+  const char *profile = "facilitydata";
+  const char *evil_profile = "fac" EVIL "école";
   JsonObject *root, *child;
 
   g_assert_no_error (error);
@@ -617,6 +621,31 @@ test_escape (void)
   child = evil_cert (root_id, profile, EVIL "child salt", "subset_scope", child_params, child_key, root_key,
                      &child_id);
   good = write_chain ("evil.json", root, child);
+
+  /* A root whose profile is not its scope definition's is refused, even
+   * when asked to trust it; the message quotes both, escaped. */
+  {
+    g_autofree char *other_id = NULL;
+    g_autofree char *other_params = NULL;
+    g_autofree char *other = NULL;
+    g_autofree char *other_expected = morango_certificate_compute_id (morango_key_get_public_string (root_key),
+                                                                      evil_profile, "p");
+
+    other_params = g_strdup_printf ("{\"user\": \"%s\"}", other_expected);
+    other = write_chain ("evil-profile.json",
+                         evil_cert (NULL, evil_profile, "p", "root_scope", other_params, root_key, root_key,
+                                    &other_id),
+                         NULL);
+    morango (&r, "e", "trust", other, NULL);
+    assert_run_clean (&r, "trust evil profile");
+    g_assert_cmpint (r.status, ==, 3);
+    g_assert_nonnull (strstr (r.err, "fac" ESCAPED_EVIL "école"));
+    g_assert_nonnull (strstr (r.err, "belongs to profile “facilitydata”"));
+    run_clear (&r);
+    morango (&r, "e", "list", NULL);
+    g_assert_cmpstr (r.out, ==, "");
+    run_clear (&r);
+  }
 
   /* Not trusted yet: refused, the message names the root. */
   morango (&r, "e", "import", good, NULL);
@@ -638,21 +667,21 @@ test_escape (void)
   morango (&r, "e", "list", NULL);
   assert_run_clean (&r, "list");
   g_assert_cmpint (r.status, ==, 0);
-  g_assert_nonnull (strstr (r.out, "fac" ESCAPED_EVIL "école"));
+  g_assert_nonnull (strstr (r.out, "facilitydata"));
   g_assert_nonnull (strstr (r.out, "trusted"));
   run_clear (&r);
 
   morango (&r, "e", "show", root_id, NULL);
   assert_run_clean (&r, "show root");
   g_assert_cmpint (r.status, ==, 0);
-  g_assert_nonnull (strstr (r.out, "fac" ESCAPED_EVIL "école"));
+  g_assert_nonnull (strstr (r.out, "facilitydata"));
   g_assert_nonnull (strstr (r.out, ESCAPED_EVIL "salt"));
   run_clear (&r);
 
   morango (&r, "e", "show", child_id, NULL);
   assert_run_clean (&r, "show child");
   g_assert_cmpint (r.status, ==, 0);
-  g_assert_nonnull (strstr (r.out, "fac" ESCAPED_EVIL "école"));
+  g_assert_nonnull (strstr (r.out, "facilitydata"));
   g_assert_nonnull (strstr (r.out, ESCAPED_EVIL "child salt"));
   /* The description and the write filter quote "sub". */
   g_assert_nonnull (strstr (r.out, "for :\\x1b[31m\\x07\\u{9b}école."));

@@ -351,6 +351,7 @@ morango_certificate_check_with_parent (MorangoCertificate *self,
   g_autofree char *expected_id = NULL;
   g_autoptr(MorangoScope) scope = NULL;
   g_autoptr(MorangoScope) parent_scope = NULL;
+  g_autoptr(MorangoScopeDefinition) def = NULL;
 
   g_return_val_if_fail (MORANGO_IS_CERTIFICATE (self), FALSE);
   g_return_val_if_fail (parent == NULL || MORANGO_IS_CERTIFICATE (parent), FALSE);
@@ -377,6 +378,20 @@ morango_certificate_check_with_parent (MorangoCertificate *self,
           g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_SIGNATURE_INVALID,
                        "The signature of root certificate %s does not verify with its own key",
                        self->id);
+          return FALSE;
+        }
+      /* Not in Morango: a root names a profile, and its scope definition
+       * belongs to one; both must be the same, or the root grants rights
+       * in a profile its definition does not describe. */
+      def = morango_scope_definition_load (db, self->scope_definition_id, error);
+      if (def == NULL)
+        return FALSE;
+      if (g_strcmp0 (self->profile, def->profile) != 0)
+        {
+          g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_PROFILE_INVALID,
+                       "Root certificate %s has profile “%s”, but its scope definition “%s” "
+                       "belongs to profile “%s”",
+                       self->id, self->profile, def->id, def->profile);
           return FALSE;
         }
       scope = morango_certificate_get_scope (self, db, error);
