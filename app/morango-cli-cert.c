@@ -19,7 +19,7 @@
 #include "morango-json.h"
 
 static const char cert_usage[] =
-  N_("Usage: morango [--data-dir DIR] cert SUBCOMMAND [ARGS…]\n"
+  N_("Usage: morango [--data-dir DIR] [--description NAME] cert SUBCOMMAND [ARGS…]\n"
      "\n"
      "  create-root --scope S [--profile P] [--param KEY=VALUE]…\n"
      "                          make a root certificate (and its key) on this device\n"
@@ -227,6 +227,7 @@ typedef struct {
   const char *passphrase_file;
   JsonObject *params;
   const char *data_dir;
+  const char *description;
   gboolean    force;
 } CertArgs;
 
@@ -258,6 +259,8 @@ parse_args (CertArgs *a,
         target = &a->passphrase_file;
       else if (g_str_equal (arg, "--data-dir"))
         target = &a->data_dir;
+      else if (g_str_equal (arg, "--description"))
+        target = &a->description;
       else if (g_str_equal (arg, "--param"))
         {
           const char *eq;
@@ -710,7 +713,7 @@ morango_cli_cert (const char *data_dir,
   g_autoptr(GPtrArray) args = g_ptr_array_new ();
   g_autoptr(MorangoDb) db = NULL;
   g_autoptr(GError) error = NULL;
-  CertArgs a = { args, NULL, NULL, NULL, NULL, NULL, FALSE };
+  CertArgs a = { args, NULL, NULL, NULL, NULL, NULL, NULL, FALSE };
   const char *sub;
   int rc;
 
@@ -734,6 +737,8 @@ morango_cli_cert (const char *data_dir,
     }
   if (a.data_dir)
     data_dir = a.data_dir;
+  if (a.description)
+    morango_cli_set_description (a.description);
 
   if (!g_str_equal (sub, "create-root") && !g_str_equal (sub, "list") && !g_str_equal (sub, "show") &&
       !g_str_equal (sub, "export") && !g_str_equal (sub, "import") && !g_str_equal (sub, "trust") &&

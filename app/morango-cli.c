@@ -77,16 +77,31 @@ morango_cli_default_data_dir (void)
   return g_build_filename (g_get_user_data_dir (), "morango-sync", NULL);
 }
 
+static char *cli_description;   /* --description, before or after the command */
+
+void
+morango_cli_set_description (const char *description)
+{
+  g_free (cli_description);
+  cli_description = g_strdup (description);
+}
+
 MorangoStore *
 morango_cli_open_store (const char  *data_dir,
                         GError     **error)
 {
-  const char *description = g_getenv ("MORANGO_DESCRIPTION");
+  const char *env = g_getenv ("MORANGO_DESCRIPTION");
+  const char *description = cli_description ? cli_description : (env && *env ? env : NULL);
   g_autoptr(MorangoHostInfo) host = morango_host_info_new_from_system ();
   g_autoptr(MorangoRandom) random = morango_random_new_secure ();
+  MorangoStore *store;
 
-  return morango_store_open_folder (data_dir, description ? description : "kolibri-like",
-                                    host, random, error);
+  /* NULL: the folder's own description, or the default for a new one. */
+  store = morango_store_open_folder (data_dir, description, host, random, error);
+  if (store == NULL && description != NULL && error && *error &&
+      g_error_matches (*error, MORANGO_ERROR, MORANGO_ERROR_UNKNOWN_PROFILE))
+    g_prefix_error (error, "%s: ", cli_description ? "--description" : "MORANGO_DESCRIPTION");
+  return store;
 }
 
 static void
@@ -100,6 +115,10 @@ print_usage (FILE *out)
              "Options:\n"
              "  --data-dir DIR   where the database and keys live\n"
              "                   (default: $XDG_DATA_HOME/morango-sync)\n"
+             "  --description NAME\n"
+             "                   profile description of a new data folder (default:\n"
+             "                   $MORANGO_DESCRIPTION, else kolibri-like); an existing\n"
+             "                   folder holding another is refused\n"
              "  --help           show this help\n"
              "  --version        print the version\n"
              "\n"
@@ -145,6 +164,10 @@ main (int   argc,
           g_free (data_dir);
           data_dir = g_strdup (argv[i] + strlen ("--data-dir="));
         }
+      else if (g_str_equal (argv[i], "--description") && i + 1 < argc)
+        morango_cli_set_description (argv[++i]);
+      else if (g_str_has_prefix (argv[i], "--description="))
+        morango_cli_set_description (argv[i] + strlen ("--description="));
       else if (argv[i][0] == '-')
         {
           g_autofree char *safe = morango_cli_safe (argv[i]);

@@ -43,10 +43,15 @@ int   morango_cli_cert             (const char *data_dir,
 /* The data folder: --data-dir, else $XDG_DATA_HOME/morango-sync. */
 char *morango_cli_default_data_dir (void);
 
+/* The description named by --description (NULL: none); it wins over
+ * $MORANGO_DESCRIPTION. */
+void  morango_cli_set_description  (const char *description);
+
 /* Opens (creating it and the folder, mode 0700, on first use) the engine
  * database <data-dir>/morango.db.  A new database takes the description
- * named by $MORANGO_DESCRIPTION, else "kolibri-like"; an existing one
- * keeps the description it was created with. */
+ * named by --description, else $MORANGO_DESCRIPTION, else
+ * "kolibri-like"; an existing one keeps the description it was created
+ * with, and one named that differs from it is refused. */
 struct _MorangoStore *morango_cli_open_store (const char  *data_dir,
                                               GError     **error);
 

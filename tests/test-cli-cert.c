@@ -32,15 +32,16 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Run, run_clear)
 /* Runs `morango --data-dir <tmp>/<dev> cert ARGS…` with standard input
  * from /dev/null, as a script would. */
 static void
-morango (Run        *r,
-         const char *dev,
-         ...)
+morango_v (Run        *r,
+           const char *description,
+           const char *global,
+           const char *dev,
+           va_list     args)
 {
   const char *cli = g_getenv ("MORANGO_CLI");
   g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
   g_auto(GStrv) envp = g_get_environ ();
   g_autoptr(GError) error = NULL;
-  va_list args;
   const char *a;
   int wait_status = 0;
 
@@ -48,15 +49,21 @@ morango (Run        *r,
   g_ptr_array_add (argv, g_strdup (cli));
   g_ptr_array_add (argv, g_strdup ("--data-dir"));
   g_ptr_array_add (argv, g_build_filename (tmp, dev, NULL));
+  if (global)
+    {
+      g_ptr_array_add (argv, g_strdup ("--description"));
+      g_ptr_array_add (argv, g_strdup (global));
+    }
   g_ptr_array_add (argv, g_strdup ("cert"));
-  va_start (args, dev);
   while ((a = va_arg (args, const char *)) != NULL)
     g_ptr_array_add (argv, g_strdup (a));
-  va_end (args);
   g_ptr_array_add (argv, NULL);
 
   envp = g_environ_setenv (envp, "MORANGO_PROFILES_DIR", profiles_dir, TRUE);
-  envp = g_environ_setenv (envp, "MORANGO_DESCRIPTION", "cli-vectors", TRUE);
+  if (description)
+    envp = g_environ_setenv (envp, "MORANGO_DESCRIPTION", description, TRUE);
+  else
+    envp = g_environ_unsetenv (envp, "MORANGO_DESCRIPTION");
   g_spawn_sync (NULL, (char **) argv->pdata, envp, G_SPAWN_STDIN_FROM_DEV_NULL, NULL, NULL,
                 &r->out, &r->err, &wait_status, &error);
   g_assert_no_error (error);
@@ -64,10 +71,39 @@ morango (Run        *r,
   r->status = WEXITSTATUS (wait_status);
   {
     /* The TAP log wants UTF-8, even when a test passes other bytes. */
-    g_autofree char *sub = g_strescape (argv->pdata[4], NULL);
+    g_autofree char *sub = g_strescape (argv->pdata[global ? 6 : 4], NULL);
 
     g_test_message ("cert %s → %d\n%s%s", sub, r->status, r->out, r->err);
   }
+}
+
+static void
+morango (Run        *r,
+         const char *dev,
+         ...)
+{
+  va_list args;
+
+  va_start (args, dev);
+  morango_v (r, "cli-vectors", NULL, dev, args);
+  va_end (args);
+}
+
+/* The same with $MORANGO_DESCRIPTION set to @description (NULL: unset)
+ * and, when @global is not NULL, "--description @global" before
+ * "cert". */
+static void
+morango_described (Run        *r,
+                   const char *description,
+                   const char *global,
+                   const char *dev,
+                   ...)
+{
+  va_list args;
+
+  va_start (args, dev);
+  morango_v (r, description, global, dev, args);
+  va_end (args);
 }
 
 static char *
@@ -498,6 +534,64 @@ test_file_kinds (void)
   g_assert_nonnull (strstr (r.err, "is a directory"));
 }
 
+/* Issue 13 point 5: a description named (MORANGO_DESCRIPTION or
+ * --description) must be the folder's; none named means the folder's. */
+static void
+test_description (void)
+{
+  g_auto(Run) r = { 0 };
+  g_autofree char *new_db = path_in_tmp ("i/morango.db");
+
+  morango_described (&r, "kolibri-like", NULL, "a", "list", NULL);
+  g_assert_cmpint (r.status, ==, 1);
+  g_assert_nonnull (strstr (r.err, "MORANGO_DESCRIPTION"));
+  g_assert_nonnull (strstr (r.err, "“cli-vectors”"));
+  g_assert_nonnull (strstr (r.err, "“kolibri-like”"));
+  g_assert_cmpstr (r.out, ==, "");
+  run_clear (&r);
+
+  morango_described (&r, NULL, NULL, "a", "list", NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_nonnull (strstr (r.out, root_id));
+  run_clear (&r);
+  morango_described (&r, "", NULL, "a", "list", NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  run_clear (&r);
+
+  /* --description, after or before "cert", wins over the variable. */
+  morango_described (&r, "cli-vectors", NULL, "a", "list", "--description", "kolibri-like", NULL);
+  g_assert_cmpint (r.status, ==, 1);
+  g_assert_nonnull (strstr (r.err, "--description"));
+  run_clear (&r);
+  morango_described (&r, "cli-vectors", "kolibri-like", "a", "list", NULL);
+  g_assert_cmpint (r.status, ==, 1);
+  g_assert_nonnull (strstr (r.err, "--description"));
+  run_clear (&r);
+  morango_described (&r, "kolibri-like", NULL, "a", "list", "--description", "cli-vectors", NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  run_clear (&r);
+
+  /* A new folder takes the description named, and keeps it. */
+  morango_described (&r, NULL, "morango-testapp", "i", "list", NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_true (g_file_test (new_db, G_FILE_TEST_EXISTS));
+  run_clear (&r);
+  morango_described (&r, "cli-vectors", NULL, "i", "list", NULL);
+  g_assert_cmpint (r.status, ==, 1);
+  g_assert_nonnull (strstr (r.err, "“morango-testapp”"));
+  run_clear (&r);
+  morango_described (&r, NULL, NULL, "i", "list", "--description", "morango-testapp", NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  run_clear (&r);
+  /* A usage error with --description still makes nothing. */
+  morango_described (&r, NULL, NULL, "j", "frobnicate", "--description", "morango-testapp", NULL);
+  g_assert_cmpint (r.status, ==, 2);
+  {
+    g_autofree char *j = path_in_tmp ("j");
+    g_assert_false (g_file_test (j, G_FILE_TEST_EXISTS));
+  }
+}
+
 /* --- Issue 13: outside text never reaches the terminal raw ------- */
 
 /* ESC (a screen clear and a title change), BEL, CR, the C1 CSI U+009B,
@@ -789,6 +883,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/cli/cert/backup-restore", test_backup_restore);
   g_test_add_func ("/cli/cert/backup-files", test_backup_files);
   g_test_add_func ("/cli/cert/file-kinds", test_file_kinds);
+  g_test_add_func ("/cli/cert/description", test_description);
   g_test_add_func ("/cli/cert/escape", test_escape);
   rc = g_test_run ();
   g_free (root_id);

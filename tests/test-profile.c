@@ -661,12 +661,26 @@ test_open_folder (void)
   g_assert_cmpint (g_stat (folder, &st), ==, 0);
   g_assert_cmpint (st.st_mode & 0777, ==, 0700);
   g_assert_true (g_file_test (db_path, G_FILE_TEST_IS_REGULAR));
+  /* No description named: the stored one. */
   {
-    g_autoptr(MorangoStore) store = morango_store_open_folder (folder, "kolibri-like", host,
-                                                               random, &error);
+    g_autoptr(MorangoStore) store = morango_store_open_folder (folder, NULL, host, random, &error);
     g_assert_no_error (error);
     g_assert_cmpstr (morango_profile_get_description_id (morango_store_get_profile (store)), ==,
                      "morango-testapp");
+  }
+  /* Another one named: refused, and the message names both. */
+  g_assert_null (morango_store_open_folder (folder, "kolibri-like", host, random, &error));
+  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_UNKNOWN_PROFILE);
+  g_assert_nonnull (strstr (error->message, "morango-testapp"));
+  g_assert_nonnull (strstr (error->message, "kolibri-like"));
+  g_clear_error (&error);
+  /* A new folder without a name gets the default. */
+  {
+    g_autofree char *fresh = g_build_filename (dir, "fresh", NULL);
+    g_autoptr(MorangoStore) store = morango_store_open_folder (fresh, NULL, host, random, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (morango_profile_get_description_id (morango_store_get_profile (store)), ==,
+                     MORANGO_STORE_DEFAULT_DESCRIPTION);
   }
   /* A description that does not exist makes nothing. */
   {

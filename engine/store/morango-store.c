@@ -230,7 +230,6 @@ morango_store_open_folder (const char             *data_dir,
   GStatBuf st;
 
   g_return_val_if_fail (data_dir != NULL, NULL);
-  g_return_val_if_fail (description != NULL, NULL);
   g_return_val_if_fail (host != NULL, NULL);
   g_return_val_if_fail (random != NULL, NULL);
 
@@ -263,13 +262,24 @@ morango_store_open_folder (const char             *data_dir,
       return NULL;
     }
 
-  /* An existing database names its own description; a new one is made
-   * only once the description is known to load. */
+  /* An existing database names its own description, and one asked for
+   * by name must be that one: opening a folder with another is a
+   * mistake to report, not to paper over.  A new database is made only
+   * once the description is known to load. */
   path = g_build_filename (data_dir, MORANGO_STORE_FOLDER_DB, NULL);
   if (g_file_test (path, G_FILE_TEST_EXISTS) &&
       ((db = morango_db_open (path, error)) == NULL ||
        !read_meta (db, "description", &stored, error)))
     return NULL;
+  if (stored != NULL && description != NULL && !g_str_equal (stored, description))
+    {
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_UNKNOWN_PROFILE,
+                   "The data folder “%s” holds profile description “%s”, not “%s”; it was not opened",
+                   data_dir, stored, description);
+      return NULL;
+    }
+  if (stored == NULL && description == NULL)
+    description = MORANGO_STORE_DEFAULT_DESCRIPTION;
   profile = morango_profile_new_by_name (stored != NULL ? stored : description, error);
   if (profile == NULL)
     return NULL;

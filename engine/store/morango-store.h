@@ -29,10 +29,17 @@ MorangoStore   *morango_store_open             (const char            *path,
 /* The database file of a data folder. */
 #define MORANGO_STORE_FOLDER_DB "morango.db"
 
+/* The description of a new data folder when none is named. */
+#define MORANGO_STORE_DEFAULT_DESCRIPTION "kolibri-like"
+
 /* Opens the data folder @data_dir (created with mode 0700 if missing):
  * its database, which names the profile description it was created
  * with, or, for a new folder, a database made for @description (the
- * name of a description found by morango_profile_new_by_name()).  The
+ * name of a description found by morango_profile_new_by_name()).
+ * @description NULL means the stored one, or
+ * MORANGO_STORE_DEFAULT_DESCRIPTION for a new folder; a @description
+ * that differs from an existing folder's is refused
+ * (MORANGO_ERROR_UNKNOWN_PROFILE) and the folder is not opened.  The
  * one way the programs open their data. */
 MorangoStore   *morango_store_open_folder      (const char            *data_dir,
                                                 const char            *description,
