@@ -199,14 +199,22 @@ run_fault (MorangoMonitor  *self,
 }
 
 gboolean
+morango_monitor_check_fault (MorangoMonitor  *self,
+                             const char      *point,
+                             gint64           done,
+                             GError         **error)
+{
+  return self == NULL || run_fault (self, point, done, error);
+}
+
+gboolean
 morango_monitor_check (MorangoMonitor  *self,
                        const char      *point,
                        gint64           done,
                        GError         **error)
 {
-  if (self == NULL)
-    return TRUE;
-  return run_fault (self, point, done, error) && morango_monitor_check_cancelled (self, error);
+  return morango_monitor_check_fault (self, point, done, error) &&
+         morango_monitor_check_cancelled (self, error);
 }
 
 gboolean

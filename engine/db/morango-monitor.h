@@ -77,6 +77,13 @@ gboolean        morango_monitor_check              (MorangoMonitor      *self,
                                                     const char          *point,
                                                     gint64               done,
                                                     GError             **error);
+/* Asks the fault hook only, at @point: for work that must be done even
+ * once the stage is cancelled, such as recording what a peer already
+ * committed. */
+gboolean        morango_monitor_check_fault        (MorangoMonitor      *self,
+                                                    const char          *point,
+                                                    gint64               done,
+                                                    GError             **error);
 /* Sets G_IO_ERROR_CANCELLED and returns FALSE when cancelled. */
 gboolean        morango_monitor_check_cancelled    (MorangoMonitor      *self,
                                                     GError             **error);

@@ -422,7 +422,6 @@ morango_local_peer_proceed (MorangoPeer              *peer,
                             GCancellable             *cancellable,
                             GError                  **error)
 {
-  g_autoptr(GError) fault = NULL;
   MorangoLocalPeer *self = MORANGO_LOCAL_PEER (peer);
   g_autoptr(PeerLease) lease = lease_db (self);
   MorangoDb *db = db_of (self);
@@ -444,12 +443,9 @@ morango_local_peer_proceed (MorangoPeer              *peer,
    * cancelled, so both sides keep the same count; only the fault hook
    * can refuse it. */
   if (update->records_transferred >= 0 &&
-      !morango_monitor_check (self->monitor, "transfer-count", update->records_transferred, &fault) &&
-      !g_error_matches (fault, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    {
-      g_propagate_error (error, g_steal_pointer (&fault));
-      return NULL;
-    }
+      !morango_monitor_check_fault (self->monitor, "transfer-count", update->records_transferred,
+                                    error))
+    return NULL;
   if ((update->records_total >= 0 || update->records_transferred >= 0) &&
       !morango_transfer_session_set_counts (db, id, update->records_total,
                                             update->records_transferred, error))

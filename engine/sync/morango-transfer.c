@@ -260,16 +260,11 @@ tell_sender (Chunks  *c,
              GError **error)
 {
   Transfer *t = c->t;
-  g_autoptr(GError) fault = NULL;
   MorangoPeerUpdate update = MORANGO_PEER_UPDATE_INIT;
   g_autoptr(MorangoTransferSession) remote = NULL;
 
-  if (!morango_monitor_check (t->monitor, "transfer-count", count, &fault) &&
-      !g_error_matches (fault, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    {
-      g_propagate_error (error, g_steal_pointer (&fault));
-      return FALSE;
-    }
+  if (!morango_monitor_check_fault (t->monitor, "transfer-count", count, error))
+    return FALSE;
   if (t->push)
     return morango_transfer_session_set_counts (db_of (t), t->ts_id, -1, count, error);
 
