@@ -223,3 +223,28 @@ morango_test_monitor_failing_at (const char *point,
   morango_test_monitor_fail_at (monitor, point, after);
   return monitor;
 }
+
+static gboolean
+cancel_in_statement_hook (MorangoMonitor  *monitor,
+                          const char      *point,
+                          gint64           done,
+                          gpointer         user_data,
+                          GError         **error)
+{
+  int *looks = user_data;
+
+  if (g_str_equal (point, "statement"))
+    {
+      if (looks != NULL)
+        (*looks)++;
+      morango_monitor_cancel (monitor);
+    }
+  return TRUE;
+}
+
+void
+morango_test_monitor_cancel_in_statement (MorangoMonitor *monitor,
+                                          int            *looks)
+{
+  morango_monitor_set_fault_func (monitor, cancel_in_statement_hook, looks, NULL);
+}

@@ -44,4 +44,10 @@ void            morango_test_monitor_fail_at    (MorangoMonitor *monitor,
                                                  const char     *point,
                                                  gint64          after);
 
+/* Arms @monitor to cancel itself the first time a statement looks at it
+ * (the fault hook's point "statement"), counting each look into *@looks
+ * (may be NULL). */
+void            morango_test_monitor_cancel_in_statement (MorangoMonitor *monitor,
+                                                          int            *looks);
+
 G_END_DECLS

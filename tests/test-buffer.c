@@ -290,18 +290,6 @@ seen_progress (MorangoMonitor        *monitor,
   seen->reports++;
 }
 
-static gboolean
-cancel_at_statement (MorangoMonitor  *monitor,
-                     const char      *point,
-                     gint64           done,
-                     gpointer         user_data,
-                     GError         **error)
-{
-  if (g_strcmp0 (point, "statement") == 0)
-    morango_monitor_cancel (monitor);
-  return TRUE;
-}
-
 /* The monitor counts every record with its bytes, and failing or
  * cancelling it at any record leaves nothing of the chunk. */
 static void
@@ -323,7 +311,7 @@ test_write_monitored (Fixture       *f,
   g_assert_cmpint (transferred (f), ==, 0);
 
   /* Cancelled from inside a statement: SQLite's progress handler. */
-  morango_monitor_set_fault_func (cancelling, cancel_at_statement, NULL, NULL);
+  morango_test_monitor_cancel_in_statement (cancelling, NULL);
   morango_monitor_stage_begin (cancelling, "transfer", 400);
   g_assert_false (morango_transfer_session_receive_chunk (f->store, TS, f->filter, c, cancelling, NULL, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);

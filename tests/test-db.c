@@ -486,21 +486,6 @@ test_transaction_real_commit_failure (void)
   g_assert_cmpint (count_meta (db), ==, before);
 }
 
-static gboolean
-cancel_in_statement (MorangoMonitor  *monitor,
-                     const char      *point,
-                     gint64           done,
-                     gpointer         user_data,
-                     GError         **error)
-{
-  if (g_strcmp0 (point, "statement") == 0)
-    {
-      (*(int *) user_data)++;
-      morango_monitor_cancel (monitor);
-    }
-  return TRUE;
-}
-
 /* A cancel reaches into one long statement: it stops with
  * G_IO_ERROR_CANCELLED and its level rolls back. */
 static void
@@ -512,7 +497,7 @@ test_transaction_cancel_long_statement (void)
   gint64 before = count_meta (db);
   int calls = 0;
 
-  morango_monitor_set_fault_func (monitor, cancel_in_statement, &calls, NULL);
+  morango_test_monitor_cancel_in_statement (monitor, &calls);
   {
     g_autoptr(MorangoTransaction) tx = morango_transaction_begin (db, monitor, &error);
 
@@ -548,7 +533,7 @@ test_transaction_cancel_nested_write (void)
   gint64 before = count_meta (db);
   int calls = 0;
 
-  morango_monitor_set_fault_func (monitor, cancel_in_statement, &calls, NULL);
+  morango_test_monitor_cancel_in_statement (monitor, &calls);
   {
     g_autoptr(MorangoTransaction) outer = morango_transaction_begin (db, NULL, &error);
 

@@ -2,7 +2,6 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "morango-monitor-private.h"
 #include "morango-session.h"
 #include "morango-test-util.h"
 
@@ -101,18 +100,6 @@ test_empty_filter_refused (void)
   g_assert_cmpint (n, ==, 0);
 }
 
-static gboolean
-cancel_in_statement (MorangoMonitor  *monitor,
-                     const char      *point,
-                     gint64           done,
-                     gpointer         user_data,
-                     GError         **error)
-{
-  if (g_str_equal (point, "statement"))
-    morango_monitor_cancel (monitor);
-  return TRUE;
-}
-
 static void
 test_counts_fsics_and_close (void)
 {
@@ -155,7 +142,7 @@ test_counts_fsics_and_close (void)
                                        "  WHERE i < 20000) "
                                        "SELECT 'p', 'a', 1, 'abc:user', 's', 'm', ?, printf ('%032x', i) FROM n",
                                        "s", TS));
-    morango_monitor_set_fault_func (monitor, cancel_in_statement, NULL, NULL);
+    morango_test_monitor_cancel_in_statement (monitor, NULL);
     g_assert_false (morango_transfer_session_close (db, TS, monitor, &error));
     g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
     g_clear_error (&error);
