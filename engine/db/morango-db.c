@@ -649,11 +649,9 @@ morango_db_set_error (MorangoDb   *self,
    * a test's fault hook), not that SQLite was interrupted. */
   if ((rc & 0xff) == SQLITE_INTERRUPT && self->monitor != NULL)
     return morango_monitor_take_interruption (self->monitor, error);
-  if ((rc & 0xff) == SQLITE_INTERRUPT && g_cancellable_is_cancelled (self->cancellable))
-    {
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "The operation was cancelled");
-      return FALSE;
-    }
+  if ((rc & 0xff) == SQLITE_INTERRUPT &&
+      g_cancellable_set_error_if_cancelled (self->cancellable, error))
+    return FALSE;
 
   if (self->write_denied && (rc & 0xff) == SQLITE_READONLY)
     return write_denied_error (self, error);

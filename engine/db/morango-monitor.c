@@ -177,10 +177,9 @@ gboolean
 morango_monitor_check_cancelled (MorangoMonitor  *self,
                                  GError         **error)
 {
-  if (self == NULL || !g_cancellable_is_cancelled (self->cancellable))
+  if (self == NULL || !g_cancellable_set_error_if_cancelled (self->cancellable, error))
     return TRUE;
   g_atomic_int_set (&self->stopped, TRUE);
-  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "The operation was cancelled");
   return FALSE;
 }
 

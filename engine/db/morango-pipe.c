@@ -31,11 +31,9 @@ fill (Pipe  *p,
   b->len = 0;
   /* Cancelling is allowed from any thread, and looking costs an atomic
    * read: once per batch, so the reader never reads far past a cancel. */
-  if (morango_monitor_is_cancelled (p->monitor))
+  if (!morango_monitor_check_cancelled (p->monitor, &b->error))
     {
       b->last = b->failed = TRUE;
-      g_set_error_literal (&b->error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                           "The operation was cancelled");
       return;
     }
   while (b->len < p->funcs->batch_size)
