@@ -5,6 +5,7 @@
 #include <glib/gstdio.h>
 #include <stdlib.h>
 
+#include "morango-json.h"
 #include "morango-test-util.h"
 
 JsonNode *
@@ -247,4 +248,40 @@ morango_test_monitor_cancel_in_statement (MorangoMonitor *monitor,
                                           int            *looks)
 {
   morango_monitor_set_fault_func (monitor, cancel_in_statement_hook, looks, NULL);
+}
+
+MorangoCertificate *
+morango_test_forge (const char *id,
+                    const char *parent_id,
+                    const char *profile,
+                    const char *salt,
+                    const char *scope_def,
+                    const char *params,
+                    MorangoKey *key,
+                    MorangoKey *signer)
+{
+  g_autoptr(JsonObject) o = json_object_new ();
+  g_autofree char *computed = morango_certificate_compute_id (morango_key_get_public_string (key), profile, salt);
+  g_autofree char *text = NULL;
+  g_autofree char *sig = NULL;
+  g_autoptr(GError) error = NULL;
+  MorangoCertificate *c;
+
+  json_object_set_string_member (o, "id", id ? id : computed);
+  if (parent_id)
+    json_object_set_string_member (o, "parent_id", parent_id);
+  else
+    json_object_set_null_member (o, "parent_id");
+  json_object_set_string_member (o, "profile", profile);
+  json_object_set_string_member (o, "salt", salt);
+  json_object_set_string_member (o, "scope_definition_id", scope_def);
+  json_object_set_int_member (o, "scope_version", 1);
+  json_object_set_string_member (o, "scope_params", params);
+  json_object_set_string_member (o, "public_key_string", morango_key_get_public_string (key));
+  text = morango_json_dumps_object (o);
+  sig = morango_key_sign (signer, text, -1, &error);
+  g_assert_no_error (error);
+  c = morango_certificate_new_from_serialized (text, sig, &error);
+  g_assert_no_error (error);
+  return c;
 }

@@ -6,6 +6,7 @@
 
 #include <json-glib/json-glib.h>
 
+#include "morango-certificate.h"
 #include "morango-monitor-private.h"
 #include "morango-random.h"
 
@@ -49,5 +50,17 @@ void            morango_test_monitor_fail_at    (MorangoMonitor *monitor,
  * (may be NULL). */
 void            morango_test_monitor_cancel_in_statement (MorangoMonitor *monitor,
                                                           int            *looks);
+
+/* A certificate over a text built by hand and signed by @signer, as a
+ * peer could send it, so that each rule can be broken alone.  @id NULL:
+ * the id computed from @key, @profile and @salt; @parent_id NULL: a root. */
+MorangoCertificate *morango_test_forge (const char *id,
+                                        const char *parent_id,
+                                        const char *profile,
+                                        const char *salt,
+                                        const char *scope_def,
+                                        const char *params,
+                                        MorangoKey *key,
+                                        MorangoKey *signer);
 
 G_END_DECLS

@@ -567,42 +567,6 @@ test_import_cancel (void)
 
 /* --- Certificates we make ---------------------------------------- */
 
-/* A certificate text built by hand, so each rule can be broken alone. */
-static MorangoCertificate *
-forge (const char *id,
-       const char *parent_id,
-       const char *profile,
-       const char *salt,
-       const char *scope_def,
-       const char *params,
-       MorangoKey *key,
-       MorangoKey *signer)
-{
-  g_autoptr(JsonObject) o = json_object_new ();
-  g_autofree char *computed = morango_certificate_compute_id (morango_key_get_public_string (key), profile, salt);
-  g_autofree char *text = NULL;
-  g_autofree char *sig = NULL;
-  g_autoptr(GError) error = NULL;
-  MorangoCertificate *c;
-
-  json_object_set_string_member (o, "id", id ? id : computed);
-  if (parent_id)
-    json_object_set_string_member (o, "parent_id", parent_id);
-  else
-    json_object_set_null_member (o, "parent_id");
-  json_object_set_string_member (o, "profile", profile);
-  json_object_set_string_member (o, "salt", salt);
-  json_object_set_string_member (o, "scope_definition_id", scope_def);
-  json_object_set_int_member (o, "scope_version", 1);
-  json_object_set_string_member (o, "scope_params", params);
-  json_object_set_string_member (o, "public_key_string", morango_key_get_public_string (key));
-  text = morango_json_dumps_object (o);
-  sig = morango_key_sign (signer, text, -1, &error);
-  g_assert_no_error (error);
-  c = morango_certificate_new_from_serialized (text, sig, &error);
-  g_assert_no_error (error);
-  return c;
-}
 
 typedef struct {
   MorangoDb          *db;
@@ -784,9 +748,9 @@ static void
 test_rule_id (Fixture *f, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(MorangoCertificate) x = forge ("0123456789abcdef0123456789abcdef", morango_certificate_get_id (f->root),
-                                           "facilitydata", "", "root_scope", f->root_params,
-                                           vector_key (6), vector_key (4));
+  g_autoptr(MorangoCertificate) x = morango_test_forge ("0123456789abcdef0123456789abcdef", morango_certificate_get_id (f->root),
+                                                        "facilitydata", "", "root_scope", f->root_params,
+                                                        vector_key (6), vector_key (4));
 
   g_assert_false (morango_certificate_check (x, f->db, &error));
   g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_ID_INVALID);
@@ -799,8 +763,8 @@ test_rule_root_signature (Fixture *f, gconstpointer data)
   g_autofree char *id = morango_certificate_compute_id (morango_key_get_public_string (vector_key (6)),
                                                         "facilitydata", "");
   g_autofree char *params = g_strdup_printf ("{\"user\": \"%s\"}", id);
-  g_autoptr(MorangoCertificate) x = forge (NULL, NULL, "facilitydata", "", "root_scope", params,
-                                           vector_key (6), vector_key (7));
+  g_autoptr(MorangoCertificate) x = morango_test_forge (NULL, NULL, "facilitydata", "", "root_scope", params,
+                                                        vector_key (6), vector_key (7));
 
   g_assert_false (morango_certificate_check (x, f->db, &error));
   g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_SIGNATURE_INVALID);
@@ -811,8 +775,8 @@ test_rule_root_scope (Fixture *f, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
   /* Self-signed, right id, but granting the other root's partitions. */
-  g_autoptr(MorangoCertificate) x = forge (NULL, NULL, "facilitydata", "", "root_scope", f->root_params,
-                                           vector_key (6), vector_key (6));
+  g_autoptr(MorangoCertificate) x = morango_test_forge (NULL, NULL, "facilitydata", "", "root_scope", f->root_params,
+                                                        vector_key (6), vector_key (6));
 
   g_assert_false (morango_certificate_check (x, f->db, &error));
   g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_ROOT_SCOPE_INVALID);
@@ -823,8 +787,8 @@ test_rule_child_signature (Fixture *f, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *params = g_strdup_printf ("{\"user\": \"%s\", \"sub\": \"s2\"}", morango_certificate_get_id (f->root));
-  g_autoptr(MorangoCertificate) x = forge (NULL, morango_certificate_get_id (f->root), "facilitydata", "",
-                                           "subset_scope", params, vector_key (6), vector_key (6));
+  g_autoptr(MorangoCertificate) x = morango_test_forge (NULL, morango_certificate_get_id (f->root), "facilitydata", "",
+                                                        "subset_scope", params, vector_key (6), vector_key (6));
 
   g_assert_false (morango_certificate_check (x, f->db, &error));
   g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_SIGNATURE_INVALID);
@@ -835,8 +799,8 @@ test_rule_subset (Fixture *f, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
   /* Under the subset_scope child, ask for the whole root scope again. */
-  g_autoptr(MorangoCertificate) x = forge (NULL, morango_certificate_get_id (f->child), "facilitydata", "",
-                                           "root_scope", f->root_params, vector_key (6), vector_key (5));
+  g_autoptr(MorangoCertificate) x = morango_test_forge (NULL, morango_certificate_get_id (f->child), "facilitydata", "",
+                                                        "root_scope", f->root_params, vector_key (6), vector_key (5));
 
   g_assert_false (morango_certificate_check (x, f->db, &error));
   g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_SCOPE_NOT_SUBSET);
@@ -847,8 +811,8 @@ test_rule_profile (Fixture *f, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *params = g_strdup_printf ("{\"user\": \"%s\", \"sub\": \"s2\"}", morango_certificate_get_id (f->root));
-  g_autoptr(MorangoCertificate) x = forge (NULL, morango_certificate_get_id (f->root), "otherprofile", "",
-                                           "subset_scope", params, vector_key (6), vector_key (4));
+  g_autoptr(MorangoCertificate) x = morango_test_forge (NULL, morango_certificate_get_id (f->root), "otherprofile", "",
+                                                        "subset_scope", params, vector_key (6), vector_key (4));
 
   g_assert_false (morango_certificate_check (x, f->db, &error));
   g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_PROFILE_INVALID);
@@ -863,8 +827,8 @@ test_rule_root_profile (Fixture *f, gconstpointer data)
   g_autofree char *id = morango_certificate_compute_id (morango_key_get_public_string (vector_key (6)),
                                                         "otherprofile", "");
   g_autofree char *params = g_strdup_printf ("{\"user\": \"%s\"}", id);
-  g_autoptr(MorangoCertificate) x = forge (NULL, NULL, "otherprofile", "", "root_scope", params,
-                                           vector_key (6), vector_key (6));
+  g_autoptr(MorangoCertificate) x = morango_test_forge (NULL, NULL, "otherprofile", "", "root_scope", params,
+                                                        vector_key (6), vector_key (6));
 
   g_assert_false (morango_certificate_check (x, f->db, &error));
   g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_PROFILE_INVALID);
@@ -876,8 +840,8 @@ static void
 test_rule_parent_missing (Fixture *f, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(MorangoCertificate) x = forge (NULL, "ffffffffffffffffffffffffffffffff", "facilitydata", "",
-                                           "subset_scope", f->root_params, vector_key (6), vector_key (4));
+  g_autoptr(MorangoCertificate) x = morango_test_forge (NULL, "ffffffffffffffffffffffffffffffff", "facilitydata", "",
+                                                        "subset_scope", f->root_params, vector_key (6), vector_key (4));
 
   g_assert_false (morango_certificate_check (x, f->db, &error));
   g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_PARENT_MISSING);

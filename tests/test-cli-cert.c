@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include "morango-certificate.h"
-#include "morango-json.h"
 #include "morango-test-util.h"
 
 static char *tmp;           /* one folder for the whole run */
@@ -610,31 +609,11 @@ evil_cert (const char *parent_id,
            MorangoKey *signer,
            char      **id_out)
 {
-  g_autoptr(JsonObject) o = json_object_new ();
-  g_autofree char *id = morango_certificate_compute_id (morango_key_get_public_string (key), profile, salt);
-  g_autofree char *text = NULL;
-  g_autofree char *sig = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(MorangoCertificate) c = NULL;
+  g_autoptr(MorangoCertificate) c = morango_test_forge (NULL, parent_id, profile, salt, scope_def,
+                                                        params, key, signer);
 
-  json_object_set_string_member (o, "id", id);
-  if (parent_id)
-    json_object_set_string_member (o, "parent_id", parent_id);
-  else
-    json_object_set_null_member (o, "parent_id");
-  json_object_set_string_member (o, "profile", profile);
-  json_object_set_string_member (o, "salt", salt);
-  json_object_set_string_member (o, "scope_definition_id", scope_def);
-  json_object_set_int_member (o, "scope_version", 1);
-  json_object_set_string_member (o, "scope_params", params);
-  json_object_set_string_member (o, "public_key_string", morango_key_get_public_string (key));
-  text = morango_json_dumps_object (o);
-  sig = morango_key_sign (signer, text, -1, &error);
-  g_assert_no_error (error);
-  c = morango_certificate_new_from_serialized (text, sig, &error);
-  g_assert_no_error (error);
   if (id_out)
-    *id_out = g_steal_pointer (&id);
+    *id_out = g_strdup (morango_certificate_get_id (c));
   return morango_certificate_to_json (c);
 }
 
