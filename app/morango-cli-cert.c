@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
@@ -18,36 +19,14 @@
 #include "morango-trust.h"
 #include "morango-json.h"
 
-static const char cert_usage[] =
-  N_("Usage: morango [--data-dir DIR] [--description NAME] cert SUBCOMMAND [ARGS…]\n"
-     "\n"
-     "  create-root --scope S [--profile P] [--param KEY=VALUE]…\n"
-     "                          make a root certificate (and its key) on this device\n"
-     "  list                    list the stored certificates, parents first\n"
-     "  show ID                 scope, params, filters and key fingerprint of a certificate\n"
-     "  export ID FILE          write the chain of ID (root first, no private key) to FILE (- for stdout)\n"
-     "  import FILE             import a chain (FILE or - for stdin) whose root is trusted\n"
-     "  trust FILE              import a chain and trust its root from now on\n"
-     "  backup ID FILE --passphrase-file F [--force]\n"
-     "                          write ID with its private key, encrypted, to FILE (mode 0600,\n"
-     "                          - for stdout); --force replaces an existing FILE\n"
-     "  restore FILE --passphrase-file F\n"
-     "                          bring a backed-up certificate and its key onto this device\n"
-     "\n"
-     "Exit status: 0 done, 1 failed, 2 bad command line, 3 refused (invalid,\n"
-     "untrusted or conflicting input, wrong passphrase), 4 not found.\n");
+/* "cert create-root" while a subcommand runs: usage errors point to
+ * its own help. */
+static const char *current_command = "cert";
 
 static int
 usage_error (const char *message)
 {
-  if (message)
-    {
-      g_autofree char *safe = morango_cli_safe (message);
-
-      fprintf (stderr, "morango cert: %s\n", safe);
-    }
-  fputs (_(cert_usage), stderr);
-  return MORANGO_EXIT_USAGE;
+  return morango_cli_usage_error (current_command, "%s", message);
 }
 
 /* One exit code per kind of failure, so scripts can tell a refused
@@ -62,8 +41,8 @@ fail (GError *error)
 
   /* The engine's messages name no command; the hints are ours. */
   if (g_error_matches (error, MORANGO_ERROR, MORANGO_ERROR_CERT_UNTRUSTED))
-    fprintf (stderr, "morango cert: %s. If you know where it comes from, trust it with "
-             "“morango cert trust FILE” (FILE holding that chain), then try again\n", safe);
+    fprintf (stderr, _("morango cert: %s. If you know where it comes from, trust it with "
+                       "“morango cert trust FILE” (FILE holding that chain), then try again\n"), safe);
   else
     fprintf (stderr, "morango cert: %s\n", safe);
   if (error->domain == G_FILE_ERROR && error->code == G_FILE_ERROR_NOENT)
@@ -154,6 +133,52 @@ is_backup (const char *text)
          g_strcmp0 (json_object_get_string_member (o, "format"), "morango-certificate-backup") == 0;
 }
 
+/* The terminal as it was before echo went off, for a signal that ends
+ * the program at the prompt. */
+static struct termios saved_terminal;
+static volatile sig_atomic_t terminal_quiet;
+
+static void
+restore_terminal_and_die (int signum)
+{
+  /* Only async-signal-safe calls here. */
+  if (terminal_quiet)
+    tcsetattr (STDIN_FILENO, TCSANOW, &saved_terminal);
+  signal (signum, SIG_DFL);
+  raise (signum);
+}
+
+static const int prompt_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+
+/* One line typed without echo; Ctrl+C (or any other way the program is
+ * ended meanwhile) gives the terminal back as it was. */
+static gboolean
+read_quietly (char   *line,
+              size_t  size)
+{
+  struct sigaction quiet_action = { 0 }, old_actions[G_N_ELEMENTS (prompt_signals)];
+  struct termios quiet;
+  char *got;
+
+  if (tcgetattr (STDIN_FILENO, &saved_terminal) != 0)
+    return fgets (line, size, stdin) != NULL;
+  quiet_action.sa_handler = restore_terminal_and_die;
+  sigemptyset (&quiet_action.sa_mask);
+  for (guint i = 0; i < G_N_ELEMENTS (prompt_signals); i++)
+    sigaction (prompt_signals[i], &quiet_action, &old_actions[i]);
+  quiet = saved_terminal;
+  quiet.c_lflag &= ~ECHO;
+  terminal_quiet = 1;
+  tcsetattr (STDIN_FILENO, TCSANOW, &quiet);
+  got = fgets (line, size, stdin);
+  tcsetattr (STDIN_FILENO, TCSANOW, &saved_terminal);
+  terminal_quiet = 0;
+  for (guint i = 0; i < G_N_ELEMENTS (prompt_signals); i++)
+    sigaction (prompt_signals[i], &old_actions[i], NULL);
+  fputc ('\n', stderr);
+  return got != NULL;
+}
+
 /* The passphrase from a file's first line, or typed at a terminal;
  * never a prompt when nobody is there to answer. */
 static char *
@@ -162,7 +187,6 @@ read_passphrase (const char *file,
                  GError    **error)
 {
   g_autofree char *text = NULL;
-  struct termios old, quiet;
   char line[1024];
   char *nl;
 
@@ -178,21 +202,14 @@ read_passphrase (const char *file,
   if (!isatty (STDIN_FILENO))
     {
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                           "No passphrase: give --passphrase-file (standard input is not a terminal)");
+                           _("No passphrase: give --passphrase-file (standard input is not a terminal)"));
       return NULL;
     }
   fputs (_("Passphrase: "), stderr);
   fflush (stderr);
-  tcgetattr (STDIN_FILENO, &old);
-  quiet = old;
-  quiet.c_lflag &= ~ECHO;
-  tcsetattr (STDIN_FILENO, TCSANOW, &quiet);
-  nl = fgets (line, sizeof line, stdin);
-  tcsetattr (STDIN_FILENO, TCSANOW, &old);
-  fputc ('\n', stderr);
-  if (nl == NULL)
+  if (!read_quietly (line, sizeof line))
     {
-      g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, "No passphrase given");
+      g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, _("No passphrase given"));
       return NULL;
     }
   line[strcspn (line, "\r\n")] = '\0';
@@ -203,104 +220,55 @@ read_passphrase (const char *file,
 
       fputs (_("Passphrase again: "), stderr);
       fflush (stderr);
-      tcsetattr (STDIN_FILENO, TCSANOW, &quiet);
-      nl = fgets (again, sizeof again, stdin);
-      tcsetattr (STDIN_FILENO, TCSANOW, &old);
-      fputc ('\n', stderr);
-      if (nl)
-        again[strcspn (again, "\r\n")] = '\0';
-      if (nl == NULL || !g_str_equal (again, text))
+      if (!read_quietly (again, sizeof again) ||
+          (again[strcspn (again, "\r\n")] = '\0', !g_str_equal (again, text)))
         {
-          g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, "The passphrases differ");
+          g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, _("The passphrases differ"));
           return NULL;
         }
     }
   return g_steal_pointer (&text);
 }
 
-/* Options shared by the subcommands; positional arguments are kept in
+/* What the subcommands' options hold; positional arguments are kept in
  * order. */
 typedef struct {
   GPtrArray  *args;
-  const char *scope;
-  const char *profile;
-  const char *passphrase_file;
+  char       *scope;
+  char       *profile;
+  char       *passphrase_file;
   JsonObject *params;
-  const char *data_dir;
-  const char *description;
   gboolean    force;
 } CertArgs;
 
-static int
-parse_args (CertArgs *a,
-            int       argc,
-            char    **argv)
+static gboolean
+take_param (const char  *option_name,
+            const char  *value,
+            gpointer     data,
+            GError     **error)
 {
-  for (int i = 0; i < argc; i++)
+  CertArgs *a = data;
+  const char *eq = strchr (value, '=');
+  g_autofree char *key = NULL;
+
+  if (eq == NULL || eq == value)
     {
-      const char *arg = argv[i];
-      const char **target = NULL;
-
-      if (g_str_equal (arg, "--help") || g_str_equal (arg, "-h"))
-        {
-          fputs (_(cert_usage), stdout);
-          return MORANGO_EXIT_OK;
-        }
-      if (g_str_equal (arg, "--force"))
-        {
-          a->force = TRUE;
-          continue;
-        }
-      if (g_str_equal (arg, "--scope"))
-        target = &a->scope;
-      else if (g_str_equal (arg, "--profile"))
-        target = &a->profile;
-      else if (g_str_equal (arg, "--passphrase-file"))
-        target = &a->passphrase_file;
-      else if (g_str_equal (arg, "--data-dir"))
-        target = &a->data_dir;
-      else if (g_str_equal (arg, "--description"))
-        target = &a->description;
-      else if (g_str_equal (arg, "--param"))
-        {
-          const char *eq;
-
-          if (i + 1 >= argc || (eq = strchr (argv[i + 1], '=')) == NULL || eq == argv[i + 1])
-            return usage_error ("--param needs KEY=VALUE");
-          if (a->params == NULL)
-            a->params = json_object_new ();
-          {
-            g_autofree char *key = g_strndup (argv[i + 1], eq - argv[i + 1]);
-
-            /* The last one would win without a word. */
-            if (json_object_has_member (a->params, key))
-              {
-                g_autofree char *msg = g_strdup_printf ("--param %s is given twice", key);
-                return usage_error (msg);
-              }
-            json_object_set_string_member (a->params, key, eq + 1);
-          }
-          i++;
-          continue;
-        }
-      else if (arg[0] == '-' && arg[1] != '\0')
-        {
-          g_autofree char *msg = g_strdup_printf ("unknown option “%s”", arg);
-          return usage_error (msg);
-        }
-      else
-        {
-          g_ptr_array_add (a->args, (gpointer) arg);
-          continue;
-        }
-      if (i + 1 >= argc)
-        {
-          g_autofree char *msg = g_strdup_printf ("%s needs a value", arg);
-          return usage_error (msg);
-        }
-      *target = argv[++i];
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("%s needs KEY=VALUE, not “%s”"), option_name, value);
+      return FALSE;
     }
-  return -1;
+  key = g_strndup (value, eq - value);
+  if (a->params == NULL)
+    a->params = json_object_new ();
+  /* The last one would win without a word. */
+  if (json_object_has_member (a->params, key))
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("%s %s is given twice"), option_name, key);
+      return FALSE;
+    }
+  json_object_set_string_member (a->params, key, eq + 1);
+  return TRUE;
 }
 
 static int
@@ -312,17 +280,27 @@ cmd_create_root (MorangoDb *db,
   g_autoptr(MorangoCertificate) cert = NULL;
 
   if (a->scope == NULL || a->args->len != 0)
-    return usage_error ("create-root needs --scope S and no other arguments");
+    return usage_error (_("create-root needs --scope S and no other arguments"));
   def = morango_scope_definition_load (db, a->scope, &error);
   if (def == NULL)
-    return fail (error);
+    {
+      int rc = fail (error);
+
+      if (g_error_matches (error, MORANGO_ERROR, MORANGO_ERROR_UNKNOWN_SCOPE_DEFINITION))
+        {
+          g_autofree char *list = morango_cli_describe_scopes ();
+
+          fprintf (stderr, "%s\n", list);
+        }
+      return rc;
+    }
   if (a->profile && !g_str_equal (a->profile, def->profile))
     {
       g_autofree char *id = morango_cli_safe (def->id);
       g_autofree char *profile = morango_cli_safe (def->profile);
       g_autofree char *wanted = morango_cli_safe (a->profile);
 
-      fprintf (stderr, "morango cert: scope definition “%s” belongs to profile “%s”, not “%s”\n",
+      fprintf (stderr, _("morango cert: scope definition “%s” belongs to profile “%s”, not “%s”\n"),
                id, profile, wanted);
       return MORANGO_EXIT_REFUSED;
     }
@@ -330,7 +308,7 @@ cmd_create_root (MorangoDb *db,
   if (a->params && def->primary_scope_param_key &&
       json_object_has_member (a->params, def->primary_scope_param_key))
     {
-      g_autofree char *msg = g_strdup_printf ("--param %s: scope definition “%s” sets %s to the new root's id",
+      g_autofree char *msg = g_strdup_printf (_("--param %s: scope definition “%s” sets %s to the new root's id"),
                                               def->primary_scope_param_key, def->id,
                                               def->primary_scope_param_key);
       return usage_error (msg);
@@ -354,7 +332,7 @@ cmd_list (MorangoDb *db,
   g_autoptr(GPtrArray) all = NULL;
 
   if (a->args->len != 0)
-    return usage_error ("list takes no arguments");
+    return usage_error (_("list takes no arguments"));
   all = morango_certificate_list (db, &error);
   if (all == NULL)
     return fail (error);
@@ -386,7 +364,7 @@ print_filter (const char    *label,
     {
       g_autofree char *e = morango_cli_safe (morango_filter_get_entry (filter, i));
 
-      printf ("%s%s\n", i == 0 ? "" : "                  ", *e ? e : "\"\" (everything)");
+      printf ("%s%s\n", i == 0 ? "" : "                  ", *e ? e : _("\"\" (everything)"));
     }
 }
 
@@ -407,7 +385,7 @@ cmd_show (MorangoDb *db,
   const char *root_id;
 
   if (a->args->len != 1)
-    return usage_error ("show needs one certificate id");
+    return usage_error (_("show needs one certificate id"));
   c = morango_certificate_load (db, g_ptr_array_index (a->args, 0), &error);
   if (c == NULL)
     return fail (error);
@@ -438,20 +416,20 @@ cmd_show (MorangoDb *db,
   safe_salt = *morango_certificate_get_salt (c) ? morango_cli_safe (morango_certificate_get_salt (c))
                                                  : g_strdup ("(none)");
 
-  printf ("%-18s%s\n", "id:", safe_id);
-  printf ("%-18s%s\n", "parent:", safe_parent);
-  printf ("%-18s%s (%s)\n", "root:", safe_root,
-          morango_trust_is_trusted (db, root_id) ? "trusted" : "NOT trusted");
-  printf ("%-18s%s\n", "profile:", safe_profile);
-  printf ("%-18s%s, version %" G_GINT64_FORMAT "\n", "scope:", safe_scope,
-          morango_certificate_get_scope_version (c));
-  printf ("%-18s%s\n", "description:", safe_description);
-  printf ("%-18s%s\n", "params:", safe_params);
-  print_filter ("read:", morango_scope_get_read (scope));
-  print_filter ("write:", morango_scope_get_write (scope));
-  printf ("%-18s%s\n", "salt:", safe_salt);
-  printf ("%-18s%s\n", "fingerprint:", fingerprint);
-  printf ("%-18s%s\n", "private key:", morango_certificate_has_private_key (c) ? "held on this device" : "not held");
+  printf ("%-18s%s\n", _("id:"), safe_id);
+  printf ("%-18s%s\n", _("parent:"), safe_parent);
+  printf ("%-18s%s (%s)\n", _("root:"), safe_root,
+          morango_trust_is_trusted (db, root_id) ? _("trusted") : _("NOT trusted"));
+  printf ("%-18s%s\n", _("profile:"), safe_profile);
+  printf (_("%-18s%s, version %lld\n"), _("scope:"), safe_scope,
+          (long long) morango_certificate_get_scope_version (c));
+  printf ("%-18s%s\n", _("description:"), safe_description);
+  printf ("%-18s%s\n", _("params:"), safe_params);
+  print_filter (_("read:"), morango_scope_get_read (scope));
+  print_filter (_("write:"), morango_scope_get_write (scope));
+  printf ("%-18s%s\n", _("salt:"), safe_salt);
+  printf ("%-18s%s\n", _("fingerprint:"), fingerprint);
+  printf ("%-18s%s\n", _("private key:"), morango_certificate_has_private_key (c) ? _("held on this device") : _("not held"));
   return MORANGO_EXIT_OK;
 }
 
@@ -464,7 +442,7 @@ cmd_export (MorangoDb *db,
   const char *file;
 
   if (a->args->len != 2)
-    return usage_error ("export needs a certificate id and a file");
+    return usage_error (_("export needs a certificate id and a file"));
   text = morango_certificate_chain_export_text (db, g_ptr_array_index (a->args, 0), &error);
   if (text == NULL)
     return fail (error);
@@ -480,7 +458,7 @@ cmd_export (MorangoDb *db,
     {
       g_autofree char *safe = morango_cli_safe (file);
 
-      fprintf (stderr, "morango cert: “%s” is a directory\n", safe);
+      fprintf (stderr, _("morango cert: “%s” is a directory\n"), safe);
       return MORANGO_EXIT_FAILURE;
     }
   else if (!g_file_set_contents (file, text, -1, &error))
@@ -507,8 +485,8 @@ cmd_import (MorangoDb *db,
     {
       g_autofree char *file = morango_cli_safe (g_ptr_array_index (a->args, 0));
 
-      fprintf (stderr, "morango cert: “%s” is a certificate backup, not a chain; bring it onto "
-               "this device with “morango cert restore %s --passphrase-file F”\n", file, file);
+      fprintf (stderr, _("morango cert: “%s” is a certificate backup, not a chain; bring it onto "
+                         "this device with “morango cert restore %s --passphrase-file F”\n"), file, file);
       return MORANGO_EXIT_REFUSED;
     }
   last = morango_certificate_chain_import_text (db, text, NULL,
@@ -525,8 +503,8 @@ cmd_import (MorangoDb *db,
     g_autofree char *id = morango_cli_safe (morango_certificate_get_id (last));
 
     if (trust)
-      printf ("Trusted root %s\n", root);
-    printf ("Imported %s\n", id);
+      printf (_("Trusted root %s\n"), root);
+    printf (_("Imported %s\n"), id);
   }
   return MORANGO_EXIT_OK;
 }
@@ -557,12 +535,12 @@ write_backup (const char *file,
   if (exists && passphrase_file != NULL && g_stat (passphrase_file, &pass) == 0 &&
       target.st_dev == pass.st_dev && target.st_ino == pass.st_ino)
     {
-      fprintf (stderr, "morango cert: “%s” is the passphrase file; the backup was not written\n", safe_file);
+      fprintf (stderr, _("morango cert: “%s” is the passphrase file; the backup was not written\n"), safe_file);
       return MORANGO_EXIT_REFUSED;
     }
   if (exists && S_ISDIR (target.st_mode))
     {
-      fprintf (stderr, "morango cert: “%s” is a directory\n", safe_file);
+      fprintf (stderr, _("morango cert: “%s” is a directory\n"), safe_file);
       return MORANGO_EXIT_FAILURE;
     }
   if (force)
@@ -581,10 +559,10 @@ write_backup (const char *file,
 
       if (saved == EEXIST)
         {
-          fprintf (stderr, "morango cert: “%s” exists; give --force to replace it\n", safe_file);
+          fprintf (stderr, _("morango cert: “%s” exists; give --force to replace it\n"), safe_file);
           return MORANGO_EXIT_REFUSED;
         }
-      fprintf (stderr, "morango cert: cannot create “%s”: %s\n", safe_file, g_strerror (saved));
+      fprintf (stderr, _("morango cert: cannot create “%s”: %s\n"), safe_file, g_strerror (saved));
       return saved == ENOENT ? MORANGO_EXIT_NOTFOUND : MORANGO_EXIT_FAILURE;
     }
   {
@@ -602,7 +580,7 @@ write_backup (const char *file,
 
             close (fd);
             g_unlink (file);
-            fprintf (stderr, "morango cert: cannot write “%s”: %s\n", safe_file, g_strerror (saved));
+            fprintf (stderr, _("morango cert: cannot write “%s”: %s\n"), safe_file, g_strerror (saved));
             return MORANGO_EXIT_FAILURE;
           }
         done += n;
@@ -612,7 +590,7 @@ write_backup (const char *file,
         int saved = errno;
 
         g_unlink (file);
-        fprintf (stderr, "morango cert: cannot write “%s”: %s\n", safe_file, g_strerror (saved));
+        fprintf (stderr, _("morango cert: cannot write “%s”: %s\n"), safe_file, g_strerror (saved));
         return MORANGO_EXIT_FAILURE;
       }
   }
@@ -630,7 +608,7 @@ cmd_backup (MorangoDb *db,
   int rc;
 
   if (a->args->len != 2)
-    return usage_error ("backup needs a certificate id and a file");
+    return usage_error (_("backup needs a certificate id and a file"));
   file = g_ptr_array_index (a->args, 1);
   passphrase = read_passphrase (a->passphrase_file, TRUE, &error);
   if (passphrase == NULL)
@@ -645,7 +623,7 @@ cmd_backup (MorangoDb *db,
     g_autofree char *id = morango_cli_safe (g_ptr_array_index (a->args, 0));
     g_autofree char *safe = morango_cli_safe (file);
 
-    printf ("Backed up %s to %s\n", id, safe);
+    printf (_("Backed up %s to %s\n"), id, safe);
   }
   return MORANGO_EXIT_OK;
 }
@@ -660,7 +638,7 @@ cmd_restore (MorangoDb *db,
   g_autoptr(MorangoCertificate) c = NULL;
 
   if (a->args->len != 1)
-    return usage_error ("restore needs one file");
+    return usage_error (_("restore needs one file"));
   text = read_input (g_ptr_array_index (a->args, 0), &error);
   if (text == NULL)
     return fail (error);
@@ -673,36 +651,123 @@ cmd_restore (MorangoDb *db,
   {
     g_autofree char *id = morango_cli_safe (morango_certificate_get_id (c));
 
-    printf ("Restored %s with its private key\n", id);
+    printf (_("Restored %s with its private key\n"), id);
   }
   return MORANGO_EXIT_OK;
 }
 
-/* The argument counts each cmd_*() checks again, and a passphrase that
- * cannot be asked for; -1 when the command line is complete. */
-static int
-check_args (const char *sub,
-            CertArgs   *a)
+enum {
+  OPT_SCOPE      = 1 << 0,
+  OPT_PROFILE    = 1 << 1,
+  OPT_PARAM      = 1 << 2,
+  OPT_PASSPHRASE = 1 << 3,
+  OPT_FORCE      = 1 << 4,
+};
+
+typedef struct {
+  const char *name;
+  const char *parameters;    /* for the usage line */
+  const char *summary;
+  guint       n_args;
+  guint       options;
+  int       (*run) (MorangoDb *db, CertArgs *a);
+} CertCommand;
+
+static int cmd_import_only (MorangoDb *db, CertArgs *a) { return cmd_import (db, a, FALSE); }
+static int cmd_trust       (MorangoDb *db, CertArgs *a) { return cmd_import (db, a, TRUE); }
+
+static const CertCommand cert_commands[] = {
+  { "create-root", "",        N_("Make a root certificate, and its key, on this device."),
+    0, OPT_SCOPE | OPT_PROFILE | OPT_PARAM, cmd_create_root },
+  { "list",        "",        N_("List the stored certificates, parents first."), 0, 0, cmd_list },
+  { "show",        N_("ID"),  N_("Scope, params, filters and key fingerprint of a certificate."), 1, 0, cmd_show },
+  { "export",      N_("ID FILE"), N_("Write the chain of ID (root first, no private key) to FILE (- for "
+                                     "standard output)."), 2, 0, cmd_export },
+  { "import",      N_("FILE"), N_("Import a chain (FILE, or - for standard input) whose root is trusted."),
+    1, 0, cmd_import_only },
+  { "trust",       N_("FILE"), N_("Import a chain and trust its root from now on."), 1, 0, cmd_trust },
+  { "backup",      N_("ID FILE"), N_("Write ID with its private key, encrypted with a passphrase, to FILE "
+                                     "(mode 0600, - for standard output)."),
+    2, OPT_PASSPHRASE | OPT_FORCE, cmd_backup },
+  { "restore",     N_("FILE"), N_("Bring a backed-up certificate and its key onto this device."),
+    1, OPT_PASSPHRASE, cmd_restore },
+};
+
+static const CertCommand *
+find_command (const char *name)
 {
-  static const struct { const char *sub; guint n_args; } arity[] = {
-    { "create-root", 0 }, { "list", 0 }, { "show", 1 }, { "export", 2 },
-    { "import", 1 }, { "trust", 1 }, { "backup", 2 }, { "restore", 1 },
+  for (guint i = 0; i < G_N_ELEMENTS (cert_commands); i++)
+    if (g_str_equal (cert_commands[i].name, name))
+      return &cert_commands[i];
+  return NULL;
+}
+
+/* The subcommand: the first argument that is neither an option nor an
+ * option's value, so options may come before it as well. */
+static int
+find_subcommand (int    argc,
+                 char **argv)
+{
+  static const char *takes_value[] = {
+    "--scope", "--profile", "--param", "--passphrase-file", "--data-dir", "--description",
   };
 
-  for (guint i = 0; i < G_N_ELEMENTS (arity); i++)
-    if (g_str_equal (sub, arity[i].sub) && a->args->len != arity[i].n_args)
-      {
-        g_autofree char *msg = g_strdup_printf ("%s takes %u argument%s; see below",
-                                                sub, arity[i].n_args,
-                                                arity[i].n_args == 1 ? "" : "s");
-        return usage_error (msg);
-      }
-  if (g_str_equal (sub, "create-root") && a->scope == NULL)
-    return usage_error ("create-root needs --scope S and no other arguments");
-  if ((g_str_equal (sub, "backup") || g_str_equal (sub, "restore")) &&
-      a->passphrase_file == NULL && !isatty (STDIN_FILENO))
-    return usage_error ("No passphrase: give --passphrase-file (standard input is not a terminal)");
+  for (int i = 1; i < argc; i++)
+    {
+      if (g_str_equal (argv[i], "--"))
+        return i + 1 < argc ? i + 1 : -1;
+      if (argv[i][0] != '-' || argv[i][1] == '\0')
+        return i;
+      for (guint k = 0; k < G_N_ELEMENTS (takes_value); k++)
+        if (g_str_equal (argv[i], takes_value[k]))
+          {
+            i++;
+            break;
+          }
+    }
   return -1;
+}
+
+static void
+print_overview (FILE *out)
+{
+  fprintf (out, "%s\n  morango cert %s\n\n%s\n", _("Usage:"), _("SUBCOMMAND [OPTION…] [ARGS…]"),
+           _("Certificates, keys and trust."));
+  fprintf (out, "\n%s\n", _("Subcommands:"));
+  for (guint i = 0; i < G_N_ELEMENTS (cert_commands); i++)
+    fprintf (out, "  %-12s %s\n", cert_commands[i].name, _(cert_commands[i].summary));
+  fprintf (out, "\n%s\n\n%s\n",
+           _("Run “morango cert SUBCOMMAND --help” for its options."),
+           _("Exit status: 0 done, 1 failed, 2 bad command line, 3 refused (invalid, untrusted or "
+             "conflicting input, wrong passphrase), 4 not found."));
+}
+
+/* An unknown scope is refused before a new folder is made for it, with
+ * the definitions that exist. */
+static int
+check_scope (const char *scope)
+{
+  g_autoptr(GPtrArray) defs = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *db_path = g_build_filename (morango_cli_get_data_dir (), MORANGO_STORE_FOLDER_DB, NULL);
+
+  /* An existing folder may also know definitions that came with
+   * imported chains: the engine decides there. */
+  if (g_file_test (db_path, G_FILE_TEST_EXISTS))
+    return -1;
+  defs = morango_cli_scope_definitions (NULL, &error);
+  if (defs == NULL)
+    return fail (error);
+  for (guint i = 0; i < defs->len; i++)
+    if (g_str_equal (((MorangoScopeDefinition *) g_ptr_array_index (defs, i))->id, scope))
+      return -1;
+  {
+    g_autofree char *safe = morango_cli_safe (scope);
+    g_autofree char *list = morango_cli_describe_scopes ();
+
+    fprintf (stderr, _("morango cert: unknown scope definition “%s”\n%s\n"), safe, list);
+  }
+  return MORANGO_EXIT_REFUSED;
 }
 
 int
@@ -711,85 +776,110 @@ morango_cli_cert (const char *data_dir,
                   char      **argv)
 {
   g_autoptr(GPtrArray) args = g_ptr_array_new ();
+  g_autoptr(GPtrArray) sub_argv = g_ptr_array_new ();
+  g_autoptr(GOptionContext) context = NULL;
   g_autoptr(MorangoDb) db = NULL;
   g_autoptr(GError) error = NULL;
-  CertArgs a = { args, NULL, NULL, NULL, NULL, NULL, NULL, FALSE };
-  const char *sub;
-  int rc;
+  g_autofree char *command = NULL;
+  g_autoptr(GArray) entries = g_array_new (TRUE, TRUE, sizeof (GOptionEntry));
+  CertArgs a = { args, NULL, NULL, NULL, NULL, FALSE };
+  const CertCommand *cmd;
+  int sub, rc, n;
+  char **v;
 
-  if (argc < 2)
-    return usage_error (NULL);
-  /* Options may come before or after the subcommand. */
-  rc = parse_args (&a, argc - 1, argv + 1);
+  (void) data_dir;
+  sub = find_subcommand (argc, argv);
+  if (sub < 0)
+    {
+      for (int i = 1; i < argc; i++)
+        if (g_str_equal (argv[i], "--help") || g_str_equal (argv[i], "-h"))
+          {
+            print_overview (stdout);
+            return MORANGO_EXIT_OK;
+          }
+      return morango_cli_usage_error ("cert", _("a subcommand is needed"));
+    }
+  if (g_str_equal (argv[sub], "help"))
+    {
+      print_overview (stdout);
+      return MORANGO_EXIT_OK;
+    }
+  cmd = find_command (argv[sub]);
+  if (cmd == NULL)
+    return morango_cli_usage_error ("cert", _("unknown subcommand “%s”"), argv[sub]);
+
+  command = g_strdup_printf ("cert %s", cmd->name);
+  current_command = command;
+  {
+    const GOptionEntry all[] = {
+      { "scope", 0, 0, G_OPTION_ARG_STRING, &a.scope, N_("Scope definition of the new root"), N_("S") },
+      { "profile", 0, 0, G_OPTION_ARG_STRING, &a.profile, N_("Refuse a scope definition of another profile"), N_("P") },
+      { "param", 0, 0, G_OPTION_ARG_CALLBACK, take_param, N_("A scope parameter (repeatable)"), N_("KEY=VALUE") },
+      { "passphrase-file", 0, 0, G_OPTION_ARG_FILENAME, &a.passphrase_file,
+        N_("Read the passphrase from the first line of F (default: ask on the terminal)"), N_("F") },
+      { "force", 0, 0, G_OPTION_ARG_NONE, &a.force, N_("Replace an existing FILE"), NULL },
+    };
+    const guint flags[] = { OPT_SCOPE, OPT_PROFILE, OPT_PARAM, OPT_PASSPHRASE, OPT_FORCE };
+
+    for (guint i = 0; i < G_N_ELEMENTS (all); i++)
+      if (cmd->options & flags[i])
+        g_array_append_val (entries, all[i]);
+  }
+  {
+    g_autofree char *parameters = *cmd->parameters ? g_strdup (_(cmd->parameters)) : g_strdup ("");
+
+    context = morango_cli_context_new (parameters, _(cmd->summary), (GOptionEntry *) entries->data, &a);
+  }
+  /* argv without the subcommand. */
+  g_ptr_array_add (sub_argv, command);
+  for (int i = 1; i < argc; i++)
+    if (i != sub)
+      g_ptr_array_add (sub_argv, argv[i]);
+  g_ptr_array_add (sub_argv, NULL);
+  n = sub_argv->len - 1;
+  v = (char **) sub_argv->pdata;
+
+  rc = morango_cli_parse (context, command, cmd->options & OPT_SCOPE ? MORANGO_CLI_HELP_SCOPES : NULL, &n, &v);
   if (rc >= 0)
     goto out;
-  if (args->len == 0)
-    {
-      rc = usage_error (NULL);
-      goto out;
-    }
-  sub = g_ptr_array_steal_index (args, 0);
-  if (g_str_equal (sub, "help"))
-    {
-      fputs (_(cert_usage), stdout);
-      rc = MORANGO_EXIT_OK;
-      goto out;
-    }
-  if (a.data_dir)
-    data_dir = a.data_dir;
-  if (a.description)
-    morango_cli_set_description (a.description);
-
-  if (!g_str_equal (sub, "create-root") && !g_str_equal (sub, "list") && !g_str_equal (sub, "show") &&
-      !g_str_equal (sub, "export") && !g_str_equal (sub, "import") && !g_str_equal (sub, "trust") &&
-      !g_str_equal (sub, "backup") && !g_str_equal (sub, "restore"))
-    {
-      g_autofree char *msg = g_strdup_printf ("unknown subcommand “%s”", sub);
-      rc = usage_error (msg);
-      goto out;
-    }
-  if (a.force && !g_str_equal (sub, "backup"))
-    {
-      rc = usage_error ("--force only goes with backup");
-      goto out;
-    }
-  if (a.params && !g_str_equal (sub, "create-root"))
-    {
-      rc = usage_error ("--param only goes with create-root");
-      goto out;
-    }
+  for (int i = 1; i < n; i++)
+    if (!g_str_equal (v[i], "--"))
+      g_ptr_array_add (args, v[i]);
 
   /* A bad command line is told before the folder is opened: it must
    * create nothing. */
-  rc = check_args (sub, &a);
-  if (rc >= 0)
+  if (args->len != cmd->n_args)
+    {
+      rc = cmd->n_args == 0 ? usage_error (_("takes no arguments"))
+                            : morango_cli_usage_error (command, _("needs %s"), _(cmd->parameters));
+      goto out;
+    }
+  if ((cmd->options & OPT_SCOPE) && a.scope == NULL)
+    {
+      rc = usage_error (_("--scope S is needed"));
+      goto out;
+    }
+  if ((cmd->options & OPT_PASSPHRASE) && a.passphrase_file == NULL && !isatty (STDIN_FILENO))
+    {
+      rc = usage_error (_("no passphrase: give --passphrase-file (standard input is not a terminal)"));
+      goto out;
+    }
+  if (a.scope && (rc = check_scope (a.scope)) >= 0)
     goto out;
 
-  db = open_db (data_dir, &error);
+  db = open_db (morango_cli_get_data_dir (), &error);
   if (db == NULL)
     {
       rc = fail (error);
       goto out;
     }
-
-  if (g_str_equal (sub, "create-root"))
-    rc = cmd_create_root (db, &a);
-  else if (g_str_equal (sub, "list"))
-    rc = cmd_list (db, &a);
-  else if (g_str_equal (sub, "show"))
-    rc = cmd_show (db, &a);
-  else if (g_str_equal (sub, "export"))
-    rc = cmd_export (db, &a);
-  else if (g_str_equal (sub, "import"))
-    rc = cmd_import (db, &a, FALSE);
-  else if (g_str_equal (sub, "trust"))
-    rc = cmd_import (db, &a, TRUE);
-  else if (g_str_equal (sub, "backup"))
-    rc = cmd_backup (db, &a);
-  else
-    rc = cmd_restore (db, &a);
+  rc = cmd->run (db, &a);
 
 out:
+  current_command = "cert";
   g_clear_pointer (&a.params, json_object_unref);
+  g_free (a.scope);
+  g_free (a.profile);
+  g_free (a.passphrase_file);
   return rc;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "morango-cli.h"
+#include "morango-profile.h"
 #include "morango-store.h"
 
 static const MorangoCliCommand commands[] = {
@@ -77,7 +78,10 @@ morango_cli_default_data_dir (void)
   return g_build_filename (g_get_user_data_dir (), "morango-sync", NULL);
 }
 
-static char *cli_description;   /* --description, before or after the command */
+/* --data-dir and --description, before or after the command: the last
+ * one given wins. */
+static char *cli_data_dir;
+static char *cli_description;
 
 void
 morango_cli_set_description (const char *description)
@@ -86,16 +90,79 @@ morango_cli_set_description (const char *description)
   cli_description = g_strdup (description);
 }
 
+static gboolean
+take_data_dir (const char  *option_name,
+               const char  *value,
+               gpointer     data,
+               GError     **error)
+{
+  if (*value == '\0')
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("%s needs a directory"), option_name);
+      return FALSE;
+    }
+  g_free (cli_data_dir);
+  cli_data_dir = g_strdup (value);
+  return TRUE;
+}
+
+static gboolean
+take_description (const char  *option_name,
+                  const char  *value,
+                  gpointer     data,
+                  GError     **error)
+{
+  if (*value == '\0')
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("%s needs a description name"), option_name);
+      return FALSE;
+    }
+  morango_cli_set_description (value);
+  return TRUE;
+}
+
+static const GOptionEntry folder_entries[] = {
+  { "data-dir", 0, 0, G_OPTION_ARG_CALLBACK, take_data_dir,
+    N_("Where the database and keys live (default: $XDG_DATA_HOME/morango-sync)"), N_("DIR") },
+  { "description", 0, 0, G_OPTION_ARG_CALLBACK, take_description,
+    N_("Profile description of a new data folder (default: $MORANGO_DESCRIPTION, else "
+       "kolibri-like); an existing folder holding another is refused"), N_("NAME") },
+  { NULL }
+};
+
+const char *
+morango_cli_get_data_dir (void)
+{
+  if (cli_data_dir == NULL)
+    cli_data_dir = morango_cli_default_data_dir ();
+  return cli_data_dir;
+}
+
+/* The description a new folder would get. */
+static const char *
+wanted_description (void)
+{
+  const char *env = g_getenv ("MORANGO_DESCRIPTION");
+
+  if (cli_description)
+    return cli_description;
+  return env && *env ? env : NULL;
+}
+
 MorangoStore *
 morango_cli_open_store (const char  *data_dir,
                         GError     **error)
 {
-  const char *env = g_getenv ("MORANGO_DESCRIPTION");
-  const char *description = cli_description ? cli_description : (env && *env ? env : NULL);
+  const char *description = wanted_description ();
   g_autoptr(MorangoHostInfo) host = morango_host_info_new_from_system ();
   g_autoptr(MorangoRandom) random = morango_random_new_secure ();
   MorangoStore *store;
 
+  /* A --data-dir given after the command wins over the one before it. */
+  if (cli_data_dir)
+    data_dir = cli_data_dir;
   /* NULL: the folder's own description, or the default for a new one. */
   store = morango_store_open_folder (data_dir, description, host, random, error);
   if (store == NULL && description != NULL && error && *error &&
@@ -104,101 +171,231 @@ morango_cli_open_store (const char  *data_dir,
   return store;
 }
 
-static void
-print_usage (FILE *out)
+GPtrArray *
+morango_cli_scope_definitions (char   **description,
+                               GError **error)
 {
-  fprintf (out,
-           _("Usage: morango [--data-dir DIR] COMMAND [ARGS…]\n"
-             "\n"
-             "The Morango Sync peer without a display: for servers and scripts.\n"
-             "\n"
-             "Options:\n"
-             "  --data-dir DIR   where the database and keys live\n"
-             "                   (default: $XDG_DATA_HOME/morango-sync)\n"
-             "  --description NAME\n"
-             "                   profile description of a new data folder (default:\n"
-             "                   $MORANGO_DESCRIPTION, else kolibri-like); an existing\n"
-             "                   folder holding another is refused\n"
-             "  --help           show this help\n"
-             "  --version        print the version\n"
-             "\n"
-             "Commands:\n"));
-  for (guint i = 0; commands[i].name != NULL; i++)
-    fprintf (out, "  %-16s %s\n", commands[i].name, _(commands[i].summary));
-  fprintf (out, _("\nRun “morango COMMAND --help” for a command's own options.\n"));
+  g_autofree char *db_path = g_build_filename (morango_cli_get_data_dir (), MORANGO_STORE_FOLDER_DB, NULL);
+  g_autoptr(MorangoProfile) profile = NULL;
+  GPtrArray *defs, *out;
+
+  /* An existing folder names its own description; a new one is not
+   * made just to answer. */
+  if (g_file_test (db_path, G_FILE_TEST_EXISTS))
+    {
+      g_autoptr(MorangoStore) store = morango_cli_open_store (NULL, error);
+
+      if (store == NULL)
+        return NULL;
+      profile = g_object_ref (morango_store_get_profile (store));
+    }
+  else
+    {
+      const char *name = wanted_description ();
+
+      profile = morango_profile_new_by_name (name ? name : MORANGO_STORE_DEFAULT_DESCRIPTION, error);
+      if (profile == NULL)
+        return NULL;
+    }
+  if (description)
+    *description = g_strdup (morango_profile_get_description_id (profile));
+  defs = morango_profile_get_scope_definitions (profile);
+  out = g_ptr_array_new_with_free_func ((GDestroyNotify) morango_scope_definition_free);
+  for (guint i = 0; defs && i < defs->len; i++)
+    g_ptr_array_add (out, morango_scope_definition_copy (g_ptr_array_index (defs, i)));
+  return out;
 }
+
+char *
+morango_cli_describe_scopes (void)
+{
+  g_autoptr(GPtrArray) defs = NULL;
+  g_autofree char *description = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *safe_description = NULL;
+  GString *text;
+
+  defs = morango_cli_scope_definitions (&description, &error);
+  if (defs == NULL)
+    {
+      g_autofree char *safe = morango_cli_safe (error->message);
+
+      return g_strdup_printf (_("The scope definitions are not known: %s"), safe);
+    }
+  safe_description = morango_cli_safe (description);
+  text = g_string_new (NULL);
+  g_string_append_printf (text, _("Scope definitions of this folder's profile (%s):"), safe_description);
+  for (guint i = 0; i < defs->len; i++)
+    {
+      MorangoScopeDefinition *def = g_ptr_array_index (defs, i);
+      g_autofree char *id = morango_cli_safe (def->id);
+
+      g_string_append_printf (text, "\n  %-16s %s", id,
+                              def->primary_scope_param_key && *def->primary_scope_param_key
+                                ? _("(can be a root)") : "");
+    }
+  return g_string_free (text, FALSE);
+}
+
+int
+morango_cli_usage_error (const char *command,
+                         const char *format,
+                         ...)
+{
+  g_autofree char *message = NULL;
+  g_autofree char *safe = NULL;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  safe = morango_cli_safe (message);
+  fprintf (stderr, "morango%s%s: %s\n", command ? " " : "", command ? command : "", safe);
+  fprintf (stderr, _("Try “morango%s%s --help”.\n"), command ? " " : "", command ? command : "");
+  return MORANGO_EXIT_USAGE;
+}
+
+GOptionContext *
+morango_cli_context_new (const char         *parameter_string,
+                         const char         *summary,
+                         const GOptionEntry *entries,
+                         gpointer            user_data)
+{
+  GOptionContext *context = g_option_context_new (parameter_string);
+  GOptionGroup *main_group = g_option_group_new (NULL, NULL, NULL, user_data, NULL);
+
+  g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
+  /* --help is ours: it may need the folder named after it. */
+  g_option_context_set_help_enabled (context, FALSE);
+  if (summary)
+    g_option_context_set_summary (context, summary);
+  g_option_group_set_translation_domain (main_group, GETTEXT_PACKAGE);
+  if (entries)
+    g_option_group_add_entries (main_group, entries);
+  g_option_group_add_entries (main_group, folder_entries);
+  g_option_context_set_main_group (context, main_group);
+  return context;
+}
+
+static gboolean
+wants_help (int    argc,
+            char **argv)
+{
+  for (int i = 1; i < argc; i++)
+    {
+      if (g_str_equal (argv[i], "--"))
+        break;
+      if (g_str_equal (argv[i], "--help") || g_str_equal (argv[i], "-h"))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+int
+morango_cli_parse (GOptionContext *context,
+                   const char     *command,
+                   const char     *help_extra,
+                   int            *argc,
+                   char         ***argv)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (wants_help (*argc, *argv))
+    {
+      g_autofree char *prgname = g_strdup_printf ("morango %s", command);
+      g_autofree char *help = NULL;
+      g_autofree char *extra = NULL;
+
+      /* The folder options still count, so the help can describe the
+       * right folder; anything else on the line is ignored. */
+      g_option_context_set_ignore_unknown_options (context, TRUE);
+      g_option_context_parse (context, argc, argv, NULL);
+      g_set_prgname (prgname);
+      if (help_extra && g_str_equal (help_extra, MORANGO_CLI_HELP_SCOPES))
+        extra = morango_cli_describe_scopes ();
+      else if (help_extra)
+        extra = g_strdup (help_extra);
+      if (extra)
+        g_option_context_set_description (context, extra);
+      help = g_option_context_get_help (context, TRUE, NULL);
+      fputs (help, stdout);
+      return MORANGO_EXIT_OK;
+    }
+  if (!g_option_context_parse (context, argc, argv, &error))
+    return morango_cli_usage_error (command, "%s", error->message);
+  return -1;
+}
+
+static const GOptionEntry main_entries[] = {
+  { "version", 0, 0, G_OPTION_ARG_NONE, NULL, N_("Print the version"), NULL },
+  { NULL }
+};
 
 int
 main (int   argc,
       char *argv[])
 {
-  g_autofree char *data_dir = NULL;
-  int i;
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(GString) commands_help = g_string_new (NULL);
+  gboolean version = FALSE;
+  GOptionEntry entries[G_N_ELEMENTS (main_entries)];
 
   setlocale (LC_ALL, "");
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
+  g_set_prgname ("morango");
 
-  /* Global options come before the command; --data-dir is also accepted
-   * after it, so each command handles its own copy as well. */
-  for (i = 1; i < argc; i++)
+  memcpy (entries, main_entries, sizeof entries);
+  entries[0].arg_data = &version;
+  g_string_append (commands_help, _("Commands:"));
+  for (guint i = 0; commands[i].name != NULL; i++)
+    g_string_append_printf (commands_help, "\n  %-10s %s", commands[i].name, _(commands[i].summary));
+  g_string_append (commands_help, "\n\n");
+  g_string_append (commands_help, _("Run “morango COMMAND --help” for a command's own options."));
+  g_string_append (commands_help, "\n\n");
+  g_string_append (commands_help, _("Exit status: 0 done, 1 failed, 2 bad command line, 3 refused "
+                                    "(invalid, untrusted or conflicting input), 4 not found."));
+
+  context = morango_cli_context_new (_("COMMAND [ARGS…]"),
+                                     _("The Morango Sync peer without a display: for servers and scripts."),
+                                     entries, NULL);
+  /* Options after the command belong to the command. */
+  g_option_context_set_strict_posix (context, TRUE);
+  g_option_context_set_description (context, commands_help->str);
+
+  /* Only what comes before the command decides whether this is a
+   * request for the program's own help. */
+  {
+    int n = 1;
+
+    while (n < argc && argv[n][0] == '-' && !g_str_equal (argv[n], "--"))
+      n++;
+    if (wants_help (n, argv))
+      {
+        g_autofree char *help = g_option_context_get_help (context, TRUE, NULL);
+
+        fputs (help, stdout);
+        return MORANGO_EXIT_OK;
+      }
+  }
+  {
+    g_autoptr(GError) error = NULL;
+
+    if (!g_option_context_parse (context, &argc, &argv, &error))
+      return morango_cli_usage_error (NULL, "%s", error->message);
+  }
+  if (version)
     {
-      if (g_str_equal (argv[i], "--help") || g_str_equal (argv[i], "-h"))
-        {
-          print_usage (stdout);
-          return MORANGO_EXIT_OK;
-        }
-      else if (g_str_equal (argv[i], "--version"))
-        {
-          printf ("morango %s\n", PACKAGE_VERSION);
-          return MORANGO_EXIT_OK;
-        }
-      else if (g_str_equal (argv[i], "--data-dir") && i + 1 < argc)
-        {
-          g_free (data_dir);
-          data_dir = g_strdup (argv[++i]);
-        }
-      else if (g_str_has_prefix (argv[i], "--data-dir="))
-        {
-          g_free (data_dir);
-          data_dir = g_strdup (argv[i] + strlen ("--data-dir="));
-        }
-      else if (g_str_equal (argv[i], "--description") && i + 1 < argc)
-        morango_cli_set_description (argv[++i]);
-      else if (g_str_has_prefix (argv[i], "--description="))
-        morango_cli_set_description (argv[i] + strlen ("--description="));
-      else if (argv[i][0] == '-')
-        {
-          g_autofree char *safe = morango_cli_safe (argv[i]);
-
-          fprintf (stderr, _("morango: unknown option “%s”\n"), safe);
-          print_usage (stderr);
-          return MORANGO_EXIT_USAGE;
-        }
-      else
-        break;
+      printf ("morango %s\n", PACKAGE_VERSION);
+      return MORANGO_EXIT_OK;
     }
-
-  if (i >= argc)
-    {
-      print_usage (stderr);
-      return MORANGO_EXIT_USAGE;
-    }
+  if (argc < 2)
+    return morango_cli_usage_error (NULL, _("a command is needed"));
 
   for (guint c = 0; commands[c].name != NULL; c++)
-    if (g_str_equal (commands[c].name, argv[i]))
-      {
-        if (data_dir == NULL)
-          data_dir = morango_cli_default_data_dir ();
-        return commands[c].run (data_dir, argc - i, argv + i);
-      }
+    if (g_str_equal (commands[c].name, argv[1]))
+      return commands[c].run (morango_cli_get_data_dir (), argc - 1, argv + 1);
 
-  {
-    g_autofree char *safe = morango_cli_safe (argv[i]);
-
-    fprintf (stderr, _("morango: unknown command “%s”\n"), safe);
-  }
-  print_usage (stderr);
-  return MORANGO_EXIT_USAGE;
+  return morango_cli_usage_error (NULL, _("unknown command “%s”"), argv[1]);
 }

@@ -40,8 +40,54 @@ int   morango_cli_cert             (const char *data_dir,
                                     int         argc,
                                     char      **argv);
 
-/* The data folder: --data-dir, else $XDG_DATA_HOME/morango-sync. */
+/* $XDG_DATA_HOME/morango-sync. */
 char *morango_cli_default_data_dir (void);
+
+/* The data folder: the last --data-dir given, before or after the
+ * command, else the default. */
+const char *morango_cli_get_data_dir (void);
+
+/* A GOptionContext for a command or subcommand: @entries, plus
+ * --data-dir and --description, which every command accepts; --help is
+ * handled by morango_cli_parse().  Callbacks of @entries get
+ * @user_data.  Strings are looked up in the
+ * program's translation domain. */
+GOptionContext *morango_cli_context_new (const char         *parameter_string,
+                                         const char         *summary,
+                                         const GOptionEntry *entries,
+                                         gpointer            user_data);
+
+/* Ask morango_cli_parse() to end the help with the scope definitions of
+ * the folder's profile. */
+#define MORANGO_CLI_HELP_SCOPES "\x01scopes"
+
+/* Parses the options of @command ("cert create-root") out of
+ * @argc and @argv.  --help (anywhere before "--") prints the help, ended
+ * by @help_extra (NULL: nothing; MORANGO_CLI_HELP_SCOPES: the scope
+ * definitions), and gives MORANGO_EXIT_OK; a bad option gives
+ * morango_cli_usage_error().  -1 when the caller goes on. */
+int   morango_cli_parse             (GOptionContext *context,
+                                     const char     *command,
+                                     const char     *help_extra,
+                                     int            *argc,
+                                     char         ***argv);
+
+/* One line on standard error, "morango @command: MESSAGE" (outside text
+ * in it escaped), and a hint to run "morango @command --help";
+ * returns MORANGO_EXIT_USAGE.  @command may be NULL. */
+int   morango_cli_usage_error       (const char     *command,
+                                     const char     *format,
+                                     ...) G_GNUC_PRINTF (2, 3);
+
+/* The scope definitions (MorangoScopeDefinition) of the folder's
+ * profile, without creating a folder that does not exist: then those
+ * of the description it would get.  The description's name goes to
+ * @description (may be NULL). */
+GPtrArray *morango_cli_scope_definitions (char   **description,
+                                          GError **error);
+
+/* Those definitions as a few lines of text for a help or an error. */
+char *morango_cli_describe_scopes   (void);
 
 /* The description named by --description (NULL: none); it wins over
  * $MORANGO_DESCRIPTION. */
