@@ -153,15 +153,20 @@ static const int prompt_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
 /* One line typed without echo; Ctrl+C (or any other way the program is
  * ended meanwhile) gives the terminal back as it was. */
 static gboolean
-read_quietly (char   *line,
-              size_t  size)
+read_quietly (const char *prompt,
+              char       *line,
+              size_t      size)
 {
   struct sigaction quiet_action = { 0 }, old_actions[G_N_ELEMENTS (prompt_signals)];
   struct termios quiet;
   char *got;
 
   if (tcgetattr (STDIN_FILENO, &saved_terminal) != 0)
-    return fgets (line, size, stdin) != NULL;
+    {
+      fputs (prompt, stderr);
+      fflush (stderr);
+      return fgets (line, size, stdin) != NULL;
+    }
   quiet_action.sa_handler = restore_terminal_and_die;
   sigemptyset (&quiet_action.sa_mask);
   for (guint i = 0; i < G_N_ELEMENTS (prompt_signals); i++)
@@ -170,6 +175,10 @@ read_quietly (char   *line,
   quiet.c_lflag &= ~ECHO;
   terminal_quiet = 1;
   tcsetattr (STDIN_FILENO, TCSANOW, &quiet);
+  /* Echo goes off before the prompt shows: nothing typed after it is
+   * seen. */
+  fputs (prompt, stderr);
+  fflush (stderr);
   got = fgets (line, size, stdin);
   tcsetattr (STDIN_FILENO, TCSANOW, &saved_terminal);
   terminal_quiet = 0;
@@ -205,9 +214,7 @@ read_passphrase (const char *file,
                            _("No passphrase: give --passphrase-file (standard input is not a terminal)"));
       return NULL;
     }
-  fputs (_("Passphrase: "), stderr);
-  fflush (stderr);
-  if (!read_quietly (line, sizeof line))
+  if (!read_quietly (_("Passphrase: "), line, sizeof line))
     {
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, _("No passphrase given"));
       return NULL;
@@ -218,9 +225,7 @@ read_passphrase (const char *file,
     {
       char again[1024];
 
-      fputs (_("Passphrase again: "), stderr);
-      fflush (stderr);
-      if (!read_quietly (again, sizeof again) ||
+      if (!read_quietly (_("Passphrase again: "), again, sizeof again) ||
           (again[strcspn (again, "\r\n")] = '\0', !g_str_equal (again, text)))
         {
           g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, _("The passphrases differ"));
@@ -745,7 +750,8 @@ print_overview (FILE *out)
 /* An unknown scope is refused before a new folder is made for it, with
  * the definitions that exist. */
 static int
-check_scope (const char *scope)
+check_scope (const char *scope,
+             JsonObject *params)
 {
   g_autoptr(GPtrArray) defs = NULL;
   g_autoptr(GError) error = NULL;
@@ -759,8 +765,20 @@ check_scope (const char *scope)
   if (defs == NULL)
     return fail (error);
   for (guint i = 0; i < defs->len; i++)
-    if (g_str_equal (((MorangoScopeDefinition *) g_ptr_array_index (defs, i))->id, scope))
+    {
+      MorangoScopeDefinition *def = g_ptr_array_index (defs, i);
+
+      if (!g_str_equal (def->id, scope))
+        continue;
+      /* The usage error cmd_create_root() gives, before a folder is
+       * made for it. */
+      if (params && def->primary_scope_param_key &&
+          json_object_has_member (params, def->primary_scope_param_key))
+        return morango_cli_usage_error (current_command,
+                                        _("--param %s: scope definition “%s” sets %s to the new root's id"),
+                                        def->primary_scope_param_key, def->id, def->primary_scope_param_key);
       return -1;
+    }
   {
     g_autofree char *safe = morango_cli_safe (scope);
     g_autofree char *list = morango_cli_describe_scopes ();
@@ -864,7 +882,7 @@ morango_cli_cert (const char *data_dir,
       rc = usage_error (_("no passphrase: give --passphrase-file (standard input is not a terminal)"));
       goto out;
     }
-  if (a.scope && (rc = check_scope (a.scope)) >= 0)
+  if (a.scope && (rc = check_scope (a.scope, a.params)) >= 0)
     goto out;
 
   db = open_db (morango_cli_get_data_dir (), &error);

@@ -295,8 +295,9 @@ test_usage_creates_nothing (void)
 {
   g_autofree char *dir = g_build_filename (tmp, "usage", NULL);
   g_autofree char *err = NULL;
-  const char *bad[][4] = {
+  const char *bad[][6] = {
     { "cert", "frobnicate", NULL },
+    { "cert", "create-root", "--scope", "full-facility", "--param", "dataset_id=x" },
     { "cert", "create-root", NULL },
     { "cert", "show", NULL },
     { "cert", "export", "x", NULL },
@@ -305,7 +306,8 @@ test_usage_creates_nothing (void)
 
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
     {
-      g_assert_cmpint (run_as (FALSE, &err, dir, bad[i][0], bad[i][1], bad[i][2], bad[i][3], NULL),
+      g_assert_cmpint (run_as (FALSE, &err, dir, bad[i][0], bad[i][1], bad[i][2], bad[i][3],
+                               bad[i][4], bad[i][5], NULL),
                        ==, 2);
       g_clear_pointer (&err, g_free);
       g_assert_false (g_file_test (dir, G_FILE_TEST_EXISTS));
