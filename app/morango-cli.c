@@ -42,6 +42,11 @@ morango_cli_safe (const char *text)
             g_string_append_printf (out, "\\x%02x", c);
           else if (c >= 0x80 && c <= 0x9f)
             g_string_append_printf (out, "\\u{%02x}", c);
+          /* Bidirectional overrides and line separators reorder or
+           * break what is shown around them. */
+          else if (c == 0x200e || c == 0x200f || (c >= 0x202a && c <= 0x202e) ||
+                   (c >= 0x2066 && c <= 0x2069) || c == 0x2028 || c == 0x2029)
+            g_string_append_printf (out, "\\u{%04x}", c);
           else
             g_string_append_len (out, p, next - p);
           p = next;

@@ -594,8 +594,8 @@ test_description (void)
 /* --- Issue 13: outside text never reaches the terminal raw ------- */
 
 /* ESC (a screen clear and a title change), BEL, CR, the C1 CSI U+009B,
- * DEL and a newline. */
-#define EVIL "\x1b[2J\x1b]0;pwned\x07\r\xc2\x9b" "31m\x7f\n"
+ * DEL, a right-to-left override and a newline. */
+#define EVIL "\x1b[2J\x1b]0;pwned\x07\r\xc2\x9b" "31m\x7f\xe2\x80\xae\n"
 
 /* A certificate signed by @signer over a text built by hand, as a peer
  * could send it; its API object. */
@@ -650,6 +650,8 @@ assert_clean (const char *what,
       g_assert_cmpint (*p, !=, 0x7f);
       if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
         g_error ("%s: C1 control U+%04X at offset %td", what, p[1], (const char *) p - text);
+      if (p[0] == 0xe2 && p[1] == 0x80 && p[2] == 0xae)
+        g_error ("%s: right-to-left override at offset %td", what, (const char *) p - text);
     }
 }
 
@@ -663,7 +665,7 @@ assert_run_clean (Run *r, const char *what)
   assert_clean (err, r->err);
 }
 
-#define ESCAPED_EVIL "\\x1b[2J\\x1b]0;pwned\\x07\\x0d\\u{9b}31m\\x7f\\x0a"
+#define ESCAPED_EVIL "\\x1b[2J\\x1b]0;pwned\\x07\\x0d\\u{9b}31m\\x7f\\u{202e}\\x0a"
 
 static void
 test_escape (void)
