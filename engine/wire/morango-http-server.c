@@ -1366,7 +1366,9 @@ morango_http_server_listen (MorangoHttpServer  *self,
   g_return_val_if_fail (self->soup == NULL, FALSE);
 
   self->soup = soup_server_new ("server-header", "morango-sync ", NULL);
-  soup_server_add_early_handler (self->soup, API_PREFIX, early_handler, self, NULL);
+  /* Both at the root: libsoup calls the handlers of the most specific
+   * path only. */
+  soup_server_add_early_handler (self->soup, NULL, early_handler, self, NULL);
   soup_server_add_handler (self->soup, NULL, handler, self, NULL);
   if (address == NULL)
     return soup_server_listen_all (self->soup, port, 0, error);
