@@ -819,6 +819,24 @@ test_outside_filter (Fixture       *f,
   g_assert_cmpint (count_buffered (f), ==, 0);
 }
 
+/* A chunk bringing more records than announced is refused whole. */
+static void
+test_too_many (Fixture       *f,
+               gconstpointer  data)
+{
+  g_autofree char *chunk = first_recorded_chunk (f);
+  Reply r;
+
+  open_sync (f);
+  r = request (f, "POST", "transfersessions/",
+               "{\"id\": \"" TS "\", \"filter\": \"" ROOT ":user\", \"push\": true, "
+               "\"sync_session_id\": \"" SS "\", \"records_total\": 9}");
+  g_assert_cmpuint (r.status, ==, 201);
+  reply_clear (&r);
+  assert_refused (request (f, "POST", "buffers/", chunk), 400);
+  g_assert_cmpint (count_buffered (f), ==, 0);
+}
+
 /* ---- concurrency ---- */
 
 static void
@@ -928,6 +946,7 @@ main (int   argc,
   g_test_add ("/http-server/hostile-bodies", Fixture, NULL, fixture_set_up, test_hostile_bodies, fixture_tear_down);
   g_test_add ("/http-server/authorization", Fixture, NULL, fixture_set_up, test_authorization, fixture_tear_down);
   g_test_add ("/http-server/outside-filter", Fixture, NULL, fixture_set_up, test_outside_filter, fixture_tear_down);
+  g_test_add ("/http-server/too-many", Fixture, NULL, fixture_set_up, test_too_many, fixture_tear_down);
   g_test_add ("/http-server/long-patch", Fixture, NULL, fixture_set_up, test_long_patch, fixture_tear_down);
 
   return g_test_run ();
