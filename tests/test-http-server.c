@@ -837,6 +837,31 @@ test_too_many (Fixture       *f,
   g_assert_cmpint (count_buffered (f), ==, 0);
 }
 
+/* A DELETE in the middle of a transfer closes the session all the same
+ * (correction 15), and its buffer goes. */
+static void
+test_delete_early (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autofree char *chunk = first_recorded_chunk (f);
+  Reply r;
+
+  open_sync (f);
+  r = request (f, "POST", "transfersessions/",
+               "{\"id\": \"" TS "\", \"filter\": \"" ROOT ":user\", \"push\": true, "
+               "\"sync_session_id\": \"" SS "\", \"records_total\": 20}");
+  g_assert_cmpuint (r.status, ==, 201);
+  reply_clear (&r);
+  r = request (f, "POST", "buffers/", chunk);
+  g_assert_cmpuint (r.status, ==, 201);
+  reply_clear (&r);
+  r = request (f, "DELETE", "transfersessions/" TS "/", NULL);
+  g_assert_cmpuint (r.status, ==, 204);
+  reply_clear (&r);
+  assert_refused (request (f, "GET", "transfersessions/" TS "/", NULL), 404);
+  assert_refused (request (f, "POST", "buffers/", chunk), 404);
+}
+
 /* ---- concurrency ---- */
 
 static void
@@ -947,6 +972,7 @@ main (int   argc,
   g_test_add ("/http-server/authorization", Fixture, NULL, fixture_set_up, test_authorization, fixture_tear_down);
   g_test_add ("/http-server/outside-filter", Fixture, NULL, fixture_set_up, test_outside_filter, fixture_tear_down);
   g_test_add ("/http-server/too-many", Fixture, NULL, fixture_set_up, test_too_many, fixture_tear_down);
+  g_test_add ("/http-server/delete-early", Fixture, NULL, fixture_set_up, test_delete_early, fixture_tear_down);
   g_test_add ("/http-server/long-patch", Fixture, NULL, fixture_set_up, test_long_patch, fixture_tear_down);
 
   return g_test_run ();
