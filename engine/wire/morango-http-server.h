@@ -1,0 +1,60 @@
+/* morango-http-server.h: a data folder served over HTTP as Morango 0.8.2 serves it (protocol §8, §9)
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "morango-instance.h"
+#include "morango-wire.h"
+
+G_BEGIN_DECLS
+
+#define MORANGO_TYPE_HTTP_SERVER (morango_http_server_get_type ())
+G_DECLARE_FINAL_TYPE (MorangoHttpServer, morango_http_server, MORANGO, HTTP_SERVER, GObject)
+
+/* The default limit of a request body, compressed or not. */
+#define MORANGO_HTTP_SERVER_BODY_LIMIT (32 * 1024 * 1024)
+
+/* A server of the data folder @data_dir (opened as
+ * morango_store_open_folder() does with @description and @host, which
+ * may be NULL there too).  The folder is opened once here, to fail
+ * early; requests then work on connections of their own, one per worker
+ * thread in use.  Signals are emitted on the context the server listens
+ * on.
+ *
+ * Signals:
+ *   sync-session-closed (const char *client_instance_id,
+ *                        const char *sync_session_id):
+ *     a client closed a sync session it opened (DELETE syncsessions/). */
+MorangoHttpServer       *morango_http_server_new              (const char             *data_dir,
+                                                               const char             *description,
+                                                               const MorangoHostInfo  *host,
+                                                               GError                **error);
+/* What the server advertises and uses (default MORANGO_WIRE_CAPS_DEFAULT);
+ * set before listening. */
+void                     morango_http_server_set_capabilities (MorangoHttpServer       *self,
+                                                               MorangoWireCapabilities  caps);
+MorangoWireCapabilities  morango_http_server_get_capabilities (MorangoHttpServer       *self);
+/* The largest request body taken, before and after decompression
+ * (default MORANGO_HTTP_SERVER_BODY_LIMIT); larger ones get 413. */
+void                     morango_http_server_set_body_limit   (MorangoHttpServer       *self,
+                                                               gsize                    limit);
+const char              *morango_http_server_get_instance_id  (MorangoHttpServer       *self);
+/* Listens on @address (an IP address; NULL: every address) and @port
+ * (0: any free one), answering on the thread-default main context of
+ * the caller, which must keep running it.  Database work runs on worker
+ * threads, so a long stage never stops the server answering. */
+gboolean                 morango_http_server_listen           (MorangoHttpServer       *self,
+                                                               const char              *address,
+                                                               guint                    port,
+                                                               GError                 **error);
+/* The port listened on (the real one when 0 was asked), 0 before. */
+guint                    morango_http_server_get_port         (MorangoHttpServer       *self);
+/* The base URIs listened on (GUri, free with g_slist_free_full (l, g_uri_unref)). */
+GSList                  *morango_http_server_get_uris         (MorangoHttpServer       *self);
+/* Stops listening; requests in flight on workers finish. */
+void                     morango_http_server_disconnect       (MorangoHttpServer       *self);
+
+G_END_DECLS
