@@ -264,6 +264,7 @@ test_models (Fixture       *f,
              gconstpointer  data)
 {
   const char * const users[] = { "user", NULL };
+  const char * const logs[] = { "contentsummarylog", NULL };
   const char * const two[] = { "facility", "user", "facility", NULL };
   const char * const none[] = { NULL };
   const char * const bad[] = { "user", "nope", NULL };
@@ -283,6 +284,13 @@ test_models (Fixture       *f,
   uf = export (f->a, two);
   g_assert_true (g_str_has_prefix (uf, u));
   g_assert_cmpstr (uf + strlen (u), ==, strstr (expected, "{\"model\":\"facility\""));
+  {
+    g_autofree char *l = export (f->a, logs);
+    const char *start = strstr (expected, "{\"model\":\"contentsummarylog\"");
+    g_autofree char *want = g_strndup (start, strstr (start, "{\"model\":\"facility\"") - start);
+
+    g_assert_cmpstr (l, ==, want);
+  }
   all = export (f->a, none);
   g_assert_cmpstr (all, ==, expected);
 
@@ -299,6 +307,44 @@ test_models (Fixture       *f,
     g_assert_false (morango_data_count (morango_store_get_app (f->a), "nope", &c, &error));
     g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_UNKNOWN_MODEL);
   }
+}
+
+/* Text that is not UTF-8 cannot be written as JSON: the export says
+ * where it is.  Inside a caller's transaction the export reads what the
+ * transaction sees. */
+static void
+test_export_edges (Fixture       *f,
+                   gconstpointer  data)
+{
+  MorangoDb *db = morango_store_get_db (f->a);
+  g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
+  g_autoptr(GError) error = NULL;
+
+  import_ok (f->a, input);
+  {
+    g_autoptr(MorangoTransaction) tx = morango_transaction_begin (db, NULL, &error);
+    g_autofree char *inside = NULL;
+
+    g_assert_no_error (error);
+    g_assert_true (morango_db_execute (db, &error, "DELETE FROM facility_profile_facility", ""));
+    inside = export (f->a, NULL);
+    g_assert_null (strstr (inside, "facility"));
+    g_assert_nonnull (strstr (inside, "\"model\":\"user\""));
+    /* Dropped: rolled back. */
+  }
+  g_assert_cmpint (count (f->a, "facility"), ==, 4);
+
+  g_assert_true (morango_db_execute (db, &error, "UPDATE facility_profile_myuser SET password = "
+                                     "CAST (x'41ff' AS TEXT) WHERE id = ?", "s", ZOE));
+  g_assert_no_error (error);
+  g_assert_false (morango_data_export (morango_store_get_app (f->a), NULL, out, NULL, NULL, &error));
+  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "“password”"));
+  g_assert_nonnull (strstr (error->message, ZOE));
+  g_assert_nonnull (strstr (error->message, "not UTF-8"));
+  g_clear_error (&error);
+  /* The snapshot was closed: writing works again. */
+  import_ok (f->a, "{\"model\": \"user\", \"fields\": {\"id\": \"" ZOE "\", \"password\": \"ok\"}}");
 }
 
 typedef struct {
@@ -773,6 +819,7 @@ main (int argc, char *argv[])
   ADD ("/data/round-trip", test_round_trip);
   ADD ("/data/same-bytes", test_same_bytes);
   ADD ("/data/models", test_models);
+  ADD ("/data/export-edges", test_export_edges);
   ADD ("/data/bad-lines", test_bad_lines);
   ADD ("/data/update", test_update);
   ADD ("/data/delete", test_delete);
