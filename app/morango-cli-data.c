@@ -292,7 +292,9 @@ run_subcommand (const DataCommand *cmd,
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(MorangoStore) store = NULL;
-  g_autofree char *params = g_strdup_printf ("data %s %s", cmd->name, _(cmd->params));
+  /* _("") would be the catalogue's header. */
+  g_autofree char *params = g_strdup_printf ("data %s %s", cmd->name,
+                                             *cmd->params ? _(cmd->params) : "");
   g_autofree char **args = NULL;
   char **positional;
   guint n_args;
@@ -318,6 +320,15 @@ run_subcommand (const DataCommand *cmd,
       return usage_error (cmd->name, error->message);
     n_args = n - 1;
     positional = parsed + 1;
+    /* GLib keeps the "--" that ends the options when an argument after
+     * it starts with "-": it is no argument of ours. */
+    for (guint i = 0; i < n_args; i++)
+      if (g_str_equal (positional[i], "--"))
+        {
+          memmove (positional + i, positional + i + 1, (n_args - i) * sizeof (char *));
+          n_args--;
+          break;
+        }
   }
   if (n_args < cmd->min_args)
     return usage_error (cmd->name, _("FILE is missing"));

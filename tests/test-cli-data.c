@@ -433,9 +433,13 @@ test_files (void)
   g_assert_cmpint (r.status, ==, 1);
   g_assert_nonnull (strstr (r.err, "directory"));
   run_clear (&r);
-  /* An empty input is fine and changes nothing. */
+  /* An empty input is fine and changes nothing; "--" ends the options. */
   morango_in (&r, "", "a", "import", "-", NULL);
   g_assert_cmpint (r.status, ==, 0);
+  run_clear (&r);
+  morango_in (&r, "", "a", "import", "--", "-", NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_nonnull (strstr (r.out, "0 lines read"));
   run_clear (&r);
   morango (&r, "a", "count", NULL);
   g_assert_cmpstr (r.out, ==, counts);
