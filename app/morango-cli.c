@@ -13,6 +13,7 @@
 
 static const MorangoCliCommand commands[] = {
   { "cert", N_("certificates, keys and trust (create-root, list, show, export, import, trust, backup, restore)"), morango_cli_cert },
+  { "data", N_("application rows as JSON lines (import, export, count)"), morango_cli_data },
   { NULL, NULL, NULL },
 };
 

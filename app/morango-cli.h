@@ -40,6 +40,9 @@ int   morango_cli_cert             (const char *data_dir,
                                     int         argc,
                                     char      **argv);
 
+/* `morango data …` (morango-cli-data.c). */
+int   morango_cli_data             (const char *data_dir, int argc, char **argv);
+
 /* $XDG_DATA_HOME/morango-sync. */
 char *morango_cli_default_data_dir (void);
 

@@ -24,5 +24,12 @@ gboolean morango_app_delete_cascade (MorangoApp    *app,
                                      gboolean       track_dependents,
                                      gboolean       hard,
                                      GError       **error);
+/* The random source new ids and defaults come from. */
+MorangoRandom *morango_app_get_random (MorangoApp *app);
+/* The checks morango_app_create() runs before it writes: field
+ * validation, then every foreign key names an existing row. */
+gboolean morango_app_check_row      (MorangoApp    *app,
+                                     MorangoRow    *row,
+                                     GError       **error);
 
 G_END_DECLS

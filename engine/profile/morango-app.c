@@ -545,3 +545,17 @@ morango_app_get (MorangoApp    *app,
   morango_row_free (row);
   return obj;
 }
+
+gboolean
+morango_app_check_row (MorangoApp    *app,
+                       MorangoRow    *row,
+                       GError       **error)
+{
+  return check_row (app, row, error);
+}
+
+MorangoRandom *
+morango_app_get_random (MorangoApp *app)
+{
+  return app->random;
+}
