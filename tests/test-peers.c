@@ -4,8 +4,10 @@
  */
 #include <string.h>
 
+#include "morango-history.h"
 #include "morango-ids.h"
 #include "morango-known-peer.h"
+#include "morango-session.h"
 #include "morango-test-util.h"
 
 #define INSTANCE_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -294,6 +296,147 @@ test_peer_clients (void)
   }
 }
 
+/* ---- history ---- */
+
+static void
+test_history (void)
+{
+  g_autoptr(MorangoStore) store = new_store ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoKnownPeer) a = NULL, b = NULL, p = NULL;
+  g_autoptr(GPtrArray) list = NULL;
+  MorangoSyncCounts moved = { 3, 5, 300, 500 };
+  MorangoHistoryEntry *e;
+  gint64 first, second, third, fourth;
+
+  a = morango_known_peer_add (store, "http://facility.local:8000/", T0, &error);
+  b = morango_known_peer_add (store, "http://cloud.example/", T0, &error);
+  g_assert_no_error (error);
+
+  first = morango_history_begin (store, a->id, MORANGO_SYNC_DIRECTION_BOTH, T0 + 100, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (first, >, 0);
+  g_assert_true (morango_history_add_transfer_session (store, first, INSTANCE_A, &error));
+  g_assert_true (morango_history_add_transfer_session (store, first, INSTANCE_B, &error));
+  g_assert_true (morango_history_add_transfer_session (store, first, INSTANCE_A, &error));
+  g_assert_false (morango_history_add_transfer_session (store, first, "nope", &error));
+  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID);
+  g_clear_error (&error);
+
+  /* Running until finished. */
+  list = morango_history_list (store, a->id, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list->len, ==, 1);
+  e = list->pdata[0];
+  g_assert_cmpint (e->result, ==, MORANGO_SYNC_RESULT_RUNNING);
+  g_assert_cmpint (e->duration, ==, 0);
+  g_clear_pointer (&list, g_ptr_array_unref);
+
+  g_assert_true (morango_history_finish (store, first, T0 + 2100, MORANGO_SYNC_RESULT_OK,
+                                         &moved, NULL, &error));
+  g_assert_no_error (error);
+  p = morango_known_peer_lookup (store, a->id, &error);
+  g_assert_cmpint (p->state, ==, MORANGO_PEER_STATE_SYNCED);
+  g_assert_cmpint (p->last_success, ==, T0 + 2100);
+  g_clear_pointer (&p, morango_known_peer_free);
+  /* Once finished, it stays as it ended. */
+  g_assert_false (morango_history_finish (store, first, T0 + 3000, MORANGO_SYNC_RESULT_FAILED,
+                                          NULL, "late", &error));
+  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID);
+  g_clear_error (&error);
+
+  second = morango_history_begin (store, a->id, MORANGO_SYNC_DIRECTION_PULL, T0 + 5000, &error);
+  g_assert_true (morango_history_finish (store, second, T0 + 5500, MORANGO_SYNC_RESULT_FAILED,
+                                         NULL, "Connection refused", &error));
+  p = morango_known_peer_lookup (store, a->id, &error);
+  g_assert_cmpint (p->state, ==, MORANGO_PEER_STATE_SYNCED);
+  g_assert_cmpint (p->last_success, ==, T0 + 2100);
+  g_assert_cmpint (p->last_failure, ==, T0 + 5500);
+  g_assert_cmpstr (p->last_failure_reason, ==, "Connection refused");
+  g_clear_pointer (&p, morango_known_peer_free);
+
+  /* A cancel is nobody's failure. */
+  third = morango_history_begin (store, a->id, MORANGO_SYNC_DIRECTION_PUSH, T0 + 6000, &error);
+  g_assert_true (morango_history_finish (store, third, T0 + 6001, MORANGO_SYNC_RESULT_CANCELLED,
+                                         NULL, "Operation was cancelled", &error));
+  p = morango_known_peer_lookup (store, a->id, &error);
+  g_assert_cmpint (p->last_failure, ==, T0 + 5500);
+  g_assert_cmpstr (p->last_failure_reason, ==, "Connection refused");
+  g_clear_pointer (&p, morango_known_peer_free);
+
+  /* Another peer's entry, started earlier than the last of a's. */
+  fourth = morango_history_begin (store, b->id, MORANGO_SYNC_DIRECTION_PULL, T0 + 5800, &error);
+  g_assert_cmpint (fourth, >, 0);
+
+  list = morango_history_list (store, a->id, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list->len, ==, 3);
+  e = list->pdata[0];
+  g_assert_cmpint (e->id, ==, third);
+  g_assert_cmpint (e->result, ==, MORANGO_SYNC_RESULT_CANCELLED);
+  g_assert_cmpint (e->direction, ==, MORANGO_SYNC_DIRECTION_PUSH);
+  e = list->pdata[1];
+  g_assert_cmpint (e->id, ==, second);
+  g_assert_cmpint (e->result, ==, MORANGO_SYNC_RESULT_FAILED);
+  g_assert_cmpstr (e->error, ==, "Connection refused");
+  g_assert_cmpint (e->duration, ==, 500);
+  e = list->pdata[2];
+  g_assert_cmpint (e->id, ==, first);
+  g_assert_cmpint (e->result, ==, MORANGO_SYNC_RESULT_OK);
+  g_assert_cmpint (e->direction, ==, MORANGO_SYNC_DIRECTION_BOTH);
+  g_assert_cmpint (e->started, ==, T0 + 100);
+  g_assert_cmpint (e->duration, ==, 2000);
+  g_assert_cmpint (e->counts.records_sent, ==, 3);
+  g_assert_cmpint (e->counts.records_received, ==, 5);
+  g_assert_cmpint (e->counts.bytes_sent, ==, 300);
+  g_assert_cmpint (e->counts.bytes_received, ==, 500);
+  g_assert_null (e->error);
+  g_assert_cmpuint (g_strv_length (e->transfer_session_ids), ==, 2);
+  g_assert_cmpstr (e->transfer_session_ids[0], ==, INSTANCE_A);
+  g_assert_cmpstr (e->transfer_session_ids[1], ==, INSTANCE_B);
+  {
+    g_autoptr(MorangoHistoryEntry) copy = morango_history_entry_copy (e);
+
+    g_assert_cmpstr (copy->transfer_session_ids[1], ==, INSTANCE_B);
+    g_assert_cmpstr (copy->peer_id, ==, a->id);
+  }
+  g_clear_pointer (&list, g_ptr_array_unref);
+
+  /* A limit keeps the newest; no peer: everybody's. */
+  list = morango_history_list (store, a->id, 2, &error);
+  g_assert_cmpuint (list->len, ==, 2);
+  g_assert_cmpint (((MorangoHistoryEntry *) list->pdata[0])->id, ==, third);
+  g_assert_cmpint (((MorangoHistoryEntry *) list->pdata[1])->id, ==, second);
+  g_clear_pointer (&list, g_ptr_array_unref);
+  list = morango_history_list (store, NULL, 0, &error);
+  g_assert_cmpuint (list->len, ==, 4);
+  g_assert_cmpint (((MorangoHistoryEntry *) list->pdata[0])->id, ==, third);
+  g_assert_cmpint (((MorangoHistoryEntry *) list->pdata[1])->id, ==, fourth);
+  g_assert_null (((MorangoHistoryEntry *) list->pdata[1])->transfer_session_ids[0]);
+  g_clear_pointer (&list, g_ptr_array_unref);
+
+  /* Same start time: the one begun later is newer. */
+  {
+    gint64 x = morango_history_begin (store, b->id, MORANGO_SYNC_DIRECTION_PULL, T0, &error);
+    gint64 y = morango_history_begin (store, b->id, MORANGO_SYNC_DIRECTION_PULL, T0, &error);
+
+    list = morango_history_list (store, b->id, 0, &error);
+    g_assert_cmpuint (list->len, ==, 3);
+    g_assert_cmpint (((MorangoHistoryEntry *) list->pdata[1])->id, ==, y);
+    g_assert_cmpint (((MorangoHistoryEntry *) list->pdata[2])->id, ==, x);
+    g_clear_pointer (&list, g_ptr_array_unref);
+  }
+
+  /* Unknown peers and entries. */
+  g_assert_cmpint (morango_history_begin (store, INSTANCE_B, MORANGO_SYNC_DIRECTION_PULL, T0, &error), ==, 0);
+  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_false (morango_history_finish (store, 999, T0, MORANGO_SYNC_RESULT_OK, NULL, NULL, &error));
+  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_cmpint (count (store, "SELECT count(*) FROM morango_sync_history"), ==, 6);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -303,5 +446,6 @@ main (int   argc,
   g_test_add_func ("/peers/add-idempotent", test_peer_add_idempotent);
   g_test_add_func ("/peers/states", test_peer_states);
   g_test_add_func ("/peers/clients", test_peer_clients);
+  g_test_add_func ("/peers/history", test_history);
   return g_test_run ();
 }
