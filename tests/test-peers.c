@@ -4,6 +4,7 @@
  */
 #include <string.h>
 
+#include "morango-cleanup.h"
 #include "morango-history.h"
 #include "morango-ids.h"
 #include "morango-known-peer.h"
@@ -437,6 +438,330 @@ test_history (void)
   g_assert_cmpint (count (store, "SELECT count(*) FROM morango_sync_history"), ==, 6);
 }
 
+/* ---- cleanup (§9.10) ---- */
+
+#define SS_OLD_DONE      "a1000000000000000000000000000000"
+#define SS_OLD_ABANDONED "a2000000000000000000000000000000"
+#define SS_RECENT        "a3000000000000000000000000000000"
+#define SS_OLD_BUSY      "a4000000000000000000000000000000"
+#define SS_RECENT_DONE   "a5000000000000000000000000000000"
+/* Walked in id order: the abandoned one with many records first. */
+#define TS_ABANDONED     "10000000000000000000000000000000"
+#define TS_OLD_DONE      "20000000000000000000000000000000"
+#define TS_RECENT        "30000000000000000000000000000000"
+#define TS_RECENT_OLD    "40000000000000000000000000000000"
+#define TS_BUSY          "50000000000000000000000000000000"
+#define TS_LEFTOVERS     "60000000000000000000000000000000"
+#define TS_ORPHAN        "f0000000000000000000000000000000"
+
+/* T0 is 10:00; six hours back is 04:00. */
+#define OLD    "2026-12-06 03:59:59.999999"
+#define RECENT "2026-12-06 04:00:00.000000"
+
+static void
+add_sync_session (MorangoDb  *db,
+                  const char *id,
+                  gboolean    active,
+                  const char *activity)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (morango_db_execute (db, &error,
+                                     "INSERT INTO morango_syncsession (id, start_timestamp, "
+                                     "  last_activity_timestamp, active, profile, connection_kind, "
+                                     "  connection_path) VALUES (?, ?, ?, ?, 'facilitydata', 'network', '')",
+                                     "sssb", id, activity, activity, active));
+  g_assert_no_error (error);
+}
+
+static void
+add_transfer_session (MorangoDb  *db,
+                      const char *id,
+                      const char *sync_session_id,
+                      gboolean    active,
+                      const char *activity)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (morango_db_execute (db, &error,
+                                     "INSERT INTO morango_transfersession (id, filter, push, active, "
+                                     "  sync_session_id, start_timestamp, last_activity_timestamp) "
+                                     "VALUES (?, 'p', 1, ?, ?, ?, ?)",
+                                     "sbsss", id, active, sync_session_id, activity, activity));
+  g_assert_no_error (error);
+}
+
+/* @records buffer records of session @id, two history rows each. */
+static void
+add_buffer (MorangoDb  *db,
+            const char *id,
+            gint64      records)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (morango_db_execute (db, &error,
+                                     "INSERT INTO morango_buffer (profile, last_saved_instance, "
+                                     "  last_saved_counter, partition, source_id, model_name, "
+                                     "  transfer_session_id, model_uuid) "
+                                     "WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                                     "  WHERE i < ?) "
+                                     "SELECT 'p', 'a', 1, 'p', 's', 'm', ?, printf ('%032x', i) FROM n",
+                                     "is", records, id));
+  g_assert_true (morango_db_execute (db, &error,
+                                     "INSERT INTO morango_recordmaxcounterbuffer (instance_id, counter, "
+                                     "  transfer_session_id, model_uuid) "
+                                     "SELECT i.v, 1, transfer_session_id, model_uuid FROM morango_buffer, "
+                                     "  (SELECT 'a' AS v UNION ALL SELECT 'b') i "
+                                     "WHERE transfer_session_id = ?",
+                                     "s", id));
+  g_assert_no_error (error);
+}
+
+static MorangoDb *
+new_db_with_sessions (void)
+{
+  g_autoptr(GError) error = NULL;
+  MorangoDb *db = morango_db_open (":memory:", &error);
+
+  g_assert_no_error (error);
+  /* Over and old: goes. */
+  add_sync_session (db, SS_OLD_DONE, FALSE, "2026-12-05 10:00:00.000000");
+  add_transfer_session (db, TS_OLD_DONE, SS_OLD_DONE, FALSE, "2026-12-05 10:00:00.000000");
+  /* Abandoned mid-transfer: goes, with its buffers. */
+  add_sync_session (db, SS_OLD_ABANDONED, TRUE, OLD);
+  add_transfer_session (db, TS_ABANDONED, SS_OLD_ABANDONED, TRUE, OLD);
+  add_buffer (db, TS_ABANDONED, 12000);
+  /* In use: stays, and so does its buffer; its other transfer, quiet
+   * too long, goes; a finished one stays but its leftovers go. */
+  add_sync_session (db, SS_RECENT, TRUE, "2026-12-06 09:00:00.000000");
+  add_transfer_session (db, TS_RECENT, SS_RECENT, TRUE, RECENT);
+  add_buffer (db, TS_RECENT, 100);
+  add_transfer_session (db, TS_RECENT_OLD, SS_RECENT, TRUE, OLD);
+  add_buffer (db, TS_RECENT_OLD, 10);
+  add_transfer_session (db, TS_LEFTOVERS, SS_RECENT, FALSE, RECENT);
+  add_buffer (db, TS_LEFTOVERS, 7);
+  /* An old sync session whose transfer is busy: both stay. */
+  add_sync_session (db, SS_OLD_BUSY, TRUE, "2026-12-01 00:00:00.000000");
+  add_transfer_session (db, TS_BUSY, SS_OLD_BUSY, TRUE, "2026-12-06 09:59:00.000000");
+  add_buffer (db, TS_BUSY, 5);
+  /* Over, but recent: stays. */
+  add_sync_session (db, SS_RECENT_DONE, FALSE, "2026-12-06 08:00:00.000000");
+  /* Rows of a session that is gone. */
+  add_buffer (db, TS_ORPHAN, 3);
+  return db;
+}
+
+static gint64
+db_count (MorangoDb  *db,
+          const char *sql,
+          const char *id)
+{
+  gint64 n = -1;
+
+  g_assert_true (morango_db_query_int64 (db, &n, NULL, NULL, sql, "s", id));
+  return n;
+}
+
+static gint64
+buffered (MorangoDb  *db,
+          const char *id)
+{
+  return db_count (db, "SELECT count(*) FROM morango_buffer WHERE transfer_session_id = ?", id);
+}
+
+static gint64
+histories (MorangoDb  *db,
+           const char *id)
+{
+  return db_count (db, "SELECT count(*) FROM morango_recordmaxcounterbuffer WHERE transfer_session_id = ?", id);
+}
+
+static gboolean
+transfer_exists (MorangoDb  *db,
+                 const char *id)
+{
+  return db_count (db, "SELECT count(*) FROM morango_transfersession WHERE id = ?", id) == 1;
+}
+
+static gboolean
+sync_exists (MorangoDb  *db,
+             const char *id)
+{
+  return db_count (db, "SELECT count(*) FROM morango_syncsession WHERE id = ?", id) == 1;
+}
+
+static gboolean
+is_active (MorangoDb  *db,
+           const char *table,
+           const char *id)
+{
+  g_autofree char *sql = g_strdup_printf ("SELECT active FROM %s WHERE id = ?", table);
+
+  return db_count (db, sql, id) == 1;
+}
+
+/* What every complete run leaves, whatever stopped the runs before. */
+static void
+assert_cleaned (MorangoDb *db)
+{
+  static const char *gone_transfers[] = { TS_ABANDONED, TS_OLD_DONE, TS_RECENT_OLD };
+  static const char *gone_buffers[] = { TS_ABANDONED, TS_RECENT_OLD, TS_LEFTOVERS, TS_ORPHAN };
+
+  for (guint i = 0; i < G_N_ELEMENTS (gone_transfers); i++)
+    g_assert_false (transfer_exists (db, gone_transfers[i]));
+  for (guint i = 0; i < G_N_ELEMENTS (gone_buffers); i++)
+    {
+      g_assert_cmpint (buffered (db, gone_buffers[i]), ==, 0);
+      g_assert_cmpint (histories (db, gone_buffers[i]), ==, 0);
+    }
+  g_assert_false (sync_exists (db, SS_OLD_DONE));
+  g_assert_false (sync_exists (db, SS_OLD_ABANDONED));
+
+  /* What is in use is untouched. */
+  g_assert_true (is_active (db, "morango_syncsession", SS_RECENT));
+  g_assert_true (is_active (db, "morango_transfersession", TS_RECENT));
+  g_assert_cmpint (buffered (db, TS_RECENT), ==, 100);
+  g_assert_cmpint (histories (db, TS_RECENT), ==, 200);
+  g_assert_true (is_active (db, "morango_syncsession", SS_OLD_BUSY));
+  g_assert_true (is_active (db, "morango_transfersession", TS_BUSY));
+  g_assert_cmpint (buffered (db, TS_BUSY), ==, 5);
+  g_assert_cmpint (histories (db, TS_BUSY), ==, 10);
+  g_assert_true (transfer_exists (db, TS_LEFTOVERS));
+  g_assert_true (sync_exists (db, SS_RECENT_DONE));
+}
+
+static void
+test_cleanup (void)
+{
+  g_autoptr(MorangoDb) db = new_db_with_sessions ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoMonitor) monitor = morango_monitor_new (NULL);
+  MorangoCleanupCounts counts;
+
+  g_assert_true (morango_cleanup_sessions (db, T0, MORANGO_CLEANUP_DEFAULT_EXPIRATION, monitor,
+                                           &counts, &error));
+  g_assert_no_error (error);
+  assert_cleaned (db);
+  g_assert_cmpint (counts.sync_sessions, ==, 2);
+  g_assert_cmpint (counts.transfer_sessions, ==, 3);
+  /* Two transfers and the sync session left with none. */
+  g_assert_cmpint (counts.abandoned, ==, 3);
+  g_assert_cmpint (counts.buffer_rows, ==, 12000 + 10 + 7 + 3);
+  g_assert_cmpint (counts.history_rows, ==, 2 * (12000 + 10 + 7 + 3));
+
+  /* Again: nothing more to do. */
+  g_assert_true (morango_cleanup_sessions (db, T0, MORANGO_CLEANUP_DEFAULT_EXPIRATION, NULL,
+                                           &counts, &error));
+  g_assert_cmpint (counts.sync_sessions + counts.transfer_sessions + counts.abandoned +
+                   counts.buffer_rows + counts.history_rows, ==, 0);
+  assert_cleaned (db);
+}
+
+/* A longer expiration keeps more; a later clock removes more. */
+static void
+test_cleanup_clock (void)
+{
+  g_autoptr(MorangoDb) db = new_db_with_sessions ();
+  g_autoptr(GError) error = NULL;
+  MorangoCleanupCounts counts;
+
+  /* A week back from T0: only the buffers of sessions that are over,
+   * or gone, go. */
+  g_assert_true (morango_cleanup_sessions (db, T0, 7 * G_TIME_SPAN_DAY, NULL, &counts, &error));
+  g_assert_cmpint (counts.sync_sessions, ==, 0);
+  g_assert_cmpint (counts.transfer_sessions, ==, 0);
+  g_assert_cmpint (counts.abandoned, ==, 0);
+  g_assert_cmpint (counts.buffer_rows, ==, 7 + 3);
+  g_assert_true (is_active (db, "morango_transfersession", TS_ABANDONED));
+  g_assert_cmpint (buffered (db, TS_ABANDONED), ==, 12000);
+
+  /* A day after T0, everything is old. */
+  g_assert_true (morango_cleanup_sessions (db, T0 + G_TIME_SPAN_DAY, MORANGO_CLEANUP_DEFAULT_EXPIRATION,
+                                           NULL, &counts, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (counts.transfer_sessions, ==, 6);
+  g_assert_cmpint (counts.sync_sessions, ==, 5);
+  g_assert_cmpint (db_count (db, "SELECT count(*) FROM morango_buffer WHERE ? IS NOT NULL", ""), ==, 0);
+  g_assert_cmpint (db_count (db, "SELECT count(*) FROM morango_recordmaxcounterbuffer WHERE ? IS NOT NULL", ""), ==, 0);
+}
+
+/* A cancel inside a statement: the batch in flight rolls back, nothing
+ * in use is touched, and what was abandoned cannot be resumed with
+ * part of its buffer gone. */
+static void
+test_cleanup_cancelled (void)
+{
+  g_autoptr(MorangoDb) db = new_db_with_sessions ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoMonitor) monitor = morango_monitor_new (NULL);
+  g_autoptr(MorangoTransferSession) ts = NULL;
+  MorangoCleanupCounts counts;
+  int looks = 0;
+
+  morango_test_monitor_cancel_in_statement (monitor, &looks);
+  g_assert_false (morango_cleanup_sessions (db, T0, MORANGO_CLEANUP_DEFAULT_EXPIRATION, monitor,
+                                            &counts, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_assert_cmpint (looks, >, 0);
+  g_assert_cmpint (counts.buffer_rows, ==, 0);
+  g_assert_cmpint (buffered (db, TS_ABANDONED), ==, 12000);
+  g_assert_cmpint (histories (db, TS_ABANDONED), ==, 24000);
+  g_assert_true (transfer_exists (db, TS_ABANDONED));
+  ts = morango_transfer_session_load (db, TS_ABANDONED, &error);
+  g_assert_no_error (error);
+  g_assert_false (ts->active);
+  g_assert_true (is_active (db, "morango_transfersession", TS_RECENT));
+  g_assert_cmpint (buffered (db, TS_RECENT), ==, 100);
+
+  /* A cancelled monitor stops a run before it starts. */
+  g_assert_false (morango_cleanup_sessions (db, T0, MORANGO_CLEANUP_DEFAULT_EXPIRATION, monitor,
+                                            &counts, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_assert_cmpint (buffered (db, TS_ABANDONED), ==, 12000);
+
+  g_assert_true (morango_cleanup_sessions (db, T0, MORANGO_CLEANUP_DEFAULT_EXPIRATION, NULL,
+                                           &counts, &error));
+  g_assert_no_error (error);
+  assert_cleaned (db);
+  g_assert_cmpint (counts.buffer_rows, ==, 12000 + 10 + 7 + 3);
+}
+
+/* A failure in the second batch: the first stays done, the second is
+ * rolled back whole, records with their history. */
+static void
+test_cleanup_failed_batch (void)
+{
+  g_autoptr(MorangoDb) db = new_db_with_sessions ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoMonitor) monitor = morango_test_monitor_failing_at ("cleanup", 10000);
+  MorangoCleanupCounts counts;
+
+  g_assert_false (morango_cleanup_sessions (db, T0, MORANGO_CLEANUP_DEFAULT_EXPIRATION, monitor,
+                                            &counts, &error));
+  g_assert_error (error, MORANGO_TEST_ERROR, MORANGO_TEST_ERROR_INJECTED);
+  g_clear_error (&error);
+  g_assert_cmpint (counts.buffer_rows, ==, 5000);
+  g_assert_cmpint (counts.history_rows, ==, 10000);
+  g_assert_cmpint (buffered (db, TS_ABANDONED), ==, 7000);
+  g_assert_cmpint (histories (db, TS_ABANDONED), ==, 14000);
+  /* The rest of the run did not happen. */
+  g_assert_cmpint (buffered (db, TS_ORPHAN), ==, 3);
+  g_assert_true (transfer_exists (db, TS_OLD_DONE));
+  g_assert_cmpint (db_count (db, "SELECT count(*) FROM morango_buffer b WHERE transfer_session_id = ? "
+                                 "AND NOT EXISTS (SELECT 1 FROM morango_recordmaxcounterbuffer r "
+                                 "  WHERE r.transfer_session_id = b.transfer_session_id "
+                                 "  AND r.model_uuid = b.model_uuid)", TS_ABANDONED), ==, 0);
+
+  /* The same monitor lets the next run through. */
+  g_assert_true (morango_cleanup_sessions (db, T0, MORANGO_CLEANUP_DEFAULT_EXPIRATION, monitor,
+                                           &counts, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (counts.buffer_rows, ==, 7000 + 10 + 7 + 3);
+  assert_cleaned (db);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -447,5 +772,9 @@ main (int   argc,
   g_test_add_func ("/peers/states", test_peer_states);
   g_test_add_func ("/peers/clients", test_peer_clients);
   g_test_add_func ("/peers/history", test_history);
+  g_test_add_func ("/cleanup/sessions", test_cleanup);
+  g_test_add_func ("/cleanup/clock", test_cleanup_clock);
+  g_test_add_func ("/cleanup/cancelled", test_cleanup_cancelled);
+  g_test_add_func ("/cleanup/failed-batch", test_cleanup_failed_batch);
   return g_test_run ();
 }
