@@ -9,6 +9,7 @@
 #include "morango-ids.h"
 #include "morango-known-peer.h"
 #include "morango-session.h"
+#include "morango-status.h"
 #include "morango-test-util.h"
 
 #define INSTANCE_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -762,6 +763,79 @@ test_cleanup_failed_batch (void)
   assert_cleaned (db);
 }
 
+/* ---- status ---- */
+
+static void
+test_status (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = morango_test_tmpdir ();
+  g_autofree char *path = g_build_filename (dir, "s.db", NULL);
+  g_autoptr(MorangoProfile) profile = morango_profile_new_by_name ("morango-testapp", &error);
+  g_autoptr(MorangoHostInfo) host = morango_host_info_new ("status-test", "");
+  g_autoptr(MorangoRandom) random = morango_random_new_seeded (7);
+  g_autoptr(MorangoStore) store = NULL;
+  g_autoptr(MorangoStatus) status = NULL;
+  g_autoptr(MorangoKnownPeer) p = NULL;
+  g_autoptr(MorangoFilter) filter = morango_filter_parse ("abc");
+  MorangoDb *db;
+  const char * const *names;
+
+  g_assert_no_error (error);
+  store = morango_store_open (path, profile, host, random, &error);
+  g_assert_no_error (error);
+  db = morango_store_get_db (store);
+
+  status = morango_status_collect (store, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (status->instance_id, ==, morango_store_get_instance_id (store));
+  g_assert_cmpstr (status->profile, ==, morango_profile_get_name (profile));
+  g_assert_cmpstr (status->description, ==, "morango-testapp");
+  names = morango_profile_get_model_names (profile);
+  g_assert_cmpuint (status->models->len, ==, g_strv_length ((char **) names));
+  for (guint i = 0; i < status->models->len; i++)
+    {
+      MorangoModelCount *c = &g_array_index (status->models, MorangoModelCount, i);
+
+      g_assert_cmpstr (c->model_name, ==, names[i]);
+      g_assert_cmpint (c->records, ==, 0);
+    }
+  g_assert_cmpuint (status->certificates, ==, 0);
+  g_assert_cmpint (status->active_sync_sessions, ==, 0);
+  g_assert_cmpuint (status->peers, ==, 0);
+  g_clear_pointer (&status, morango_status_free);
+
+  /* Two live records of the first model, one deleted; one of a model
+   * the profile does not name; sessions; peers, one forgotten. */
+  g_assert_true (morango_db_execute (db, &error,
+                                     "INSERT INTO morango_store (id, profile, deleted, last_saved_instance, "
+                                     "  last_saved_counter, partition, source_id, model_name) VALUES "
+                                     "  ('r1', ?1, 0, 'i', 1, 'p', 's', ?2), ('r2', ?1, 0, 'i', 1, 'p', 's', ?2), "
+                                     "  ('r3', ?1, 1, 'i', 1, 'p', 's', ?2), ('r4', ?1, 0, 'i', 1, 'p', 's', 'zz'), "
+                                     "  ('r5', 'other', 0, 'i', 1, 'p', 's', ?2)",
+                                     "ss", morango_profile_get_name (profile), names[0]));
+  g_assert_true (morango_sync_session_create (db, SS_RECENT, FALSE, "p", "network", "x", NULL, NULL, &error));
+  g_assert_true (morango_transfer_session_create (db, TS_RECENT, SS_RECENT, filter, TRUE, &error));
+  g_assert_true (morango_transfer_session_create (db, TS_BUSY, SS_RECENT, filter, FALSE, &error));
+  g_assert_true (morango_transfer_session_close (db, TS_BUSY, NULL, &error));
+  g_clear_pointer (&p, morango_known_peer_free);
+  p = morango_known_peer_add (store, "http://a/", T0, &error);
+  g_clear_pointer (&p, morango_known_peer_free);
+  p = morango_known_peer_add (store, "http://b/", T0, &error);
+  g_assert_true (morango_known_peer_forget (store, p->id, &error));
+  g_assert_no_error (error);
+
+  status = morango_status_collect (store, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_array_index (status->models, MorangoModelCount, 0).records, ==, 2);
+  g_assert_cmpint (g_array_index (status->models, MorangoModelCount, 0).deleted, ==, 1);
+  g_assert_cmpstr (g_array_index (status->models, MorangoModelCount, status->models->len - 1).model_name, ==, "zz");
+  g_assert_cmpint (g_array_index (status->models, MorangoModelCount, status->models->len - 1).records, ==, 1);
+  g_assert_cmpint (status->active_sync_sessions, ==, 1);
+  g_assert_cmpint (status->active_transfer_sessions, ==, 1);
+  g_assert_cmpuint (status->peers, ==, 1);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -776,5 +850,6 @@ main (int   argc,
   g_test_add_func ("/cleanup/clock", test_cleanup_clock);
   g_test_add_func ("/cleanup/cancelled", test_cleanup_cancelled);
   g_test_add_func ("/cleanup/failed-batch", test_cleanup_failed_batch);
+  g_test_add_func ("/status/collect", test_status);
   return g_test_run ();
 }
