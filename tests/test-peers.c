@@ -818,6 +818,19 @@ test_status (void)
   g_assert_true (morango_transfer_session_create (db, TS_RECENT, SS_RECENT, filter, TRUE, &error));
   g_assert_true (morango_transfer_session_create (db, TS_BUSY, SS_RECENT, filter, FALSE, &error));
   g_assert_true (morango_transfer_session_close (db, TS_BUSY, NULL, &error));
+  /* A root made here (its key held, trusted) and another's root,
+   * stored but neither owned nor trusted. */
+  {
+    g_autoptr(MorangoCertificate) own = morango_certificate_create_root (db, "root_scope", NULL, NULL, &error);
+    g_autoptr(MorangoKey) key = morango_key_generate (&error);
+    g_autoptr(MorangoCertificate) foreign = NULL;
+
+    g_assert_no_error (error);
+    foreign = morango_test_forge (NULL, NULL, "facilitydata", "", "root_scope",
+                                  "{\"user\": \"x\"}", key, key);
+    g_assert_true (morango_certificate_save (foreign, db, &error));
+    g_assert_no_error (error);
+  }
   g_clear_pointer (&p, morango_known_peer_free);
   p = morango_known_peer_add (store, "http://a/", T0, &error);
   g_clear_pointer (&p, morango_known_peer_free);
@@ -834,6 +847,9 @@ test_status (void)
   g_assert_cmpint (status->active_sync_sessions, ==, 1);
   g_assert_cmpint (status->active_transfer_sessions, ==, 1);
   g_assert_cmpuint (status->peers, ==, 1);
+  g_assert_cmpuint (status->certificates, ==, 2);
+  g_assert_cmpuint (status->own_certificates, ==, 1);
+  g_assert_cmpuint (status->trusted_roots, ==, 1);
 }
 
 int
