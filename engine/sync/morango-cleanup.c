@@ -108,8 +108,8 @@ delete_rows (MorangoDb   *db,
   return TRUE;
 }
 
-/* Step 2 for one inactive transfer session: its buffers, a batch of
- * records (with their history) per transaction.  A batch ends at a
+/* Step 2 for one transfer session, unless it is active: its buffers, a
+ * batch of records (with their history) per transaction.  A batch ends at a
  * record id, so that a record and its history go together. */
 static gboolean
 clear_buffers (MorangoDb             *db,
@@ -122,10 +122,17 @@ clear_buffers (MorangoDb             *db,
     {
       g_autoptr(MorangoTransaction) tx = morango_transaction_begin (db, monitor, error);
       g_autofree char *bound = NULL;
-      gint64 records = 0, history = 0;
+      gint64 records = 0, history = 0, active = 0;
 
+      /* Asked inside each transaction, where the answer holds until
+       * the commit, should another program be syncing beside us. */
       if (tx == NULL ||
-          !morango_db_query_text (db, &bound, error,
+          !morango_db_query_int64 (db, &active, NULL, error,
+                                   "SELECT active FROM morango_transfersession WHERE id = ?", "s", id))
+        return FALSE;
+      if (active != 0)
+        return TRUE;
+      if (!morango_db_query_text (db, &bound, error,
                                   "SELECT model_uuid FROM morango_buffer WHERE transfer_session_id = ? "
                                   "ORDER BY model_uuid LIMIT 1 OFFSET ?",
                                   "si", id, (gint64) CLEANUP_BATCH - 1))
@@ -223,7 +230,6 @@ morango_cleanup_sessions (MorangoDb             *db,
   for (;;)
     {
       g_autofree char *next = NULL;
-      gint64 active = 0;
 
       if (!next_buffered_session (db, id, &next, error))
         return FALSE;
@@ -231,10 +237,7 @@ morango_cleanup_sessions (MorangoDb             *db,
         break;
       g_free (id);
       id = g_steal_pointer (&next);
-      if (!morango_db_query_int64 (db, &active, NULL, error,
-                                   "SELECT active FROM morango_transfersession WHERE id = ?", "s", id))
-        return FALSE;
-      if (active == 0 && !clear_buffers (db, id, monitor, counts, error))
+      if (!clear_buffers (db, id, monitor, counts, error))
         return FALSE;
     }
 
