@@ -14,6 +14,9 @@
 static const MorangoCliCommand commands[] = {
   { "cert", N_("certificates, keys and trust (create-root, list, show, export, import, trust, backup, restore)"), morango_cli_cert },
   { "data", N_("application rows as JSON lines (import, export, count)"), morango_cli_data },
+  { "status", N_("what this data folder holds: instance, profile, records, certificates, sessions"), morango_cli_status },
+  { "peers", N_("the peers this device knows, with their last sync"), morango_cli_peers },
+  { "cleanup", N_("remove finished and abandoned sync sessions and their buffers"), morango_cli_cleanup },
   { NULL, NULL, NULL },
 };
 

@@ -43,6 +43,18 @@ int   morango_cli_cert             (const char *data_dir,
 /* `morango data …` (morango-cli-data.c). */
 int   morango_cli_data             (const char *data_dir, int argc, char **argv);
 
+/* `morango status`, `morango peers`, `morango cleanup`
+ * (morango-cli-status.c). */
+int   morango_cli_status           (const char *data_dir,
+                                    int         argc,
+                                    char      **argv);
+int   morango_cli_peers            (const char *data_dir,
+                                    int         argc,
+                                    char      **argv);
+int   morango_cli_cleanup          (const char *data_dir,
+                                    int         argc,
+                                    char      **argv);
+
 /* $XDG_DATA_HOME/morango-sync. */
 char *morango_cli_default_data_dir (void);
 

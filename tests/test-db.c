@@ -175,6 +175,7 @@ test_delete_copies_keeps_wiping (void)
  * the store with its dirty_bit column and partial index, one of its two
  * rows dirty. */
 static const char schema_4_tables[] =
+  "DROP TABLE morango_peer; DROP TABLE morango_sync_history;"
   "DROP TABLE morango_store_pending;"
   "ALTER TABLE morango_store ADD COLUMN dirty_bit integer NOT NULL DEFAULT 0;"
   "CREATE INDEX idx_morango_deserialize ON morango_store(profile, model_name, partition, dirty_bit) "

@@ -265,6 +265,25 @@ static const char *migrations[] = {
   "  SELECT profile, model_name, id FROM morango_store WHERE dirty_bit = 1;"
   "DROP INDEX idx_morango_deserialize;"
   "ALTER TABLE morango_store DROP COLUMN dirty_bit;",
+  /* 7 -> 8: the peers this device knows and the history of its syncs
+   * (sync/morango-known-peer, sync/morango-history).  Local bookkeeping,
+   * never on the wire, so times are plain microseconds since the epoch.
+   * A peer seen only as a client of our server has no address; one
+   * address is one peer. */
+  "CREATE TABLE morango_peer ("
+  "  id char(32) PRIMARY KEY, address text UNIQUE, instance_id char(32),"
+  "  roles integer NOT NULL DEFAULT 0, state text NOT NULL,"
+  "  client_certificate_id char(32), server_certificate_id char(32),"
+  "  added integer NOT NULL, last_success integer NOT NULL DEFAULT 0,"
+  "  last_failure integer NOT NULL DEFAULT 0, last_failure_reason text);"
+  "CREATE INDEX morango_peer_instance ON morango_peer(instance_id);"
+  "CREATE TABLE morango_sync_history ("
+  "  id integer PRIMARY KEY, peer_id char(32) NOT NULL, started integer NOT NULL,"
+  "  duration integer NOT NULL DEFAULT 0, direction text NOT NULL,"
+  "  records_sent integer NOT NULL DEFAULT 0, records_received integer NOT NULL DEFAULT 0,"
+  "  bytes_sent integer NOT NULL DEFAULT 0, bytes_received integer NOT NULL DEFAULT 0,"
+  "  result text NOT NULL, error text, transfer_session_ids text NOT NULL DEFAULT '');"
+  "CREATE INDEX morango_sync_history_peer ON morango_sync_history(peer_id, started);",
 };
 
 static gpointer
