@@ -10,6 +10,7 @@
  */
 #include <string.h>
 
+#include "morango-account.h"
 #include "morango-certificate-request.h"
 #include "morango-chain.h"
 #include "morango-http-trust.h"
@@ -309,6 +310,110 @@ test_client_basic_header (void)
     }
 }
 
+
+/* ------------------------------------------------------------------ */
+/* Accounts */
+
+static MorangoDb *
+new_db (void)
+{
+  g_autofree char *dir = morango_test_tmpdir ();
+  g_autofree char *path = g_build_filename (dir, "morango.db", NULL);
+  g_autoptr(GError) error = NULL;
+  MorangoDb *db = morango_db_open (path, &error);
+
+  g_assert_no_error (error);
+  return db;
+}
+
+static void
+test_accounts (void)
+{
+  g_autoptr(MorangoDb) db = new_db ();
+  g_autoptr(MorangoRandom) random = morango_random_new_seeded (morango_test_seed (11));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) unknown_error = NULL;
+  g_autoptr(MorangoAccount) admin = NULL;
+  g_autoptr(MorangoAccount) alice = NULL;
+  const char *all[] = { MORANGO_ACCOUNT_ALL_SCOPES, NULL };
+  const char *subset[] = { "subset_scope", "single-user", NULL };
+  const char *root_only[] = { "root_scope", NULL };
+  const char *bad_names[] = { "", "a:b", "a=b", "a&b", "tab\there" };
+  const char *bad_scopes[] = { "", NULL };
+  MorangoAccount *none;
+
+  g_assert_false (morango_account_has_any (db));
+  g_assert_true (morango_account_set_password (db, random, MORANGO_ACCOUNT_ADMIN, "open sesame", all, &error));
+  g_assert_no_error (error);
+  g_assert_true (morango_account_has_any (db));
+
+  admin = morango_account_check (db, "admin", "open sesame", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (morango_account_get_name (admin), ==, "admin");
+  g_assert_true (morango_account_may_request (admin, "root_scope"));
+  g_assert_true (morango_account_may_request (admin, "anything"));
+  g_assert_false (morango_account_may_request (admin, NULL));
+
+  /* A wrong password and an unknown name: one answer. */
+  none = morango_account_check (db, "admin", "open sesame!", &error);
+  g_assert_null (none);
+  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_PERMISSION_DENIED);
+  none = morango_account_check (db, "nobody", "open sesame", &unknown_error);
+  g_assert_null (none);
+  g_assert_error (unknown_error, MORANGO_ERROR, MORANGO_ERROR_PERMISSION_DENIED);
+  g_assert_cmpstr (error->message, ==, unknown_error->message);
+  g_clear_error (&error);
+
+  /* Limited scopes; a new password keeps them when none are given. */
+  g_assert_true (morango_account_set_password (db, random, "alice", "first", subset, &error));
+  g_assert_no_error (error);
+  g_assert_true (morango_account_set_password (db, random, "alice", "second", NULL, &error));
+  g_assert_no_error (error);
+  none = morango_account_check (db, "alice", "first", &error);
+  g_assert_null (none);
+  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_PERMISSION_DENIED);
+  g_clear_error (&error);
+  alice = morango_account_check (db, "alice", "second", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_strv_length ((GStrv) morango_account_get_scopes (alice)), ==, 2);
+  g_assert_true (morango_account_may_request (alice, "subset_scope"));
+  g_assert_true (morango_account_may_request (alice, "single-user"));
+  g_assert_false (morango_account_may_request (alice, "root_scope"));
+  g_assert_false (morango_account_may_request (alice, "*"));
+  g_clear_object (&alice);
+  /* Scopes given replace the old ones. */
+  g_assert_true (morango_account_set_password (db, random, "alice", "second", root_only, &error));
+  g_assert_no_error (error);
+  alice = morango_account_check (db, "alice", "second", &error);
+  g_assert_no_error (error);
+  g_assert_true (morango_account_may_request (alice, "root_scope"));
+  g_assert_false (morango_account_may_request (alice, "subset_scope"));
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad_names); i++)
+    {
+      g_assert_false (morango_account_set_password (db, random, bad_names[i], "pw", all, &error));
+      g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID);
+      g_clear_error (&error);
+    }
+  g_assert_false (morango_account_set_password (db, random, "bob", "pw", bad_scopes, &error));
+  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_false (morango_account_set_password (db, random, "bob", "", all, &error));
+  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID);
+  g_clear_error (&error);
+  none = morango_account_check (db, "bob", "pw", &error);
+  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_PERMISSION_DENIED);
+  g_clear_error (&error);
+
+  /* A stored hash weaker than the minimum (Django 3.2's, which would
+   * verify at its own count) is not accepted. */
+  g_assert_true (morango_db_execute (db, &error, "UPDATE morango_account SET password = ? WHERE name = 'alice'", "s",
+                                     "pbkdf2_sha256$260000$vectorsalt0000000000ab$ZCx2GLUSOzHfgNHb7Idn0y7qqRV6VklBBXnaHsKCDDg="));
+  none = morango_account_check (db, "alice", "password", &error);
+  g_assert_null (none);
+  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -320,6 +425,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/http-trust/client/sync-session-instance", test_client_sync_session_instance);
   g_test_add_func ("/http-trust/client/csr-body", test_client_csr_body);
   g_test_add_func ("/http-trust/client/basic-header", test_client_basic_header);
+
+  g_test_add_func ("/http-trust/account/basics", test_accounts);
 
   return g_test_run ();
 }

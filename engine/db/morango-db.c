@@ -265,6 +265,15 @@ static const char *migrations[] = {
   "  SELECT profile, model_name, id FROM morango_store WHERE dirty_bit = 1;"
   "DROP INDEX idx_morango_deserialize;"
   "ALTER TABLE morango_store DROP COLUMN dirty_bit;",
+  /* 7 -> 8: accounts that may ask this device for certificates (the
+   * CSR's HTTP Basic credentials): a name, a password hash, and the
+   * scope definitions the account may request, '*' for all of them. */
+  "CREATE TABLE morango_account ("
+  "  name text PRIMARY KEY, password text NOT NULL, created text NOT NULL);"
+  "CREATE TABLE morango_account_scope ("
+  "  account text NOT NULL REFERENCES morango_account(name),"
+  "  scope_definition_id text NOT NULL,"
+  "  PRIMARY KEY (account, scope_definition_id)) WITHOUT ROWID;",
 };
 
 static gpointer
