@@ -867,7 +867,14 @@ test_server_certificates_tree (void)
   answer = morango_http_trust_get_certificates (f.store, root_id, q, &status);
   g_assert_cmpuint (status, ==, 404);
   g_clear_pointer (&answer, json_node_unref);
+  g_hash_table_insert (q, "primary_partition", (gpointer) root_id);
+  answer = morango_http_trust_get_certificates (f.store, NULL, q, &status);
+  g_assert_cmpuint (json_array_get_length (json_node_get_array (answer)), ==, 0);
+  g_clear_pointer (&answer, json_node_unref);
   g_hash_table_insert (q, "profile", "facilitydata");
+  answer = morango_http_trust_get_certificates (f.store, NULL, q, &status);
+  g_assert_cmpuint (json_array_get_length (json_node_get_array (answer)), ==, 2);
+  g_clear_pointer (&answer, json_node_unref);
   g_hash_table_insert (q, "primary_partition", (gpointer) morango_certificate_get_id (child));
   answer = morango_http_trust_get_certificates (f.store, NULL, q, &status);
   arr = json_node_get_array (answer);
@@ -1112,6 +1119,25 @@ test_server_sync_session_rules (void)
 
   server_init (&f, FALSE);
   {
+    /* A refusal after the chain was imported leaves it unstored. */
+    g_autoptr(JsonObject) body = handshake_body (&f, NOW, "00000000000000000000000000000009", NULL);
+    g_autoptr(MorangoCertificate) stored = NULL;
+
+    json_object_set_string_member (body, "id", "0000000000000000000000000000000a");
+    before = server_state (&f);
+    g_assert_false (check (&f, body, NOW, &status, &refusal));
+    g_assert_cmpstr (json_node_get_string (refusal), ==, "Client certificate failed to verify signature");
+    {
+      g_autofree char *after = server_state (&f);
+
+      g_assert_cmpstr (after, ==, before);
+    }
+    stored = morango_certificate_load (f.db, setup_string ("push.json", "client_cert_id"), &error);
+    g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND);
+    g_clear_error (&error);
+    g_clear_pointer (&before, g_free);
+  }
+  {
     g_autoptr(JsonObject) same_second = handshake_body (&f, NOW, "00000000000000000000000000000001", NULL);
     g_autoptr(JsonObject) last_second = handshake_body (&f, NOW, "00000000000000000000000000000002", NULL);
     g_autoptr(JsonObject) expired = handshake_body (&f, NOW, "00000000000000000000000000000003", NULL);
@@ -1177,6 +1203,53 @@ test_server_sync_session_rules (void)
       g_assert_cmpstr (after, ==, before);
     }
   }
+  server_clear (&f);
+}
+
+/* A client certificate of another profile than the server's. */
+static void
+test_server_sync_session_profiles (void)
+{
+  Server f = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) def_json = NULL;
+  g_autoptr(MorangoScopeDefinition) def = NULL;
+  g_autoptr(MorangoCertificate) other = NULL;
+  g_autoptr(MorangoCertificate) server_root = NULL;
+  g_autoptr(GPtrArray) chain = g_ptr_array_new ();
+  g_autoptr(JsonNode) nonce = NULL;
+  g_autoptr(JsonObject) body = NULL;
+  g_autoptr(JsonNode) refusal = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  guint status = 0;
+
+  server_init (&f, FALSE);
+  def_json = json_from_string (
+    "{\"id\": \"other_root\", \"profile\": \"otherprofile\", \"version\": 1, \"primary_scope_param_key\": \"user\","
+    " \"description\": \"\", \"read_filter_template\": \"\", \"write_filter_template\": \"\","
+    " \"read_write_filter_template\": \"${user}\"}", NULL);
+  def = morango_scope_definition_new_from_json (json_node_get_object (def_json), &error);
+  g_assert_no_error (error);
+  g_assert_true (morango_scope_definition_save (def, f.db, &error));
+  g_assert_no_error (error);
+  other = morango_certificate_create_root (f.db, "other_root", NULL, NULL, &error);
+  g_assert_no_error (error);
+  server_root = morango_certificate_load (f.db, setup_string ("push.json", "root_cert_id"), &error);
+  g_assert_no_error (error);
+  g_ptr_array_add (chain, other);
+  nonce = morango_http_trust_create_nonce (f.store, NULL, NOW, &status);
+  body = morango_http_trust_build_sync_session_request (chain, server_root,
+                                                        json_object_get_string_member (json_node_get_object (nonce), "id"),
+                                                        "0000000000000000000000000000000b", "http://x/",
+                                                        "{\"id\": \"c\"}", NULL, NULL, &error);
+  g_assert_no_error (error);
+  before = server_state (&f);
+  g_assert_false (check (&f, body, NOW, &status, &refusal));
+  after = server_state (&f);
+  g_assert_cmpuint (status, ==, 400);
+  g_assert_cmpstr (json_node_get_string (refusal), ==, "Certificates must both be associated with the same profile");
+  g_assert_cmpstr (after, ==, before);
   server_clear (&f);
 }
 
@@ -1367,6 +1440,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/http-trust/server/sync-session-errors", test_server_sync_session_errors);
   g_test_add_func ("/http-trust/server/sync-session-rules", test_server_sync_session_rules);
   g_test_add_func ("/http-trust/server/sync-session-shape", test_server_sync_session_shape);
+  g_test_add_func ("/http-trust/server/sync-session-profiles", test_server_sync_session_profiles);
   g_test_add_func ("/http-trust/round-trip/sync-session", test_round_trip);
   g_test_add_func ("/http-trust/round-trip/csr", test_round_trip_csr);
 
