@@ -1264,6 +1264,7 @@ test_server_sync_session_shape (void)
     { "id", "\"not-a-uuid\"", "id" },
     { "id", "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"", "id" },
     { "connection_path", "\"\"", "connection_path" },
+    { "client_certificate_id", "\"\"", "client_certificate_id" },
     { "instance", "\"[1, 2]\"", "instance" },
     { "instance", "\"{\\\"no_id\\\": 1}\"", "instance" },
     { "certificate_chain", "5", "certificate_chain" },

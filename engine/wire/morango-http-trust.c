@@ -855,6 +855,7 @@ check_sync_session_shape (JsonObject *request)
   static const char *required[] = { "id", "server_certificate_id", "client_certificate_id",
                                     "connection_path", "instance", "nonce", "signature" };
   static const char *optional[] = { "profile", "client_ip", "server_ip" };
+  static const char *blankable[] = { "server_certificate_id", "client_certificate_id", "connection_path" };
   JsonNode *fields = NULL;
   JsonNode *chain;
   const char *why = NULL;
@@ -879,9 +880,13 @@ check_sync_session_shape (JsonObject *request)
   value = required_string (request, "id", &why);
   if (value != NULL && !is_hex32 (value))
     fields = field_body (fields, "id", "Must be a valid UUID.");
-  value = required_string (request, "connection_path", &why);
-  if (value != NULL && *value == '\0')
-    fields = field_body (fields, "connection_path", "This field may not be blank.");
+  /* A blank id would be "no expectation" to the chain import. */
+  for (guint i = 0; i < G_N_ELEMENTS (blankable); i++)
+    {
+      value = required_string (request, blankable[i], &why);
+      if (value != NULL && *value == '\0')
+        fields = field_body (fields, blankable[i], "This field may not be blank.");
+    }
   value = required_string (request, "instance", &why);
   if (value != NULL)
     {
