@@ -284,6 +284,15 @@ static const char *migrations[] = {
   "  bytes_sent integer NOT NULL DEFAULT 0, bytes_received integer NOT NULL DEFAULT 0,"
   "  result text NOT NULL, error text, transfer_session_ids text NOT NULL DEFAULT '');"
   "CREATE INDEX morango_sync_history_peer ON morango_sync_history(peer_id, started);",
+  /* 8 -> 9: accounts that may ask this device for certificates (the
+   * CSR's HTTP Basic credentials): a name, a password hash, and the
+   * scope definitions the account may request, '*' for all of them. */
+  "CREATE TABLE morango_account ("
+  "  name text PRIMARY KEY, password text NOT NULL, created text NOT NULL);"
+  "CREATE TABLE morango_account_scope ("
+  "  account text NOT NULL REFERENCES morango_account(name),"
+  "  scope_definition_id text NOT NULL,"
+  "  PRIMARY KEY (account, scope_definition_id)) WITHOUT ROWID;",
 };
 
 static gpointer
