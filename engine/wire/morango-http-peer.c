@@ -1227,12 +1227,14 @@ morango_http_peer_get_transfer_session (MorangoPeer   *peer,
   if (morango_http_peer_is_async (self))
     return get_session (self, id, cancellable, error);
 
-  /* Legacy: the stage the transfer reached, with the server's counts. */
+  /* Legacy: the stage the transfer reached.  The server's row says
+   * nothing new between the requests that change it (a Python client
+   * sends no GET there), except to a transfer that resumes. */
+  if ((view = legacy_lookup (self, id)) != NULL)
+    return g_steal_pointer (&view);
   if ((ts = get_session (self, id, cancellable, error)) == NULL)
     return NULL;
-  view = legacy_lookup (self, id);
-  return legacy_report (self, ts, view ? view->stage : MORANGO_STAGE_INITIALIZING,
-                        view ? view->status : MORANGO_STAGE_STATUS_COMPLETED);
+  return legacy_report (self, ts, MORANGO_STAGE_INITIALIZING, MORANGO_STAGE_STATUS_COMPLETED);
 }
 
 /* The server may run a stage in the background and answer "pending" or
@@ -1286,6 +1288,8 @@ morango_http_peer_proceed (MorangoPeer              *peer,
   MorangoHttpPeer *self = MORANGO_HTTP_PEER (peer);
   MorangoTransferSession *ts;
 
+  if (stage != MORANGO_STAGE_TRANSFERRING)
+    forget_prepared (self);
   if (!ensure_connected (self, cancellable, error))
     return NULL;
   if (!morango_http_peer_is_async (self))
