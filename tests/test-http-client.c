@@ -43,7 +43,7 @@ typedef struct {
 
   GThread      *thread;
   GMainContext *context;
-  GMainLoop    *loop;
+  gint          stop;
   SoupServer   *server;
   char         *base_url;
   guint16       port;
@@ -63,6 +63,9 @@ typedef struct {
   const char   *fail_body;
   gboolean      forge_signature;
   gsize         bomb;             /* answer morangoinfo with this much gzipped */
+  guint         slow;             /* looks at a stage before it is done */
+  guint         looks_left;
+  guint         looks;
 
   /* Pairing: the server's store, owning the root's key. */
   MorangoStore *issuer;
@@ -346,6 +349,16 @@ handle (SoupServer        *server,
       /* A GET tells what the server holds now. */
       g_assert_nonnull (r->session_state);
       reply = session_now (r, r->session_state);
+      if (r->looks_left > 0)
+        {
+          g_autoptr(JsonNode) running = json_from_string (reply, NULL);
+
+          r->looks_left--;
+          r->looks++;
+          json_object_set_string_member (json_node_get_object (running), "transfer_stage_status", "started");
+          g_free (reply);
+          reply = json_to_string (running, FALSE);
+        }
       respond (msg, 200, "application/json", reply);
       g_mutex_unlock (&r->lock);
       return;
@@ -379,6 +392,16 @@ handle (SoupServer        *server,
       r->session_state = g_strdup (reply);
       g_free (reply);
       reply = session_now (r, r->session_state);
+      /* A server that runs the stage in the background. */
+      if (r->slow > 0 && strcmp (method, "PATCH") == 0 && g_strcmp0 (stage_in (body), "transferring") != 0)
+        {
+          g_autoptr(JsonNode) running = json_from_string (reply, NULL);
+
+          r->looks_left = r->slow;
+          json_object_set_string_member (json_node_get_object (running), "transfer_stage_status", "started");
+          g_free (reply);
+          reply = json_to_string (running, FALSE);
+        }
     }
 
   if (g_str_has_suffix (path, "/buffers/") && strcmp (method, "GET") == 0 &&
@@ -418,7 +441,9 @@ server_thread (gpointer data)
   g_cond_signal (&r->cond);
   g_mutex_unlock (&r->lock);
 
-  g_main_loop_run (r->loop);
+  /* Not g_main_loop_run(): a quit before it starts would be lost. */
+  while (!g_atomic_int_get (&r->stop))
+    g_main_context_iteration (r->context, TRUE);
   soup_server_disconnect (r->server);
   g_clear_object (&r->server);
   g_main_context_pop_thread_default (r->context);
@@ -445,7 +470,6 @@ replay_new (const char *file)
   g_mutex_init (&r->lock);
   g_cond_init (&r->cond);
   r->context = g_main_context_new ();
-  r->loop = g_main_loop_new (r->context, FALSE);
   r->thread = g_thread_new ("replay-server", server_thread, r);
   g_mutex_lock (&r->lock);
   while (!r->ready)
@@ -459,9 +483,9 @@ replay_new (const char *file)
 static void
 replay_free (Replay *r)
 {
-  g_main_loop_quit (r->loop);
+  g_atomic_int_set (&r->stop, TRUE);
+  g_main_context_wakeup (r->context);
   g_thread_join (r->thread);
-  g_main_loop_unref (r->loop);
   g_main_context_unref (r->context);
   json_array_unref (r->exchanges);
   json_object_unref (r->setup);
@@ -887,6 +911,15 @@ test_pull (Fixture       *f,
   g_assert_cmpint (count (f->store, "SELECT count(*) FROM morango_store"), ==, total);
   assert_like_recording (f->replay);
 
+  /* Pages may come gzipped. */
+  for (guint k = 0; k < f->replay->seen->len; k++)
+    {
+      Seen *s = g_ptr_array_index (f->replay->seen, k);
+
+      if (g_str_equal (s->method, "GET") && g_str_has_suffix (s->path, "/buffers/"))
+        g_assert_cmpstr (soup_message_headers_get_one (s->headers, "Accept-Encoding"), ==, "gzip");
+    }
+
   /* The FSIC this side sent is in the negotiated format. */
   for (guint k = 0; k < f->replay->seen->len; k++)
     {
@@ -920,6 +953,25 @@ test_pull (Fixture       *f,
   g_assert_cmpint (server_sent, <=, received);
   g_assert_cmpint (server_received, <=, sent);
   g_assert_cmpint (server_received, >, server_sent / 100);
+}
+
+/* A server that answers "started" is looked at again until it is done,
+ * with no fixed sleep. */
+static void
+test_stage_in_background (Fixture       *f,
+                          gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  MorangoTransferStats stats;
+
+  fixture_start (f, "pull.json");
+  f->replay->slow = 3;
+  run_transfer (f, FALSE, NULL, NULL, &stats, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (stats.records_transferred, ==, 31);
+  /* Four stages (serializing, queuing, dequeuing, deserializing), each
+   * looked at three times while it ran. */
+  g_assert_cmpuint (f->replay->looks, ==, 4 * 3);
 }
 
 /* ---- the network and the server failing ---- */
@@ -1222,6 +1274,7 @@ main (int   argc,
   ADD ("pull-nothing-new", test_pull, "pull-nothing-new.json");
   ADD ("pull-fsic-v1", test_pull, "pull-fsic-v1.json");
   ADD ("pull-legacy", test_pull, "pull-legacy.json");
+  ADD ("stage-in-background", test_stage_in_background, NULL);
   ADD ("retry-dropped-connection", test_retry_dropped_connection, NULL);
   ADD ("retries-bounded", test_retries_bounded, NULL);
   ADD ("refused-not-retried", test_refused_not_retried, NULL);
