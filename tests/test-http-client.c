@@ -63,6 +63,7 @@ typedef struct {
   const char   *fail_body;
   gboolean      forge_signature;
   gsize         bomb;             /* answer morangoinfo with this much gzipped */
+  gboolean      plain_pages;      /* pages never gzipped */
   guint         slow;             /* looks at a stage before it is done */
   guint         looks_left;
   guint         looks;
@@ -311,6 +312,8 @@ handle (SoupServer        *server,
 
   if (r->fail_status != 0)
     {
+      if (r->fail_status == 301)
+        soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Location", path);
       respond (msg, r->fail_status, "application/json", r->fail_body);
       g_mutex_unlock (&r->lock);
       return;
@@ -404,7 +407,7 @@ handle (SoupServer        *server,
         }
     }
 
-  if (g_str_has_suffix (path, "/buffers/") && strcmp (method, "GET") == 0 &&
+  if (g_str_has_suffix (path, "/buffers/") && strcmp (method, "GET") == 0 && !r->plain_pages &&
       g_strcmp0 (soup_message_headers_get_one (headers, "Accept-Encoding"), "gzip") == 0)
     {
       g_autoptr(GBytes) packed = morango_wire_gzip (reply, strlen (reply), 6);
@@ -903,6 +906,8 @@ test_pull (Fixture       *f,
   gint64 server_sent = 0, server_received = 0, sent = 0, received = 0;
 
   fixture_start (f, file);
+  /* Plain pages of 81 records outweigh what this side sends by far. */
+  f->replay->plain_pages = strstr (file, "legacy") != NULL;
   run_transfer (f, FALSE, NULL, NULL, &stats, &error);
   g_assert_no_error (error);
   g_assert_cmpint (stats.records_total, ==, total);
@@ -953,6 +958,8 @@ test_pull (Fixture       *f,
   g_assert_cmpint (server_sent, <=, received);
   g_assert_cmpint (server_received, <=, sent);
   g_assert_cmpint (server_received, >, server_sent / 100);
+  if (f->replay->plain_pages)
+    g_assert_cmpint (server_sent, >, 2 * server_received);
 }
 
 /* A server that answers "started" is looked at again until it is done,
@@ -1037,6 +1044,15 @@ test_refused_not_retried (Fixture       *f,
   g_assert_false (morango_http_peer_check_sync_session (f->peer, "0123456789abcdef0123456789abcdef", NULL, &error));
   g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_FAILED);
   g_assert_null (strstr (error->message, "doctype"));
+
+  /* A redirect is not followed: Django's would turn a POST into a GET
+   * (correction 1). */
+  g_clear_error (&error);
+  f->replay->fail_status = 301;
+  f->replay->fail_body = NULL;
+  g_assert_false (morango_http_peer_check_sync_session (f->peer, "0123456789abcdef0123456789abcdef", NULL, &error));
+  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_FAILED);
+  g_assert_cmpuint (f->replay->seen->len, ==, 4);
 }
 
 static void
@@ -1218,14 +1234,18 @@ test_pair_refused (Fixture       *f,
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(MorangoHttpPeer) peer = NULL;
+  JsonObject *body;
   const char *root_id;
 
   f->replay = replay_new ("csr.json");
   root_id = json_object_get_string_member (f->replay->setup, "root_cert_id");
   peer = morango_http_peer_new (f->replay->base_url, f->store, NULL, NULL, &error);
   g_assert_no_error (error);
-  /* The recorded answer signs the recorded client's key, not ours. */
-  g_assert_null (morango_http_pair (peer, root_id, NULL, "root_scope", "{\"user\": \"x\"}", "bob", "password",
+  /* The recorded answer is what the recorded client asked for, but for
+   * its own key, not ours. */
+  body = json_object_get_object_member (recorded_request (f->replay, 3), "body_json");
+  g_assert_null (morango_http_pair (peer, root_id, NULL, json_object_get_string_member (body, "scope_definition"),
+                                    json_object_get_string_member (body, "scope_params"), "bob", "password",
                                     NULL, &error));
   g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID);
   g_assert_false (morango_trust_is_trusted (morango_store_get_db (f->store), root_id));
