@@ -26,6 +26,7 @@ typedef struct {
   MorangoTransferStats         *stats;
   char                         *ts_id;
   char                         *ss_id;
+  MorangoStage                  start;       /* the stage this run began at */
 } Transfer;
 
 static MorangoDb *
@@ -413,20 +414,23 @@ stage_transferring (Transfer  *t,
   total = MAX (ts->records_total, 0);
   done = ts->records_transferred;
 
-  /* The peer must still hold the session (§9.8).  Resuming a push, it
-   * may have committed chunks this side never heard of; they are not
-   * sent again. */
-  {
-    g_autoptr(MorangoTransferSession) remote =
-      morango_peer_get_transfer_session (t->peer, t->ts_id, t->cancellable, error);
+  /* Resuming here, the peer must still hold the session (§9.8), and
+   * what it reports it holds wins: on a push it may have committed
+   * chunks this side never heard of, which are not sent again.  A run
+   * that just queued knows the peer's state, and asks nothing more
+   * before the first chunk, as Python's client does (correction 22). */
+  if (t->start == MORANGO_STAGE_TRANSFERRING)
+    {
+      g_autoptr(MorangoTransferSession) remote =
+        morango_peer_get_transfer_session (t->peer, t->ts_id, t->cancellable, error);
 
-    if (remote == NULL)
-      return FALSE;
-    if (t->push && remote->records_transferred != done &&
-        !morango_transfer_session_set_counts (db_of (t), t->ts_id, -1,
-                                              (done = remote->records_transferred), error))
-      return FALSE;
-  }
+      if (remote == NULL)
+        return FALSE;
+      if (t->push && remote->records_transferred != done &&
+          !morango_transfer_session_set_counts (db_of (t), t->ts_id, -1,
+                                                (done = remote->records_transferred), error))
+        return FALSE;
+    }
 
   morango_monitor_stage_begin (t->monitor, "transfer", total);
   if (done > 0 && !morango_monitor_advance (t->monitor, done, 0, error))
@@ -578,6 +582,7 @@ morango_transfer (MorangoStore                  *store,
   if (t.ts_id != NULL)
     g_strlcpy (t.stats->transfer_session_id, t.ts_id, sizeof t.stats->transfer_session_id);
 
+  t.start = start;
   for (MorangoStage stage = start; stage < MORANGO_N_STAGES; stage++)
     {
       gint64 t0 = g_get_monotonic_time ();
