@@ -4,12 +4,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
 #include <string.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include "morango-certificate.h"
@@ -133,61 +131,6 @@ is_backup (const char *text)
          g_strcmp0 (json_object_get_string_member (o, "format"), "morango-certificate-backup") == 0;
 }
 
-/* The terminal as it was before echo went off, for a signal that ends
- * the program at the prompt. */
-static struct termios saved_terminal;
-static volatile sig_atomic_t terminal_quiet;
-
-static void
-restore_terminal_and_die (int signum)
-{
-  /* Only async-signal-safe calls here. */
-  if (terminal_quiet)
-    tcsetattr (STDIN_FILENO, TCSANOW, &saved_terminal);
-  signal (signum, SIG_DFL);
-  raise (signum);
-}
-
-static const int prompt_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
-
-/* One line typed without echo; Ctrl+C (or any other way the program is
- * ended meanwhile) gives the terminal back as it was. */
-static gboolean
-read_quietly (const char *prompt,
-              char       *line,
-              size_t      size)
-{
-  struct sigaction quiet_action = { 0 }, old_actions[G_N_ELEMENTS (prompt_signals)];
-  struct termios quiet;
-  char *got;
-
-  if (tcgetattr (STDIN_FILENO, &saved_terminal) != 0)
-    {
-      fputs (prompt, stderr);
-      fflush (stderr);
-      return fgets (line, size, stdin) != NULL;
-    }
-  quiet_action.sa_handler = restore_terminal_and_die;
-  sigemptyset (&quiet_action.sa_mask);
-  for (guint i = 0; i < G_N_ELEMENTS (prompt_signals); i++)
-    sigaction (prompt_signals[i], &quiet_action, &old_actions[i]);
-  quiet = saved_terminal;
-  quiet.c_lflag &= ~ECHO;
-  terminal_quiet = 1;
-  tcsetattr (STDIN_FILENO, TCSANOW, &quiet);
-  /* Echo goes off before the prompt shows: nothing typed after it is
-   * seen. */
-  fputs (prompt, stderr);
-  fflush (stderr);
-  got = fgets (line, size, stdin);
-  tcsetattr (STDIN_FILENO, TCSANOW, &saved_terminal);
-  terminal_quiet = 0;
-  for (guint i = 0; i < G_N_ELEMENTS (prompt_signals); i++)
-    sigaction (prompt_signals[i], &old_actions[i], NULL);
-  fputc ('\n', stderr);
-  return got != NULL;
-}
-
 /* The passphrase from a file's first line, or typed at a terminal;
  * never a prompt when nobody is there to answer. */
 static char *
@@ -214,7 +157,7 @@ read_passphrase (const char *file,
                            _("No passphrase: give --passphrase-file (standard input is not a terminal)"));
       return NULL;
     }
-  if (!read_quietly (_("Passphrase: "), line, sizeof line))
+  if (!morango_cli_read_quietly (_("Passphrase: "), line, sizeof line))
     {
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, _("No passphrase given"));
       return NULL;
@@ -225,7 +168,7 @@ read_passphrase (const char *file,
     {
       char again[1024];
 
-      if (!read_quietly (_("Passphrase again: "), again, sizeof again) ||
+      if (!morango_cli_read_quietly (_("Passphrase again: "), again, sizeof again) ||
           (again[strcspn (again, "\r\n")] = '\0', !g_str_equal (again, text)))
         {
           g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, _("The passphrases differ"));

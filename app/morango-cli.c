@@ -4,6 +4,9 @@
  */
 #include <glib/gi18n.h>
 #include <locale.h>
+#include <signal.h>
+#include <termios.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,6 +16,9 @@
 
 static const MorangoCliCommand commands[] = {
   { "cert", N_("certificates, keys and trust (create-root, list, show, export, import, trust, backup, restore)"), morango_cli_cert },
+  { "serve", N_("serve this data folder to peers over HTTP"), morango_cli_serve },
+  { "pair", N_("ask a peer for a certificate, the first step to sync with it"), morango_cli_pair },
+  { "sync", N_("sync with a paired peer: pull, then push"), morango_cli_sync },
   { "data", N_("application rows as JSON lines (import, export, count)"), morango_cli_data },
   { "status", N_("what this data folder holds: instance, profile, records, certificates, sessions"), morango_cli_status },
   { "peers", N_("the peers this device knows, with their last sync"), morango_cli_peers },
@@ -79,6 +85,61 @@ morango_cli_safe_json (const char *json)
         g_string_append_c (out, *p++);
     }
   return g_string_free (out, FALSE);
+}
+
+/* The terminal as it was before echo went off, for a signal that ends
+ * the program at the prompt. */
+static struct termios saved_terminal;
+static volatile sig_atomic_t terminal_quiet;
+
+static void
+restore_terminal_and_die (int signum)
+{
+  /* Only async-signal-safe calls here. */
+  if (terminal_quiet)
+    tcsetattr (STDIN_FILENO, TCSANOW, &saved_terminal);
+  signal (signum, SIG_DFL);
+  raise (signum);
+}
+
+static const int prompt_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+
+/* One line typed without echo; Ctrl+C (or any other way the program is
+ * ended meanwhile) gives the terminal back as it was. */
+gboolean
+morango_cli_read_quietly (const char *prompt,
+              char       *line,
+              size_t      size)
+{
+  struct sigaction quiet_action = { 0 }, old_actions[G_N_ELEMENTS (prompt_signals)];
+  struct termios quiet;
+  char *got;
+
+  if (tcgetattr (STDIN_FILENO, &saved_terminal) != 0)
+    {
+      fputs (prompt, stderr);
+      fflush (stderr);
+      return fgets (line, size, stdin) != NULL;
+    }
+  quiet_action.sa_handler = restore_terminal_and_die;
+  sigemptyset (&quiet_action.sa_mask);
+  for (guint i = 0; i < G_N_ELEMENTS (prompt_signals); i++)
+    sigaction (prompt_signals[i], &quiet_action, &old_actions[i]);
+  quiet = saved_terminal;
+  quiet.c_lflag &= ~ECHO;
+  terminal_quiet = 1;
+  tcsetattr (STDIN_FILENO, TCSANOW, &quiet);
+  /* Echo goes off before the prompt shows: nothing typed after it is
+   * seen. */
+  fputs (prompt, stderr);
+  fflush (stderr);
+  got = fgets (line, size, stdin);
+  tcsetattr (STDIN_FILENO, TCSANOW, &saved_terminal);
+  terminal_quiet = 0;
+  for (guint i = 0; i < G_N_ELEMENTS (prompt_signals); i++)
+    sigaction (prompt_signals[i], &old_actions[i], NULL);
+  fputc ('\n', stderr);
+  return got != NULL;
 }
 
 char *

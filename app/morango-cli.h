@@ -15,6 +15,7 @@ enum {
   MORANGO_EXIT_USAGE    = 2,   /* bad command line */
   MORANGO_EXIT_REFUSED  = 3,   /* input refused: invalid, untrusted or conflicting */
   MORANGO_EXIT_NOTFOUND = 4,   /* no such certificate, file or record */
+  MORANGO_EXIT_UNREACHABLE = 5, /* the peer could not be reached, or the connection failed */
 };
 
 /* Text from outside (a file, a peer, the profile description, an engine
@@ -40,6 +41,11 @@ int   morango_cli_cert             (const char *data_dir,
                                     int         argc,
                                     char      **argv);
 
+/* `morango serve`, `morango pair`, `morango sync` (morango-cli-net.c). */
+int   morango_cli_serve            (const char *data_dir, int argc, char **argv);
+int   morango_cli_pair             (const char *data_dir, int argc, char **argv);
+int   morango_cli_sync             (const char *data_dir, int argc, char **argv);
+
 /* `morango data …` (morango-cli-data.c). */
 int   morango_cli_data             (const char *data_dir, int argc, char **argv);
 
@@ -54,6 +60,14 @@ int   morango_cli_peers            (const char *data_dir,
 int   morango_cli_cleanup          (const char *data_dir,
                                     int         argc,
                                     char      **argv);
+
+/* Prints @prompt on standard error and reads one line from standard
+ * input (a terminal) without echo into @line; a signal that ends the
+ * program meanwhile gives the terminal back first.  FALSE at end of
+ * input. */
+gboolean morango_cli_read_quietly   (const char *prompt,
+                                     char       *line,
+                                     size_t      size);
 
 /* $XDG_DATA_HOME/morango-sync. */
 char *morango_cli_default_data_dir (void);

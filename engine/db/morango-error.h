@@ -53,6 +53,7 @@ typedef enum {
   MORANGO_ERROR_NONCE_INVALID,            /* NonceDoesNotExist / NonceExpired */
   MORANGO_ERROR_PERMISSION_DENIED,
   MORANGO_ERROR_CANCELLED,
+  MORANGO_ERROR_AMBIGUOUS,                /* several answers fit; the caller must choose */
 } MorangoError;
 
 GQuark morango_db_error_quark (void);

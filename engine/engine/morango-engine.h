@@ -2,22 +2,26 @@
  *
  * SPDX-License-Identifier: MIT
  *
- * A data folder with a worker thread of its own: its GMainContext hosts
- * the HTTP server, and long work (a sync, pairing, cleanup) runs on
- * threads of its own with connections of its own, so the caller's main
- * context never waits on the disk or the network and the server keeps
- * answering during a big sync.
+ * A data folder with a worker thread of its own.  The worker's
+ * GMainContext hosts the HTTP server; a sync or a pairing runs on a
+ * thread of its own with a database connection of its own, so neither
+ * the caller's main context nor the server ever waits for it, and a big
+ * sync never stops the server answering.
  *
  * Every operation is asynchronous (…_async / …_finish with a
- * GCancellable); callbacks and signals come on the main context that was
- * the thread-default one when the engine was made.
+ * GCancellable).  Callbacks, progress and signals come on the main
+ * context that was the thread-default one when the engine was made.
+ *
+ * Signals:
+ *   peers-changed (): a peer was added, paired, synced, or a client of
+ *     our server finished a sync.
  */
 #pragma once
 
 #include <gio/gio.h>
 
-#include "morango-certificate.h"
-#include "morango-session.h"
+#include "morango-history.h"
+#include "morango-known-peer.h"
 
 G_BEGIN_DECLS
 
@@ -26,14 +30,13 @@ G_DECLARE_FINAL_TYPE (MorangoEngine, morango_engine, MORANGO, ENGINE, GObject)
 
 /* Opens (creating it on first use) the data folder @data_dir; a new one
  * gets @description (NULL: the default), an existing one must hold it
- * when it is named (see morango_store_open_folder()).  The folder is
+ * when one is named (morango_store_open_folder()).  The folder is
  * opened once here, so that a bad folder fails at once. */
 MorangoEngine *morango_engine_new             (const char     *data_dir,
                                                const char     *description,
                                                GError        **error);
 const char    *morango_engine_get_data_dir    (MorangoEngine  *self);
 const char    *morango_engine_get_instance_id (MorangoEngine  *self);
-const char    *morango_engine_get_description (MorangoEngine  *self);
 
 /* ---- serving ---- */
 
@@ -41,22 +44,99 @@ typedef struct {
   const char *address;       /* an IP address; NULL: every interface */
   guint       port;          /* 0: any free port */
   gsize       body_limit;    /* 0: the server's default (32 MiB) */
-} MorangoServeOptions2;
+} MorangoEngineServeOptions;
 
 /* Starts serving the folder over HTTP on the engine's worker thread. */
-void      morango_engine_serve_async   (MorangoEngine               *self,
-                                        const MorangoServeOptions2  *options,
-                                        GCancellable                *cancellable,
-                                        GAsyncReadyCallback          callback,
-                                        gpointer                     user_data);
-gboolean  morango_engine_serve_finish  (MorangoEngine               *self,
-                                        GAsyncResult                *result,
-                                        GError                     **error);
-/* While serving: the port (the real one when 0 was asked) and the base
- * URLs others can use ("http://ADDRESS:PORT/"). */
-guint     morango_engine_get_port      (MorangoEngine               *self);
-GStrv     morango_engine_get_urls      (MorangoEngine               *self);
-/* Stops serving; transfers in flight on the server's workers finish. */
-void      morango_engine_stop_serving  (MorangoEngine               *self);
+void      morango_engine_serve_async   (MorangoEngine                   *self,
+                                        const MorangoEngineServeOptions *options,
+                                        GCancellable                    *cancellable,
+                                        GAsyncReadyCallback              callback,
+                                        gpointer                         user_data);
+gboolean  morango_engine_serve_finish  (MorangoEngine                   *self,
+                                        GAsyncResult                    *result,
+                                        GError                         **error);
+/* While serving: the port (the real one when 0 was asked), 0 otherwise. */
+guint     morango_engine_get_port      (MorangoEngine                   *self);
+/* While serving: the base URLs the server is reached at
+ * ("http://ADDRESS:PORT/"); for every interface, one per address of
+ * this machine, loopback last.  NULL when not serving. */
+GStrv     morango_engine_get_urls      (MorangoEngine                   *self);
+/* Stops serving (transfers in flight on the server's workers finish).
+ * Waits for the worker to let go of the port. */
+void      morango_engine_stop_serving  (MorangoEngine                   *self);
+
+/* ---- pairing (§7.8 a) ---- */
+
+typedef struct {
+  const char *scope_definition;   /* required */
+  JsonObject *params;             /* may be NULL; the parent's fill the gaps */
+  const char *parent_id;          /* NULL: the peer's one certificate that can issue it */
+  const char *username;           /* NULL: "admin" */
+  const char *password;           /* required */
+} MorangoEnginePairOptions;
+
+/* Asks the peer at @url for a certificate, stores it with its chain and
+ * trusts the chain's root.  The peer becomes known, paired, with that
+ * certificate.  MORANGO_ERROR_AMBIGUOUS when @parent_id is NULL and the
+ * peer has several certificates that could issue the scope: the error
+ * message lists them. */
+void                 morango_engine_pair_async  (MorangoEngine                  *self,
+                                                 const char                     *url,
+                                                 const MorangoEnginePairOptions *options,
+                                                 GCancellable                   *cancellable,
+                                                 GAsyncReadyCallback             callback,
+                                                 gpointer                        user_data);
+/* The new certificate's id. */
+char                *morango_engine_pair_finish (MorangoEngine                  *self,
+                                                 GAsyncResult                   *result,
+                                                 GError                        **error);
+
+/* ---- syncing ---- */
+
+typedef struct {
+  gboolean    push;          /* which transfer of the sync */
+  const char *stage;         /* the stage's name: "serialize", "queue", "transfer", … */
+  gint64      done;          /* records so far in that stage */
+  gint64      total;         /* -1 when not known */
+  gint64      bytes_sent;    /* on the wire since the sync began, both transfers */
+  gint64      bytes_received;
+} MorangoEngineProgress;
+
+typedef void (*MorangoEngineProgressFunc) (const MorangoEngineProgress *progress,
+                                           gpointer                     user_data);
+
+typedef struct {
+  gboolean     pull;                  /* both FALSE: pull then push */
+  gboolean     push;
+  const char  *certificate_id;        /* NULL: the one obtained from that peer */
+  const char * const *filters;        /* NULL: what the certificates allow (§6.4) */
+  guint        chunk_size;            /* 0: 500 */
+  MorangoEngineProgressFunc progress; /* may be NULL; on the engine's main context */
+  gpointer     progress_data;
+} MorangoEngineSyncOptions;
+
+typedef struct {
+  gint64 records_pulled;
+  gint64 records_pushed;
+  gint64 bytes_sent;
+  gint64 bytes_received;
+  double seconds;
+  gboolean resumed;           /* continued a transfer an earlier run left */
+} MorangoEngineSyncResult;
+
+/* Syncs with the peer at @url: a pull, then a push, each continuing a
+ * transfer an earlier run left unfinished with that peer (§9.8).  A
+ * history entry records it.  Cancelling stops at once and leaves both
+ * sides resumable. */
+void      morango_engine_sync_async    (MorangoEngine                  *self,
+                                        const char                     *url,
+                                        const MorangoEngineSyncOptions *options,
+                                        GCancellable                   *cancellable,
+                                        GAsyncReadyCallback             callback,
+                                        gpointer                        user_data);
+gboolean  morango_engine_sync_finish   (MorangoEngine                  *self,
+                                        GAsyncResult                   *result,
+                                        MorangoEngineSyncResult        *out,
+                                        GError                        **error);
 
 G_END_DECLS

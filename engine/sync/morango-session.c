@@ -241,6 +241,27 @@ morango_transfer_session_find_active (MorangoDb   *db,
 }
 
 gboolean
+morango_transfer_session_find_resumable (MorangoDb   *db,
+                                         const char  *connection_path,
+                                         gboolean     push,
+                                         const char  *filter,
+                                         char       **id,
+                                         GError     **error)
+{
+  g_return_val_if_fail (id != NULL && *id == NULL, FALSE);
+
+  /* The newest one: an older one left active is abandoned, and cleanup
+   * takes it. */
+  return morango_db_query_text (db, id, error,
+                                "SELECT t.id FROM morango_transfersession t "
+                                "  JOIN morango_syncsession s ON s.id = t.sync_session_id "
+                                "WHERE s.is_server = 0 AND s.active = 1 AND s.connection_path = ? "
+                                "  AND t.active = 1 AND t.push = ? AND t.filter = ? "
+                                "ORDER BY t.last_activity_timestamp DESC LIMIT 1",
+                                "sbs", connection_path, push, filter);
+}
+
+gboolean
 morango_transfer_session_set_stage (MorangoDb           *db,
                                     const char          *id,
                                     MorangoStage         stage,

@@ -103,6 +103,16 @@ gboolean morango_transfer_session_find_active (MorangoDb   *db,
                                                gboolean     push,
                                                char       **id,
                                                GError     **error);
+/* The id of this side's active transfer session with the server at
+ * @connection_path, in the direction @push, for the filter whose text
+ * is @filter (morango_filter_to_string()), in *@id; NULL there when
+ * there is none.  What a client resumes after an interruption (§9.8). */
+gboolean morango_transfer_session_find_resumable (MorangoDb   *db,
+                                                  const char  *connection_path,
+                                                  gboolean     push,
+                                                  const char  *filter,
+                                                  char       **id,
+                                                  GError     **error);
 /* Moves the session to (@stage, @status).  A stage never moves back;
  * each change bumps the activity time here and on the sync session. */
 gboolean morango_transfer_session_set_stage  (MorangoDb          *db,

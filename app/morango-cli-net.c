@@ -1,0 +1,519 @@
+/* morango-cli-net.c: `morango serve`, `morango pair` and `morango sync`
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <glib-unix.h>
+#include <glib/gi18n.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "morango-account.h"
+#include "morango-cli.h"
+#include "morango-engine.h"
+#include "morango-json.h"
+#include "morango-store.h"
+
+/* One exit code per kind of failure (the README lists them). */
+static int
+exit_code_for (const GError *error)
+{
+  if (error->domain == G_RESOLVER_ERROR || error->domain == G_TLS_ERROR)
+    return MORANGO_EXIT_UNREACHABLE;
+  if (error->domain == G_IO_ERROR)
+    return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND) ? MORANGO_EXIT_NOTFOUND
+         : g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ? MORANGO_EXIT_FAILURE
+         : MORANGO_EXIT_UNREACHABLE;
+  if (error->domain == G_FILE_ERROR && error->code == G_FILE_ERROR_NOENT)
+    return MORANGO_EXIT_NOTFOUND;
+  if (error->domain == MORANGO_ERROR)
+    switch (error->code)
+      {
+      case MORANGO_ERROR_NOT_FOUND:
+      case MORANGO_ERROR_UNKNOWN_SCOPE_DEFINITION:
+        return MORANGO_EXIT_NOTFOUND;
+      case MORANGO_ERROR_AMBIGUOUS:
+        return MORANGO_EXIT_USAGE;
+      case MORANGO_ERROR_PERMISSION_DENIED:
+      case MORANGO_ERROR_CERT_ID_INVALID:
+      case MORANGO_ERROR_CERT_SIGNATURE_INVALID:
+      case MORANGO_ERROR_CERT_ROOT_SCOPE_INVALID:
+      case MORANGO_ERROR_CERT_SCOPE_NOT_SUBSET:
+      case MORANGO_ERROR_CERT_PROFILE_INVALID:
+      case MORANGO_ERROR_CERT_PARENT_MISSING:
+      case MORANGO_ERROR_CERT_CHAIN_INVALID:
+      case MORANGO_ERROR_CERT_CONFLICT:
+      case MORANGO_ERROR_CERT_UNTRUSTED:
+      case MORANGO_ERROR_KEY_INVALID:
+      case MORANGO_ERROR_NONCE_INVALID:
+      case MORANGO_ERROR_RECORD_REJECTED:
+        return MORANGO_EXIT_REFUSED;
+      default:
+        break;
+      }
+  return MORANGO_EXIT_FAILURE;
+}
+
+static int
+fail (const char   *command,
+      const GError *error)
+{
+  /* Peers' answers are quoted in messages. */
+  g_autofree char *safe = morango_cli_safe (error->message);
+
+  fprintf (stderr, "morango %s: %s\n", command, safe);
+  return exit_code_for (error);
+}
+
+/* A secret from a file's first line, or typed on a terminal. */
+static char *
+read_secret (const char  *file,
+             const char  *prompt,
+             gboolean     confirm,
+             GError     **error)
+{
+  char line[1024], again[1024];
+
+  if (file != NULL)
+    {
+      g_autofree char *text = NULL;
+
+      if (!g_file_get_contents (file, &text, NULL, error))
+        return NULL;
+      text[strcspn (text, "\r\n")] = '\0';
+      return g_steal_pointer (&text);
+    }
+  if (!isatty (STDIN_FILENO))
+    return NULL;
+  if (!morango_cli_read_quietly (prompt, line, sizeof line))
+    return NULL;
+  line[strcspn (line, "\r\n")] = '\0';
+  if (confirm)
+    {
+      if (!morango_cli_read_quietly (_("Again: "), again, sizeof again))
+        return NULL;
+      again[strcspn (again, "\r\n")] = '\0';
+      if (!g_str_equal (line, again))
+        {
+          g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, _("The two differ"));
+          return NULL;
+        }
+    }
+  return g_strdup (line);
+}
+
+/* Waits on the default main context for an async call. */
+typedef struct {
+  GMainLoop    *loop;
+  GAsyncResult *result;
+} Wait;
+
+static void
+got_result (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  Wait *wait = user_data;
+
+  wait->result = g_object_ref (result);
+  g_main_loop_quit (wait->loop);
+}
+
+static gboolean
+quit_loop (gpointer data)
+{
+  g_main_loop_quit (data);
+  return G_SOURCE_CONTINUE;
+}
+
+/* ---- serve ---- */
+
+int
+morango_cli_serve (const char *data_dir,
+                   int         argc,
+                   char      **argv)
+{
+  g_autofree char *address = NULL;
+  g_autofree char *password_file = NULL;
+  gint port = 8080;
+  gint64 max_body = 32 * 1024 * 1024;
+  const GOptionEntry entries[] = {
+    { "address", 0, 0, G_OPTION_ARG_STRING, &address, N_("Listen on this IP address only (default: all)"), N_("A") },
+    { "port", 0, 0, G_OPTION_ARG_INT, &port, N_("TCP port (default 8080; 0: any free one)"), N_("P") },
+    { "admin-password-file", 0, 0, G_OPTION_ARG_FILENAME, &password_file,
+      N_("Set the password peers give to pair, from the first line of F"), N_("F") },
+    { "max-body", 0, 0, G_OPTION_ARG_INT64, &max_body,
+      N_("Largest request body taken, compressed or not, in bytes (default 32 MiB)"), N_("N") },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = morango_cli_context_new (NULL, _("Serve this data folder to "
+                                                                       "peers over HTTP, as a Morango "
+                                                                       "server does."), entries, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoEngine) engine = NULL;
+  g_autoptr(GMainLoop) loop = NULL;
+  g_auto(GStrv) urls = NULL;
+  MorangoEngineServeOptions options = { 0 };
+  Wait wait = { 0 };
+  int rc;
+
+  rc = morango_cli_parse (context, "serve", NULL, &argc, &argv);
+  if (rc >= 0)
+    return rc;
+  if (argc > 1)
+    return morango_cli_usage_error ("serve", _("unexpected argument “%s”"), argv[1]);
+  if (port < 0 || port > 65535)
+    return morango_cli_usage_error ("serve", _("--port takes a number from 0 to 65535"));
+  if (max_body < 1024)
+    return morango_cli_usage_error ("serve", _("--max-body takes a number of bytes, at least 1024"));
+  if (address != NULL)
+    {
+      g_autoptr(GInetAddress) inet = g_inet_address_new_from_string (address);
+
+      if (inet == NULL)
+        return morango_cli_usage_error ("serve", _("--address takes an IP address, not “%s”"), address);
+    }
+
+  /* The admin account: from the file, or asked the first time. */
+  {
+    g_autoptr(MorangoStore) store = morango_cli_open_store (data_dir, &error);
+    g_autofree char *password = NULL;
+    MorangoDb *db;
+
+    if (store == NULL)
+      return fail ("serve", error);
+    db = morango_store_get_db (store);
+    if (password_file != NULL || !morango_account_has_any (db))
+      {
+        if (password_file == NULL && isatty (STDIN_FILENO))
+          fputs (_("Peers give an admin password to pair with this device. Choose one.\n"), stderr);
+        password = read_secret (password_file, _("Admin password: "), password_file == NULL, &error);
+        if (password == NULL && error != NULL)
+          return fail ("serve", error);
+      }
+    if (password != NULL)
+      {
+        static const char * const all[] = { "*", NULL };
+
+        if (*password == '\0')
+          {
+            fprintf (stderr, _("morango serve: the admin password is empty\n"));
+            return MORANGO_EXIT_USAGE;
+          }
+        if (!morango_account_set_password (db, morango_store_get_random (store), "admin", password, all, &error))
+          return fail ("serve", error);
+        memset (password, 0, strlen (password));
+      }
+    else if (!morango_account_has_any (db))
+      fprintf (stderr, _("morango serve: no admin password is set, so pairing requests are refused "
+                         "(401); give --admin-password-file F to set one\n"));
+  }
+
+  engine = morango_engine_new (morango_cli_get_data_dir (), NULL, &error);
+  if (engine == NULL)
+    return fail ("serve", error);
+  loop = g_main_loop_new (NULL, FALSE);
+  wait.loop = loop;
+  options.address = address;
+  options.port = port;
+  options.body_limit = max_body;
+  morango_engine_serve_async (engine, &options, NULL, got_result, &wait);
+  g_main_loop_run (loop);
+  if (!morango_engine_serve_finish (engine, wait.result, &error))
+    {
+      g_object_unref (wait.result);
+      return fail ("serve", error);
+    }
+  g_object_unref (wait.result);
+
+  /* For scripts: one plain line, at once. */
+  printf ("listening on http://%s:%u/\n", address ? address : "0.0.0.0", morango_engine_get_port (engine));
+  urls = morango_engine_get_urls (engine);
+  if (address == NULL)
+    for (guint i = 0; urls != NULL && urls[i] != NULL; i++)
+      printf ("  %s\n", urls[i]);
+  fflush (stdout);
+
+  g_unix_signal_add (SIGINT, quit_loop, loop);
+  g_unix_signal_add (SIGTERM, quit_loop, loop);
+  g_main_loop_run (loop);
+  morango_engine_stop_serving (engine);
+  fprintf (stderr, _("morango serve: stopped\n"));
+  return MORANGO_EXIT_OK;
+}
+
+/* ---- pair ---- */
+
+typedef struct {
+  JsonObject *params;
+} PairArgs;
+
+static gboolean
+take_param (const char  *option_name,
+            const char  *value,
+            gpointer     data,
+            GError     **error)
+{
+  PairArgs *a = data;
+  const char *eq = strchr (value, '=');
+  g_autofree char *key = NULL;
+
+  if (eq == NULL || eq == value)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("%s needs KEY=VALUE, not “%s”"), option_name, value);
+      return FALSE;
+    }
+  key = g_strndup (value, eq - value);
+  if (a->params == NULL)
+    a->params = json_object_new ();
+  if (json_object_has_member (a->params, key))
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("%s %s is given twice"), option_name, key);
+      return FALSE;
+    }
+  json_object_set_string_member (a->params, key, eq + 1);
+  return TRUE;
+}
+
+int
+morango_cli_pair (const char *data_dir,
+                  int         argc,
+                  char      **argv)
+{
+  PairArgs a = { NULL };
+  g_autofree char *scope = NULL;
+  g_autofree char *parent = NULL;
+  g_autofree char *username = NULL;
+  g_autofree char *password_file = NULL;
+  const GOptionEntry entries[] = {
+    { "scope", 0, 0, G_OPTION_ARG_STRING, &scope, N_("Scope definition of the certificate to ask for"), N_("S") },
+    { "param", 0, 0, G_OPTION_ARG_CALLBACK, take_param,
+      N_("A scope parameter (repeatable); the parent's fill the others"), N_("KEY=VALUE") },
+    { "parent", 0, 0, G_OPTION_ARG_STRING, &parent,
+      N_("The peer's certificate to issue it (default: its one that can)"), N_("ID") },
+    { "username", 0, 0, G_OPTION_ARG_STRING, &username,
+      N_("Account on the peer (default admin; Kolibri: username=U&facility=F)"), N_("U") },
+    { "password-file", 0, 0, G_OPTION_ARG_FILENAME, &password_file,
+      N_("Read the account's password from the first line of F (default: ask)"), N_("F") },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = morango_cli_context_new (_("URL"),
+                                                               _("Ask a peer for a certificate and trust "
+                                                                 "its root: the first step to sync with it."),
+                                                               entries, &a);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoEngine) engine = NULL;
+  g_autoptr(GMainLoop) loop = NULL;
+  g_autofree char *password = NULL;
+  g_autofree char *id = NULL;
+  MorangoEnginePairOptions options = { 0 };
+  Wait wait = { 0 };
+  int rc;
+
+  rc = morango_cli_parse (context, "pair", MORANGO_CLI_HELP_SCOPES, &argc, &argv);
+  if (rc >= 0)
+    goto out;
+  if (argc != 2)
+    {
+      rc = argc < 2 ? morango_cli_usage_error ("pair", "%s", _("the peer's URL is needed"))
+                    : morango_cli_usage_error ("pair", _("unexpected argument “%s”"), argv[2]);
+      goto out;
+    }
+  if (scope == NULL)
+    {
+      rc = morango_cli_usage_error ("pair", _("--scope S is needed"));
+      goto out;
+    }
+  password = read_secret (password_file, _("Password on the peer: "), FALSE, &error);
+  if (password == NULL)
+    {
+      rc = error ? fail ("pair", error)
+                 : morango_cli_usage_error ("pair", _("no password: give --password-file (standard input "
+                                                      "is not a terminal)"));
+      goto out;
+    }
+
+  engine = morango_engine_new (morango_cli_get_data_dir (), NULL, &error);
+  if (engine == NULL)
+    {
+      rc = fail ("pair", error);
+      goto out;
+    }
+  loop = g_main_loop_new (NULL, FALSE);
+  wait.loop = loop;
+  options.scope_definition = scope;
+  options.params = a.params;
+  options.parent_id = parent;
+  options.username = username;
+  options.password = password;
+  morango_engine_pair_async (engine, argv[1], &options, NULL, got_result, &wait);
+  g_main_loop_run (loop);
+  id = morango_engine_pair_finish (engine, wait.result, &error);
+  g_object_unref (wait.result);
+  if (id == NULL)
+    {
+      rc = fail ("pair", error);
+      if (g_error_matches (error, MORANGO_ERROR, MORANGO_ERROR_UNKNOWN_SCOPE_DEFINITION))
+        {
+          g_autofree char *list = morango_cli_describe_scopes ();
+
+          fprintf (stderr, "%s\n", list);
+        }
+      goto out;
+    }
+  printf ("%s\n", id);
+  fflush (stdout);
+  rc = MORANGO_EXIT_OK;
+
+out:
+  if (password)
+    memset (password, 0, strlen (password));
+  g_clear_pointer (&a.params, json_object_unref);
+  return rc;
+}
+
+/* ---- sync ---- */
+
+typedef struct {
+  gboolean  terminal;
+  char     *last_stage;
+  gboolean  last_push;
+  gint64    started;
+} SyncView;
+
+static const char *
+direction_word (gboolean push)
+{
+  return push ? _("push") : _("pull");
+}
+
+static void
+show_progress (const MorangoEngineProgress *p,
+               gpointer                     user_data)
+{
+  SyncView *view = user_data;
+  gboolean new_stage = g_strcmp0 (view->last_stage, p->stage) != 0 || view->last_push != p->push;
+
+  if (view->terminal)
+    {
+      /* One line redrawn in place, on standard error. */
+      int width = 30, filled = 0;
+      char bar[31], total[32] = "?";
+
+      if (p->total > 0)
+        filled = (int) MIN (width, p->done * width / p->total);
+      memset (bar, '#', filled);
+      memset (bar + filled, '.', width - filled);
+      bar[width] = '\0';
+      if (new_stage && view->last_stage != NULL)
+        fputc ('\n', stderr);
+      if (p->total >= 0)
+        g_snprintf (total, sizeof total, "%" G_GINT64_FORMAT, p->total);
+      fprintf (stderr, "\r%-4s %-12s [%s] %" G_GINT64_FORMAT "/%s  %.1f MB ↑ %.1f MB ↓",
+               direction_word (p->push), p->stage, bar, p->done, total,
+               p->bytes_sent / 1e6, p->bytes_received / 1e6);
+      fflush (stderr);
+    }
+  else if (new_stage)
+    {
+      fprintf (stderr, "%s %s\n", direction_word (p->push), p->stage);
+      fflush (stderr);
+    }
+  g_free (view->last_stage);
+  view->last_stage = g_strdup (p->stage);
+  view->last_push = p->push;
+}
+
+static gboolean
+cancel_sync (gpointer data)
+{
+  if (!g_cancellable_is_cancelled (data))
+    fprintf (stderr, _("\nmorango sync: stopping; run the same command again to continue\n"));
+  g_cancellable_cancel (data);
+  return G_SOURCE_CONTINUE;
+}
+
+int
+morango_cli_sync (const char *data_dir,
+                  int         argc,
+                  char      **argv)
+{
+  gboolean pull = FALSE, push = FALSE;
+  g_autofree char *certificate = NULL;
+  g_auto(GStrv) filters = NULL;
+  gint chunk_size = 500;
+  const GOptionEntry entries[] = {
+    { "pull", 0, 0, G_OPTION_ARG_NONE, &pull, N_("Only receive (default: pull, then push)"), NULL },
+    { "push", 0, 0, G_OPTION_ARG_NONE, &push, N_("Only send"), NULL },
+    { "certificate", 0, 0, G_OPTION_ARG_STRING, &certificate,
+      N_("Client certificate (default: the one obtained from that peer)"), N_("ID") },
+    { "filter", 0, 0, G_OPTION_ARG_STRING_ARRAY, &filters,
+      N_("A partition prefix to sync (repeatable; default: what the certificates allow)"), N_("F") },
+    { "chunk-size", 0, 0, G_OPTION_ARG_INT, &chunk_size, N_("Records per chunk (default 500)"), N_("N") },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = morango_cli_context_new (_("URL"),
+                                                               _("Sync with a paired peer: pull, then push."),
+                                                               entries, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoEngine) engine = NULL;
+  g_autoptr(GMainLoop) loop = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  MorangoEngineSyncOptions options = { 0 };
+  MorangoEngineSyncResult result = { 0 };
+  SyncView view = { 0 };
+  Wait wait = { 0 };
+  guint sigint, sigterm;
+  gboolean ok;
+  int rc;
+
+  rc = morango_cli_parse (context, "sync", NULL, &argc, &argv);
+  if (rc >= 0)
+    return rc;
+  if (argc != 2)
+    return argc < 2 ? morango_cli_usage_error ("sync", "%s", _("the peer's URL is needed"))
+                    : morango_cli_usage_error ("sync", _("unexpected argument “%s”"), argv[2]);
+  if (pull && push)
+    return morango_cli_usage_error ("sync", _("--pull and --push go alone; give neither for both"));
+  if (chunk_size < 1)
+    return morango_cli_usage_error ("sync", _("--chunk-size takes a number of records above 0"));
+  for (guint i = 0; filters != NULL && filters[i] != NULL; i++)
+    if (*filters[i] == '\0' || strchr (filters[i], '\n') != NULL)
+      return morango_cli_usage_error ("sync", _("--filter takes one partition prefix, not empty"));
+
+  engine = morango_engine_new (morango_cli_get_data_dir (), NULL, &error);
+  if (engine == NULL)
+    return fail ("sync", error);
+  loop = g_main_loop_new (NULL, FALSE);
+  wait.loop = loop;
+  view.terminal = isatty (STDERR_FILENO);
+  options.pull = pull;
+  options.push = push;
+  options.certificate_id = certificate;
+  options.filters = (const char * const *) filters;
+  options.chunk_size = chunk_size;
+  options.progress = show_progress;
+  options.progress_data = &view;
+  sigint = g_unix_signal_add (SIGINT, cancel_sync, cancellable);
+  sigterm = g_unix_signal_add (SIGTERM, cancel_sync, cancellable);
+  morango_engine_sync_async (engine, argv[1], &options, cancellable, got_result, &wait);
+  g_main_loop_run (loop);
+  g_source_remove (sigint);
+  g_source_remove (sigterm);
+  ok = morango_engine_sync_finish (engine, wait.result, &result, &error);
+  g_object_unref (wait.result);
+  if (view.terminal && view.last_stage != NULL)
+    fputc ('\n', stderr);
+  g_free (view.last_stage);
+  if (!ok)
+    return fail ("sync", error);
+  /* For scripts: one plain line. */
+  printf ("pulled %" G_GINT64_FORMAT " pushed %" G_GINT64_FORMAT " sent %" G_GINT64_FORMAT
+          " received %" G_GINT64_FORMAT " seconds %.3f%s\n",
+          result.records_pulled, result.records_pushed, result.bytes_sent, result.bytes_received,
+          result.seconds, result.resumed ? " resumed" : "");
+  fflush (stdout);
+  return MORANGO_EXIT_OK;
+}

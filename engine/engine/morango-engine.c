@@ -1,0 +1,1028 @@
+/* morango-engine.c: the one object the programs hold
+ *
+ * Threads: the caller's main context (callbacks, progress, signals);
+ * the engine's worker, whose context runs the HTTP server; and one
+ * thread per sync or pairing, each opening its own connection to the
+ * folder, so that a long stage holds nobody else up.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "morango-certificate.h"
+#include "morango-engine.h"
+#include "morango-http-pair.h"
+#include "morango-http-peer-private.h"
+#include "morango-http-server.h"
+#include "morango-json.h"
+#include "morango-session.h"
+#include "morango-store.h"
+#include "morango-transfer.h"
+
+struct _MorangoEngine
+{
+  GObject            parent_instance;
+
+  char              *data_dir;
+  char              *description;
+  char              *instance_id;
+  MorangoHostInfo   *host;
+  GMainContext      *owner;        /* where callbacks and signals go */
+
+  GThread           *thread;
+  GMainContext      *context;      /* the worker's */
+  GMainLoop         *loop;
+
+  /* Touched on the worker only, except the copies under @lock. */
+  MorangoHttpServer *server;
+  GMutex             lock;
+  guint              port;
+  GStrv              urls;
+};
+
+G_DEFINE_FINAL_TYPE (MorangoEngine, morango_engine, G_TYPE_OBJECT)
+
+enum { SIGNAL_PEERS_CHANGED, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
+static gpointer
+worker_main (gpointer data)
+{
+  MorangoEngine *self = data;
+
+  g_main_context_push_thread_default (self->context);
+  g_main_loop_run (self->loop);
+  g_main_context_pop_thread_default (self->context);
+  return NULL;
+}
+
+/* Runs @func on the worker and waits for it. */
+typedef struct {
+  GSourceFunc func;
+  gpointer    data;
+  GMutex      lock;
+  GCond       cond;
+  gboolean    done;
+} WorkerCall;
+
+static gboolean
+worker_call_run (gpointer data)
+{
+  WorkerCall *call = data;
+
+  call->func (call->data);
+  g_mutex_lock (&call->lock);
+  call->done = TRUE;
+  g_cond_signal (&call->cond);
+  g_mutex_unlock (&call->lock);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+run_on_worker_and_wait (MorangoEngine *self,
+                        GSourceFunc    func,
+                        gpointer       data)
+{
+  WorkerCall call = { func, data, { 0 }, { 0 }, FALSE };
+
+  g_mutex_init (&call.lock);
+  g_cond_init (&call.cond);
+  g_main_context_invoke (self->context, worker_call_run, &call);
+  g_mutex_lock (&call.lock);
+  while (!call.done)
+    g_cond_wait (&call.cond, &call.lock);
+  g_mutex_unlock (&call.lock);
+  g_mutex_clear (&call.lock);
+  g_cond_clear (&call.cond);
+}
+
+static gboolean
+stop_server_on_worker (gpointer data)
+{
+  MorangoEngine *self = data;
+
+  if (self->server != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->server, self);
+      morango_http_server_disconnect (self->server);
+      g_clear_object (&self->server);
+    }
+  g_mutex_lock (&self->lock);
+  self->port = 0;
+  g_clear_pointer (&self->urls, g_strfreev);
+  g_mutex_unlock (&self->lock);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+morango_engine_finalize (GObject *object)
+{
+  MorangoEngine *self = (MorangoEngine *)object;
+
+  run_on_worker_and_wait (self, stop_server_on_worker, self);
+  g_main_loop_quit (self->loop);
+  g_thread_join (self->thread);
+  g_main_loop_unref (self->loop);
+  g_main_context_unref (self->context);
+  g_main_context_unref (self->owner);
+  g_mutex_clear (&self->lock);
+  g_free (self->data_dir);
+  g_free (self->description);
+  g_free (self->instance_id);
+  g_clear_pointer (&self->host, morango_host_info_free);
+
+  G_OBJECT_CLASS (morango_engine_parent_class)->finalize (object);
+}
+
+static void
+morango_engine_class_init (MorangoEngineClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = morango_engine_finalize;
+
+  signals[SIGNAL_PEERS_CHANGED] =
+    g_signal_new ("peers-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+}
+
+static void
+morango_engine_init (MorangoEngine *self)
+{
+  g_mutex_init (&self->lock);
+}
+
+static MorangoStore *
+open_store (MorangoEngine  *self,
+            GError        **error)
+{
+  g_autoptr(MorangoRandom) random = morango_random_new_secure ();
+
+  return morango_store_open_folder (self->data_dir, self->description, self->host, random, error);
+}
+
+MorangoEngine *
+morango_engine_new (const char  *data_dir,
+                    const char  *description,
+                    GError     **error)
+{
+  g_autoptr(MorangoEngine) self = NULL;
+  g_autoptr(MorangoStore) store = NULL;
+
+  g_return_val_if_fail (data_dir != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  self = g_object_new (MORANGO_TYPE_ENGINE, NULL);
+  self->data_dir = g_strdup (data_dir);
+  self->description = g_strdup (description);
+  self->host = morango_host_info_new_from_system ();
+  self->owner = g_main_context_ref_thread_default ();
+  self->context = g_main_context_new ();
+  self->loop = g_main_loop_new (self->context, FALSE);
+  self->thread = g_thread_new ("morango-engine", worker_main, self);
+
+  store = open_store (self, error);
+  if (store == NULL)
+    return NULL;
+  self->instance_id = g_strdup (morango_store_get_instance_id (store));
+  /* Later openings find the folder's own description. */
+  g_clear_pointer (&self->description, g_free);
+  return g_steal_pointer (&self);
+}
+
+const char *
+morango_engine_get_data_dir (MorangoEngine *self)
+{
+  g_return_val_if_fail (MORANGO_IS_ENGINE (self), NULL);
+  return self->data_dir;
+}
+
+const char *
+morango_engine_get_instance_id (MorangoEngine *self)
+{
+  g_return_val_if_fail (MORANGO_IS_ENGINE (self), NULL);
+  return self->instance_id;
+}
+
+/* Emits a signal on the owner's context. */
+static gboolean
+emit_peers_changed (gpointer data)
+{
+  g_signal_emit (data, signals[SIGNAL_PEERS_CHANGED], 0);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+peers_changed (MorangoEngine *self)
+{
+  g_main_context_invoke_full (self->owner, G_PRIORITY_DEFAULT, emit_peers_changed,
+                              g_object_ref (self), g_object_unref);
+}
+
+/* ---- serving ---- */
+
+typedef struct {
+  char  *instance_id;
+  char  *sync_session_id;
+} ClientSeen;
+
+static void
+client_seen_free (ClientSeen *seen)
+{
+  g_free (seen->instance_id);
+  g_free (seen->sync_session_id);
+  g_free (seen);
+}
+
+static void
+record_client_thread (GTask        *task,
+                      gpointer      source_object,
+                      gpointer      task_data,
+                      GCancellable *cancellable)
+{
+  MorangoEngine *self = source_object;
+  ClientSeen *seen = task_data;
+  g_autoptr(MorangoStore) store = NULL;
+  g_autoptr(MorangoSyncSession) ss = NULL;
+  g_autoptr(MorangoKnownPeer) peer = NULL;
+  g_autoptr(GError) error = NULL;
+
+  store = open_store (self, &error);
+  if (store != NULL)
+    {
+      ss = morango_sync_session_load (morango_store_get_db (store), seen->sync_session_id, NULL);
+      peer = morango_known_peer_record_client (store, seen->instance_id, NULL, NULL,
+                                               g_get_real_time (), &error);
+    }
+  if (peer == NULL)
+    g_warning ("A client of the server could not be remembered: %s", error->message);
+  else
+    peers_changed (self);
+  g_task_return_boolean (task, TRUE);
+}
+
+/* On the worker: a client closed its sync session. */
+static void
+on_sync_session_closed (MorangoHttpServer *server,
+                        const char        *client_instance_id,
+                        const char        *sync_session_id,
+                        gpointer           user_data)
+{
+  MorangoEngine *self = user_data;
+  g_autoptr(GTask) task = NULL;
+  ClientSeen *seen;
+
+  if (client_instance_id == NULL || *client_instance_id == '\0')
+    return;
+  seen = g_new0 (ClientSeen, 1);
+  seen->instance_id = g_strdup (client_instance_id);
+  seen->sync_session_id = g_strdup (sync_session_id);
+  task = g_task_new (self, NULL, NULL, NULL);
+  g_task_set_task_data (task, seen, (GDestroyNotify) client_seen_free);
+  g_task_run_in_thread (task, record_client_thread);
+}
+
+typedef struct {
+  MorangoEngine *self;
+  GTask         *task;
+  char          *address;
+  guint          port;
+  gsize          body_limit;
+} ServeCall;
+
+/* The addresses others type: every non-loopback address of this
+ * machine when serving on all of them, loopback last. */
+static GStrv
+urls_for (const char *address,
+          guint       port)
+{
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+
+  if (address != NULL && !g_str_equal (address, "0.0.0.0") && !g_str_equal (address, "::"))
+    {
+      g_autoptr(GInetAddress) inet = g_inet_address_new_from_string (address);
+      g_autofree char *host = NULL;
+
+      if (inet != NULL && g_inet_address_get_family (inet) == G_SOCKET_FAMILY_IPV6)
+        host = g_strdup_printf ("[%s]", address);
+      else
+        host = g_strdup (address);
+      {
+        g_autofree char *url = g_strdup_printf ("http://%s:%u/", host, port);
+
+        g_strv_builder_add (builder, url);
+      }
+      return g_strv_builder_end (builder);
+    }
+  {
+    /* The machine's own IPv4 addresses, from its interfaces. */
+    struct ifaddrs *list = NULL;
+
+    if (getifaddrs (&list) == 0)
+      for (struct ifaddrs *i = list; i != NULL; i = i->ifa_next)
+        {
+          char text[INET_ADDRSTRLEN];
+
+          if (i->ifa_addr == NULL || i->ifa_addr->sa_family != AF_INET || (i->ifa_flags & IFF_LOOPBACK) ||
+              !(i->ifa_flags & IFF_UP) ||
+              inet_ntop (AF_INET, &((struct sockaddr_in *) i->ifa_addr)->sin_addr, text, sizeof text) == NULL)
+            continue;
+          {
+            g_autofree char *url = g_strdup_printf ("http://%s:%u/", text, port);
+
+            g_strv_builder_add (builder, url);
+          }
+        }
+    if (list != NULL)
+      freeifaddrs (list);
+  }
+  {
+        g_autofree char *url = g_strdup_printf ("http://127.0.0.1:%u/", port);
+
+        g_strv_builder_add (builder, url);
+      }
+  return g_strv_builder_end (builder);
+}
+
+static gboolean
+serve_on_worker (gpointer data)
+{
+  ServeCall *call = data;
+  MorangoEngine *self = call->self;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoHttpServer) server = NULL;
+
+  if (self->server != NULL)
+    {
+      g_task_return_new_error (call->task, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                               "This data folder is already served on port %u", self->port);
+      goto out;
+    }
+  server = morango_http_server_new (self->data_dir, NULL, self->host, &error);
+  if (server == NULL)
+    {
+      g_task_return_error (call->task, g_steal_pointer (&error));
+      goto out;
+    }
+  if (call->body_limit > 0)
+    morango_http_server_set_body_limit (server, call->body_limit);
+  if (!morango_http_server_listen (server, call->address, call->port, &error))
+    {
+      g_task_return_error (call->task, g_steal_pointer (&error));
+      goto out;
+    }
+  g_signal_connect (server, "sync-session-closed", G_CALLBACK (on_sync_session_closed), self);
+  self->server = g_steal_pointer (&server);
+  g_mutex_lock (&self->lock);
+  self->port = morango_http_server_get_port (self->server);
+  self->urls = urls_for (call->address, self->port);
+  g_mutex_unlock (&self->lock);
+  g_task_return_boolean (call->task, TRUE);
+
+out:
+  g_object_unref (call->task);
+  g_free (call->address);
+  g_free (call);
+  return G_SOURCE_REMOVE;
+}
+
+void
+morango_engine_serve_async (MorangoEngine                   *self,
+                            const MorangoEngineServeOptions *options,
+                            GCancellable                    *cancellable,
+                            GAsyncReadyCallback              callback,
+                            gpointer                         user_data)
+{
+  ServeCall *call;
+
+  g_return_if_fail (MORANGO_IS_ENGINE (self));
+  g_return_if_fail (options != NULL);
+
+  call = g_new0 (ServeCall, 1);
+  call->self = self;
+  call->task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (call->task, morango_engine_serve_async);
+  call->address = g_strdup (options->address);
+  call->port = options->port;
+  call->body_limit = options->body_limit;
+  g_main_context_invoke (self->context, serve_on_worker, call);
+}
+
+gboolean
+morango_engine_serve_finish (MorangoEngine  *self,
+                             GAsyncResult   *result,
+                             GError        **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+guint
+morango_engine_get_port (MorangoEngine *self)
+{
+  guint port;
+
+  g_return_val_if_fail (MORANGO_IS_ENGINE (self), 0);
+  g_mutex_lock (&self->lock);
+  port = self->port;
+  g_mutex_unlock (&self->lock);
+  return port;
+}
+
+GStrv
+morango_engine_get_urls (MorangoEngine *self)
+{
+  GStrv urls;
+
+  g_return_val_if_fail (MORANGO_IS_ENGINE (self), NULL);
+  g_mutex_lock (&self->lock);
+  urls = g_strdupv (self->urls);
+  g_mutex_unlock (&self->lock);
+  return urls;
+}
+
+void
+morango_engine_stop_serving (MorangoEngine *self)
+{
+  g_return_if_fail (MORANGO_IS_ENGINE (self));
+  run_on_worker_and_wait (self, stop_server_on_worker, self);
+}
+
+/* ---- pairing ---- */
+
+typedef struct {
+  char       *url;
+  char       *scope_definition;
+  JsonObject *params;
+  char       *parent_id;
+  char       *username;
+  char       *password;
+} PairCall;
+
+static void
+pair_call_free (PairCall *call)
+{
+  g_free (call->url);
+  g_free (call->scope_definition);
+  g_clear_pointer (&call->params, json_object_unref);
+  g_free (call->parent_id);
+  g_free (call->username);
+  if (call->password)
+    memset (call->password, 0, strlen (call->password));
+  g_free (call->password);
+  g_free (call);
+}
+
+/* The params the definition's templates name: "${key}". */
+static gboolean
+template_uses (const MorangoScopeDefinition *def,
+               const char                   *key)
+{
+  g_autofree char *needle = g_strdup_printf ("${%s}", key);
+  const char *templates[] = { def->read_filter_template, def->write_filter_template,
+                              def->read_write_filter_template };
+
+  for (guint i = 0; i < G_N_ELEMENTS (templates); i++)
+    if (templates[i] != NULL && strstr (templates[i], needle) != NULL)
+      return TRUE;
+  return FALSE;
+}
+
+/* The params a certificate for @def under @parent gets: those given,
+ * and the parent's that @def's templates use and that were not given. */
+static JsonObject *
+params_under (const MorangoScopeDefinition *def,
+              JsonObject                   *given,
+              MorangoCertificate           *parent)
+{
+  g_autoptr(JsonObject) inherited = morango_json_parse_object (morango_certificate_get_scope_params (parent),
+                                                               "scope_params", NULL);
+  JsonObject *params = json_object_new ();
+
+  if (given != NULL)
+    {
+      g_autoptr(GList) members = json_object_get_members (given);
+
+      for (GList *l = members; l != NULL; l = l->next)
+        json_object_set_member (params, l->data, json_node_copy (json_object_get_member (given, l->data)));
+    }
+  if (inherited != NULL)
+    {
+      g_autoptr(GList) members = json_object_get_members (inherited);
+
+      for (GList *l = members; l != NULL; l = l->next)
+        if (!json_object_has_member (params, l->data) && template_uses (def, l->data))
+          json_object_set_member (params, l->data,
+                                  json_node_copy (json_object_get_member (inherited, l->data)));
+    }
+  return params;
+}
+
+/* Whether a certificate for @def with @params may be issued under
+ * @parent: its scope inside the parent's. */
+static gboolean
+can_issue (MorangoDb                    *db,
+           MorangoCertificate           *parent,
+           const MorangoScopeDefinition *def,
+           JsonObject                   *params)
+{
+  g_autoptr(MorangoScope) parent_scope = NULL;
+  g_autoptr(MorangoScope) scope = NULL;
+  g_autofree char *params_text = NULL;
+
+  if (g_strcmp0 (morango_certificate_get_profile (parent), def->profile) != 0)
+    return FALSE;
+  parent_scope = morango_certificate_get_scope (parent, db, NULL);
+  if (parent_scope == NULL)
+    return FALSE;
+  params_text = morango_json_dumps_object (params);
+  scope = morango_scope_new (def, params_text, NULL);
+  return scope != NULL && morango_scope_is_subset_of (scope, parent_scope);
+}
+
+static void
+pair_thread (GTask        *task,
+             gpointer      source_object,
+             gpointer      task_data,
+             GCancellable *cancellable)
+{
+  MorangoEngine *self = source_object;
+  PairCall *call = task_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoStore) store = NULL;
+  g_autoptr(MorangoHttpPeer) peer = NULL;
+  g_autoptr(MorangoScopeDefinition) def = NULL;
+  g_autoptr(JsonNode) listing = NULL;
+  g_autoptr(GPtrArray) candidates = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(JsonObject) params = NULL;
+  g_autoptr(MorangoCertificate) issued = NULL;
+  g_autoptr(MorangoKnownPeer) known = NULL;
+  g_autofree char *params_text = NULL;
+  MorangoCertificate *parent = NULL;
+  MorangoDb *db;
+
+  if ((store = open_store (self, &error)) == NULL)
+    goto failed;
+  db = morango_store_get_db (store);
+  if ((def = morango_scope_definition_load (db, call->scope_definition, &error)) == NULL)
+    goto failed;
+  if ((peer = morango_http_peer_new (call->url, store, NULL, NULL, &error)) == NULL ||
+      !morango_http_peer_connect (peer, cancellable, &error))
+    goto failed;
+
+  /* The peer's own certificates: those it can sign with. */
+  listing = morango_http_peer_call_json (peer, "GET", "certificates/", NULL, NULL, cancellable, &error);
+  if (listing == NULL)
+    goto failed;
+  if (!JSON_NODE_HOLDS_ARRAY (listing))
+    {
+      g_set_error (&error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
+                   "%s did not list its certificates as an array", call->url);
+      goto failed;
+    }
+  for (guint i = 0; i < json_array_get_length (json_node_get_array (listing)); i++)
+    {
+      JsonNode *item = json_array_get_element (json_node_get_array (listing), i);
+      g_autoptr(MorangoCertificate) cert = NULL;
+      g_autoptr(JsonObject) wanted = NULL;
+
+      if (!JSON_NODE_HOLDS_OBJECT (item) ||
+          (cert = morango_certificate_new_from_json (json_node_get_object (item), NULL)) == NULL)
+        continue;
+      if (call->parent_id != NULL && g_strcmp0 (morango_certificate_get_id (cert), call->parent_id) != 0)
+        continue;
+      wanted = params_under (def, call->params, cert);
+      if (call->parent_id != NULL || can_issue (db, cert, def, wanted))
+        g_ptr_array_add (candidates, g_steal_pointer (&cert));
+    }
+  if (candidates->len == 0)
+    {
+      if (call->parent_id != NULL)
+        g_set_error (&error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND,
+                     "%s holds no certificate %s that it can sign with", call->url, call->parent_id);
+      else
+        g_set_error (&error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND,
+                     "%s holds no certificate that can issue “%s” with these parameters",
+                     call->url, call->scope_definition);
+      goto failed;
+    }
+  if (candidates->len > 1)
+    {
+      GString *list = g_string_new (NULL);
+
+      for (guint i = 0; i < candidates->len; i++)
+        {
+          MorangoCertificate *c = g_ptr_array_index (candidates, i);
+
+          g_string_append_printf (list, "\n  %s  %s  %s", morango_certificate_get_id (c),
+                                  morango_certificate_get_scope_definition_id (c),
+                                  morango_certificate_get_scope_params (c));
+        }
+      g_set_error (&error, MORANGO_ERROR, MORANGO_ERROR_AMBIGUOUS,
+                   "%s holds %u certificates that can issue “%s”; name one as the parent:%s",
+                   call->url, candidates->len, call->scope_definition, list->str);
+      g_string_free (list, TRUE);
+      goto failed;
+    }
+  parent = g_ptr_array_index (candidates, 0);
+  params = params_under (def, call->params, parent);
+  params_text = morango_json_dumps_object (params);
+  issued = morango_http_pair (peer, morango_certificate_get_id (parent), morango_certificate_get_id (parent),
+                              call->scope_definition, params_text,
+                              call->username ? call->username : "admin", call->password,
+                              cancellable, &error);
+  if (issued == NULL)
+    goto failed;
+
+  known = morango_known_peer_add (store, call->url, g_get_real_time (), &error);
+  if (known == NULL ||
+      !morango_known_peer_set_certificates (store, known->id, morango_certificate_get_id (issued),
+                                            morango_certificate_get_id (parent), &error) ||
+      !morango_known_peer_set_state (store, known->id, MORANGO_PEER_STATE_PAIRED, &error) ||
+      (morango_http_peer_get_server_instance_id (peer) != NULL &&
+       !morango_known_peer_set_instance_id (store, known->id,
+                                            morango_http_peer_get_server_instance_id (peer), &error)))
+    goto failed;
+  peers_changed (self);
+  g_task_return_pointer (task, g_strdup (morango_certificate_get_id (issued)), g_free);
+  return;
+
+failed:
+  g_task_return_error (task, g_steal_pointer (&error));
+}
+
+void
+morango_engine_pair_async (MorangoEngine                  *self,
+                           const char                     *url,
+                           const MorangoEnginePairOptions *options,
+                           GCancellable                   *cancellable,
+                           GAsyncReadyCallback             callback,
+                           gpointer                        user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  PairCall *call;
+
+  g_return_if_fail (MORANGO_IS_ENGINE (self));
+  g_return_if_fail (url != NULL && options != NULL);
+  g_return_if_fail (options->scope_definition != NULL && options->password != NULL);
+
+  call = g_new0 (PairCall, 1);
+  call->url = g_strdup (url);
+  call->scope_definition = g_strdup (options->scope_definition);
+  call->params = options->params ? json_object_ref (options->params) : NULL;
+  call->parent_id = g_strdup (options->parent_id);
+  call->username = g_strdup (options->username);
+  call->password = g_strdup (options->password);
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, morango_engine_pair_async);
+  g_task_set_task_data (task, call, (GDestroyNotify) pair_call_free);
+  g_task_run_in_thread (task, pair_thread);
+}
+
+char *
+morango_engine_pair_finish (MorangoEngine  *self,
+                            GAsyncResult   *result,
+                            GError        **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* ---- syncing ---- */
+
+typedef struct {
+  MorangoEngine            *self;
+  char                     *url;
+  gboolean                  pull;
+  gboolean                  push;
+  char                     *certificate_id;
+  GStrv                     filters;
+  guint                     chunk_size;
+  MorangoEngineProgressFunc progress;
+  gpointer                  progress_data;
+
+  /* While it runs, on the sync's thread. */
+  MorangoHttpPeer          *peer;
+  gboolean                  pushing;
+  MorangoEngineSyncResult   result;
+} SyncCall;
+
+static void
+sync_call_free (SyncCall *call)
+{
+  g_free (call->url);
+  g_free (call->certificate_id);
+  g_strfreev (call->filters);
+  g_clear_object (&call->peer);
+  g_free (call);
+}
+
+typedef struct {
+  SyncCall              *call;
+  GTask                 *task;     /* keeps @call alive */
+  MorangoEngineProgress  progress;
+  char                   stage[32];
+} ProgressReport;
+
+static gboolean
+deliver_progress (gpointer data)
+{
+  ProgressReport *report = data;
+
+  report->progress.stage = report->stage;
+  report->call->progress (&report->progress, report->call->progress_data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+progress_report_free (gpointer data)
+{
+  ProgressReport *report = data;
+
+  g_object_unref (report->task);
+  g_free (report);
+}
+
+/* On the sync's thread: a copy goes to the owner's context. */
+static void
+on_progress (MorangoMonitor        *monitor,
+             const MorangoProgress *progress,
+             gpointer               user_data)
+{
+  GTask *task = user_data;
+  SyncCall *call = g_task_get_task_data (task);
+  ProgressReport *report;
+
+  if (call->progress == NULL)
+    return;
+  report = g_new0 (ProgressReport, 1);
+  report->call = call;
+  report->task = g_object_ref (task);
+  report->progress.push = call->pushing;
+  g_strlcpy (report->stage, progress->stage ? progress->stage : "", sizeof report->stage);
+  report->progress.done = progress->done;
+  report->progress.total = progress->total;
+  if (call->peer != NULL)
+    morango_http_peer_get_bytes (call->peer, &report->progress.bytes_sent, &report->progress.bytes_received);
+  g_main_context_invoke_full (call->self->owner, G_PRIORITY_DEFAULT, deliver_progress, report,
+                              progress_report_free);
+}
+
+/* The filter of one direction: the one asked for, or what the client
+ * certificate allows there (§6.4; the server certificate, its parent,
+ * allows at least as much). */
+static MorangoFilter *
+filter_for (SyncCall      *call,
+            MorangoScope  *scope,
+            gboolean       push)
+{
+  if (call->filters != NULL && call->filters[0] != NULL)
+    {
+      g_autofree char *text = g_strjoinv ("\n", call->filters);
+
+      return morango_filter_parse (text);
+    }
+  return morango_filter_ref (push ? morango_scope_get_write (scope) : morango_scope_get_read (scope));
+}
+
+static gboolean
+run_transfer (SyncCall        *call,
+              MorangoStore    *store,
+              MorangoFilter   *filter,
+              MorangoFilter   *writable,
+              gboolean         push,
+              MorangoMonitor  *monitor,
+              gint64          *records,
+              GError         **error)
+{
+  MorangoDb *db = morango_store_get_db (store);
+  MorangoTransferOptions options = MORANGO_TRANSFER_OPTIONS_INIT;
+  MorangoTransferStats stats = { { 0 } };
+  g_autofree char *filter_text = morango_filter_to_string (filter);
+  g_autofree char *resume = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  if (!morango_transfer_session_find_resumable (db, morango_http_peer_get_base_url (call->peer), push,
+                                                filter_text, &resume, error))
+    return FALSE;
+  options.format = morango_http_peer_get_fsic_format (call->peer);
+  options.chunk_size = call->chunk_size ? call->chunk_size : options.chunk_size;
+  options.writable = writable;
+  options.resume_transfer_session_id = resume;
+  call->pushing = push;
+  if (morango_transfer (store, MORANGO_PEER (call->peer), filter, push, &options, monitor, &stats, &local_error))
+    {
+      *records = stats.records_total > 0 ? stats.records_total : stats.records_transferred;
+      call->result.resumed |= resume != NULL;
+      return TRUE;
+    }
+  /* The server no longer holds what this side would continue (it was
+   * cleaned up there, or it errored): start afresh, once.  The old
+   * session is closed here, so it is not tried again. */
+  if (resume != NULL && !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
+      (g_error_matches (local_error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND) ||
+       g_error_matches (local_error, MORANGO_ERROR, MORANGO_ERROR_INVALID)))
+    {
+      g_autoptr(MorangoTransferSession) ts = morango_transfer_session_load (db, resume, NULL);
+
+      g_debug ("Transfer session %s cannot go on (%s); starting a new one", resume, local_error->message);
+      g_clear_error (&local_error);
+      if (!morango_transfer_session_close (db, resume, NULL, error) ||
+          (ts != NULL && !morango_sync_session_close (db, ts->sync_session_id, error)))
+        return FALSE;
+      options.resume_transfer_session_id = NULL;
+      memset (&stats, 0, sizeof stats);
+      if (morango_transfer (store, MORANGO_PEER (call->peer), filter, push, &options, monitor, &stats, error))
+        {
+          *records = stats.records_total > 0 ? stats.records_total : stats.records_transferred;
+          return TRUE;
+        }
+      return FALSE;
+    }
+  g_propagate_error (error, g_steal_pointer (&local_error));
+  return FALSE;
+}
+
+static void
+sync_thread (GTask        *task,
+             gpointer      source_object,
+             gpointer      task_data,
+             GCancellable *cancellable)
+{
+  MorangoEngine *self = source_object;
+  SyncCall *call = task_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoStore) store = NULL;
+  g_autoptr(MorangoKnownPeer) known = NULL;
+  g_autoptr(MorangoCertificate) cert = NULL;
+  g_autoptr(MorangoScope) scope = NULL;
+  g_autoptr(MorangoMonitor) monitor = NULL;
+  MorangoSyncCounts counts = { 0 };
+  gint64 started = g_get_real_time ();
+  gint64 t0 = g_get_monotonic_time ();
+  gint64 entry = 0;
+  gboolean pull = call->pull || !call->push;
+  gboolean push = call->push || !call->pull;
+  MorangoDb *db;
+  const char *server_cert_id;
+  gboolean ok = FALSE;
+
+  if ((store = open_store (self, &error)) == NULL)
+    goto out;
+  db = morango_store_get_db (store);
+  if ((known = morango_known_peer_add (store, call->url, started, &error)) == NULL)
+    goto out;
+
+  if (call->certificate_id == NULL && known->client_certificate_id == NULL)
+    {
+      g_set_error (&error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND,
+                   "No certificate for %s: pair with it first, or name one", known->address);
+      goto out;
+    }
+  cert = morango_certificate_load (db, call->certificate_id ? call->certificate_id
+                                                            : known->client_certificate_id, &error);
+  if (cert == NULL)
+    goto out;
+  if (!morango_certificate_has_private_key (cert))
+    {
+      g_set_error (&error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
+                   "Certificate %s cannot open a sync: its private key is not on this device",
+                   morango_certificate_get_id (cert));
+      goto out;
+    }
+  /* The server's certificate is the one ours was issued under (§7.10). */
+  server_cert_id = morango_certificate_get_parent_id (cert);
+  if (server_cert_id == NULL)
+    {
+      g_set_error (&error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
+                   "Certificate %s is a root: a sync needs one issued by the peer",
+                   morango_certificate_get_id (cert));
+      goto out;
+    }
+  if ((scope = morango_certificate_get_scope (cert, db, &error)) == NULL)
+    goto out;
+
+  entry = morango_history_begin (store, known->id,
+                                 pull && push ? MORANGO_SYNC_DIRECTION_BOTH
+                                              : pull ? MORANGO_SYNC_DIRECTION_PULL : MORANGO_SYNC_DIRECTION_PUSH,
+                                 started, &error);
+  if (entry == 0)
+    goto out;
+
+  call->peer = morango_http_peer_new (call->url, store, cert, server_cert_id, &error);
+  if (call->peer == NULL || !morango_http_peer_connect (call->peer, cancellable, &error))
+    goto out;
+  if (morango_http_peer_get_server_instance_id (call->peer) != NULL &&
+      !morango_known_peer_set_instance_id (store, known->id,
+                                           morango_http_peer_get_server_instance_id (call->peer), &error))
+    goto out;
+
+  monitor = morango_monitor_new (cancellable);
+  morango_monitor_set_progress_func (monitor, on_progress, g_object_ref (task), g_object_unref);
+  if (pull)
+    {
+      g_autoptr(MorangoFilter) filter = filter_for (call, scope, FALSE);
+
+      if (!run_transfer (call, store, filter, morango_scope_get_write (scope), FALSE, monitor,
+                         &call->result.records_pulled, &error))
+        goto out;
+    }
+  if (push)
+    {
+      g_autoptr(MorangoFilter) filter = filter_for (call, scope, TRUE);
+
+      if (!run_transfer (call, store, filter, morango_scope_get_write (scope), TRUE, monitor,
+                         &call->result.records_pushed, &error))
+        goto out;
+    }
+  ok = TRUE;
+
+out:
+  if (call->peer != NULL)
+    morango_http_peer_get_bytes (call->peer, &call->result.bytes_sent, &call->result.bytes_received);
+  call->result.seconds = (g_get_monotonic_time () - t0) / 1e6;
+  if (entry > 0)
+    {
+      g_autoptr(GError) ignored = NULL;
+      MorangoSyncResult result = ok ? MORANGO_SYNC_RESULT_OK
+                               : g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
+                                   ? MORANGO_SYNC_RESULT_CANCELLED : MORANGO_SYNC_RESULT_FAILED;
+
+      counts.records_received = call->result.records_pulled;
+      counts.records_sent = call->result.records_pushed;
+      counts.bytes_sent = call->result.bytes_sent;
+      counts.bytes_received = call->result.bytes_received;
+      if (!morango_history_finish (store, entry, g_get_real_time (), result, &counts,
+                                   error ? error->message : NULL, &ignored))
+        g_warning ("The sync with %s was not recorded: %s", call->url, ignored->message);
+      peers_changed (self);
+    }
+  else if (known != NULL && error != NULL)
+    {
+      g_autoptr(GError) ignored = NULL;
+
+      morango_known_peer_record_failure (store, known->id, g_get_real_time (), error->message, &ignored);
+      peers_changed (self);
+    }
+  /* The peer's session goes with the store's connection, on this thread. */
+  g_clear_object (&call->peer);
+  if (ok)
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, g_steal_pointer (&error));
+}
+
+void
+morango_engine_sync_async (MorangoEngine                  *self,
+                           const char                     *url,
+                           const MorangoEngineSyncOptions *options,
+                           GCancellable                   *cancellable,
+                           GAsyncReadyCallback             callback,
+                           gpointer                        user_data)
+{
+  static const MorangoEngineSyncOptions defaults = { 0 };
+  g_autoptr(GTask) task = NULL;
+  SyncCall *call;
+
+  g_return_if_fail (MORANGO_IS_ENGINE (self));
+  g_return_if_fail (url != NULL);
+
+  if (options == NULL)
+    options = &defaults;
+  call = g_new0 (SyncCall, 1);
+  call->self = self;
+  call->url = g_strdup (url);
+  call->pull = options->pull;
+  call->push = options->push;
+  call->certificate_id = g_strdup (options->certificate_id);
+  call->filters = g_strdupv ((char **) options->filters);
+  call->chunk_size = options->chunk_size;
+  call->progress = options->progress;
+  call->progress_data = options->progress_data;
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, morango_engine_sync_async);
+  g_task_set_task_data (task, call, (GDestroyNotify) sync_call_free);
+  /* A cancel is the transfer's to notice (it rolls the stage back and
+   * leaves both sides resumable), not GTask's to cut short. */
+  g_task_set_return_on_cancel (task, FALSE);
+  g_task_run_in_thread (task, sync_thread);
+}
+
+gboolean
+morango_engine_sync_finish (MorangoEngine            *self,
+                            GAsyncResult             *result,
+                            MorangoEngineSyncResult  *out,
+                            GError                  **error)
+{
+  SyncCall *call;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  call = g_task_get_task_data (G_TASK (result));
+  if (out != NULL)
+    *out = call->result;
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
