@@ -37,6 +37,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "morango-certificate.h"
 #include "morango-engine.h"
@@ -73,6 +74,25 @@ reset_peak (const char *pid)
     g_error ("%s: %s", path, g_strerror (errno));
   fputs ("5", f);
   fclose (f);
+}
+
+/* CPU seconds (user and kernel, all threads) of a process so far. */
+static double
+cpu_seconds (const char *pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%s/stat", pid);
+  g_autofree char *text = NULL;
+  g_auto(GStrv) fields = NULL;
+  const char *end;
+
+  /* The name, in parentheses, may hold spaces: count from after it. */
+  if (!g_file_get_contents (path, &text, NULL, NULL) || (end = strrchr (text, ')')) == NULL)
+    return -1;
+  fields = g_strsplit (end + 2, " ", 0);
+  if (g_strv_length (fields) < 13)
+    return -1;
+  /* utime and stime, fields 14 and 15 of the line. */
+  return (g_ascii_strtod (fields[11], NULL) + g_ascii_strtod (fields[12], NULL)) / sysconf (_SC_CLK_TCK);
 }
 
 /* ---- data ---- */
@@ -231,21 +251,23 @@ in_process_main (char **argv)
   g_autofree char *dataset = NULL;
   MorangoLocalSyncStats stats;
   gint64 t0;
-  double seconds;
+  double seconds, cpu;
 
   if (a == NULL || (b = open_folder (b_dir, &error)) == NULL ||
       (dataset = fill (a, g_ascii_strtoll (argv[1], NULL, 10), NULL, "learner", &error)) == NULL)
     g_error ("%s", error->message);
   filter = morango_filter_parse (dataset);
   reset_peak ("self");
+  cpu = cpu_seconds ("self");
   t0 = g_get_monotonic_time ();
   if (!morango_local_sync (a, b, filter, TRUE, NULL, NULL, &stats, &error))
     g_error ("%s", error->message);
   seconds = (g_get_monotonic_time () - t0) / 1e6;
+  cpu = cpu_seconds ("self") - cpu;
   for (MorangoStage s = MORANGO_STAGE_SERIALIZING; s < MORANGO_N_STAGES; s++)
     printf ("stage %s %.3f\n", morango_stage_to_string (s), stats.seconds[s]);
-  printf ("seconds %.6f records %" G_GINT64_FORMAT " peak %.1f\n", seconds, stats.records_transferred,
-          peak_mb ("self"));
+  printf ("seconds %.6f records %" G_GINT64_FORMAT " peak %.1f cpu %.3f\n", seconds,
+          stats.records_transferred, peak_mb ("self"), cpu);
   return 0;
 }
 
@@ -339,6 +361,8 @@ typedef struct {
   MorangoEngineSyncResult r;
   double      client_peak;
   double      server_peak;
+  double      client_cpu;    /* CPU seconds, all threads */
+  double      server_cpu;
 } Phase;
 
 static void
@@ -397,11 +421,15 @@ measure (Phase         *phase,
   options.progress_data = phase;
   reset_peak ("self");
   reset_peak (server_pid);
+  phase->client_cpu = cpu_seconds ("self");
+  phase->server_cpu = cpu_seconds (server_pid);
   phase->t0 = g_get_monotonic_time ();
   morango_engine_sync_async (engine, url, &options, NULL, on_synced, phase);
   while (!phase->finished)
     g_main_context_iteration (NULL, TRUE);
   t1 = g_get_monotonic_time ();
+  phase->client_cpu = cpu_seconds ("self") - phase->client_cpu;
+  phase->server_cpu = cpu_seconds (server_pid) - phase->server_cpu;
   phase->client_peak = peak_mb ("self");
   phase->server_peak = peak_mb (server_pid);
   phase->seconds = (t1 - phase->t0) / 1e6;
@@ -428,7 +456,8 @@ print_phase (const Phase *phase)
     printf (", %.1f B a record (%.1f sent, %.1f received)",
             (double) (phase->r.bytes_sent + phase->r.bytes_received) / records,
             (double) phase->r.bytes_sent / records, (double) phase->r.bytes_received / records);
-  printf ("\n  peak RSS: client %.1f MB, server %.1f MB\n", phase->client_peak, phase->server_peak);
+  printf ("\n  CPU: client %.3f s, server %.3f s\n", phase->client_cpu, phase->server_cpu);
+  printf ("  peak RSS: client %.1f MB, server %.1f MB\n", phase->client_peak, phase->server_peak);
   printf ("  stages (first report – last report, seconds since the start):\n");
   for (guint i = 0; i < phase->n_marks; i++)
     {
@@ -477,7 +506,7 @@ run_one (gint64 n)
   g_autoptr(MorangoEngine) engine = NULL;
   g_autoptr(GError) error = NULL;
   g_auto(GStrv) local_lines = NULL;
-  double local_seconds = 0, local_peak = 0, server_peak = 0;
+  double local_seconds = 0, local_peak = 0, local_cpu = 0, server_peak = 0;
   gint64 local_records = 0;
   Phase phases[4] = {
     { .name = "initial pull" }, { .name = "incremental" },
@@ -495,10 +524,11 @@ run_one (gint64 n)
   for (guint i = 0; local_lines[i] != NULL; i++)
     if (g_str_has_prefix (local_lines[i], "stage "))
       printf ("  %s\n", local_lines[i] + 6);
-    else if (sscanf (local_lines[i], "seconds %lf records %" G_GINT64_FORMAT " peak %lf",
-                     &local_seconds, &local_records, &local_peak) == 3)
-      printf ("  whole sync %.3f s, %" G_GINT64_FORMAT " records, %.0f records/s, peak RSS %.1f MB\n",
-              local_seconds, local_records, local_records / local_seconds, local_peak);
+    else if (sscanf (local_lines[i], "seconds %lf records %" G_GINT64_FORMAT " peak %lf cpu %lf",
+                     &local_seconds, &local_records, &local_peak, &local_cpu) == 4)
+      printf ("  whole sync %.3f s (CPU %.3f s), %" G_GINT64_FORMAT " records, %.0f records/s, "
+              "peak RSS %.1f MB\n", local_seconds, local_cpu, local_records, local_records / local_seconds,
+              local_peak);
   remove_tree (local_dir);
 
   t0 = g_get_monotonic_time ();
@@ -557,23 +587,31 @@ run_one (gint64 n)
     printf ("\nclient process peak RSS over the whole run (getrusage): %.1f MB; "
             "server's highest per-sync peak: %.1f MB\n", ru.ru_maxrss / 1024.0, server_peak);
   }
-  printf ("\n| %" G_GINT64_FORMAT " records | seconds | records/s | vs in-process | sent B | received B "
-          "| B/record | client MB | server MB |\n", n);
-  printf ("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-  printf ("| in-process push | %.3f | %.0f | 1.00 | | | | %.1f | |\n", local_seconds,
-          local_records / local_seconds, local_peak);
+  /* CPU seconds beside wall seconds: on a busy machine the second
+   * measures the load too. */
+  printf ("\n| %" G_GINT64_FORMAT " records | seconds | records/s | × in-process | CPU s client + server "
+          "| × in-process CPU | sent B | received B | B/record | client MB | server MB |\n", n);
+  printf ("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  printf ("| in-process push | %.3f | %.0f | 1.00 | %.2f | 1.00 | | | | %.1f | |\n", local_seconds,
+          local_records / local_seconds, local_cpu, local_peak);
   for (guint i = 0; i < G_N_ELEMENTS (phases); i++)
     {
       const Phase *p = &phases[i];
       gint64 records = p->r.records_pulled + p->r.records_pushed;
+      gboolean whole = i == 0 || i == 3;
 
       printf ("| %s | %.3f | ", p->name, p->seconds);
       if (records > 0)
         printf ("%.0f | ", records / p->seconds);
       else
         printf ("– | ");
-      if (i == 0 || i == 3)
+      if (whole)
         printf ("%.2f | ", p->seconds / local_seconds);
+      else
+        printf (" | ");
+      printf ("%.2f + %.2f | ", p->client_cpu, p->server_cpu);
+      if (whole)
+        printf ("%.2f | ", (p->client_cpu + p->server_cpu) / local_cpu);
       else
         printf (" | ");
       printf ("%" G_GINT64_FORMAT " | %" G_GINT64_FORMAT " | ", p->r.bytes_sent, p->r.bytes_received);
