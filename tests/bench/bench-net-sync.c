@@ -43,6 +43,7 @@
 #include "morango-engine.h"
 #include "morango-local-sync.h"
 #include "morango-store.h"
+#include "morango-wire.h"
 
 #define PASSWORD "bench-password"
 #define CHANGED 100
@@ -515,6 +516,7 @@ run_one (gint64 n)
   gint64 t0;
 
   printf ("==== %" G_GINT64_FORMAT " records ====\n", n);
+  printf ("gzip level of chunks and answers: %d\n", MORANGO_WIRE_GZIP_LEVEL);
 
   /* The in-process sync first: the machine is quietest then. */
   g_mkdir_with_parents (local_dir, 0700);
