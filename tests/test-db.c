@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "morango-db.h"
+#include "morango-db-private.h"
 #include "morango-monitor-private.h"
 #include "morango-test-util.h"
 
@@ -433,6 +434,12 @@ test_reopens_history (void)
                                  "  WHERE name = 't_damaged';"
                                  "PRAGMA writable_schema = OFF;", NULL, NULL, NULL), ==, SQLITE_OK);
   sqlite3_close (raw);
+  /* This process found the file healthy before: it would not look
+   * again. */
+  db = morango_db_open (path, &error);
+  g_assert_no_error (error);
+  g_clear_object (&db);
+  morango_db_forget_checked_files ();
   db = morango_db_open (path, &error);
   g_assert_null (db);
   g_assert_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_CORRUPT);

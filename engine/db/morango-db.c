@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "morango-db.h"
+#include "morango-db-private.h"
 #include "morango-monitor.h"
 
 /* Written into the file header so that we recognise our own databases
@@ -1407,6 +1408,60 @@ is_false_null_report (MorangoDb  *self,
   return false_report;
 }
 
+/* The files this process found healthy, by device and inode.  The
+ * check reads every page, so its cost grows with the file (0.3 s for
+ * 200k records): a server's pool, and every sync of an engine, would pay
+ * it again and again for a file this process has been writing all
+ * along.  A file replaced under the same name has another inode. */
+static GMutex checked_lock;
+static GHashTable *checked_files;
+
+static char *
+file_key (const char *path)
+{
+  GStatBuf st;
+
+  if (g_stat (path, &st) != 0)
+    return NULL;
+  return g_strdup_printf ("%llu:%llu", (unsigned long long) st.st_dev, (unsigned long long) st.st_ino);
+}
+
+static gboolean
+already_checked (const char *path)
+{
+  g_autofree char *key = file_key (path);
+  gboolean found;
+
+  if (key == NULL)
+    return FALSE;
+  g_mutex_lock (&checked_lock);
+  found = checked_files != NULL && g_hash_table_contains (checked_files, key);
+  g_mutex_unlock (&checked_lock);
+  return found;
+}
+
+void
+morango_db_forget_checked_files (void)
+{
+  g_mutex_lock (&checked_lock);
+  g_clear_pointer (&checked_files, g_hash_table_unref);
+  g_mutex_unlock (&checked_lock);
+}
+
+static void
+remember_checked (const char *path)
+{
+  char *key = file_key (path);
+
+  if (key == NULL)
+    return;
+  g_mutex_lock (&checked_lock);
+  if (checked_files == NULL)
+    checked_files = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_hash_table_add (checked_files, key);
+  g_mutex_unlock (&checked_lock);
+}
+
 /* Looks at the file before anything is written to it, so that a foreign
  * or damaged file stays exactly as it was. */
 static gboolean
@@ -1463,6 +1518,12 @@ check_file (MorangoDb  *self,
       return FALSE;
     }
 
+  if (already_checked (self->path))
+    {
+      *is_new = FALSE;
+      self->schema_version = version;
+      return TRUE;
+    }
   {
     sqlite3_stmt *stmt = NULL;
     g_autofree char *verdict = NULL;
@@ -1499,6 +1560,7 @@ check_file (MorangoDb  *self,
         return FALSE;
       }
   }
+  remember_checked (self->path);
 
   *is_new = FALSE;
   self->schema_version = version;
