@@ -216,11 +216,28 @@ emit_peers_changed (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* Runs @func on the owner's context, always later.  Not
+ * g_main_context_invoke_full(): when the owner is the global default
+ * context and nobody holds it at that moment, a thread with no context
+ * of its own takes it and runs @func right there, on that thread. */
+static void
+run_on_owner (MorangoEngine  *self,
+              GSourceFunc     func,
+              gpointer        data,
+              GDestroyNotify  destroy)
+{
+  g_autoptr(GSource) source = g_idle_source_new ();
+
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, func, data, destroy);
+  g_source_set_static_name (source, "[morango] engine callback");
+  g_source_attach (source, self->owner);
+}
+
 static void
 peers_changed (MorangoEngine *self)
 {
-  g_main_context_invoke_full (self->owner, G_PRIORITY_DEFAULT, emit_peers_changed,
-                              g_object_ref (self), g_object_unref);
+  run_on_owner (self, emit_peers_changed, g_object_ref (self), g_object_unref);
 }
 
 /* ---- serving ---- */
@@ -768,8 +785,7 @@ on_progress (MorangoMonitor        *monitor,
   report->progress.total = progress->total;
   if (call->peer != NULL)
     morango_http_peer_get_bytes (call->peer, &report->progress.bytes_sent, &report->progress.bytes_received);
-  g_main_context_invoke_full (call->self->owner, G_PRIORITY_DEFAULT, deliver_progress, report,
-                              progress_report_free);
+  run_on_owner (call->self, deliver_progress, report, progress_report_free);
 }
 
 /* The filter of one direction: the one asked for, or what the client
