@@ -240,6 +240,40 @@ peers_changed (MorangoEngine *self)
   run_on_owner (self, emit_peers_changed, g_object_ref (self), g_object_unref);
 }
 
+/* A pairing or a sync waits on its peer for as long as the peer takes.
+ * In GTask's shared pool a handful of them would hold every thread,
+ * while the pool's other users (the HTTP server of this very process,
+ * GIO's resolver) queue behind them until the pool grows, which it does
+ * slowly: so each gets a thread of its own. */
+typedef struct {
+  GTask           *task;
+  GTaskThreadFunc  func;
+} OwnThread;
+
+static gpointer
+own_thread_main (gpointer data)
+{
+  OwnThread *run = data;
+
+  run->func (run->task, g_task_get_source_object (run->task), g_task_get_task_data (run->task),
+             g_task_get_cancellable (run->task));
+  g_object_unref (run->task);
+  g_free (run);
+  return NULL;
+}
+
+static void
+run_in_own_thread (GTask           *task,
+                   const char      *name,
+                   GTaskThreadFunc  func)
+{
+  OwnThread *run = g_new0 (OwnThread, 1);
+
+  run->task = g_object_ref (task);
+  run->func = func;
+  g_thread_unref (g_thread_new (name, own_thread_main, run));
+}
+
 /* ---- serving ---- */
 
 typedef struct {
@@ -697,7 +731,7 @@ morango_engine_pair_async (MorangoEngine                  *self,
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, morango_engine_pair_async);
   g_task_set_task_data (task, call, (GDestroyNotify) pair_call_free);
-  g_task_run_in_thread (task, pair_thread);
+  run_in_own_thread (task, "morango-pair", pair_thread);
 }
 
 char *
@@ -1023,9 +1057,9 @@ morango_engine_sync_async (MorangoEngine                  *self,
   g_task_set_source_tag (task, morango_engine_sync_async);
   g_task_set_task_data (task, call, (GDestroyNotify) sync_call_free);
   /* A cancel is the transfer's to notice (it rolls the stage back and
-   * leaves both sides resumable), not GTask's to cut short. */
-  g_task_set_return_on_cancel (task, FALSE);
-  g_task_run_in_thread (task, sync_thread);
+   * leaves both sides resumable): the task returns when the thread is
+   * done, never earlier. */
+  run_in_own_thread (task, "morango-sync", sync_thread);
 }
 
 gboolean
