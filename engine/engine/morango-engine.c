@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "morango-certificate.h"
+#include "morango-cleanup.h"
 #include "morango-engine.h"
 #include "morango-http-pair.h"
 #include "morango-http-peer-private.h"
@@ -39,6 +40,7 @@ struct _MorangoEngine
 
   /* Touched on the worker only, except the copies under @lock. */
   MorangoHttpServer *server;
+  guint              cleanup_source;
   GMutex             lock;
   guint              port;
   GStrv              urls;
@@ -105,6 +107,14 @@ stop_server_on_worker (gpointer data)
 {
   MorangoEngine *self = data;
 
+  if (self->cleanup_source != 0)
+    {
+      GSource *source = g_main_context_find_source_by_id (self->context, self->cleanup_source);
+
+      if (source != NULL)
+        g_source_destroy (source);
+      self->cleanup_source = 0;
+    }
   if (self->server != NULL)
     {
       g_signal_handlers_disconnect_by_data (self->server, self);
@@ -274,6 +284,49 @@ run_in_own_thread (GTask           *task,
   g_thread_unref (g_thread_new (name, own_thread_main, run));
 }
 
+/* ---- cleanup (§9.10) ---- */
+
+/* Finished and abandoned sessions go with their buffers, so that failed
+ * syncs never bloat the folder: after every sync, and every hour while
+ * serving (clients that vanish leave sessions behind). */
+#define CLEANUP_INTERVAL_SECONDS 3600
+
+static void
+clean_up (MorangoStore *store)
+{
+  g_autoptr(GError) error = NULL;
+  MorangoCleanupCounts counts = { 0 };
+
+  if (!morango_cleanup_sessions (morango_store_get_db (store), g_get_real_time (),
+                                 MORANGO_CLEANUP_DEFAULT_EXPIRATION, NULL, &counts, &error))
+    g_warning ("Cleaning up old sync sessions failed: %s", error->message);
+}
+
+static void
+cleanup_thread (GTask        *task,
+                gpointer      source_object,
+                gpointer      task_data,
+                GCancellable *cancellable)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoStore) store = open_store (source_object, &error);
+
+  if (store != NULL)
+    clean_up (store);
+  else
+    g_warning ("Cleaning up old sync sessions failed: %s", error->message);
+  g_task_return_boolean (task, TRUE);
+}
+
+static gboolean
+cleanup_due (gpointer data)
+{
+  g_autoptr(GTask) task = g_task_new (data, NULL, NULL, NULL);
+
+  g_task_run_in_thread (task, cleanup_thread);
+  return G_SOURCE_CONTINUE;
+}
+
 /* ---- serving ---- */
 
 typedef struct {
@@ -428,6 +481,14 @@ serve_on_worker (gpointer data)
     }
   g_signal_connect (server, "sync-session-closed", G_CALLBACK (on_sync_session_closed), self);
   self->server = g_steal_pointer (&server);
+  cleanup_due (self);
+  {
+    /* On the worker's context, which this runs on. */
+    g_autoptr(GSource) source = g_timeout_source_new_seconds (CLEANUP_INTERVAL_SECONDS);
+
+    g_source_set_callback (source, cleanup_due, self, NULL);
+    self->cleanup_source = g_source_attach (source, self->context);
+  }
   g_mutex_lock (&self->lock);
   self->port = morango_http_server_get_port (self->server);
   self->urls = urls_for (call->address, self->port);
@@ -864,34 +925,34 @@ run_transfer (SyncCall        *call,
   options.writable = writable;
   options.resume_transfer_session_id = resume;
   call->pushing = push;
-  if (morango_transfer (store, MORANGO_PEER (call->peer), filter, push, &options, monitor, &stats, &local_error))
-    {
-      *records = stats.records_total > 0 ? stats.records_total : stats.records_transferred;
-      call->result.resumed |= resume != NULL;
-      return TRUE;
-    }
-  /* The server no longer holds what this side would continue (it was
-   * cleaned up there, or it errored): start afresh, once.  The old
-   * session is closed here, so it is not tried again. */
-  if (resume != NULL && !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
-      (g_error_matches (local_error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND) ||
-       g_error_matches (local_error, MORANGO_ERROR, MORANGO_ERROR_INVALID)))
-    {
-      g_autoptr(MorangoTransferSession) ts = morango_transfer_session_load (db, resume, NULL);
 
+  for (;;)
+    {
+      g_autoptr(MorangoTransferSession) ts = NULL;
+
+      memset (&stats, 0, sizeof stats);
+      if (morango_transfer (store, MORANGO_PEER (call->peer), filter, push, &options, monitor, &stats,
+                            &local_error))
+        {
+          *records = stats.records_total > 0 ? stats.records_total : stats.records_transferred;
+          call->result.resumed |= options.resume_transfer_session_id != NULL;
+          return TRUE;
+        }
+      /* The server no longer holds what this side would continue (it
+       * was cleaned up there, or it errored): start afresh, once.  The
+       * old session is closed here, so it is not tried again. */
+      if (options.resume_transfer_session_id == NULL ||
+          g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+          !(g_error_matches (local_error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND) ||
+            g_error_matches (local_error, MORANGO_ERROR, MORANGO_ERROR_INVALID)))
+        break;
       g_debug ("Transfer session %s cannot go on (%s); starting a new one", resume, local_error->message);
       g_clear_error (&local_error);
+      ts = morango_transfer_session_load (db, resume, NULL);
       if (!morango_transfer_session_close (db, resume, NULL, error) ||
           (ts != NULL && !morango_sync_session_close (db, ts->sync_session_id, error)))
         return FALSE;
       options.resume_transfer_session_id = NULL;
-      memset (&stats, 0, sizeof stats);
-      if (morango_transfer (store, MORANGO_PEER (call->peer), filter, push, &options, monitor, &stats, error))
-        {
-          *records = stats.records_total > 0 ? stats.records_total : stats.records_transferred;
-          return TRUE;
-        }
-      return FALSE;
     }
   g_propagate_error (error, g_steal_pointer (&local_error));
   return FALSE;
@@ -1020,6 +1081,8 @@ out:
     }
   /* The peer's session goes with the store's connection, on this thread. */
   g_clear_object (&call->peer);
+  if (store != NULL)
+    clean_up (store);
   if (ok)
     g_task_return_boolean (task, TRUE);
   else
