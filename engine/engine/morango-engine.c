@@ -226,11 +226,62 @@ emit_peers_changed (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* Runs @func on the owner's context, always later.  Not
+ * g_main_context_invoke_full(): when the owner is the global default
+ * context and nobody holds it at that moment, a thread with no context
+ * of its own takes it and runs @func right there, on that thread. */
+static void
+run_on_owner (MorangoEngine  *self,
+              GSourceFunc     func,
+              gpointer        data,
+              GDestroyNotify  destroy)
+{
+  g_autoptr(GSource) source = g_idle_source_new ();
+
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, func, data, destroy);
+  g_source_set_static_name (source, "[morango] engine callback");
+  g_source_attach (source, self->owner);
+}
+
 static void
 peers_changed (MorangoEngine *self)
 {
-  g_main_context_invoke_full (self->owner, G_PRIORITY_DEFAULT, emit_peers_changed,
-                              g_object_ref (self), g_object_unref);
+  run_on_owner (self, emit_peers_changed, g_object_ref (self), g_object_unref);
+}
+
+/* A pairing or a sync waits on its peer for as long as the peer takes.
+ * In GTask's shared pool a handful of them would hold every thread,
+ * while the pool's other users (the HTTP server of this very process,
+ * GIO's resolver) queue behind them until the pool grows, which it does
+ * slowly: so each gets a thread of its own. */
+typedef struct {
+  GTask           *task;
+  GTaskThreadFunc  func;
+} OwnThread;
+
+static gpointer
+own_thread_main (gpointer data)
+{
+  OwnThread *run = data;
+
+  run->func (run->task, g_task_get_source_object (run->task), g_task_get_task_data (run->task),
+             g_task_get_cancellable (run->task));
+  g_object_unref (run->task);
+  g_free (run);
+  return NULL;
+}
+
+static void
+run_in_own_thread (GTask           *task,
+                   const char      *name,
+                   GTaskThreadFunc  func)
+{
+  OwnThread *run = g_new0 (OwnThread, 1);
+
+  run->task = g_object_ref (task);
+  run->func = func;
+  g_thread_unref (g_thread_new (name, own_thread_main, run));
 }
 
 /* ---- cleanup (§9.10) ---- */
@@ -741,7 +792,7 @@ morango_engine_pair_async (MorangoEngine                  *self,
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, morango_engine_pair_async);
   g_task_set_task_data (task, call, (GDestroyNotify) pair_call_free);
-  g_task_run_in_thread (task, pair_thread);
+  run_in_own_thread (task, "morango-pair", pair_thread);
 }
 
 char *
@@ -829,8 +880,7 @@ on_progress (MorangoMonitor        *monitor,
   report->progress.total = progress->total;
   if (call->peer != NULL)
     morango_http_peer_get_bytes (call->peer, &report->progress.bytes_sent, &report->progress.bytes_received);
-  g_main_context_invoke_full (call->self->owner, G_PRIORITY_DEFAULT, deliver_progress, report,
-                              progress_report_free);
+  run_on_owner (call->self, deliver_progress, report, progress_report_free);
 }
 
 /* The filter of one direction: the one asked for, or what the client
@@ -1070,9 +1120,9 @@ morango_engine_sync_async (MorangoEngine                  *self,
   g_task_set_source_tag (task, morango_engine_sync_async);
   g_task_set_task_data (task, call, (GDestroyNotify) sync_call_free);
   /* A cancel is the transfer's to notice (it rolls the stage back and
-   * leaves both sides resumable), not GTask's to cut short. */
-  g_task_set_return_on_cancel (task, FALSE);
-  g_task_run_in_thread (task, sync_thread);
+   * leaves both sides resumable): the task returns when the thread is
+   * done, never earlier. */
+  run_in_own_thread (task, "morango-sync", sync_thread);
 }
 
 gboolean
