@@ -391,6 +391,53 @@ test_refuses_damaged_pages (void)
   g_test_message ("%s", error->message);
 }
 
+/* SQLite 3.40's quick_check calls every row of the history table (a
+ * WITHOUT ROWID table whose key is not its first columns) a NULL; a
+ * folder with history opens all the same, while a real NULL in a NOT
+ * NULL column still counts as damage. */
+static void
+test_reopens_history (void)
+{
+  g_autofree char *dir = morango_test_tmpdir ();
+  g_autofree char *path = g_build_filename (dir, "history.db", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoDb) db = NULL;
+  sqlite3 *raw = NULL;
+
+  db = morango_db_open (path, &error);
+  g_assert_no_error (error);
+  g_assert_true (morango_db_execute (db, &error,
+                                     "INSERT INTO morango_store (id, profile, last_saved_instance, "
+                                     "  last_saved_counter, partition, source_id, model_name) "
+                                     "VALUES ('00000000000000000000000000000001', 'p', "
+                                     "  '00000000000000000000000000000002', 1, 'x', 's', 'm')", ""));
+  g_assert_true (morango_db_execute (db, &error,
+                                     "INSERT INTO morango_recordmaxcounter (instance_id, counter, store_model_id) "
+                                     "VALUES ('00000000000000000000000000000002', 1, '00000000000000000000000000000001')",
+                                     ""));
+  g_assert_no_error (error);
+  g_clear_object (&db);
+
+  db = morango_db_open (path, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (db);
+  g_clear_object (&db);
+
+  /* A table whose NOT NULL column does hold a NULL. */
+  g_assert_cmpint (sqlite3_open (path, &raw), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (raw,
+                                 "CREATE TABLE t_damaged (a, b);"
+                                 "INSERT INTO t_damaged VALUES (NULL, 1);"
+                                 "PRAGMA writable_schema = ON;"
+                                 "UPDATE sqlite_schema SET sql = 'CREATE TABLE t_damaged (a NOT NULL, b)' "
+                                 "  WHERE name = 't_damaged';"
+                                 "PRAGMA writable_schema = OFF;", NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (raw);
+  db = morango_db_open (path, &error);
+  g_assert_null (db);
+  g_assert_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_CORRUPT);
+}
+
 static gint64
 count_meta (MorangoDb *db)
 {
@@ -889,5 +936,6 @@ main (int   argc,
   g_test_add_func ("/db/refuses-garbage", test_refuses_garbage);
   g_test_add_func ("/db/refuses-foreign-sqlite", test_refuses_foreign_sqlite);
   g_test_add_func ("/db/refuses-damaged-pages", test_refuses_damaged_pages);
+  g_test_add_func ("/db/reopens-history", test_reopens_history);
   return g_test_run ();
 }

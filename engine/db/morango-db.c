@@ -1363,6 +1363,50 @@ check_access (MorangoDb  *self,
   return TRUE;
 }
 
+/* SQLite 3.40's quick_check reports "NULL value in <table>.<column>"
+ * for every row of a WITHOUT ROWID table whose primary key columns are
+ * not its first ones (the history tables since schema 6), whatever the
+ * row holds.  Such a report is believed only when the column really
+ * holds a NULL.  The names come from SQLite's own message about the
+ * file's schema, are checked to name a column, and are quoted as
+ * identifiers. */
+static gboolean
+is_false_null_report (MorangoDb  *self,
+                      const char *line)
+{
+  static const char prefix[] = "NULL value in ";
+  g_autofree char *table = NULL;
+  g_autofree char *column = NULL;
+  g_autofree char *sql = NULL;
+  g_autoptr(GString) quoted_table = NULL;
+  g_autoptr(GString) quoted_column = NULL;
+  sqlite3_stmt *stmt = NULL;
+  const char *dot;
+  gboolean false_report = FALSE;
+
+  if (line == NULL || !g_str_has_prefix (line, prefix) ||
+      (dot = strchr (line + strlen (prefix), '.')) == NULL)
+    return FALSE;
+  table = g_strndup (line + strlen (prefix), dot - (line + strlen (prefix)));
+  column = g_strdup (dot + 1);
+  if (sqlite3_table_column_metadata (self->handle, "main", table, column,
+                                     NULL, NULL, NULL, NULL, NULL) != SQLITE_OK)
+    return FALSE;
+  quoted_table = g_string_new (table);
+  g_string_replace (quoted_table, "\"", "\"\"", 0);
+  quoted_column = g_string_new (column);
+  g_string_replace (quoted_column, "\"", "\"\"", 0);
+  /* typeof(), because SQLite folds "IS NULL" on a NOT NULL column to
+   * false without looking. */
+  sql = g_strdup_printf ("SELECT NOT EXISTS (SELECT 1 FROM \"%s\" WHERE typeof (\"%s\") = 'null')",
+                         quoted_table->str, quoted_column->str);
+  if (sqlite3_prepare_v2 (self->handle, sql, -1, &stmt, NULL) == SQLITE_OK &&
+      sqlite3_step (stmt) == SQLITE_ROW)
+    false_report = sqlite3_column_int (stmt, 0) != 0;
+  sqlite3_finalize (stmt);
+  return false_report;
+}
+
 /* Looks at the file before anything is written to it, so that a foreign
  * or damaged file stays exactly as it was. */
 static gboolean
@@ -1421,23 +1465,29 @@ check_file (MorangoDb  *self,
 
   {
     sqlite3_stmt *stmt = NULL;
-    const char *verdict = NULL;
-    gboolean ok;
+    g_autofree char *verdict = NULL;
+    int rc;
 
-    if (sqlite3_prepare_v2 (self->handle, "PRAGMA quick_check(1)", -1, &stmt, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2 (self->handle, "PRAGMA quick_check(100)", -1, &stmt, NULL) != SQLITE_OK)
       return morango_db_set_error (self, error, NULL);
-    ok = sqlite3_step (stmt) == SQLITE_ROW;
-    if (ok)
-      verdict = (const char *) sqlite3_column_text (stmt, 0);
-    if (!ok || g_strcmp0 (verdict, "ok") != 0)
+    while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+      {
+        const char *line = (const char *) sqlite3_column_text (stmt, 0);
+
+        if (g_strcmp0 (line, "ok") == 0 || is_false_null_report (self, line))
+          continue;
+        verdict = g_strdup (line ? line : "");
+        break;
+      }
+    if (verdict == NULL && rc != SQLITE_DONE)
+      verdict = g_strdup (sqlite3_errmsg (self->handle));
+    sqlite3_finalize (stmt);
+    if (verdict != NULL)
       {
         g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_CORRUPT,
-                     "“%s” is damaged (%s); restore it from a backup",
-                     self->path, verdict ? verdict : sqlite3_errmsg (self->handle));
-        sqlite3_finalize (stmt);
+                     "“%s” is damaged (%s); restore it from a backup", self->path, verdict);
         return FALSE;
       }
-    sqlite3_finalize (stmt);
   }
 
   *is_new = FALSE;

@@ -35,6 +35,8 @@ struct _MorangoHttpServer
   MorangoWireCapabilities  caps;
   gsize                    body_limit;
   SoupServer              *soup;
+  MorangoHttpServerClock   clock;
+  gpointer                 clock_data;
 
   /* Store connections nobody uses at the moment, each released (owned
    * by no thread); a worker takes one or opens a new one. */
@@ -47,7 +49,7 @@ struct _MorangoHttpServer
 
 G_DEFINE_FINAL_TYPE (MorangoHttpServer, morango_http_server, G_TYPE_OBJECT)
 
-enum { SIGNAL_SYNC_SESSION_CLOSED, N_SIGNALS };
+enum { SIGNAL_SYNC_SESSION_CLOSED, SIGNAL_NO_ACCOUNT, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 static void
@@ -88,6 +90,9 @@ morango_http_server_class_init (MorangoHttpServerClass *klass)
   signals[SIGNAL_SYNC_SESSION_CLOSED] =
     g_signal_new ("sync-session-closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                   NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
+  signals[SIGNAL_NO_ACCOUNT] =
+    g_signal_new ("no-account", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void
@@ -157,6 +162,24 @@ morango_http_server_set_body_limit (MorangoHttpServer *self,
   self->body_limit = limit;
 }
 
+void
+morango_http_server_set_clock (MorangoHttpServer      *self,
+                               MorangoHttpServerClock  clock,
+                               gpointer                data)
+{
+  g_return_if_fail (MORANGO_IS_HTTP_SERVER (self));
+  self->clock = clock;
+  self->clock_data = data;
+}
+
+/* Seconds since the epoch, or 0 for the real clock (which the trust
+ * handlers then read to the microsecond). */
+static gint64
+now_unix (MorangoHttpServer *self)
+{
+  return self->clock != NULL ? self->clock (self->clock_data) : 0;
+}
+
 const char *
 morango_http_server_get_instance_id (MorangoHttpServer *self)
 {
@@ -204,6 +227,8 @@ typedef enum {
   ROUTE_SYNC_SESSIONS,
   ROUTE_TRANSFER_SESSIONS,
   ROUTE_BUFFERS,
+  ROUTE_CERTIFICATES,
+  ROUTE_NONCES,
 } Route;
 
 typedef struct {
@@ -222,6 +247,7 @@ typedef struct {
   GHashTable              *query;
   char                    *base_uri;      /* for pagination links */
   char                    *remote_ip;
+  char                    *authorization;
   gboolean                 gzip_reply;
 
   /* What the worker answers. */
@@ -229,6 +255,8 @@ typedef struct {
   char                    *reply;         /* NULL: no body */
   char                    *closed_client; /* a sync session was closed */
   char                    *closed_sync;
+  char                    *www_authenticate;
+  gboolean                 no_account;    /* a CSR came to a device without accounts */
 } Request;
 
 static void
@@ -245,6 +273,10 @@ request_free (Request *r)
   g_clear_pointer (&r->query, g_hash_table_unref);
   g_free (r->base_uri);
   g_free (r->remote_ip);
+  if (r->authorization != NULL)
+    explicit_bzero (r->authorization, strlen (r->authorization));
+  g_free (r->authorization);
+  g_free (r->www_authenticate);
   g_free (r->reply);
   g_free (r->closed_client);
   g_free (r->closed_sync);
@@ -625,7 +657,7 @@ post_sync_session (Request      *r,
     }
 
   if (!morango_http_trust_check_sync_session (store, json_node_get_object (node),
-                                              g_get_real_time () / G_USEC_PER_SEC,
+                                              now_unix (self),
                                               &client, &server, &status, &refusal))
     {
       answer_node (r, status, refusal);
@@ -1018,6 +1050,38 @@ get_buffers (Request      *r,
 }
 
 static void
+certificates (Request      *r,
+              MorangoStore *store)
+{
+  g_autoptr(JsonNode) answer = NULL;
+  guint status = 500;
+
+  if (g_str_equal (r->method, "GET"))
+    answer = morango_http_trust_get_certificates (store, r->id, r->query, &status);
+  else
+    {
+      g_autoptr(JsonNode) node = body_json (r);
+
+      if (node == NULL)
+        return;
+      answer = morango_http_trust_request_certificate (store, r->authorization, node, &status,
+                                                       &r->www_authenticate, &r->no_account);
+    }
+  answer_node (r, status, answer);
+}
+
+static void
+nonces (Request      *r,
+        MorangoStore *store)
+{
+  g_autoptr(JsonNode) answer = NULL;
+  guint status = 500;
+
+  answer = morango_http_trust_create_nonce (store, r->remote_ip, now_unix (r->server), &status);
+  answer_node (r, status, answer);
+}
+
+static void
 handle_in_thread (GTask        *task,
                   gpointer      source,
                   gpointer      data,
@@ -1050,6 +1114,12 @@ handle_in_thread (GTask        *task,
             post_buffers (r, store);
           else
             get_buffers (r, store);
+          break;
+        case ROUTE_CERTIFICATES:
+          certificates (r, store);
+          break;
+        case ROUTE_NONCES:
+          nonces (r, store);
           break;
         default:
           g_assert_not_reached ();
@@ -1102,11 +1172,16 @@ handled (GObject      *source,
 
   if (!r->gone)
     {
+      if (r->www_authenticate != NULL)
+        soup_message_headers_replace (soup_server_message_get_response_headers (r->msg),
+                                      "WWW-Authenticate", r->www_authenticate);
       set_reply (r->msg, r->status, r->reply, r->gzip_reply);
       soup_server_message_unpause (r->msg);
     }
   if (r->closed_sync != NULL)
     g_signal_emit (r->server, signals[SIGNAL_SYNC_SESSION_CLOSED], 0, r->closed_client, r->closed_sync);
+  if (r->no_account)
+    g_signal_emit (r->server, signals[SIGNAL_NO_ACCOUNT], 0);
 }
 
 static void
@@ -1303,14 +1378,52 @@ handler (SoupServer        *soup,
           return;
         }
     }
+  else if (g_str_equal (name, "certificates"))
+    {
+      route = ROUTE_CERTIFICATES;
+      if (item ? !g_str_equal (method, "GET")
+               : !(g_str_equal (method, "GET") || g_str_equal (method, "POST")))
+        {
+          reply_not_allowed (msg, method, item ? "GET, HEAD, OPTIONS" : "GET, POST, HEAD, OPTIONS");
+          return;
+        }
+    }
+  else if (g_str_equal (name, "nonces") && !item)
+    {
+      route = ROUTE_NONCES;
+      if (!g_str_equal (method, "POST"))
+        {
+          reply_not_allowed (msg, method, "POST, OPTIONS");
+          return;
+        }
+    }
+  else if ((g_str_equal (name, "certificatechain") && !item) || g_str_equal (name, "publickey"))
+    {
+      gboolean chain = g_str_equal (name, "certificatechain");
+      g_autoptr(JsonNode) refusal = NULL;
+      g_autofree char *body = NULL;
+      guint status = 0;
+
+      if (!g_str_equal (method, chain ? "POST" : "GET"))
+        {
+          reply_not_allowed (msg, method, chain ? "POST, OPTIONS" : "GET, HEAD, OPTIONS");
+          return;
+        }
+      /* Nothing to look up: this device never takes pushed certificates. */
+      refusal = morango_http_trust_refuse_pushing (&status);
+      body = morango_wire_json_to_string (refusal, MORANGO_WIRE_JSON_COMPACT);
+      set_reply (msg, status, body, FALSE);
+      return;
+    }
   else
     {
       reply_now (msg, SOUP_STATUS_NOT_FOUND, "detail", "Not found.");
       return;
     }
 
-  /* A body must say what it is: JSON, or gzip for a chunk (correction 7). */
-  if (g_str_equal (method, "POST") || g_str_equal (method, "PATCH"))
+  /* A body must say what it is: JSON, or gzip for a chunk (correction 7).
+   * POST nonces/ never reads its body (correction 12). */
+  if ((g_str_equal (method, "POST") || g_str_equal (method, "PATCH")) && route != ROUTE_NONCES)
     {
       const char *type = soup_message_headers_get_content_type (headers, NULL);
 
@@ -1338,6 +1451,8 @@ handler (SoupServer        *soup,
   r->body = soup_message_body_flatten (soup_server_message_get_request_body (msg));
   r->query = query ? g_hash_table_ref (query) : NULL;
   r->remote_ip = g_strdup (soup_server_message_get_remote_host (msg));
+  if (route == ROUTE_CERTIFICATES)
+    r->authorization = g_strdup (soup_message_headers_get_one (headers, "Authorization"));
   r->gzip_reply = gzip;
   {
     const char *host = soup_message_headers_get_one (headers, "Host");

@@ -27,7 +27,17 @@ G_DECLARE_FINAL_TYPE (MorangoHttpServer, morango_http_server, MORANGO, HTTP_SERV
  * Signals:
  *   sync-session-closed (const char *client_instance_id,
  *                        const char *sync_session_id):
- *     a client closed a sync session it opened (DELETE syncsessions/). */
+ *     a client closed a sync session it opened (DELETE syncsessions/).
+ *   no-account ():
+ *     a certificate signing request came while this device has no
+ *     account at all, so it was refused and every other will be; the
+ *     program should say so to whoever runs the server (once is enough).
+ *
+ * Certificate signing requests (POST certificates/) are granted to the
+ * accounts of the folder's database: the program makes them with
+ * morango_account_set_password() (MORANGO_ACCOUNT_ADMIN with the scopes
+ * it may hand out) before or while the server runs; the server reads
+ * them at each request. */
 MorangoHttpServer       *morango_http_server_new              (const char             *data_dir,
                                                                const char             *description,
                                                                const MorangoHostInfo  *host,
@@ -41,6 +51,14 @@ MorangoWireCapabilities  morango_http_server_get_capabilities (MorangoHttpServer
  * (default MORANGO_HTTP_SERVER_BODY_LIMIT); larger ones get 413. */
 void                     morango_http_server_set_body_limit   (MorangoHttpServer       *self,
                                                                gsize                    limit);
+/* The time the server gives nonces and checks them against, in seconds
+ * since the epoch; called on worker threads, so it must be safe there.
+ * For tests only (a nonce's expiry without waiting); NULL restores the
+ * real clock. */
+typedef gint64 (*MorangoHttpServerClock) (gpointer data);
+void                     morango_http_server_set_clock        (MorangoHttpServer       *self,
+                                                               MorangoHttpServerClock   clock,
+                                                               gpointer                 data);
 const char              *morango_http_server_get_instance_id  (MorangoHttpServer       *self);
 /* Listens on @address (an IP address; NULL: every address) and @port
  * (0: any free one), answering on the thread-default main context of
