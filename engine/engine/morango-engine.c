@@ -619,10 +619,14 @@ pair_thread (GTask        *task,
       for (guint i = 0; i < candidates->len; i++)
         {
           MorangoCertificate *c = g_ptr_array_index (candidates, i);
+          /* One line each, whatever the peer's texts hold. */
+          g_autofree char *definition = g_strdelimit (g_strdup (morango_certificate_get_scope_definition_id (c)),
+                                                      "\r\n", ' ');
+          g_autofree char *their_params = g_strdelimit (g_strdup (morango_certificate_get_scope_params (c)),
+                                                        "\r\n", ' ');
 
-          g_string_append_printf (list, "\n  %s  %s  %s", morango_certificate_get_id (c),
-                                  morango_certificate_get_scope_definition_id (c),
-                                  morango_certificate_get_scope_params (c));
+          g_string_append_printf (list, "\n  %s  %s  %s", morango_certificate_get_id (c), definition,
+                                  their_params);
         }
       g_set_error (&error, MORANGO_ERROR, MORANGO_ERROR_AMBIGUOUS,
                    "%s holds %u certificates that can issue “%s”; name one as the parent:%s",
