@@ -9,8 +9,10 @@
 
 #include <libsoup/soup.h>
 
+#include "morango-account.h"
 #include "morango-chain.h"
 #include "morango-http-server.h"
+#include "morango-http-trust.h"
 #include "morango-json.h"
 #include "morango-store.h"
 #include "morango-test-util.h"
@@ -33,8 +35,40 @@ typedef struct {
   SoupSession       *session;
   JsonNode          *vectors;      /* the recording the test replays */
   char              *closed;       /* the last sync session closed */
+  guint              no_account;   /* "no-account" signals heard */
+  gint64             now;          /* the server's clock; 0: the real one */
   MorangoWireCapabilities caps;
 } Fixture;
+
+static gint64
+fixture_clock (gpointer data)
+{
+  Fixture *f = data;
+  gint64 now;
+
+  g_mutex_lock (&f->lock);
+  now = f->now;
+  g_mutex_unlock (&f->lock);
+  return now;
+}
+
+static void
+set_clock (Fixture *f,
+           gint64   now)
+{
+  g_mutex_lock (&f->lock);
+  f->now = now;
+  g_mutex_unlock (&f->lock);
+}
+
+static void
+on_no_account (MorangoHttpServer *server,
+               Fixture           *f)
+{
+  g_mutex_lock (&f->lock);
+  f->no_account++;
+  g_mutex_unlock (&f->lock);
+}
 
 static void
 on_closed (MorangoHttpServer *server,
@@ -85,9 +119,91 @@ exchanges_of (Fixture *f)
   return json_object_get_array_member (json_node_get_object (f->vectors), "exchanges");
 }
 
-/* The recorded client chain (root first) of the first POST syncsessions/. */
+/* The recorded POST syncsessions/ body (parsed) of the first session
+ * the server opened, or NULL when the recording opens none. */
+static JsonObject *
+recorded_sync_request (Fixture *f)
+{
+  JsonArray *ex = exchanges_of (f);
+
+  for (guint i = 0; i < json_array_get_length (ex); i++)
+    {
+      JsonObject *e = json_array_get_object_element (ex, i);
+      JsonObject *request = json_object_get_object_member (e, "request");
+      JsonObject *response = json_object_get_object_member (e, "response");
+
+      if (g_str_equal (json_object_get_string_member (request, "method"), "POST") &&
+          g_str_has_suffix (json_object_get_string_member (request, "path"), "/syncsessions/") &&
+          json_object_get_int_member (response, "status") == 201)
+        return json_object_get_object_member (request, "body_json");
+    }
+  return NULL;
+}
+
+/* The recorded client chain (root first) of the first sync session
+ * opened; a recording without one (csr.json) gives the server's listing
+ * of its own certificates. */
 static JsonArray *
 recorded_chain (Fixture *f)
+{
+  JsonObject *body = recorded_sync_request (f);
+  JsonArray *ex = exchanges_of (f);
+
+  if (body != NULL)
+    {
+      g_autoptr(JsonNode) chain = morango_wire_json_parse (json_object_get_string_member (body, "certificate_chain"),
+                                                           -1, NULL);
+
+      return json_array_ref (json_node_get_array (chain));
+    }
+  for (guint i = 0; i < json_array_get_length (ex); i++)
+    {
+      JsonObject *e = json_array_get_object_element (ex, i);
+      JsonObject *request = json_object_get_object_member (e, "request");
+      JsonObject *response = json_object_get_object_member (e, "response");
+
+      if (g_str_equal (json_object_get_string_member (request, "method"), "GET") &&
+          g_str_has_suffix (json_object_get_string_member (request, "path"), "/certificates/") &&
+          json_object_get_int_member (response, "status") == 200)
+        return json_array_ref (json_object_get_array_member (response, "body_json"));
+    }
+  g_assert_not_reached ();
+}
+
+static MorangoStore *
+folder_store (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoHostInfo) host = morango_host_info_new ("test-server-system", "test-server-node");
+  g_autoptr(MorangoRandom) random = morango_random_new_secure ();
+  MorangoStore *store = morango_store_open_folder (f->dir, NULL, host, random, &error);
+
+  g_assert_no_error (error);
+  return store;
+}
+
+/* A nonce the server issued just now, as a fixture may put it there:
+ * the recorded handshakes signed these ids. */
+static void
+seed_nonce (Fixture    *f,
+            const char *id)
+{
+  g_autoptr(MorangoStore) store = folder_store (f);
+  g_autoptr(GError) error = NULL;
+  gint64 now = fixture_clock (f) != 0 ? fixture_clock (f) * G_USEC_PER_SEC : g_get_real_time ();
+  g_autoptr(GDateTime) second = g_date_time_new_from_unix_utc (now / G_USEC_PER_SEC);
+  g_autoptr(GDateTime) exact = g_date_time_add (second, now % G_USEC_PER_SEC);
+  g_autofree char *stamp = g_date_time_format (exact, "%Y-%m-%dT%H:%M:%S.%fZ");
+
+  g_assert_true (morango_db_execute (morango_store_get_db (store), &error,
+                                     "INSERT INTO morango_nonce (id, timestamp, ip) VALUES (?, ?, '127.0.0.1')",
+                                     "ss", id, stamp));
+  g_assert_no_error (error);
+}
+
+/* The nonces of every recorded sync session request. */
+static void
+seed_recorded_nonces (Fixture *f)
 {
   JsonArray *ex = exchanges_of (f);
 
@@ -96,16 +212,35 @@ recorded_chain (Fixture *f)
       JsonObject *request = json_object_get_object_member (json_array_get_object_element (ex, i), "request");
 
       if (g_str_equal (json_object_get_string_member (request, "method"), "POST") &&
-          g_str_has_suffix (json_object_get_string_member (request, "path"), "/syncsessions/"))
-        {
-          JsonObject *body = json_object_get_object_member (request, "body_json");
-          g_autoptr(JsonNode) chain = morango_wire_json_parse (json_object_get_string_member (body, "certificate_chain"),
-                                                               -1, NULL);
-
-          return json_array_ref (json_node_get_array (chain));
-        }
+          g_str_has_suffix (json_object_get_string_member (request, "path"), "/syncsessions/") &&
+          json_object_has_member (request, "body_json"))
+        seed_nonce (f, json_object_get_string_member (json_object_get_object_member (request, "body_json"),
+                                                      "nonce"));
     }
-  g_assert_not_reached ();
+}
+
+/* The recorded client's chain with its private key, as a client holds it. */
+static GPtrArray *
+client_chain (Fixture *f)
+{
+  g_autoptr(JsonArray) chain = recorded_chain (f);
+  g_autoptr(GPtrArray) certs = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(MorangoKey) key = NULL;
+  g_autoptr(GError) error = NULL;
+
+  for (guint i = 0; i < json_array_get_length (chain); i++)
+    {
+      MorangoCertificate *c = morango_certificate_new_from_json (json_array_get_object_element (chain, i), &error);
+
+      g_assert_no_error (error);
+      g_ptr_array_add (certs, c);
+    }
+  key = morango_key_new_from_private_pem (json_object_get_string_member (setup_of (f), "client_private_key_pem"),
+                                          &error);
+  g_assert_no_error (error);
+  g_assert_true (morango_certificate_set_private_key (g_ptr_array_index (certs, certs->len - 1), key, &error));
+  g_assert_no_error (error);
+  return g_steal_pointer (&certs);
 }
 
 /* The server's folder: the recording's root with its private key, trusted. */
@@ -149,6 +284,8 @@ start (Fixture                 *f,
   f->server = morango_http_server_new (f->dir, "morango-testapp", host, &error);
   g_assert_no_error (error);
   g_signal_connect (f->server, "sync-session-closed", G_CALLBACK (on_closed), f);
+  g_signal_connect (f->server, "no-account", G_CALLBACK (on_no_account), f);
+  morango_http_server_set_clock (f->server, fixture_clock, f);
   seed_root (f);
   f->context = g_main_context_new ();
   f->loop = g_main_loop_new (f->context, FALSE);
@@ -192,6 +329,7 @@ typedef struct {
   GBytes     *body;
   char       *content_type;
   char       *encoding;
+  char       *www_authenticate;
 } Reply;
 
 static void
@@ -200,6 +338,7 @@ reply_clear (Reply *r)
   g_clear_pointer (&r->body, g_bytes_unref);
   g_clear_pointer (&r->content_type, g_free);
   g_clear_pointer (&r->encoding, g_free);
+  g_clear_pointer (&r->www_authenticate, g_free);
 }
 
 static SoupMessage *
@@ -247,6 +386,7 @@ send_msg (Fixture     *f,
   headers = soup_message_get_response_headers (msg);
   r.content_type = g_strdup (soup_message_headers_get_content_type (headers, NULL));
   r.encoding = g_strdup (soup_message_headers_get_one (headers, "Content-Encoding"));
+  r.www_authenticate = g_strdup (soup_message_headers_get_one (headers, "WWW-Authenticate"));
   g_object_unref (msg);
   return r;
 }
@@ -409,27 +549,61 @@ recorded_pull_records (Fixture    *f,
   return *n > 0 ? morango_wire_chunk_encode (all, new_session, MORANGO_WIRE_JSON_PYTHON) : NULL;
 }
 
+/* A fresh nonce from the server. */
+static char *
+new_nonce (Fixture *f)
+{
+  Reply r = request (f, "POST", "nonces/", NULL);
+  g_autoptr(JsonNode) node = NULL;
+  char *id;
+
+  g_assert_cmpuint (r.status, ==, 201);
+  node = reply_json (&r);
+  id = g_strdup (json_object_get_string_member (json_node_get_object (node), "id"));
+  reply_clear (&r);
+  return id;
+}
+
+/* A sync session request as the recorded client would make it for
+ * session @id, over @nonce, signed by @signer's key (NULL: the client
+ * certificate's own). */
+static char *
+sync_session_body_signed (Fixture    *f,
+                          const char *id,
+                          const char *nonce,
+                          MorangoKey *signer)
+{
+  g_autoptr(GPtrArray) chain = client_chain (f);
+  JsonObject *recorded = recorded_sync_request (f);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) body = NULL;
+  g_autoptr(JsonNode) node = NULL;
+
+  body = morango_http_trust_build_sync_session_request (chain, g_ptr_array_index (chain, 0), nonce, id,
+                                                        json_object_get_string_member (recorded, "connection_path"),
+                                                        json_object_get_string_member (recorded, "instance"),
+                                                        "127.0.0.1", "127.0.0.1", &error);
+  g_assert_no_error (error);
+  if (signer != NULL)
+    {
+      g_autofree char *text = g_strdup_printf ("%s:%s", nonce, id);
+      g_autofree char *forged = morango_key_sign (signer, text, -1, &error);
+
+      g_assert_no_error (error);
+      json_object_set_string_member (body, "signature", forged);
+    }
+  node = json_node_init_object (json_node_alloc (), body);
+  return morango_json_dumps (node);
+}
+
+/* The same over a nonce fresh from the server. */
 static char *
 sync_session_body (Fixture    *f,
                    const char *id)
 {
-  JsonArray *ex = exchanges_of (f);
+  g_autofree char *nonce = new_nonce (f);
 
-  for (guint i = 0; i < json_array_get_length (ex); i++)
-    {
-      JsonObject *request = json_object_get_object_member (json_array_get_object_element (ex, i), "request");
-
-      if (g_str_equal (json_object_get_string_member (request, "method"), "POST") &&
-          g_str_has_suffix (json_object_get_string_member (request, "path"), "/syncsessions/"))
-        {
-          g_autoptr(JsonNode) body = morango_wire_json_parse (json_object_get_string_member (request, "body"),
-                                                              -1, NULL);
-
-          json_object_set_string_member (json_node_get_object (body), "id", id);
-          return morango_json_dumps (body);
-        }
-    }
-  g_assert_not_reached ();
+  return sync_session_body_signed (f, id, nonce, NULL);
 }
 
 #define SEED_SS "5eed0000000000000000000000000001"
@@ -477,9 +651,47 @@ seed_pull (Fixture *f)
 static gboolean
 skipped (const char *path)
 {
-  /* Certificates, nonces and morangoinfo's values are other tests'. */
-  return strstr (path, "/nonces/") || strstr (path, "/certificates/") || strstr (path, "/certificatechain/") ||
-         strstr (path, "/publickey/") || strstr (path, "/morangoinfo/");
+  /* morangoinfo's values are another test's. */
+  return strstr (path, "/morangoinfo/") != NULL;
+}
+
+/* Sends a recorded request as it was: body, Content-Type, and the
+ * client's capabilities and credentials as recorded (a legacy client
+ * sends no capabilities). */
+static Reply
+send_recorded (Fixture    *f,
+               JsonObject *request)
+{
+  const char *method = json_object_get_string_member (request, "method");
+  const char *type = json_object_get_string_member_with_default (request, "content_type", NULL);
+  JsonArray *headers = json_object_get_array_member (request, "headers");
+  g_autofree guchar *raw = NULL;
+  gsize raw_len = 0;
+  SoupMessage *msg;
+
+  if (json_object_has_member (request, "body_raw_base64"))
+    raw = g_base64_decode (json_object_get_string_member (request, "body_raw_base64"), &raw_len);
+  else if (json_object_get_string_member_with_default (request, "body", NULL) != NULL)
+    {
+      const char *body = json_object_get_string_member (request, "body");
+
+      raw = (guchar *) g_strdup (body);
+      raw_len = strlen (body);
+    }
+  msg = make (f, method, json_object_get_string_member (request, "target"),
+              raw_len > 0 ? type : NULL, raw, raw_len);
+  soup_message_headers_remove (soup_message_get_request_headers (msg), MORANGO_WIRE_CAPABILITIES_HEADER);
+  for (guint h = 0; h < json_array_get_length (headers); h++)
+    {
+      JsonArray *pair = json_array_get_array_element (headers, h);
+      const char *name = json_array_get_string_element (pair, 0);
+
+      if (g_ascii_strcasecmp (name, MORANGO_WIRE_CAPABILITIES_HEADER) == 0 ||
+          g_ascii_strcasecmp (name, "Authorization") == 0)
+        soup_message_headers_replace (soup_message_get_request_headers (msg), name,
+                                      json_array_get_string_element (pair, 1));
+    }
+  return send_msg (f, msg);
 }
 
 /* Sends every recorded sync request as it was and compares each answer
@@ -493,46 +705,30 @@ test_replay (Fixture       *f,
   guint replayed = 0;
 
   seed_pull (f);
+  /* The recorded handshake signed the recorded nonce: the server must
+   * have issued it, and lately. */
+  seed_recorded_nonces (f);
   for (guint i = 0; i < json_array_get_length (ex); i++)
     {
       JsonObject *e = json_array_get_object_element (ex, i);
       JsonObject *request = json_object_get_object_member (e, "request");
       JsonObject *response = json_object_get_object_member (e, "response");
       const char *method = json_object_get_string_member (request, "method");
-      const char *type = json_object_get_string_member_with_default (request, "content_type", NULL);
-      JsonArray *headers = json_object_get_array_member (request, "headers");
-      g_autofree guchar *raw = NULL;
       g_autofree char *where = NULL;
-      gsize raw_len = 0;
-      const char *body = NULL;
-      SoupMessage *msg;
       Reply r;
 
       if (skipped (json_object_get_string_member (request, "path")))
         continue;
-      if (json_object_has_member (request, "body_raw_base64"))
-        raw = g_base64_decode (json_object_get_string_member (request, "body_raw_base64"), &raw_len);
-      else if (json_object_get_string_member_with_default (request, "body", NULL) != NULL)
-        {
-          body = json_object_get_string_member (request, "body");
-          raw = (guchar *) g_strdup (body);
-          raw_len = strlen (body);
-        }
-      msg = make (f, method, json_object_get_string_member (request, "target"),
-                  raw_len > 0 ? type : NULL, raw, raw_len);
-      /* The client's capabilities as recorded (a legacy client sends none). */
-      soup_message_headers_remove (soup_message_get_request_headers (msg), MORANGO_WIRE_CAPABILITIES_HEADER);
-      for (guint h = 0; h < json_array_get_length (headers); h++)
-        {
-          JsonArray *pair = json_array_get_array_element (headers, h);
-
-          if (g_ascii_strcasecmp (json_array_get_string_element (pair, 0), MORANGO_WIRE_CAPABILITIES_HEADER) == 0)
-            soup_message_headers_replace (soup_message_get_request_headers (msg), MORANGO_WIRE_CAPABILITIES_HEADER,
-                                          json_array_get_string_element (pair, 1));
-        }
       where = g_strdup_printf ("exchange %" G_GINT64_FORMAT " (%s %s)", json_object_get_int_member (e, "seq"),
                                method, json_object_get_string_member (request, "path"));
-      r = send_msg (f, msg);
+      r = send_recorded (f, request);
+      if (strstr (json_object_get_string_member (request, "path"), "/nonces/") != NULL)
+        {
+          g_autoptr(JsonNode) ours = reply_json (&r);
+
+          /* The requester's address, as the server saw it. */
+          g_assert_cmpstr (json_object_get_string_member (json_node_get_object (ours), "ip"), ==, "127.0.0.1");
+        }
       if (r.status != json_object_get_int_member (response, "status"))
         g_error ("%s: %u, not %" G_GINT64_FORMAT ": %.*s", where, r.status,
                  json_object_get_int_member (response, "status"), (int) g_bytes_get_size (r.body),
@@ -938,6 +1134,298 @@ test_long_patch (Fixture       *f,
   g_object_unref (patch);
 }
 
+/* ---- trust: certificates, nonces, the handshake ---- */
+
+/* The recording's users: bob is a superuser (any scope), alice is not. */
+static void
+add_accounts (Fixture *f)
+{
+  static const char *const all[] = { MORANGO_ACCOUNT_ALL_SCOPES, NULL };
+  static const char *const none[] = { NULL };
+  g_autoptr(MorangoStore) store = folder_store (f);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (morango_account_set_password (morango_store_get_db (store), morango_store_get_random (store),
+                                               "bob", "password", all, &error));
+  g_assert_true (morango_account_set_password (morango_store_get_db (store), morango_store_get_random (store),
+                                               "alice", "password", none, &error));
+  g_assert_no_error (error);
+}
+
+/* Replays exchange @e and compares: the status (@status when not 0: a
+ * deliberate difference), an error's body exactly, a success's shape. */
+static void
+replay_one (Fixture    *f,
+            JsonObject *e,
+            guint       status)
+{
+  JsonObject *request = json_object_get_object_member (e, "request");
+  JsonObject *response = json_object_get_object_member (e, "response");
+  guint recorded = json_object_get_int_member (response, "status");
+  g_autofree char *where = g_strdup_printf ("exchange %" G_GINT64_FORMAT " (%s %s)",
+                                            json_object_get_int_member (e, "seq"),
+                                            json_object_get_string_member (request, "method"),
+                                            json_object_get_string_member (request, "target"));
+  Reply r = send_recorded (f, request);
+  g_autoptr(JsonNode) ours = NULL;
+  JsonNode *theirs = json_object_get_member (response, "body_json");
+
+  if (status == 0)
+    status = recorded;
+  if (r.status != status)
+    g_error ("%s: %u, not %u: %.*s", where, r.status, status, (int) g_bytes_get_size (r.body),
+             (const char *) g_bytes_get_data (r.body, NULL));
+  ours = reply_json (&r);
+  /* DRF's BasicAuthentication names its realm on every 401. */
+  if (status == 401)
+    g_assert_cmpstr (r.www_authenticate, ==, "Basic realm=\"api\"");
+  else
+    g_assert_null (r.www_authenticate);
+  if (status == recorded && theirs != NULL)
+    {
+      if (status >= 400)
+        {
+          g_autofree char *a = morango_test_json_to_string (ours);
+          g_autofree char *b = morango_test_json_to_string (theirs);
+
+          if (!morango_test_json_equal (ours, theirs))
+            g_error ("%s: answered %s, not %s", where, a, b);
+        }
+      else
+        assert_same_shape (ours, theirs, where);
+    }
+  reply_clear (&r);
+}
+
+/* csr.json: the client lists the server's certificates, fetches the
+ * root's chain and asks, as bob, for a certificate under it. */
+static void
+test_replay_csr (Fixture       *f,
+                 gconstpointer  data)
+{
+  JsonArray *ex = exchanges_of (f);
+  guint replayed = 0;
+
+  add_accounts (f);
+  for (guint i = 0; i < json_array_get_length (ex); i++)
+    {
+      JsonObject *e = json_array_get_object_element (ex, i);
+      JsonObject *request = json_object_get_object_member (e, "request");
+
+      if (skipped (json_object_get_string_member (request, "path")))
+        continue;
+      replay_one (f, e, 0);
+      replayed++;
+    }
+  g_assert_cmpuint (replayed, ==, 3);
+
+  /* The new certificate (its salt, so its id, is ours) is stored under
+   * the root, without a key: the listing of owned ones leaves it out. */
+  {
+    g_autoptr(MorangoStore) store = folder_store (f);
+    g_autoptr(GPtrArray) all = morango_certificate_list (morango_store_get_db (store), NULL);
+    MorangoCertificate *issued;
+
+    g_assert_cmpuint (all->len, ==, 2);
+    issued = g_ptr_array_index (all, 1);
+    g_assert_cmpstr (morango_certificate_get_parent_id (issued), ==, ROOT);
+    g_assert_cmpstr (morango_certificate_get_scope_definition_id (issued), ==, "subset_scope");
+    g_assert_false (morango_certificate_has_private_key (issued));
+  }
+}
+
+/* errors.json's cases about certificates, nonces and pushing.  Where we
+ * answer otherwise on purpose (wire/README.md), the status we give: */
+static const struct { gint64 seq; guint status; } cert_cases[] = {
+  { 87, 0 }, { 88, 0 }, { 89, 0 }, { 90, 0 }, { 91, 0 }, { 92, 0 }, { 93, 0 },
+  { 94, 0 }, { 95, 0 }, { 96, 0 }, { 97, 0 }, { 98, 0 }, { 99, 0 }, { 100, 0 },
+  { 101, 0 }, { 102, 0 }, { 103, 0 },
+  { 104, 400 },   /* scope_params not JSON: Morango fails with a 500 */
+  { 105, 400 },   /* a public key that does not parse: 500 */
+  { 106, 403 },   /* "username=bob&facility=x": the facility must be the requested dataset */
+  { 107, 400 },   /* a JSON string for a body: 500 */
+  { 111, 0 },
+  { 112, 201 },   /* credentials are read on the CSR only, so bad ones elsewhere change nothing */
+  { 113, 0 },
+  { 269, 0 },
+  { 270, 0 },
+  { 271, 403 },   /* certificate pushing refused as such, not for the key (quirk 5) */
+};
+
+static void
+test_replay_certificate_errors (Fixture       *f,
+                                gconstpointer  data)
+{
+  JsonArray *ex = exchanges_of (f);
+  g_autoptr(JsonArray) chain = recorded_chain (f);
+  guint replayed = 0;
+
+  add_accounts (f);
+  /* The recorded server held the client's certificate, without its key. */
+  {
+    g_autoptr(MorangoStore) store = folder_store (f);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(MorangoCertificate) client =
+      morango_certificate_new_from_json (json_array_get_object_element (chain, 1), &error);
+
+    g_assert_no_error (error);
+    g_assert_true (morango_certificate_save (client, morango_store_get_db (store), &error));
+    g_assert_no_error (error);
+  }
+  for (guint c = 0; c < G_N_ELEMENTS (cert_cases); c++)
+    for (guint i = 0; i < json_array_get_length (ex); i++)
+      {
+        JsonObject *e = json_array_get_object_element (ex, i);
+
+        if (json_object_get_int_member (e, "seq") != cert_cases[c].seq)
+          continue;
+        replay_one (f, e, cert_cases[c].status);
+        replayed++;
+      }
+  g_assert_cmpuint (replayed, ==, G_N_ELEMENTS (cert_cases));
+}
+
+static gint64
+count_rows (Fixture    *f,
+            const char *sql)
+{
+  g_autoptr(MorangoStore) store = folder_store (f);
+  g_autoptr(GError) error = NULL;
+  gint64 n = -1;
+
+  g_assert_true (morango_db_query_int64 (morango_store_get_db (store), &n, NULL, &error, sql, ""));
+  g_assert_no_error (error);
+  return n;
+}
+
+/* The handshake's checks, each refusal leaving nothing behind: no
+ * session, no imported chain, and the nonce spent. */
+static void
+test_handshake (Fixture       *f,
+                gconstpointer  data)
+{
+  static const gint64 T = 1800000000;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoKey) other = morango_key_generate (&error);
+  g_autofree char *n1 = NULL;
+  g_autofree char *n2 = NULL;
+  g_autofree char *n3 = NULL;
+  g_autofree char *body = NULL;
+  Reply r;
+
+  g_assert_no_error (error);
+  set_clock (f, T);
+
+  /* A nonce 60 s old has expired. */
+  n1 = new_nonce (f);
+  set_clock (f, T + 60);
+  body = sync_session_body_signed (f, SS, n1, NULL);
+  assert_refused (request (f, "POST", "syncsessions/", body), 403);
+  g_assert_cmpint (count_rows (f, "SELECT count(*) FROM morango_syncsession"), ==, 0);
+  g_assert_cmpint (count_rows (f, "SELECT count(*) FROM morango_certificate"), ==, 1);
+  g_clear_pointer (&body, g_free);
+
+  /* Signed by a key that is not the client certificate's. */
+  n2 = new_nonce (f);
+  body = sync_session_body_signed (f, SS, n2, other);
+  assert_refused (request (f, "POST", "syncsessions/", body), 403);
+  g_clear_pointer (&body, g_free);
+  g_assert_cmpint (count_rows (f, "SELECT count(*) FROM morango_syncsession"), ==, 0);
+  g_assert_cmpint (count_rows (f, "SELECT count(*) FROM morango_certificate"), ==, 1);
+
+  /* A nonce never issued here. */
+  body = sync_session_body_signed (f, SS, "0000000000000000000000000000dead", NULL);
+  assert_refused (request (f, "POST", "syncsessions/", body), 403);
+  g_clear_pointer (&body, g_free);
+
+  /* 59 s is still young enough; then the nonce is spent. */
+  n3 = new_nonce (f);
+  set_clock (f, T + 60 + 59);
+  body = sync_session_body_signed (f, SS, n3, NULL);
+  r = request (f, "POST", "syncsessions/", body);
+  g_assert_cmpuint (r.status, ==, 201);
+  {
+    g_autoptr(JsonNode) node = reply_json (&r);
+    g_autoptr(GPtrArray) chain = client_chain (f);
+
+    /* The server proves its key over the same text. */
+    g_assert_true (morango_http_trust_check_sync_session_response (g_ptr_array_index (chain, 0), n3, SS, node,
+                                                                   NULL, &error));
+    g_assert_no_error (error);
+  }
+  reply_clear (&r);
+  g_clear_pointer (&body, g_free);
+  g_assert_cmpint (count_rows (f, "SELECT count(*) FROM morango_certificate"), ==, 2);
+  body = sync_session_body_signed (f, "0123456789abcdef0123456789abcde0", n3, NULL);
+  {
+    Reply again = request (f, "POST", "syncsessions/", body);
+    g_autoptr(JsonNode) node = NULL;
+
+    g_assert_cmpuint (again.status, ==, 403);
+    node = reply_json (&again);
+    g_assert_cmpstr (json_node_get_string (node), ==, "Nonce is not valid");
+    reply_clear (&again);
+  }
+  g_assert_cmpint (count_rows (f, "SELECT count(*) FROM morango_syncsession"), ==, 1);
+}
+
+/* A signing request to a device without accounts: refused, and the
+ * program hears of it. */
+static void
+test_no_account (Fixture       *f,
+                 gconstpointer  data)
+{
+  JsonArray *ex = exchanges_of (f);
+  JsonObject *csr = NULL;
+  guint heard;
+
+  for (guint i = 0; i < json_array_get_length (ex); i++)
+    {
+      JsonObject *request = json_object_get_object_member (json_array_get_object_element (ex, i), "request");
+
+      if (g_str_equal (json_object_get_string_member (request, "method"), "POST") &&
+          g_str_has_suffix (json_object_get_string_member (request, "path"), "/certificates/"))
+        csr = request;
+    }
+  g_assert_nonnull (csr);
+  assert_refused (send_recorded (f, csr), 401);
+  g_mutex_lock (&f->lock);
+  heard = f->no_account;
+  g_mutex_unlock (&f->lock);
+  g_assert_cmpuint (heard, ==, 1);
+  g_assert_cmpint (count_rows (f, "SELECT count(*) FROM morango_certificate"), ==, 1);
+
+  /* Once the program sets a password, the server takes it at once. */
+  add_accounts (f);
+  {
+    Reply r = send_recorded (f, csr);
+
+    g_assert_cmpuint (r.status, ==, 201);
+    reply_clear (&r);
+  }
+  g_mutex_lock (&f->lock);
+  heard = f->no_account;
+  g_mutex_unlock (&f->lock);
+  g_assert_cmpuint (heard, ==, 1);
+}
+
+/* This device takes no pushed certificates; nonces have no GET. */
+static void
+test_pushing_refused (Fixture       *f,
+                      gconstpointer  data)
+{
+  assert_refused (request (f, "GET", "publickey/", NULL), 403);
+  assert_refused (request (f, "GET", "publickey/1/", NULL), 403);
+  assert_refused (request (f, "POST", "certificatechain/", "\"[]\""), 403);
+  assert_refused (request (f, "POST", "publickey/", "{}"), 405);
+  assert_refused (request (f, "GET", "certificatechain/", NULL), 405);
+  assert_refused (request (f, "GET", "nonces/", NULL), 405);
+  assert_refused (request (f, "GET", "nonces/x/", NULL), 404);
+  assert_refused (request (f, "DELETE", "certificates/" ROOT "/", NULL), 405);
+  assert_refused (request (f, "POST", "certificates/", "{"), 400);
+  assert_refused (send_msg (f, make (f, "POST", "certificates/", "text/plain", "{}", 2)), 415);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -974,6 +1462,12 @@ main (int   argc,
   g_test_add ("/http-server/too-many", Fixture, NULL, fixture_set_up, test_too_many, fixture_tear_down);
   g_test_add ("/http-server/delete-early", Fixture, NULL, fixture_set_up, test_delete_early, fixture_tear_down);
   g_test_add ("/http-server/long-patch", Fixture, NULL, fixture_set_up, test_long_patch, fixture_tear_down);
+  g_test_add ("/http-server/replay/csr.json", Fixture, "csr.json", fixture_set_up, test_replay_csr, fixture_tear_down);
+  g_test_add ("/http-server/replay/errors.json-certificates", Fixture, "errors.json", fixture_set_up,
+              test_replay_certificate_errors, fixture_tear_down);
+  g_test_add ("/http-server/handshake", Fixture, NULL, fixture_set_up, test_handshake, fixture_tear_down);
+  g_test_add ("/http-server/no-account", Fixture, "csr.json", fixture_set_up, test_no_account, fixture_tear_down);
+  g_test_add ("/http-server/pushing-refused", Fixture, NULL, fixture_set_up, test_pushing_refused, fixture_tear_down);
 
   return g_test_run ();
 }

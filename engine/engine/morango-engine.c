@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "morango-certificate.h"
+#include "morango-cleanup.h"
 #include "morango-engine.h"
 #include "morango-http-pair.h"
 #include "morango-http-peer-private.h"
@@ -41,6 +42,7 @@ struct _MorangoEngine
 
   /* Touched on the worker only, except the copies under @lock. */
   MorangoHttpServer *server;
+  guint              cleanup_source;
   GMutex             lock;
   guint              port;
   GStrv              urls;
@@ -107,6 +109,14 @@ stop_server_on_worker (gpointer data)
 {
   MorangoEngine *self = data;
 
+  if (self->cleanup_source != 0)
+    {
+      GSource *source = g_main_context_find_source_by_id (self->context, self->cleanup_source);
+
+      if (source != NULL)
+        g_source_destroy (source);
+      self->cleanup_source = 0;
+    }
   if (self->server != NULL)
     {
       g_signal_handlers_disconnect_by_data (self->server, self);
@@ -223,6 +233,49 @@ peers_changed (MorangoEngine *self)
 {
   g_main_context_invoke_full (self->owner, G_PRIORITY_DEFAULT, emit_peers_changed,
                               g_object_ref (self), g_object_unref);
+}
+
+/* ---- cleanup (§9.10) ---- */
+
+/* Finished and abandoned sessions go with their buffers, so that failed
+ * syncs never bloat the folder: after every sync, and every hour while
+ * serving (clients that vanish leave sessions behind). */
+#define CLEANUP_INTERVAL_SECONDS 3600
+
+static void
+clean_up (MorangoStore *store)
+{
+  g_autoptr(GError) error = NULL;
+  MorangoCleanupCounts counts = { 0 };
+
+  if (!morango_cleanup_sessions (morango_store_get_db (store), g_get_real_time (),
+                                 MORANGO_CLEANUP_DEFAULT_EXPIRATION, NULL, &counts, &error))
+    g_warning ("Cleaning up old sync sessions failed: %s", error->message);
+}
+
+static void
+cleanup_thread (GTask        *task,
+                gpointer      source_object,
+                gpointer      task_data,
+                GCancellable *cancellable)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoStore) store = open_store (source_object, &error);
+
+  if (store != NULL)
+    clean_up (store);
+  else
+    g_warning ("Cleaning up old sync sessions failed: %s", error->message);
+  g_task_return_boolean (task, TRUE);
+}
+
+static gboolean
+cleanup_due (gpointer data)
+{
+  g_autoptr(GTask) task = g_task_new (data, NULL, NULL, NULL);
+
+  g_task_run_in_thread (task, cleanup_thread);
+  return G_SOURCE_CONTINUE;
 }
 
 /* ---- serving ---- */
@@ -379,6 +432,14 @@ serve_on_worker (gpointer data)
     }
   g_signal_connect (server, "sync-session-closed", G_CALLBACK (on_sync_session_closed), self);
   self->server = g_steal_pointer (&server);
+  cleanup_due (self);
+  {
+    /* On the worker's context, which this runs on. */
+    g_autoptr(GSource) source = g_timeout_source_new_seconds (CLEANUP_INTERVAL_SECONDS);
+
+    g_source_set_callback (source, cleanup_due, self, NULL);
+    self->cleanup_source = g_source_attach (source, self->context);
+  }
   g_mutex_lock (&self->lock);
   self->port = morango_http_server_get_port (self->server);
   self->urls = urls_for (call->address, self->port);
@@ -1006,6 +1067,8 @@ out:
     }
   /* The peer's session goes with the store's connection, on this thread. */
   g_clear_object (&call->peer);
+  if (store != NULL)
+    clean_up (store);
   if (ok)
     g_task_return_boolean (task, TRUE);
   else

@@ -14,6 +14,7 @@
 
 #include "morango-chain.h"
 #include "morango-http-peer-private.h"
+#include "morango-http-trust.h"
 #include "morango-instance.h"
 #include "morango-wire.h"
 
@@ -1021,19 +1022,17 @@ morango_http_peer_open_sync_session (MorangoPeer               *peer,
                                      GError                   **error)
 {
   MorangoHttpPeer *self = MORANGO_HTTP_PEER (peer);
-  MorangoWireSyncSessionRequest body = { 0 };
   g_autoptr(MorangoCertificate) server_cert = NULL;
+  g_autoptr(GPtrArray) chain = NULL;
+  g_autoptr(JsonObject) body = NULL;
+  g_autoptr(JsonNode) body_node = NULL;
   g_autoptr(JsonNode) nonce_node = NULL;
   g_autoptr(JsonNode) reply = NULL;
   g_autoptr(JsonNode) instance = NULL;
-  g_autofree char *message = NULL;
-  g_autofree char *signature = NULL;
-  g_autofree char *chain = NULL;
+  g_autoptr(GError) refused = NULL;
   g_autofree char *own_instance = NULL;
   g_autofree char *client_ip = NULL;
   g_autofree char *server_ip = NULL;
-  g_autofree char *text = NULL;
-  g_autofree char *server_signature = NULL;
   g_autofree char *server_instance = NULL;
   g_autoptr(GBytes) bytes = NULL;
   MorangoHttpRequest post = { .method = "POST", .path = "syncsessions/",
@@ -1041,6 +1040,7 @@ morango_http_peer_open_sync_session (MorangoPeer               *peer,
   MorangoSyncSession *ss;
   JsonObject *object;
   const char *nonce, *server_instance_id;
+  char *text;
 
   if (self->client_cert == NULL || self->server_cert_id == NULL ||
       !morango_certificate_has_private_key (self->client_cert))
@@ -1076,55 +1076,46 @@ morango_http_peer_open_sync_session (MorangoPeer               *peer,
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, "%s sent no usable nonce", self->base_url);
       return NULL;
     }
-  message = g_strdup_printf ("%s:%s", nonce, request->id);
-  if ((signature = morango_certificate_sign (self->client_cert, message, error)) == NULL ||
-      (chain = morango_certificate_chain_export_text (morango_store_get_db (self->store),
-                                                      morango_certificate_get_id (self->client_cert),
-                                                      error)) == NULL ||
+  if ((chain = morango_certificate_get_chain (morango_store_get_db (self->store),
+                                              morango_certificate_get_id (self->client_cert), error)) == NULL ||
       (own_instance = instance_json (self, error)) == NULL)
     return NULL;
+  /* The copy this peer was given holds the key that signs. */
+  g_ptr_array_remove_index (chain, chain->len - 1);
+  g_ptr_array_add (chain, g_object_ref (self->client_cert));
 
   g_mutex_lock (&self->lock);
   server_ip = g_strdup (self->server_address ? self->server_address : self->host);
   g_mutex_unlock (&self->lock);
   client_ip = local_address_towards (server_ip);
 
-  body.id = request->id;
-  body.server_certificate_id = self->server_cert_id;
-  body.client_certificate_id = (char *) morango_certificate_get_id (self->client_cert);
-  body.profile = request->profile;
-  body.certificate_chain = chain;
-  body.connection_path = self->base_url;
-  body.instance = own_instance;
-  body.nonce = (char *) nonce;
-  body.client_ip = client_ip;
-  body.server_ip = server_ip;
-  body.signature = signature;
-  text = morango_wire_sync_session_request_encode (&body);
-  bytes = g_bytes_new (text, strlen (text));
+  body = morango_http_trust_build_sync_session_request (chain, server_cert, nonce, request->id, self->base_url,
+                                                        own_instance, client_ip, server_ip, error);
+  if (body == NULL)
+    return NULL;
+  body_node = json_node_init_object (json_node_alloc (), body);
+  text = morango_wire_json_to_string (body_node, MORANGO_WIRE_JSON_PYTHON);
+  bytes = g_bytes_new_take (text, strlen (text));
   post.body = bytes;
   if ((reply = morango_http_peer_call (self, &post, NULL, cancellable, error)) == NULL)
     return NULL;
-  if (!morango_wire_sync_session_reply_decode (reply, &server_signature, &server_instance, error))
+
+  if (!morango_http_trust_check_sync_session_response (server_cert, nonce, request->id, reply,
+                                                       &server_instance, &refused))
     {
-      g_prefix_error (error, "The sync session %s opened: ", self->base_url);
+      if (g_error_matches (refused, MORANGO_ERROR, MORANGO_ERROR_CERT_SIGNATURE_INVALID))
+        {
+          g_autofree char *path = session_path ("syncsessions", request->id);
+          g_autoptr(JsonNode) closed = NULL;
+
+          /* Nothing goes on with an impostor: the session it opened, if
+           * it is the server at all, is closed again. */
+          closed = morango_http_peer_call_json (self, "DELETE", path, NULL, NULL, NULL, NULL);
+        }
+      g_propagate_prefixed_error (error, g_steal_pointer (&refused), "%s: ", self->base_url);
       return NULL;
     }
-
-  if (!morango_certificate_verify (server_cert, message, server_signature))
-    {
-      g_autofree char *path = session_path ("syncsessions", request->id);
-      g_autoptr(JsonNode) closed = NULL;
-
-      /* Nothing goes on with an impostor: the session it opened, if it
-       * is the server at all, is closed again. */
-      closed = morango_http_peer_call_json (self, "DELETE", path, NULL, NULL, NULL, NULL);
-      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_SIGNATURE_INVALID,
-                   "%s did not prove it holds the key of certificate %s: its signature of the "
-                   "sync session does not verify", self->base_url, self->server_cert_id);
-      return NULL;
-    }
-  instance = server_instance ? morango_wire_json_parse (server_instance, -1, NULL) : NULL;
+  instance = morango_wire_json_parse (server_instance, -1, NULL);
   server_instance_id = instance && JSON_NODE_HOLDS_OBJECT (instance) &&
                        json_object_has_member (json_node_get_object (instance), "id") &&
                        json_node_get_value_type (json_object_get_member (json_node_get_object (instance), "id")) == G_TYPE_STRING
