@@ -1299,8 +1299,10 @@ test_kill_server (void)
   synced = parse_synced (r.out);
   g_assert_true (synced.resumed);
   g_assert_cmpint (synced.pulled, ==, TOTAL_PULLED);
-  g_assert_cmpstr (sent_session (&server, from), ==, ts);
-  /* From what the client committed on, each page once. */
+  /* From what the client committed on, each page once (none if a slow
+   * kill let it fetch them all). */
+  if (server.sent->len > from)
+    g_assert_cmpstr (sent_session (&server, from), ==, ts);
   assert_pages_sent (&server, from, committed, TOTAL_PULLED);
   assert_same_rows ("ks-a", "ks-b");
 
