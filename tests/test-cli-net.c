@@ -17,6 +17,7 @@
 #include <libsoup/soup.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "morango-ids.h"
 #include "morango-store.h"
@@ -473,6 +474,14 @@ read_err (Server *s)
   return text;
 }
 
+/* In the server's process before it runs: a test that fails leaves no
+ * server behind. */
+static void
+die_with_the_test (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
 /* Starts `morango serve` on @dev, on 127.0.0.1:@port (0: any free port),
  * with the admin password PASSWORD and @max_body (NULL: the default). */
 static void
@@ -513,6 +522,7 @@ server_start (Server     *s,
   g_clear_pointer (&s->err_path, g_free);
   s->err_path = g_strdup_printf ("%s/%s-serve.err", tmp, dev);
   g_subprocess_launcher_set_stderr_file_path (launcher, s->err_path);
+  g_subprocess_launcher_set_child_setup (launcher, die_with_the_test, NULL, NULL);
   s->process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
   g_assert_no_error (error);
   s->out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (s->process));
