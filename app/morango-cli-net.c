@@ -29,10 +29,21 @@ static int
 fail (const char   *command,
       const GError *error)
 {
-  /* Peers' answers are quoted in messages. */
-  g_autofree char *safe = morango_cli_safe (error->message);
+  /* Peers' answers are quoted in messages, so each line is made safe.
+   * Only a choice to make keeps its line breaks: the engine lists the
+   * choices one a line, with no line break of the peer's in them. */
+  const char *whole[] = { error->message, NULL };
+  g_auto(GStrv) lines = g_error_matches (error, MORANGO_ERROR, MORANGO_ERROR_AMBIGUOUS)
+                        ? g_strsplit (error->message, "\n", -1) : g_strdupv ((char **) whole);
 
-  fprintf (stderr, "morango %s: %s\n", command, safe);
+  fprintf (stderr, "morango %s: ", command);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_autofree char *safe = morango_cli_safe (lines[i]);
+
+      fprintf (stderr, "%s%s", i > 0 ? "\n" : "", safe);
+    }
+  fputc ('\n', stderr);
   return exit_code_for (error);
 }
 

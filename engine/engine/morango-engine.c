@@ -11,6 +11,7 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <string.h>
 
 #include "morango-certificate.h"
@@ -20,6 +21,7 @@
 #include "morango-http-peer-private.h"
 #include "morango-http-server.h"
 #include "morango-json.h"
+#include "morango-monitor-private.h"
 #include "morango-session.h"
 #include "morango-store.h"
 #include "morango-transfer.h"
@@ -729,10 +731,14 @@ pair_thread (GTask        *task,
       for (guint i = 0; i < candidates->len; i++)
         {
           MorangoCertificate *c = g_ptr_array_index (candidates, i);
+          /* One line each, whatever the peer's texts hold. */
+          g_autofree char *definition = g_strdelimit (g_strdup (morango_certificate_get_scope_definition_id (c)),
+                                                      "\r\n", ' ');
+          g_autofree char *their_params = g_strdelimit (g_strdup (morango_certificate_get_scope_params (c)),
+                                                        "\r\n", ' ');
 
-          g_string_append_printf (list, "\n  %s  %s  %s", morango_certificate_get_id (c),
-                                  morango_certificate_get_scope_definition_id (c),
-                                  morango_certificate_get_scope_params (c));
+          g_string_append_printf (list, "\n  %s  %s  %s", morango_certificate_get_id (c), definition,
+                                  their_params);
         }
       g_set_error (&error, MORANGO_ERROR, MORANGO_ERROR_AMBIGUOUS,
                    "%s holds %u certificates that can issue “%s”; name one as the parent:%s",
@@ -958,6 +964,35 @@ run_transfer (SyncCall        *call,
   return FALSE;
 }
 
+/* For tests only (README.md): the process dies as in a crash or a power
+ * cut once the receiver committed the chunk that ends the countdown,
+ * so that a test can show a sync resumes from there with real processes. */
+static gboolean
+die_after_chunks (MorangoMonitor  *monitor,
+                  const char      *point,
+                  gint64           done,
+                  gpointer         user_data,
+                  GError         **error)
+{
+  if (g_str_equal (point, "transfer-count") && g_atomic_int_dec_and_test ((gint *) user_data))
+    raise (SIGKILL);
+  return TRUE;
+}
+
+static void
+arm_test_kill (MorangoMonitor *monitor)
+{
+  const char *text = g_getenv ("MORANGO_TEST_KILL_AFTER_CHUNKS");
+  guint64 chunks = 0;
+  gint *left;
+
+  if (text == NULL || !g_ascii_string_to_unsigned (text, 10, 1, G_MAXINT, &chunks, NULL))
+    return;
+  left = g_new (gint, 1);
+  *left = (gint) chunks;
+  morango_monitor_set_fault_func (monitor, die_after_chunks, left, g_free);
+}
+
 static void
 sync_thread (GTask        *task,
              gpointer      source_object,
@@ -1034,6 +1069,7 @@ sync_thread (GTask        *task,
 
   monitor = morango_monitor_new (cancellable);
   morango_monitor_set_progress_func (monitor, on_progress, g_object_ref (task), g_object_unref);
+  arm_test_kill (monitor);
   if (pull)
     {
       g_autoptr(MorangoFilter) filter = filter_for (call, scope, FALSE);
