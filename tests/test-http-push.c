@@ -783,6 +783,347 @@ test_hostile (Fixture       *f,
   assert_recorded_answer (f, f->vectors, 53);
 }
 
+/* ---- the client ---- */
+
+/* A server answering each request with the recorded response to the
+ * same route of cert-push.json, keeping what it was sent. */
+typedef struct {
+  char       *method;
+  char       *path;
+  char       *caps;
+  char       *authorization;
+  char       *content_type;
+  char       *body;
+} Seen;
+
+static void
+seen_free (Seen *s)
+{
+  g_free (s->method);
+  g_free (s->path);
+  g_free (s->caps);
+  g_free (s->authorization);
+  g_free (s->content_type);
+  g_free (s->body);
+  g_free (s);
+}
+
+typedef struct {
+  JsonNode     *vectors;
+  gboolean      offers_push;
+  gboolean      refuses_chain;
+  GMainContext *context;
+  GMainLoop    *loop;
+  GThread      *thread;
+  SoupServer   *soup;
+  GMutex        lock;
+  GCond         cond;
+  char         *url;
+  GPtrArray    *seen;
+} Mock;
+
+static void
+mock_handler (SoupServer        *soup,
+              SoupServerMessage *msg,
+              const char        *path,
+              GHashTable        *query,
+              gpointer           data)
+{
+  Mock *m = data;
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  g_autoptr(GBytes) body = soup_message_body_flatten (soup_server_message_get_request_body (msg));
+  Seen *s = g_new0 (Seen, 1);
+  gint64 seq = 0;
+  JsonObject *response;
+  g_autofree char *answer = NULL;
+  gboolean refuses_chain;
+  guint status;
+
+  s->method = g_strdup (soup_server_message_get_method (msg));
+  s->path = g_strdup (path);
+  s->caps = g_strdup (soup_message_headers_get_one (headers, MORANGO_WIRE_CAPABILITIES_HEADER));
+  s->authorization = g_strdup (soup_message_headers_get_one (headers, "Authorization"));
+  s->content_type = g_strdup (soup_message_headers_get_content_type (headers, NULL));
+  s->body = g_strndup (g_bytes_get_data (body, NULL), g_bytes_get_size (body));
+  g_mutex_lock (&m->lock);
+  g_ptr_array_add (m->seen, s);
+  refuses_chain = m->refuses_chain;
+  g_mutex_unlock (&m->lock);
+
+  if (g_str_has_suffix (path, "/morangoinfo/1/"))
+    seq = 49;
+  else if (g_str_has_suffix (path, "/publickey/"))
+    seq = 51;
+  else if (g_str_has_suffix (path, "/nonces/"))
+    seq = 52;
+  else if (g_str_has_suffix (path, "/certificatechain/"))
+    seq = 53;
+  if (seq == 0)
+    {
+      soup_server_message_set_status (msg, 404, NULL);
+      return;
+    }
+  response = json_object_get_object_member (exchange (m->vectors, seq), "response");
+  status = json_object_get_int_member (response, "status");
+  answer = g_strdup (json_object_get_string_member (response, "body"));
+  if (seq == 49 && !m->offers_push)
+    {
+      /* The same server with the setting off. */
+      g_autoptr(JsonNode) info = morango_wire_json_parse (answer, -1, NULL);
+
+      json_object_set_member (json_node_get_object (info), "capabilities",
+                              morango_wire_capabilities_to_json (MORANGO_WIRE_CAPS_DEFAULT));
+      g_free (answer);
+      answer = morango_wire_json_to_string (info, MORANGO_WIRE_JSON_COMPACT);
+    }
+  if (seq == 53 && refuses_chain)
+    {
+      status = 400;
+      g_free (answer);
+      answer = g_strdup ("\"Shared public key was not used\"");
+    }
+  soup_server_message_set_status (msg, status, NULL);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_COPY, answer, strlen (answer));
+}
+
+static gpointer
+mock_serve (gpointer data)
+{
+  Mock *m = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
+  GSList *uris;
+
+  g_main_context_push_thread_default (m->context);
+  m->soup = soup_server_new (NULL, NULL);
+  soup_server_add_handler (m->soup, NULL, mock_handler, m, NULL);
+  g_assert_true (soup_server_listen (m->soup, address, 0, &error));
+  g_assert_no_error (error);
+  uris = soup_server_get_uris (m->soup);
+  g_mutex_lock (&m->lock);
+  m->url = g_strdup_printf ("http://127.0.0.1:%d/", g_uri_get_port (uris->data));
+  g_cond_signal (&m->cond);
+  g_mutex_unlock (&m->lock);
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  g_main_loop_run (m->loop);
+  soup_server_disconnect (m->soup);
+  g_clear_object (&m->soup);
+  g_main_context_pop_thread_default (m->context);
+  return NULL;
+}
+
+static Mock *
+mock_start (gboolean offers_push,
+            gboolean refuses_chain)
+{
+  Mock *m = g_new0 (Mock, 1);
+
+  m->vectors = morango_test_load_vectors ("http/cert-push.json");
+  m->offers_push = offers_push;
+  m->refuses_chain = refuses_chain;
+  m->seen = g_ptr_array_new_with_free_func ((GDestroyNotify) seen_free);
+  g_mutex_init (&m->lock);
+  g_cond_init (&m->cond);
+  m->context = g_main_context_new ();
+  m->loop = g_main_loop_new (m->context, FALSE);
+  m->thread = g_thread_new ("mock", mock_serve, m);
+  g_mutex_lock (&m->lock);
+  while (m->url == NULL)
+    g_cond_wait (&m->cond, &m->lock);
+  g_mutex_unlock (&m->lock);
+  return m;
+}
+
+static void
+mock_stop (Mock *m)
+{
+  g_main_loop_quit (m->loop);
+  g_thread_join (m->thread);
+  g_main_loop_unref (m->loop);
+  g_main_context_unref (m->context);
+  g_ptr_array_unref (m->seen);
+  json_node_unref (m->vectors);
+  g_mutex_clear (&m->lock);
+  g_cond_clear (&m->cond);
+  g_free (m->url);
+  g_free (m);
+}
+
+/* A client folder of the test app's profile owning a root_scope root,
+ * as the recorded client did. */
+static MorangoStore *
+client_store (MorangoCertificate **root)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = morango_test_tmpdir ();
+  g_autoptr(MorangoHostInfo) host = morango_host_info_new ("test-client-system", "test-client-node");
+  g_autoptr(MorangoRandom) random = morango_random_new_secure ();
+  MorangoStore *store = morango_store_open_folder (dir, "morango-testapp", host, random, &error);
+
+  g_assert_no_error (error);
+  *root = morango_certificate_create_root (morango_store_get_db (store), "root_scope", NULL, NULL, &error);
+  g_assert_no_error (error);
+  return store;
+}
+
+static char *
+subset_params (MorangoCertificate *root)
+{
+  return g_strdup_printf ("{\"user\": \"%s\", \"sub\": \"user\"}", morango_certificate_get_id (root));
+}
+
+/* Our client's push has the recorded client's requests: the same
+ * routes in the same order, the capability header on each, no
+ * credentials, and a double-encoded chain of the same shape, written as
+ * json.dumps writes it. */
+static void
+test_client_shape (void)
+{
+  Mock *m = mock_start (TRUE, FALSE);
+  g_autoptr(JsonNode) vectors = morango_test_load_vectors ("http/cert-push.json");
+  g_autoptr(MorangoCertificate) root = NULL;
+  g_autoptr(MorangoStore) store = client_store (&root);
+  g_autoptr(MorangoHttpPeer) peer = NULL;
+  g_autoptr(MorangoCertificate) pushed = NULL;
+  g_autoptr(MorangoCertificate) kept = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *params = subset_params (root);
+  static const gint64 recorded[] = { 49, 51, 52, 53 };
+  JsonObject *setup = json_object_get_object_member (json_node_get_object (vectors), "setup");
+
+  peer = morango_http_peer_new (m->url, store, NULL, NULL, &error);
+  g_assert_no_error (error);
+  pushed = morango_http_push (peer, root, "subset_scope", params, NULL, &error);
+  g_assert_no_error (error);
+
+  g_assert_cmpuint (m->seen->len, ==, G_N_ELEMENTS (recorded));
+  for (guint i = 0; i < m->seen->len; i++)
+    {
+      Seen *s = g_ptr_array_index (m->seen, i);
+      JsonObject *request = json_object_get_object_member (exchange (vectors, recorded[i]), "request");
+
+      g_assert_cmpstr (s->method, ==, json_object_get_string_member (request, "method"));
+      g_assert_cmpstr (s->path, ==, json_object_get_string_member (request, "path"));
+      g_assert_nonnull (s->caps);
+      g_assert_cmpuint (morango_wire_capabilities_parse (s->caps), ==, MORANGO_WIRE_CAPS_DEFAULT);
+      g_assert_null (s->authorization);
+      if (recorded[i] == 53)
+        {
+          g_autoptr(JsonNode) ours = morango_wire_json_parse (s->body, -1, &error);
+          g_autoptr(JsonNode) theirs = morango_wire_json_parse (json_object_get_string_member (request, "body"), -1, NULL);
+          g_autoptr(JsonNode) ours_inner = NULL;
+          g_autoptr(JsonNode) theirs_inner = NULL;
+          g_autofree char *redumped = NULL;
+          g_autofree char *reencoded = NULL;
+          JsonArray *chain;
+          JsonObject *x;
+
+          g_assert_no_error (error);
+          g_assert_cmpstr (s->content_type, ==, json_object_get_string_member (request, "content_type"));
+          g_assert_true (JSON_NODE_HOLDS_VALUE (ours) && json_node_get_value_type (ours) == G_TYPE_STRING);
+          ours_inner = morango_wire_json_parse (json_node_get_string (ours), -1, &error);
+          g_assert_no_error (error);
+          theirs_inner = morango_wire_json_parse (json_node_get_string (theirs), -1, NULL);
+          assert_same_shape (ours_inner, theirs_inner, "certificatechain/");
+          /* Python's separators and escapes, inside and out. */
+          redumped = morango_json_dumps (ours_inner);
+          g_assert_cmpstr (redumped, ==, json_node_get_string (ours));
+          reencoded = morango_json_dumps (ours);
+          g_assert_cmpstr (reencoded, ==, s->body);
+
+          chain = json_node_get_array (ours_inner);
+          g_assert_cmpuint (json_array_get_length (chain), ==, 2);
+          g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (chain, 0), "id"), ==,
+                           morango_certificate_get_id (root));
+          x = json_array_get_object_element (chain, 1);
+          g_assert_cmpstr (json_object_get_string_member (x, "parent"), ==, morango_certificate_get_id (root));
+          g_assert_cmpstr (json_object_get_string_member (x, "public_key"), ==,
+                           json_object_get_string_member (setup, "shared_public_key"));
+          /* The nonce the server gave is the salt. */
+          g_assert_cmpstr (json_object_get_string_member (x, "salt"), ==, PUSH_NONCE);
+          g_assert_cmpstr (json_object_get_string_member (x, "scope_definition"), ==, "subset_scope");
+          g_assert_cmpint (json_object_get_int_member (x, "scope_version"), ==,
+                           morango_certificate_get_scope_version (root));
+          g_assert_cmpstr (json_object_get_string_member (x, "id"), ==, morango_certificate_get_id (pushed));
+        }
+    }
+
+  /* Kept here without a private key: the server holds it. */
+  kept = morango_certificate_load (morango_store_get_db (store), morango_certificate_get_id (pushed), &error);
+  g_assert_no_error (error);
+  g_assert_false (morango_certificate_has_private_key (kept));
+  g_assert_true (morango_certificate_check (kept, morango_store_get_db (store), &error));
+  g_assert_no_error (error);
+  mock_stop (m);
+}
+
+/* A server without the capability: refused after morangoinfo, with
+ * nothing else asked (as Morango's client raises
+ * MorangoServerDoesNotAllowNewCertPush). */
+static void
+test_client_not_offered (void)
+{
+  Mock *m = mock_start (FALSE, FALSE);
+  g_autoptr(MorangoCertificate) root = NULL;
+  g_autoptr(MorangoStore) store = client_store (&root);
+  g_autoptr(MorangoHttpPeer) peer = NULL;
+  g_autoptr(MorangoCertificate) pushed = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *params = subset_params (root);
+
+  peer = morango_http_peer_new (m->url, store, NULL, NULL, &error);
+  g_assert_no_error (error);
+  pushed = morango_http_push (peer, root, "subset_scope", params, NULL, &error);
+  g_assert_null (pushed);
+  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_PERMISSION_DENIED);
+  g_assert_cmpuint (m->seen->len, ==, 1);
+  g_assert_cmpstr (((Seen *) g_ptr_array_index (m->seen, 0))->path, ==, "/api/morango/v1/morangoinfo/1/");
+  mock_stop (m);
+}
+
+/* A refused push is an error quoting the server, and nothing is kept. */
+static void
+test_client_refused (void)
+{
+  Mock *m = mock_start (TRUE, TRUE);
+  g_autoptr(MorangoCertificate) root = NULL;
+  g_autoptr(MorangoStore) store = client_store (&root);
+  g_autoptr(MorangoHttpPeer) peer = NULL;
+  g_autoptr(MorangoCertificate) pushed = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *params = subset_params (root);
+  gint64 n = 0;
+  gboolean found = FALSE;
+
+  peer = morango_http_peer_new (m->url, store, NULL, NULL, &error);
+  g_assert_no_error (error);
+  pushed = morango_http_push (peer, root, "subset_scope", params, NULL, &error);
+  g_assert_null (pushed);
+  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "Shared public key was not used"));
+  g_assert_true (morango_db_query_int64 (morango_store_get_db (store), &n, &found, NULL,
+                                         "SELECT count(*) FROM morango_certificate", ""));
+  g_assert_cmpint (n, ==, 1);
+  g_clear_error (&error);
+
+  /* A scope the parent cannot issue never leaves: its nonce would be
+   * spent for nothing. */
+  g_mutex_lock (&m->lock);
+  g_ptr_array_set_size (m->seen, 0);
+  m->refuses_chain = FALSE;
+  g_mutex_unlock (&m->lock);
+  g_clear_object (&peer);
+  peer = morango_http_peer_new (m->url, store, NULL, NULL, &error);
+  pushed = morango_http_push (peer, root, "subset_scope",
+                              "{\"user\": \"8fd90aa52ea69b359379227d97f6b712\", \"sub\": \"user\"}", NULL, &error);
+  g_assert_null (pushed);
+  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_SCOPE_NOT_SUBSET);
+  for (guint i = 0; i < m->seen->len; i++)
+    g_assert_null (strstr (((Seen *) g_ptr_array_index (m->seen, i))->path, "certificatechain"));
+  mock_stop (m);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -801,6 +1142,10 @@ main (int   argc,
   g_test_add ("/http-push/server/public-key-item", Fixture, &pushing, fixture_set_up, test_public_key_item,
               fixture_tear_down);
   g_test_add ("/http-push/server/hostile", Fixture, &pushing, fixture_set_up, test_hostile, fixture_tear_down);
+
+  g_test_add_func ("/http-push/client/shape", test_client_shape);
+  g_test_add_func ("/http-push/client/not-offered", test_client_not_offered);
+  g_test_add_func ("/http-push/client/refused", test_client_refused);
 
   return g_test_run ();
 }
