@@ -1124,6 +1124,235 @@ test_client_refused (void)
   mock_stop (m);
 }
 
+/* ---- end to end: two engines ---- */
+
+typedef struct {
+  GMainLoop    *loop;
+  GAsyncResult *result;
+} Wait;
+
+static void
+got_result (GObject      *source,
+            GAsyncResult *result,
+            gpointer      data)
+{
+  Wait *w = data;
+
+  w->result = g_object_ref (result);
+  g_main_loop_quit (w->loop);
+}
+
+static void
+wait_for (Wait *w)
+{
+  w->loop = g_main_loop_new (NULL, FALSE);
+  g_main_loop_run (w->loop);
+  g_main_loop_unref (w->loop);
+}
+
+static char *
+serve_engine (MorangoEngine *engine,
+              gboolean       accept_new_roots)
+{
+  MorangoEngineServeOptions options = { .address = "127.0.0.1", .port = 0,
+                                        .allow_certificate_push = TRUE,
+                                        .accept_new_roots = accept_new_roots };
+  g_autoptr(GError) error = NULL;
+  Wait w = { 0 };
+
+  morango_engine_serve_async (engine, &options, NULL, got_result, &w);
+  wait_for (&w);
+  g_assert_true (morango_engine_serve_finish (engine, w.result, &error));
+  g_assert_no_error (error);
+  g_object_unref (w.result);
+  return g_strdup_printf ("http://127.0.0.1:%u/", morango_engine_get_port (engine));
+}
+
+static char *
+pair_by_push (MorangoEngine *engine,
+              const char    *url,
+              GError       **error)
+{
+  MorangoEnginePairOptions options = { .scope_definition = "full-facility", .push = TRUE };
+  Wait w = { 0 };
+  char *id;
+
+  morango_engine_pair_async (engine, url, &options, NULL, got_result, &w);
+  wait_for (&w);
+  id = morango_engine_pair_finish (engine, w.result, error);
+  g_object_unref (w.result);
+  return id;
+}
+
+static char *
+export_data (const char *dir)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoHostInfo) host = morango_host_info_new ("system", "node");
+  g_autoptr(MorangoRandom) random = morango_random_new_secure ();
+  g_autoptr(MorangoStore) store = morango_store_open_folder (dir, NULL, host, random, &error);
+  g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
+  guint64 rows = 0;
+
+  g_assert_no_error (error);
+  g_assert_true (morango_data_export (morango_store_get_app (store), NULL, out, NULL, &rows, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (rows, >, 0);
+  g_assert_true (g_output_stream_write_all (out, "", 1, NULL, NULL, &error));
+  g_assert_true (g_output_stream_close (out, NULL, &error));
+  return g_memory_output_stream_steal_data (G_MEMORY_OUTPUT_STREAM (out));
+}
+
+static void
+create_row (MorangoStore *store,
+            const char   *model,
+            JsonObject   *fields,
+            char        **id)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (morango_app_create (morango_store_get_app (store), model, fields, id, &error));
+  g_assert_no_error (error);
+}
+
+/* Device A owns a facility's root; server C (a cloud, taking pushes and
+ * new roots) never met it.  A pushes C a full-facility certificate, then
+ * syncs with C: C holds A's data.  A server that takes no new roots
+ * refuses the same push. */
+static void
+test_end_to_end (void)
+{
+  g_autofree char *dir_a = morango_test_tmpdir ();
+  g_autofree char *dir_c = morango_test_tmpdir ();
+  g_autofree char *dir_d = morango_test_tmpdir ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoEngine) a = NULL;
+  g_autoptr(MorangoEngine) c = NULL;
+  g_autoptr(MorangoEngine) d = NULL;
+  g_autofree char *url = NULL;
+  g_autofree char *url_d = NULL;
+  g_autofree char *pushed = NULL;
+  g_autofree char *refused = NULL;
+  g_autofree char *root_id = NULL;
+  g_autofree char *data_a = NULL;
+  g_autofree char *data_c = NULL;
+  MorangoEngineSyncResult result = { 0 };
+  guint records = 0;
+
+  {
+    g_autoptr(MorangoHostInfo) host = morango_host_info_new ("system-a", "node");
+    g_autoptr(MorangoRandom) random = morango_random_new_secure ();
+    g_autoptr(MorangoStore) store = morango_store_open_folder (dir_a, "kolibri-like", host, random, &error);
+    g_autoptr(MorangoCertificate) root = NULL;
+    g_autoptr(JsonObject) facility = json_object_new ();
+    g_autofree char *facility_id = NULL;
+
+    g_assert_no_error (error);
+    root = morango_certificate_create_root (morango_store_get_db (store), "full-facility", NULL, NULL, &error);
+    g_assert_no_error (error);
+    root_id = g_strdup (morango_certificate_get_id (root));
+    json_object_set_string_member (facility, "dataset_id", root_id);
+    json_object_set_string_member (facility, "name", "Riverside School");
+    create_row (store, "facility", facility, &facility_id);
+    records++;
+    for (guint i = 0; i < 3; i++)
+      {
+        g_autoptr(JsonObject) user = json_object_new ();
+        g_autofree char *name = g_strdup_printf ("learner%u", i);
+        g_autofree char *user_id = NULL;
+        g_autoptr(JsonObject) log = json_object_new ();
+        g_autofree char *content = g_strdup_printf ("%032x", i + 1);
+        g_autofree char *log_id = NULL;
+
+        json_object_set_string_member (user, "dataset_id", root_id);
+        json_object_set_string_member (user, "facility_id", facility_id);
+        json_object_set_string_member (user, "username", name);
+        create_row (store, "facilityuser", user, &user_id);
+        json_object_set_string_member (log, "dataset_id", root_id);
+        json_object_set_string_member (log, "user_id", user_id);
+        json_object_set_string_member (log, "content_id", content);
+        json_object_set_double_member (log, "progress", 0.5);
+        create_row (store, "contentsummarylog", log, &log_id);
+        records += 2;
+      }
+  }
+
+  c = morango_engine_new (dir_c, "kolibri-like", &error);
+  g_assert_no_error (error);
+  url = serve_engine (c, TRUE);
+  a = morango_engine_new (dir_a, NULL, &error);
+  g_assert_no_error (error);
+
+  pushed = pair_by_push (a, url, &error);
+  g_assert_no_error (error);
+  {
+    g_autoptr(MorangoHostInfo) host = morango_host_info_new ("system-a", "node");
+    g_autoptr(MorangoRandom) random = morango_random_new_secure ();
+    g_autoptr(MorangoStore) store = morango_store_open_folder (dir_a, NULL, host, random, &error);
+    g_autoptr(MorangoKnownPeer) peer = morango_known_peer_lookup_address (store, url, &error);
+
+    g_assert_no_error (error);
+    /* Correction 34: ours is the parent, the peer's the pushed one. */
+    g_assert_cmpint (peer->state, ==, MORANGO_PEER_STATE_PAIRED);
+    g_assert_cmpstr (peer->client_certificate_id, ==, root_id);
+    g_assert_cmpstr (peer->server_certificate_id, ==, pushed);
+    g_assert_cmpstr (peer->instance_id, ==, morango_engine_get_instance_id (c));
+  }
+
+  {
+    Wait w = { 0 };
+
+    morango_engine_sync_async (a, url, NULL, NULL, got_result, &w);
+    wait_for (&w);
+    g_assert_true (morango_engine_sync_finish (a, w.result, &result, &error));
+    g_assert_no_error (error);
+    g_object_unref (w.result);
+  }
+  g_assert_cmpint (result.records_pushed, ==, records);
+  g_assert_cmpint (result.records_pulled, ==, 0);
+
+  /* C holds A's data, row for row, and the pushed certificate with its
+   * own shared key. */
+  data_a = export_data (dir_a);
+  data_c = export_data (dir_c);
+  g_assert_cmpstr (data_c, ==, data_a);
+  {
+    g_autoptr(MorangoHostInfo) host = morango_host_info_new ("system-c", "node");
+    g_autoptr(MorangoRandom) random = morango_random_new_secure ();
+    g_autoptr(MorangoStore) store = morango_store_open_folder (dir_c, NULL, host, random, &error);
+    g_autoptr(MorangoCertificate) x = morango_certificate_load (morango_store_get_db (store), pushed, &error);
+
+    g_assert_no_error (error);
+    g_assert_true (morango_certificate_has_private_key (x));
+    g_assert_true (morango_trust_is_trusted (morango_store_get_db (store), root_id));
+  }
+
+  /* A second sync moves nothing. */
+  {
+    Wait w = { 0 };
+
+    morango_engine_sync_async (a, url, NULL, NULL, got_result, &w);
+    wait_for (&w);
+    g_assert_true (morango_engine_sync_finish (a, w.result, &result, &error));
+    g_assert_no_error (error);
+    g_object_unref (w.result);
+    g_assert_cmpint (result.records_pushed, ==, 0);
+    g_assert_cmpint (result.records_pulled, ==, 0);
+  }
+
+  /* A server that trusts only its own roots refuses the same push. */
+  d = morango_engine_new (dir_d, "kolibri-like", &error);
+  g_assert_no_error (error);
+  url_d = serve_engine (d, FALSE);
+  refused = pair_by_push (a, url_d, &error);
+  g_assert_null (refused);
+  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_PERMISSION_DENIED);
+  g_assert_nonnull (strstr (error->message, "CertificateRootUntrusted"));
+
+  morango_engine_stop_serving (c);
+  morango_engine_stop_serving (d);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1146,6 +1375,7 @@ main (int   argc,
   g_test_add_func ("/http-push/client/shape", test_client_shape);
   g_test_add_func ("/http-push/client/not-offered", test_client_not_offered);
   g_test_add_func ("/http-push/client/refused", test_client_refused);
+  g_test_add_func ("/http-push/end-to-end", test_end_to_end);
 
   return g_test_run ();
 }
