@@ -703,6 +703,30 @@ test_new_roots (Fixture       *f,
     g_assert_cmpint (count_rows (f, "SELECT count(*) FROM morango_certificate"), ==, 4);
     g_assert_cmpint (count_rows (f, "SELECT count(*) FROM morango_trustedroot"), ==, 2);
   }
+
+  /* Only a root never seen is trusted on first use: one stored here
+   * whose trust was taken back stays untrusted. */
+  {
+    g_autoptr(MorangoStore) store = folder_store (f);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(MorangoKey) root_key = setup_key (f, "push_client_root_private_key_pem");
+    g_autoptr(MorangoCertificate) root = morango_certificate_load (morango_store_get_db (store), CLIENT_ROOT, &error);
+    g_autoptr(MorangoCertificate) x3 = NULL;
+    const char *nonce3 = "7e5700007e5700007e5700007e570000";
+
+    g_assert_no_error (error);
+    g_assert_true (morango_trust_remove_root (morango_store_get_db (store), CLIENT_ROOT, &error));
+    x3 = morango_test_forge (NULL, CLIENT_ROOT, "facilitydata", nonce3, "subset_scope", sub, shared, root_key);
+    seed_nonce (f, nonce3);
+    g_clear_pointer (&body, g_free);
+    body = push_body (root, x3);
+    r = send_request (f, "POST", "certificatechain/", "application/json", body);
+    g_assert_cmpuint (r.status, ==, 403);
+    g_assert_nonnull (strstr (r.body, "CertificateRootUntrusted"));
+    reply_clear (&r);
+    g_assert_true (nonce_unused (f, nonce3));
+    g_assert_false (morango_trust_is_trusted (morango_store_get_db (store), CLIENT_ROOT));
+  }
 }
 
 /* publickey/<id>/ is one shared key by its row id; anything else is not
