@@ -119,6 +119,7 @@ morango_cli_serve (const char *data_dir,
   g_autofree char *password_file = NULL;
   gint port = 8080;
   gint64 max_body = 32 * 1024 * 1024;
+  gboolean allow_push = FALSE, accept_new_roots = FALSE;
   const GOptionEntry entries[] = {
     { "address", 0, 0, G_OPTION_ARG_STRING, &address, N_("Listen on this IP address only (default: all)"), N_("A") },
     { "port", 0, 0, G_OPTION_ARG_INT, &port, N_("TCP port (default 8080; 0: any free one)"), N_("P") },
@@ -126,6 +127,10 @@ morango_cli_serve (const char *data_dir,
       N_("Set the password peers give to pair, from the first line of F"), N_("F") },
     { "max-body", 0, 0, G_OPTION_ARG_INT64, &max_body,
       N_("Largest request body taken, compressed or not, in bytes (default 32 MiB)"), N_("N") },
+    { "allow-certificate-push", 0, 0, G_OPTION_ARG_NONE, &allow_push,
+      N_("Let peers push this device certificates for their datasets (a server that holds no root)"), NULL },
+    { "accept-new-roots", 0, 0, G_OPTION_ARG_NONE, &accept_new_roots,
+      N_("With --allow-certificate-push: trust the root of a pushed chain on first use (a cloud)"), NULL },
     { NULL }
   };
   g_autoptr(GOptionContext) context = morango_cli_context_new (NULL, _("Serve this data folder to "
@@ -148,6 +153,8 @@ morango_cli_serve (const char *data_dir,
     return morango_cli_usage_error ("serve", _("--port takes a number from 0 to 65535"));
   if (max_body < 1024)
     return morango_cli_usage_error ("serve", _("--max-body takes a number of bytes, at least 1024"));
+  if (accept_new_roots && !allow_push)
+    return morango_cli_usage_error ("serve", _("--accept-new-roots goes with --allow-certificate-push"));
   if (address != NULL)
     {
       g_autoptr(GInetAddress) inet = g_inet_address_new_from_string (address);
@@ -199,6 +206,8 @@ morango_cli_serve (const char *data_dir,
   options.address = address;
   options.port = port;
   options.body_limit = max_body;
+  options.allow_certificate_push = allow_push;
+  options.accept_new_roots = accept_new_roots;
   morango_engine_serve_async (engine, &options, NULL, got_result, &wait);
   g_main_loop_run (loop);
   if (!morango_engine_serve_finish (engine, wait.result, &error))
@@ -249,12 +258,17 @@ morango_cli_pair (const char *data_dir,
   g_autofree char *parent = NULL;
   g_autofree char *username = NULL;
   g_autofree char *password_file = NULL;
+  gboolean push = FALSE;
   const GOptionEntry entries[] = {
     { "scope", 0, 0, G_OPTION_ARG_STRING, &scope, N_("Scope definition of the certificate to ask for"), N_("S") },
+    { "push", 0, 0, G_OPTION_ARG_NONE, &push,
+      N_("Issue the peer a certificate under one of this device's instead, for a peer that holds "
+         "no root (it must allow certificate pushing)"), NULL },
     { "param", 0, 0, G_OPTION_ARG_CALLBACK, take_param,
       N_("A scope parameter (repeatable); the parent's fill the others"), N_("KEY=VALUE") },
     { "parent", 0, 0, G_OPTION_ARG_STRING, &parent,
-      N_("The peer's certificate to issue it (default: its one that can)"), N_("ID") },
+      N_("The peer's certificate to issue it (default: its one that can; with --push, this device's)"),
+      N_("ID") },
     { "username", 0, 0, G_OPTION_ARG_STRING, &username,
       N_("Account on the peer (default admin; Kolibri: username=U&facility=F)"), N_("U") },
     { "password-file", 0, 0, G_OPTION_ARG_FILENAME, &password_file,
@@ -263,7 +277,8 @@ morango_cli_pair (const char *data_dir,
   };
   g_autoptr(GOptionContext) context = morango_cli_context_new (_("URL"),
                                                                _("Ask a peer for a certificate and trust "
-                                                                 "its root: the first step to sync with it."),
+                                                                 "its root, or with --push give it one: the "
+                                                                 "first step to sync with it."),
                                                                entries, &a);
   g_autoptr(GError) error = NULL;
   g_autoptr(MorangoEngine) engine = NULL;
@@ -288,8 +303,14 @@ morango_cli_pair (const char *data_dir,
       rc = morango_cli_usage_error ("pair", _("--scope S is needed"));
       goto out;
     }
-  password = read_secret (password_file, _("Password on the peer: "), FALSE, &error);
-  if (password == NULL)
+  if (push && (username != NULL || password_file != NULL))
+    {
+      rc = morango_cli_usage_error ("pair", _("--push takes no account on the peer (--username, --password-file)"));
+      goto out;
+    }
+  if (!push)
+    password = read_secret (password_file, _("Password on the peer: "), FALSE, &error);
+  if (!push && password == NULL)
     {
       rc = error ? fail ("pair", error)
                  : morango_cli_usage_error ("pair", _("no password: give --password-file (standard input "
@@ -310,6 +331,7 @@ morango_cli_pair (const char *data_dir,
   options.parent_id = parent;
   options.username = username;
   options.password = password;
+  options.push = push;
   morango_engine_pair_async (engine, argv[1], &options, NULL, got_result, &wait);
   g_main_loop_run (loop);
   id = morango_engine_pair_finish (engine, wait.result, &error);

@@ -18,6 +18,7 @@
 #include "morango-cleanup.h"
 #include "morango-engine.h"
 #include "morango-http-pair.h"
+#include "morango-http-push.h"
 #include "morango-http-peer-private.h"
 #include "morango-http-server.h"
 #include "morango-json.h"
@@ -398,6 +399,8 @@ typedef struct {
   char          *address;
   guint          port;
   gsize          body_limit;
+  gboolean       allow_certificate_push;
+  gboolean       accept_new_roots;
 } ServeCall;
 
 /* The addresses others type: every non-loopback address of this
@@ -476,6 +479,10 @@ serve_on_worker (gpointer data)
     }
   if (call->body_limit > 0)
     morango_http_server_set_body_limit (server, call->body_limit);
+  if (call->allow_certificate_push)
+    morango_http_server_set_capabilities (server, morango_http_server_get_capabilities (server) |
+                                                  MORANGO_WIRE_CAP_ALLOW_CERTIFICATE_PUSHING);
+  morango_http_server_set_accept_new_roots (server, call->accept_new_roots);
   if (!morango_http_server_listen (server, call->address, call->port, &error))
     {
       g_task_return_error (call->task, g_steal_pointer (&error));
@@ -523,6 +530,8 @@ morango_engine_serve_async (MorangoEngine                   *self,
   call->address = g_strdup (options->address);
   call->port = options->port;
   call->body_limit = options->body_limit;
+  call->allow_certificate_push = options->allow_certificate_push;
+  call->accept_new_roots = options->accept_new_roots;
   g_main_context_invoke (self->context, serve_on_worker, call);
 }
 
@@ -575,6 +584,7 @@ typedef struct {
   char       *parent_id;
   char       *username;
   char       *password;
+  gboolean    push;
 } PairCall;
 
 static void
@@ -773,6 +783,129 @@ failed:
   g_task_return_error (task, g_steal_pointer (&error));
 }
 
+/* The certificates of this device, held with their private key, that
+ * can issue @def with the params the caller gave (and the parent's
+ * others): @parent_id alone when given. */
+static GPtrArray *
+own_issuers (MorangoDb                    *db,
+             const MorangoScopeDefinition *def,
+             JsonObject                   *given,
+             const char                   *parent_id,
+             GError                      **error)
+{
+  g_autoptr(GPtrArray) all = NULL;
+  g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func (g_object_unref);
+
+  if (parent_id != NULL)
+    {
+      g_autoptr(MorangoCertificate) cert = morango_certificate_load (db, parent_id, error);
+
+      if (cert == NULL)
+        return NULL;
+      if (!morango_certificate_has_private_key (cert))
+        {
+          g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_PERMISSION_DENIED,
+                       "Certificate %s cannot issue certificates: its private key is not on this device",
+                       parent_id);
+          return NULL;
+        }
+      g_ptr_array_add (found, g_steal_pointer (&cert));
+      return g_steal_pointer (&found);
+    }
+  if ((all = morango_certificate_list (db, error)) == NULL)
+    return NULL;
+  for (guint i = 0; i < all->len; i++)
+    {
+      MorangoCertificate *cert = g_ptr_array_index (all, i);
+      g_autoptr(JsonObject) wanted = NULL;
+
+      if (!morango_certificate_has_private_key (cert))
+        continue;
+      wanted = params_under (def, given, cert);
+      if (can_issue (db, cert, def, wanted))
+        g_ptr_array_add (found, g_object_ref (cert));
+    }
+  return g_steal_pointer (&found);
+}
+
+static void
+push_thread (GTask        *task,
+             gpointer      source_object,
+             gpointer      task_data,
+             GCancellable *cancellable)
+{
+  MorangoEngine *self = source_object;
+  PairCall *call = task_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoStore) store = NULL;
+  g_autoptr(MorangoHttpPeer) peer = NULL;
+  g_autoptr(MorangoScopeDefinition) def = NULL;
+  g_autoptr(GPtrArray) issuers = NULL;
+  g_autoptr(JsonObject) params = NULL;
+  g_autoptr(MorangoCertificate) pushed = NULL;
+  g_autoptr(MorangoKnownPeer) known = NULL;
+  g_autofree char *params_text = NULL;
+  MorangoCertificate *parent;
+  MorangoDb *db;
+
+  if ((store = open_store (self, &error)) == NULL)
+    goto failed;
+  db = morango_store_get_db (store);
+  if ((def = morango_scope_definition_load (db, call->scope_definition, &error)) == NULL ||
+      (issuers = own_issuers (db, def, call->params, call->parent_id, &error)) == NULL)
+    goto failed;
+  if (issuers->len == 0)
+    {
+      g_set_error (&error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND,
+                   "This device holds no certificate with its private key that can issue “%s” "
+                   "with these parameters", call->scope_definition);
+      goto failed;
+    }
+  if (issuers->len > 1)
+    {
+      GString *list = g_string_new (NULL);
+
+      for (guint i = 0; i < issuers->len; i++)
+        {
+          MorangoCertificate *c = g_ptr_array_index (issuers, i);
+
+          g_string_append_printf (list, "\n  %s  %s  %s", morango_certificate_get_id (c),
+                                  morango_certificate_get_scope_definition_id (c),
+                                  morango_certificate_get_scope_params (c));
+        }
+      g_set_error (&error, MORANGO_ERROR, MORANGO_ERROR_AMBIGUOUS,
+                   "This device holds %u certificates that can issue “%s”; name one as the parent:%s",
+                   issuers->len, call->scope_definition, list->str);
+      g_string_free (list, TRUE);
+      goto failed;
+    }
+  parent = g_ptr_array_index (issuers, 0);
+  params = params_under (def, call->params, parent);
+  params_text = morango_json_dumps_object (params);
+  if ((peer = morango_http_peer_new (call->url, store, NULL, NULL, &error)) == NULL ||
+      (pushed = morango_http_push (peer, parent, call->scope_definition, params_text,
+                                   cancellable, &error)) == NULL)
+    goto failed;
+
+  /* Correction 34: this device's certificate is the parent, the peer's
+   * the one it was just given. */
+  known = morango_known_peer_add (store, call->url, g_get_real_time (), &error);
+  if (known == NULL ||
+      !morango_known_peer_set_certificates (store, known->id, morango_certificate_get_id (parent),
+                                            morango_certificate_get_id (pushed), &error) ||
+      !morango_known_peer_set_state (store, known->id, MORANGO_PEER_STATE_PAIRED, &error) ||
+      (morango_http_peer_get_server_instance_id (peer) != NULL &&
+       !morango_known_peer_set_instance_id (store, known->id,
+                                            morango_http_peer_get_server_instance_id (peer), &error)))
+    goto failed;
+  peers_changed (self);
+  g_task_return_pointer (task, g_strdup (morango_certificate_get_id (pushed)), g_free);
+  return;
+
+failed:
+  g_task_return_error (task, g_steal_pointer (&error));
+}
+
 void
 morango_engine_pair_async (MorangoEngine                  *self,
                            const char                     *url,
@@ -786,7 +919,8 @@ morango_engine_pair_async (MorangoEngine                  *self,
 
   g_return_if_fail (MORANGO_IS_ENGINE (self));
   g_return_if_fail (url != NULL && options != NULL);
-  g_return_if_fail (options->scope_definition != NULL && options->password != NULL);
+  g_return_if_fail (options->scope_definition != NULL);
+  g_return_if_fail (options->push || options->password != NULL);
 
   call = g_new0 (PairCall, 1);
   call->url = g_strdup (url);
@@ -795,10 +929,11 @@ morango_engine_pair_async (MorangoEngine                  *self,
   call->parent_id = g_strdup (options->parent_id);
   call->username = g_strdup (options->username);
   call->password = g_strdup (options->password);
+  call->push = options->push;
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, morango_engine_pair_async);
   g_task_set_task_data (task, call, (GDestroyNotify) pair_call_free);
-  run_in_own_thread (task, "morango-pair", pair_thread);
+  run_in_own_thread (task, "morango-pair", call->push ? push_thread : pair_thread);
 }
 
 char *
@@ -889,21 +1024,62 @@ on_progress (MorangoMonitor        *monitor,
   run_on_owner (call->self, deliver_progress, report, progress_report_free);
 }
 
+/* The partitions both @a and @b hold: for prefix filters, the entries
+ * of each that lie inside the other; NULL when they share none. */
+static MorangoFilter *
+filter_intersect (MorangoFilter *a,
+                  MorangoFilter *b)
+{
+  g_autoptr(GPtrArray) entries = g_ptr_array_new ();
+  MorangoFilter *sides[2] = { a, b };
+
+  for (guint s = 0; s < 2; s++)
+    for (guint i = 0; i < morango_filter_get_n_entries (sides[s]); i++)
+      {
+        const char *entry = morango_filter_get_entry (sides[s], i);
+        gboolean known = FALSE;
+
+        for (guint k = 0; k < entries->len && !known; k++)
+          known = g_str_equal (entries->pdata[k], entry);
+        if (!known && morango_filter_contains (sides[1 - s], entry))
+          g_ptr_array_add (entries, (gpointer) entry);
+      }
+  /* No entries at all would read as "" (everything). */
+  if (entries->len == 0)
+    return NULL;
+  return morango_filter_new_from_entries ((const char * const *) entries->pdata, entries->len);
+}
+
 /* The filter of one direction: the one asked for, or what the client
  * certificate allows there (§6.4; the server certificate, its parent,
- * allows at least as much). */
+ * allows at least as much).  A certificate this device pushed the peer
+ * (@server_scope not NULL) need not hold all of the client's: then what
+ * both allow (pull: the client reads, the server writes; push: the
+ * other way round). */
 static MorangoFilter *
 filter_for (SyncCall      *call,
             MorangoScope  *scope,
-            gboolean       push)
+            MorangoScope  *server_scope,
+            gboolean       push,
+            GError       **error)
 {
+  MorangoFilter *filter;
+
   if (call->filters != NULL && call->filters[0] != NULL)
     {
       g_autofree char *text = g_strjoinv ("\n", call->filters);
 
       return morango_filter_parse (text);
     }
-  return morango_filter_ref (push ? morango_scope_get_write (scope) : morango_scope_get_read (scope));
+  if (server_scope == NULL)
+    return morango_filter_ref (push ? morango_scope_get_write (scope) : morango_scope_get_read (scope));
+  filter = push ? filter_intersect (morango_scope_get_write (scope), morango_scope_get_read (server_scope))
+                : filter_intersect (morango_scope_get_read (scope), morango_scope_get_write (server_scope));
+  if (filter == NULL)
+    g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_PERMISSION_DENIED,
+                 "The two certificates of this sync share no partition to %s",
+                 push ? "push" : "pull");
+  return filter;
 }
 
 static gboolean
@@ -1006,6 +1182,7 @@ sync_thread (GTask        *task,
   g_autoptr(MorangoKnownPeer) known = NULL;
   g_autoptr(MorangoCertificate) cert = NULL;
   g_autoptr(MorangoScope) scope = NULL;
+  g_autoptr(MorangoScope) server_scope = NULL;
   g_autoptr(MorangoMonitor) monitor = NULL;
   MorangoSyncCounts counts = { 0 };
   gint64 started = g_get_real_time ();
@@ -1040,8 +1217,20 @@ sync_thread (GTask        *task,
                    morango_certificate_get_id (cert));
       goto out;
     }
-  /* The server's certificate is the one ours was issued under (§7.10). */
+  /* The server's certificate is the one ours was issued under (§7.10),
+   * or, when this device pushed the peer one, that one (correction 34). */
   server_cert_id = morango_certificate_get_parent_id (cert);
+  if (known->server_certificate_id != NULL &&
+      g_strcmp0 (morango_certificate_get_id (cert), known->client_certificate_id) == 0 &&
+      g_strcmp0 (known->server_certificate_id, server_cert_id) != 0)
+    {
+      g_autoptr(MorangoCertificate) pushed = morango_certificate_load (db, known->server_certificate_id, &error);
+
+      if (pushed == NULL ||
+          (server_scope = morango_certificate_get_scope (pushed, db, &error)) == NULL)
+        goto out;
+      server_cert_id = known->server_certificate_id;
+    }
   if (server_cert_id == NULL)
     {
       g_set_error (&error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
@@ -1072,17 +1261,19 @@ sync_thread (GTask        *task,
   arm_test_kill (monitor);
   if (pull)
     {
-      g_autoptr(MorangoFilter) filter = filter_for (call, scope, FALSE);
+      g_autoptr(MorangoFilter) filter = filter_for (call, scope, server_scope, FALSE, &error);
 
-      if (!run_transfer (call, store, filter, morango_scope_get_write (scope), FALSE, monitor,
+      if (filter == NULL ||
+          !run_transfer (call, store, filter, morango_scope_get_write (scope), FALSE, monitor,
                          &call->result.records_pulled, &error))
         goto out;
     }
   if (push)
     {
-      g_autoptr(MorangoFilter) filter = filter_for (call, scope, TRUE);
+      g_autoptr(MorangoFilter) filter = filter_for (call, scope, server_scope, TRUE, &error);
 
-      if (!run_transfer (call, store, filter, morango_scope_get_write (scope), TRUE, monitor,
+      if (filter == NULL ||
+          !run_transfer (call, store, filter, morango_scope_get_write (scope), TRUE, monitor,
                          &call->result.records_pushed, &error))
         goto out;
     }

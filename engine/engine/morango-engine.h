@@ -44,6 +44,8 @@ typedef struct {
   const char *address;       /* an IP address; NULL: every interface */
   guint       port;          /* 0: any free port */
   gsize       body_limit;    /* 0: the server's default (32 MiB) */
+  gboolean    allow_certificate_push;  /* offer ALLOW_CERTIFICATE_PUSHING (§7.8 b) */
+  gboolean    accept_new_roots;        /* pushed chains may bring roots never seen (a cloud) */
 } MorangoEngineServeOptions;
 
 /* Starts serving the folder over HTTP on the engine's worker thread. */
@@ -65,28 +67,39 @@ GStrv     morango_engine_get_urls      (MorangoEngine                   *self);
  * Waits for the worker to let go of the port. */
 void      morango_engine_stop_serving  (MorangoEngine                   *self);
 
-/* ---- pairing (§7.8 a) ---- */
+/* ---- pairing (§7.8 a and b) ---- */
 
 typedef struct {
   const char *scope_definition;   /* required */
   JsonObject *params;             /* may be NULL; the parent's fill the gaps */
-  const char *parent_id;          /* NULL: the peer's one certificate that can issue it */
+  const char *parent_id;          /* NULL: the peer's one certificate that can issue it
+                                   * (with @push: this device's own one) */
   const char *username;           /* NULL: "admin" */
-  const char *password;           /* required */
+  const char *password;           /* required, unless @push */
+  gboolean    push;               /* issue the peer a certificate instead (§7.8 b) */
 } MorangoEnginePairOptions;
 
 /* Asks the peer at @url for a certificate, stores it with its chain and
  * trusts the chain's root.  The peer becomes known, paired, with that
  * certificate.  MORANGO_ERROR_AMBIGUOUS when @parent_id is NULL and the
  * peer has several certificates that could issue the scope: the error
- * message lists them. */
+ * message lists them.
+ *
+ * With @push, the other way round, for a peer that holds no root (a
+ * cloud): this device issues the peer a certificate for the scope under
+ * one of its own held with the private key (@parent_id, or the one that
+ * can issue it; several: MORANGO_ERROR_AMBIGUOUS), for the peer's shared
+ * key, and pushes it (morango_http_push()).  The peer becomes known,
+ * paired, with the parent as this device's certificate and the pushed
+ * one as the peer's in later syncs (correction 34).  Nothing is trusted
+ * here: the root is this device's. */
 void                 morango_engine_pair_async  (MorangoEngine                  *self,
                                                  const char                     *url,
                                                  const MorangoEnginePairOptions *options,
                                                  GCancellable                   *cancellable,
                                                  GAsyncReadyCallback             callback,
                                                  gpointer                        user_data);
-/* The new certificate's id. */
+/* The new certificate's id (with push: the one pushed). */
 char                *morango_engine_pair_finish (MorangoEngine                  *self,
                                                  GAsyncResult                   *result,
                                                  GError                        **error);

@@ -74,6 +74,8 @@ morango_certificate_chain_import (MorangoDb               *db,
   /* Like Morango, an empty expected id means "no expectation". */
   g_autofree char *expected = expected_last_id && *expected_last_id ? g_strdup (expected_last_id) : NULL;
   g_autofree char *root_id = NULL;
+  gboolean root_is_new = FALSE;
+  gboolean trust_new;
   guint n;
 
   g_return_val_if_fail (MORANGO_IS_DB (db), NULL);
@@ -164,7 +166,10 @@ morango_certificate_chain_import (MorangoDb               *db,
   /* Trust, a step Morango does not have: the chain must end in a root
    * this device created or its user chose to trust. */
   if (pending->len > 0 && morango_certificate_is_root (g_ptr_array_index (pending, 0)))
-    root_id = g_strdup (((MorangoCertificate *) g_ptr_array_index (pending, 0))->id);
+    {
+      root_id = g_strdup (((MorangoCertificate *) g_ptr_array_index (pending, 0))->id);
+      root_is_new = TRUE;
+    }
   else
     {
       g_autoptr(GPtrArray) stored_chain = morango_certificate_get_chain (db, base->id, error);
@@ -173,7 +178,8 @@ morango_certificate_chain_import (MorangoDb               *db,
         return NULL;
       root_id = g_strdup (((MorangoCertificate *) g_ptr_array_index (stored_chain, 0))->id);
     }
-  if (!(flags & (MORANGO_CHAIN_IMPORT_TRUST_ROOT | MORANGO_CHAIN_IMPORT_NO_TRUST)) &&
+  trust_new = root_is_new && (flags & MORANGO_CHAIN_IMPORT_TRUST_NEW_ROOT) != 0;
+  if (!(flags & (MORANGO_CHAIN_IMPORT_TRUST_ROOT | MORANGO_CHAIN_IMPORT_NO_TRUST)) && !trust_new &&
       !morango_trust_is_trusted (db, root_id))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_UNTRUSTED,
@@ -188,6 +194,9 @@ morango_certificate_chain_import (MorangoDb               *db,
     return NULL;
   if ((flags & MORANGO_CHAIN_IMPORT_TRUST_ROOT) &&
       !morango_trust_add_root (db, root_id, "trusted by the user", error))
+    return NULL;
+  if (trust_new && !(flags & MORANGO_CHAIN_IMPORT_TRUST_ROOT) &&
+      !morango_trust_add_root (db, root_id, "trusted on first use", error))
     return NULL;
   for (guint i = 0; i < pending->len; i++)
     if (!morango_certificate_save (g_ptr_array_index (pending, i), db, error))

@@ -16,6 +16,13 @@ typedef enum {
   MORANGO_CHAIN_IMPORT_TRUST_ROOT = 1 << 0,
   /* Skip the trust step (Morango's own behaviour; tests only). */
   MORANGO_CHAIN_IMPORT_NO_TRUST   = 1 << 1,
+  /* Trust the chain's root on first use: when this import brings it (it
+   * is not stored here yet), it becomes a trust anchor; a root already
+   * stored must be trusted already.  For a server that hosts datasets
+   * it never met (a cloud taking pushed certificates): a later chain
+   * naming that root's id with another key or text is refused, as any
+   * stored certificate is (quirk 18). */
+  MORANGO_CHAIN_IMPORT_TRUST_NEW_ROOT = 1 << 2,
 } MorangoChainImportFlags;
 
 /* Imports a chain as save_certificate_chain does (§7.6), but validates

@@ -3,6 +3,8 @@
  * SPDX-License-Identifier: MIT
  */
 
+#include <string.h>
+
 #include "morango-certificate-private.h"
 #include "morango-chain.h"
 #include "morango-json.h"
@@ -80,11 +82,47 @@ morango_shared_key_get_or_create (MorangoDb  *db,
   return g_steal_pointer (&key);
 }
 
+MorangoKey *
+morango_shared_key_lookup (MorangoDb  *db,
+                           gint64      id,
+                           GError    **error)
+{
+  g_autofree char *pem = NULL;
+  MorangoKey *key;
+
+  g_return_val_if_fail (MORANGO_IS_DB (db), NULL);
+
+  if (!morango_db_query_text (db, &pem, error,
+                              "SELECT private_key FROM morango_sharedkey WHERE id = ? AND current = 1",
+                              "i", id))
+    return NULL;
+  if (pem == NULL)
+    {
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND, "No shared key %" G_GINT64_FORMAT, id);
+      return NULL;
+    }
+  key = morango_key_new_from_private_pem (pem, error);
+  explicit_bzero (pem, strlen (pem));
+  if (key == NULL)
+    g_prefix_error (error, "A stored shared key is damaged: ");
+  return key;
+}
+
+static void
+set_step (MorangoPushStep *out,
+          MorangoPushStep  step)
+{
+  if (out != NULL)
+    *out = step;
+}
+
 MorangoCertificate *
-morango_certificate_accept_pushed (MorangoDb *db,
-                                   JsonNode  *chain,
-                                   gint64     now_usec,
-                                   GError   **error)
+morango_certificate_accept_pushed_full (MorangoDb               *db,
+                                        JsonNode                *chain,
+                                        MorangoChainImportFlags  flags,
+                                        gint64                   now_usec,
+                                        MorangoPushStep         *failed_step,
+                                        GError                 **error)
 {
   g_autoptr(JsonNode) owned = NULL;
   g_autoptr(JsonArray) arr = NULL;
@@ -101,6 +139,7 @@ morango_certificate_accept_pushed (MorangoDb *db,
   g_return_val_if_fail (MORANGO_IS_DB (db), NULL);
   g_return_val_if_fail (chain != NULL, NULL);
 
+  set_step (failed_step, MORANGO_PUSH_STEP_SHAPE);
   arr = chain_array (chain, &owned, error);
   if (arr == NULL)
     return NULL;
@@ -119,6 +158,7 @@ morango_certificate_accept_pushed (MorangoDb *db,
       return NULL;
     }
 
+  set_step (failed_step, MORANGO_PUSH_STEP_CHAIN);
   if ((tx = morango_transaction_begin (db, NULL, error)) == NULL)
     return NULL;
 
@@ -127,7 +167,9 @@ morango_certificate_accept_pushed (MorangoDb *db,
   for (guint i = 0; i + 1 < n; i++)
     json_array_add_element (head, json_node_copy (json_array_get_element (arr, i)));
   head_node = json_node_init_array (json_node_alloc (), head);
-  parent = morango_certificate_chain_import (db, head_node, x->parent_id, MORANGO_CHAIN_IMPORT_DEFAULT,
+  parent = morango_certificate_chain_import (db, head_node, x->parent_id,
+                                             flags & (MORANGO_CHAIN_IMPORT_TRUST_NEW_ROOT |
+                                                      MORANGO_CHAIN_IMPORT_NO_TRUST),
                                              NULL, &local_error);
   if (parent == NULL)
     {
@@ -135,6 +177,7 @@ morango_certificate_accept_pushed (MorangoDb *db,
       return NULL;
     }
 
+  set_step (failed_step, MORANGO_PUSH_STEP_SHARED_KEY);
   shared = morango_shared_key_list (db, error);
   if (shared == NULL)
     return NULL;
@@ -149,6 +192,7 @@ morango_certificate_accept_pushed (MorangoDb *db,
 
   /* The salt is the nonce; using it also deletes it, and that deletion
    * is committed even when the certificate turns out to be invalid. */
+  set_step (failed_step, MORANGO_PUSH_STEP_NONCE);
   if (!morango_nonce_use (db, x->salt, now_usec, &local_error))
     {
       /* The import goes; the nonce is deleted for good outside it. */
@@ -158,6 +202,7 @@ morango_certificate_accept_pushed (MorangoDb *db,
       g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "Nonce (certificate's salt) is not valid: ");
       return NULL;
     }
+  set_step (failed_step, MORANGO_PUSH_STEP_CERTIFICATE);
   if (!morango_certificate_check_with_parent (x, parent, db, error) ||
       !morango_certificate_set_private_key (x, shared_key, error) ||
       !morango_certificate_save (x, db, error) ||
@@ -169,4 +214,13 @@ morango_certificate_accept_pushed (MorangoDb *db,
       return NULL;
     }
   return g_steal_pointer (&x);
+}
+
+MorangoCertificate *
+morango_certificate_accept_pushed (MorangoDb *db,
+                                   JsonNode  *chain,
+                                   gint64     now_usec,
+                                   GError   **error)
+{
+  return morango_certificate_accept_pushed_full (db, chain, MORANGO_CHAIN_IMPORT_DEFAULT, now_usec, NULL, error);
 }

@@ -7,6 +7,7 @@
 #include <json-glib/json-glib.h>
 
 #include "morango-certificate.h"
+#include "morango-chain.h"
 #include "morango-key.h"
 
 G_BEGIN_DECLS
@@ -33,6 +34,35 @@ GPtrArray          *morango_shared_key_list               (MorangoDb          *d
 MorangoCertificate *morango_certificate_accept_pushed     (MorangoDb          *db,
                                                            JsonNode           *chain,
                                                            gint64              now_usec,
+                                                           GError            **error);
+
+/* Which of the checks of a pushed chain refused it, in the order a
+ * Morango 0.8.2 server makes them (correction 34), so that a server can
+ * answer as that one does. */
+typedef enum {
+  MORANGO_PUSH_STEP_SHAPE,        /* not a chain ending in a child certificate */
+  MORANGO_PUSH_STEP_CHAIN,        /* the issuer's chain did not import */
+  MORANGO_PUSH_STEP_SHARED_KEY,   /* not issued to a current shared key */
+  MORANGO_PUSH_STEP_NONCE,        /* the salt is no usable nonce */
+  MORANGO_PUSH_STEP_CERTIFICATE,  /* §7.6, or storing it */
+} MorangoPushStep;
+
+/* morango_certificate_accept_pushed() with @flags for the import of the
+ * issuer's chain (MORANGO_CHAIN_IMPORT_TRUST_NEW_ROOT: a cloud's first
+ * push from a dataset it never met) and, on failure, the step that
+ * refused it in *@failed_step (may be NULL).  The nonce is used after
+ * the key is checked and before the certificate is: a refusal after it
+ * leaves the nonce spent and everything else as it was. */
+MorangoCertificate *morango_certificate_accept_pushed_full (MorangoDb              *db,
+                                                            JsonNode               *chain,
+                                                            MorangoChainImportFlags flags,
+                                                            gint64                  now_usec,
+                                                            MorangoPushStep        *failed_step,
+                                                            GError                **error);
+/* The current shared key whose row id is @id (publickey/<id>/), public
+ * and private halves; MORANGO_ERROR_NOT_FOUND when there is none. */
+MorangoKey         *morango_shared_key_lookup             (MorangoDb          *db,
+                                                           gint64              id,
                                                            GError            **error);
 
 G_END_DECLS

@@ -18,6 +18,7 @@
 #include "morango-ids.h"
 #include "morango-json.h"
 #include "morango-serve.h"
+#include "morango-shared-key.h"
 #include "morango-store.h"
 
 #define API_PREFIX "/api/morango/v1/"
@@ -37,6 +38,7 @@ struct _MorangoHttpServer
   SoupServer              *soup;
   MorangoHttpServerClock   clock;
   gpointer                 clock_data;
+  gboolean                 accept_new_roots;
 
   /* Store connections nobody uses at the moment, each released (owned
    * by no thread); a worker takes one or opens a new one. */
@@ -172,6 +174,14 @@ morango_http_server_set_clock (MorangoHttpServer      *self,
   self->clock_data = data;
 }
 
+void
+morango_http_server_set_accept_new_roots (MorangoHttpServer *self,
+                                          gboolean           accept)
+{
+  g_return_if_fail (MORANGO_IS_HTTP_SERVER (self));
+  self->accept_new_roots = accept;
+}
+
 /* Seconds since the epoch, or 0 for the real clock (which the trust
  * handlers then read to the microsecond). */
 static gint64
@@ -229,6 +239,8 @@ typedef enum {
   ROUTE_BUFFERS,
   ROUTE_CERTIFICATES,
   ROUTE_NONCES,
+  ROUTE_PUBLIC_KEY,
+  ROUTE_CERTIFICATE_CHAIN,
 } Route;
 
 typedef struct {
@@ -1091,6 +1103,32 @@ nonces (Request      *r,
 }
 
 static void
+public_key (Request      *r,
+            MorangoStore *store)
+{
+  g_autoptr(JsonNode) answer = NULL;
+  guint status = 500;
+
+  answer = morango_http_trust_get_public_keys (store, r->id, &status);
+  answer_node (r, status, answer);
+}
+
+static void
+certificate_chain (Request      *r,
+                   MorangoStore *store)
+{
+  g_autoptr(JsonNode) node = body_json (r);
+  g_autoptr(JsonNode) answer = NULL;
+  guint status = 500;
+
+  if (node == NULL)
+    return;
+  answer = morango_http_trust_accept_pushed_chain (store, node, r->server->accept_new_roots,
+                                                   now_unix (r->server), &status);
+  answer_node (r, status, answer);
+}
+
+static void
 handle_in_thread (GTask        *task,
                   gpointer      source,
                   gpointer      data,
@@ -1129,6 +1167,12 @@ handle_in_thread (GTask        *task,
           break;
         case ROUTE_NONCES:
           nonces (r, store);
+          break;
+        case ROUTE_PUBLIC_KEY:
+          public_key (r, store);
+          break;
+        case ROUTE_CERTIFICATE_CHAIN:
+          certificate_chain (r, store);
           break;
         default:
           g_assert_not_reached ();
@@ -1418,11 +1462,15 @@ handler (SoupServer        *soup,
           reply_not_allowed (msg, method, chain ? "POST, OPTIONS" : "GET, HEAD, OPTIONS");
           return;
         }
-      /* Nothing to look up: this device never takes pushed certificates. */
-      refusal = morango_http_trust_refuse_pushing (&status);
-      body = morango_wire_json_to_string (refusal, MORANGO_WIRE_JSON_COMPACT);
-      set_reply (msg, status, body, FALSE);
-      return;
+      if (!(self->caps & MORANGO_WIRE_CAP_ALLOW_CERTIFICATE_PUSHING))
+        {
+          /* Nothing to look up: this device takes no pushed certificates. */
+          refusal = morango_http_trust_refuse_pushing (&status);
+          body = morango_wire_json_to_string (refusal, MORANGO_WIRE_JSON_COMPACT);
+          set_reply (msg, status, body, FALSE);
+          return;
+        }
+      route = chain ? ROUTE_CERTIFICATE_CHAIN : ROUTE_PUBLIC_KEY;
     }
   else
     {
@@ -1488,6 +1536,21 @@ morango_http_server_listen (MorangoHttpServer  *self,
 {
   g_return_val_if_fail (MORANGO_IS_HTTP_SERVER (self), FALSE);
   g_return_val_if_fail (self->soup == NULL, FALSE);
+
+  if (self->caps & MORANGO_WIRE_CAP_ALLOW_CERTIFICATE_PUSHING)
+    {
+      /* A client takes the first shared key listed: there must be one
+       * before the first asks (§8.3.4). */
+      g_autoptr(MorangoKey) key = NULL;
+      MorangoStore *store = lease_store (self, error);
+
+      if (store == NULL)
+        return FALSE;
+      key = morango_shared_key_get_or_create (morango_store_get_db (store), FALSE, error);
+      return_store (self, store);
+      if (key == NULL)
+        return FALSE;
+    }
 
   self->soup = soup_server_new ("server-header", "morango-sync ", NULL);
   /* Both at the root: libsoup calls the handlers of the most specific

@@ -47,6 +47,18 @@ MorangoHttpServer       *morango_http_server_new              (const char       
 void                     morango_http_server_set_capabilities (MorangoHttpServer       *self,
                                                                MorangoWireCapabilities  caps);
 MorangoWireCapabilities  morango_http_server_get_capabilities (MorangoHttpServer       *self);
+/* With MORANGO_WIRE_CAP_ALLOW_CERTIFICATE_PUSHING among the
+ * capabilities, the server takes pushed certificates (§7.8 (b)): it
+ * makes a shared key when listening if it has none, serves it at
+ * publickey/, and stores a certificate pushed to certificatechain/ with
+ * that key, if the chain ends in a root it trusts.  With
+ * @accept (default FALSE), a pushed chain may also end in a root this
+ * device has never seen, which it then trusts from that first use on:
+ * a cloud hosting the datasets of facilities it never met.  A later
+ * chain naming a root id already stored with another key or text is
+ * refused all the same.  Set before listening. */
+void                     morango_http_server_set_accept_new_roots (MorangoHttpServer *self,
+                                                                   gboolean           accept);
 /* The largest request body taken, before and after decompression
  * (default MORANGO_HTTP_SERVER_BODY_LIMIT); larger ones get 413. */
 void                     morango_http_server_set_body_limit   (MorangoHttpServer       *self,

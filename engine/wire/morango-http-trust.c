@@ -11,6 +11,7 @@
 #include "morango-http-trust.h"
 #include "morango-json.h"
 #include "morango-nonce.h"
+#include "morango-shared-key.h"
 
 /* ------------------------------------------------------------------ */
 /* Client side */
@@ -275,6 +276,23 @@ detail_body (const char *text)
 
   json_object_set_string_member (o, "detail", text);
   return json_node_init_object (json_node_alloc (), o);
+}
+
+char *
+morango_http_trust_build_certificate_chain_body (GPtrArray *chain)
+{
+  g_autoptr(JsonNode) array = json_node_init_array (json_node_alloc (), json_array_new ());
+  g_autoptr(JsonNode) outer = NULL;
+  g_autofree char *inner = NULL;
+
+  g_return_val_if_fail (chain != NULL && chain->len > 0, NULL);
+
+  for (guint i = 0; i < chain->len; i++)
+    json_array_add_object_element (json_node_get_array (array),
+                                   morango_certificate_to_json (g_ptr_array_index (chain, i)));
+  inner = morango_json_dumps (array);
+  outer = json_node_init_string (json_node_alloc (), inner);
+  return morango_json_dumps (outer);
 }
 
 /* DRF's field errors, {"<field>": ["<message>"]}, merged into @into
@@ -779,6 +797,133 @@ morango_http_trust_request_certificate (MorangoStore  *store,
 
 /* ------------------------------------------------------------------ */
 /* certificatechain/, publickey/ */
+
+static JsonNode *
+public_key_object (MorangoKey *key)
+{
+  JsonObject *o = json_object_new ();
+
+  json_object_set_string_member (o, "public_key", morango_key_get_public_string (key));
+  return json_node_init_object (json_node_alloc (), o);
+}
+
+JsonNode *
+morango_http_trust_get_public_keys (MorangoStore *store,
+                                    const char   *id,
+                                    guint        *status)
+{
+  g_autoptr(GError) error = NULL;
+  MorangoDb *db;
+
+  g_return_val_if_fail (MORANGO_IS_STORE (store), NULL);
+  g_return_val_if_fail (status != NULL, NULL);
+
+  db = morango_store_get_db (store);
+  if (id != NULL)
+    {
+      g_autoptr(MorangoKey) key = NULL;
+      guint64 row = 0;
+
+      /* Django looks the row up by its integer key: anything else is
+       * simply not there. */
+      if (!g_ascii_string_to_unsigned (id, 10, 1, G_MAXINT64, &row, NULL))
+        {
+          *status = 404;
+          return detail_body ("Not found.");
+        }
+      key = morango_shared_key_lookup (db, (gint64) row, &error);
+      if (key == NULL)
+        {
+          if (!g_error_matches (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND))
+            return internal_error (status, "Reading a shared key", error);
+          *status = 404;
+          return detail_body ("Not found.");
+        }
+      *status = 200;
+      return public_key_object (key);
+    }
+  else
+    {
+      g_autoptr(GPtrArray) keys = morango_shared_key_list (db, &error);
+      JsonArray *arr;
+
+      if (keys != NULL && keys->len == 0)
+        {
+          /* A Python client takes the first key of the list. */
+          g_autoptr(MorangoKey) made = morango_shared_key_get_or_create (db, FALSE, &error);
+
+          g_clear_pointer (&keys, g_ptr_array_unref);
+          if (made != NULL)
+            keys = morango_shared_key_list (db, &error);
+        }
+      if (keys == NULL)
+        return internal_error (status, "Listing the shared keys", error);
+      arr = json_array_new ();
+      for (guint i = 0; i < keys->len; i++)
+        json_array_add_element (arr, public_key_object (g_ptr_array_index (keys, i)));
+      *status = 200;
+      return json_node_init_array (json_node_alloc (), arr);
+    }
+}
+
+JsonNode *
+morango_http_trust_accept_pushed_chain (MorangoStore *store,
+                                        JsonNode     *body,
+                                        gboolean      accept_new_roots,
+                                        gint64        now_unix,
+                                        guint        *status)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoCertificate) saved = NULL;
+  MorangoPushStep step = MORANGO_PUSH_STEP_SHAPE;
+  gint64 now_usec;
+
+  g_return_val_if_fail (MORANGO_IS_STORE (store), NULL);
+  g_return_val_if_fail (body != NULL, NULL);
+  g_return_val_if_fail (status != NULL, NULL);
+
+  /* As for the handshake: a clock in whole seconds stands for the end
+   * of that second. */
+  now_usec = now_unix != 0 ? now_unix * G_USEC_PER_SEC + (G_USEC_PER_SEC - 1) : g_get_real_time ();
+  saved = morango_certificate_accept_pushed_full (morango_store_get_db (store), body,
+                                                  accept_new_roots ? MORANGO_CHAIN_IMPORT_TRUST_NEW_ROOT
+                                                                   : MORANGO_CHAIN_IMPORT_DEFAULT,
+                                                  now_usec, &step, &error);
+  if (saved != NULL)
+    {
+      *status = 201;
+      return string_body ("Certificate chain has been saved");
+    }
+  if (is_internal (error))
+    return internal_error (status, "Taking a pushed certificate", error);
+  g_debug ("Refusing a pushed certificate: %s", error->message);
+  switch (step)
+    {
+    case MORANGO_PUSH_STEP_SHAPE:
+      *status = 400;
+      return detail_body (error->message);
+    case MORANGO_PUSH_STEP_CHAIN:
+      *status = 403;
+      if (g_error_matches (error, MORANGO_ERROR, MORANGO_ERROR_CERT_UNTRUSTED))
+        return error_class_body ("CertificateRootUntrusted", error->message);
+      /* The message already begins with Morango's words. */
+      return string_body (error->message);
+    case MORANGO_PUSH_STEP_SHARED_KEY:
+      *status = 400;
+      return string_body ("Shared public key was not used");
+    case MORANGO_PUSH_STEP_NONCE:
+      *status = 403;
+      return string_body ("Nonce (certificate's salt) is not valid");
+    case MORANGO_PUSH_STEP_CERTIFICATE:
+    default:
+      {
+        JsonNode *cert_body = certificate_error_body (error);
+
+        *status = 400;
+        return cert_body != NULL ? cert_body : detail_body (error->message);
+      }
+    }
+}
 
 JsonNode *
 morango_http_trust_refuse_pushing (guint *status)

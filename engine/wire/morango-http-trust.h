@@ -80,6 +80,13 @@ char       *morango_http_trust_basic_authorization (const char         *username
                                                     const char         *password,
                                                     GError            **error);
 
+/* The body of POST certificatechain/ (§7.8 (b) step 4, §8.3.3):
+ * @chain (MorangoCertificate*, root first, ending with the pushed
+ * certificate) as API objects in a JSON array written as json.dumps
+ * writes it, then that text encoded once more as a JSON string, as
+ * Morango's client sends it (a Python server requires the string). */
+char       *morango_http_trust_build_certificate_chain_body (GPtrArray *chain);
+
 /* ------------------------------------------------------------------ */
 /* Server side
  *
@@ -127,6 +134,38 @@ JsonNode   *morango_http_trust_request_certificate (MorangoStore  *store,
                                                     guint         *status,
                                                     char         **www_authenticate,
                                                     gboolean      *no_account);
+
+/* GET publickey/ (@id NULL) and GET publickey/<id>/ (§8.3.4) on a
+ * server that offers certificate pushing: 200 with [{"public_key": …}]
+ * for each current shared key (the list, made with a key when there is
+ * none yet, so a client never sees it empty), or {"public_key": …} for
+ * the key with row id @id; 404 {"detail":"Not found."} when there is no
+ * such key. */
+JsonNode   *morango_http_trust_get_public_keys     (MorangoStore  *store,
+                                                    const char    *id,
+                                                    guint         *status);
+
+/* POST certificatechain/ on a server that offers certificate pushing
+ * (§7.8 (b) step 4, §8.3.3): @body is the chain, root first, ending with
+ * a certificate issued to this device's shared key and salted with one
+ * of its nonces (the double-encoded string or a plain array).  Checked
+ * in a Morango server's order, each refusal with its status and body:
+ * the issuer's chain (403 "Saving certificate chain has failed: …"; 403
+ * {"error_class": "CertificateRootUntrusted", …} when it ends in a root
+ * this device does not trust, unless @accept_new_roots and the chain
+ * brings that root here for the first time, which trusts it from then
+ * on); the shared key (400 "Shared public key was not used"); the nonce
+ * (403 "Nonce (certificate's salt) is not valid"), spent from here on;
+ * §7.6 (400 {"error_class", "error_message"}).  201 "Certificate chain
+ * has been saved": the certificate is stored with the shared private
+ * key, so that it can be this server's certificate in sync sessions.
+ * A body that is no such chain is 400 {"detail": …} (Morango: 500).
+ * @now_unix as for morango_http_trust_check_sync_session(). */
+JsonNode   *morango_http_trust_accept_pushed_chain (MorangoStore  *store,
+                                                    JsonNode      *body,
+                                                    gboolean       accept_new_roots,
+                                                    gint64         now_unix,
+                                                    guint         *status);
 
 /* POST certificatechain/ and GET publickey/ (§8.3.3, §8.3.4): this
  * device does not offer certificate pushing (no
