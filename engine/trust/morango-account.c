@@ -88,6 +88,14 @@ valid_name (const char  *name,
   return TRUE;
 }
 
+gboolean
+morango_account_name_is_valid (const char  *name,
+                               GError     **error)
+{
+  g_return_val_if_fail (name != NULL, FALSE);
+  return valid_name (name, error);
+}
+
 /* What storing a password may do to the account of that name. */
 typedef enum {
   STORE_CREATE_OR_UPDATE,

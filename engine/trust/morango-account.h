@@ -39,6 +39,11 @@ gboolean            morango_account_set_password (MorangoDb          *db,
                                                   const char         *password,
                                                   const char * const *scopes,
                                                   GError            **error);
+/* Whether @name can name an account (the rules of
+ * morango_account_set_password()); MORANGO_ERROR_INVALID saying why if
+ * not.  For asking before a password is typed. */
+gboolean            morango_account_name_is_valid (const char        *name,
+                                                  GError            **error);
 /* Creates account @name, as morango_account_set_password() does, but
  * refuses a name that exists (MORANGO_ERROR_INVALID): adding never
  * replaces someone's password.  @scopes NULL: none. */
