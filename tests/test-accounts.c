@@ -128,11 +128,12 @@ test_add_change_remove (void)
   g_assert_false (morango_account_remove (db, "coach", &error));
   g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND);
   g_clear_error (&error);
-  g_assert_true (morango_account_add (db, random, "coach", "again", NULL, &error));
+  g_assert_true (morango_account_set_password (db, random, "coach", "again", NULL, &error));
   g_assert_no_error (error);
   checked = morango_account_check (db, "coach", "again", &error);
   g_assert_no_error (error);
   g_assert_false (morango_account_may_request (checked, "single-user"));
+  g_assert_cmpuint (g_strv_length ((GStrv) morango_account_get_scopes (checked)), ==, 0);
   g_clear_object (&checked);
 
   accounts = morango_account_list (db, &error);
