@@ -49,20 +49,7 @@ fail (const char   *command,
   g_autofree char *safe = morango_cli_safe (error->message);
 
   fprintf (stderr, "morango %s: %s\n", command, safe);
-  if (error->domain == G_FILE_ERROR && error->code == G_FILE_ERROR_NOENT)
-    return MORANGO_EXIT_NOTFOUND;
-  if (error->domain == MORANGO_ERROR)
-    switch (error->code)
-      {
-      case MORANGO_ERROR_NOT_FOUND:
-        return MORANGO_EXIT_NOTFOUND;
-      case MORANGO_ERROR_INVALID:
-      case MORANGO_ERROR_UNKNOWN_SCOPE_DEFINITION:
-        return MORANGO_EXIT_REFUSED;
-      default:
-        break;
-      }
-  return MORANGO_EXIT_FAILURE;
+  return morango_cli_exit_code (error);
 }
 
 /* Whether the folder has a database yet: reading commands create
