@@ -23,6 +23,7 @@ static const MorangoCliCommand commands[] = {
   { "status", N_("what this data folder holds: instance, profile, records, certificates, sessions"), morango_cli_status },
   { "peers", N_("the peers this device knows, with their last sync"), morango_cli_peers },
   { "cleanup", N_("remove finished and abandoned sync sessions and their buffers"), morango_cli_cleanup },
+  { "account", N_("who may pair with this device (add, list, remove, passwd)"), morango_cli_account },
   { NULL, NULL, NULL },
 };
 

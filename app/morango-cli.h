@@ -62,6 +62,11 @@ int   morango_cli_cleanup          (const char *data_dir,
                                     int         argc,
                                     char      **argv);
 
+/* `morango account …` (morango-cli-account.c). */
+int   morango_cli_account          (const char *data_dir,
+                                    int         argc,
+                                    char      **argv);
+
 /* Prints @prompt on standard error and reads one line from standard
  * input (a terminal) without echo into @line; a signal that ends the
  * program meanwhile gives the terminal back first.  FALSE at end of

@@ -1409,6 +1409,134 @@ test_no_account (Fixture       *f,
   g_assert_cmpuint (heard, ==, 1);
 }
 
+/* The recorded signing request of csr.json, sent as @user with
+ * @password (NULL: no credentials).  *@retry_after gets the header's
+ * value, NULL when there is none. */
+static Reply
+csr_as (Fixture     *f,
+        const char  *user,
+        const char  *password,
+        char       **retry_after)
+{
+  JsonArray *ex = exchanges_of (f);
+  const char *body = NULL;
+  g_autoptr(GError) error = NULL;
+  SoupMessage *msg;
+  Reply r = { 0 };
+
+  for (guint i = 0; i < json_array_get_length (ex) && body == NULL; i++)
+    {
+      JsonObject *request = json_object_get_object_member (json_array_get_object_element (ex, i), "request");
+
+      if (g_str_equal (json_object_get_string_member (request, "method"), "POST"))
+        body = json_object_get_string_member (request, "body");
+    }
+  g_assert_nonnull (body);
+  msg = make (f, "POST", "certificates/", "application/json", body, strlen (body));
+  if (user != NULL)
+    {
+      g_autofree char *header = morango_http_trust_basic_authorization (user, NULL, password, &error);
+
+      g_assert_no_error (error);
+      soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization", header);
+    }
+  r.body = soup_session_send_and_read (f->session, msg, NULL, &error);
+  g_assert_no_error (error);
+  r.status = soup_message_get_status (msg);
+  r.content_type = g_strdup (soup_message_headers_get_content_type (soup_message_get_response_headers (msg), NULL));
+  *retry_after = g_strdup (soup_message_headers_get_one (soup_message_get_response_headers (msg), "Retry-After"));
+  g_object_unref (msg);
+  return r;
+}
+
+static void
+assert_throttled (Reply        r,
+                  const char  *retry_after,
+                  const char  *expected_retry_after)
+{
+  g_autoptr(JsonNode) node = NULL;
+  g_autofree char *detail = NULL;
+
+  g_assert_cmpuint (r.status, ==, 429);
+  g_assert_cmpstr (retry_after, ==, expected_retry_after);
+  node = reply_json (&r);
+  detail = g_strdup_printf ("Request was throttled. Expected available in %s second%s.", expected_retry_after,
+                            g_str_equal (expected_retry_after, "1") ? "" : "s");
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (node), "detail"), ==, detail);
+  reply_clear (&r);
+}
+
+/* Five wrong passwords within a minute from one address: then every
+ * signing request from there gets 429, even with the right password,
+ * until the first failure is a minute old.  The server's clock drives
+ * the window. */
+static void
+test_csr_rate_limit (Fixture       *f,
+                     gconstpointer  data)
+{
+  static const gint64 T = 1800000000;
+  g_autofree char *retry = NULL;
+  Reply r;
+
+  add_accounts (f);
+  set_clock (f, T);
+  /* Without credentials nothing was guessed: not counted. */
+  for (guint i = 0; i < 3; i++)
+    {
+      r = csr_as (f, NULL, NULL, &retry);
+      g_assert_null (retry);
+      assert_refused (r, 401);
+    }
+  /* Failures at T, T+1, …, T+4. */
+  for (guint i = 0; i < MORANGO_HTTP_SERVER_CSR_FAILURES; i++)
+    {
+      set_clock (f, T + i);
+      r = csr_as (f, i % 2 ? "nobody" : "bob", "wrong", &retry);
+      g_assert_null (retry);
+      assert_refused (r, 401);
+      g_clear_pointer (&retry, g_free);
+    }
+  r = csr_as (f, "bob", "password", &retry);
+  assert_throttled (r, retry, "56");
+  g_clear_pointer (&retry, g_free);
+  r = csr_as (f, NULL, NULL, &retry);
+  assert_throttled (r, retry, "56");
+  g_clear_pointer (&retry, g_free);
+  g_assert_cmpint (count_rows (f, "SELECT count(*) FROM morango_certificate"), ==, 1);
+
+  /* Only the signing request is held back. */
+  assert_refused (request (f, "GET", "certificates/" ROOT "/", NULL), 200);
+  assert_refused (request (f, "POST", "nonces/", NULL), 201);
+
+  /* A refusal adds no failure: the window still ends at T+60. */
+  set_clock (f, T + 59);
+  r = csr_as (f, "bob", "password", &retry);
+  assert_throttled (r, retry, "1");
+  g_clear_pointer (&retry, g_free);
+
+  /* The failure at T has left the window: one attempt is free again,
+   * and the right password gets its certificate. */
+  set_clock (f, T + 60);
+  r = csr_as (f, "bob", "password", &retry);
+  g_assert_cmpuint (r.status, ==, 201);
+  g_assert_null (retry);
+  reply_clear (&r);
+  g_assert_cmpint (count_rows (f, "SELECT count(*) FROM morango_certificate"), ==, 2);
+
+  /* A success wipes nothing: the failures at T+1…T+4 still count, so
+   * one more wrong password closes the door until T+61. */
+  r = csr_as (f, "bob", "wrong", &retry);
+  assert_refused (r, 401);
+  g_clear_pointer (&retry, g_free);
+  r = csr_as (f, "bob", "password", &retry);
+  assert_throttled (r, retry, "1");
+  g_clear_pointer (&retry, g_free);
+  set_clock (f, T + 61);
+  r = csr_as (f, "bob", "password", &retry);
+  g_assert_cmpuint (r.status, ==, 201);
+  reply_clear (&r);
+}
+
 /* This device takes no pushed certificates; nonces have no GET. */
 static void
 test_pushing_refused (Fixture       *f,
@@ -1468,6 +1596,8 @@ main (int   argc,
   g_test_add ("/http-server/handshake", Fixture, NULL, fixture_set_up, test_handshake, fixture_tear_down);
   g_test_add ("/http-server/no-account", Fixture, "csr.json", fixture_set_up, test_no_account, fixture_tear_down);
   g_test_add ("/http-server/pushing-refused", Fixture, NULL, fixture_set_up, test_pushing_refused, fixture_tear_down);
+  g_test_add ("/http-server/csr-rate-limit", Fixture, "csr.json", fixture_set_up, test_csr_rate_limit,
+              fixture_tear_down);
 
   return g_test_run ();
 }

@@ -13,6 +13,7 @@ struct _MorangoAccount
   GObject  parent_instance;
   char    *name;
   GStrv    scopes;
+  char    *created;
 };
 
 G_DEFINE_FINAL_TYPE (MorangoAccount, morango_account, G_TYPE_OBJECT)
@@ -29,6 +30,7 @@ morango_account_finalize (GObject *object)
 
   g_free (self->name);
   g_strfreev (self->scopes);
+  g_free (self->created);
   G_OBJECT_CLASS (morango_account_parent_class)->finalize (object);
 }
 
@@ -57,6 +59,13 @@ morango_account_get_scopes (MorangoAccount *self)
   return (const char * const *) self->scopes;
 }
 
+const char *
+morango_account_get_created (MorangoAccount *self)
+{
+  g_return_val_if_fail (MORANGO_IS_ACCOUNT (self), NULL);
+  return self->created;
+}
+
 static gboolean
 valid_name (const char  *name,
             GError     **error)
@@ -80,21 +89,34 @@ valid_name (const char  *name,
 }
 
 gboolean
-morango_account_set_password (MorangoDb          *db,
-                              MorangoRandom      *random,
-                              const char         *name,
-                              const char         *password,
-                              const char * const *scopes,
-                              GError            **error)
+morango_account_name_is_valid (const char  *name,
+                               GError     **error)
+{
+  g_return_val_if_fail (name != NULL, FALSE);
+  return valid_name (name, error);
+}
+
+/* What storing a password may do to the account of that name. */
+typedef enum {
+  STORE_CREATE_OR_UPDATE,
+  STORE_CREATE_ONLY,   /* an existing name is refused */
+  STORE_UPDATE_ONLY,   /* an unknown name is refused */
+} StoreMode;
+
+static gboolean
+store_account (MorangoDb          *db,
+               MorangoRandom      *random,
+               const char         *name,
+               const char         *password,
+               const char * const *scopes,
+               StoreMode           mode,
+               GError            **error)
 {
   g_autofree char *hash = NULL;
   g_autofree char *now = NULL;
   g_autoptr(MorangoTransaction) tx = NULL;
-
-  g_return_val_if_fail (MORANGO_IS_DB (db), FALSE);
-  g_return_val_if_fail (random != NULL, FALSE);
-  g_return_val_if_fail (name != NULL, FALSE);
-  g_return_val_if_fail (password != NULL, FALSE);
+  gint64 one = 0;
+  gboolean exists = FALSE;
 
   if (!valid_name (name, error))
     return FALSE;
@@ -111,8 +133,28 @@ morango_account_set_password (MorangoDb          *db,
     return FALSE;
   now = morango_db_now_text ();
 
-  if ((tx = morango_transaction_begin (db, NULL, error)) == NULL ||
-      !morango_db_execute (db, error,
+  if ((tx = morango_transaction_begin (db, NULL, error)) == NULL)
+    return FALSE;
+  if (mode != STORE_CREATE_OR_UPDATE)
+    {
+      /* Asked inside the write transaction, so that nobody adds or
+       * removes the name between the question and the write. */
+      if (!morango_db_query_int64 (db, &one, &exists, error,
+                                   "SELECT 1 FROM morango_account WHERE name = ?", "s", name))
+        return FALSE;
+      if (mode == STORE_CREATE_ONLY && exists)
+        {
+          g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
+                       "An account named “%s” exists already", name);
+          return FALSE;
+        }
+      if (mode == STORE_UPDATE_ONLY && !exists)
+        {
+          g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND, "No account is named “%s”", name);
+          return FALSE;
+        }
+    }
+  if (!morango_db_execute (db, error,
                            "INSERT INTO morango_account (name, password, created) VALUES (?, ?, ?) "
                            "ON CONFLICT (name) DO UPDATE SET password = excluded.password",
                            "sss", name, hash, now))
@@ -127,6 +169,77 @@ morango_account_set_password (MorangoDb          *db,
                                  "VALUES (?, ?) ON CONFLICT DO NOTHING",
                                  "ss", name, scopes[i]))
           return FALSE;
+    }
+  return morango_transaction_commit (tx, error);
+}
+
+gboolean
+morango_account_set_password (MorangoDb          *db,
+                              MorangoRandom      *random,
+                              const char         *name,
+                              const char         *password,
+                              const char * const *scopes,
+                              GError            **error)
+{
+  g_return_val_if_fail (MORANGO_IS_DB (db), FALSE);
+  g_return_val_if_fail (random != NULL, FALSE);
+  g_return_val_if_fail (name != NULL, FALSE);
+  g_return_val_if_fail (password != NULL, FALSE);
+
+  return store_account (db, random, name, password, scopes, STORE_CREATE_OR_UPDATE, error);
+}
+
+gboolean
+morango_account_add (MorangoDb          *db,
+                     MorangoRandom      *random,
+                     const char         *name,
+                     const char         *password,
+                     const char * const *scopes,
+                     GError            **error)
+{
+  static const char * const none[] = { NULL };
+
+  g_return_val_if_fail (MORANGO_IS_DB (db), FALSE);
+  g_return_val_if_fail (random != NULL, FALSE);
+  g_return_val_if_fail (name != NULL, FALSE);
+  g_return_val_if_fail (password != NULL, FALSE);
+
+  return store_account (db, random, name, password, scopes ? scopes : none, STORE_CREATE_ONLY, error);
+}
+
+gboolean
+morango_account_change_password (MorangoDb      *db,
+                                 MorangoRandom  *random,
+                                 const char     *name,
+                                 const char     *password,
+                                 GError        **error)
+{
+  g_return_val_if_fail (MORANGO_IS_DB (db), FALSE);
+  g_return_val_if_fail (random != NULL, FALSE);
+  g_return_val_if_fail (name != NULL, FALSE);
+  g_return_val_if_fail (password != NULL, FALSE);
+
+  return store_account (db, random, name, password, NULL, STORE_UPDATE_ONLY, error);
+}
+
+gboolean
+morango_account_remove (MorangoDb   *db,
+                        const char  *name,
+                        GError     **error)
+{
+  g_autoptr(MorangoTransaction) tx = NULL;
+
+  g_return_val_if_fail (MORANGO_IS_DB (db), FALSE);
+  g_return_val_if_fail (name != NULL, FALSE);
+
+  if ((tx = morango_transaction_begin (db, NULL, error)) == NULL ||
+      !morango_db_execute (db, error, "DELETE FROM morango_account_scope WHERE account = ?", "s", name) ||
+      !morango_db_execute (db, error, "DELETE FROM morango_account WHERE name = ?", "s", name))
+    return FALSE;
+  if (morango_db_changes (db) == 0)
+    {
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND, "No account is named “%s”", name);
+      return FALSE;
     }
   return morango_transaction_commit (tx, error);
 }
@@ -195,6 +308,41 @@ morango_account_check (MorangoDb   *db,
   if (account->scopes == NULL)
     return NULL;
   return g_steal_pointer (&account);
+}
+
+GPtrArray *
+morango_account_list (MorangoDb  *db,
+                      GError    **error)
+{
+  g_autoptr(GPtrArray) accounts = g_ptr_array_new_with_free_func (g_object_unref);
+  sqlite3_stmt *stmt;
+  int rc;
+
+  g_return_val_if_fail (MORANGO_IS_DB (db), NULL);
+
+  stmt = morango_db_prepare (db, "SELECT name, created FROM morango_account ORDER BY name", error);
+  if (stmt == NULL)
+    return NULL;
+  while ((rc = morango_db_step (db, stmt, error)) == SQLITE_ROW)
+    {
+      MorangoAccount *account = g_object_new (MORANGO_TYPE_ACCOUNT, NULL);
+
+      account->name = g_strdup (morango_db_column_text (stmt, 0));
+      account->created = g_strdup (morango_db_column_text (stmt, 1));
+      g_ptr_array_add (accounts, account);
+    }
+  if (rc < 0)
+    return NULL;
+  sqlite3_reset (stmt);
+  /* Scopes after the names: one statement steps at a time. */
+  for (guint i = 0; i < accounts->len; i++)
+    {
+      MorangoAccount *account = g_ptr_array_index (accounts, i);
+
+      if ((account->scopes = load_scopes (db, account->name, error)) == NULL)
+        return NULL;
+    }
+  return g_steal_pointer (&accounts);
 }
 
 gboolean

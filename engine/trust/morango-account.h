@@ -21,6 +21,10 @@ const char         *morango_account_get_name     (MorangoAccount *self);
 /* The scope definition ids the account may request, sorted; "*" stands
  * for all. */
 const char * const *morango_account_get_scopes   (MorangoAccount *self);
+/* When the account was made, as the database keeps times: naive UTC
+ * "YYYY-MM-DD HH:MM:SS.ffffff"; NULL for an account from
+ * morango_account_check(). */
+const char         *morango_account_get_created  (MorangoAccount *self);
 
 /* Creates account @name with @password, or replaces the password of an
  * existing one.  @scopes (NULL-terminated) replaces the scope
@@ -34,6 +38,36 @@ gboolean            morango_account_set_password (MorangoDb          *db,
                                                   const char         *name,
                                                   const char         *password,
                                                   const char * const *scopes,
+                                                  GError            **error);
+/* Whether @name can name an account (the rules of
+ * morango_account_set_password()); MORANGO_ERROR_INVALID saying why if
+ * not.  For asking before a password is typed. */
+gboolean            morango_account_name_is_valid (const char        *name,
+                                                  GError            **error);
+/* Creates account @name, as morango_account_set_password() does, but
+ * refuses a name that exists (MORANGO_ERROR_INVALID): adding never
+ * replaces someone's password.  @scopes NULL: none. */
+gboolean            morango_account_add          (MorangoDb          *db,
+                                                  MorangoRandom      *random,
+                                                  const char         *name,
+                                                  const char         *password,
+                                                  const char * const *scopes,
+                                                  GError            **error);
+/* Replaces the password of account @name, keeping its scopes;
+ * MORANGO_ERROR_NOT_FOUND when there is no such account. */
+gboolean            morango_account_change_password (MorangoDb       *db,
+                                                  MorangoRandom      *random,
+                                                  const char         *name,
+                                                  const char         *password,
+                                                  GError            **error);
+/* Removes account @name and its scopes; MORANGO_ERROR_NOT_FOUND when
+ * there is no such account.  Certificates it obtained stay valid. */
+gboolean            morango_account_remove       (MorangoDb          *db,
+                                                  const char         *name,
+                                                  GError            **error);
+/* Every account (MorangoAccount*, with its scopes and creation time),
+ * sorted by name; NULL on a database error. */
+GPtrArray          *morango_account_list         (MorangoDb          *db,
                                                   GError            **error);
 /* The account @name if @password is its password.  An unknown name and
  * a wrong password are the same MORANGO_ERROR_PERMISSION_DENIED, and

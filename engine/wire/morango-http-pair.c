@@ -156,9 +156,27 @@ morango_http_pair (MorangoHttpPeer  *peer,
   encoded = g_base64_encode ((const guchar *) credentials, strlen (credentials));
   authorization = g_strdup_printf ("Basic %s", encoded);
   post.authorization = authorization;
-  reply = morango_http_peer_call (peer, &post, NULL, cancellable, error);
-  if (reply == NULL)
-    return NULL;
+  /* A server that limits signing requests per address (ours: a few at
+   * a time) answers 429 to a classroom of tablets behind one address
+   * pairing at once: wait a little and ask again, a bounded number of
+   * times.  After wrong passwords the wait it asks for is long, and
+   * the refusal stands. */
+  for (guint delay = 250, tries = 0; ; delay = MIN (delay * 2, 4000), tries++)
+    {
+      g_autoptr(GError) local_error = NULL;
+      guint status = 0;
+
+      reply = morango_http_peer_call (peer, &post, &status, cancellable, &local_error);
+      if (reply != NULL)
+        break;
+      if (status != 429 || tries >= 8)
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return NULL;
+        }
+      if (!morango_http_peer_wait_ms (delay, cancellable, error))
+        return NULL;
+    }
   if (!JSON_NODE_HOLDS_OBJECT (reply) ||
       (issued = morango_certificate_new_from_json (json_node_get_object (reply), error)) == NULL)
     {

@@ -42,4 +42,10 @@ JsonNode *morango_http_peer_call_json (MorangoHttpPeer          *self,
                                        GCancellable             *cancellable,
                                        GError                  **error);
 
+/* Waits @ms milliseconds, or less when @cancellable fires (FALSE with
+ * G_IO_ERROR_CANCELLED then). */
+gboolean  morango_http_peer_wait_ms   (guint                     ms,
+                                       GCancellable             *cancellable,
+                                       GError                  **error);
+
 G_END_DECLS

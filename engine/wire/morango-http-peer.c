@@ -317,8 +317,8 @@ waiter_cancelled (GCancellable *cancellable,
 }
 
 /* Waits @ms milliseconds, or less when @cancellable fires. */
-static gboolean
-wait_ms (guint          ms,
+gboolean
+morango_http_peer_wait_ms (guint          ms,
          GCancellable  *cancellable,
          GError       **error)
 {
@@ -609,7 +609,7 @@ morango_http_peer_call (MorangoHttpPeer           *self,
           return NULL;
         }
       g_debug ("%s %s failed (%s); trying again in %u ms", request->method, url, failure->message, delay);
-      if (!wait_ms (delay, cancellable, error))
+      if (!morango_http_peer_wait_ms (delay, cancellable, error))
         return NULL;
       delay = MIN (MAX (delay * 2, 1), MAX_DELAY_MS);
     }
@@ -1258,7 +1258,7 @@ await_stage (MorangoHttpPeer         *self,
                        "%s is still running its %s stage", self->base_url, morango_stage_to_string (stage));
           return NULL;
         }
-      if (!wait_ms (delay, cancellable, error))
+      if (!morango_http_peer_wait_ms (delay, cancellable, error))
         return NULL;
       delay = MIN (delay * 2, 1000);
       g_clear_pointer (&current, morango_transfer_session_free);

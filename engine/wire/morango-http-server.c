@@ -17,6 +17,7 @@
 #include "morango-http-trust.h"
 #include "morango-ids.h"
 #include "morango-json.h"
+#include "morango-rate-limit.h"
 #include "morango-serve.h"
 #include "morango-shared-key.h"
 #include "morango-store.h"
@@ -39,6 +40,8 @@ struct _MorangoHttpServer
   MorangoHttpServerClock   clock;
   gpointer                 clock_data;
   gboolean                 accept_new_roots;
+  /* Signing requests per client address, against password guessing. */
+  MorangoRateLimit        *csr_attempts;
 
   /* Store connections nobody uses at the moment, each released (owned
    * by no thread); a worker takes one or opens a new one. */
@@ -73,6 +76,7 @@ morango_http_server_finalize (GObject *object)
     morango_db_acquire (morango_store_get_db (self->idle->pdata[i]));
   g_ptr_array_unref (self->idle);
   g_hash_table_unref (self->cursors);
+  morango_rate_limit_free (self->csr_attempts);
   g_mutex_clear (&self->lock);
   g_free (self->data_dir);
   g_free (self->description);
@@ -105,6 +109,9 @@ morango_http_server_init (MorangoHttpServer *self)
   self->cursors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->caps = MORANGO_WIRE_CAPS_DEFAULT;
   self->body_limit = MORANGO_HTTP_SERVER_BODY_LIMIT;
+  self->csr_attempts = morango_rate_limit_new (MORANGO_HTTP_SERVER_CSR_FAILURES,
+                                               MORANGO_HTTP_SERVER_CSR_WINDOW * G_USEC_PER_SEC,
+                                               MORANGO_HTTP_SERVER_CSR_ADDRESSES);
 }
 
 static MorangoStore *
@@ -190,6 +197,14 @@ now_unix (MorangoHttpServer *self)
   return self->clock != NULL ? self->clock (self->clock_data) : 0;
 }
 
+/* The time the attempt limit counts in: the test clock when one is set,
+ * else a clock that never jumps back. */
+static gint64
+attempt_clock (MorangoHttpServer *self)
+{
+  return self->clock != NULL ? self->clock (self->clock_data) * G_USEC_PER_SEC : g_get_monotonic_time ();
+}
+
 const char *
 morango_http_server_get_instance_id (MorangoHttpServer *self)
 {
@@ -260,6 +275,7 @@ typedef struct {
   char                    *base_uri;      /* for pagination links */
   char                    *remote_ip;
   char                    *authorization;
+  char                    *attempt;       /* a signing request counted under this address */
   gboolean                 gzip_reply;
 
   /* What the worker answers. */
@@ -288,6 +304,7 @@ request_free (Request *r)
   if (r->authorization != NULL)
     explicit_bzero (r->authorization, strlen (r->authorization));
   g_free (r->authorization);
+  g_free (r->attempt);
   g_free (r->www_authenticate);
   g_free (r->reply);
   g_free (r->closed_client);
@@ -1223,6 +1240,11 @@ handled (GObject      *source,
 {
   Request *r = g_task_get_task_data (G_TASK (result));
 
+  /* A 401 to someone who gave credentials is a guess that failed; one
+   * without credentials guessed nothing. */
+  if (r->attempt != NULL)
+    morango_rate_limit_end (r->server->csr_attempts, r->attempt, attempt_clock (r->server),
+                            r->status == SOUP_STATUS_UNAUTHORIZED && r->authorization != NULL);
   if (!r->gone)
     {
       if (r->www_authenticate != NULL)
@@ -1344,6 +1366,7 @@ handler (SoupServer        *soup,
   g_auto(GStrv) parts = NULL;
   g_autoptr(GTask) task = NULL;
   g_autofree char *content_type = NULL;
+  g_autofree char *attempt = NULL;
   const char *name, *id = NULL, *allow;
   gboolean item, gzip = accepts_gzip (msg);
   guint n;
@@ -1496,8 +1519,32 @@ handler (SoupServer        *soup,
       content_type = g_strdup (type);
     }
 
+  /* Before any password is checked, so that a blocked address costs no
+   * derivation either. */
+  if (route == ROUTE_CERTIFICATES && g_str_equal (method, "POST"))
+    {
+      g_autofree char *address = morango_rate_limit_address_key (soup_server_message_get_remote_host (msg));
+      gint64 wait = 0;
+
+      if (!morango_rate_limit_begin (self->csr_attempts, address, attempt_clock (self), &wait))
+        {
+          gint64 seconds = (wait + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC;
+          g_autofree char *retry_after = g_strdup_printf ("%" G_GINT64_FORMAT, seconds);
+          /* DRF's words for a throttled request. */
+          g_autofree char *text = g_strdup_printf ("Request was throttled. Expected available in %" G_GINT64_FORMAT
+                                                   " second%s.", seconds, seconds == 1 ? "" : "s");
+
+          g_debug ("Refusing a signing request from %s: too many failed attempts", address);
+          soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Retry-After", retry_after);
+          reply_now (msg, 429, "detail", text);   /* libsoup 3.2 names no 429 */
+          return;
+        }
+      attempt = g_steal_pointer (&address);
+    }
+
   r = g_new0 (Request, 1);
   r->server = g_object_ref (self);
+  r->attempt = g_steal_pointer (&attempt);
   r->msg = g_object_ref (msg);
   r->route = route;
   r->method = g_strdup (method);

@@ -17,6 +17,19 @@ G_DECLARE_FINAL_TYPE (MorangoHttpServer, morango_http_server, MORANGO, HTTP_SERV
 /* The default limit of a request body, compressed or not. */
 #define MORANGO_HTTP_SERVER_BODY_LIMIT (32 * 1024 * 1024)
 
+/* Failed signing requests (POST certificates/ answered 401 although
+ * credentials were given) taken from one client address within any
+ * MORANGO_HTTP_SERVER_CSR_WINDOW seconds; past that, every signing
+ * request from there, right password or not, gets 429 with Retry-After
+ * (seconds) and {"detail": …} until enough failures are older than the
+ * window.  Requests under way count until answered.  IPv6 clients are
+ * counted by /64 network.  At most MORANGO_HTTP_SERVER_CSR_ADDRESSES
+ * addresses are remembered at once.  The window follows the clock of
+ * morango_http_server_set_clock() when one is set. */
+#define MORANGO_HTTP_SERVER_CSR_FAILURES  5
+#define MORANGO_HTTP_SERVER_CSR_WINDOW    60
+#define MORANGO_HTTP_SERVER_CSR_ADDRESSES 4096
+
 /* A server of the data folder @data_dir (opened as
  * morango_store_open_folder() does with @description and @host, which
  * may be NULL there too).  The folder is opened once here, to fail
@@ -63,10 +76,11 @@ void                     morango_http_server_set_accept_new_roots (MorangoHttpSe
  * (default MORANGO_HTTP_SERVER_BODY_LIMIT); larger ones get 413. */
 void                     morango_http_server_set_body_limit   (MorangoHttpServer       *self,
                                                                gsize                    limit);
-/* The time the server gives nonces and checks them against, in seconds
- * since the epoch; called on worker threads, so it must be safe there.
- * For tests only (a nonce's expiry without waiting); NULL restores the
- * real clock. */
+/* The time the server gives nonces and checks them against, and counts
+ * failed signing requests in, in seconds since the epoch; called on
+ * worker threads and on the listening context, so it must be safe
+ * there.  For tests only (a nonce's expiry, the end of a rate limit's
+ * window, without waiting); NULL restores the real clock. */
 typedef gint64 (*MorangoHttpServerClock) (gpointer data);
 void                     morango_http_server_set_clock        (MorangoHttpServer       *self,
                                                                MorangoHttpServerClock   clock,
