@@ -280,9 +280,9 @@ on_accept_certificate (SoupMessage          *msg,
       accepted = g_str_equal (pin, fingerprint);
       if (!accepted)
         refusal = g_error_new (MORANGO_ERROR, MORANGO_ERROR_PIN_MISMATCH,
-                               "%s presented a TLS certificate other than the one expected: "
-                               "expected %s, presented %s.  Nothing was sent to it.  Either "
-                               "its key was replaced, or another machine stands in its place; "
+                               "%s presented a TLS certificate other than the one expected "
+                               "(expected %s, presented %s), so nothing was sent to it. Either "
+                               "its key was replaced, or another machine stands in its place: "
                                "ask whoever runs it which fingerprint it shows now",
                                self->base_url, pin, fingerprint);
     }
