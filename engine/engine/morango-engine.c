@@ -850,6 +850,19 @@ keep_pin (MorangoStore      *store,
   return morango_known_peer_set_tls_fingerprint (store, known->id, fingerprint, error);
 }
 
+/* A question the cancel ended is reported as the cancel. */
+static void
+cancel_wins (GError       **error,
+             GCancellable  *cancellable)
+{
+  if (*error != NULL && g_cancellable_is_cancelled (cancellable) &&
+      g_error_matches (*error, MORANGO_ERROR, MORANGO_ERROR_NOT_CONFIRMED))
+    {
+      g_clear_error (error);
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "Cancelled while asking the user");
+    }
+}
+
 /* ---- pairing ---- */
 
 typedef struct {
@@ -1089,6 +1102,7 @@ pair_thread (GTask        *task,
   return;
 
 failed:
+  cancel_wins (&error, cancellable);
   g_task_return_error (task, g_steal_pointer (&error));
 }
 
@@ -1390,6 +1404,7 @@ sync_thread (GTask        *task,
   ok = TRUE;
 
 out:
+  cancel_wins (&error, cancellable);
   if (call->peer != NULL)
     morango_http_peer_get_bytes (call->peer, &call->result.bytes_sent, &call->result.bytes_received);
   call->result.seconds = (g_get_monotonic_time () - t0) / 1e6;
