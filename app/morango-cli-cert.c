@@ -43,32 +43,7 @@ fail (GError *error)
                        "“morango cert trust FILE” (FILE holding that chain), then try again\n"), safe);
   else
     fprintf (stderr, "morango cert: %s\n", safe);
-  if (error->domain == G_FILE_ERROR && error->code == G_FILE_ERROR_NOENT)
-    code = MORANGO_EXIT_NOTFOUND;
-  else if (error->domain == MORANGO_ERROR)
-    switch (error->code)
-      {
-      case MORANGO_ERROR_NOT_FOUND:
-        code = MORANGO_EXIT_NOTFOUND;
-        break;
-      case MORANGO_ERROR_INVALID:
-      case MORANGO_ERROR_UNKNOWN_SCOPE_DEFINITION:
-      case MORANGO_ERROR_CERT_ID_INVALID:
-      case MORANGO_ERROR_CERT_SIGNATURE_INVALID:
-      case MORANGO_ERROR_CERT_ROOT_SCOPE_INVALID:
-      case MORANGO_ERROR_CERT_SCOPE_NOT_SUBSET:
-      case MORANGO_ERROR_CERT_PROFILE_INVALID:
-      case MORANGO_ERROR_CERT_PARENT_MISSING:
-      case MORANGO_ERROR_CERT_CHAIN_INVALID:
-      case MORANGO_ERROR_CERT_CONFLICT:
-      case MORANGO_ERROR_CERT_UNTRUSTED:
-      case MORANGO_ERROR_KEY_INVALID:
-      case MORANGO_ERROR_PERMISSION_DENIED:
-        code = MORANGO_EXIT_REFUSED;
-        break;
-      default:
-        break;
-      }
+  code = morango_cli_exit_code (error);
   return code;
 }
 
@@ -195,28 +170,7 @@ take_param (const char  *option_name,
             gpointer     data,
             GError     **error)
 {
-  CertArgs *a = data;
-  const char *eq = strchr (value, '=');
-  g_autofree char *key = NULL;
-
-  if (eq == NULL || eq == value)
-    {
-      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                   _("%s needs KEY=VALUE, not “%s”"), option_name, value);
-      return FALSE;
-    }
-  key = g_strndup (value, eq - value);
-  if (a->params == NULL)
-    a->params = json_object_new ();
-  /* The last one would win without a word. */
-  if (json_object_has_member (a->params, key))
-    {
-      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                   _("%s %s is given twice"), option_name, key);
-      return FALSE;
-    }
-  json_object_set_string_member (a->params, key, eq + 1);
-  return TRUE;
+  return morango_cli_take_param (option_name, value, &((CertArgs *) data)->params, error);
 }
 
 static int

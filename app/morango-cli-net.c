@@ -15,46 +15,15 @@
 #include "morango-store.h"
 #include "morango-tls.h"
 
-/* One exit code per kind of failure (the README lists them). */
+/* Network failures are 5; the rest as every command has them. */
 static int
 exit_code_for (const GError *error)
 {
-  if (error->domain == G_RESOLVER_ERROR || error->domain == G_TLS_ERROR)
+  if (error->domain == G_RESOLVER_ERROR || error->domain == G_TLS_ERROR ||
+      (error->domain == G_IO_ERROR && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND) &&
+       !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)))
     return MORANGO_EXIT_UNREACHABLE;
-  if (error->domain == G_IO_ERROR)
-    return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND) ? MORANGO_EXIT_NOTFOUND
-         : g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ? MORANGO_EXIT_FAILURE
-         : MORANGO_EXIT_UNREACHABLE;
-  if (error->domain == G_FILE_ERROR && error->code == G_FILE_ERROR_NOENT)
-    return MORANGO_EXIT_NOTFOUND;
-  if (error->domain == MORANGO_ERROR)
-    switch (error->code)
-      {
-      case MORANGO_ERROR_NOT_FOUND:
-      case MORANGO_ERROR_UNKNOWN_SCOPE_DEFINITION:
-        return MORANGO_EXIT_NOTFOUND;
-      case MORANGO_ERROR_AMBIGUOUS:
-        return MORANGO_EXIT_USAGE;
-      case MORANGO_ERROR_PERMISSION_DENIED:
-      case MORANGO_ERROR_CERT_ID_INVALID:
-      case MORANGO_ERROR_CERT_SIGNATURE_INVALID:
-      case MORANGO_ERROR_CERT_ROOT_SCOPE_INVALID:
-      case MORANGO_ERROR_CERT_SCOPE_NOT_SUBSET:
-      case MORANGO_ERROR_CERT_PROFILE_INVALID:
-      case MORANGO_ERROR_CERT_PARENT_MISSING:
-      case MORANGO_ERROR_CERT_CHAIN_INVALID:
-      case MORANGO_ERROR_CERT_CONFLICT:
-      case MORANGO_ERROR_CERT_UNTRUSTED:
-      case MORANGO_ERROR_KEY_INVALID:
-      case MORANGO_ERROR_NONCE_INVALID:
-      case MORANGO_ERROR_RECORD_REJECTED:
-      case MORANGO_ERROR_PIN_MISMATCH:
-      case MORANGO_ERROR_NOT_CONFIRMED:
-        return MORANGO_EXIT_REFUSED;
-      default:
-        break;
-      }
-  return MORANGO_EXIT_FAILURE;
+  return morango_cli_exit_code (error);
 }
 
 static int
@@ -363,27 +332,7 @@ take_param (const char  *option_name,
             gpointer     data,
             GError     **error)
 {
-  PairArgs *a = data;
-  const char *eq = strchr (value, '=');
-  g_autofree char *key = NULL;
-
-  if (eq == NULL || eq == value)
-    {
-      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                   _("%s needs KEY=VALUE, not “%s”"), option_name, value);
-      return FALSE;
-    }
-  key = g_strndup (value, eq - value);
-  if (a->params == NULL)
-    a->params = json_object_new ();
-  if (json_object_has_member (a->params, key))
-    {
-      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                   _("%s %s is given twice"), option_name, key);
-      return FALSE;
-    }
-  json_object_set_string_member (a->params, key, eq + 1);
-  return TRUE;
+  return morango_cli_take_param (option_name, value, &((PairArgs *) data)->params, error);
 }
 
 int

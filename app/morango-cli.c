@@ -142,6 +142,72 @@ morango_cli_read_quietly (const char *prompt,
   return got != NULL;
 }
 
+gboolean
+morango_cli_take_param (const char  *option_name,
+                        const char  *value,
+                        JsonObject **params,
+                        GError     **error)
+{
+  const char *eq = strchr (value, '=');
+  g_autofree char *key = NULL;
+
+  if (eq == NULL || eq == value)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("%s needs KEY=VALUE, not “%s”"), option_name, value);
+      return FALSE;
+    }
+  key = g_strndup (value, eq - value);
+  if (*params == NULL)
+    *params = json_object_new ();
+  /* The last one would win without a word. */
+  if (json_object_has_member (*params, key))
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("%s %s is given twice"), option_name, key);
+      return FALSE;
+    }
+  json_object_set_string_member (*params, key, eq + 1);
+  return TRUE;
+}
+
+int
+morango_cli_exit_code (const GError *error)
+{
+  if ((error->domain == G_FILE_ERROR && error->code == G_FILE_ERROR_NOENT) ||
+      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+    return MORANGO_EXIT_NOTFOUND;
+  if (error->domain != MORANGO_ERROR)
+    return MORANGO_EXIT_FAILURE;
+  switch (error->code)
+    {
+    case MORANGO_ERROR_NOT_FOUND:
+      return MORANGO_EXIT_NOTFOUND;
+    case MORANGO_ERROR_AMBIGUOUS:
+      return MORANGO_EXIT_USAGE;
+    case MORANGO_ERROR_INVALID:
+    case MORANGO_ERROR_UNKNOWN_SCOPE_DEFINITION:
+    case MORANGO_ERROR_CERT_ID_INVALID:
+    case MORANGO_ERROR_CERT_SIGNATURE_INVALID:
+    case MORANGO_ERROR_CERT_ROOT_SCOPE_INVALID:
+    case MORANGO_ERROR_CERT_SCOPE_NOT_SUBSET:
+    case MORANGO_ERROR_CERT_PROFILE_INVALID:
+    case MORANGO_ERROR_CERT_PARENT_MISSING:
+    case MORANGO_ERROR_CERT_CHAIN_INVALID:
+    case MORANGO_ERROR_CERT_CONFLICT:
+    case MORANGO_ERROR_CERT_UNTRUSTED:
+    case MORANGO_ERROR_KEY_INVALID:
+    case MORANGO_ERROR_NONCE_INVALID:
+    case MORANGO_ERROR_RECORD_REJECTED:
+    case MORANGO_ERROR_PERMISSION_DENIED:
+    case MORANGO_ERROR_PIN_MISMATCH:
+    case MORANGO_ERROR_NOT_CONFIRMED:
+      return MORANGO_EXIT_REFUSED;
+    default:
+      return MORANGO_EXIT_FAILURE;
+    }
+}
+
 char *
 morango_cli_default_data_dir (void)
 {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <glib.h>
+#include <json-glib/json-glib.h>
 
 G_BEGIN_DECLS
 
@@ -68,6 +69,18 @@ int   morango_cli_cleanup          (const char *data_dir,
 gboolean morango_cli_read_quietly   (const char *prompt,
                                      char       *line,
                                      size_t      size);
+
+/* A --param KEY=VALUE option's value added to *@params (made when
+ * NULL); a malformed one, or a key given twice, is a G_OPTION_ERROR. */
+gboolean morango_cli_take_param     (const char  *option_name,
+                                     const char  *value,
+                                     JsonObject **params,
+                                     GError     **error);
+
+/* The exit code of a failure (see the README): not found 4, refused 3,
+ * a choice left to the user 2, anything else 1.  Network failures are
+ * the network commands' to tell (5). */
+int   morango_cli_exit_code         (const GError *error);
 
 /* $XDG_DATA_HOME/morango-sync. */
 char *morango_cli_default_data_dir (void);

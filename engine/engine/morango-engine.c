@@ -1272,34 +1272,34 @@ run_transfer (SyncCall        *call,
   options.writable = writable;
   options.resume_transfer_session_id = resume;
   call->pushing = push;
-  if (morango_transfer (store, MORANGO_PEER (call->peer), filter, push, &options, monitor, &stats, &local_error))
-    {
-      *records = stats.records_total > 0 ? stats.records_total : stats.records_transferred;
-      call->result.resumed |= resume != NULL;
-      return TRUE;
-    }
-  /* The server no longer holds what this side would continue (it was
-   * cleaned up there, or it errored): start afresh, once.  The old
-   * session is closed here, so it is not tried again. */
-  if (resume != NULL && !g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED) &&
-      (g_error_matches (local_error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND) ||
-       g_error_matches (local_error, MORANGO_ERROR, MORANGO_ERROR_INVALID)))
-    {
-      g_autoptr(MorangoTransferSession) ts = morango_transfer_session_load (db, resume, NULL);
 
+  for (;;)
+    {
+      g_autoptr(MorangoTransferSession) ts = NULL;
+
+      memset (&stats, 0, sizeof stats);
+      if (morango_transfer (store, MORANGO_PEER (call->peer), filter, push, &options, monitor, &stats,
+                            &local_error))
+        {
+          *records = stats.records_total > 0 ? stats.records_total : stats.records_transferred;
+          call->result.resumed |= options.resume_transfer_session_id != NULL;
+          return TRUE;
+        }
+      /* The server no longer holds what this side would continue (it
+       * was cleaned up there, or it errored): start afresh, once.  The
+       * old session is closed here, so it is not tried again. */
+      if (options.resume_transfer_session_id == NULL ||
+          g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+          !(g_error_matches (local_error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND) ||
+            g_error_matches (local_error, MORANGO_ERROR, MORANGO_ERROR_INVALID)))
+        break;
       g_debug ("Transfer session %s cannot go on (%s); starting a new one", resume, local_error->message);
       g_clear_error (&local_error);
+      ts = morango_transfer_session_load (db, resume, NULL);
       if (!morango_transfer_session_close (db, resume, NULL, error) ||
           (ts != NULL && !morango_sync_session_close (db, ts->sync_session_id, error)))
         return FALSE;
       options.resume_transfer_session_id = NULL;
-      memset (&stats, 0, sizeof stats);
-      if (morango_transfer (store, MORANGO_PEER (call->peer), filter, push, &options, monitor, &stats, error))
-        {
-          *records = stats.records_total > 0 ? stats.records_total : stats.records_transferred;
-          return TRUE;
-        }
-      return FALSE;
     }
   g_propagate_error (error, g_steal_pointer (&local_error));
   return FALSE;

@@ -1424,7 +1424,8 @@ gzip_chunks (MorangoHttpPeer *self)
 }
 
 /* The body of POST buffers/ for @chunk: the records as a Python client
- * writes them, gzipped at level 9 when both sides take it (§8.7.1). */
+ * writes them, gzipped when both sides take it (§8.7.1; Python's level
+ * is 9, ours MORANGO_WIRE_GZIP_LEVEL). */
 static GBytes *
 encode_chunk (MorangoHttpPeer    *self,
               const char         *id,
@@ -1434,7 +1435,7 @@ encode_chunk (MorangoHttpPeer    *self,
   gsize size = strlen (text);
 
   if (gzip_chunks (self))
-    return morango_wire_gzip (text, size, 9);
+    return morango_wire_gzip (text, size, MORANGO_WIRE_GZIP_LEVEL);
   return g_bytes_new_take (g_steal_pointer (&text), size);
 }
 

@@ -1146,7 +1146,7 @@ set_reply (SoupServerMessage *msg,
     return;
   if (gzip)
     {
-      GBytes *packed = morango_wire_gzip (reply, strlen (reply), 6);
+      GBytes *packed = morango_wire_gzip (reply, strlen (reply), MORANGO_WIRE_GZIP_LEVEL);
 
       soup_message_headers_replace (headers, "Content-Encoding", "gzip");
       soup_message_headers_append (headers, "Vary", "Accept-Encoding");
