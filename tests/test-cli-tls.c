@@ -10,8 +10,10 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <glib/gstdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "morango-app.h"
@@ -203,6 +205,14 @@ assert_nothing_stored (const char *dev,
   g_assert_cmpint (count (dev, "SELECT count(*) FROM morango_peer", NULL), ==, 0);
 }
 
+/* A server left behind by a failed assertion would hold the test's
+ * output open: it goes with the test. */
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
 /* `morango serve --tls` in the background. */
 typedef struct {
   GSubprocess *process;
@@ -225,6 +235,7 @@ server_start (Server *server,
                          "--address", "127.0.0.1", "--port", port_text,
                          "--admin-password-file", password_file, NULL };
 
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
   server->process = g_subprocess_launcher_spawnv (launcher, argv, &error);
   g_assert_no_error (error);
   out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (server->process));

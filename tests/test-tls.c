@@ -433,7 +433,7 @@ sync_with (Fixture                 *f,
   };
   gboolean ok;
 
-  morango_engine_sync_async (f->c, f->url, &options, NULL, got, &result);
+  morango_engine_sync_async (f->c, f->url, &options, f->cancel_on_ask, got, &result);
   ok = morango_engine_sync_finish (f->c, await (&result), out, error);
   g_object_unref (result);
   return ok;
@@ -668,24 +668,54 @@ test_pair_root_refused (Fixture       *f,
   g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID);
 }
 
-/* A cancel while the question is open ends the wait. */
+/* A cancel while the question is open ends the wait: nothing is
+ * stored, and a sync is recorded as cancelled. */
 static void
-test_pair_cancelled_while_asking (Fixture       *f,
-                                  gconstpointer  data)
+test_cancelled_while_asking (Fixture       *f,
+                             gconstpointer  data)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GCancellable) sync_cancellable = g_cancellable_new ();
   g_autofree char *id = NULL;
+  g_autofree char *last = NULL;
 
   f->cancel_on_ask = cancellable;
   id = pair (f, NULL, NULL, NULL, TRUE, cancellable, &error);
   g_assert_null (id);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
   g_assert_cmpuint (f->seen->len, ==, 1);
   assert_nothing_stored (f);
   /* An answer after the fact changes nothing. */
   morango_engine_confirmation_reply (f->pending, TRUE);
   assert_nothing_stored (f);
+  g_clear_object (&f->pending);
+
+  /* Paired, but its pin dropped: the next sync asks again. */
+  f->cancel_on_ask = NULL;
+  id = pair (f, NULL, NULL, f->fingerprint, TRUE, NULL, &error);
+  g_assert_no_error (error);
+  {
+    g_autoptr(MorangoStore) c = open_folder (f->dir_c);
+    g_autoptr(MorangoKnownPeer) known = morango_known_peer_lookup_address (c, f->url, &error);
+
+    g_assert_no_error (error);
+    g_assert_true (morango_known_peer_set_tls_fingerprint (c, known->id, NULL, &error));
+    g_assert_no_error (error);
+  }
+  f->cancel_on_ask = sync_cancellable;
+  g_assert_false (sync_with (f, NULL, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpuint (f->seen->len, ==, 3);
+  {
+    g_autoptr(MorangoStore) c = open_folder (f->dir_c);
+
+    g_assert_true (morango_db_query_text (morango_store_get_db (c), &last, NULL,
+                                          "SELECT result FROM morango_sync_history ORDER BY id DESC LIMIT 1", ""));
+  }
+  g_assert_cmpstr (last, ==, "cancelled");
+  g_assert_cmpint (records_in_c (f), ==, 0);
 }
 
 int
@@ -704,6 +734,6 @@ main (int    argc,
   g_test_add ("/tls/engine/root-refused", Fixture, GINT_TO_POINTER (FALSE),
               fixture_set_up, test_pair_root_refused, fixture_tear_down);
   g_test_add ("/tls/engine/cancelled-while-asking", Fixture, GINT_TO_POINTER (TRUE),
-              fixture_set_up, test_pair_cancelled_while_asking, fixture_tear_down);
+              fixture_set_up, test_cancelled_while_asking, fixture_tear_down);
   return g_test_run ();
 }

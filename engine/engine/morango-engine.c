@@ -850,7 +850,8 @@ keep_pin (MorangoStore      *store,
   return morango_known_peer_set_tls_fingerprint (store, known->id, fingerprint, error);
 }
 
-/* A question the cancel ended is reported as the cancel. */
+/* A question the cancel ended is recorded as the cancel (the history
+ * tells a cancelled sync from a failed one). */
 static void
 cancel_wins (GError       **error,
              GCancellable  *cancellable)
@@ -1102,7 +1103,6 @@ pair_thread (GTask        *task,
   return;
 
 failed:
-  cancel_wins (&error, cancellable);
   g_task_return_error (task, g_steal_pointer (&error));
 }
 
