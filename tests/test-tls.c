@@ -668,6 +668,43 @@ test_pair_root_refused (Fixture       *f,
   g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID);
 }
 
+/* A root whose signature does not hold is refused before the user is
+ * asked about it: what is shown must be what it claims to be. */
+static void
+test_pair_forged_root (Fixture       *f,
+                       gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoKey) key = morango_key_generate (NULL);
+  g_autoptr(MorangoKey) other = morango_key_generate (NULL);
+  g_autofree char *forged_id = morango_certificate_compute_id (morango_key_get_public_string (key),
+                                                               "facilitydata", "forged");
+  g_autofree char *params = g_strdup_printf ("{\"dataset_id\": \"%s\"}", forged_id);
+  g_autoptr(MorangoCertificate) forged = morango_test_forge (NULL, NULL, "facilitydata", "forged",
+                                                             "full-facility", params, key, other);
+  g_autofree char *id = NULL;
+  GAsyncResult *result = NULL;
+  MorangoEnginePairOptions options = {
+    .scope_definition = "full-facility", .parent_id = forged_id, .password = PASSWORD,
+    .confirm = confirm, .confirm_data = f,
+  };
+
+  {
+    g_autoptr(MorangoStore) s = open_folder (f->dir_s);
+
+    g_assert_true (morango_certificate_set_private_key (forged, key, &error));
+    g_assert_true (morango_certificate_save (forged, morango_store_get_db (s), &error));
+    g_assert_no_error (error);
+  }
+  morango_engine_pair_async (f->c, f->url, &options, NULL, got, &result);
+  id = morango_engine_pair_finish (f->c, await (&result), &error);
+  g_object_unref (result);
+  g_assert_null (id);
+  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_SIGNATURE_INVALID);
+  g_assert_cmpuint (f->root_asked, ==, 0);
+  assert_nothing_stored (f);
+}
+
 /* A cancel while the question is open ends the wait: nothing is
  * stored, and a sync is recorded as cancelled. */
 static void
@@ -733,6 +770,8 @@ main (int    argc,
               fixture_set_up, test_https_first_contact, fixture_tear_down);
   g_test_add ("/tls/engine/root-refused", Fixture, GINT_TO_POINTER (FALSE),
               fixture_set_up, test_pair_root_refused, fixture_tear_down);
+  g_test_add ("/tls/engine/forged-root", Fixture, GINT_TO_POINTER (FALSE),
+              fixture_set_up, test_pair_forged_root, fixture_tear_down);
   g_test_add ("/tls/engine/cancelled-while-asking", Fixture, GINT_TO_POINTER (TRUE),
               fixture_set_up, test_cancelled_while_asking, fixture_tear_down);
   return g_test_run ();
