@@ -13,6 +13,7 @@
 #include "morango-engine.h"
 #include "morango-json.h"
 #include "morango-store.h"
+#include "morango-tls.h"
 
 /* Network failures are 5; the rest as every command has them. */
 static int
@@ -44,6 +45,10 @@ fail (const char   *command,
       fprintf (stderr, "%s%s", i > 0 ? "\n" : "", safe);
     }
   fputc ('\n', stderr);
+  if (g_error_matches (error, MORANGO_ERROR, MORANGO_ERROR_PIN_MISMATCH))
+    fprintf (stderr, _("morango %s: if the peer's new certificate is expected, give "
+                       "--expect-fingerprint with the fingerprint it shows now, to pin that one\n"),
+             command);
   return exit_code_for (error);
 }
 
@@ -84,6 +89,96 @@ read_secret (const char  *file,
   return g_strdup (line);
 }
 
+/* ---- confirmations ---- */
+
+typedef struct {
+  const char *command;
+  gboolean    yes;        /* --yes: trust the peer's root without asking */
+} Confirming;
+
+/* A y/n question on the terminal; anything but yes is no. */
+static gboolean
+ask_yes_no (const char *question)
+{
+  char line[64];
+
+  fprintf (stderr, "%s [y/N] ", question);
+  fflush (stderr);
+  if (fgets (line, sizeof line, stdin) == NULL)
+    return FALSE;
+  return line[0] == 'y' || line[0] == 'Y';
+}
+
+/* The engine's questions, on the terminal (standard error, so that
+ * standard output stays what scripts read). */
+static void
+confirm_on_terminal (MorangoEngineConfirmation *confirmation,
+                     gpointer                   user_data)
+{
+  Confirming *c = user_data;
+  g_autofree char *url = morango_cli_safe (morango_engine_confirmation_get_url (confirmation));
+  const char *fingerprint = morango_engine_confirmation_get_fingerprint (confirmation);
+  gboolean terminal = isatty (STDIN_FILENO);
+
+  if (morango_engine_confirmation_get_kind (confirmation) == MORANGO_ENGINE_CONFIRM_TLS_CERTIFICATE)
+    {
+      if (!terminal)
+        {
+          fprintf (stderr, _("morango %s: %s is new to this device; its TLS certificate is\n"
+                             "  %s\ncheck it with whoever runs that peer (`morango serve --tls` "
+                             "prints it) and give --expect-fingerprint\n"), c->command, url, fingerprint);
+          morango_engine_confirmation_reply (confirmation, FALSE);
+          return;
+        }
+      fprintf (stderr, _("%s is new to this device. Its TLS certificate has the fingerprint\n"
+                         "  %s\nCompare it with the one `morango serve --tls` printed on that peer: "
+                         "if they differ, someone may stand in between.\n"), url, fingerprint);
+      morango_engine_confirmation_reply (confirmation, ask_yes_no (_("Is it the same?")));
+      return;
+    }
+
+  if (c->yes)
+    {
+      morango_engine_confirmation_reply (confirmation, TRUE);
+      return;
+    }
+  {
+    g_autofree char *root = morango_cli_safe (morango_engine_confirmation_get_root_id (confirmation));
+    g_autofree char *profile = morango_cli_safe (morango_engine_confirmation_get_profile (confirmation));
+    g_autofree char *scope = morango_cli_safe (morango_engine_confirmation_get_scope_definition (confirmation));
+    g_autofree char *params = morango_cli_safe (morango_engine_confirmation_get_scope_params (confirmation));
+
+    fprintf (stderr, _("Pairing with %s makes its root certificate a trust anchor of this device:\n"
+                       "  id           %s\n  fingerprint  %s\n  profile      %s\n  scope        %s %s\n"
+                       "Every certificate issued under it will be believed here.\n"),
+             url, root, fingerprint, profile, scope, params);
+    morango_engine_confirmation_reply (confirmation, terminal && ask_yes_no (_("Trust this root?")));
+  }
+}
+
+/* --expect-fingerprint: a fingerprint, for an https:// URL. */
+static int
+check_expected (const char  *command,
+                const char  *url,
+                const char  *expected)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *canonical = NULL;
+
+  if (expected == NULL)
+    return -1;
+  if (g_ascii_strncasecmp (url, "https://", 8) != 0)
+    return morango_cli_usage_error (command, _("--expect-fingerprint is for https:// URLs"));
+  canonical = morango_tls_fingerprint_normalize (expected, &error);
+  if (canonical == NULL)
+    {
+      g_autofree char *safe = morango_cli_safe (error->message);
+
+      return morango_cli_usage_error (command, "%s", safe);
+    }
+  return -1;
+}
+
 /* Waits on the default main context for an async call. */
 typedef struct {
   GMainLoop    *loop;
@@ -120,6 +215,7 @@ morango_cli_serve (const char *data_dir,
   gint port = 8080;
   gint64 max_body = 32 * 1024 * 1024;
   gboolean allow_push = FALSE, accept_new_roots = FALSE;
+  gboolean tls = FALSE;
   const GOptionEntry entries[] = {
     { "address", 0, 0, G_OPTION_ARG_STRING, &address, N_("Listen on this IP address only (default: all)"), N_("A") },
     { "port", 0, 0, G_OPTION_ARG_INT, &port, N_("TCP port (default 8080; 0: any free one)"), N_("P") },
@@ -131,6 +227,9 @@ morango_cli_serve (const char *data_dir,
       N_("Let peers push this device certificates for their datasets (a server that holds no root)"), NULL },
     { "accept-new-roots", 0, 0, G_OPTION_ARG_NONE, &accept_new_roots,
       N_("With --allow-certificate-push: trust the root of a pushed chain on first use (a cloud)"), NULL },
+    { "tls", 0, 0, G_OPTION_ARG_NONE, &tls,
+      N_("Serve HTTPS with this folder's own certificate (made the first time); "
+         "prints its fingerprint for clients to check"), NULL },
     { NULL }
   };
   g_autoptr(GOptionContext) context = morango_cli_context_new (NULL, _("Serve this data folder to "
@@ -208,6 +307,7 @@ morango_cli_serve (const char *data_dir,
   options.body_limit = max_body;
   options.allow_certificate_push = allow_push;
   options.accept_new_roots = accept_new_roots;
+  options.tls = tls;
   morango_engine_serve_async (engine, &options, NULL, got_result, &wait);
   g_main_loop_run (loop);
   if (!morango_engine_serve_finish (engine, wait.result, &error))
@@ -218,7 +318,14 @@ morango_cli_serve (const char *data_dir,
   g_object_unref (wait.result);
 
   /* For scripts: one plain line, at once. */
-  printf ("listening on http://%s:%u/\n", address ? address : "0.0.0.0", morango_engine_get_port (engine));
+  printf ("listening on %s://%s:%u/\n", tls ? "https" : "http", address ? address : "0.0.0.0",
+          morango_engine_get_port (engine));
+  if (tls)
+    {
+      g_autofree char *fingerprint = morango_engine_dup_tls_fingerprint (engine);
+
+      printf ("fingerprint %s\n", fingerprint);
+    }
   urls = morango_engine_get_urls (engine);
   if (address == NULL)
     for (guint i = 0; urls != NULL && urls[i] != NULL; i++)
@@ -259,6 +366,8 @@ morango_cli_pair (const char *data_dir,
   g_autofree char *username = NULL;
   g_autofree char *password_file = NULL;
   gboolean push = FALSE;
+  g_autofree char *expected = NULL;
+  Confirming confirming = { "pair", FALSE };
   const GOptionEntry entries[] = {
     { "scope", 0, 0, G_OPTION_ARG_STRING, &scope, N_("Scope definition of the certificate to ask for"), N_("S") },
     { "push", 0, 0, G_OPTION_ARG_NONE, &push,
@@ -273,6 +382,11 @@ morango_cli_pair (const char *data_dir,
       N_("Account on the peer (default admin; Kolibri: username=U&facility=F)"), N_("U") },
     { "password-file", 0, 0, G_OPTION_ARG_FILENAME, &password_file,
       N_("Read the account's password from the first line of F (default: ask)"), N_("F") },
+    { "expect-fingerprint", 0, 0, G_OPTION_ARG_STRING, &expected,
+      N_("https: the peer's TLS certificate fingerprint, as its `serve --tls` printed it "
+         "(default: the one pinned, or ask)"), N_("FP") },
+    { "yes", 0, 0, G_OPTION_ARG_NONE, &confirming.yes,
+      N_("Trust the peer's root certificate without asking (needed without a terminal)"), NULL },
     { NULL }
   };
   g_autoptr(GOptionContext) context = morango_cli_context_new (_("URL"),
@@ -308,6 +422,17 @@ morango_cli_pair (const char *data_dir,
       rc = morango_cli_usage_error ("pair", _("--push takes no account on the peer (--username, --password-file)"));
       goto out;
     }
+  if ((rc = check_expected ("pair", argv[1], expected)) >= 0)
+    goto out;
+  /* Trusting a root is the user's choice: a script says so.  A push
+   * trusts nothing here. */
+  if (!push && !confirming.yes && !isatty (STDIN_FILENO))
+    {
+      rc = morango_cli_usage_error ("pair", _("pairing trusts the peer's root certificate, which is "
+                                              "confirmed on a terminal; give --yes to trust it "
+                                              "without asking"));
+      goto out;
+    }
   if (!push)
     password = read_secret (password_file, _("Password on the peer: "), FALSE, &error);
   if (!push && password == NULL)
@@ -332,6 +457,9 @@ morango_cli_pair (const char *data_dir,
   options.username = username;
   options.password = password;
   options.push = push;
+  options.expect_fingerprint = expected;
+  options.confirm = confirm_on_terminal;
+  options.confirm_data = &confirming;
   morango_engine_pair_async (engine, argv[1], &options, NULL, got_result, &wait);
   g_main_loop_run (loop);
   id = morango_engine_pair_finish (engine, wait.result, &error);
@@ -428,6 +556,8 @@ morango_cli_sync (const char *data_dir,
   g_autofree char *certificate = NULL;
   g_auto(GStrv) filters = NULL;
   gint chunk_size = 500;
+  g_autofree char *expected = NULL;
+  Confirming confirming = { "sync", FALSE };
   const GOptionEntry entries[] = {
     { "pull", 0, 0, G_OPTION_ARG_NONE, &pull, N_("Only receive (default: pull, then push)"), NULL },
     { "push", 0, 0, G_OPTION_ARG_NONE, &push, N_("Only send"), NULL },
@@ -436,6 +566,8 @@ morango_cli_sync (const char *data_dir,
     { "filter", 0, 0, G_OPTION_ARG_STRING_ARRAY, &filters,
       N_("A partition prefix to sync (repeatable; default: what the certificates allow)"), N_("F") },
     { "chunk-size", 0, 0, G_OPTION_ARG_INT, &chunk_size, N_("Records per chunk (default 500)"), N_("N") },
+    { "expect-fingerprint", 0, 0, G_OPTION_ARG_STRING, &expected,
+      N_("https: the peer's TLS certificate fingerprint (default: the one pinned, or ask)"), N_("FP") },
     { NULL }
   };
   g_autoptr(GOptionContext) context = morango_cli_context_new (_("URL"),
@@ -466,6 +598,8 @@ morango_cli_sync (const char *data_dir,
   for (guint i = 0; filters != NULL && filters[i] != NULL; i++)
     if (*filters[i] == '\0' || strchr (filters[i], '\n') != NULL)
       return morango_cli_usage_error ("sync", _("--filter takes one partition prefix, not empty"));
+  if ((rc = check_expected ("sync", argv[1], expected)) >= 0)
+    return rc;
 
   engine = morango_engine_new (morango_cli_get_data_dir (), NULL, &error);
   if (engine == NULL)
@@ -480,6 +614,9 @@ morango_cli_sync (const char *data_dir,
   options.chunk_size = chunk_size;
   options.progress = show_progress;
   options.progress_data = &view;
+  options.expect_fingerprint = expected;
+  options.confirm = confirm_on_terminal;
+  options.confirm_data = &confirming;
   sigint = g_unix_signal_add (SIGINT, cancel_sync, cancellable);
   sigterm = g_unix_signal_add (SIGTERM, cancel_sync, cancellable);
   morango_engine_sync_async (engine, argv[1], &options, cancellable, got_result, &wait);

@@ -201,6 +201,8 @@ morango_cli_exit_code (const GError *error)
     case MORANGO_ERROR_NONCE_INVALID:
     case MORANGO_ERROR_RECORD_REJECTED:
     case MORANGO_ERROR_PERMISSION_DENIED:
+    case MORANGO_ERROR_PIN_MISMATCH:
+    case MORANGO_ERROR_NOT_CONFIRMED:
       return MORANGO_EXIT_REFUSED;
     default:
       return MORANGO_EXIT_FAILURE;

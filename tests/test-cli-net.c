@@ -672,7 +672,7 @@ pair (const char *dev,
   g_auto(Run) r = { 0 };
   g_autofree char *pw = write_tmp ("password", PASSWORD "\n");
 
-  morango (&r, dev, "pair", url, "--scope", "full-facility", "--password-file", pw, NULL);
+  morango (&r, dev, "pair", url, "--yes", "--scope", "full-facility", "--password-file", pw, NULL);
   g_assert_cmpint (r.status, ==, 0);
   g_strstrip (r.out);
   g_assert_true (morango_is_hex32 (r.out));
@@ -1097,14 +1097,14 @@ test_refusals (void)
   server_start (&server, "ref-a", 0, NULL);
 
   /* A wrong password is refused: 3. */
-  morango (&r, "ref-b", "pair", server.url, "--scope", "full-facility", "--parent", root1,
+  morango (&r, "ref-b", "pair", server.url, "--yes", "--scope", "full-facility", "--parent", root1,
            "--password-file", wrong, NULL);
   g_assert_cmpint (r.status, ==, 3);
   g_assert_cmpstr (r.out, ==, "");
   assert_contains (r.err, "morango pair: ");
 
   /* A scope the profile does not have: not found, with the list. */
-  morango (&r, "ref-b", "pair", server.url, "--scope", "no-such-scope", "--password-file", pw, NULL);
+  morango (&r, "ref-b", "pair", server.url, "--yes", "--scope", "no-such-scope", "--password-file", pw, NULL);
   g_assert_true (r.status == 4 || r.status == 3);
   g_assert_cmpstr (r.out, ==, "");
   assert_contains (r.err, "no-such-scope");
@@ -1112,7 +1112,7 @@ test_refusals (void)
   assert_contains (r.err, "single-user");
 
   /* Two roots could issue it: a usage error listing both, one a line. */
-  morango (&r, "ref-b", "pair", server.url, "--scope", "full-facility", "--password-file", pw, NULL);
+  morango (&r, "ref-b", "pair", server.url, "--yes", "--scope", "full-facility", "--password-file", pw, NULL);
   g_assert_cmpint (r.status, ==, 2);
   g_assert_cmpstr (r.out, ==, "");
   {
@@ -1131,7 +1131,7 @@ test_refusals (void)
 
   /* Naming the parent settles it. */
   parent_option = g_strdup_printf ("--parent=%s", root2);
-  morango (&r, "ref-b", "pair", server.url, "--scope", "full-facility", parent_option, "--password-file", pw, NULL);
+  morango (&r, "ref-b", "pair", server.url, "--yes", "--scope", "full-facility", parent_option, "--password-file", pw, NULL);
   g_assert_cmpint (r.status, ==, 0);
   cert = g_strdup (g_strstrip (r.out));
   morango (&r, "ref-b", "cert", "show", cert, NULL);
@@ -1153,7 +1153,7 @@ test_refusals (void)
     nowhere = g_strdup_printf ("http://127.0.0.1:%u/",
                                g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
     /* Bound but not listening: connections are refused. */
-    morango (&r, "ref-c", "pair", nowhere, "--scope", "full-facility", "--password-file", pw, NULL);
+    morango (&r, "ref-c", "pair", nowhere, "--yes", "--scope", "full-facility", "--password-file", pw, NULL);
     g_assert_cmpint (r.status, ==, 5);
     assert_contains (r.err, nowhere);
     /* The server's address with the server gone: the same. */

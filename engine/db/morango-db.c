@@ -294,6 +294,9 @@ static const char *migrations[] = {
   "  account text NOT NULL REFERENCES morango_account(name),"
   "  scope_definition_id text NOT NULL,"
   "  PRIMARY KEY (account, scope_definition_id)) WITHOUT ROWID;",
+  /* 9 -> 10: the fingerprint of the TLS certificate a peer served over
+   * HTTPS showed when it was first trusted (its pin). */
+  "ALTER TABLE morango_peer ADD COLUMN tls_fingerprint text;",
 };
 
 static gpointer

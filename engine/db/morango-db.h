@@ -16,7 +16,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (MorangoDb, morango_db, MORANGO, DB, GObject)
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define MORANGO_DB_SCHEMA_VERSION 9
+#define MORANGO_DB_SCHEMA_VERSION 10
 
 MorangoDb     *morango_db_open             (const char    *path,
                                             GError       **error);

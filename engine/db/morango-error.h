@@ -54,6 +54,8 @@ typedef enum {
   MORANGO_ERROR_PERMISSION_DENIED,
   MORANGO_ERROR_CANCELLED,
   MORANGO_ERROR_AMBIGUOUS,                /* several answers fit; the caller must choose */
+  MORANGO_ERROR_PIN_MISMATCH,             /* a peer's TLS certificate is not the one pinned */
+  MORANGO_ERROR_NOT_CONFIRMED,            /* the user did not confirm what was shown */
 } MorangoError;
 
 GQuark morango_db_error_quark (void);

@@ -25,6 +25,7 @@
 #include "morango-monitor-private.h"
 #include "morango-session.h"
 #include "morango-store.h"
+#include "morango-tls.h"
 #include "morango-transfer.h"
 
 struct _MorangoEngine
@@ -47,6 +48,7 @@ struct _MorangoEngine
   GMutex             lock;
   guint              port;
   GStrv              urls;
+  char              *tls_fingerprint;
 };
 
 G_DEFINE_FINAL_TYPE (MorangoEngine, morango_engine, G_TYPE_OBJECT)
@@ -127,6 +129,7 @@ stop_server_on_worker (gpointer data)
   g_mutex_lock (&self->lock);
   self->port = 0;
   g_clear_pointer (&self->urls, g_strfreev);
+  g_clear_pointer (&self->tls_fingerprint, g_free);
   g_mutex_unlock (&self->lock);
   return G_SOURCE_REMOVE;
 }
@@ -401,12 +404,14 @@ typedef struct {
   gsize          body_limit;
   gboolean       allow_certificate_push;
   gboolean       accept_new_roots;
+  gboolean       tls;
 } ServeCall;
 
 /* The addresses others type: every non-loopback address of this
  * machine when serving on all of them, loopback last. */
 static GStrv
-urls_for (const char *address,
+urls_for (const char *scheme,
+          const char *address,
           guint       port)
 {
   g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
@@ -421,7 +426,7 @@ urls_for (const char *address,
       else
         host = g_strdup (address);
       {
-        g_autofree char *url = g_strdup_printf ("http://%s:%u/", host, port);
+        g_autofree char *url = g_strdup_printf ("%s://%s:%u/", scheme, host, port);
 
         g_strv_builder_add (builder, url);
       }
@@ -441,7 +446,7 @@ urls_for (const char *address,
               inet_ntop (AF_INET, &((struct sockaddr_in *) i->ifa_addr)->sin_addr, text, sizeof text) == NULL)
             continue;
           {
-            g_autofree char *url = g_strdup_printf ("http://%s:%u/", text, port);
+            g_autofree char *url = g_strdup_printf ("%s://%s:%u/", scheme, text, port);
 
             g_strv_builder_add (builder, url);
           }
@@ -450,7 +455,7 @@ urls_for (const char *address,
       freeifaddrs (list);
   }
   {
-        g_autofree char *url = g_strdup_printf ("http://127.0.0.1:%u/", port);
+        g_autofree char *url = g_strdup_printf ("%s://127.0.0.1:%u/", scheme, port);
 
         g_strv_builder_add (builder, url);
       }
@@ -464,6 +469,7 @@ serve_on_worker (gpointer data)
   MorangoEngine *self = call->self;
   g_autoptr(GError) error = NULL;
   g_autoptr(MorangoHttpServer) server = NULL;
+  g_autofree char *fingerprint = NULL;
 
   if (self->server != NULL)
     {
@@ -483,6 +489,18 @@ serve_on_worker (gpointer data)
     morango_http_server_set_capabilities (server, morango_http_server_get_capabilities (server) |
                                                   MORANGO_WIRE_CAP_ALLOW_CERTIFICATE_PUSHING);
   morango_http_server_set_accept_new_roots (server, call->accept_new_roots);
+  if (call->tls)
+    {
+      g_autoptr(GTlsCertificate) certificate = morango_tls_certificate_ensure (self->data_dir, NULL, &error);
+
+      if (certificate == NULL)
+        {
+          g_task_return_error (call->task, g_steal_pointer (&error));
+          goto out;
+        }
+      morango_http_server_set_tls_certificate (server, certificate);
+      fingerprint = morango_tls_certificate_get_fingerprint (certificate);
+    }
   if (!morango_http_server_listen (server, call->address, call->port, &error))
     {
       g_task_return_error (call->task, g_steal_pointer (&error));
@@ -500,7 +518,8 @@ serve_on_worker (gpointer data)
   }
   g_mutex_lock (&self->lock);
   self->port = morango_http_server_get_port (self->server);
-  self->urls = urls_for (call->address, self->port);
+  self->urls = urls_for (call->tls ? "https" : "http", call->address, self->port);
+  self->tls_fingerprint = g_steal_pointer (&fingerprint);
   g_mutex_unlock (&self->lock);
   g_task_return_boolean (call->task, TRUE);
 
@@ -532,6 +551,7 @@ morango_engine_serve_async (MorangoEngine                   *self,
   call->body_limit = options->body_limit;
   call->allow_certificate_push = options->allow_certificate_push;
   call->accept_new_roots = options->accept_new_roots;
+  call->tls = options->tls;
   g_main_context_invoke (self->context, serve_on_worker, call);
 }
 
@@ -568,11 +588,342 @@ morango_engine_get_urls (MorangoEngine *self)
   return urls;
 }
 
+char *
+morango_engine_dup_tls_fingerprint (MorangoEngine *self)
+{
+  char *fingerprint;
+
+  g_return_val_if_fail (MORANGO_IS_ENGINE (self), NULL);
+  g_mutex_lock (&self->lock);
+  fingerprint = g_strdup (self->tls_fingerprint);
+  g_mutex_unlock (&self->lock);
+  return fingerprint;
+}
+
 void
 morango_engine_stop_serving (MorangoEngine *self)
 {
   g_return_if_fail (MORANGO_IS_ENGINE (self));
   run_on_worker_and_wait (self, stop_server_on_worker, self);
+}
+
+/* ---- confirmations ---- */
+
+/* What the waiting operation and the question share: the question may
+ * outlive the wait (a dialog still open after a cancel) or the other
+ * way round. */
+typedef struct {
+  GMutex   lock;
+  GCond    cond;
+  gboolean answered;
+  gboolean accepted;
+} ConfirmWait;
+
+static void
+confirm_wait_clear (gpointer data)
+{
+  ConfirmWait *wait = data;
+
+  g_mutex_clear (&wait->lock);
+  g_cond_clear (&wait->cond);
+}
+
+static ConfirmWait *
+confirm_wait_new (void)
+{
+  ConfirmWait *wait = g_atomic_rc_box_new0 (ConfirmWait);
+
+  g_mutex_init (&wait->lock);
+  g_cond_init (&wait->cond);
+  return wait;
+}
+
+static void
+confirm_wait_unref (ConfirmWait *wait)
+{
+  g_atomic_rc_box_release_full (wait, confirm_wait_clear);
+}
+
+static void
+confirm_wait_answer (ConfirmWait *wait,
+                     gboolean     accept)
+{
+  g_mutex_lock (&wait->lock);
+  if (!wait->answered)
+    {
+      wait->answered = TRUE;
+      wait->accepted = accept;
+      g_cond_broadcast (&wait->cond);
+    }
+  g_mutex_unlock (&wait->lock);
+}
+
+struct _MorangoEngineConfirmation
+{
+  GObject                   parent_instance;
+
+  MorangoEngineConfirmKind  kind;
+  char                     *url;
+  char                     *fingerprint;
+  char                     *root_id;
+  char                     *profile;
+  char                     *scope_definition;
+  char                     *scope_params;
+  ConfirmWait              *wait;
+  MorangoEngineConfirmFunc  func;
+  gpointer                  func_data;
+};
+
+G_DEFINE_FINAL_TYPE (MorangoEngineConfirmation, morango_engine_confirmation, G_TYPE_OBJECT)
+
+static void
+morango_engine_confirmation_finalize (GObject *object)
+{
+  MorangoEngineConfirmation *self = (MorangoEngineConfirmation *)object;
+
+  /* Nobody answered: no. */
+  confirm_wait_answer (self->wait, FALSE);
+  confirm_wait_unref (self->wait);
+  g_free (self->url);
+  g_free (self->fingerprint);
+  g_free (self->root_id);
+  g_free (self->profile);
+  g_free (self->scope_definition);
+  g_free (self->scope_params);
+
+  G_OBJECT_CLASS (morango_engine_confirmation_parent_class)->finalize (object);
+}
+
+static void
+morango_engine_confirmation_class_init (MorangoEngineConfirmationClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = morango_engine_confirmation_finalize;
+}
+
+static void
+morango_engine_confirmation_init (MorangoEngineConfirmation *self)
+{
+}
+
+MorangoEngineConfirmKind
+morango_engine_confirmation_get_kind (MorangoEngineConfirmation *self)
+{
+  g_return_val_if_fail (MORANGO_IS_ENGINE_CONFIRMATION (self), 0);
+  return self->kind;
+}
+
+const char *
+morango_engine_confirmation_get_url (MorangoEngineConfirmation *self)
+{
+  g_return_val_if_fail (MORANGO_IS_ENGINE_CONFIRMATION (self), NULL);
+  return self->url;
+}
+
+const char *
+morango_engine_confirmation_get_fingerprint (MorangoEngineConfirmation *self)
+{
+  g_return_val_if_fail (MORANGO_IS_ENGINE_CONFIRMATION (self), NULL);
+  return self->fingerprint;
+}
+
+const char *
+morango_engine_confirmation_get_root_id (MorangoEngineConfirmation *self)
+{
+  g_return_val_if_fail (MORANGO_IS_ENGINE_CONFIRMATION (self), NULL);
+  return self->root_id;
+}
+
+const char *
+morango_engine_confirmation_get_profile (MorangoEngineConfirmation *self)
+{
+  g_return_val_if_fail (MORANGO_IS_ENGINE_CONFIRMATION (self), NULL);
+  return self->profile;
+}
+
+const char *
+morango_engine_confirmation_get_scope_definition (MorangoEngineConfirmation *self)
+{
+  g_return_val_if_fail (MORANGO_IS_ENGINE_CONFIRMATION (self), NULL);
+  return self->scope_definition;
+}
+
+const char *
+morango_engine_confirmation_get_scope_params (MorangoEngineConfirmation *self)
+{
+  g_return_val_if_fail (MORANGO_IS_ENGINE_CONFIRMATION (self), NULL);
+  return self->scope_params;
+}
+
+void
+morango_engine_confirmation_reply (MorangoEngineConfirmation *self,
+                                   gboolean                   accept)
+{
+  g_return_if_fail (MORANGO_IS_ENGINE_CONFIRMATION (self));
+  confirm_wait_answer (self->wait, accept);
+}
+
+static MorangoEngineConfirmation *
+confirmation_new (MorangoEngineConfirmKind  kind,
+                  const char               *url,
+                  const char               *fingerprint)
+{
+  MorangoEngineConfirmation *self = g_object_new (MORANGO_TYPE_ENGINE_CONFIRMATION, NULL);
+
+  self->kind = kind;
+  self->url = g_strdup (url);
+  self->fingerprint = g_strdup (fingerprint);
+  self->wait = confirm_wait_new ();
+  return self;
+}
+
+/* On the owner's context. */
+static gboolean
+deliver_confirmation (gpointer data)
+{
+  MorangoEngineConfirmation *confirmation = data;
+
+  confirmation->func (confirmation, confirmation->func_data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_confirm_cancelled (GCancellable *cancellable,
+                      gpointer      data)
+{
+  confirm_wait_answer (data, FALSE);
+}
+
+/* On an operation's thread: hands @confirmation (taken) to @func on the
+ * owner's context and waits for the answer, or for @cancellable.  The
+ * thread keeps only the shared wait, so that dropping the question
+ * answers it. */
+static gboolean
+ask_owner (MorangoEngine             *self,
+           MorangoEngineConfirmation *confirmation,
+           MorangoEngineConfirmFunc   func,
+           gpointer                   func_data,
+           GCancellable              *cancellable)
+{
+  ConfirmWait *wait = g_atomic_rc_box_acquire (confirmation->wait);
+  gulong handler = 0;
+  gboolean accepted;
+
+  confirmation->func = func;
+  confirmation->func_data = func_data;
+  if (cancellable != NULL)
+    handler = g_cancellable_connect (cancellable, G_CALLBACK (on_confirm_cancelled), wait, NULL);
+  g_main_context_invoke_full (self->owner, G_PRIORITY_DEFAULT, deliver_confirmation, confirmation,
+                              g_object_unref);
+  g_mutex_lock (&wait->lock);
+  while (!wait->answered)
+    g_cond_wait (&wait->cond, &wait->lock);
+  accepted = wait->accepted;
+  g_mutex_unlock (&wait->lock);
+  if (handler != 0)
+    g_cancellable_disconnect (cancellable, handler);
+  confirm_wait_unref (wait);
+  return accepted;
+}
+
+/* The HTTPS side of a pairing or a sync. */
+typedef struct {
+  MorangoEngine            *self;
+  char                     *url;
+  MorangoEngineConfirmFunc  func;
+  gpointer                  func_data;
+  GCancellable             *cancellable;
+} TlsAsk;
+
+static void
+tls_ask_free (gpointer data)
+{
+  TlsAsk *ask = data;
+
+  g_free (ask->url);
+  g_clear_object (&ask->cancellable);
+  g_free (ask);
+}
+
+static gboolean
+ask_tls_certificate (MorangoHttpPeer *peer,
+                     const char      *fingerprint,
+                     gpointer         user_data)
+{
+  TlsAsk *ask = user_data;
+
+  return ask_owner (ask->self,
+                    confirmation_new (MORANGO_ENGINE_CONFIRM_TLS_CERTIFICATE, ask->url, fingerprint),
+                    ask->func, ask->func_data, ask->cancellable);
+}
+
+/* Sets @peer up to take the TLS certificate of @expected (as a person
+ * typed it), else of @pinned, else one @func confirms.  Plain HTTP
+ * needs none of it, and an expected fingerprint makes no sense there. */
+static gboolean
+set_up_tls (MorangoEngine             *self,
+            MorangoHttpPeer           *peer,
+            const char                *expected,
+            const char                *pinned,
+            MorangoEngineConfirmFunc   func,
+            gpointer                   func_data,
+            GCancellable              *cancellable,
+            GError                   **error)
+{
+  const char *url = morango_http_peer_get_base_url (peer);
+  g_autofree char *canonical = NULL;
+
+  if (g_ascii_strncasecmp (url, "https:", 6) != 0)
+    {
+      if (expected == NULL)
+        return TRUE;
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
+                   "%s is spoken to over plain HTTP, which has no certificate fingerprint to check", url);
+      return FALSE;
+    }
+  if (expected != NULL && (canonical = morango_tls_fingerprint_normalize (expected, error)) == NULL)
+    return FALSE;
+  morango_http_peer_set_pin (peer, canonical ? canonical : pinned);
+  if (canonical == NULL && pinned == NULL && func != NULL)
+    {
+      TlsAsk *ask = g_new0 (TlsAsk, 1);
+
+      ask->self = self;
+      ask->url = g_strdup (url);
+      ask->func = func;
+      ask->func_data = func_data;
+      ask->cancellable = cancellable ? g_object_ref (cancellable) : NULL;
+      morango_http_peer_set_confirm_func (peer, ask_tls_certificate, ask, tls_ask_free);
+    }
+  return TRUE;
+}
+
+/* After a request went through: the certificate taken becomes the
+ * peer's pin (one confirmed or expected replaces an older one). */
+static gboolean
+keep_pin (MorangoStore      *store,
+          MorangoKnownPeer  *known,
+          MorangoHttpPeer   *peer,
+          GError           **error)
+{
+  g_autofree char *fingerprint = morango_http_peer_dup_fingerprint (peer);
+
+  if (fingerprint == NULL || g_strcmp0 (fingerprint, known->tls_fingerprint) == 0)
+    return TRUE;
+  return morango_known_peer_set_tls_fingerprint (store, known->id, fingerprint, error);
+}
+
+/* A question the cancel ended is recorded as the cancel (the history
+ * tells a cancelled sync from a failed one). */
+static void
+cancel_wins (GError       **error,
+             GCancellable  *cancellable)
+{
+  if (*error != NULL && g_cancellable_is_cancelled (cancellable) &&
+      g_error_matches (*error, MORANGO_ERROR, MORANGO_ERROR_NOT_CONFIRMED))
+    {
+      g_clear_error (error);
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "Cancelled while asking the user");
+    }
 }
 
 /* ---- pairing ---- */
@@ -585,6 +936,9 @@ typedef struct {
   char       *username;
   char       *password;
   gboolean    push;
+  char       *expect_fingerprint;
+  MorangoEngineConfirmFunc confirm;
+  gpointer    confirm_data;
 } PairCall;
 
 static void
@@ -598,6 +952,7 @@ pair_call_free (PairCall *call)
   if (call->password)
     memset (call->password, 0, strlen (call->password));
   g_free (call->password);
+  g_free (call->expect_fingerprint);
   g_free (call);
 }
 
@@ -668,6 +1023,28 @@ can_issue (MorangoDb                    *db,
   return scope != NULL && morango_scope_is_subset_of (scope, parent_scope);
 }
 
+typedef struct {
+  MorangoEngine *self;
+  PairCall      *call;
+  GCancellable  *cancellable;
+} RootAsk;
+
+static gboolean
+ask_root (MorangoCertificate *root,
+          gpointer            user_data)
+{
+  RootAsk *ask = user_data;
+  g_autofree char *fingerprint = morango_key_get_fingerprint (morango_certificate_get_key (root));
+  MorangoEngineConfirmation *confirmation =
+    confirmation_new (MORANGO_ENGINE_CONFIRM_TRUST_ROOT, ask->call->url, fingerprint);
+
+  confirmation->root_id = g_strdup (morango_certificate_get_id (root));
+  confirmation->profile = g_strdup (morango_certificate_get_profile (root));
+  confirmation->scope_definition = g_strdup (morango_certificate_get_scope_definition_id (root));
+  confirmation->scope_params = g_strdup (morango_certificate_get_scope_params (root));
+  return ask_owner (ask->self, confirmation, ask->call->confirm, ask->call->confirm_data, ask->cancellable);
+}
+
 static void
 pair_thread (GTask        *task,
              gpointer      source_object,
@@ -694,8 +1071,16 @@ pair_thread (GTask        *task,
   db = morango_store_get_db (store);
   if ((def = morango_scope_definition_load (db, call->scope_definition, &error)) == NULL)
     goto failed;
-  if ((peer = morango_http_peer_new (call->url, store, NULL, NULL, &error)) == NULL ||
-      !morango_http_peer_connect (peer, cancellable, &error))
+  if ((peer = morango_http_peer_new (call->url, store, NULL, NULL, &error)) == NULL)
+    goto failed;
+  {
+    g_autoptr(MorangoKnownPeer) before = morango_known_peer_lookup_address (store, call->url, NULL);
+
+    if (!set_up_tls (self, peer, call->expect_fingerprint, before ? before->tls_fingerprint : NULL,
+                     call->confirm, call->confirm_data, cancellable, &error))
+      goto failed;
+  }
+  if (!morango_http_peer_connect (peer, cancellable, &error))
     goto failed;
 
   /* The peer's own certificates: those it can sign with. */
@@ -759,10 +1144,14 @@ pair_thread (GTask        *task,
   parent = g_ptr_array_index (candidates, 0);
   params = params_under (def, call->params, parent);
   params_text = morango_json_dumps_object (params);
-  issued = morango_http_pair (peer, morango_certificate_get_id (parent), morango_certificate_get_id (parent),
-                              call->scope_definition, params_text,
-                              call->username ? call->username : "admin", call->password,
-                              cancellable, &error);
+  {
+    RootAsk ask = { self, call, cancellable };
+
+    issued = morango_http_pair_full (peer, morango_certificate_get_id (parent), morango_certificate_get_id (parent),
+                                     call->scope_definition, params_text,
+                                     call->username ? call->username : "admin", call->password,
+                                     call->confirm ? ask_root : NULL, &ask, cancellable, &error);
+  }
   if (issued == NULL)
     goto failed;
 
@@ -771,6 +1160,7 @@ pair_thread (GTask        *task,
       !morango_known_peer_set_certificates (store, known->id, morango_certificate_get_id (issued),
                                             morango_certificate_get_id (parent), &error) ||
       !morango_known_peer_set_state (store, known->id, MORANGO_PEER_STATE_PAIRED, &error) ||
+      !keep_pin (store, known, peer, &error) ||
       (morango_http_peer_get_server_instance_id (peer) != NULL &&
        !morango_known_peer_set_instance_id (store, known->id,
                                             morango_http_peer_get_server_instance_id (peer), &error)))
@@ -930,6 +1320,9 @@ morango_engine_pair_async (MorangoEngine                  *self,
   call->username = g_strdup (options->username);
   call->password = g_strdup (options->password);
   call->push = options->push;
+  call->expect_fingerprint = g_strdup (options->expect_fingerprint);
+  call->confirm = options->confirm;
+  call->confirm_data = options->confirm_data;
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, morango_engine_pair_async);
   g_task_set_task_data (task, call, (GDestroyNotify) pair_call_free);
@@ -957,6 +1350,9 @@ typedef struct {
   guint                     chunk_size;
   MorangoEngineProgressFunc progress;
   gpointer                  progress_data;
+  char                     *expect_fingerprint;
+  MorangoEngineConfirmFunc  confirm;
+  gpointer                  confirm_data;
 
   /* While it runs, on the sync's thread. */
   MorangoHttpPeer          *peer;
@@ -970,6 +1366,7 @@ sync_call_free (SyncCall *call)
   g_free (call->url);
   g_free (call->certificate_id);
   g_strfreev (call->filters);
+  g_free (call->expect_fingerprint);
   g_clear_object (&call->peer);
   g_free (call);
 }
@@ -1249,7 +1646,11 @@ sync_thread (GTask        *task,
     goto out;
 
   call->peer = morango_http_peer_new (call->url, store, cert, server_cert_id, &error);
-  if (call->peer == NULL || !morango_http_peer_connect (call->peer, cancellable, &error))
+  if (call->peer == NULL ||
+      !set_up_tls (self, call->peer, call->expect_fingerprint, known->tls_fingerprint,
+                   call->confirm, call->confirm_data, cancellable, &error) ||
+      !morango_http_peer_connect (call->peer, cancellable, &error) ||
+      !keep_pin (store, known, call->peer, &error))
     goto out;
   if (morango_http_peer_get_server_instance_id (call->peer) != NULL &&
       !morango_known_peer_set_instance_id (store, known->id,
@@ -1280,6 +1681,7 @@ sync_thread (GTask        *task,
   ok = TRUE;
 
 out:
+  cancel_wins (&error, cancellable);
   if (call->peer != NULL)
     morango_http_peer_get_bytes (call->peer, &call->result.bytes_sent, &call->result.bytes_received);
   call->result.seconds = (g_get_monotonic_time () - t0) / 1e6;
@@ -1343,6 +1745,9 @@ morango_engine_sync_async (MorangoEngine                  *self,
   call->chunk_size = options->chunk_size;
   call->progress = options->progress;
   call->progress_data = options->progress_data;
+  call->expect_fingerprint = g_strdup (options->expect_fingerprint);
+  call->confirm = options->confirm;
+  call->confirm_data = options->confirm_data;
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, morango_engine_sync_async);
   g_task_set_task_data (task, call, (GDestroyNotify) sync_call_free);

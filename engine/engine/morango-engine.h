@@ -46,9 +46,12 @@ typedef struct {
   gsize       body_limit;    /* 0: the server's default (32 MiB) */
   gboolean    allow_certificate_push;  /* offer ALLOW_CERTIFICATE_PUSHING (§7.8 b) */
   gboolean    accept_new_roots;        /* pushed chains may bring roots never seen (a cloud) */
+  gboolean    tls;           /* HTTPS with the folder's own certificate,
+                              * made on first use (morango-tls.h) */
 } MorangoEngineServeOptions;
 
-/* Starts serving the folder over HTTP on the engine's worker thread. */
+/* Starts serving the folder over HTTP (or HTTPS) on the engine's worker
+ * thread. */
 void      morango_engine_serve_async   (MorangoEngine                   *self,
                                         const MorangoEngineServeOptions *options,
                                         GCancellable                    *cancellable,
@@ -67,6 +70,51 @@ GStrv     morango_engine_get_urls      (MorangoEngine                   *self);
  * Waits for the worker to let go of the port. */
 void      morango_engine_stop_serving  (MorangoEngine                   *self);
 
+/* While serving over HTTPS: the fingerprint of the certificate
+ * ("SHA256:…", see morango-tls.h) that clients will be asked to
+ * confirm; NULL otherwise. */
+char     *morango_engine_dup_tls_fingerprint (MorangoEngine              *self);
+
+/* ---- confirmations ---- */
+
+/* What a pairing or a sync asks the user before it trusts something. */
+typedef enum {
+  /* First contact with a peer over HTTPS: its TLS certificate, known by
+   * its fingerprint, becomes the one pinned for that peer. */
+  MORANGO_ENGINE_CONFIRM_TLS_CERTIFICATE,
+  /* Pairing: the peer's root certificate becomes a trust anchor. */
+  MORANGO_ENGINE_CONFIRM_TRUST_ROOT,
+} MorangoEngineConfirmKind;
+
+#define MORANGO_TYPE_ENGINE_CONFIRMATION (morango_engine_confirmation_get_type ())
+G_DECLARE_FINAL_TYPE (MorangoEngineConfirmation, morango_engine_confirmation,
+                      MORANGO, ENGINE_CONFIRMATION, GObject)
+
+/* A question, handed to a MorangoEngineConfirmFunc on the engine's main
+ * context.  The operation waits until it is answered with
+ * morango_engine_confirmation_reply(), at once or later (a dialog keeps
+ * a reference until the user chooses), or until it is cancelled.  A
+ * question dropped without an answer counts as a no. */
+MorangoEngineConfirmKind morango_engine_confirmation_get_kind             (MorangoEngineConfirmation *self);
+/* The peer's address. */
+const char              *morango_engine_confirmation_get_url              (MorangoEngineConfirmation *self);
+/* TLS_CERTIFICATE: the certificate's fingerprint ("SHA256:…", compare
+ * it with what `morango serve --tls` printed on the peer).  TRUST_ROOT:
+ * the root's public key fingerprint (morango_key_get_fingerprint()). */
+const char              *morango_engine_confirmation_get_fingerprint      (MorangoEngineConfirmation *self);
+/* TRUST_ROOT only (NULL otherwise): the root certificate's id, profile,
+ * scope definition and scope parameters (a JSON object text). */
+const char              *morango_engine_confirmation_get_root_id          (MorangoEngineConfirmation *self);
+const char              *morango_engine_confirmation_get_profile          (MorangoEngineConfirmation *self);
+const char              *morango_engine_confirmation_get_scope_definition (MorangoEngineConfirmation *self);
+const char              *morango_engine_confirmation_get_scope_params     (MorangoEngineConfirmation *self);
+/* The answer; from any thread; only the first counts. */
+void                     morango_engine_confirmation_reply                (MorangoEngineConfirmation *self,
+                                                                           gboolean                   accept);
+
+typedef void (*MorangoEngineConfirmFunc) (MorangoEngineConfirmation *confirmation,
+                                          gpointer                   user_data);
+
 /* ---- pairing (§7.8 a and b) ---- */
 
 typedef struct {
@@ -77,13 +125,27 @@ typedef struct {
   const char *username;           /* NULL: "admin" */
   const char *password;           /* required, unless @push */
   gboolean    push;               /* issue the peer a certificate instead (§7.8 b) */
+  /* https:// only: the fingerprint the peer's TLS certificate must have
+   * (any spelling morango_tls_fingerprint_normalize() takes); NULL: the
+   * one pinned for that peer, or, at first contact, @confirm's answer. */
+  const char *expect_fingerprint;
+  /* May be NULL: a first HTTPS contact without @expect_fingerprint is
+   * then refused, and the root is trusted without asking. */
+  MorangoEngineConfirmFunc confirm;
+  gpointer    confirm_data;
 } MorangoEnginePairOptions;
 
 /* Asks the peer at @url for a certificate, stores it with its chain and
- * trusts the chain's root.  The peer becomes known, paired, with that
- * certificate.  MORANGO_ERROR_AMBIGUOUS when @parent_id is NULL and the
- * peer has several certificates that could issue the scope: the error
- * message lists them.
+ * trusts the chain's root.  Before the signing request, a root this
+ * device does not trust yet is shown to @confirm (TRUST_ROOT); over
+ * HTTPS, the peer's TLS certificate is checked against its pin first
+ * (see the options).  The peer becomes known, paired, with that
+ * certificate, and over HTTPS pinned.  MORANGO_ERROR_NOT_CONFIRMED when
+ * the user said no, MORANGO_ERROR_PIN_MISMATCH when the peer presented
+ * another TLS certificate than the one expected: nothing is stored then.
+ * MORANGO_ERROR_AMBIGUOUS when @parent_id is NULL and the peer has
+ * several certificates that could issue the scope: the error message
+ * lists them.
  *
  * With @push, the other way round, for a peer that holds no root (a
  * cloud): this device issues the peer a certificate for the scope under
@@ -126,6 +188,11 @@ typedef struct {
   guint        chunk_size;            /* 0: 500 */
   MorangoEngineProgressFunc progress; /* may be NULL; on the engine's main context */
   gpointer     progress_data;
+  /* https:// only, as for pairing: the fingerprint expected (it becomes
+   * the peer's pin), else the pin, else at first contact @confirm. */
+  const char  *expect_fingerprint;
+  MorangoEngineConfirmFunc confirm;   /* may be NULL */
+  gpointer     confirm_data;
 } MorangoEngineSyncOptions;
 
 typedef struct {
@@ -140,7 +207,9 @@ typedef struct {
 /* Syncs with the peer at @url: a pull, then a push, each continuing a
  * transfer an earlier run left unfinished with that peer (§9.8).  A
  * history entry records it.  Cancelling stops at once and leaves both
- * sides resumable. */
+ * sides resumable.  Over HTTPS a peer whose certificate is not the one
+ * pinned (or expected) is refused with MORANGO_ERROR_PIN_MISMATCH before
+ * anything is sent. */
 void      morango_engine_sync_async    (MorangoEngine                  *self,
                                         const char                     *url,
                                         const MorangoEngineSyncOptions *options,

@@ -7,6 +7,7 @@
 #include "morango-ids.h"
 #include "morango-known-peer.h"
 #include "morango-known-peer-private.h"
+#include "morango-tls.h"
 
 static const char *state_names[] = { "added", "paired", "synced", "forgotten" };
 
@@ -44,6 +45,7 @@ morango_known_peer_copy (const MorangoKnownPeer *peer)
   copy->client_certificate_id = g_strdup (peer->client_certificate_id);
   copy->server_certificate_id = g_strdup (peer->server_certificate_id);
   copy->last_failure_reason = g_strdup (peer->last_failure_reason);
+  copy->tls_fingerprint = g_strdup (peer->tls_fingerprint);
   return copy;
 }
 
@@ -58,6 +60,7 @@ morango_known_peer_free (MorangoKnownPeer *peer)
   g_free (peer->client_certificate_id);
   g_free (peer->server_certificate_id);
   g_free (peer->last_failure_reason);
+  g_free (peer->tls_fingerprint);
   g_free (peer);
 }
 
@@ -134,7 +137,7 @@ morango_peer_address_normalize (const char  *address,
 
 #define PEER_COLUMNS \
   "id, address, instance_id, roles, state, client_certificate_id, server_certificate_id, " \
-  "added, last_success, last_failure, last_failure_reason"
+  "added, last_success, last_failure, last_failure_reason, tls_fingerprint"
 
 static char *
 column_text_or_null (sqlite3_stmt *stmt,
@@ -162,6 +165,7 @@ peer_from_row (sqlite3_stmt *stmt)
   peer->last_success = sqlite3_column_int64 (stmt, 8);
   peer->last_failure = sqlite3_column_int64 (stmt, 9);
   peer->last_failure_reason = column_text_or_null (stmt, 10);
+  peer->tls_fingerprint = column_text_or_null (stmt, 11);
   return peer;
 }
 
@@ -388,6 +392,35 @@ morango_known_peer_set_certificates (MorangoStore  *store,
                       "  client_certificate_id = coalesce (?, client_certificate_id), "
                       "  server_certificate_id = coalesce (?, server_certificate_id) WHERE id = ?",
                       "sss", client_certificate_id, server_certificate_id, id);
+}
+
+gboolean
+morango_known_peer_set_tls_fingerprint (MorangoStore  *store,
+                                        const char    *id,
+                                        const char    *fingerprint,
+                                        GError       **error)
+{
+  g_autofree char *canonical = NULL;
+
+  g_return_val_if_fail (MORANGO_IS_STORE (store), FALSE);
+  g_return_val_if_fail (id != NULL, FALSE);
+
+  if (fingerprint != NULL)
+    {
+      canonical = morango_tls_fingerprint_normalize (fingerprint, error);
+      if (canonical == NULL)
+        return FALSE;
+      /* A pin is compared as text: only the one spelling is kept. */
+      if (!g_str_equal (canonical, fingerprint))
+        {
+          g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
+                       "A pinned fingerprint must be written as %s", canonical);
+          return FALSE;
+        }
+    }
+  return update_peer (morango_store_get_db (store), id, error,
+                      "UPDATE morango_peer SET tls_fingerprint = ? WHERE id = ?",
+                      "ss", fingerprint, id);
 }
 
 gboolean

@@ -45,6 +45,8 @@ typedef struct {
   gint64            last_success;
   gint64            last_failure;
   char             *last_failure_reason;    /* NULL unless it failed once */
+  char             *tls_fingerprint;        /* over HTTPS: the pinned certificate
+                                             * (morango-tls.h); NULL: none */
 } MorangoKnownPeer;
 
 #define MORANGO_TYPE_KNOWN_PEER (morango_known_peer_get_type ())
@@ -99,6 +101,13 @@ gboolean          morango_known_peer_set_certificates (MorangoStore *store,
                                                        const char   *client_certificate_id,
                                                        const char   *server_certificate_id,
                                                        GError      **error);
+/* Pins the TLS certificate of @fingerprint (canonical, see
+ * morango_tls_fingerprint_normalize()) to the peer: its server must
+ * present that one from now on.  NULL drops the pin. */
+gboolean          morango_known_peer_set_tls_fingerprint (MorangoStore *store,
+                                                          const char   *id,
+                                                          const char   *fingerprint,
+                                                          GError      **error);
 /* A sync that succeeded: the time, and the state becomes synced (a
  * forgotten peer that syncs again is known again). */
 gboolean          morango_known_peer_record_success (MorangoStore  *store,

@@ -11,6 +11,7 @@
 #include "morango-chain.h"
 #include "morango-http-pair.h"
 #include "morango-http-peer-private.h"
+#include "morango-trust.h"
 
 static char *
 query_of (const char *key,
@@ -59,6 +60,55 @@ find_listed (JsonNode    *listing,
   return NULL;
 }
 
+/* The root of the chain @ancestors (root first), checked on its own,
+ * shown to the user when it is not trusted yet. */
+static gboolean
+confirm_chain_root (MorangoDb                   *db,
+                    JsonNode                    *ancestors,
+                    const char                  *base_url,
+                    MorangoHttpPairConfirmFunc   confirm_root,
+                    gpointer                     confirm_data,
+                    char                       **root_id,
+                    GError                     **error)
+{
+  JsonNode *first = json_array_get_element (json_node_get_array (ancestors), 0);
+  g_autoptr(MorangoCertificate) root = NULL;
+
+  if (!JSON_NODE_HOLDS_OBJECT (first) ||
+      (root = morango_certificate_new_from_json (json_node_get_object (first), error)) == NULL)
+    {
+      if (error != NULL && *error == NULL)
+        g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_CHAIN_INVALID,
+                     "%s sent a chain whose first element is not a certificate", base_url);
+      else
+        g_prefix_error (error, "The root certificate %s sent: ", base_url);
+      return FALSE;
+    }
+  if (!morango_certificate_is_root (root))
+    {
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_CHAIN_INVALID,
+                   "%s sent a chain that does not begin with a root certificate", base_url);
+      return FALSE;
+    }
+  /* What the user is shown must be what it claims to be. */
+  if (!morango_certificate_check_with_parent (root, NULL, db, error))
+    {
+      g_prefix_error (error, "The root certificate %s sent: ", base_url);
+      return FALSE;
+    }
+  *root_id = g_strdup (morango_certificate_get_id (root));
+  if (confirm_root == NULL || morango_trust_is_trusted (db, *root_id))
+    return TRUE;
+  if (!confirm_root (root, confirm_data))
+    {
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_CONFIRMED,
+                   "Trusting the root certificate %s of %s was not confirmed; nothing was "
+                   "asked of it or stored", *root_id, base_url);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 MorangoCertificate *
 morango_http_pair (MorangoHttpPeer  *peer,
                    const char       *primary_partition,
@@ -69,6 +119,23 @@ morango_http_pair (MorangoHttpPeer  *peer,
                    const char       *password,
                    GCancellable     *cancellable,
                    GError          **error)
+{
+  return morango_http_pair_full (peer, primary_partition, parent_id, scope_definition_id, scope_params,
+                                 username, password, NULL, NULL, cancellable, error);
+}
+
+MorangoCertificate *
+morango_http_pair_full (MorangoHttpPeer             *peer,
+                        const char                  *primary_partition,
+                        const char                  *parent_id,
+                        const char                  *scope_definition_id,
+                        const char                  *scope_params,
+                        const char                  *username,
+                        const char                  *password,
+                        MorangoHttpPairConfirmFunc   confirm_root,
+                        gpointer                     confirm_data,
+                        GCancellable                *cancellable,
+                        GError                     **error)
 {
   const char *base_url;
   MorangoStore *store = NULL;
@@ -90,6 +157,8 @@ morango_http_pair (MorangoHttpPeer  *peer,
   g_autofree char *encoded = NULL;
   g_autofree char *authorization = NULL;
   g_autofree char *text = NULL;
+  g_autofree char *root_id = NULL;
+  g_autoptr(GPtrArray) stored_chain = NULL;
   MorangoHttpRequest post = { .method = "POST", .path = "certificates/",
                               .content_type = "application/json", .once = TRUE };
 
@@ -129,6 +198,8 @@ morango_http_pair (MorangoHttpPeer  *peer,
                    "%s sent no chain for certificate %s", base_url, morango_certificate_get_id (parent));
       return NULL;
     }
+  if (!confirm_chain_root (db, ancestors, base_url, confirm_root, confirm_data, &root_id, error))
+    return NULL;
 
   if ((key = morango_key_generate (error)) == NULL)
     return NULL;
@@ -223,6 +294,18 @@ morango_http_pair (MorangoHttpPeer  *peer,
   if (stored == NULL)
     {
       g_prefix_error (error, "The certificate %s signed: ", base_url);
+      return NULL;
+    }
+  /* The import trusts the root of the chain as stored, which is the one
+   * confirmed unless the server slipped a root in front of a chain that
+   * leads elsewhere. */
+  if ((stored_chain = morango_certificate_get_chain (db, morango_certificate_get_id (stored), error)) == NULL)
+    return NULL;
+  if (stored_chain->len == 0 ||
+      !g_str_equal (morango_certificate_get_id (g_ptr_array_index (stored_chain, 0)), root_id))
+    {
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_CHAIN_INVALID,
+                   "%s sent a chain whose root is not the certificate %s it showed", base_url, root_id);
       return NULL;
     }
   if (!morango_certificate_set_private_key (stored, key, error) ||

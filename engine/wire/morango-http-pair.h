@@ -32,4 +32,26 @@ MorangoCertificate *morango_http_pair (MorangoHttpPeer  *peer,
                                        GCancellable     *cancellable,
                                        GError          **error);
 
+/* Asked, before the signing request, whether the root of the chain the
+ * server sent (checked alone: its id, its signature, its scope) may
+ * become a trust anchor; only when this device does not trust it yet.
+ * On the thread of the pairing, which waits for the answer. */
+typedef gboolean (*MorangoHttpPairConfirmFunc) (MorangoCertificate *root,
+                                                gpointer            user_data);
+
+/* morango_http_pair() with @confirm_root (may be NULL: the root is
+ * trusted without asking).  A no fails with MORANGO_ERROR_NOT_CONFIRMED
+ * before anything is asked of the server or stored. */
+MorangoCertificate *morango_http_pair_full (MorangoHttpPeer            *peer,
+                                            const char                 *primary_partition,
+                                            const char                 *parent_id,
+                                            const char                 *scope_definition_id,
+                                            const char                 *scope_params,
+                                            const char                 *username,
+                                            const char                 *password,
+                                            MorangoHttpPairConfirmFunc  confirm_root,
+                                            gpointer                    confirm_data,
+                                            GCancellable               *cancellable,
+                                            GError                    **error);
+
 G_END_DECLS

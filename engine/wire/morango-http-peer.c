@@ -16,6 +16,7 @@
 #include "morango-http-peer-private.h"
 #include "morango-http-trust.h"
 #include "morango-instance.h"
+#include "morango-tls.h"
 #include "morango-wire.h"
 
 #define DEFAULT_TRIES        5
@@ -40,6 +41,12 @@ struct _MorangoHttpPeer
   guint                    tries;
   guint                    first_delay_ms;
   gsize                    body_limit;
+  gboolean                 https;
+  MorangoHttpPeerConfirmFunc confirm;
+  gpointer                 confirm_data;
+  GDestroyNotify           confirm_destroy;
+  /* Only one request at a time asks the user about a certificate. */
+  GMutex                   confirm_lock;
 
   /* Everything below may change on any thread the requests come from. */
   GMutex                   lock;
@@ -50,6 +57,8 @@ struct _MorangoHttpPeer
   char                    *server_address;
   gint64                   bytes_sent;
   gint64                   bytes_received;
+  char                    *pin;           /* the fingerprint the server must present */
+  char                    *presented;     /* the last one it presented */
   /* In the legacy flow (§9.6), the server runs several stages in one
    * request and others at the DELETE; the transfer still proceeds stage
    * by stage.  What the peer reports of each session is kept here: the
@@ -96,6 +105,11 @@ morango_http_peer_finalize (GObject *object)
   g_free (self->server_instance_id);
   g_free (self->server_version);
   g_free (self->server_address);
+  g_free (self->pin);
+  g_free (self->presented);
+  if (self->confirm_destroy != NULL)
+    self->confirm_destroy (self->confirm_data);
+  g_mutex_clear (&self->confirm_lock);
   g_hash_table_unref (self->legacy);
   g_queue_clear_full (&self->prepared, prepared_free);
   g_mutex_clear (&self->lock);
@@ -113,6 +127,7 @@ static void
 morango_http_peer_init (MorangoHttpPeer *self)
 {
   g_mutex_init (&self->lock);
+  g_mutex_init (&self->confirm_lock);
   self->own_caps = MORANGO_HTTP_CLIENT_CAPABILITIES;
   self->tries = DEFAULT_TRIES;
   self->first_delay_ms = DEFAULT_DELAY_MS;
@@ -185,7 +200,107 @@ morango_http_peer_new (const char          *base_url,
                                                  NULL);
   soup_session_remove_feature_by_type (self->session, SOUP_TYPE_CONTENT_DECODER);
   soup_session_remove_feature_by_type (self->session, SOUP_TYPE_COOKIE_JAR);
+  /* Without a database no certificate is valid by itself, so every one
+   * comes to on_accept_certificate(): a peer over HTTPS is trusted by
+   * its pinned fingerprint alone, whoever signed its certificate. */
+  self->https = g_ascii_strcasecmp (scheme, "https") == 0;
+  if (self->https)
+    g_object_set (self->session, "tls-database", NULL, NULL);
   return g_steal_pointer (&self);
+}
+
+void
+morango_http_peer_set_pin (MorangoHttpPeer *self,
+                           const char      *fingerprint)
+{
+  g_return_if_fail (MORANGO_IS_HTTP_PEER (self));
+
+  g_mutex_lock (&self->lock);
+  g_free (self->pin);
+  self->pin = g_strdup (fingerprint);
+  g_mutex_unlock (&self->lock);
+}
+
+void
+morango_http_peer_set_confirm_func (MorangoHttpPeer            *self,
+                                    MorangoHttpPeerConfirmFunc  func,
+                                    gpointer                    user_data,
+                                    GDestroyNotify              destroy)
+{
+  g_return_if_fail (MORANGO_IS_HTTP_PEER (self));
+
+  if (self->confirm_destroy != NULL)
+    self->confirm_destroy (self->confirm_data);
+  self->confirm = func;
+  self->confirm_data = user_data;
+  self->confirm_destroy = destroy;
+}
+
+char *
+morango_http_peer_dup_fingerprint (MorangoHttpPeer *self)
+{
+  char *fingerprint;
+
+  g_return_val_if_fail (MORANGO_IS_HTTP_PEER (self), NULL);
+
+  g_mutex_lock (&self->lock);
+  fingerprint = g_strdup (self->presented);
+  g_mutex_unlock (&self->lock);
+  return fingerprint;
+}
+
+#define REFUSAL_KEY "morango-tls-refusal"
+
+/* During each TLS handshake, on the thread sending @msg: the server's
+ * certificate is taken when it is the pinned one, or, with no pin yet,
+ * when the user confirms it (it is then pinned for this peer's life).
+ * Why it was not taken goes with @msg, for send_once() to report
+ * instead of TLS's own words. */
+static gboolean
+on_accept_certificate (SoupMessage          *msg,
+                       GTlsCertificate      *certificate,
+                       GTlsCertificateFlags  errors,
+                       gpointer              user_data)
+{
+  MorangoHttpPeer *self = user_data;
+  g_autofree char *fingerprint = morango_tls_certificate_get_fingerprint (certificate);
+  g_autofree char *pin = NULL;
+  GError *refusal = NULL;
+  gboolean accepted;
+
+  g_mutex_lock (&self->confirm_lock);
+  g_mutex_lock (&self->lock);
+  g_free (self->presented);
+  self->presented = g_strdup (fingerprint);
+  pin = g_strdup (self->pin);
+  g_mutex_unlock (&self->lock);
+
+  if (pin != NULL)
+    {
+      accepted = g_str_equal (pin, fingerprint);
+      if (!accepted)
+        refusal = g_error_new (MORANGO_ERROR, MORANGO_ERROR_PIN_MISMATCH,
+                               "%s presented a TLS certificate other than the one expected "
+                               "(expected %s, presented %s), so nothing was sent to it. Either "
+                               "its key was replaced, or another machine stands in its place: "
+                               "ask whoever runs it which fingerprint it shows now",
+                               self->base_url, pin, fingerprint);
+    }
+  else
+    {
+      accepted = self->confirm != NULL && self->confirm (self, fingerprint, self->confirm_data);
+      if (accepted)
+        morango_http_peer_set_pin (self, fingerprint);
+      else
+        refusal = g_error_new (MORANGO_ERROR, MORANGO_ERROR_NOT_CONFIRMED,
+                               "%s presents a TLS certificate never seen before (%s), and it "
+                               "was not confirmed; nothing was sent to it",
+                               self->base_url, fingerprint);
+    }
+  g_mutex_unlock (&self->confirm_lock);
+  if (refusal != NULL)
+    g_object_set_data_full (G_OBJECT (msg), REFUSAL_KEY, refusal, (GDestroyNotify) g_error_free);
+  return accepted;
 }
 
 void
@@ -480,7 +595,14 @@ send_once (MorangoHttpPeer           *self,
   else if (g_strcmp0 (request->method, "POST") == 0)
     soup_message_headers_set_content_length (headers, 0);
 
+  if (self->https)
+    g_signal_connect (msg, "accept-certificate", G_CALLBACK (on_accept_certificate), self);
   stream = soup_session_send (self->session, msg, cancellable, &local_error);
+  if (stream == NULL && g_object_get_data (G_OBJECT (msg), REFUSAL_KEY) != NULL)
+    {
+      g_clear_error (&local_error);
+      local_error = g_error_copy (g_object_get_data (G_OBJECT (msg), REFUSAL_KEY));
+    }
 
   /* What crossed the wire, refused or not. */
   sent = strlen (request->method) + 1 + strlen (url) + 11 + header_bytes (headers) +

@@ -48,6 +48,28 @@ void                    morango_http_peer_set_retries        (MorangoHttpPeer   
  * (default 64 MiB). */
 void                    morango_http_peer_set_body_limit     (MorangoHttpPeer     *self,
                                                               gsize                limit);
+/* HTTPS.  The server's certificate is taken by its fingerprint alone
+ * (morango-tls.h), never by who signed it.  @fingerprint (canonical;
+ * NULL: none yet) is the one it must present, or every request fails
+ * with MORANGO_ERROR_PIN_MISMATCH, having sent nothing.  Before the
+ * first request. */
+void                    morango_http_peer_set_pin            (MorangoHttpPeer     *self,
+                                                              const char          *fingerprint);
+/* With no pin, the first TLS handshake asks @func (on the thread of the
+ * request, which waits for its answer) whether to take the certificate
+ * of @fingerprint; a yes pins it for the rest of this peer's life, a no
+ * (or no @func) fails the request with MORANGO_ERROR_NOT_CONFIRMED,
+ * having sent nothing.  Before the first request. */
+typedef gboolean (*MorangoHttpPeerConfirmFunc) (MorangoHttpPeer *peer,
+                                                const char      *fingerprint,
+                                                gpointer         user_data);
+void                    morango_http_peer_set_confirm_func   (MorangoHttpPeer            *self,
+                                                              MorangoHttpPeerConfirmFunc  func,
+                                                              gpointer                    user_data,
+                                                              GDestroyNotify              destroy);
+/* The fingerprint of the certificate the server presented last, taken
+ * or not; NULL over plain HTTP or before the first request. */
+char                   *morango_http_peer_dup_fingerprint    (MorangoHttpPeer     *self);
 /* GET morangoinfo/1/, once: the server's capabilities and instance.
  * Every operation connects first when this was not called. */
 gboolean                morango_http_peer_connect            (MorangoHttpPeer     *self,

@@ -42,6 +42,7 @@ struct _MorangoHttpServer
   gboolean                 accept_new_roots;
   /* Signing requests per client address, against password guessing. */
   MorangoRateLimit        *csr_attempts;
+  GTlsCertificate         *tls_certificate;   /* NULL: plain HTTP */
 
   /* Store connections nobody uses at the moment, each released (owned
    * by no thread); a worker takes one or opens a new one. */
@@ -71,6 +72,7 @@ morango_http_server_finalize (GObject *object)
   if (self->soup != NULL)
     soup_server_disconnect (self->soup);
   g_clear_object (&self->soup);
+  g_clear_object (&self->tls_certificate);
   /* Idle connections belong to nobody: take each back to close it. */
   for (guint i = 0; i < self->idle->len; i++)
     morango_db_acquire (morango_store_get_db (self->idle->pdata[i]));
@@ -1581,6 +1583,8 @@ morango_http_server_listen (MorangoHttpServer  *self,
                             guint               port,
                             GError            **error)
 {
+  SoupServerListenOptions options = 0;
+
   g_return_val_if_fail (MORANGO_IS_HTTP_SERVER (self), FALSE);
   g_return_val_if_fail (self->soup == NULL, FALSE);
 
@@ -1599,13 +1603,16 @@ morango_http_server_listen (MorangoHttpServer  *self,
         return FALSE;
     }
 
-  self->soup = soup_server_new ("server-header", "morango-sync ", NULL);
+  self->soup = soup_server_new ("server-header", "morango-sync ",
+                                "tls-certificate", self->tls_certificate, NULL);
+  if (self->tls_certificate != NULL)
+    options |= SOUP_SERVER_LISTEN_HTTPS;
   /* Both at the root: libsoup calls the handlers of the most specific
    * path only. */
   soup_server_add_early_handler (self->soup, NULL, early_handler, self, NULL);
   soup_server_add_handler (self->soup, NULL, handler, self, NULL);
   if (address == NULL)
-    return soup_server_listen_all (self->soup, port, 0, error);
+    return soup_server_listen_all (self->soup, port, options, error);
   {
     g_autoptr(GInetAddress) inet = g_inet_address_new_from_string (address);
     g_autoptr(GSocketAddress) socket_address = NULL;
@@ -1618,13 +1625,24 @@ morango_http_server_listen (MorangoHttpServer  *self,
         return FALSE;
       }
     socket_address = g_inet_socket_address_new (inet, port);
-    if (!soup_server_listen (self->soup, socket_address, 0, error))
+    if (!soup_server_listen (self->soup, socket_address, options, error))
       {
         g_clear_object (&self->soup);
         return FALSE;
       }
   }
   return TRUE;
+}
+
+void
+morango_http_server_set_tls_certificate (MorangoHttpServer *self,
+                                         GTlsCertificate   *certificate)
+{
+  g_return_if_fail (MORANGO_IS_HTTP_SERVER (self));
+  g_return_if_fail (certificate == NULL || G_IS_TLS_CERTIFICATE (certificate));
+  g_return_if_fail (self->soup == NULL);
+
+  g_set_object (&self->tls_certificate, certificate);
 }
 
 guint

@@ -86,6 +86,11 @@ void                     morango_http_server_set_clock        (MorangoHttpServer
                                                                MorangoHttpServerClock   clock,
                                                                gpointer                 data);
 const char              *morango_http_server_get_instance_id  (MorangoHttpServer       *self);
+/* Serves HTTPS with @certificate (which holds its private key; see
+ * morango_tls_certificate_ensure()) instead of plain HTTP; NULL: plain
+ * HTTP again.  Before listening. */
+void                     morango_http_server_set_tls_certificate (MorangoHttpServer *self,
+                                                                  GTlsCertificate   *certificate);
 /* Listens on @address (an IP address; NULL: every address) and @port
  * (0: any free one), answering on the thread-default main context of
  * the caller, which must keep running it.  Database work runs on worker
