@@ -1225,6 +1225,8 @@ test_five_devices (void)
   g_autofree char *city_cert = NULL;
   g_autofree char *pushed_cert = NULL;
   g_autofree char *city2_cert = NULL;
+  g_autofree char *new_lesson = NULL;
+  g_autofree char *new_assignment = NULL;
   MorangoEngineSyncOptions pull = { .pull = TRUE };
   MorangoEngineSyncOptions push = { .push = TRUE };
   MorangoEngineSyncResult result = { 0 };
@@ -1288,6 +1290,52 @@ test_five_devices (void)
   g_assert_true (morango_is_hex32 (city2_cert));
   device_sync_ok (city2, cloud->url, NULL, &result);
   g_assert_cmpint (result.records_pulled, ==, ledger_count (w.ledger, facility_filter, FALSE));
+  {
+    g_autoptr(MorangoStore) c2 = device_store (city2);
+    g_autoptr(MorangoStore) k = device_store (cloud);
+    g_autoptr(GPtrArray) chain = morango_certificate_get_chain (morango_store_get_db (c2), city2_cert, &error);
+    g_autoptr(MorangoCertificate) pushed = morango_certificate_load (morango_store_get_db (k), pushed_cert,
+                                                                      &error);
+
+    /* Facility's root, City's, the one pushed to Cloud, City 2's: Cloud
+     * signed under the pushed one with its own key. */
+    g_assert_no_error (error);
+    g_assert_nonnull (chain);
+    g_assert_cmpuint (chain->len, ==, 4);
+    g_assert_cmpstr (morango_certificate_get_id (g_ptr_array_index (chain, 0)), ==, w.dataset);
+    g_assert_cmpstr (morango_certificate_get_id (g_ptr_array_index (chain, 1)), ==, city_cert);
+    g_assert_cmpstr (morango_certificate_get_id (g_ptr_array_index (chain, 2)), ==, pushed_cert);
+    g_assert_true (morango_certificate_has_private_key (g_ptr_array_index (chain, 3)));
+    g_assert_false (morango_certificate_has_private_key (g_ptr_array_index (chain, 2)));
+    g_assert_true (morango_certificate_has_private_key (pushed));
+  }
+
+  /* The way back: a lesson for A made at City 2 reaches Home by Cloud,
+   * City and Facility; the lesson itself stays out of Home. */
+  {
+    g_autoptr(MorangoStore) c2 = device_store (city2);
+    g_autofree char *fields = g_strdup_printf ("{\"dataset_id\": \"%s\", \"classroom_id\": \"%s\", "
+                                               "\"title\": \"Lesson 9\", \"created_by_id\": \"%s\"}",
+                                               w.dataset, w.classroom, w.coach);
+
+    new_lesson = make (c2, w.ledger, "lesson", fields);
+    new_assignment = make_assignment (&w, c2, new_lesson, a, "Lesson 9");
+  }
+  device_sync_ok (city2, cloud->url, &push, &result);
+  g_assert_cmpint (result.records_pushed, ==, 2);
+  device_sync_ok (city, cloud->url, NULL, &result);
+  g_assert_cmpint (result.records_pulled, ==, 2);
+  device_sync_ok (city, w.device->url, NULL, &result);
+  g_assert_cmpint (result.records_pushed, ==, 2);
+  device_sync_ok (home, w.device->url, NULL, &result);
+  g_assert_cmpint (result.records_pulled, ==, 1);
+  g_assert_cmpint (result.records_pushed, ==, 0);
+  {
+    g_autoptr(MorangoStore) h = device_store (home);
+
+    g_assert_true (has_row (h, "lessonassignment", new_assignment));
+    g_assert_false (has_row (h, "lesson", new_lesson));
+  }
 
   /* Facility, City, Cloud and City 2 are one; Home is Facility for A. */
   expected_store = ledger_count (w.ledger, facility_filter, FALSE);
@@ -1319,6 +1367,7 @@ test_five_devices (void)
         g_assert_true (has_row (facility_devices[i], "facilityuser", w.coach));
         g_assert_true (has_row (facility_devices[i], "lesson", g_ptr_array_index (w.lessons, 0)));
         assert_holds (w.ledger, h, facility_devices[i], touched);
+        g_assert_true (has_row (facility_devices[i], "lesson", new_lesson));
       }
 
     home_a = digests (h, home_filter, &n_store, &n_app);
