@@ -2,10 +2,11 @@
  *
  * Every device is a MorangoEngine on a data folder of its own (kolibri-like),
  * driven through its asynchronous API from this thread's main context:
- * the seed's story (Facility, Home, City), what a peer may not do, twenty
- * clients at once, and progress and cancel.  Nothing waits on a clock:
- * each await iterates the main context until its callback ran, and a pull
- * is held mid-transfer by a proxy, not by timing.
+ * the seed's story (Facility, Home, City; then with Cloud and City 2 too),
+ * what a peer may not do, twenty clients at once, and progress and
+ * cancel.  Nothing waits on a clock: each await iterates the main context
+ * until its callback ran, and a pull is held mid-transfer by a proxy, not
+ * by timing.
  *
  * SPDX-License-Identifier: MIT
  */
