@@ -2,10 +2,11 @@
  *
  * Every device is a MorangoEngine on a data folder of its own (kolibri-like),
  * driven through its asynchronous API from this thread's main context:
- * the seed's story (Facility, Home, City), what a peer may not do, twenty
- * clients at once, and progress and cancel.  Nothing waits on a clock:
- * each await iterates the main context until its callback ran, and a pull
- * is held mid-transfer by a proxy, not by timing.
+ * the seed's story (Facility, Home, City; then with Cloud and City 2 too),
+ * what a peer may not do, twenty clients at once, and progress and
+ * cancel.  Nothing waits on a clock: each await iterates the main context
+ * until its callback ran, and a pull is held mid-transfer by a proxy, not
+ * by timing.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -1121,6 +1122,278 @@ test_three_devices (void)
 }
 
 /* ------------------------------------------------------------------ */
+/* 1b. Five devices: the seed's story across a cloud */
+
+/* Serves @d as a cloud does: it takes pushed certificates, and roots it
+ * never saw come with them. */
+static void
+device_serve_cloud (Device *d)
+{
+  MorangoEngineServeOptions options = { .address = "127.0.0.1", .port = 0,
+                                        .allow_certificate_push = TRUE,
+                                        .accept_new_roots = TRUE };
+  g_autoptr(GError) error = NULL;
+  Await await = { NULL };
+
+  morango_engine_serve_async (d->engine, &options, NULL, on_done, &await);
+  g_assert_true (morango_engine_serve_finish (d->engine, await_result (&await), &error));
+  g_assert_no_error (error);
+  g_object_unref (await.result);
+  g_assert_cmpuint (morango_engine_get_port (d->engine), >, 0);
+  d->url = g_strdup_printf ("http://127.0.0.1:%u/", morango_engine_get_port (d->engine));
+}
+
+/* A day at Home: new logs, progress on synced ones, a soft and a hard
+ * deletion of synced logs and a log made and deleted before any sync.
+ * Every record touched goes to @touched. */
+static void
+home_day (World      *w,
+          Device     *home,
+          const char *learner_a,
+          GPtrArray  *touched)
+{
+  g_autoptr(MorangoStore) store = device_store (home);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) old_summaries = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) old_sessions = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) summaries = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) sessions = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(MorangoTransaction) tx = NULL;
+  MorangoDb *db = morango_store_get_db (store);
+  const char *tables[] = { "kolibri_contentsummarylog", "kolibri_contentsessionlog" };
+  GPtrArray *old[] = { old_summaries, old_sessions };
+
+  for (guint t = 0; t < G_N_ELEMENTS (tables); t++)
+    {
+      /* The table names are this file's constants. */
+      g_autofree char *sql = g_strdup_printf ("SELECT id FROM %s WHERE user_id = ? ORDER BY id", tables[t]);
+      sqlite3_stmt *stmt = morango_db_prepare (db, sql, &error);
+
+      g_assert_no_error (error);
+      g_assert_true (morango_db_bind (db, stmt, &error, "s", learner_a));
+      while (morango_db_step (db, stmt, &error) == SQLITE_ROW)
+        g_ptr_array_add (old[t], g_strdup (morango_db_column_text (stmt, 0)));
+      g_assert_no_error (error);
+      sqlite3_reset (stmt);
+      g_assert_cmpuint (old[t]->len, >=, 3);
+    }
+
+  tx = morango_transaction_begin (db, NULL, &error);
+  g_assert_no_error (error);
+  make_logs (w, store, learner_a, 15, summaries, sessions);
+  for (guint i = 0; i < 3; i++)
+    {
+      const char *id = g_ptr_array_index (old_summaries, i);
+      g_autofree char *changes = g_strdup_printf ("{\"progress\": 1.0, \"time_spent\": %u}", 900 + i);
+
+      change (store, "contentsummarylog", id, changes);
+      g_ptr_array_add (touched, g_strdup (id));
+    }
+  change (store, "contentsummarylog", g_ptr_array_index (summaries, 0), "{\"progress\": 0.9}");
+  drop (store, w->ledger, "contentsessionlog", g_ptr_array_index (old_sessions, 0), FALSE, TRUE);
+  drop (store, w->ledger, "contentsessionlog", g_ptr_array_index (old_sessions, 1), TRUE, TRUE);
+  drop (store, w->ledger, "contentsessionlog", g_ptr_array_index (sessions, 0), FALSE, FALSE);
+  for (guint i = 0; i < 2; i++)
+    g_ptr_array_add (touched, g_strdup (g_ptr_array_index (old_sessions, i)));
+  g_assert_true (morango_transaction_commit (g_steal_pointer (&tx), &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < summaries->len; i++)
+    g_ptr_array_add (touched, g_strdup (g_ptr_array_index (summaries, i)));
+  for (guint i = 0; i < sessions->len; i++)
+    g_ptr_array_add (touched, g_strdup (g_ptr_array_index (sessions, i)));
+}
+
+/* Home (single-user for A), Facility (the root), City (full-facility
+ * from Facility), Cloud (never meets Facility: City pushes it a
+ * certificate) and City 2 (full-facility from Cloud, by an account made
+ * on Cloud).  What Home made reaches City 2 by Facility, City and Cloud,
+ * and the four facility devices end equal. */
+static void
+test_five_devices (void)
+{
+  static const char * const all[] = { MORANGO_ACCOUNT_ALL_SCOPES, NULL };
+  g_autofree char *root = morango_test_tmpdir ();
+  World w = { 0 };
+  g_autoptr(Device) home = NULL;
+  g_autoptr(Device) city = NULL;
+  g_autoptr(Device) cloud = NULL;
+  g_autoptr(Device) city2 = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) touched = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(MorangoFilter) home_filter = NULL;
+  g_autoptr(MorangoFilter) facility_filter = NULL;
+  g_autofree char *home_cert = NULL;
+  g_autofree char *city_cert = NULL;
+  g_autofree char *pushed_cert = NULL;
+  g_autofree char *city2_cert = NULL;
+  g_autofree char *new_lesson = NULL;
+  g_autofree char *new_assignment = NULL;
+  MorangoEngineSyncOptions pull = { .pull = TRUE };
+  MorangoEngineSyncOptions push = { .push = TRUE };
+  MorangoEngineSyncResult result = { 0 };
+  guint expected_store, expected_app;
+  const char *a, *b;
+
+  world_init (&w, root, 2, 5);
+  a = learner (&w, 0);
+  b = learner (&w, 1);
+  home_filter = learner_filter (w.dataset, a);
+  facility_filter = filter_of (w.dataset, NULL);
+
+  /* Home: single-user for A, a pull, a day's work, a push. */
+  home = device_new (root, "home");
+  home_cert = device_pair (home, w.device->url, "single-user", a, NULL, PASSWORD, &error);
+  g_assert_no_error (error);
+  device_sync_ok (home, w.device->url, &pull, &result);
+  g_assert_cmpint (result.records_pulled, ==, ledger_count (w.ledger, home_filter, FALSE));
+  home_day (&w, home, a, touched);
+  g_assert_cmpuint (touched->len, >=, 30);
+  device_sync_ok (home, w.device->url, &push, &result);
+  g_assert_cmpint (result.records_pushed, >=, 30);
+
+  /* City: full-facility from Facility, and a sync. */
+  city = device_new (root, "city");
+  city_cert = device_pair (city, w.device->url, "full-facility", NULL, NULL, PASSWORD, &error);
+  g_assert_no_error (error);
+  device_sync_ok (city, w.device->url, NULL, &result);
+  g_assert_cmpint (result.records_pulled, ==, ledger_count (w.ledger, facility_filter, FALSE));
+
+  /* Cloud: City pushes it a full-facility certificate under City's
+   * own, then syncs: Cloud gets everything, by City alone. */
+  cloud = device_new (root, "cloud");
+  device_serve_cloud (cloud);
+  {
+    MorangoEnginePairOptions options = { .scope_definition = "full-facility", .push = TRUE };
+    Await await = { NULL };
+
+    morango_engine_pair_async (city->engine, cloud->url, &options, NULL, on_done, &await);
+    pushed_cert = pair_finish (city, &await, &error);
+    g_assert_no_error (error);
+    g_assert_true (morango_is_hex32 (pushed_cert));
+    g_assert_cmpstr (pushed_cert, !=, city_cert);
+  }
+  device_sync_ok (city, cloud->url, NULL, &result);
+  g_assert_cmpint (result.records_pulled, ==, 0);
+  g_assert_cmpint (result.records_pushed, ==, ledger_count (w.ledger, facility_filter, FALSE));
+
+  /* City 2: an account made on Cloud, a full-facility certificate from
+   * Cloud under the pushed one, and a sync. */
+  {
+    g_autoptr(MorangoStore) c = device_store (cloud);
+
+    g_assert_true (morango_account_add (morango_store_get_db (c), morango_store_get_random (c), "city2",
+                                        PASSWORD, all, &error));
+    g_assert_no_error (error);
+  }
+  city2 = device_new (root, "city2");
+  city2_cert = device_pair (city2, cloud->url, "full-facility", NULL, "city2", PASSWORD, &error);
+  g_assert_no_error (error);
+  g_assert_true (morango_is_hex32 (city2_cert));
+  device_sync_ok (city2, cloud->url, NULL, &result);
+  g_assert_cmpint (result.records_pulled, ==, ledger_count (w.ledger, facility_filter, FALSE));
+  {
+    g_autoptr(MorangoStore) c2 = device_store (city2);
+    g_autoptr(MorangoStore) k = device_store (cloud);
+    g_autoptr(GPtrArray) chain = morango_certificate_get_chain (morango_store_get_db (c2), city2_cert, &error);
+    g_autoptr(MorangoCertificate) pushed = morango_certificate_load (morango_store_get_db (k), pushed_cert,
+                                                                      &error);
+
+    /* Facility's root, City's, the one pushed to Cloud, City 2's: Cloud
+     * signed under the pushed one with its own key. */
+    g_assert_no_error (error);
+    g_assert_nonnull (chain);
+    g_assert_cmpuint (chain->len, ==, 4);
+    g_assert_cmpstr (morango_certificate_get_id (g_ptr_array_index (chain, 0)), ==, w.dataset);
+    g_assert_cmpstr (morango_certificate_get_id (g_ptr_array_index (chain, 1)), ==, city_cert);
+    g_assert_cmpstr (morango_certificate_get_id (g_ptr_array_index (chain, 2)), ==, pushed_cert);
+    g_assert_true (morango_certificate_has_private_key (g_ptr_array_index (chain, 3)));
+    g_assert_false (morango_certificate_has_private_key (g_ptr_array_index (chain, 2)));
+    g_assert_true (morango_certificate_has_private_key (pushed));
+  }
+
+  /* The way back: a lesson for A made at City 2 reaches Home by Cloud,
+   * City and Facility; the lesson itself stays out of Home. */
+  {
+    g_autoptr(MorangoStore) c2 = device_store (city2);
+    g_autofree char *fields = g_strdup_printf ("{\"dataset_id\": \"%s\", \"classroom_id\": \"%s\", "
+                                               "\"title\": \"Lesson 9\", \"created_by_id\": \"%s\"}",
+                                               w.dataset, w.classroom, w.coach);
+
+    new_lesson = make (c2, w.ledger, "lesson", fields);
+    new_assignment = make_assignment (&w, c2, new_lesson, a, "Lesson 9");
+  }
+  device_sync_ok (city2, cloud->url, &push, &result);
+  g_assert_cmpint (result.records_pushed, ==, 2);
+  device_sync_ok (city, cloud->url, NULL, &result);
+  g_assert_cmpint (result.records_pulled, ==, 2);
+  device_sync_ok (city, w.device->url, NULL, &result);
+  g_assert_cmpint (result.records_pushed, ==, 2);
+  device_sync_ok (home, w.device->url, NULL, &result);
+  g_assert_cmpint (result.records_pulled, ==, 1);
+  g_assert_cmpint (result.records_pushed, ==, 0);
+  {
+    g_autoptr(MorangoStore) h = device_store (home);
+
+    g_assert_true (has_row (h, "lessonassignment", new_assignment));
+    g_assert_false (has_row (h, "lesson", new_lesson));
+  }
+
+  /* Facility, City, Cloud and City 2 are one; Home is Facility for A. */
+  expected_store = ledger_count (w.ledger, facility_filter, FALSE);
+  expected_app = ledger_count (w.ledger, facility_filter, TRUE);
+  g_assert_cmpuint (expected_app, >, 50);
+  g_assert_cmpuint (expected_store, >, expected_app);
+  {
+    g_autoptr(MorangoStore) h = device_store (home);
+    g_autoptr(MorangoStore) f = device_store (w.device);
+    g_autoptr(MorangoStore) c = device_store (city);
+    g_autoptr(MorangoStore) k = device_store (cloud);
+    g_autoptr(MorangoStore) c2 = device_store (city2);
+    MorangoStore *facility_devices[] = { f, c, k, c2 };
+    g_autofree char *facility_all = digests (f, facility_filter, NULL, NULL);
+    g_autofree char *home_a = NULL;
+    g_autofree char *facility_a = NULL;
+    guint n_store = 0, n_app = 0;
+
+    for (guint i = 0; i < G_N_ELEMENTS (facility_devices); i++)
+      {
+        g_autofree char *theirs = digests (facility_devices[i], facility_filter, &n_store, &n_app);
+
+        g_test_message ("facility device %u: %u store rows, %u application rows", i, n_store, n_app);
+        g_assert_cmpstr (theirs, ==, facility_all);
+        g_assert_cmpuint (n_store, ==, expected_store);
+        g_assert_cmpuint (n_app, ==, expected_app);
+        /* B, the coach, the lessons and Home's work, by name. */
+        g_assert_true (has_row (facility_devices[i], "facilityuser", b));
+        g_assert_true (has_row (facility_devices[i], "facilityuser", w.coach));
+        g_assert_true (has_row (facility_devices[i], "lesson", g_ptr_array_index (w.lessons, 0)));
+        assert_holds (w.ledger, h, facility_devices[i], touched);
+        g_assert_true (has_row (facility_devices[i], "lesson", new_lesson));
+      }
+
+    home_a = digests (h, home_filter, &n_store, &n_app);
+    facility_a = digests (f, home_filter, NULL, NULL);
+    g_assert_cmpstr (home_a, ==, facility_a);
+    g_assert_cmpuint (n_store, ==, ledger_count (w.ledger, home_filter, FALSE));
+    g_assert_cmpuint (n_app, ==, ledger_count (w.ledger, home_filter, TRUE));
+    g_assert_cmpuint (n_app, >, 20);
+    g_assert_true (has_row (h, "facilityuser", a));
+    g_assert_false (has_row (h, "facilityuser", b));
+    g_assert_false (has_row (h, "lesson", g_ptr_array_index (w.lessons, 0)));
+    {
+      gint64 n = -1;
+
+      g_assert_true (morango_db_query_int64 (morango_store_get_db (h), &n, NULL, &error,
+                                             "SELECT count(*) FROM morango_store WHERE instr (partition, ?) > 0",
+                                             "s", b));
+      g_assert_no_error (error);
+      g_assert_cmpint (n, ==, 0);
+    }
+  }
+  world_clear (&w);
+}
+
+/* ------------------------------------------------------------------ */
 /* 2. What a peer may not do */
 
 /* Facility's folder served a second time, by a server whose clock the
@@ -2036,6 +2309,7 @@ main (int   argc,
   main_thread = g_thread_self ();
 
   g_test_add_func ("/engine/three-devices", test_three_devices);
+  g_test_add_func ("/engine/five-devices", test_five_devices);
   g_test_add_func ("/engine/authorization", test_authorization);
   g_test_add_func ("/engine/many-clients", test_many_clients);
   g_test_add_func ("/engine/progress-cancel", test_progress_cancel);
