@@ -305,9 +305,11 @@ checkpointer_run (gpointer data)
   Checkpointer *c = data;
   sqlite3 *handle = NULL;
 
-  /* A read first, so that the connection finds the WAL. */
+  /* A read first, so that the connection finds the WAL; while other
+   * programs set the file up or write it, the read waits as theirs do. */
   if (sqlite3_open_v2 (c->path, &handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
                        NULL) != SQLITE_OK ||
+      sqlite3_busy_timeout (handle, 30000) != SQLITE_OK ||
       sqlite3_exec (handle, "PRAGMA schema_version", NULL, NULL, NULL) != SQLITE_OK)
     {
       g_warning ("checkpoints of %s will wait for the database to close: %s", c->path,

@@ -60,10 +60,17 @@ static gpointer
 worker_main (gpointer data)
 {
   MorangoEngine *self = data;
+  /* Its own references: the engine may be finalized on this very
+   * thread (a task made here held the last reference), and then must
+   * not be touched once the loop returns. */
+  GMainContext *context = g_main_context_ref (self->context);
+  GMainLoop *loop = g_main_loop_ref (self->loop);
 
-  g_main_context_push_thread_default (self->context);
-  g_main_loop_run (self->loop);
-  g_main_context_pop_thread_default (self->context);
+  g_main_context_push_thread_default (context);
+  g_main_loop_run (loop);
+  g_main_context_pop_thread_default (context);
+  g_main_loop_unref (loop);
+  g_main_context_unref (context);
   return NULL;
 }
 
@@ -139,9 +146,20 @@ morango_engine_finalize (GObject *object)
 {
   MorangoEngine *self = (MorangoEngine *)object;
 
-  run_on_worker_and_wait (self, stop_server_on_worker, self);
-  g_main_loop_quit (self->loop);
-  g_thread_join (self->thread);
+  if (g_thread_self () == self->thread)
+    {
+      /* The last reference went on the worker (a task made there): it
+       * cannot join itself.  It leaves its loop once this returns. */
+      stop_server_on_worker (self);
+      g_main_loop_quit (self->loop);
+      g_thread_unref (self->thread);
+    }
+  else
+    {
+      run_on_worker_and_wait (self, stop_server_on_worker, self);
+      g_main_loop_quit (self->loop);
+      g_thread_join (self->thread);
+    }
   g_main_loop_unref (self->loop);
   g_main_context_unref (self->context);
   g_main_context_unref (self->owner);
