@@ -6,7 +6,11 @@
 #include <locale.h>
 #include <stdio.h>
 
+#include "morango-engine.h"
 #include "morango-window.h"
+
+/* --data-dir, or the folder the command line uses by default. */
+static char *data_dir;
 
 static void
 on_activate (AdwApplication *app)
@@ -14,7 +18,21 @@ on_activate (AdwApplication *app)
   GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (app));
 
   if (window == NULL)
-    window = GTK_WINDOW (morango_window_new (app));
+    {
+      g_autoptr(MorangoEngine) engine = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autofree char *dir = data_dir ? g_strdup (data_dir)
+                                      : g_build_filename (g_get_user_data_dir (), "morango-sync", NULL);
+
+      engine = morango_engine_new (dir, NULL, &error);
+      if (engine == NULL)
+        {
+          g_printerr (_("morango-sync: cannot open the data folder %s: %s\n"), dir, error->message);
+          g_application_quit (G_APPLICATION (app));
+          return;
+        }
+      window = GTK_WINDOW (morango_window_new (app, engine));
+    }
   gtk_window_present (window);
 }
 
@@ -27,6 +45,7 @@ on_handle_local_options (GApplication *app,
       g_print ("morango-sync %s\n", PACKAGE_VERSION);
       return 0;
     }
+  g_variant_dict_lookup (options, "data-dir", "^ay", &data_dir);
   return -1;
 }
 
@@ -37,6 +56,8 @@ main (int   argc,
   g_autoptr(AdwApplication) app = NULL;
   static const GOptionEntry entries[] = {
     { "version", 0, 0, G_OPTION_ARG_NONE, NULL, N_("Print the version and exit"), NULL },
+    { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, NULL,
+      N_("The data folder (default: ~/.local/share/morango-sync)"), N_("DIR") },
     { NULL }
   };
 
