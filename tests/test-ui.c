@@ -4,6 +4,8 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include "morango-account.h"
+#include "morango-certificate.h"
 #include "morango-peer-row.h"
 #include "morango-peers-page.h"
 #include "morango-test-util.h"
@@ -174,19 +176,24 @@ save_screenshot (GtkWidget  *widget,
                  const char *name)
 {
   g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (widget);
-  g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
   g_autoptr(GskRenderNode) node = NULL;
   g_autoptr(GdkTexture) texture = NULL;
   g_autofree char *path = g_build_filename (g_getenv ("G_TEST_BUILDDIR") ? g_getenv ("G_TEST_BUILDDIR") : ".",
                                             name, NULL);
-  int width, height;
+  int width = 0, height = 0;
 
-  await_painted (widget);
-  width = gtk_widget_get_width (widget);
-  height = gtk_widget_get_height (widget);
-  gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), width, height);
-  node = gtk_snapshot_to_node (g_steal_pointer (&snapshot));
-  g_assert_nonnull (node);
+  /* A window just mapped may have no drawing to copy yet: draw again
+   * until there is one. */
+  while (node == NULL)
+    {
+      g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
+
+      await_painted (widget);
+      width = gtk_widget_get_width (widget);
+      height = gtk_widget_get_height (widget);
+      gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), width, height);
+      node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
+    }
   texture = gsk_renderer_render_texture (gtk_native_get_renderer (gtk_widget_get_native (widget)), node,
                                          &GRAPHENE_RECT_INIT (0, 0, width, height));
   g_assert_true (gdk_texture_save_to_png (texture, path));
@@ -257,6 +264,111 @@ test_peers_listed (void)
 
   save_screenshot (GTK_WIDGET (window), "peers-page.png");
   gtk_window_destroy (GTK_WINDOW (window));
+}
+
+static void
+on_done (GObject      *source,
+         GAsyncResult *result,
+         gpointer      data)
+{
+  *(GAsyncResult **) data = g_object_ref (result);
+}
+
+static void
+on_progress_text (GtkProgressBar *bar,
+                  GParamSpec     *pspec,
+                  GPtrArray      *texts)
+{
+  const char *text = gtk_progress_bar_get_text (bar);
+
+  if (text != NULL && (texts->len == 0 || !g_str_equal (g_ptr_array_index (texts, texts->len - 1), text)))
+    g_ptr_array_add (texts, g_strdup (text));
+}
+
+/* A real sync from the Peers page with a server on 127.0.0.1: the bar
+ * follows the engine's progress both ways, the row ends synced. */
+static void
+test_peers_sync (void)
+{
+  static const char * const all[] = { MORANGO_ACCOUNT_ALL_SCOPES, NULL };
+  g_autoptr(AdwApplication) app = test_app ();
+  g_autofree char *server_dir = morango_test_tmpdir ();
+  g_autofree char *dir = morango_test_tmpdir ();
+  g_autoptr(MorangoEngine) server = NULL;
+  g_autoptr(MorangoCertificate) root = NULL;
+  g_autoptr(GPtrArray) rows = NULL;
+  g_autoptr(GPtrArray) texts = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *url = NULL;
+  g_autofree char *cert_id = NULL;
+  MorangoEngineServeOptions serve = { "127.0.0.1", 0, 0 };
+  MorangoEnginePairOptions pair = { 0 };
+  GAsyncResult *result = NULL;
+  MorangoWindow *window;
+  MorangoPeerRow *row;
+  GtkWidget *bar;
+  gboolean pulled = FALSE, pushed = FALSE;
+
+  server = morango_engine_new (server_dir, NULL, &error);
+  g_assert_no_error (error);
+  {
+    g_autoptr(MorangoStore) store = open_folder (server_dir);
+    MorangoDb *db = morango_store_get_db (store);
+
+    root = morango_certificate_create_root (db, "full-facility", NULL, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_true (morango_account_set_password (db, morango_store_get_random (store), MORANGO_ACCOUNT_ADMIN,
+                                                 "correct horse", all, &error));
+    g_assert_no_error (error);
+  }
+  morango_engine_serve_async (server, &serve, NULL, on_done, &result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (morango_engine_serve_finish (server, result, &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  url = g_strdup_printf ("http://127.0.0.1:%u/", morango_engine_get_port (server));
+
+  window = open_window (app, dir);
+  pair.scope_definition = "full-facility";
+  pair.password = "correct horse";
+  morango_engine_pair_async (morango_window_get_engine (window), url, &pair, NULL, on_done, &result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  cert_id = morango_engine_pair_finish (morango_window_get_engine (window), result, &error);
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  await_loaded (window);
+
+  rows = peer_rows (window);
+  g_assert_cmpuint (rows->len, ==, 1);
+  row = g_ptr_array_index (rows, 0);
+  g_assert_cmpstr (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (row)), ==, url);
+  g_assert_true (subtitle_has (row, "Paired"));
+  bar = find_widget (GTK_WIDGET (row), GTK_TYPE_PROGRESS_BAR);
+  g_signal_connect (bar, "notify::text", G_CALLBACK (on_progress_text), texts);
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (row), "peer.sync", NULL));
+  g_assert_true (gtk_widget_get_visible (bar));
+  while (morango_peer_row_is_syncing (row) || !subtitle_has (row, "Synced"))
+    g_main_context_iteration (NULL, TRUE);
+  await_loaded (window);
+  g_assert_false (gtk_widget_get_visible (bar));
+  for (guint i = 0; i < texts->len; i++)
+    {
+      const char *text = g_ptr_array_index (texts, i);
+
+      g_test_message ("progress: %s", text);
+      pulled |= g_str_has_prefix (text, "Pulling");
+      pushed |= g_str_has_prefix (text, "Pushing");
+    }
+  g_assert_true (pulled);
+  g_assert_true (pushed);
+  g_assert_true (subtitle_has (row, "last sync"));
+
+  g_signal_handlers_disconnect_by_data (bar, texts);
+  gtk_window_destroy (GTK_WINDOW (window));
+  morango_engine_stop_serving (server);
 }
 
 static void
@@ -333,6 +445,7 @@ main (int   argc,
   g_test_add_func ("/ui/window-pages", test_window_pages);
   g_test_add_func ("/ui/peers-empty", test_peers_empty);
   g_test_add_func ("/ui/peers-listed", test_peers_listed);
+  g_test_add_func ("/ui/peers-sync", test_peers_sync);
   g_test_add_func ("/ui/no-display-points-to-cli", test_no_display_points_to_cli);
   g_test_add_func ("/ui/versions-and-help", test_versions_and_help);
   return g_test_run ();
