@@ -11,6 +11,8 @@
 
 /* --data-dir, or the folder the command line uses by default. */
 static char *data_dir;
+/* The folder could not be opened: the exit status says so. */
+static gboolean folder_failed;
 
 static void
 on_activate (AdwApplication *app)
@@ -28,6 +30,7 @@ on_activate (AdwApplication *app)
       if (engine == NULL)
         {
           g_printerr (_("morango-sync: cannot open the data folder %s: %s\n"), dir, error->message);
+          folder_failed = TRUE;
           g_application_quit (G_APPLICATION (app));
           return;
         }
@@ -54,6 +57,7 @@ main (int   argc,
       char *argv[])
 {
   g_autoptr(AdwApplication) app = NULL;
+  int status;
   static const GOptionEntry entries[] = {
     { "version", 0, 0, G_OPTION_ARG_NONE, NULL, N_("Print the version and exit"), NULL },
     { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, NULL,
@@ -89,5 +93,6 @@ main (int   argc,
       return 1;
     }
 
-  return g_application_run (G_APPLICATION (app), argc, argv);
+  status = g_application_run (G_APPLICATION (app), argc, argv);
+  return folder_failed ? 1 : status;
 }

@@ -128,6 +128,9 @@ test_window_pages (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+static void save_screenshot (GtkWidget  *widget,
+                             const char *name);
+
 static void
 test_peers_empty (void)
 {
@@ -143,6 +146,7 @@ test_peers_empty (void)
   g_assert_cmpstr (adw_status_page_get_title (ADW_STATUS_PAGE (empty)), ==, "No Peers Yet");
   g_assert_nonnull (strstr (adw_status_page_get_description (ADW_STATUS_PAGE (empty)), "morango pair"));
   g_assert_cmpuint (rows->len, ==, 0);
+  save_screenshot (GTK_WIDGET (window), "peers-empty.png");
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
@@ -412,6 +416,27 @@ test_no_display_points_to_cli (void)
   g_assert_nonnull (strstr (err, "morango --help"));
 }
 
+/* A data folder that cannot be opened is named, with why, and the app
+ * exits with an error instead of showing an empty window. */
+static void
+test_bad_data_dir (void)
+{
+  g_autofree char *dir = morango_test_tmpdir ();
+  g_autofree char *file = g_build_filename (dir, "not-a-folder", NULL);
+  g_autofree char *option = g_strconcat ("--data-dir=", file, NULL);
+  char *args[] = { option, NULL };
+  g_autofree char *out = NULL, *err = NULL;
+  g_autoptr(GError) error = NULL;
+  int status = -1;
+
+  g_assert_true (g_file_set_contents (file, "not a folder", -1, &error));
+  g_assert_no_error (error);
+  run_program (g_getenv ("MORANGO_SYNC"), args, FALSE, &status, &out, &err);
+  g_assert_cmpint (status, ==, 1);
+  g_assert_nonnull (strstr (err, "cannot open the data folder"));
+  g_assert_nonnull (strstr (err, file));
+}
+
 static void
 test_versions_and_help (void)
 {
@@ -447,6 +472,7 @@ main (int   argc,
   g_test_add_func ("/ui/peers-listed", test_peers_listed);
   g_test_add_func ("/ui/peers-sync", test_peers_sync);
   g_test_add_func ("/ui/no-display-points-to-cli", test_no_display_points_to_cli);
+  g_test_add_func ("/ui/bad-data-dir", test_bad_data_dir);
   g_test_add_func ("/ui/versions-and-help", test_versions_and_help);
   return g_test_run ();
 }
