@@ -371,7 +371,15 @@ test_peers_sync (void)
   g_assert_true (subtitle_has (row, "last sync"));
 
   g_signal_handlers_disconnect_by_data (bar, texts);
+
+  /* Closing the window during a sync stops it, quietly. */
+  g_object_ref (row);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (row), "peer.sync", NULL));
+  g_assert_true (morango_peer_row_is_syncing (row));
   gtk_window_destroy (GTK_WINDOW (window));
+  while (morango_peer_row_is_syncing (row))
+    g_main_context_iteration (NULL, TRUE);
+  g_object_unref (row);
   morango_engine_stop_serving (server);
 }
 

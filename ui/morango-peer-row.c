@@ -136,8 +136,9 @@ on_progress (const MorangoEngineProgress *progress,
   g_autofree char *text = NULL;
   const char *direction;
 
-  /* Reports still queued when the sync ended say nothing new. */
-  if (self->cancellable == NULL)
+  /* Reports still queued when the sync ended say nothing new, and a
+   * row taken down has no bar to move. */
+  if (self->cancellable == NULL || self->progress == NULL)
     return;
   direction = progress->push ? _("Pushing") : _("Pulling");
   if (progress->total > 0)
@@ -168,7 +169,8 @@ on_sync_done (GObject      *source,
   g_autofree char *text = NULL;
 
   g_clear_object (&self->cancellable);
-  update_actions (self);
+  if (self->progress != NULL)
+    update_actions (self);
   if (morango_engine_sync_finish (MORANGO_ENGINE (source), result, &out, &error))
     text = g_strdup_printf (_("Synced with %s: %" G_GINT64_FORMAT " records received, %"
                               G_GINT64_FORMAT " sent"),
@@ -177,7 +179,8 @@ on_sync_done (GObject      *source,
     text = g_strdup (_("Sync cancelled; it continues where it stopped next time"));
   else
     text = g_strdup_printf (_("The sync with %s failed: %s"), self->peer->address, error->message);
-  show_toast (self, text);
+  if (self->progress != NULL)
+    show_toast (self, text);
 }
 
 static void
@@ -216,6 +219,10 @@ morango_peer_row_dispose (GObject *object)
 {
   MorangoPeerRow *self = MORANGO_PEER_ROW (object);
 
+  /* A window closed during a sync stops it; the engine leaves it
+   * resumable for the next one. */
+  if (self->cancellable != NULL)
+    g_cancellable_cancel (self->cancellable);
   gtk_widget_dispose_template (GTK_WIDGET (self), MORANGO_TYPE_PEER_ROW);
   G_OBJECT_CLASS (morango_peer_row_parent_class)->dispose (object);
 }
