@@ -263,6 +263,7 @@ test_peers_listed (void)
     g_main_context_iteration (NULL, TRUE);
   await_loaded (window);
   g_assert_true (subtitle_has (row, "pair with it first"));
+  g_assert_nonnull (strstr (morango_peer_row_get_outcome (row), "pair with it first"));
   g_assert_true (subtitle_has (row, "Not paired yet"));
   g_assert_false (gtk_widget_get_visible (find_widget (GTK_WIDGET (row), GTK_TYPE_PROGRESS_BAR)));
 
@@ -369,6 +370,7 @@ test_peers_sync (void)
   g_assert_true (pulled);
   g_assert_true (pushed);
   g_assert_true (subtitle_has (row, "last sync"));
+  g_assert_true (g_str_has_prefix (morango_peer_row_get_outcome (row), "Synced with"));
 
   g_signal_handlers_disconnect_by_data (bar, texts);
 
@@ -379,6 +381,7 @@ test_peers_sync (void)
   gtk_window_destroy (GTK_WINDOW (window));
   while (morango_peer_row_is_syncing (row))
     g_main_context_iteration (NULL, TRUE);
+  g_assert_nonnull (strstr (morango_peer_row_get_outcome (row), "cancelled"));
   g_object_unref (row);
   morango_engine_stop_serving (server);
 }

@@ -22,6 +22,7 @@ struct _MorangoPeerRow
   MorangoEngine    *engine;
   MorangoKnownPeer *peer;
   GCancellable     *cancellable;   /* non-NULL while syncing */
+  char             *outcome;       /* of the last sync, in words */
   GSimpleActionGroup *actions;
 };
 
@@ -179,8 +180,10 @@ on_sync_done (GObject      *source,
     text = g_strdup (_("Sync cancelled; it continues where it stopped next time"));
   else
     text = g_strdup_printf (_("The sync with %s failed: %s"), self->peer->address, error->message);
+  g_free (self->outcome);
+  self->outcome = g_steal_pointer (&text);
   if (self->progress != NULL)
-    show_toast (self, text);
+    show_toast (self, self->outcome);
 }
 
 static void
@@ -233,6 +236,7 @@ morango_peer_row_finalize (GObject *object)
   MorangoPeerRow *self = MORANGO_PEER_ROW (object);
 
   g_clear_object (&self->cancellable);
+  g_clear_pointer (&self->outcome, g_free);
   g_clear_object (&self->actions);
   g_clear_object (&self->engine);
   g_clear_pointer (&self->peer, morango_known_peer_free);
@@ -308,4 +312,19 @@ morango_peer_row_is_syncing (MorangoPeerRow *self)
 {
   g_return_val_if_fail (MORANGO_IS_PEER_ROW (self), FALSE);
   return self->cancellable != NULL;
+}
+
+void
+morango_peer_row_cancel (MorangoPeerRow *self)
+{
+  g_return_if_fail (MORANGO_IS_PEER_ROW (self));
+  if (self->cancellable != NULL)
+    g_cancellable_cancel (self->cancellable);
+}
+
+const char *
+morango_peer_row_get_outcome (MorangoPeerRow *self)
+{
+  g_return_val_if_fail (MORANGO_IS_PEER_ROW (self), NULL);
+  return self->outcome;
 }

@@ -20,5 +20,9 @@ const MorangoKnownPeer *morango_peer_row_get_peer   (MorangoPeerRow         *sel
 void                    morango_peer_row_set_peer   (MorangoPeerRow         *self,
                                                      const MorangoKnownPeer *peer);
 gboolean                morango_peer_row_is_syncing (MorangoPeerRow         *self);
+/* Stops the sync running, if any; the engine leaves it resumable. */
+void                    morango_peer_row_cancel     (MorangoPeerRow         *self);
+/* The last sync's outcome as the toast said it; NULL before one. */
+const char             *morango_peer_row_get_outcome (MorangoPeerRow        *self);
 
 G_END_DECLS

@@ -205,7 +205,16 @@ morango_peers_page_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->engine, self);
   g_clear_object (&self->engine);
   if (self->rows != NULL)
-    g_hash_table_remove_all (self->rows);
+    {
+      GHashTableIter iter;
+      gpointer row;
+
+      /* The window is closing: its syncs stop, resumable. */
+      g_hash_table_iter_init (&iter, self->rows);
+      while (g_hash_table_iter_next (&iter, NULL, &row))
+        morango_peer_row_cancel (row);
+      g_hash_table_remove_all (self->rows);
+    }
   gtk_widget_dispose_template (GTK_WIDGET (self), MORANGO_TYPE_PEERS_PAGE);
   G_OBJECT_CLASS (morango_peers_page_parent_class)->dispose (object);
 }
