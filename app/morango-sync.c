@@ -6,7 +6,13 @@
 #include <locale.h>
 #include <stdio.h>
 
+#include "morango-engine.h"
 #include "morango-window.h"
+
+/* --data-dir, or the folder the command line uses by default. */
+static char *data_dir;
+/* The folder could not be opened: the exit status says so. */
+static gboolean folder_failed;
 
 static void
 on_activate (AdwApplication *app)
@@ -14,7 +20,22 @@ on_activate (AdwApplication *app)
   GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (app));
 
   if (window == NULL)
-    window = GTK_WINDOW (morango_window_new (app));
+    {
+      g_autoptr(MorangoEngine) engine = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autofree char *dir = data_dir ? g_strdup (data_dir)
+                                      : g_build_filename (g_get_user_data_dir (), "morango-sync", NULL);
+
+      engine = morango_engine_new (dir, NULL, &error);
+      if (engine == NULL)
+        {
+          g_printerr (_("morango-sync: cannot open the data folder %s: %s\n"), dir, error->message);
+          folder_failed = TRUE;
+          g_application_quit (G_APPLICATION (app));
+          return;
+        }
+      window = GTK_WINDOW (morango_window_new (app, engine));
+    }
   gtk_window_present (window);
 }
 
@@ -27,6 +48,7 @@ on_handle_local_options (GApplication *app,
       g_print ("morango-sync %s\n", PACKAGE_VERSION);
       return 0;
     }
+  g_variant_dict_lookup (options, "data-dir", "^ay", &data_dir);
   return -1;
 }
 
@@ -35,8 +57,11 @@ main (int   argc,
       char *argv[])
 {
   g_autoptr(AdwApplication) app = NULL;
+  int status;
   static const GOptionEntry entries[] = {
     { "version", 0, 0, G_OPTION_ARG_NONE, NULL, N_("Print the version and exit"), NULL },
+    { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, NULL,
+      N_("The data folder (default: ~/.local/share/morango-sync)"), N_("DIR") },
     { NULL }
   };
 
@@ -68,5 +93,6 @@ main (int   argc,
       return 1;
     }
 
-  return g_application_run (G_APPLICATION (app), argc, argv);
+  status = g_application_run (G_APPLICATION (app), argc, argv);
+  return folder_failed ? 1 : status;
 }

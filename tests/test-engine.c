@@ -2298,6 +2298,65 @@ test_progress_cancel (void)
   world_clear (&w);
 }
 
+/* ------------------------------------------------------------------ */
+/* The peers as the desktop app reads them */
+
+static GPtrArray *
+list_peers (Device *d)
+{
+  g_autoptr(GError) error = NULL;
+  Await await = { NULL };
+  GPtrArray *peers;
+
+  morango_engine_list_peers_async (d->engine, NULL, on_done, &await);
+  peers = morango_engine_list_peers_finish (d->engine, await_result (&await), &error);
+  g_object_unref (await.result);
+  g_assert_no_error (error);
+  g_assert_nonnull (peers);
+  return peers;
+}
+
+static void
+test_list_peers (void)
+{
+  g_autofree char *root = morango_test_tmpdir ();
+  g_autoptr(Device) home = device_new (root, "home");
+  g_autoptr(MorangoStore) store = device_store (home);
+  g_autoptr(GPtrArray) none = list_peers (home);
+  g_autoptr(GPtrArray) two = NULL;
+  g_autoptr(GPtrArray) one = NULL;
+  g_autoptr(MorangoKnownPeer) a = NULL;
+  g_autoptr(MorangoKnownPeer) b = NULL;
+  g_autoptr(GError) error = NULL;
+  MorangoKnownPeer *first, *second;
+
+  g_assert_cmpuint (none->len, ==, 0);
+  a = morango_known_peer_add (store, "School.example:8000", 1000, &error);
+  g_assert_no_error (error);
+  b = morango_known_peer_add (store, "http://127.0.0.1:9/", 2000, &error);
+  g_assert_no_error (error);
+  g_assert_true (morango_known_peer_record_failure (store, b->id, 3000, "Connection refused", &error));
+  g_assert_no_error (error);
+
+  two = list_peers (home);
+  g_assert_cmpuint (two->len, ==, 2);
+  first = g_ptr_array_index (two, 0);
+  second = g_ptr_array_index (two, 1);
+  g_assert_cmpstr (first->address, ==, "http://school.example:8000/");
+  g_assert_cmpint (first->state, ==, MORANGO_PEER_STATE_ADDED);
+  g_assert_cmpstr (second->address, ==, "http://127.0.0.1:9/");
+  g_assert_cmpint (second->last_failure, ==, 3000);
+  g_assert_cmpstr (second->last_failure_reason, ==, "Connection refused");
+
+  /* A forgotten peer is not one the user has. */
+  g_assert_true (morango_known_peer_forget (store, a->id, &error));
+  g_assert_no_error (error);
+  one = list_peers (home);
+  g_assert_cmpuint (one->len, ==, 1);
+  g_assert_cmpstr (((MorangoKnownPeer *) g_ptr_array_index (one, 0))->address, ==,
+                   "http://127.0.0.1:9/");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -2313,5 +2372,6 @@ main (int   argc,
   g_test_add_func ("/engine/authorization", test_authorization);
   g_test_add_func ("/engine/many-clients", test_many_clients);
   g_test_add_func ("/engine/progress-cancel", test_progress_cancel);
+  g_test_add_func ("/engine/list-peers", test_list_peers);
   return g_test_run ();
 }

@@ -6,12 +6,17 @@
 
 #include <adwaita.h>
 
+#include "morango-engine.h"
+
 G_BEGIN_DECLS
 
 #define MORANGO_TYPE_WINDOW (morango_window_get_type ())
 G_DECLARE_FINAL_TYPE (MorangoWindow, morango_window, MORANGO, WINDOW, AdwApplicationWindow)
 
-MorangoWindow *morango_window_new           (AdwApplication *app);
+/* The window shows the folder of @engine. */
+MorangoWindow *morango_window_new           (AdwApplication *app,
+                                             MorangoEngine  *engine);
+MorangoEngine *morango_window_get_engine    (MorangoWindow  *self);
 /* The page shown: "peers", "certificates" or "scopes". */
 const char    *morango_window_get_page      (MorangoWindow  *self);
 void           morango_window_set_page      (MorangoWindow  *self,

@@ -1789,3 +1789,54 @@ morango_engine_sync_finish (MorangoEngine            *self,
     *out = call->result;
   return g_task_propagate_boolean (G_TASK (result), error);
 }
+
+/* ---- peers ---- */
+
+static void
+list_peers_thread (GTask        *task,
+                   gpointer      source_object,
+                   gpointer      task_data,
+                   GCancellable *cancellable)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoStore) store = open_store (source_object, &error);
+  GPtrArray *peers;
+
+  if (store == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  peers = morango_known_peer_list (store, FALSE, &error);
+  if (peers == NULL)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_pointer (task, peers, (GDestroyNotify) g_ptr_array_unref);
+}
+
+void
+morango_engine_list_peers_async (MorangoEngine       *self,
+                                 GCancellable        *cancellable,
+                                 GAsyncReadyCallback  callback,
+                                 gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (MORANGO_IS_ENGINE (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, morango_engine_list_peers_async);
+  /* Opening the folder is quick: the shared pool is fine here. */
+  g_task_run_in_thread (task, list_peers_thread);
+}
+
+GPtrArray *
+morango_engine_list_peers_finish (MorangoEngine  *self,
+                                  GAsyncResult   *result,
+                                  GError        **error)
+{
+  g_return_val_if_fail (MORANGO_IS_ENGINE (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}

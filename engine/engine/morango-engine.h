@@ -221,4 +221,17 @@ gboolean  morango_engine_sync_finish   (MorangoEngine                  *self,
                                         MorangoEngineSyncResult        *out,
                                         GError                        **error);
 
+/* ---- peers ---- */
+
+/* The known peers, forgotten ones left out, in the order they were first
+ * added: a GPtrArray of MorangoKnownPeer * that the array owns, read on
+ * a thread with a connection of its own. */
+void       morango_engine_list_peers_async  (MorangoEngine        *self,
+                                             GCancellable         *cancellable,
+                                             GAsyncReadyCallback   callback,
+                                             gpointer              user_data);
+GPtrArray *morango_engine_list_peers_finish (MorangoEngine        *self,
+                                             GAsyncResult         *result,
+                                             GError              **error);
+
 G_END_DECLS

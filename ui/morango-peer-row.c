@@ -1,0 +1,330 @@
+/* morango-peer-row.c: one known peer on the Peers page
+ *
+ * The row owns the peer's sync while it runs: the Sync button starts it
+ * through the engine, the engine's progress moves the bar, Cancel stops
+ * it (the engine leaves it resumable).  The row stays alive until the
+ * sync's callback, so a page refresh in between keeps the same row.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <glib/gi18n.h>
+
+#include "morango-peer-row.h"
+
+struct _MorangoPeerRow
+{
+  AdwActionRow      parent_instance;
+
+  GtkProgressBar   *progress;
+  GtkWidget        *sync_button;
+  GtkWidget        *cancel_button;
+
+  MorangoEngine    *engine;
+  MorangoKnownPeer *peer;
+  GCancellable     *cancellable;   /* non-NULL while syncing */
+  char             *outcome;       /* of the last sync, in words */
+  GSimpleActionGroup *actions;
+};
+
+G_DEFINE_FINAL_TYPE (MorangoPeerRow, morango_peer_row, ADW_TYPE_ACTION_ROW)
+
+static char *
+format_time (gint64 usec)
+{
+  g_autoptr(GDateTime) utc = g_date_time_new_from_unix_utc (usec / G_USEC_PER_SEC);
+  g_autoptr(GDateTime) local = utc ? g_date_time_to_local (utc) : NULL;
+
+  /* TRANSLATORS: the date and time of a sync, in strftime() format */
+  return local ? g_date_time_format (local, _("%-d %b %Y, %H:%M")) : g_strdup ("?");
+}
+
+static const char *
+state_in_words (MorangoPeerState state)
+{
+  switch (state)
+    {
+    case MORANGO_PEER_STATE_ADDED:
+      return _("Not paired yet");
+    case MORANGO_PEER_STATE_PAIRED:
+      return _("Paired, never synced");
+    case MORANGO_PEER_STATE_SYNCED:
+      return _("Synced");
+    case MORANGO_PEER_STATE_FORGOTTEN:
+      return _("Forgotten");
+    default:
+      return "";
+    }
+}
+
+static void
+update_labels (MorangoPeerRow *self)
+{
+  const MorangoKnownPeer *peer = self->peer;
+  g_autoptr(GString) subtitle = g_string_new (state_in_words (peer->state));
+  g_autofree char *title = NULL;
+
+  /* A client of our server may have no address: its instance id is all
+   * there is to show. */
+  if (peer->address != NULL)
+    title = g_strdup (peer->address);
+  else if (peer->instance_id != NULL)
+    title = g_strdup_printf (_("Device %.8s"), peer->instance_id);
+  else
+    title = g_strdup (_("Unknown device"));
+  {
+    g_autofree char *escaped = g_markup_escape_text (title, -1);
+
+    adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self), escaped);
+  }
+
+  if (peer->last_success > 0)
+    {
+      g_autofree char *when = format_time (peer->last_success);
+
+      g_string_append (subtitle, " · ");
+      g_string_append_printf (subtitle, _("last sync %s"), when);
+    }
+  if (peer->last_failure > peer->last_success)
+    {
+      g_autofree char *when = format_time (peer->last_failure);
+
+      g_string_append (subtitle, "\n");
+      g_string_append_printf (subtitle, _("Failed %s: %s"), when,
+                              peer->last_failure_reason ? peer->last_failure_reason : _("no reason given"));
+    }
+  /* The subtitle is markup: a reason comes from the network. */
+  {
+    g_autofree char *escaped = g_markup_escape_text (subtitle->str, -1);
+
+    adw_action_row_set_subtitle (ADW_ACTION_ROW (self), escaped);
+  }
+}
+
+static void
+update_actions (MorangoPeerRow *self)
+{
+  gboolean syncing = self->cancellable != NULL;
+  GAction *sync = g_action_map_lookup_action (G_ACTION_MAP (self->actions), "sync");
+  GAction *cancel = g_action_map_lookup_action (G_ACTION_MAP (self->actions), "cancel");
+
+  /* Only a peer with an address can be synced with from here. */
+  g_simple_action_set_enabled (G_SIMPLE_ACTION (sync), !syncing && self->peer->address != NULL);
+  g_simple_action_set_enabled (G_SIMPLE_ACTION (cancel), syncing);
+  gtk_widget_set_visible (self->sync_button, !syncing && self->peer->address != NULL);
+  gtk_widget_set_visible (self->cancel_button, syncing);
+  gtk_widget_set_visible (GTK_WIDGET (self->progress), syncing);
+}
+
+static void
+show_toast (MorangoPeerRow *self,
+            const char     *text)
+{
+  GtkWidget *overlay = gtk_widget_get_ancestor (GTK_WIDGET (self), ADW_TYPE_TOAST_OVERLAY);
+  AdwToast *toast;
+
+  if (overlay == NULL)
+    return;
+  toast = adw_toast_new (text);
+  adw_toast_set_timeout (toast, 0);
+  adw_toast_overlay_add_toast (ADW_TOAST_OVERLAY (overlay), toast);
+}
+
+static void
+on_progress (const MorangoEngineProgress *progress,
+             gpointer                     user_data)
+{
+  MorangoPeerRow *self = user_data;
+  g_autofree char *text = NULL;
+  const char *direction;
+
+  /* Reports still queued when the sync ended say nothing new, and a
+   * row taken down has no bar to move. */
+  if (self->cancellable == NULL || self->progress == NULL)
+    return;
+  direction = progress->push ? _("Pushing") : _("Pulling");
+  if (progress->total > 0)
+    {
+      gtk_progress_bar_set_fraction (self->progress,
+                                     CLAMP ((double) progress->done / progress->total, 0.0, 1.0));
+      /* TRANSLATORS: direction, stage, records done, records in all */
+      text = g_strdup_printf (_("%s: %s %" G_GINT64_FORMAT " / %" G_GINT64_FORMAT),
+                              direction, progress->stage, progress->done, progress->total);
+    }
+  else
+    {
+      gtk_progress_bar_pulse (self->progress);
+      /* TRANSLATORS: direction, stage */
+      text = g_strdup_printf (_("%s: %s"), direction, progress->stage);
+    }
+  gtk_progress_bar_set_text (self->progress, text);
+}
+
+static void
+on_sync_done (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(MorangoPeerRow) self = user_data;
+  g_autoptr(GError) error = NULL;
+  MorangoEngineSyncResult out = { 0 };
+  g_autofree char *text = NULL;
+
+  g_clear_object (&self->cancellable);
+  if (self->progress != NULL)
+    update_actions (self);
+  if (morango_engine_sync_finish (MORANGO_ENGINE (source), result, &out, &error))
+    text = g_strdup_printf (_("Synced with %s: %" G_GINT64_FORMAT " records received, %"
+                              G_GINT64_FORMAT " sent"),
+                            self->peer->address, out.records_pulled, out.records_pushed);
+  else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    text = g_strdup (_("Sync cancelled; it continues where it stopped next time"));
+  else
+    text = g_strdup_printf (_("The sync with %s failed: %s"), self->peer->address, error->message);
+  g_free (self->outcome);
+  self->outcome = g_steal_pointer (&text);
+  if (self->progress != NULL)
+    show_toast (self, self->outcome);
+}
+
+static void
+sync_activated (GSimpleAction *action,
+                GVariant      *parameter,
+                gpointer       user_data)
+{
+  MorangoPeerRow *self = user_data;
+  MorangoEngineSyncOptions options = { 0 };
+
+  if (self->cancellable != NULL || self->peer->address == NULL)
+    return;
+  options.progress = on_progress;
+  options.progress_data = self;
+  self->cancellable = g_cancellable_new ();
+  gtk_progress_bar_set_fraction (self->progress, 0.0);
+  gtk_progress_bar_set_text (self->progress, _("Connecting…"));
+  update_actions (self);
+  morango_engine_sync_async (self->engine, self->peer->address, &options, self->cancellable,
+                             on_sync_done, g_object_ref (self));
+}
+
+static void
+cancel_activated (GSimpleAction *action,
+                  GVariant      *parameter,
+                  gpointer       user_data)
+{
+  MorangoPeerRow *self = user_data;
+
+  if (self->cancellable != NULL)
+    g_cancellable_cancel (self->cancellable);
+}
+
+static void
+morango_peer_row_dispose (GObject *object)
+{
+  MorangoPeerRow *self = MORANGO_PEER_ROW (object);
+
+  /* A window closed during a sync stops it; the engine leaves it
+   * resumable for the next one. */
+  if (self->cancellable != NULL)
+    g_cancellable_cancel (self->cancellable);
+  gtk_widget_dispose_template (GTK_WIDGET (self), MORANGO_TYPE_PEER_ROW);
+  G_OBJECT_CLASS (morango_peer_row_parent_class)->dispose (object);
+}
+
+static void
+morango_peer_row_finalize (GObject *object)
+{
+  MorangoPeerRow *self = MORANGO_PEER_ROW (object);
+
+  g_clear_object (&self->cancellable);
+  g_clear_pointer (&self->outcome, g_free);
+  g_clear_object (&self->actions);
+  g_clear_object (&self->engine);
+  g_clear_pointer (&self->peer, morango_known_peer_free);
+  G_OBJECT_CLASS (morango_peer_row_parent_class)->finalize (object);
+}
+
+static void
+morango_peer_row_class_init (MorangoPeerRowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = morango_peer_row_dispose;
+  object_class->finalize = morango_peer_row_finalize;
+  gtk_widget_class_set_template_from_resource (widget_class, "/org/morango/Sync/morango-peer-row.ui");
+  gtk_widget_class_bind_template_child (widget_class, MorangoPeerRow, progress);
+  gtk_widget_class_bind_template_child (widget_class, MorangoPeerRow, sync_button);
+  gtk_widget_class_bind_template_child (widget_class, MorangoPeerRow, cancel_button);
+}
+
+static void
+morango_peer_row_init (MorangoPeerRow *self)
+{
+  static const GActionEntry entries[] = {
+    { .name = "sync", .activate = sync_activated },
+    { .name = "cancel", .activate = cancel_activated },
+  };
+
+  gtk_widget_init_template (GTK_WIDGET (self));
+  self->actions = g_simple_action_group_new ();
+  g_action_map_add_action_entries (G_ACTION_MAP (self->actions), entries, G_N_ELEMENTS (entries), self);
+  gtk_widget_insert_action_group (GTK_WIDGET (self), "peer", G_ACTION_GROUP (self->actions));
+}
+
+MorangoPeerRow *
+morango_peer_row_new (MorangoEngine          *engine,
+                      const MorangoKnownPeer *peer)
+{
+  MorangoPeerRow *self;
+
+  g_return_val_if_fail (MORANGO_IS_ENGINE (engine), NULL);
+  g_return_val_if_fail (peer != NULL, NULL);
+
+  self = g_object_new (MORANGO_TYPE_PEER_ROW, NULL);
+  self->engine = g_object_ref (engine);
+  morango_peer_row_set_peer (self, peer);
+  return self;
+}
+
+const MorangoKnownPeer *
+morango_peer_row_get_peer (MorangoPeerRow *self)
+{
+  g_return_val_if_fail (MORANGO_IS_PEER_ROW (self), NULL);
+  return self->peer;
+}
+
+void
+morango_peer_row_set_peer (MorangoPeerRow         *self,
+                           const MorangoKnownPeer *peer)
+{
+  g_return_if_fail (MORANGO_IS_PEER_ROW (self));
+  g_return_if_fail (peer != NULL);
+  g_return_if_fail (self->peer == NULL || g_str_equal (self->peer->id, peer->id));
+
+  g_clear_pointer (&self->peer, morango_known_peer_free);
+  self->peer = morango_known_peer_copy (peer);
+  update_labels (self);
+  update_actions (self);
+}
+
+gboolean
+morango_peer_row_is_syncing (MorangoPeerRow *self)
+{
+  g_return_val_if_fail (MORANGO_IS_PEER_ROW (self), FALSE);
+  return self->cancellable != NULL;
+}
+
+void
+morango_peer_row_cancel (MorangoPeerRow *self)
+{
+  g_return_if_fail (MORANGO_IS_PEER_ROW (self));
+  if (self->cancellable != NULL)
+    g_cancellable_cancel (self->cancellable);
+}
+
+const char *
+morango_peer_row_get_outcome (MorangoPeerRow *self)
+{
+  g_return_val_if_fail (MORANGO_IS_PEER_ROW (self), NULL);
+  return self->outcome;
+}

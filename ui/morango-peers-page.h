@@ -1,0 +1,23 @@
+/* morango-peers-page.h: the Peers page of the window
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#pragma once
+
+#include <adwaita.h>
+
+#include "morango-engine.h"
+
+G_BEGIN_DECLS
+
+#define MORANGO_TYPE_PEERS_PAGE (morango_peers_page_get_type ())
+G_DECLARE_FINAL_TYPE (MorangoPeersPage, morango_peers_page, MORANGO, PEERS_PAGE, AdwBin)
+
+/* Reads the engine's peers now and again on each "peers-changed". */
+void           morango_peers_page_set_engine  (MorangoPeersPage *self,
+                                               MorangoEngine    *engine);
+MorangoEngine *morango_peers_page_get_engine  (MorangoPeersPage *self);
+/* TRUE while a reading of the peers is on its way (property "loading"). */
+gboolean       morango_peers_page_get_loading (MorangoPeersPage *self);
+
+G_END_DECLS
