@@ -77,54 +77,26 @@ read_password (const char *command,
                const char *file,
                int        *rc)
 {
-  char line[1024], again[1024];
-  char *password = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *safe = morango_cli_safe (name);
+  g_autofree char *prompt = g_strdup_printf (_("New password for %s: "), safe);
+  char *password;
 
-  if (file != NULL)
+  if (file == NULL && !isatty (STDIN_FILENO))
     {
-      g_autoptr(GError) error = NULL;
-      g_autofree char *text = NULL;
-
-      if (!g_file_get_contents (file, &text, NULL, &error))
-        {
-          *rc = fail (command, error);
-          return NULL;
-        }
-      text[strcspn (text, "\r\n")] = '\0';
-      password = g_strdup (text);
-      wipe (text);
+      *rc = morango_cli_usage_error (command, _("no password: give --password-file F (standard input "
+                                                "is not a terminal)"));
+      return NULL;
     }
-  else
+  password = morango_cli_read_secret (file, prompt, _("Again: "),
+                                      _("the two passwords differ; nothing changed"), &error);
+  if (password == NULL)
     {
-      g_autofree char *safe = morango_cli_safe (name);
-      g_autofree char *prompt = g_strdup_printf (_("New password for %s: "), safe);
-
-      if (!isatty (STDIN_FILENO))
-        {
-          *rc = morango_cli_usage_error (command, _("no password: give --password-file F (standard input "
-                                                    "is not a terminal)"));
-          return NULL;
-        }
-      if (!morango_cli_read_quietly (prompt, line, sizeof line) ||
-          !morango_cli_read_quietly (_("Again: "), again, sizeof again))
-        {
-          wipe (line);
-          *rc = morango_cli_usage_error (command, _("no password given"));
-          return NULL;
-        }
-      line[strcspn (line, "\r\n")] = '\0';
-      again[strcspn (again, "\r\n")] = '\0';
-      if (!g_str_equal (line, again))
-        {
-          wipe (line);
-          wipe (again);
-          fprintf (stderr, _("morango %s: the two passwords differ; nothing changed\n"), command);
-          *rc = MORANGO_EXIT_REFUSED;
-          return NULL;
-        }
-      password = g_strdup (line);
-      wipe (line);
-      wipe (again);
+      /* A file that cannot be read, or two typed passwords that differ
+       * (refused, 3). */
+      *rc = error != NULL ? fail (command, error)
+                          : morango_cli_usage_error (command, _("no password given"));
+      return NULL;
     }
   if (*password == '\0')
     {

@@ -113,44 +113,14 @@ read_passphrase (const char *file,
                  gboolean    confirm,
                  GError    **error)
 {
-  g_autofree char *text = NULL;
-  char line[1024];
-  char *nl;
+  char *text = morango_cli_read_secret (file, _("Passphrase: "), confirm ? _("Passphrase again: ") : NULL,
+                                        _("The passphrases differ"), error);
 
-  if (file != NULL)
-    {
-      if (!g_file_get_contents (file, &text, NULL, error))
-        return NULL;
-      nl = strpbrk (text, "\r\n");
-      if (nl)
-        *nl = '\0';
-      return g_steal_pointer (&text);
-    }
-  if (!isatty (STDIN_FILENO))
-    {
-      g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                           _("No passphrase: give --passphrase-file (standard input is not a terminal)"));
-      return NULL;
-    }
-  if (!morango_cli_read_quietly (_("Passphrase: "), line, sizeof line))
-    {
-      g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, _("No passphrase given"));
-      return NULL;
-    }
-  line[strcspn (line, "\r\n")] = '\0';
-  text = g_strdup (line);
-  if (confirm)
-    {
-      char again[1024];
-
-      if (!morango_cli_read_quietly (_("Passphrase again: "), again, sizeof again) ||
-          (again[strcspn (again, "\r\n")] = '\0', !g_str_equal (again, text)))
-        {
-          g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, _("The passphrases differ"));
-          return NULL;
-        }
-    }
-  return g_steal_pointer (&text);
+  if (text == NULL && error != NULL && *error == NULL)
+    g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
+                         isatty (STDIN_FILENO) ? _("No passphrase given")
+                                               : _("No passphrase: give --passphrase-file (standard input is not a terminal)"));
+  return text;
 }
 
 /* What the subcommands' options hold; positional arguments are kept in

@@ -52,43 +52,6 @@ fail (const char   *command,
   return exit_code_for (error);
 }
 
-/* A secret from a file's first line, or typed on a terminal. */
-static char *
-read_secret (const char  *file,
-             const char  *prompt,
-             gboolean     confirm,
-             GError     **error)
-{
-  char line[1024], again[1024];
-
-  if (file != NULL)
-    {
-      g_autofree char *text = NULL;
-
-      if (!g_file_get_contents (file, &text, NULL, error))
-        return NULL;
-      text[strcspn (text, "\r\n")] = '\0';
-      return g_steal_pointer (&text);
-    }
-  if (!isatty (STDIN_FILENO))
-    return NULL;
-  if (!morango_cli_read_quietly (prompt, line, sizeof line))
-    return NULL;
-  line[strcspn (line, "\r\n")] = '\0';
-  if (confirm)
-    {
-      if (!morango_cli_read_quietly (_("Again: "), again, sizeof again))
-        return NULL;
-      again[strcspn (again, "\r\n")] = '\0';
-      if (!g_str_equal (line, again))
-        {
-          g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, _("The two differ"));
-          return NULL;
-        }
-    }
-  return g_strdup (line);
-}
-
 /* ---- confirmations ---- */
 
 typedef struct {
@@ -275,7 +238,9 @@ morango_cli_serve (const char *data_dir,
       {
         if (password_file == NULL && isatty (STDIN_FILENO))
           fputs (_("Peers give an admin password to pair with this device. Choose one.\n"), stderr);
-        password = read_secret (password_file, _("Admin password: "), password_file == NULL, &error);
+        password = morango_cli_read_secret (password_file, _("Admin password: "),
+                                            password_file == NULL ? _("Again: ") : NULL,
+                                            _("The two differ"), &error);
         if (password == NULL && error != NULL)
           return fail ("serve", error);
       }
@@ -434,7 +399,7 @@ morango_cli_pair (const char *data_dir,
       goto out;
     }
   if (!push)
-    password = read_secret (password_file, _("Password on the peer: "), FALSE, &error);
+    password = morango_cli_read_secret (password_file, _("Password on the peer: "), NULL, NULL, &error);
   if (!push && password == NULL)
     {
       rc = error ? fail ("pair", error)

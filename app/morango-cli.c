@@ -143,6 +143,47 @@ morango_cli_read_quietly (const char *prompt,
   return got != NULL;
 }
 
+char *
+morango_cli_read_secret (const char  *file,
+                         const char  *prompt,
+                         const char  *again_prompt,
+                         const char  *differ,
+                         GError     **error)
+{
+  char line[1024], again[1024];
+  char *secret = NULL;
+
+  if (file != NULL)
+    {
+      char *text = NULL;
+
+      if (!g_file_get_contents (file, &text, NULL, error))
+        return NULL;
+      text[strcspn (text, "\r\n")] = '\0';
+      secret = g_strdup (text);
+      explicit_bzero (text, strlen (text));
+      g_free (text);
+      return secret;
+    }
+  /* Never a prompt when nobody is there to answer. */
+  if (!isatty (STDIN_FILENO) || !morango_cli_read_quietly (prompt, line, sizeof line))
+    return NULL;
+  line[strcspn (line, "\r\n")] = '\0';
+  if (again_prompt == NULL)
+    secret = g_strdup (line);
+  else if (morango_cli_read_quietly (again_prompt, again, sizeof again))
+    {
+      again[strcspn (again, "\r\n")] = '\0';
+      if (g_str_equal (line, again))
+        secret = g_strdup (line);
+      else
+        g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, differ);
+      explicit_bzero (again, sizeof again);
+    }
+  explicit_bzero (line, sizeof line);
+  return secret;
+}
+
 gboolean
 morango_cli_take_param (const char  *option_name,
                         const char  *value,

@@ -87,6 +87,19 @@ gboolean morango_cli_take_param     (const char  *option_name,
  * the network commands' to tell (5). */
 int   morango_cli_exit_code         (const GError *error);
 
+/* A secret (a passphrase, a password): the first line of @file, or,
+ * when @file is NULL, a line typed without echo after @prompt, and
+ * typed again after @again_prompt unless that is NULL.  NULL without
+ * @error set when there is nothing to read it from (standard input is
+ * not a terminal, or ended); NULL with @error set when @file cannot be
+ * read, or when the two typed lines differ (MORANGO_ERROR_INVALID with
+ * the message @differ).  The caller owns and should wipe the result. */
+char *morango_cli_read_secret       (const char  *file,
+                                     const char  *prompt,
+                                     const char  *again_prompt,
+                                     const char  *differ,
+                                     GError     **error);
+
 /* $XDG_DATA_HOME/morango-sync. */
 char *morango_cli_default_data_dir (void);
 
