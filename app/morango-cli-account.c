@@ -40,18 +40,6 @@ typedef struct {
   int       (*run) (const char *command, AccountOptions *o, char **args);
 } AccountCommand;
 
-static int
-fail (const char   *command,
-      const GError *error)
-{
-  /* Account names come from the command line, but the engine's
-   * messages may quote file names too. */
-  g_autofree char *safe = morango_cli_safe (error->message);
-
-  fprintf (stderr, "morango %s: %s\n", command, safe);
-  return morango_cli_exit_code (error);
-}
-
 /* Whether the folder has a database yet: reading commands create
  * nothing for a folder that does not exist. */
 static gboolean
@@ -94,7 +82,7 @@ read_password (const char *command,
     {
       /* A file that cannot be read, or two typed passwords that differ
        * (refused, 3). */
-      *rc = error != NULL ? fail (command, error)
+      *rc = error != NULL ? morango_cli_fail (command, error)
                           : morango_cli_usage_error (command, _("no password given"));
       return NULL;
     }
@@ -119,7 +107,7 @@ check_scopes (const char  *command,
 
   defs = morango_cli_scope_definitions (NULL, &error);
   if (defs == NULL)
-    return fail (command, error);
+    return morango_cli_fail (command, error);
   for (guint i = 0; scopes[i] != NULL; i++)
     {
       gboolean known = g_str_equal (scopes[i], MORANGO_ACCOUNT_ALL_SCOPES);
@@ -131,7 +119,7 @@ check_scopes (const char  *command,
           g_autoptr(MorangoScopeDefinition) def = NULL;
 
           if (store == NULL && (store = morango_cli_open_store (NULL, &error)) == NULL)
-            return fail (command, error);
+            return morango_cli_fail (command, error);
           def = morango_scope_definition_load (morango_store_get_db (store), scopes[i], NULL);
           known = def != NULL;
         }
@@ -167,7 +155,7 @@ cmd_add (const char     *command,
     if (*o->scopes[i] == '\0')
       return morango_cli_usage_error (command, _("--scope needs a scope definition"));
   if (!morango_account_name_is_valid (args[0], &error))
-    return fail (command, error);
+    return morango_cli_fail (command, error);
   if ((rc = check_scopes (command, o->scopes)) >= 0)
     return rc;
   /* Taken before the folder is opened: a missing password creates
@@ -178,7 +166,7 @@ cmd_add (const char     *command,
   if ((store = morango_cli_open_store (NULL, &error)) == NULL ||
       !morango_account_add (morango_store_get_db (store), morango_store_get_random (store), args[0], password,
                             (const char * const *) o->scopes, &error))
-    rc = fail (command, error);
+    rc = morango_cli_fail (command, error);
   else
     rc = MORANGO_EXIT_OK;
   wipe (password);
@@ -206,7 +194,7 @@ cmd_list (const char     *command,
   if (folder_exists () &&
       ((store = morango_cli_open_store (NULL, &error)) == NULL ||
        (accounts = morango_account_list (morango_store_get_db (store), &error)) == NULL))
-    return fail (command, error);
+    return morango_cli_fail (command, error);
   if (accounts == NULL || accounts->len == 0)
     {
       fprintf (stderr, _("No accounts: this device refuses every pairing request. Add one with "
@@ -239,11 +227,11 @@ cmd_remove (const char     *command,
   if (!folder_exists ())
     {
       g_set_error (&error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND, _("No account is named “%s”"), args[0]);
-      return fail (command, error);
+      return morango_cli_fail (command, error);
     }
   if ((store = morango_cli_open_store (NULL, &error)) == NULL ||
       !morango_account_remove (morango_store_get_db (store), args[0], &error))
-    return fail (command, error);
+    return morango_cli_fail (command, error);
   if (!morango_account_has_any (morango_store_get_db (store)))
     fprintf (stderr, _("morango %s: no account is left, so this device refuses every pairing request "
                        "until one is added\n"), command);
@@ -266,19 +254,19 @@ cmd_passwd (const char     *command,
   if (folder_exists () &&
       ((store = morango_cli_open_store (NULL, &error)) == NULL ||
        (accounts = morango_account_list (morango_store_get_db (store), &error)) == NULL))
-    return fail (command, error);
+    return morango_cli_fail (command, error);
   for (guint i = 0; accounts != NULL && i < accounts->len; i++)
     found = found || g_str_equal (morango_account_get_name (g_ptr_array_index (accounts, i)), args[0]);
   if (!found)
     {
       g_set_error (&error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND, _("No account is named “%s”"), args[0]);
-      return fail (command, error);
+      return morango_cli_fail (command, error);
     }
   if ((password = read_password (command, args[0], o->password_file, &rc)) == NULL)
     return rc;
   if (!morango_account_change_password (morango_store_get_db (store), morango_store_get_random (store), args[0],
                                         password, &error))
-    rc = fail (command, error);
+    rc = morango_cli_fail (command, error);
   else
     rc = MORANGO_EXIT_OK;
   wipe (password);

@@ -32,19 +32,16 @@ usage_error (const char *message)
 static int
 fail (GError *error)
 {
-  int code = MORANGO_EXIT_FAILURE;
-  /* Engine messages quote certificate fields, scope definitions and
-   * file names. */
-  g_autofree char *safe = morango_cli_safe (error->message);
-
   /* The engine's messages name no command; the hints are ours. */
   if (g_error_matches (error, MORANGO_ERROR, MORANGO_ERROR_CERT_UNTRUSTED))
-    fprintf (stderr, _("morango cert: %s. If you know where it comes from, trust it with "
-                       "“morango cert trust FILE” (FILE holding that chain), then try again\n"), safe);
-  else
-    fprintf (stderr, "morango cert: %s\n", safe);
-  code = morango_cli_exit_code (error);
-  return code;
+    {
+      g_autofree char *safe = morango_cli_safe (error->message);
+
+      fprintf (stderr, _("morango cert: %s. If you know where it comes from, trust it with "
+                         "“morango cert trust FILE” (FILE holding that chain), then try again\n"), safe);
+      return morango_cli_exit_code (error);
+    }
+  return morango_cli_fail ("cert", error);
 }
 
 /* The certificates live in the engine database of the data folder,

@@ -250,6 +250,18 @@ morango_cli_exit_code (const GError *error)
     }
 }
 
+int
+morango_cli_fail (const char   *command,
+                  const GError *error)
+{
+  /* Engine messages quote file names, certificate fields and what
+   * peers sent. */
+  g_autofree char *safe = morango_cli_safe (error->message);
+
+  fprintf (stderr, "morango %s: %s\n", command, safe);
+  return morango_cli_exit_code (error);
+}
+
 char *
 morango_cli_default_data_dir (void)
 {

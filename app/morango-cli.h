@@ -100,6 +100,11 @@ char *morango_cli_read_secret       (const char  *file,
                                      const char  *differ,
                                      GError     **error);
 
+/* "morango @command: MESSAGE" on standard error, outside text in it
+ * escaped; returns morango_cli_exit_code(). */
+int   morango_cli_fail              (const char   *command,
+                                     const GError *error);
+
 /* $XDG_DATA_HOME/morango-sync. */
 char *morango_cli_default_data_dir (void);
 
