@@ -285,3 +285,31 @@ morango_test_forge (const char *id,
   g_assert_no_error (error);
   return c;
 }
+
+MorangoStore *
+morango_test_open_server_folder (const char *dir)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoHostInfo) host = morango_host_info_new ("test-server-system", "test-server-node");
+  g_autoptr(MorangoRandom) random = morango_random_new_secure ();
+  MorangoStore *store = morango_store_open_folder (dir, NULL, host, random, &error);
+
+  g_assert_no_error (error);
+  return store;
+}
+
+void
+morango_test_seed_nonce (MorangoStore *store,
+                         const char   *id,
+                         gint64        now_usec)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDateTime) second = g_date_time_new_from_unix_utc (now_usec / G_USEC_PER_SEC);
+  g_autoptr(GDateTime) exact = g_date_time_add (second, now_usec % G_USEC_PER_SEC);
+  g_autofree char *stamp = g_date_time_format (exact, "%Y-%m-%dT%H:%M:%S.%fZ");
+
+  g_assert_true (morango_db_execute (morango_store_get_db (store), &error,
+                                     "INSERT INTO morango_nonce (id, timestamp, ip) VALUES (?, ?, '127.0.0.1')",
+                                     "ss", id, stamp));
+  g_assert_no_error (error);
+}

@@ -4,6 +4,8 @@
  */
 #pragma once
 
+#include "morango-store.h"
+
 #include <json-glib/json-glib.h>
 
 #include "morango-certificate.h"
@@ -62,5 +64,16 @@ MorangoCertificate *morango_test_forge (const char *id,
                                         const char *params,
                                         MorangoKey *key,
                                         MorangoKey *signer);
+
+/* The data folder @dir opened with a fixed host, as the tests' servers
+ * open theirs. */
+MorangoStore *morango_test_open_server_folder (const char *dir);
+
+/* Puts nonce @id into @store as one issued to 127.0.0.1 at @now_usec
+ * (microseconds since the epoch), as a recording's server had issued
+ * it: recorded requests were signed over these ids. */
+void          morango_test_seed_nonce         (MorangoStore *store,
+                                               const char   *id,
+                                               gint64        now_usec);
 
 G_END_DECLS

@@ -132,13 +132,7 @@ exchange (JsonNode *vectors,
 static MorangoStore *
 folder_store (Fixture *f)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(MorangoHostInfo) host = morango_host_info_new ("test-server-system", "test-server-node");
-  g_autoptr(MorangoRandom) random = morango_random_new_secure ();
-  MorangoStore *store = morango_store_open_folder (f->dir, NULL, host, random, &error);
-
-  g_assert_no_error (error);
-  return store;
+  return morango_test_open_server_folder (f->dir);
 }
 
 /* A nonce the server gave out just now (by its clock): the recorded
@@ -148,16 +142,9 @@ seed_nonce (Fixture    *f,
             const char *id)
 {
   g_autoptr(MorangoStore) store = folder_store (f);
-  g_autoptr(GError) error = NULL;
-  gint64 now = fixture_clock (f) != 0 ? fixture_clock (f) * G_USEC_PER_SEC : g_get_real_time ();
-  g_autoptr(GDateTime) second = g_date_time_new_from_unix_utc (now / G_USEC_PER_SEC);
-  g_autoptr(GDateTime) exact = g_date_time_add (second, now % G_USEC_PER_SEC);
-  g_autofree char *stamp = g_date_time_format (exact, "%Y-%m-%dT%H:%M:%S.%fZ");
 
-  g_assert_true (morango_db_execute (morango_store_get_db (store), &error,
-                                     "INSERT INTO morango_nonce (id, timestamp, ip) VALUES (?, ?, '127.0.0.1')",
-                                     "ss", id, stamp));
-  g_assert_no_error (error);
+  morango_test_seed_nonce (store, id, fixture_clock (f) != 0 ? fixture_clock (f) * G_USEC_PER_SEC
+                                                              : g_get_real_time ());
 }
 
 static gboolean

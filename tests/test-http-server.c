@@ -173,13 +173,7 @@ recorded_chain (Fixture *f)
 static MorangoStore *
 folder_store (Fixture *f)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(MorangoHostInfo) host = morango_host_info_new ("test-server-system", "test-server-node");
-  g_autoptr(MorangoRandom) random = morango_random_new_secure ();
-  MorangoStore *store = morango_store_open_folder (f->dir, NULL, host, random, &error);
-
-  g_assert_no_error (error);
-  return store;
+  return morango_test_open_server_folder (f->dir);
 }
 
 /* A nonce the server issued just now, as a fixture may put it there:
@@ -189,16 +183,9 @@ seed_nonce (Fixture    *f,
             const char *id)
 {
   g_autoptr(MorangoStore) store = folder_store (f);
-  g_autoptr(GError) error = NULL;
-  gint64 now = fixture_clock (f) != 0 ? fixture_clock (f) * G_USEC_PER_SEC : g_get_real_time ();
-  g_autoptr(GDateTime) second = g_date_time_new_from_unix_utc (now / G_USEC_PER_SEC);
-  g_autoptr(GDateTime) exact = g_date_time_add (second, now % G_USEC_PER_SEC);
-  g_autofree char *stamp = g_date_time_format (exact, "%Y-%m-%dT%H:%M:%S.%fZ");
 
-  g_assert_true (morango_db_execute (morango_store_get_db (store), &error,
-                                     "INSERT INTO morango_nonce (id, timestamp, ip) VALUES (?, ?, '127.0.0.1')",
-                                     "ss", id, stamp));
-  g_assert_no_error (error);
+  morango_test_seed_nonce (store, id, fixture_clock (f) != 0 ? fixture_clock (f) * G_USEC_PER_SEC
+                                                              : g_get_real_time ());
 }
 
 /* The nonces of every recorded sync session request. */
@@ -248,16 +235,12 @@ static void
 seed_root (Fixture *f)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(MorangoHostInfo) host = morango_host_info_new ("test-server-system", "test-server-node");
-  g_autoptr(MorangoRandom) random = morango_random_new_secure ();
-  g_autoptr(MorangoStore) store = morango_store_open_folder (f->dir, NULL, host, random, &error);
+  g_autoptr(MorangoStore) store = folder_store (f);
   g_autoptr(JsonArray) chain = recorded_chain (f);
   g_autoptr(MorangoCertificate) root = NULL;
   g_autoptr(MorangoKey) key = NULL;
-  MorangoDb *db;
+  MorangoDb *db = morango_store_get_db (store);
 
-  g_assert_no_error (error);
-  db = morango_store_get_db (store);
   root = morango_certificate_new_from_json (json_array_get_object_element (chain, 0), &error);
   g_assert_no_error (error);
   key = morango_key_new_from_private_pem (json_object_get_string_member (setup_of (f), "root_private_key_pem"),
@@ -1084,8 +1067,6 @@ test_long_patch (Fixture       *f,
                  gconstpointer  data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(MorangoHostInfo) host = morango_host_info_new ("test-server-system", "test-server-node");
-  g_autoptr(MorangoRandom) random = morango_random_new_secure ();
   g_autoptr(MorangoStore) blocker = NULL;
   g_autoptr(MorangoTransaction) tx = NULL;
   g_autoptr(GMainContext) context = g_main_context_new ();
@@ -1105,8 +1086,7 @@ test_long_patch (Fixture       *f,
   reply_clear (&r);
 
   /* Another writer holds the database: the PATCH waits on a worker. */
-  blocker = morango_store_open_folder (f->dir, NULL, host, random, &error);
-  g_assert_no_error (error);
+  blocker = folder_store (f);
   tx = morango_transaction_begin (morango_store_get_db (blocker), NULL, &error);
   g_assert_no_error (error);
 
