@@ -353,19 +353,6 @@ cleanup_due (gpointer data)
 
 /* ---- serving ---- */
 
-typedef struct {
-  char  *instance_id;
-  char  *sync_session_id;
-} ClientSeen;
-
-static void
-client_seen_free (ClientSeen *seen)
-{
-  g_free (seen->instance_id);
-  g_free (seen->sync_session_id);
-  g_free (seen);
-}
-
 static void
 record_client_thread (GTask        *task,
                       gpointer      source_object,
@@ -373,19 +360,14 @@ record_client_thread (GTask        *task,
                       GCancellable *cancellable)
 {
   MorangoEngine *self = source_object;
-  ClientSeen *seen = task_data;
+  const char *instance_id = task_data;
   g_autoptr(MorangoStore) store = NULL;
-  g_autoptr(MorangoSyncSession) ss = NULL;
   g_autoptr(MorangoKnownPeer) peer = NULL;
   g_autoptr(GError) error = NULL;
 
   store = open_store (self, &error);
   if (store != NULL)
-    {
-      ss = morango_sync_session_load (morango_store_get_db (store), seen->sync_session_id, NULL);
-      peer = morango_known_peer_record_client (store, seen->instance_id, NULL, NULL,
-                                               g_get_real_time (), &error);
-    }
+    peer = morango_known_peer_record_client (store, instance_id, NULL, NULL, g_get_real_time (), &error);
   if (peer == NULL)
     g_warning ("A client of the server could not be remembered: %s", error->message);
   else
@@ -402,15 +384,11 @@ on_sync_session_closed (MorangoHttpServer *server,
 {
   MorangoEngine *self = user_data;
   g_autoptr(GTask) task = NULL;
-  ClientSeen *seen;
 
   if (client_instance_id == NULL || *client_instance_id == '\0')
     return;
-  seen = g_new0 (ClientSeen, 1);
-  seen->instance_id = g_strdup (client_instance_id);
-  seen->sync_session_id = g_strdup (sync_session_id);
   task = g_task_new (self, NULL, NULL, NULL);
-  g_task_set_task_data (task, seen, (GDestroyNotify) client_seen_free);
+  g_task_set_task_data (task, g_strdup (client_instance_id), g_free);
   g_task_run_in_thread (task, record_client_thread);
 }
 
