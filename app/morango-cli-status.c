@@ -12,11 +12,6 @@
 #include "morango-status.h"
 #include "morango-store.h"
 
-/* Nothing today: --data-dir and --description are the shared ones. */
-typedef struct {
-  gboolean  unused;
-} CommonOptions;
-
 static int
 failure (const char *command,
          GError     *error)
@@ -36,7 +31,6 @@ static int
 parse_command_line (const char          *command,
                     const char          *summary,
                     const GOptionEntry  *entries,
-                    CommonOptions       *common,
                     int                  argc,
                     char               **argv)
 {
@@ -45,7 +39,6 @@ parse_command_line (const char          *command,
   char **parsed = args;
   int n = argc, rc;
 
-  (void) common;
   for (int i = 0; i < argc; i++)
     args[i] = argv[i];
   rc = morango_cli_parse (context, command, NULL, &n, &parsed);
@@ -56,14 +49,6 @@ parse_command_line (const char          *command,
   return -1;
 }
 
-static MorangoStore *
-open_store (const char     *data_dir,
-            CommonOptions  *common,
-            GError        **error)
-{
-  (void) common;
-  return morango_cli_open_store (data_dir, error);
-}
 
 /* ---- status ---- */
 
@@ -72,7 +57,6 @@ morango_cli_status (const char *data_dir,
                     int         argc,
                     char      **argv)
 {
-  CommonOptions common = { 0 };
   g_autoptr(MorangoStore) store = NULL;
   g_autoptr(MorangoStatus) status = NULL;
   g_autoptr(GError) error = NULL;
@@ -81,10 +65,10 @@ morango_cli_status (const char *data_dir,
 
   rc = parse_command_line ("status", _("What this data folder holds: its instance, profile, "
                                        "records per model, certificates, sessions and peers."),
-                           NULL, &common, argc, argv);
+                           NULL, argc, argv);
   if (rc >= 0)
     return rc;
-  if ((store = open_store (data_dir, &common, &error)) == NULL ||
+  if ((store = morango_cli_open_store (data_dir, &error)) == NULL ||
       (status = morango_status_collect (store, &error)) == NULL)
     return failure ("status", error);
 
@@ -144,7 +128,6 @@ morango_cli_peers (const char *data_dir,
                    int         argc,
                    char      **argv)
 {
-  CommonOptions common = { 0 };
   gboolean all = FALSE;
   const GOptionEntry entries[] = {
     { "all", 'a', 0, G_OPTION_ARG_NONE, &all, N_("also list the peers that were forgotten"), NULL },
@@ -157,10 +140,10 @@ morango_cli_peers (const char *data_dir,
 
   rc = parse_command_line ("peers", _("The peers this device knows, one a line: state, address, "
                                       "instance id, last success, last failure and why."),
-                           entries, &common, argc, argv);
+                           entries, argc, argv);
   if (rc >= 0)
     return rc;
-  if ((store = open_store (data_dir, &common, &error)) == NULL ||
+  if ((store = morango_cli_open_store (data_dir, &error)) == NULL ||
       (peers = morango_known_peer_list (store, all, &error)) == NULL)
     return failure ("peers", error);
 
@@ -203,7 +186,6 @@ morango_cli_cleanup (const char *data_dir,
                      int         argc,
                      char      **argv)
 {
-  CommonOptions common = { 0 };
   double hours = (double) MORANGO_CLEANUP_DEFAULT_EXPIRATION / G_TIME_SPAN_HOUR;
   const GOptionEntry entries[] = {
     { "expiration", 0, 0, G_OPTION_ARG_DOUBLE, &hours,
@@ -217,14 +199,14 @@ morango_cli_cleanup (const char *data_dir,
 
   rc = parse_command_line ("cleanup", _("Removes finished sync sessions and those quiet for too long, "
                                         "with their buffered records. Sessions in use are left alone."),
-                           entries, &common, argc, argv);
+                           entries, argc, argv);
   if (rc >= 0)
     return rc;
   /* Zero would stop every sync now running. */
   if (!isfinite (hours) || hours <= 0 || hours > MAX_EXPIRATION_HOURS)
     return morango_cli_usage_error ("cleanup", "%s", _("--expiration takes a number of hours above 0"));
 
-  if ((store = open_store (data_dir, &common, &error)) == NULL ||
+  if ((store = morango_cli_open_store (data_dir, &error)) == NULL ||
       !morango_cleanup_sessions (morango_store_get_db (store), g_get_real_time (),
                                  (GTimeSpan) (hours * G_TIME_SPAN_HOUR), NULL, &counts, &error))
     return failure ("cleanup", error);
