@@ -56,23 +56,14 @@ typedef struct {
   gboolean    opens_input;
 } DataCommand;
 
+/* "morango data [SUB]: MESSAGE" and the hint to that help. */
 static int
 usage_error (const char *sub,
              const char *message)
 {
-  g_autofree char *safe = morango_cli_safe (message);
+  g_autofree char *command = sub ? g_strdup_printf ("data %s", sub) : g_strdup ("data");
 
-  if (sub)
-    {
-      fprintf (stderr, "morango data %s: %s\n", sub, safe);
-      fprintf (stderr, _("Try “morango data %s --help”.\n"), sub);
-    }
-  else
-    {
-      fprintf (stderr, "morango data: %s\n", safe);
-      fputs (_("Try “morango data --help”.\n"), stderr);
-    }
-  return MORANGO_EXIT_USAGE;
+  return morango_cli_usage_error (command, "%s", message);
 }
 
 /* One exit code per kind of failure, for scripts. */
