@@ -4,7 +4,9 @@
  */
 #include <glib/gi18n.h>
 
+#include "morango-certificates-page.h"
 #include "morango-peers-page.h"
+#include "morango-scopes-page.h"
 #include "morango-window.h"
 
 struct _MorangoWindow
@@ -12,6 +14,8 @@ struct _MorangoWindow
   AdwApplicationWindow  parent_instance;
   AdwViewStack         *stack;
   MorangoPeersPage     *peers_page;
+  MorangoCertificatesPage *certificates_page;
+  MorangoScopesPage    *scopes_page;
 
   MorangoEngine        *engine;
 };
@@ -53,6 +57,8 @@ morango_window_set_property (GObject      *object,
       /* Construct-only: the pages are built for one folder. */
       self->engine = g_value_dup_object (value);
       morango_peers_page_set_engine (self->peers_page, self->engine);
+      morango_certificates_page_set_engine (self->certificates_page, self->engine);
+      morango_scopes_page_set_engine (self->scopes_page, self->engine);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -84,10 +90,14 @@ morango_window_class_init (MorangoWindowClass *klass)
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   g_type_ensure (MORANGO_TYPE_PEERS_PAGE);
+  g_type_ensure (MORANGO_TYPE_CERTIFICATES_PAGE);
+  g_type_ensure (MORANGO_TYPE_SCOPES_PAGE);
 
   gtk_widget_class_set_template_from_resource (widget_class, "/org/morango/Sync/morango-window.ui");
   gtk_widget_class_bind_template_child (widget_class, MorangoWindow, stack);
   gtk_widget_class_bind_template_child (widget_class, MorangoWindow, peers_page);
+  gtk_widget_class_bind_template_child (widget_class, MorangoWindow, certificates_page);
+  gtk_widget_class_bind_template_child (widget_class, MorangoWindow, scopes_page);
 }
 
 static void

@@ -17,6 +17,7 @@
 #include "morango-certificate.h"
 #include "morango-cleanup.h"
 #include "morango-engine.h"
+#include "morango-engine-private.h"
 #include "morango-http-pair.h"
 #include "morango-http-push.h"
 #include "morango-http-peer-private.h"
@@ -53,7 +54,7 @@ struct _MorangoEngine
 
 G_DEFINE_FINAL_TYPE (MorangoEngine, morango_engine, G_TYPE_OBJECT)
 
-enum { SIGNAL_PEERS_CHANGED, N_SIGNALS };
+enum { SIGNAL_PEERS_CHANGED, SIGNAL_DATA_CHANGED, SIGNAL_CERTIFICATES_CHANGED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 static gpointer
@@ -182,6 +183,12 @@ morango_engine_class_init (MorangoEngineClass *klass)
   signals[SIGNAL_PEERS_CHANGED] =
     g_signal_new ("peers-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+  signals[SIGNAL_DATA_CHANGED] =
+    g_signal_new ("data-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+  signals[SIGNAL_CERTIFICATES_CHANGED] =
+    g_signal_new ("certificates-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void
@@ -190,9 +197,9 @@ morango_engine_init (MorangoEngine *self)
   g_mutex_init (&self->lock);
 }
 
-static MorangoStore *
-open_store (MorangoEngine  *self,
-            GError        **error)
+MorangoStore *
+morango_engine_open_store (MorangoEngine  *self,
+                           GError        **error)
 {
   g_autoptr(MorangoRandom) random = morango_random_new_secure ();
 
@@ -219,7 +226,7 @@ morango_engine_new (const char  *data_dir,
   self->loop = g_main_loop_new (self->context, FALSE);
   self->thread = g_thread_new ("morango-engine", worker_main, self);
 
-  store = open_store (self, error);
+  store = morango_engine_open_store (self, error);
   if (store == NULL)
     return NULL;
   self->instance_id = g_strdup (morango_store_get_instance_id (store));
@@ -254,8 +261,8 @@ emit_peers_changed (gpointer data)
  * g_main_context_invoke_full(): when the owner is the global default
  * context and nobody holds it at that moment, a thread with no context
  * of its own takes it and runs @func right there, on that thread. */
-static void
-run_on_owner (MorangoEngine  *self,
+void
+morango_engine_run_on_owner (MorangoEngine  *self,
               GSourceFunc     func,
               gpointer        data,
               GDestroyNotify  destroy)
@@ -268,10 +275,56 @@ run_on_owner (MorangoEngine  *self,
   g_source_attach (source, self->owner);
 }
 
-static void
-peers_changed (MorangoEngine *self)
+void
+morango_engine_peers_changed (MorangoEngine *self)
 {
-  run_on_owner (self, emit_peers_changed, g_object_ref (self), g_object_unref);
+  morango_engine_run_on_owner (self, emit_peers_changed, g_object_ref (self), g_object_unref);
+}
+
+typedef struct {
+  MorangoEngine *engine;
+  guint          signal;
+} EmitCall;
+
+static void
+emit_call_free (gpointer data)
+{
+  EmitCall *call = data;
+
+  g_object_unref (call->engine);
+  g_free (call);
+}
+
+static gboolean
+emit_signal (gpointer data)
+{
+  EmitCall *call = data;
+
+  g_signal_emit (call->engine, signals[call->signal], 0);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+emit_later (MorangoEngine *self,
+            guint          signal)
+{
+  EmitCall *call = g_new0 (EmitCall, 1);
+
+  call->engine = g_object_ref (self);
+  call->signal = signal;
+  morango_engine_run_on_owner (self, emit_signal, call, emit_call_free);
+}
+
+void
+morango_engine_data_changed (MorangoEngine *self)
+{
+  emit_later (self, SIGNAL_DATA_CHANGED);
+}
+
+void
+morango_engine_certificates_changed (MorangoEngine *self)
+{
+  emit_later (self, SIGNAL_CERTIFICATES_CHANGED);
 }
 
 /* A pairing or a sync waits on its peer for as long as the peer takes.
@@ -296,10 +349,10 @@ own_thread_main (gpointer data)
   return NULL;
 }
 
-static void
-run_in_own_thread (GTask           *task,
-                   const char      *name,
-                   GTaskThreadFunc  func)
+void
+morango_engine_run_in_own_thread (GTask           *task,
+                                  const char      *name,
+                                  GTaskThreadFunc  func)
 {
   OwnThread *run = g_new0 (OwnThread, 1);
 
@@ -333,7 +386,7 @@ cleanup_thread (GTask        *task,
                 GCancellable *cancellable)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(MorangoStore) store = open_store (source_object, &error);
+  g_autoptr(MorangoStore) store = morango_engine_open_store (source_object, &error);
 
   if (store != NULL)
     clean_up (store);
@@ -365,13 +418,14 @@ record_client_thread (GTask        *task,
   g_autoptr(MorangoKnownPeer) peer = NULL;
   g_autoptr(GError) error = NULL;
 
-  store = open_store (self, &error);
+  store = morango_engine_open_store (self, &error);
   if (store != NULL)
     peer = morango_known_peer_record_client (store, instance_id, NULL, NULL, g_get_real_time (), &error);
   if (peer == NULL)
     g_warning ("A client of the server could not be remembered: %s", error->message);
   else
-    peers_changed (self);
+    morango_engine_peers_changed (self);
+  morango_engine_data_changed (self);
   g_task_return_boolean (task, TRUE);
 }
 
@@ -1062,7 +1116,7 @@ pair_thread (GTask        *task,
   MorangoCertificate *parent = NULL;
   MorangoDb *db;
 
-  if ((store = open_store (self, &error)) == NULL)
+  if ((store = morango_engine_open_store (self, &error)) == NULL)
     goto failed;
   db = morango_store_get_db (store);
   if ((def = morango_scope_definition_load (db, call->scope_definition, &error)) == NULL)
@@ -1161,7 +1215,8 @@ pair_thread (GTask        *task,
        !morango_known_peer_set_instance_id (store, known->id,
                                             morango_http_peer_get_server_instance_id (peer), &error)))
     goto failed;
-  peers_changed (self);
+  morango_engine_peers_changed (self);
+  morango_engine_certificates_changed (self);
   g_task_return_pointer (task, g_strdup (morango_certificate_get_id (issued)), g_free);
   return;
 
@@ -1234,7 +1289,7 @@ push_thread (GTask        *task,
   MorangoCertificate *parent;
   MorangoDb *db;
 
-  if ((store = open_store (self, &error)) == NULL)
+  if ((store = morango_engine_open_store (self, &error)) == NULL)
     goto failed;
   db = morango_store_get_db (store);
   if ((def = morango_scope_definition_load (db, call->scope_definition, &error)) == NULL ||
@@ -1284,7 +1339,8 @@ push_thread (GTask        *task,
        !morango_known_peer_set_instance_id (store, known->id,
                                             morango_http_peer_get_server_instance_id (peer), &error)))
     goto failed;
-  peers_changed (self);
+  morango_engine_peers_changed (self);
+  morango_engine_certificates_changed (self);
   g_task_return_pointer (task, g_strdup (morango_certificate_get_id (pushed)), g_free);
   return;
 
@@ -1322,7 +1378,7 @@ morango_engine_pair_async (MorangoEngine                  *self,
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, morango_engine_pair_async);
   g_task_set_task_data (task, call, (GDestroyNotify) pair_call_free);
-  run_in_own_thread (task, "morango-pair", call->push ? push_thread : pair_thread);
+  morango_engine_run_in_own_thread (task, "morango-pair", call->push ? push_thread : pair_thread);
 }
 
 char *
@@ -1414,7 +1470,7 @@ on_progress (MorangoMonitor        *monitor,
   report->progress.total = progress->total;
   if (call->peer != NULL)
     morango_http_peer_get_bytes (call->peer, &report->progress.bytes_sent, &report->progress.bytes_received);
-  run_on_owner (call->self, deliver_progress, report, progress_report_free);
+  morango_engine_run_on_owner (call->self, deliver_progress, report, progress_report_free);
 }
 
 /* The partitions both @a and @b hold: for prefix filters, the entries
@@ -1587,7 +1643,7 @@ sync_thread (GTask        *task,
   const char *server_cert_id;
   gboolean ok = FALSE;
 
-  if ((store = open_store (self, &error)) == NULL)
+  if ((store = morango_engine_open_store (self, &error)) == NULL)
     goto out;
   db = morango_store_get_db (store);
   if ((known = morango_known_peer_add (store, call->url, started, &error)) == NULL)
@@ -1695,14 +1751,15 @@ out:
       if (!morango_history_finish (store, entry, g_get_real_time (), result, &counts,
                                    error ? error->message : NULL, &ignored))
         g_warning ("The sync with %s was not recorded: %s", call->url, ignored->message);
-      peers_changed (self);
+      morango_engine_peers_changed (self);
+      morango_engine_data_changed (self);
     }
   else if (known != NULL && error != NULL)
     {
       g_autoptr(GError) ignored = NULL;
 
       morango_known_peer_record_failure (store, known->id, g_get_real_time (), error->message, &ignored);
-      peers_changed (self);
+      morango_engine_peers_changed (self);
     }
   /* The peer's session goes with the store's connection, on this thread. */
   g_clear_object (&call->peer);
@@ -1750,7 +1807,7 @@ morango_engine_sync_async (MorangoEngine                  *self,
   /* A cancel is the transfer's to notice (it rolls the stage back and
    * leaves both sides resumable): the task returns when the thread is
    * done, never earlier. */
-  run_in_own_thread (task, "morango-sync", sync_thread);
+  morango_engine_run_in_own_thread (task, "morango-sync", sync_thread);
 }
 
 gboolean
@@ -1777,7 +1834,7 @@ list_peers_thread (GTask        *task,
                    GCancellable *cancellable)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(MorangoStore) store = open_store (source_object, &error);
+  g_autoptr(MorangoStore) store = morango_engine_open_store (source_object, &error);
   GPtrArray *peers;
 
   if (store == NULL)

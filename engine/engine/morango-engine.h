@@ -15,6 +15,10 @@
  * Signals:
  *   peers-changed (): a peer was added, paired, synced, or a client of
  *     our server finished a sync.
+ *   data-changed (): records may have come in or gone (a sync ended, a
+ *     client of our server finished one, data was imported).
+ *   certificates-changed (): a certificate was stored, trusted or
+ *     removed (pairing, import, creation, restore).
  */
 #pragma once
 
