@@ -755,6 +755,82 @@ test_cancelled_while_asking (Fixture       *f,
   g_assert_cmpint (records_in_c (f), ==, 0);
 }
 
+/* Pushing a certificate to an https:// peer (§7.8 b) is held to the
+ * same pin as pairing: a wrong fingerprint or a refused first contact
+ * sends nothing; an accepted one is pinned. */
+static void
+test_push_pinned (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoCertificate) own = NULL;
+  g_autofree char *own_id = NULL;
+  g_autofree char *pushed = NULL;
+  g_autofree char *pin = NULL;
+  GAsyncResult *result = NULL;
+  MorangoEngineServeOptions serve_options = {
+    .address = "127.0.0.1", .port = f->port, .tls = TRUE,
+    .allow_certificate_push = TRUE, .accept_new_roots = TRUE,
+  };
+  MorangoEnginePairOptions options = {
+    .scope_definition = "full-facility",
+    .push = TRUE,
+    .confirm = confirm,
+    .confirm_data = f,
+  };
+  const char *wrong = "SHA256:00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff:"
+                      "00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff";
+
+  /* C holds a root of its own; S takes pushed chains. */
+  {
+    g_autoptr(MorangoStore) c = open_folder (f->dir_c);
+
+    own = morango_certificate_create_root (morango_store_get_db (c), "full-facility", NULL, NULL, &error);
+    g_assert_no_error (error);
+    own_id = g_strdup (morango_certificate_get_id (own));
+  }
+  morango_engine_stop_serving (f->s);
+  morango_engine_serve_async (f->s, &serve_options, NULL, got, &result);
+  g_assert_true (morango_engine_serve_finish (f->s, await (&result), &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+
+  /* Another certificate than the one expected: refused before sending. */
+  options.expect_fingerprint = wrong;
+  morango_engine_pair_async (f->c, f->url, &options, NULL, got, &result);
+  pushed = morango_engine_pair_finish (f->c, await (&result), &error);
+  g_clear_object (&result);
+  g_assert_null (pushed);
+  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_PIN_MISMATCH);
+  g_clear_error (&error);
+  g_assert_cmpint (count (f->dir_s, "SELECT count(*) FROM morango_certificate WHERE id = ?", own_id), ==, 0);
+
+  /* First contact refused by the user: nothing sent either. */
+  options.expect_fingerprint = NULL;
+  f->accept_tls = FALSE;
+  morango_engine_pair_async (f->c, f->url, &options, NULL, got, &result);
+  pushed = morango_engine_pair_finish (f->c, await (&result), &error);
+  g_clear_object (&result);
+  g_assert_null (pushed);
+  g_assert_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_CONFIRMED);
+  g_clear_error (&error);
+  g_assert_cmpuint (f->tls_asked, ==, 1);
+  g_assert_cmpint (count (f->dir_s, "SELECT count(*) FROM morango_certificate WHERE id = ?", own_id), ==, 0);
+
+  /* Accepted: the chain reaches S and the fingerprint is pinned. */
+  f->accept_tls = TRUE;
+  morango_engine_pair_async (f->c, f->url, &options, NULL, got, &result);
+  pushed = morango_engine_pair_finish (f->c, await (&result), &error);
+  g_clear_object (&result);
+  g_assert_no_error (error);
+  g_assert_nonnull (pushed);
+  g_assert_cmpuint (f->tls_asked, ==, 2);
+  g_assert_cmpint (count (f->dir_s, "SELECT count(*) FROM morango_certificate WHERE id = ?", own_id), ==, 1);
+  g_assert_cmpint (count (f->dir_s, "SELECT count(*) FROM morango_certificate WHERE id = ?", pushed), ==, 1);
+  pin = pin_of (f);
+  g_assert_cmpstr (pin, ==, f->fingerprint);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -774,5 +850,7 @@ main (int    argc,
               fixture_set_up, test_pair_forged_root, fixture_tear_down);
   g_test_add ("/tls/engine/cancelled-while-asking", Fixture, GINT_TO_POINTER (TRUE),
               fixture_set_up, test_cancelled_while_asking, fixture_tear_down);
+  g_test_add ("/tls/engine/push-pinned", Fixture, GINT_TO_POINTER (TRUE),
+              fixture_set_up, test_push_pinned, fixture_tear_down);
   return g_test_run ();
 }

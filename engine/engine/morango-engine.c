@@ -1323,8 +1323,18 @@ push_thread (GTask        *task,
   parent = g_ptr_array_index (issuers, 0);
   params = params_under (def, call->params, parent);
   params_text = morango_json_dumps_object (params);
-  if ((peer = morango_http_peer_new (call->url, store, NULL, NULL, &error)) == NULL ||
-      (pushed = morango_http_push (peer, parent, call->scope_definition, params_text,
+  if ((peer = morango_http_peer_new (call->url, store, NULL, NULL, &error)) == NULL)
+    goto failed;
+  {
+    /* A pushed certificate is as much a secret handed over as a
+     * pairing's request: the same pin holds. */
+    g_autoptr(MorangoKnownPeer) before = morango_known_peer_lookup_address (store, call->url, NULL);
+
+    if (!set_up_tls (self, peer, call->expect_fingerprint, before ? before->tls_fingerprint : NULL,
+                     call->confirm, call->confirm_data, cancellable, &error))
+      goto failed;
+  }
+  if ((pushed = morango_http_push (peer, parent, call->scope_definition, params_text,
                                    cancellable, &error)) == NULL)
     goto failed;
 
@@ -1332,6 +1342,7 @@ push_thread (GTask        *task,
    * the one it was just given. */
   known = morango_known_peer_add (store, call->url, g_get_real_time (), &error);
   if (known == NULL ||
+      !keep_pin (store, known, peer, &error) ||
       !morango_known_peer_set_certificates (store, known->id, morango_certificate_get_id (parent),
                                             morango_certificate_get_id (pushed), &error) ||
       !morango_known_peer_set_state (store, known->id, MORANGO_PEER_STATE_PAIRED, &error) ||
