@@ -170,6 +170,13 @@ morango_cli_peers (const char *data_dir,
 
           printf (" (%s)", reason);
         }
+      /* What an https:// peer's certificate must match from now on. */
+      if (p->tls_fingerprint != NULL)
+        {
+          g_autofree char *pin = morango_cli_safe (p->tls_fingerprint);
+
+          printf (_("  TLS pin %s"), pin);
+        }
       putchar ('\n');
     }
   return MORANGO_EXIT_OK;

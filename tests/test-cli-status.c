@@ -177,6 +177,7 @@ test_peers (void)
     /* What a server said, with a line break and an escape sequence. */
     g_assert_true (morango_known_peer_record_failure (store, a->id, T0 + 120 * G_USEC_PER_SEC,
                                                       "refused\n\x1b[2Jfaked line", &error));
+    g_assert_true (morango_known_peer_set_tls_fingerprint (store, b->id, "SHA256:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab", &error));
     g_assert_true (morango_known_peer_forget (store, b->id, &error));
     c = morango_known_peer_record_client (store, "cccccccccccccccccccccccccccccccc", NULL, NULL, T0, &error);
     g_assert_no_error (error);
@@ -196,6 +197,7 @@ test_peers (void)
   morango (&r, "p", "peers", "--all", NULL);
   g_assert_cmpint (r.status, ==, 0);
   assert_contains (r.out, "forgotten  https://cloud.example/  instance unknown  last success never");
+  assert_contains (r.out, "last failure never  TLS pin SHA256:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab\n");
 }
 
 /* Old sessions with buffers go, recent active ones stay; the
