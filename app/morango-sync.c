@@ -39,6 +39,12 @@ on_activate (AdwApplication *app)
   gtk_window_present (window);
 }
 
+static void
+on_startup (AdwApplication *app)
+{
+  morango_window_add_app_actions (GTK_APPLICATION (app));
+}
+
 static int
 on_handle_local_options (GApplication *app,
                          GVariantDict *options)
@@ -87,6 +93,7 @@ main (int   argc,
   g_application_set_option_context_description (G_APPLICATION (app),
       _("Without a display, run the headless peer instead: see “morango --help”."));
   g_signal_connect (app, "handle-local-options", G_CALLBACK (on_handle_local_options), NULL);
+  g_signal_connect (app, "startup", G_CALLBACK (on_startup), NULL);
   g_signal_connect (app, "activate", G_CALLBACK (on_activate), NULL);
 
   status = g_application_run (G_APPLICATION (app), argc, argv);
