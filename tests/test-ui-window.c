@@ -6,6 +6,8 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include "morango-certificates-page.h"
+#include "morango-peers-page.h"
 #include "morango-test-util.h"
 #include "morango-window.h"
 
@@ -213,6 +215,12 @@ assert_accel (GtkApplication *app,
 }
 
 static void
+count_activation (int *count)
+{
+  (*count)++;
+}
+
+static void
 test_menu_and_shortcuts (void)
 {
   g_autoptr(AdwApplication) app = test_app ();
@@ -254,6 +262,31 @@ test_menu_and_shortcuts (void)
   morango_window_set_page (window, "scopes");
   g_action_group_activate_action (G_ACTION_GROUP (window), "sync-all", NULL);
   g_assert_cmpstr (morango_window_get_page (window), ==, "peers");
+
+  /* When the page has the action, the shortcut runs it. */
+  {
+    g_autoptr(GSimpleActionGroup) peers = g_simple_action_group_new ();
+    g_autoptr(GSimpleActionGroup) certificates = g_simple_action_group_new ();
+    g_autoptr(GSimpleAction) add = g_simple_action_new ("add", NULL);
+    g_autoptr(GSimpleAction) import = g_simple_action_new ("import", NULL);
+    int added = 0, imported = 0;
+
+    g_signal_connect_swapped (add, "activate", G_CALLBACK (count_activation), &added);
+    g_signal_connect_swapped (import, "activate", G_CALLBACK (count_activation), &imported);
+    g_action_map_add_action (G_ACTION_MAP (peers), G_ACTION (add));
+    g_action_map_add_action (G_ACTION_MAP (certificates), G_ACTION (import));
+    gtk_widget_insert_action_group (find_widget (GTK_WIDGET (window), MORANGO_TYPE_PEERS_PAGE),
+                                    "peers", G_ACTION_GROUP (peers));
+    gtk_widget_insert_action_group (find_widget (GTK_WIDGET (window), MORANGO_TYPE_CERTIFICATES_PAGE),
+                                    "certificates", G_ACTION_GROUP (certificates));
+    g_action_group_activate_action (G_ACTION_GROUP (window), "add-peer", NULL);
+    g_assert_cmpint (added, ==, 1);
+    g_assert_cmpint (imported, ==, 0);
+    g_action_group_activate_action (G_ACTION_GROUP (window), "import", NULL);
+    g_assert_cmpint (added, ==, 1);
+    g_assert_cmpint (imported, ==, 1);
+    g_assert_cmpstr (morango_window_get_page (window), ==, "certificates");
+  }
 
   gtk_window_destroy (GTK_WINDOW (window));
 }
