@@ -39,6 +39,12 @@ on_activate (AdwApplication *app)
   gtk_window_present (window);
 }
 
+static void
+on_startup (AdwApplication *app)
+{
+  morango_window_add_app_actions (GTK_APPLICATION (app));
+}
+
 static int
 on_handle_local_options (GApplication *app,
                          GVariantDict *options)
@@ -49,6 +55,16 @@ on_handle_local_options (GApplication *app,
       return 0;
     }
   g_variant_dict_lookup (options, "data-dir", "^ay", &data_dir);
+  /* Only now that the options are known to be good: a typo is reported
+   * as a typo even where no display is available.  GTK's own start-up
+   * later finds the display already open. */
+  if (!gtk_init_check ())
+    {
+      fprintf (stderr,
+               _("morango-sync: no display is available, so the desktop app cannot open.\n"
+                 "Run the headless peer instead; “morango --help” lists its commands.\n"));
+      return 1;
+    }
   return -1;
 }
 
@@ -77,21 +93,8 @@ main (int   argc,
   g_application_set_option_context_description (G_APPLICATION (app),
       _("Without a display, run the headless peer instead: see “morango --help”."));
   g_signal_connect (app, "handle-local-options", G_CALLBACK (on_handle_local_options), NULL);
+  g_signal_connect (app, "startup", G_CALLBACK (on_startup), NULL);
   g_signal_connect (app, "activate", G_CALLBACK (on_activate), NULL);
-
-  /* gtk_init would abort with a terse warning; say what to do instead. */
-  for (int i = 1; i < argc; i++)
-    if (g_str_equal (argv[i], "--help") || g_str_equal (argv[i], "-h") ||
-        g_str_equal (argv[i], "--version") || g_str_has_prefix (argv[i], "--help-"))
-      return g_application_run (G_APPLICATION (app), argc, argv);
-
-  if (!gtk_init_check ())
-    {
-      fprintf (stderr,
-               _("morango-sync: no display is available, so the desktop app cannot open.\n"
-                 "Run the headless peer instead; “morango --help” lists its commands.\n"));
-      return 1;
-    }
 
   status = g_application_run (G_APPLICATION (app), argc, argv);
   return folder_failed ? 1 : status;

@@ -12,4 +12,6 @@ if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
   echo "  $here/$build/app/morango --help"
   exit 0
 fi
+# Uninstalled, the app finds its settings schema in the build folder.
+export GSETTINGS_SCHEMA_DIR="$here/$build/data${GSETTINGS_SCHEMA_DIR:+:$GSETTINGS_SCHEMA_DIR}"
 exec "$here/$build/app/morango-sync" "$@"

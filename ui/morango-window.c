@@ -16,8 +16,12 @@ struct _MorangoWindow
   MorangoPeersPage     *peers_page;
   MorangoCertificatesPage *certificates_page;
   MorangoScopesPage    *scopes_page;
+  AdwViewSwitcherBar   *switcher_bar;
 
   MorangoEngine        *engine;
+  /* NULL when the schema is not installed (a run from the build tree
+   * without GSETTINGS_SCHEMA_DIR): the size is then not remembered. */
+  GSettings            *settings;
 };
 
 G_DEFINE_FINAL_TYPE (MorangoWindow, morango_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -72,8 +76,92 @@ morango_window_dispose (GObject *object)
 
   gtk_widget_dispose_template (GTK_WIDGET (self), MORANGO_TYPE_WINDOW);
   g_clear_object (&self->engine);
+  g_clear_object (&self->settings);
   G_OBJECT_CLASS (morango_window_parent_class)->dispose (object);
 }
+
+static gboolean
+morango_window_close_request (GtkWindow *window)
+{
+  MorangoWindow *self = MORANGO_WINDOW (window);
+
+  if (self->settings != NULL)
+    {
+      int width = 0, height = 0;
+
+      /* A maximized window's default size is still the size it had
+       * before, which is the one to come back to. */
+      gtk_window_get_default_size (window, &width, &height);
+      g_settings_delay (self->settings);
+      g_settings_set_int (self->settings, "window-width", width);
+      g_settings_set_int (self->settings, "window-height", height);
+      g_settings_set_boolean (self->settings, "window-maximized", gtk_window_is_maximized (window));
+      g_settings_apply (self->settings);
+    }
+  return GTK_WINDOW_CLASS (morango_window_parent_class)->close_request (window);
+}
+
+static void
+show_page (GSimpleAction *action,
+           GVariant      *parameter,
+           gpointer       data)
+{
+  MorangoWindow *self = data;
+  const char *name = g_variant_get_string (parameter, NULL);
+
+  if (adw_view_stack_get_child_by_name (self->stack, name) != NULL)
+    adw_view_stack_set_visible_child_name (self->stack, name);
+}
+
+/* The pages own what they do; the window's shortcuts only bring a page
+ * forward and ask it.  A page without the action yet leaves it at that. */
+static void
+forward_to_page (MorangoWindow *self,
+                 const char    *page,
+                 GtkWidget     *widget,
+                 const char    *action)
+{
+  adw_view_stack_set_visible_child_name (self->stack, page);
+  if (!gtk_widget_activate_action (widget, action, NULL))
+    g_debug ("the %s page has no action %s yet", page, action);
+}
+
+static void
+add_peer (GSimpleAction *action,
+          GVariant      *parameter,
+          gpointer       data)
+{
+  MorangoWindow *self = data;
+
+  forward_to_page (self, "peers", GTK_WIDGET (self->peers_page), "peers.add");
+}
+
+static void
+sync_all (GSimpleAction *action,
+          GVariant      *parameter,
+          gpointer       data)
+{
+  MorangoWindow *self = data;
+
+  forward_to_page (self, "peers", GTK_WIDGET (self->peers_page), "peers.sync-all");
+}
+
+static void
+import_certificate (GSimpleAction *action,
+                    GVariant      *parameter,
+                    gpointer       data)
+{
+  MorangoWindow *self = data;
+
+  forward_to_page (self, "certificates", GTK_WIDGET (self->certificates_page), "certificates.import");
+}
+
+static const GActionEntry window_actions[] = {
+  { "show-page", show_page, "s", NULL, NULL },
+  { "add-peer", add_peer, NULL, NULL, NULL },
+  { "sync-all", sync_all, NULL, NULL, NULL },
+  { "import", import_certificate, NULL, NULL, NULL },
+};
 
 static void
 morango_window_class_init (MorangoWindowClass *klass)
@@ -84,6 +172,7 @@ morango_window_class_init (MorangoWindowClass *klass)
   object_class->get_property = morango_window_get_property;
   object_class->set_property = morango_window_set_property;
   object_class->dispose = morango_window_dispose;
+  GTK_WINDOW_CLASS (klass)->close_request = morango_window_close_request;
   properties[PROP_ENGINE] =
     g_param_spec_object ("engine", NULL, NULL, MORANGO_TYPE_ENGINE,
                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
@@ -98,12 +187,29 @@ morango_window_class_init (MorangoWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MorangoWindow, peers_page);
   gtk_widget_class_bind_template_child (widget_class, MorangoWindow, certificates_page);
   gtk_widget_class_bind_template_child (widget_class, MorangoWindow, scopes_page);
+  gtk_widget_class_bind_template_child (widget_class, MorangoWindow, switcher_bar);
 }
 
 static void
 morango_window_init (MorangoWindow *self)
 {
+  GSettingsSchemaSource *source = g_settings_schema_source_get_default ();
+  g_autoptr(GSettingsSchema) schema = NULL;
+
   gtk_widget_init_template (GTK_WIDGET (self));
+  g_action_map_add_action_entries (G_ACTION_MAP (self), window_actions, G_N_ELEMENTS (window_actions), self);
+
+  if (source != NULL)
+    schema = g_settings_schema_source_lookup (source, MORANGO_WINDOW_SETTINGS_SCHEMA, TRUE);
+  if (schema != NULL)
+    {
+      self->settings = g_settings_new_full (schema, NULL, NULL);
+      gtk_window_set_default_size (GTK_WINDOW (self),
+                                   g_settings_get_int (self->settings, "window-width"),
+                                   g_settings_get_int (self->settings, "window-height"));
+      if (g_settings_get_boolean (self->settings, "window-maximized"))
+        gtk_window_maximize (GTK_WINDOW (self));
+    }
 }
 
 MorangoWindow *
@@ -135,4 +241,72 @@ morango_window_set_page (MorangoWindow *self,
 {
   g_return_if_fail (MORANGO_IS_WINDOW (self));
   adw_view_stack_set_visible_child_name (self->stack, name);
+}
+
+static void
+quit (GSimpleAction *action,
+      GVariant      *parameter,
+      gpointer       data)
+{
+  GtkApplication *app = data;
+  g_autoptr(GList) windows = g_list_copy (gtk_application_get_windows (app));
+
+  /* Closed, not destroyed: a window may save its size or ask first.  The
+   * application ends when its last window is gone. */
+  for (GList *l = windows; l != NULL; l = l->next)
+    gtk_window_close (l->data);
+  if (windows == NULL)
+    g_application_quit (G_APPLICATION (app));
+}
+
+static void
+about (GSimpleAction *action,
+       GVariant      *parameter,
+       gpointer       data)
+{
+  GtkApplication *app = data;
+  static const char *developers[] = { "The Morango Sync developers", NULL };
+  GtkWidget *window;
+
+  window = g_object_new (ADW_TYPE_ABOUT_WINDOW,
+                         "transient-for", gtk_application_get_active_window (app),
+                         "modal", TRUE,
+                         "application", app,
+                         "application-name", _("Morango Sync"),
+                         "application-icon", "org.morango.Sync",
+                         "version", PACKAGE_VERSION,
+                         "developer-name", "The Morango Sync developers",
+                         "developers", developers,
+                         "license-type", GTK_LICENSE_MIT_X11,
+                         "comments", _("Sync school and clinic data between devices, even offline."),
+                         /* TRANSLATORS: your names, one a line, shown in the About window */
+                         "translator-credits", _("translator-credits"),
+                         NULL);
+  gtk_window_present (GTK_WINDOW (window));
+}
+
+static const GActionEntry app_actions[] = {
+  { "quit", quit, NULL, NULL, NULL },
+  { "about", about, NULL, NULL, NULL },
+};
+
+void
+morango_window_add_app_actions (GtkApplication *app)
+{
+  static const struct { const char *action; const char *accels[3]; } accels[] = {
+    { "app.quit", { "<Control>q", NULL } },
+    { "window.close", { "<Control>w", NULL } },
+    { "win.show-page::peers", { "<Alt>1", NULL } },
+    { "win.show-page::certificates", { "<Alt>2", NULL } },
+    { "win.show-page::scopes", { "<Alt>3", NULL } },
+    { "win.add-peer", { "<Control>n", NULL } },
+    { "win.sync-all", { "<Control>r", "F5", NULL } },
+    { "win.import", { "<Control>i", NULL } },
+  };
+
+  g_return_if_fail (GTK_IS_APPLICATION (app));
+
+  g_action_map_add_action_entries (G_ACTION_MAP (app), app_actions, G_N_ELEMENTS (app_actions), app);
+  for (guint i = 0; i < G_N_ELEMENTS (accels); i++)
+    gtk_application_set_accels_for_action (app, accels[i].action, accels[i].accels);
 }

@@ -10,6 +10,8 @@
 
 G_BEGIN_DECLS
 
+#define MORANGO_WINDOW_SETTINGS_SCHEMA "org.morango.Sync"
+
 #define MORANGO_TYPE_WINDOW (morango_window_get_type ())
 G_DECLARE_FINAL_TYPE (MorangoWindow, morango_window, MORANGO, WINDOW, AdwApplicationWindow)
 
@@ -21,5 +23,10 @@ MorangoEngine *morango_window_get_engine    (MorangoWindow  *self);
 const char    *morango_window_get_page      (MorangoWindow  *self);
 void           morango_window_set_page      (MorangoWindow  *self,
                                              const char     *name);
+
+/* Gives @app the actions of the primary menu (app.quit, app.about) and
+ * the keyboard shortcuts of the window's actions.  Call it once, at
+ * start-up. */
+void           morango_window_add_app_actions (GtkApplication *app);
 
 G_END_DECLS
