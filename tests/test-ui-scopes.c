@@ -723,6 +723,244 @@ test_page_counts (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+/* ------------------------------------------------------------------ */
+/* A full sync from the Peers page with a `morango serve` */
+
+/* Runs `morango --data-dir @dir ARGS…` to its end; its standard output.
+ * It must succeed. */
+static char *
+cli (const char *dir,
+     ...)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autofree char *out = NULL, *err = NULL;
+  g_autoptr(GError) error = NULL;
+  int status = 0;
+  const char *a;
+  va_list args;
+
+  g_ptr_array_add (argv, (gpointer) g_getenv ("MORANGO_CLI"));
+  g_ptr_array_add (argv, (gpointer) "--data-dir");
+  g_ptr_array_add (argv, (gpointer) dir);
+  va_start (args, dir);
+  while ((a = va_arg (args, const char *)) != NULL)
+    g_ptr_array_add (argv, (gpointer) a);
+  va_end (args);
+  g_ptr_array_add (argv, NULL);
+  g_assert_nonnull (argv->pdata[0]);
+  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_STDIN_FROM_DEV_NULL, NULL, NULL,
+                &out, &err, &status, &error);
+  g_assert_no_error (error);
+  if (!g_spawn_check_wait_status (status, NULL))
+    g_error ("morango %s failed: %s", (char *) argv->pdata[3], err);
+  return g_steal_pointer (&out);
+}
+
+/* In the server's process: a test that fails leaves no server behind. */
+static void
+die_with_the_test (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+/* `morango serve` on @dir at 127.0.0.1, any free port, with the admin
+ * password PASSWORD; its URL in @url. */
+static GSubprocess *
+serve (const char  *dir,
+       char       **url)
+{
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                                                        G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  g_autofree char *pw = g_build_filename (dir, "..", "admin-password", NULL);
+  g_autofree char *pw_option = g_strconcat ("--admin-password-file=", pw, NULL);
+  g_autoptr(GDataInputStream) out = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = NULL;
+  GSubprocess *process;
+  const char *prefix = "listening on ";
+
+  g_assert_true (g_file_set_contents (pw, PASSWORD "\n", -1, &error));
+  g_subprocess_launcher_set_child_setup (launcher, die_with_the_test, NULL, NULL);
+  process = g_subprocess_launcher_spawn (launcher, &error, g_getenv ("MORANGO_CLI"), "--data-dir", dir, "serve",
+                                         "--address=127.0.0.1", "--port=0", pw_option, NULL);
+  g_assert_no_error (error);
+  /* Its first line says where it listens, once it does. */
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (process));
+  line = g_data_input_stream_read_line (out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (line);
+  g_assert_true (g_str_has_prefix (line, "listening on http://127.0.0.1:"));
+  *url = g_strdup (line + strlen (prefix));
+  return process;
+}
+
+static GPtrArray *
+peer_rows (GtkWidget *widget)
+{
+  return find_all (widget, MORANGO_TYPE_PEER_ROW, NULL);
+}
+
+static gboolean
+subtitle_has (MorangoPeerRow *row,
+              const char     *text)
+{
+  const char *subtitle = adw_action_row_get_subtitle (ADW_ACTION_ROW (row));
+
+  return subtitle != NULL && strstr (subtitle, text) != NULL;
+}
+
+/* The held records of each model in @dir's store. */
+static GHashTable *
+store_counts (const char *dir)
+{
+  g_autoptr(MorangoStore) store = morango_test_open_server_folder (dir);
+  GHashTable *counts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  MorangoDb *db = morango_store_get_db (store);
+  g_autoptr(GError) error = NULL;
+  sqlite3_stmt *stmt;
+
+  stmt = morango_db_prepare (db, "SELECT model_name, count (*) FROM morango_store"
+                                 " WHERE deleted = 0 AND hard_deleted = 0 GROUP BY model_name", &error);
+  g_assert_no_error (error);
+  while (morango_db_step (db, stmt, &error) == SQLITE_ROW)
+    {
+      gint64 *n = g_new (gint64, 1);
+
+      *n = sqlite3_column_int64 (stmt, 1);
+      g_hash_table_insert (counts, g_strdup ((const char *) sqlite3_column_text (stmt, 0)), n);
+    }
+  g_assert_no_error (error);
+  sqlite3_reset (stmt);
+  return counts;
+}
+
+static void
+test_sync_then_counts (void)
+{
+  g_autoptr(AdwApplication) app = test_app ();
+  g_autofree char *tmp = morango_test_tmpdir ();
+  g_autofree char *server_dir = g_build_filename (tmp, "server", NULL);
+  g_autofree char *dir = g_build_filename (tmp, "app", NULL);
+  g_autofree char *dataset = NULL;
+  g_autofree char *facility = NULL;
+  g_autofree char *partition = NULL;
+  g_autofree char *lines_path = g_build_filename (tmp, "facility.jsonl", NULL);
+  g_autofree char *url = NULL;
+  g_autofree char *cert_id = NULL;
+  g_autofree char *ignored = NULL;
+  g_autoptr(GString) lines = g_string_new (NULL);
+  g_autoptr(GSubprocess) server = NULL;
+  g_autoptr(MorangoEngine) engine = NULL;
+  g_autoptr(GPtrArray) rows = NULL;
+  g_autoptr(GHashTable) held = NULL;
+  g_autoptr(GError) error = NULL;
+  MorangoEnginePairOptions pair = { 0 };
+  GAsyncResult *result = NULL;
+  MorangoWindow *window;
+  MorangoScopesPage *page;
+  MorangoPeerRow *row;
+  GtkWidget *group;
+  GHashTableIter iter;
+  gpointer model, n;
+  gint64 total = 0;
+
+  /* The school: a facility with users, classrooms and anonymous logs. */
+  dataset = cli (server_dir, "cert", "create-root", "--scope", "full-facility", NULL);
+  g_strstrip (dataset);
+  g_assert_true (morango_is_hex32 (dataset));
+  partition = g_strconcat (dataset, ":allusers-ro", NULL);
+  facility = morango_sha2_uuid (partition, dataset, "facility", NULL);
+  g_string_append_printf (lines, "{\"model\":\"facility\",\"fields\":{\"dataset_id\":\"%s\",\"name\":\"Riverside\"}}\n",
+                          dataset);
+  for (guint i = 0; i < 3; i++)
+    g_string_append_printf (lines, "{\"model\":\"facilityuser\",\"fields\":{\"dataset_id\":\"%s\",\"facility\":\"%s\","
+                            "\"username\":\"learner%u\",\"full_name\":\"Learner %u\"}}\n", dataset, facility, i, i);
+  for (guint i = 0; i < 2; i++)
+    g_string_append_printf (lines, "{\"model\":\"classroom\",\"fields\":{\"dataset_id\":\"%s\",\"facility\":\"%s\","
+                            "\"name\":\"Room %u\"}}\n", dataset, facility, i);
+  for (guint i = 0; i < 7; i++)
+    g_string_append_printf (lines, "{\"model\":\"anonymoussessionlog\",\"fields\":{\"dataset_id\":\"%s\","
+                            "\"content_id\":\"%032x\",\"progress\":0.25,\"time_spent\":%u.5}}\n", dataset, i, i);
+  g_assert_true (g_file_set_contents (lines_path, lines->str, -1, &error));
+  g_assert_no_error (error);
+  ignored = cli (server_dir, "data", "import", lines_path, NULL);
+  server = serve (server_dir, &url);
+
+  /* The app pairs with it, then syncs from its row on the Peers page. */
+  engine = morango_engine_new (dir, NULL, &error);
+  g_assert_no_error (error);
+  window = morango_window_new (app, engine);
+  gtk_window_set_default_size (GTK_WINDOW (window), 800, 900);
+  gtk_window_present (GTK_WINDOW (window));
+  pair.scope_definition = "full-facility";
+  pair.password = PASSWORD;
+  morango_engine_pair_async (engine, url, &pair, NULL, on_done, &result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  cert_id = morango_engine_pair_finish (engine, result, &error);
+  g_assert_no_error (error);
+  g_clear_object (&result);
+
+  rows = peer_rows (GTK_WIDGET (window));
+  while (rows->len == 0)
+    {
+      g_main_context_iteration (NULL, TRUE);
+      g_ptr_array_unref (rows);
+      rows = peer_rows (GTK_WIDGET (window));
+    }
+  g_assert_cmpuint (rows->len, ==, 1);
+  row = g_ptr_array_index (rows, 0);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (row), "peer.sync", NULL));
+  while (morango_peer_row_is_syncing (row) || !subtitle_has (row, "Synced"))
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (g_str_has_prefix (morango_peer_row_get_outcome (row), "Synced with"));
+
+  /* The server stops; what its store holds is what the page must show. */
+  g_subprocess_send_signal (server, SIGTERM);
+  g_subprocess_wait (server, NULL, &error);
+  g_assert_no_error (error);
+  held = store_counts (server_dir);
+  g_assert_cmpint (*(gint64 *) g_hash_table_lookup (held, "facility"), ==, 1);
+  g_assert_cmpint (*(gint64 *) g_hash_table_lookup (held, "facilityuser"), ==, 3);
+  g_assert_cmpint (*(gint64 *) g_hash_table_lookup (held, "classroom"), ==, 2);
+  g_assert_cmpint (*(gint64 *) g_hash_table_lookup (held, "anonymoussessionlog"), ==, 7);
+
+  morango_window_set_page (window, "scopes");
+  page = MORANGO_SCOPES_PAGE (find_widget (GTK_WIDGET (window), MORANGO_TYPE_SCOPES_PAGE));
+  await_scopes (page);
+  g_assert_cmpuint (morango_scopes_page_get_n_scopes (page), ==, 1);
+  group = group_of (page, cert_id);
+  g_assert_nonnull (group);
+  g_hash_table_iter_init (&iter, held);
+  while (g_hash_table_iter_next (&iter, &model, &n))
+    {
+      GtkWidget *model_row = row_titled (group, ADW_TYPE_EXPANDER_ROW, model);
+
+      g_test_message ("%s: %" G_GINT64_FORMAT, (char *) model, *(gint64 *) n);
+      g_assert_nonnull (model_row);
+      g_assert_cmpint (row_count (model_row), ==, *(gint64 *) n);
+      total += *(gint64 *) n;
+    }
+  g_assert_cmpint (row_count (row_titled (group, ADW_TYPE_ACTION_ROW, "Records")), ==, total);
+  {
+    g_autoptr(GPtrArray) last = find_all (group, ADW_TYPE_ACTION_ROW, "scope-last-peer");
+    g_autofree char *expected = g_strdup_printf ("Last from %s, ", url);
+
+    g_assert_cmpuint (last->len, ==, 1);
+    g_assert_true (g_str_has_prefix (adw_preferences_row_get_title (last->pdata[0]), expected));
+  }
+  g_assert_null (row_titled (group, ADW_TYPE_ACTION_ROW, "Conflicts"));
+  g_assert_null (row_titled (group, ADW_TYPE_EXPANDER_ROW, "Records not applied"));
+
+  {
+    GtkWidget *classrooms = row_titled (group, ADW_TYPE_EXPANDER_ROW, "classroom");
+
+    adw_expander_row_set_expanded (ADW_EXPANDER_ROW (classrooms), TRUE);
+  }
+  save_screenshot (GTK_WIDGET (window), "scopes-page.png");
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -734,5 +972,6 @@ main (int   argc,
   g_test_add_func ("/scopes/engine-unowned", test_engine_unowned);
   g_test_add_func ("/scopes/page-empty", test_page_empty);
   g_test_add_func ("/scopes/page-counts", test_page_counts);
+  g_test_add_func ("/scopes/sync-then-counts", test_sync_then_counts);
   return g_test_run ();
 }
