@@ -7,6 +7,7 @@
  */
 #include <signal.h>
 #include <sys/prctl.h>
+#include <time.h>
 
 #include "morango-account.h"
 #include "morango-certificate.h"
@@ -961,6 +962,77 @@ test_sync_then_counts (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+/* On demand (-m perf): the reading at 100k records, as a sync leaves
+ * them (a few hundred bytes of serialized fields each). */
+static void
+test_bench_100k (void)
+{
+  g_autofree char *dir = morango_test_tmpdir ();
+  g_autoptr(MorangoEngine) engine = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *fields = g_strnfill (400, 'x');
+  g_autofree char *serialized = g_strdup_printf ("{\"name\": \"%s\"}", fields);
+  g_autofree char *dataset = NULL;
+  gint64 planted = 0;
+
+  if (!g_test_perf ())
+    {
+      g_test_skip ("a benchmark: run with -m perf");
+      return;
+    }
+  {
+    g_autoptr(MorangoStore) store = open_folder (dir);
+    MorangoDb *db = morango_store_get_db (store);
+    g_autoptr(MorangoCertificate) root = morango_certificate_create_root (db, "full-facility", NULL, NULL, &error);
+
+    g_assert_no_error (error);
+    dataset = g_strdup (morango_certificate_get_id (root));
+    g_assert_true (morango_db_exec (db, "BEGIN", &error));
+    for (guint i = 0; i < 100000; i++)
+      {
+        g_autofree char *id = g_strdup_printf ("%032x", 0x100000 + i);
+        g_autofree char *user = g_strdup_printf ("%032x", i % 300);
+        g_autofree char *partition = NULL;
+        const char *kinds[] = { "", ":allusers-ro", ":user-ro:", ":user-rw:", ":anonymous" };
+
+        partition = g_strconcat (dataset, kinds[i % 5], i % 5 == 2 || i % 5 == 3 ? user : "", NULL);
+        g_assert_true (morango_db_execute (db, &error,
+                                           "INSERT INTO morango_store (id, profile, serialized, deleted, hard_deleted,"
+                                           " last_saved_instance, last_saved_counter, partition, source_id, model_name,"
+                                           " deserialization_error)"
+                                           " VALUES (?, 'facilitydata', ?, ?, 0, ?, ?, ?, ?, ?, ?)",
+                                           "ssbsissss", id, serialized, i % 50 == 0, morango_store_get_instance_id (store),
+                                           (gint64) i, partition, id, planted_models[i % 3],
+                                           i % 777 == 0 ? ERROR_MESSAGE : ""));
+        g_assert_no_error (error);
+        planted++;
+      }
+    g_assert_true (morango_db_exec (db, "COMMIT", &error));
+  }
+  engine = morango_engine_new (dir, NULL, &error);
+  g_assert_no_error (error);
+  for (guint run = 0; run < 3; run++)
+    {
+      g_autoptr(GPtrArray) scopes = NULL;
+      const MorangoScopeSummary *s;
+      gint64 start = g_get_monotonic_time ();
+      struct timespec cpu0, cpu1;
+      double seconds, cpu;
+
+      /* CPU time as well: the machines running the tests are often
+       * busy, and the wall clock then says little. */
+      clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &cpu0);
+      scopes = list_scopes (engine);
+      clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &cpu1);
+      seconds = (g_get_monotonic_time () - start) / (double) G_USEC_PER_SEC;
+      cpu = (cpu1.tv_sec - cpu0.tv_sec) + (cpu1.tv_nsec - cpu0.tv_nsec) / 1e9;
+      s = g_ptr_array_index (scopes, 0);
+      g_assert_cmpint (s->records + s->deleted, ==, planted);
+      g_test_minimized_result (cpu, "list_scopes at 100k records: %.3f s CPU, %.3f s wall, %u groups",
+                               cpu, seconds, s->counts->len);
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -973,5 +1045,6 @@ main (int   argc,
   g_test_add_func ("/scopes/page-empty", test_page_empty);
   g_test_add_func ("/scopes/page-counts", test_page_counts);
   g_test_add_func ("/scopes/sync-then-counts", test_sync_then_counts);
+  g_test_add_func ("/scopes/bench-100k", test_bench_100k);
   return g_test_run ();
 }
