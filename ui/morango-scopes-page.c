@@ -129,6 +129,17 @@ format_time (gint64 usec)
   return local ? g_date_time_format (local, _("%-d %b %Y, %H:%M")) : g_strdup ("?");
 }
 
+/* @format, translated already, with the number for its one "%s":
+ * xgettext cannot read a format built with G_GINT64_FORMAT. */
+static char *
+with_count (const char *format,
+            gint64      n)
+{
+  g_autofree char *number = g_strdup_printf ("%" G_GINT64_FORMAT, n);
+
+  return g_strdup_printf (format, number);
+}
+
 /* What else a count holds besides its records, or NULL. */
 static char *
 count_details (gint64 deleted,
@@ -138,14 +149,11 @@ count_details (gint64 deleted,
   g_autoptr(GPtrArray) parts = g_ptr_array_new_with_free_func (g_free);
 
   if (deleted > 0)
-    g_ptr_array_add (parts, g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%" G_GINT64_FORMAT " deleted",
-                                                          "%" G_GINT64_FORMAT " deleted", deleted), deleted));
+    g_ptr_array_add (parts, with_count (g_dngettext (GETTEXT_PACKAGE, "%s deleted", "%s deleted", deleted), deleted));
   if (conflicts > 0)
-    g_ptr_array_add (parts, g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%" G_GINT64_FORMAT " conflict",
-                                                          "%" G_GINT64_FORMAT " conflicts", conflicts), conflicts));
+    g_ptr_array_add (parts, with_count (g_dngettext (GETTEXT_PACKAGE, "%s conflict", "%s conflicts", conflicts), conflicts));
   if (errors > 0)
-    g_ptr_array_add (parts, g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%" G_GINT64_FORMAT " not applied",
-                                                          "%" G_GINT64_FORMAT " not applied", errors), errors));
+    g_ptr_array_add (parts, with_count (g_dngettext (GETTEXT_PACKAGE, "%s not applied", "%s not applied", errors), errors));
   if (parts->len == 0)
     return NULL;
   g_ptr_array_add (parts, NULL);
@@ -294,8 +302,7 @@ errors_row (MorangoScopesPage         *self,
   if (summary->errors > (gint64) summary->error_list->len)
     {
       gint64 more = summary->errors - summary->error_list->len;
-      g_autofree char *text = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "and %" G_GINT64_FORMAT " more",
-                                                            "and %" G_GINT64_FORMAT " more", more), more);
+      g_autofree char *text = with_count (g_dngettext (GETTEXT_PACKAGE, "and %s more", "and %s more", more), more);
       GtkWidget *item = adw_action_row_new ();
 
       adw_preferences_row_set_title (ADW_PREFERENCES_ROW (item), text);
@@ -356,9 +363,9 @@ scope_group (MorangoScopesPage         *self,
   g_object_set_data_full (G_OBJECT (scope), "morango-certificate-id", g_strdup (summary->certificate_id), g_free);
 
   if (summary->deleted > 0)
-    deleted = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "And %" G_GINT64_FORMAT " deleted, kept to sync the deletion",
-                                            "And %" G_GINT64_FORMAT " deleted, kept to sync the deletion",
-                                            summary->deleted), summary->deleted);
+    deleted = with_count (g_dngettext (GETTEXT_PACKAGE, "And %s deleted, kept to sync the deletion",
+                                       "And %s deleted, kept to sync the deletion", summary->deleted),
+                          summary->deleted);
   row = count_row (_("Records"), deleted, summary->records);
   gtk_widget_add_css_class (row, "scope-total");
   adw_preferences_group_add (ADW_PREFERENCES_GROUP (group), row);
