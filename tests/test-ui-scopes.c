@@ -953,6 +953,23 @@ test_sync_then_counts (void)
   g_assert_null (row_titled (group, ADW_TYPE_ACTION_ROW, "Conflicts"));
   g_assert_null (row_titled (group, ADW_TYPE_EXPANDER_ROW, "Records not applied"));
 
+  /* The server's side: its facility came last from this app, known to
+   * it by instance id only. */
+  {
+    g_autoptr(MorangoEngine) school = morango_engine_new (server_dir, NULL, &error);
+    g_autoptr(GPtrArray) served = NULL;
+    const MorangoScopeSummary *s;
+
+    g_assert_no_error (error);
+    served = list_scopes (school);
+    g_assert_cmpuint (served->len, ==, 1);
+    s = g_ptr_array_index (served, 0);
+    g_assert_cmpstr (s->certificate_id, ==, dataset);
+    g_assert_cmpint (s->records, ==, total);
+    g_assert_cmpstr (s->last_peer_name, ==, morango_engine_get_instance_id (engine));
+    g_assert_cmpint (s->last_synced, >, 0);
+  }
+
   {
     GtkWidget *classrooms = row_titled (group, ADW_TYPE_EXPANDER_ROW, "classroom");
 

@@ -336,10 +336,39 @@ collect_errors (MorangoStore  *store,
   return rc >= 0;
 }
 
+/* What a client of our server last synced: the filter of its latest
+ * transfer, or NULL.  The server side keeps no certificate per client
+ * (morango_known_peer_record_client() gets none), but its sessions name
+ * the client's instance and each transfer its filter. */
+static gboolean
+client_filter (MorangoStore      *store,
+               const char        *instance_id,
+               MorangoFilter    **filter,
+               GError           **error)
+{
+  MorangoDb *db = morango_store_get_db (store);
+  g_autofree char *text = NULL;
+
+  *filter = NULL;
+  if (!morango_db_query_text (db, &text, error,
+                              "SELECT t.filter FROM morango_transfersession t"
+                              " JOIN morango_syncsession s ON s.id = t.sync_session_id"
+                              " WHERE s.is_server AND s.client_instance_id = ?"
+                              " ORDER BY t.last_activity_timestamp DESC LIMIT 1",
+                              "s", instance_id))
+    return FALSE;
+  if (text != NULL)
+    *filter = morango_filter_parse (text);
+  return TRUE;
+}
+
 /* The peer with the latest success among those whose last pairing or
- * sync used one of the scope's certificates, on either side. */
+ * sync used one of the scope's certificates, on either side, or, for a
+ * client of our server, whose last transfer stayed inside the scope.
+ * @client_filters runs beside @peers (NULL where none is known). */
 static void
 find_last_peers (GPtrArray *peers,
+                 GPtrArray *client_filters,
                  GPtrArray *scopes)
 {
   for (guint i = 0; i < scopes->len; i++)
@@ -350,6 +379,7 @@ find_last_peers (GPtrArray *peers,
       for (guint j = 0; j < peers->len; j++)
         {
           const MorangoKnownPeer *peer = g_ptr_array_index (peers, j);
+          MorangoFilter *transferred = g_ptr_array_index (client_filters, j);
           gboolean uses = FALSE;
 
           if (peer->last_success <= 0)
@@ -357,6 +387,8 @@ find_last_peers (GPtrArray *peers,
           for (guint k = 0; k < b->cert_ids->len && !uses; k++)
             uses = g_strcmp0 (peer->client_certificate_id, b->cert_ids->pdata[k]) == 0 ||
                    g_strcmp0 (peer->server_certificate_id, b->cert_ids->pdata[k]) == 0;
+          if (!uses && transferred != NULL)
+            uses = morango_filter_is_subset_of (transferred, b->filter);
           if (uses && (best == NULL || peer->last_success > best->last_success))
             best = peer;
         }
@@ -379,6 +411,7 @@ list_scopes_thread (GTask        *task,
   g_autoptr(MorangoStore) store = morango_engine_open_store (source_object, &error);
   g_autoptr(GPtrArray) scopes = g_ptr_array_new_with_free_func ((GDestroyNotify) building_free);
   g_autoptr(GPtrArray) peers = NULL;
+  g_autoptr(GPtrArray) client_filters = NULL;
   g_autoptr(GPtrArray) result = NULL;
   Building *outside;
 
@@ -404,7 +437,22 @@ list_scopes_thread (GTask        *task,
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
-  find_last_peers (peers, scopes);
+  client_filters = g_ptr_array_new_with_free_func ((GDestroyNotify) morango_filter_unref);
+  for (guint i = 0; i < peers->len; i++)
+    {
+      const MorangoKnownPeer *peer = g_ptr_array_index (peers, i);
+      MorangoFilter *filter = NULL;
+
+      if ((peer->roles & MORANGO_PEER_ROLE_CLIENT) && peer->instance_id != NULL &&
+          !client_filter (store, peer->instance_id, &filter, &error))
+        {
+          building_free (outside);
+          g_task_return_error (task, g_steal_pointer (&error));
+          return;
+        }
+      g_ptr_array_add (client_filters, filter);
+    }
+  find_last_peers (peers, client_filters, scopes);
 
   if (g_task_return_error_if_cancelled (task))
     {

@@ -60,8 +60,10 @@ typedef struct {
   gint64      errors;
   GPtrArray  *error_list;          /* MorangoScopeError *, the first
                                     * MORANGO_SCOPE_ERRORS_MAX by model and id */
-  /* The peer that last synced it with success (through one of its
-   * certificates, either way); NULL / 0 when none did. */
+  /* The peer that last synced it with success: through one of its
+   * certificates, either way, or, for a client of this device's server
+   * (which records no certificate for it), with a last transfer inside
+   * the scope.  NULL / 0 when none did. */
   char       *last_peer_id;
   char       *last_peer_name;      /* its address, else its instance id */
   gint64      last_synced;         /* microseconds since the epoch */
