@@ -316,7 +316,8 @@ errors_row (MorangoScopesPage         *self,
  * 360 px. */
 static GtkWidget *
 scope_header (const char *title,
-              const char *description)
+              const char *description,
+              const char *certificate_id)
 {
   GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 6);
   GtkWidget *label = gtk_label_new (title);
@@ -326,6 +327,7 @@ scope_header (const char *title,
   gtk_label_set_xalign (GTK_LABEL (label), 0);
   gtk_widget_add_css_class (label, "heading");
   gtk_widget_add_css_class (label, "scope-title");
+  gtk_widget_set_tooltip_text (label, certificate_id);
   gtk_box_append (GTK_BOX (box), label);
   if (description != NULL)
     {
@@ -356,10 +358,9 @@ scope_group (MorangoScopesPage         *self,
     description = shorten_ids (summary->description);
   else if (summary->certificate_id == NULL)
     description = g_strdup (_("Held here, but in no scope this device has a certificate for: it cannot sync them."));
-  gtk_box_append (GTK_BOX (scope), scope_header (title, description));
+  gtk_box_append (GTK_BOX (scope), scope_header (title, description, summary->certificate_id));
   gtk_box_append (GTK_BOX (scope), group);
   gtk_widget_add_css_class (scope, "scope");
-  gtk_widget_set_tooltip_text (scope, summary->certificate_id);
   g_object_set_data_full (G_OBJECT (scope), "morango-certificate-id", g_strdup (summary->certificate_id), g_free);
 
   if (summary->deleted > 0)
