@@ -1050,6 +1050,48 @@ test_bench_100k (void)
     }
 }
 
+/* A peer may have sent bytes that are not UTF-8 in a partition or a
+ * model name, and a failure message may quote them: the page shows them
+ * made valid (GTK would refuse them with a critical, fatal here). */
+static void
+test_page_invalid_text (void)
+{
+  g_autoptr(AdwApplication) app = test_app ();
+  g_autofree char *dir = morango_test_tmpdir ();
+  g_autoptr(MorangoEngine) engine = NULL;
+  g_autoptr(GError) error = NULL;
+  MorangoWindow *window;
+  MorangoScopesPage *page;
+  GtkWidget *group, *row;
+
+  {
+    g_autoptr(MorangoStore) store = open_folder (dir);
+    Planted p = { (char *) "efefefefefefefefefefefefefefefef", "lesson\xff", (char *) "bad\xfe:partition",
+                  FALSE, FALSE, FALSE, TRUE };
+
+    plant (store, &p);
+    g_assert_true (morango_db_execute (morango_store_get_db (store), &error,
+                                       "UPDATE morango_store SET deserialization_error = 'no \xfe'", ""));
+    g_assert_no_error (error);
+  }
+  engine = morango_engine_new (dir, NULL, &error);
+  g_assert_no_error (error);
+  window = open_window (app, engine);
+  page = MORANGO_SCOPES_PAGE (find_widget (GTK_WIDGET (window), MORANGO_TYPE_SCOPES_PAGE));
+  g_assert_cmpuint (morango_scopes_page_get_n_scopes (page), ==, 1);
+  group = group_of (page, NULL);
+  row = row_titled (group, ADW_TYPE_EXPANDER_ROW, "lesson\xef\xbf\xbd");
+  g_assert_nonnull (row);
+  g_assert_cmpint (row_count (row), ==, 1);
+  adw_expander_row_set_expanded (ADW_EXPANDER_ROW (row), TRUE);
+  row = row_titled (group, ADW_TYPE_EXPANDER_ROW, "Records not applied");
+  adw_expander_row_set_expanded (ADW_EXPANDER_ROW (row), TRUE);
+  g_assert_nonnull (row_titled (group, ADW_TYPE_ACTION_ROW, "no \xef\xbf\xbd"));
+  g_assert_nonnull (row_titled (group, ADW_TYPE_ACTION_ROW, "bad\xef\xbf\xbd:partition"));
+  save_screenshot (GTK_WIDGET (window), "scopes-invalid.png");
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1061,6 +1103,7 @@ main (int   argc,
   g_test_add_func ("/scopes/engine-unowned", test_engine_unowned);
   g_test_add_func ("/scopes/page-empty", test_page_empty);
   g_test_add_func ("/scopes/page-counts", test_page_counts);
+  g_test_add_func ("/scopes/page-invalid-text", test_page_invalid_text);
   g_test_add_func ("/scopes/sync-then-counts", test_sync_then_counts);
   g_test_add_func ("/scopes/bench-100k", test_bench_100k);
   return g_test_run ();

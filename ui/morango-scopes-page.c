@@ -48,8 +48,11 @@ is_hex32_at (const char *p)
 /* Ids are 32 hex digits: their first 8 tell them apart for a person and
  * keep a partition on one line at 360 px; tooltips carry the whole. */
 static char *
-shorten_ids (const char *text)
+shorten_ids (const char *raw)
 {
+  /* Partitions come from peers: bytes that are not UTF-8 must not
+   * reach a label. */
+  g_autofree char *text = g_utf8_make_valid (raw, -1);
   GString *out = g_string_new (NULL);
 
   for (const char *p = text; *p != '\0';)
@@ -247,6 +250,7 @@ model_row (MorangoScopesPage         *self,
   g_autofree char *partitions = NULL;
   g_autofree char *details = NULL;
   g_autofree char *subtitle = NULL;
+  g_autofree char *model = NULL;
   GtkWidget *row;
 
   for (guint i = from; i < to; i++)
@@ -262,7 +266,8 @@ model_row (MorangoScopesPage         *self,
                                 to - from);
   details = count_details (deleted, conflicts, errors);
   subtitle = details ? g_strconcat (partitions, " · ", details, NULL) : g_strdup (partitions);
-  row = expander_row (self, key, first->model_name, subtitle);
+  model = g_utf8_make_valid (first->model_name, -1);
+  row = expander_row (self, key, model, subtitle);
   add_expander_count_label (ADW_EXPANDER_ROW (row), records);
   for (guint i = from; i < to; i++)
     {
@@ -271,7 +276,9 @@ model_row (MorangoScopesPage         *self,
       g_autofree char *part_details = count_details (c->deleted, c->conflicts, c->errors);
       GtkWidget *part = count_row (*shown ? shown : _("(every partition)"), part_details, c->records);
 
-      gtk_widget_set_tooltip_text (part, c->partition);
+      g_autofree char *whole = g_utf8_make_valid (c->partition, -1);
+
+      gtk_widget_set_tooltip_text (part, whole);
       adw_expander_row_add_row (ADW_EXPANDER_ROW (row), part);
     }
   return row;
@@ -290,10 +297,12 @@ errors_row (MorangoScopesPage         *self,
     {
       const MorangoScopeError *e = g_ptr_array_index (summary->error_list, i);
       g_autofree char *id = shorten_ids (e->record_id);
-      g_autofree char *where = g_strdup_printf ("%s · %s", e->model_name, id);
+      g_autofree char *model = g_utf8_make_valid (e->model_name, -1);
+      g_autofree char *message = g_utf8_make_valid (e->message, -1);
+      g_autofree char *where = g_strdup_printf ("%s · %s", model, id);
       GtkWidget *item = adw_action_row_new ();
 
-      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (item), e->message);
+      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (item), message);
       adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (item), FALSE);
       adw_action_row_set_subtitle (ADW_ACTION_ROW (item), where);
       gtk_widget_add_css_class (item, "scope-error");
