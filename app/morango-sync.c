@@ -39,6 +39,22 @@ on_activate (AdwApplication *app)
   gtk_window_present (window);
 }
 
+/* `morango-sync FILE.json`: the window, offering to import the chain
+ * the first file holds. */
+static void
+on_open (AdwApplication  *app,
+         GFile          **files,
+         int              n_files,
+         const char      *hint)
+{
+  GtkWindow *window;
+
+  on_activate (app);
+  window = gtk_application_get_active_window (GTK_APPLICATION (app));
+  if (window != NULL && n_files > 0 && MORANGO_IS_WINDOW (window))
+    morango_window_import_file (MORANGO_WINDOW (window), files[0]);
+}
+
 static int
 on_handle_local_options (GApplication *app,
                          GVariantDict *options)
@@ -70,7 +86,7 @@ main (int   argc,
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 
-  app = adw_application_new ("org.morango.Sync", G_APPLICATION_DEFAULT_FLAGS);
+  app = adw_application_new ("org.morango.Sync", G_APPLICATION_HANDLES_OPEN);
   g_application_add_main_option_entries (G_APPLICATION (app), entries);
   g_application_set_option_context_summary (G_APPLICATION (app),
       _("Sync school and clinic data between devices."));
@@ -78,6 +94,7 @@ main (int   argc,
       _("Without a display, run the headless peer instead: see “morango --help”."));
   g_signal_connect (app, "handle-local-options", G_CALLBACK (on_handle_local_options), NULL);
   g_signal_connect (app, "activate", G_CALLBACK (on_activate), NULL);
+  g_signal_connect (app, "open", G_CALLBACK (on_open), NULL);
 
   /* gtk_init would abort with a terse warning; say what to do instead. */
   for (int i = 1; i < argc; i++)

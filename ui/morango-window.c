@@ -136,3 +136,14 @@ morango_window_set_page (MorangoWindow *self,
   g_return_if_fail (MORANGO_IS_WINDOW (self));
   adw_view_stack_set_visible_child_name (self->stack, name);
 }
+
+void
+morango_window_import_file (MorangoWindow *self,
+                            GFile         *file)
+{
+  g_return_if_fail (MORANGO_IS_WINDOW (self));
+  g_return_if_fail (G_IS_FILE (file));
+
+  morango_window_set_page (self, "certificates");
+  morango_certificates_page_import_file (self->certificates_page, file);
+}
