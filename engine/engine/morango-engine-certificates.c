@@ -267,27 +267,14 @@ refuse_backup (GFile       *file,
                const char  *text,
                GError     **error)
 {
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  JsonNode *root, *format;
+  g_autofree char *name = NULL;
 
-  if (!json_parser_load_from_data (parser, text, -1, NULL))
+  if (!morango_certificate_text_is_backup (text))
     return TRUE;
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
-    return TRUE;
-  format = json_object_get_member (json_node_get_object (root), "format");
-  if (format != NULL && JSON_NODE_HOLDS_VALUE (format) &&
-      json_node_get_value_type (format) == G_TYPE_STRING &&
-      g_str_equal (json_node_get_string (format), "morango-certificate-backup"))
-    {
-      g_autofree char *name = g_file_get_parse_name (file);
-
-      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "“%s” is a certificate backup, not a chain; restore it (with its passphrase) instead",
-                   name);
-      return FALSE;
-    }
-  return TRUE;
+  name = g_file_get_parse_name (file);
+  g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
+               "“%s” is a certificate backup, not a chain; restore it (with its passphrase) instead", name);
+  return FALSE;
 }
 
 /* ------------------------------------------------------------------ */
