@@ -277,6 +277,22 @@ test_bad_files (void)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
   g_clear_error (&error);
 
+  /* Far too big to be a chain: not even read. */
+  {
+    g_autofree char *huge = g_strnfill (2 * 1024 * 1024, ' ');
+    g_autofree char *imported = NULL;
+
+    g_assert_true (g_file_replace_contents (garbage, huge, strlen (huge), NULL, FALSE, 0, NULL, NULL, &error));
+    g_assert_no_error (error);
+    g_assert_null (preview (engine, garbage, &error));
+    g_assert_nonnull (strstr (error->message, "too big"));
+    g_clear_error (&error);
+    imported = import (engine, garbage, TRUE, &error);
+    g_assert_null (imported);
+    g_assert_nonnull (strstr (error->message, "too big"));
+    g_clear_error (&error);
+  }
+
   /* A backup is said to be one. */
   {
     g_autoptr(GAsyncResult) result = NULL;
