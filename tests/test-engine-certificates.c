@@ -8,6 +8,7 @@
 #include "morango-engine-certificates.h"
 #include "morango-error.h"
 #include "morango-test-util.h"
+#include "morango-trust.h"
 
 static void
 on_done (GObject      *source,
@@ -349,6 +350,32 @@ test_backup_restore (void)
   g_assert_true (morango_engine_certificate_is_trust_anchor (c));
 }
 
+/* A root held but no longer trusted is no trust anchor, and its
+ * chain says so. */
+static void
+test_untrusted_root (void)
+{
+  g_autofree char *dir = NULL;
+  g_autoptr(MorangoEngine) engine = new_engine (&dir);
+  g_autofree char *id = create_root (engine);
+  g_autoptr(GListModel) model = NULL;
+  g_autoptr(MorangoEngineCertificate) c = NULL;
+  g_autoptr(GError) error = NULL;
+
+  {
+    g_autoptr(MorangoStore) store = morango_test_open_server_folder (dir);
+
+    g_assert_true (morango_trust_remove_root (morango_store_get_db (store), id, &error));
+    g_assert_no_error (error);
+  }
+  model = list (engine);
+  c = g_list_model_get_item (model, 0);
+  g_assert_cmpstr (morango_engine_certificate_get_id (c), ==, id);
+  g_assert_false (morango_engine_certificate_is_trust_anchor (c));
+  g_assert_false (morango_engine_certificate_is_root_trusted (c));
+  g_assert_true (morango_engine_certificate_has_private_key (c));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -359,5 +386,6 @@ main (int   argc,
   g_test_add_func ("/engine-certificates/preview-and-import", test_preview_and_import);
   g_test_add_func ("/engine-certificates/bad-files", test_bad_files);
   g_test_add_func ("/engine-certificates/backup-restore", test_backup_restore);
+  g_test_add_func ("/engine-certificates/untrusted-root", test_untrusted_root);
   return g_test_run ();
 }
