@@ -361,6 +361,40 @@ test_lists_root (void)
   fixture_close (&f);
 }
 
+/* While the list is read, the page does not claim there is nothing. */
+static void
+test_never_looks_empty (void)
+{
+  g_autofree char *id = NULL;
+  g_autofree char *dir = folder_with_root (&id);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoEngine) engine = morango_engine_new (dir, NULL, &error);
+  g_autoptr(AdwApplication) app = test_app ();
+  MorangoWindow *window;
+  MorangoCertificatesPage *page;
+  GtkWidget *empty;
+  gboolean seen_loading = FALSE;
+
+  g_assert_no_error (error);
+  window = morango_window_new (app, engine);
+  morango_window_set_page (window, "certificates");
+  gtk_window_present (GTK_WINDOW (window));
+  page = MORANGO_CERTIFICATES_PAGE (find_widget (GTK_WIDGET (window), MORANGO_TYPE_CERTIFICATES_PAGE));
+  empty = find_widget (GTK_WIDGET (page), ADW_TYPE_STATUS_PAGE);
+  while (morango_certificates_page_get_loading (page))
+    {
+      seen_loading = TRUE;
+      g_assert_false (gtk_widget_get_mapped (empty));
+      g_main_context_iteration (NULL, TRUE);
+    }
+  g_assert_true (seen_loading);
+  drain ();
+  g_assert_false (gtk_widget_get_mapped (empty));
+  g_assert_cmpuint (g_list_model_get_n_items (morango_certificates_page_get_certificates (page)), ==, 1);
+  gtk_window_destroy (GTK_WINDOW (window));
+  drain ();
+}
+
 /* Import shows what the file holds and what becomes trusted; only the
  * confirmation stores it. */
 static void
@@ -806,6 +840,7 @@ main (int   argc,
   g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
   g_test_add_func ("/certificates/empty-state", test_empty_state);
   g_test_add_func ("/certificates/lists-root", test_lists_root);
+  g_test_add_func ("/certificates/never-looks-empty", test_never_looks_empty);
   g_test_add_func ("/certificates/import-confirm", test_import_confirm);
   g_test_add_func ("/certificates/import-cancel", test_import_cancel);
   g_test_add_func ("/certificates/import-refused", test_import_refused);

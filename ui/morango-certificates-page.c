@@ -1148,6 +1148,9 @@ morango_certificates_page_set_engine (MorangoCertificatesPage *self,
   }
   if (engine != NULL)
     {
+      /* Neither "no certificates" nor an empty list until they are
+       * read: a folder holding some must never look empty. */
+      gtk_stack_set_visible_child_name (self->stack, "loading");
       g_signal_connect_swapped (engine, "certificates-changed", G_CALLBACK (refresh), self);
       refresh (self);
     }
