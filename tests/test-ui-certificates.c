@@ -770,6 +770,30 @@ on_child_exited (GPid     pid,
   *(int *) data = status;
 }
 
+/* A bus of this test's own: an instance of the app started by another
+ * test program running meanwhile on the shared session bus would
+ * otherwise take this one's file, or give it its own. */
+static char *
+start_private_bus (GPid *pid)
+{
+  const char *argv[] = { "dbus-daemon", "--session", "--nofork", "--print-address=1", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GIOChannel) channel = NULL;
+  g_autofree char *line = NULL;
+  int out_fd;
+
+  g_assert_true (g_spawn_async_with_pipes (NULL, (char **) argv, NULL,
+                                           G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
+                                           NULL, NULL, pid, NULL, &out_fd, NULL, &error));
+  g_assert_no_error (error);
+  channel = g_io_channel_unix_new (out_fd);
+  g_io_channel_set_close_on_unref (channel, TRUE);
+  /* The daemon prints its address once it listens. */
+  g_assert_cmpint (g_io_channel_read_line (channel, &line, NULL, NULL, &error), ==, G_IO_STATUS_NORMAL);
+  g_assert_no_error (error);
+  return g_strstrip (g_steal_pointer (&line));
+}
+
 static void
 test_app_opens_file (void)
 {
@@ -778,20 +802,28 @@ test_app_opens_file (void)
   g_autofree char *file = chain_file (&root_id, &fingerprint);
   g_autofree char *option = g_strconcat ("--data-dir=", dir, NULL);
   const char *argv[] = { g_getenv ("MORANGO_SYNC"), option, file, NULL };
+  g_auto(GStrv) envp = g_get_environ ();
   g_autoptr(GDBusConnection) bus = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GIOChannel) channel = NULL;
   g_autofree char *err = NULL;
+  g_autofree char *address = NULL;
   gboolean appeared = FALSE, answered = FALSE;
-  GPid pid;
-  int err_fd, exited = -1;
+  GPid pid, bus_pid;
+  int err_fd, exited = -1, bus_exited = -1;
   guint watch;
 
-  bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
+  address = start_private_bus (&bus_pid);
+  g_child_watch_add (bus_pid, on_child_exited, &bus_exited);
+  envp = g_environ_setenv (envp, "DBUS_SESSION_BUS_ADDRESS", address, TRUE);
+  bus = g_dbus_connection_new_for_address_sync (address,
+                                                G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                                G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                                NULL, NULL, &error);
   g_assert_no_error (error);
   watch = g_bus_watch_name_on_connection (bus, "org.morango.Sync", G_BUS_NAME_WATCHER_FLAGS_NONE,
                                           on_name_appeared, NULL, &appeared, NULL);
-  g_assert_true (g_spawn_async_with_pipes (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+  g_assert_true (g_spawn_async_with_pipes (NULL, (char **) argv, envp, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
                                            &pid, NULL, NULL, &err_fd, &error));
   g_assert_no_error (error);
   g_child_watch_add (pid, on_child_exited, &exited);
@@ -829,6 +861,12 @@ test_app_opens_file (void)
   g_assert_null (strstr (err ? err : "", "WARNING"));
   /* The file was only offered: nothing imported without a yes. */
   g_assert_cmpuint (n_stored (dir), ==, 0);
+
+  g_dbus_connection_close_sync (bus, NULL, NULL);
+  kill (bus_pid, SIGTERM);
+  while (bus_exited < 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_spawn_close_pid (bus_pid);
 }
 
 int
