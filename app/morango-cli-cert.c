@@ -83,26 +83,6 @@ read_input (const char *file,
   return text;
 }
 
-/* A backup handed to import or trust: a JSON object of the backup
- * format, which restore reads. */
-static gboolean
-is_backup (const char *text)
-{
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  JsonNode *root;
-  JsonObject *o;
-
-  if (!json_parser_load_from_data (parser, text, -1, NULL))
-    return FALSE;
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
-    return FALSE;
-  o = json_node_get_object (root);
-  return json_object_has_member (o, "format") &&
-         JSON_NODE_HOLDS_VALUE (json_object_get_member (o, "format")) &&
-         g_strcmp0 (json_object_get_string_member (o, "format"), "morango-certificate-backup") == 0;
-}
-
 /* The passphrase from a file's first line, or typed at a terminal;
  * never a prompt when nobody is there to answer. */
 static char *
@@ -350,7 +330,7 @@ cmd_import (MorangoDb *db,
   text = read_input (g_ptr_array_index (a->args, 0), &error);
   if (text == NULL)
     return fail (error);
-  if (is_backup (text))
+  if (morango_certificate_text_is_backup (text))
     {
       g_autofree char *file = morango_cli_safe (g_ptr_array_index (a->args, 0));
 

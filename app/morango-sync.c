@@ -45,6 +45,22 @@ on_startup (AdwApplication *app)
   morango_window_add_app_actions (GTK_APPLICATION (app));
 }
 
+/* `morango-sync FILE.json`: the window, offering to import the chain
+ * the first file holds. */
+static void
+on_open (AdwApplication  *app,
+         GFile          **files,
+         int              n_files,
+         const char      *hint)
+{
+  GtkWindow *window;
+
+  on_activate (app);
+  window = gtk_application_get_active_window (GTK_APPLICATION (app));
+  if (window != NULL && n_files > 0 && MORANGO_IS_WINDOW (window))
+    morango_window_import_file (MORANGO_WINDOW (window), files[0]);
+}
+
 static int
 on_handle_local_options (GApplication *app,
                          GVariantDict *options)
@@ -86,7 +102,7 @@ main (int   argc,
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 
-  app = adw_application_new ("org.morango.Sync", G_APPLICATION_DEFAULT_FLAGS);
+  app = adw_application_new ("org.morango.Sync", G_APPLICATION_HANDLES_OPEN);
   g_application_add_main_option_entries (G_APPLICATION (app), entries);
   g_application_set_option_context_summary (G_APPLICATION (app),
       _("Sync school and clinic data between devices."));
@@ -95,6 +111,7 @@ main (int   argc,
   g_signal_connect (app, "handle-local-options", G_CALLBACK (on_handle_local_options), NULL);
   g_signal_connect (app, "startup", G_CALLBACK (on_startup), NULL);
   g_signal_connect (app, "activate", G_CALLBACK (on_activate), NULL);
+  g_signal_connect (app, "open", G_CALLBACK (on_open), NULL);
 
   status = g_application_run (G_APPLICATION (app), argc, argv);
   return folder_failed ? 1 : status;

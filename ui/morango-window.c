@@ -119,10 +119,11 @@ static void
 forward_to_page (MorangoWindow *self,
                  const char    *page,
                  GtkWidget     *widget,
-                 const char    *action)
+                 const char    *action,
+                 GVariant      *parameter)
 {
   adw_view_stack_set_visible_child_name (self->stack, page);
-  if (!gtk_widget_activate_action (widget, action, NULL))
+  if (!gtk_widget_activate_action_variant (widget, action, parameter))
     g_debug ("the %s page has no action %s yet", page, action);
 }
 
@@ -133,7 +134,7 @@ add_peer (GSimpleAction *action,
 {
   MorangoWindow *self = data;
 
-  forward_to_page (self, "peers", GTK_WIDGET (self->peers_page), "peers.add");
+  forward_to_page (self, "peers", GTK_WIDGET (self->peers_page), "peers.add-peer", NULL);
 }
 
 static void
@@ -143,7 +144,7 @@ sync_all (GSimpleAction *action,
 {
   MorangoWindow *self = data;
 
-  forward_to_page (self, "peers", GTK_WIDGET (self->peers_page), "peers.sync-all");
+  forward_to_page (self, "peers", GTK_WIDGET (self->peers_page), "peers.sync-all", NULL);
 }
 
 static void
@@ -153,7 +154,9 @@ import_certificate (GSimpleAction *action,
 {
   MorangoWindow *self = data;
 
-  forward_to_page (self, "certificates", GTK_WIDGET (self->certificates_page), "certificates.import");
+  forward_to_page (self, "certificates", GTK_WIDGET (self->certificates_page), "certificates.import",
+                   /* An empty path: the page asks for the file. */
+                   g_variant_new_string (""));
 }
 
 static const GActionEntry window_actions[] = {
@@ -309,4 +312,15 @@ morango_window_add_app_actions (GtkApplication *app)
   g_action_map_add_action_entries (G_ACTION_MAP (app), app_actions, G_N_ELEMENTS (app_actions), app);
   for (guint i = 0; i < G_N_ELEMENTS (accels); i++)
     gtk_application_set_accels_for_action (app, accels[i].action, accels[i].accels);
+}
+
+void
+morango_window_import_file (MorangoWindow *self,
+                            GFile         *file)
+{
+  g_return_if_fail (MORANGO_IS_WINDOW (self));
+  g_return_if_fail (G_IS_FILE (file));
+
+  morango_window_set_page (self, "certificates");
+  morango_certificates_page_import_file (self->certificates_page, file);
 }

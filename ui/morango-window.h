@@ -23,6 +23,10 @@ MorangoEngine *morango_window_get_engine    (MorangoWindow  *self);
 const char    *morango_window_get_page      (MorangoWindow  *self);
 void           morango_window_set_page      (MorangoWindow  *self,
                                              const char     *name);
+/* Shows the Certificates page and offers to import the chain in
+ * @file, asking before anything is stored. */
+void           morango_window_import_file   (MorangoWindow  *self,
+                                             GFile          *file);
 
 /* Gives @app the actions of the primary menu (app.quit, app.about) and
  * the keyboard shortcuts of the window's actions.  Call it once, at

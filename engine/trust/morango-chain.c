@@ -337,6 +337,25 @@ morango_certificate_backup_to_file (MorangoDb   *db,
                                    0600, error);
 }
 
+gboolean
+morango_certificate_text_is_backup (const char *text)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonNode *root, *format;
+
+  g_return_val_if_fail (text != NULL, FALSE);
+
+  if (!json_parser_load_from_data (parser, text, -1, NULL))
+    return FALSE;
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return FALSE;
+  format = json_object_get_member (json_node_get_object (root), "format");
+  return format != NULL && JSON_NODE_HOLDS_VALUE (format) &&
+         json_node_get_value_type (format) == G_TYPE_STRING &&
+         g_str_equal (json_node_get_string (format), BACKUP_FORMAT);
+}
+
 MorangoCertificate *
 morango_certificate_restore (MorangoDb       *db,
                              const char      *backup,

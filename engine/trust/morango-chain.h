@@ -68,6 +68,10 @@ gboolean            morango_certificate_backup_to_file    (MorangoDb          *d
                                                            const char         *passphrase,
                                                            const char         *path,
                                                            GError            **error);
+/* Whether @text is a backup (of morango_certificate_backup()) rather
+ * than a chain: an import is told so, with what to do instead. */
+gboolean            morango_certificate_text_is_backup    (const char         *text);
+
 /* Restores a backup: the chain is validated as an import, its root is
  * trusted (the user deliberately restores their own identity) and the
  * private key is attached.  Returns the restored certificate.  @monitor
