@@ -41,6 +41,7 @@ struct _MorangoPairDialog
   GtkLabel          *confirm_title;
   GtkLabel          *confirm_text;
   GtkLabel          *confirm_details;
+  GtkWidget         *refuse_button;
   AdwStatusPage     *done_status;
   AdwStatusPage     *failed_status;
 
@@ -281,6 +282,10 @@ on_confirm (MorangoEngineConfirmation *question,
   show_page (self, "confirm");
   gtk_widget_set_visible (self->back_button, TRUE);
   gtk_widget_set_visible (self->next_button, FALSE);
+  /* Trusting is a choice, never the default; and focus on the details
+   * would select them all. */
+  gtk_widget_grab_focus (self->refuse_button);
+  gtk_label_select_region (self->confirm_details, 0, 0);
 }
 
 static void
@@ -738,6 +743,7 @@ morango_pair_dialog_class_init (MorangoPairDialogClass *klass)
   CHILD (confirm_title);
   CHILD (confirm_text);
   CHILD (confirm_details);
+  CHILD (refuse_button);
   CHILD (done_status);
   CHILD (failed_status);
 #undef CHILD
