@@ -28,15 +28,6 @@ morango_engine_normalize_peer_address (const char  *address,
                            "Type the peer's address, such as 192.168.1.10:8080");
       return NULL;
     }
-  /* GUri takes "host port" or "a b" as a host; a person meant neither. */
-  for (const char *c = trimmed; *c; c++)
-    if (g_ascii_isspace (*c))
-      {
-        g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                     "“%s” is not an address: it holds a space (an address looks like "
-                     "192.168.1.10:8080 or http://server.local:8080/)", trimmed);
-        return NULL;
-      }
   return morango_peer_address_normalize (trimmed, error);
 }
 
