@@ -32,11 +32,13 @@ make (MorangoStore *store,
   return id;
 }
 
-PairFixture *
-pair_fixture_new (const char *root)
+static PairFixture *
+fixture_new (const char  *root,
+             gboolean     tls,
+             char       **fingerprint)
 {
   static const char * const all[] = { MORANGO_ACCOUNT_ALL_SCOPES, NULL };
-  MorangoEngineServeOptions options = { "127.0.0.1", 0, 0 };
+  MorangoEngineServeOptions options = { "127.0.0.1", 0, 0, .tls = tls };
   g_autoptr(GError) error = NULL;
   g_autoptr(MorangoStore) store = NULL;
   g_autoptr(MorangoCertificate) cert = NULL;
@@ -85,8 +87,23 @@ pair_fixture_new (const char *root)
   g_assert_true (morango_engine_serve_finish (f->engine, result, &error));
   g_assert_no_error (error);
   g_object_unref (result);
-  f->url = g_strdup_printf ("http://127.0.0.1:%u/", morango_engine_get_port (f->engine));
+  f->url = g_strdup_printf ("%s://127.0.0.1:%u/", tls ? "https" : "http", morango_engine_get_port (f->engine));
+  if (fingerprint != NULL)
+    *fingerprint = morango_engine_dup_tls_fingerprint (f->engine);
   return f;
+}
+
+PairFixture *
+pair_fixture_new (const char *root)
+{
+  return fixture_new (root, FALSE, NULL);
+}
+
+PairFixture *
+pair_fixture_new_tls (const char  *root,
+                      char       **fingerprint)
+{
+  return fixture_new (root, TRUE, fingerprint);
 }
 
 void

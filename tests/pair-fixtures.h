@@ -26,6 +26,10 @@ typedef struct {
  * "ana" (Ana Alves) and "ben" (Ben Bello); served on 127.0.0.1 port 0.
  * Waits on the thread-default main context. */
 PairFixture *pair_fixture_new  (const char  *root);
+/* The same served over HTTPS (url https://…); *@fingerprint (may be
+ * NULL) gets the TLS certificate's fingerprint. */
+PairFixture *pair_fixture_new_tls (const char  *root,
+                                   char       **fingerprint);
 void         pair_fixture_free (PairFixture *fixture);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PairFixture, pair_fixture_free)
 

@@ -7,6 +7,8 @@
  */
 #include <string.h>
 
+#include <glib/gstdio.h>
+
 #include <libsoup/soup.h>
 
 #include "morango-add-peer-dialog.h"
@@ -583,6 +585,69 @@ test_typed_id (Fixture       *fx,
   g_free (p.url);
 }
 
+/* Over HTTPS: first the peer's TLS certificate, asked once, then its
+ * root; both pages show what is about to be trusted. */
+static void
+test_https_pin (Fixture       *fx,
+                gconstpointer  data)
+{
+  g_autofree char *fingerprint = NULL;
+  g_autofree char *dir = g_build_filename (fx->root, "secure", NULL);
+  g_autoptr(PairFixture) secure = NULL;
+  g_autoptr(GPtrArray) peers = NULL;
+  MorangoPairDialog *dialog;
+  GtkLabel *details;
+
+  g_mkdir (dir, 0700);
+  secure = pair_fixture_new_tls (dir, &fingerprint);
+  g_assert_nonnull (fingerprint);
+  dialog = open_pair_dialog (fx, secure->url);
+  details = GTK_LABEL (child (dialog, "confirm_details"));
+  await_page (dialog, "confirm");
+  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (child (dialog, "confirm_title"))), ==, "Is This the Peer?");
+  g_assert_nonnull (strstr (gtk_label_get_text (details), fingerprint));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (dialog), "pair.trust", NULL));
+  through_credentials (dialog, PAIR_FIXTURE_PASSWORD);
+  await_page (dialog, "scope");
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (dialog), "pair.next", NULL));
+  await_page (dialog, "confirm");
+  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (child (dialog, "confirm_title"))), ==,
+                   "Trust This Root Certificate?");
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (dialog), "pair.trust", NULL));
+  await_page (dialog, "done");
+  peers = list_peers (fx->engine);
+  g_assert_cmpuint (peers->len, ==, 1);
+  g_assert_cmpstr (((MorangoKnownPeer *) peers->pdata[0])->tls_fingerprint, ==, fingerprint);
+  gtk_window_destroy (GTK_WINDOW (dialog));
+  drain ();
+}
+
+/* A TLS certificate refused: nothing asked of the peer, nothing stored. */
+static void
+test_https_pin_refused (Fixture       *fx,
+                        gconstpointer  data)
+{
+  g_autofree char *dir = g_build_filename (fx->root, "secure", NULL);
+  g_autoptr(PairFixture) secure = NULL;
+  g_autoptr(GPtrArray) peers = NULL;
+  MorangoPairDialog *dialog;
+
+  g_mkdir (dir, 0700);
+  secure = pair_fixture_new_tls (dir, NULL);
+  dialog = open_pair_dialog (fx, secure->url);
+  await_page (dialog, "confirm");
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (dialog), "pair.refuse", NULL));
+  while (!g_str_equal (morango_pair_dialog_get_page (dialog), "failed") &&
+         !g_str_equal (morango_pair_dialog_get_page (dialog), "credentials"))
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpstr (morango_pair_dialog_get_page (dialog), ==, "failed");
+  g_test_message ("refused pin: %s", morango_pair_dialog_get_error (dialog));
+  peers = list_peers (fx->engine);
+  g_assert_cmpuint (peers->len, ==, 0);
+  gtk_window_destroy (GTK_WINDOW (dialog));
+  drain ();
+}
+
 static void
 test_wrong_password (Fixture       *fx,
                      gconstpointer  data)
@@ -683,6 +748,8 @@ main (int   argc,
   ADD ("/ui-pair/wrong-password", test_wrong_password);
   ADD ("/ui-pair/decline-root", test_decline_root);
   ADD ("/ui-pair/peer-down", test_peer_down);
+  ADD ("/ui-pair/https-pin", test_https_pin);
+  ADD ("/ui-pair/https-pin-refused", test_https_pin_refused);
 #undef ADD
   return g_test_run ();
 }
