@@ -387,6 +387,8 @@ test_add_peer (Fixture       *fx,
   g_assert_nonnull (strstr (morango_add_peer_dialog_get_error (dialog), "holds a space"));
   g_assert_true (gtk_widget_get_visible (error_label));
   g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (error_label)), ==, morango_add_peer_dialog_get_error (dialog));
+  gtk_window_set_default_size (GTK_WINDOW (dialog), 360, 420);
+  save_screenshot (GTK_WIDGET (dialog), "add-peer-dialog-error.png");
   peers = list_peers (fx->engine);
   g_assert_cmpuint (peers->len, ==, 0);
   g_clear_pointer (&peers, g_ptr_array_unref);
@@ -415,6 +417,7 @@ test_add_peer (Fixture       *fx,
     }
   row = rows->pdata[0];
   g_ptr_array_unref (rows);
+  save_screenshot (GTK_WIDGET (dialog), "add-peer-dialog-added.png");
   g_assert_cmpint (morango_peer_row_get_peer (row)->state, ==, MORANGO_PEER_STATE_ADDED);
   g_assert_true (gtk_widget_get_visible (GTK_WIDGET (gtk_widget_get_template_child (GTK_WIDGET (row),
                                                                                     MORANGO_TYPE_PEER_ROW,
