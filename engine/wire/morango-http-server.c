@@ -1397,7 +1397,7 @@ handler (SoupServer        *soup,
     {
       if (!g_str_equal (method, "GET"))
         {
-          reply_not_allowed (msg, method, "GET, HEAD, OPTIONS");
+          reply_not_allowed (msg, method, "GET");
           return;
         }
       route = ROUTE_LEARNERS;
