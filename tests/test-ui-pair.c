@@ -651,6 +651,29 @@ test_https_pin_refused (Fixture       *fx,
   drain ();
 }
 
+/* Closing at the trust question says no: the pairing ends, nothing is
+ * stored, and the dialog goes once the engine lets go of it. */
+static void
+test_close_while_asked (Fixture       *fx,
+                        gconstpointer  data)
+{
+  MorangoPairDialog *dialog = open_pair_dialog (fx, fx->facility->url);
+  g_autoptr(GPtrArray) peers = NULL;
+  guint before = count_certificates (fx->engine);
+
+  through_credentials (dialog, PAIR_FIXTURE_PASSWORD);
+  await_page (dialog, "scope");
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (dialog), "pair.next", NULL));
+  await_page (dialog, "confirm");
+  g_object_add_weak_pointer (G_OBJECT (dialog), (gpointer *) &dialog);
+  gtk_window_close (GTK_WINDOW (dialog));
+  while (dialog != NULL)
+    g_main_context_iteration (NULL, TRUE);
+  peers = list_peers (fx->engine);
+  g_assert_cmpuint (peers->len, ==, 0);
+  g_assert_cmpuint (count_certificates (fx->engine), ==, before);
+}
+
 static void
 test_wrong_password (Fixture       *fx,
                      gconstpointer  data)
@@ -751,6 +774,7 @@ main (int   argc,
   ADD ("/ui-pair/wrong-password", test_wrong_password);
   ADD ("/ui-pair/decline-root", test_decline_root);
   ADD ("/ui-pair/peer-down", test_peer_down);
+  ADD ("/ui-pair/close-while-asked", test_close_while_asked);
   ADD ("/ui-pair/https-pin", test_https_pin);
   ADD ("/ui-pair/https-pin-refused", test_https_pin_refused);
 #undef ADD

@@ -324,7 +324,8 @@ on_certificates (GObject      *source,
   g_autoptr(MorangoEnginePeerCertificates) peer =
     morango_engine_fetch_peer_certificates_finish (MORANGO_ENGINE (source), result, &error);
 
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) && self->engine == NULL)
+  /* A dialog closed meanwhile has nothing left to show it on. */
+  if (self->engine == NULL)
     return;
   g_clear_object (&self->cancellable);
   if (peer == NULL)
@@ -433,7 +434,8 @@ on_learners (GObject      *source,
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) learners = morango_engine_fetch_learners_finish (MORANGO_ENGINE (source), result, &error);
 
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) && self->engine == NULL)
+  /* A dialog closed meanwhile has nothing left to show it on. */
+  if (self->engine == NULL)
     return;
   g_clear_object (&self->cancellable);
   if (learners == NULL && !g_error_matches (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND))
@@ -504,7 +506,8 @@ on_paired (GObject      *source,
   g_autoptr(GError) error = NULL;
   g_autofree char *id = morango_engine_pair_finish (MORANGO_ENGINE (source), result, &error);
 
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) && self->engine == NULL)
+  /* A dialog closed meanwhile has nothing left to show it on. */
+  if (self->engine == NULL)
     return;
   g_clear_object (&self->cancellable);
   g_clear_object (&self->question);
