@@ -693,6 +693,98 @@ test_open_folder (void)
   }
 }
 
+/* The "people" of a description: who a single-user certificate may be
+ * asked for, read with the dataset bound, never spliced. */
+static void
+test_people (Fixture *fx, gconstpointer data)
+{
+  const char *ds = "d6f7b0aa11a1bb22cc33dd44ee55ff66";
+  const char *other = "0000000000000000000000000000000a";
+  const MorangoProfilePeople *people = morango_profile_get_people (fx->profile);
+  MorangoApp *app = morango_store_get_app (fx->store);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) list = NULL;
+  g_autofree char *facility = NULL;
+  g_autofree char *json = NULL;
+
+  g_assert_nonnull (people);
+  g_assert_cmpstr (people->model, ==, "facilityuser");
+  g_assert_cmpstr (people->scope_definition, ==, "single-user");
+  g_assert_cmpstr (people->scope_param, ==, "user_id");
+
+  json = g_strdup_printf ("{\"dataset_id\": \"%s\", \"name\": \"School\"}", ds);
+  g_assert_true (morango_app_create (app, "facility", obj (json), &facility, &error));
+  g_assert_no_error (error);
+  {
+    const char *rows[][4] = { { "zoe", "Zoe Z", "learner", NULL }, { "ana", "Ana A", "learner", NULL },
+                              { "boss", "The Admin", "admin", NULL } };
+
+    for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
+      {
+        g_autofree char *row = g_strdup_printf ("{\"dataset_id\": \"%s\", \"facility_id\": \"%s\", "
+                                                "\"username\": \"%s\", \"full_name\": \"%s\", "
+                                                "\"role\": \"%s\"}", ds, facility, rows[i][0], rows[i][1],
+                                                rows[i][2]);
+
+        g_assert_true (morango_app_create (app, "facilityuser", obj (row), NULL, &error));
+        g_assert_no_error (error);
+      }
+  }
+
+  list = morango_profile_list_people (fx->profile, fx->db, ds, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list->len, ==, 2);   /* the admin is no learner */
+  g_assert_cmpstr (((MorangoPerson *) list->pdata[0])->name, ==, "ana");
+  g_assert_cmpstr (((MorangoPerson *) list->pdata[0])->full_name, ==, "Ana A");
+  g_assert_cmpuint (strlen (((MorangoPerson *) list->pdata[0])->id), ==, 32);
+  g_assert_cmpstr (((MorangoPerson *) list->pdata[1])->name, ==, "zoe");
+  g_clear_pointer (&list, g_ptr_array_unref);
+
+  list = morango_profile_list_people (fx->profile, fx->db, other, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list->len, ==, 0);
+  g_clear_pointer (&list, g_ptr_array_unref);
+  /* A dataset id that would widen the query if it were spliced in. */
+  list = morango_profile_list_people (fx->profile, fx->db, "x' OR '1'='1", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list->len, ==, 0);
+}
+
+static void
+test_people_bad (void)
+{
+  const char *cases[][2] = {
+    { "\"people\": 3", "\"people\" is not an object" },
+    { "\"people\": {\"model\": \"nobody\", \"dataset_field\": \"a\", \"name_field\": \"a\", "
+      "\"scope_definition\": \"s\", \"scope_param\": \"p\"}", "names the model \"nobody\"" },
+    { "\"people\": {\"model\": \"x\", \"dataset_field\": \"a\", \"name_field\": \"no_such\", "
+      "\"scope_definition\": \"s\", \"scope_param\": \"p\"}", "names the field \"no_such\"" },
+    { "\"people\": {\"model\": \"x\", \"dataset_field\": \"a\", \"name_field\": \"a\", "
+      "\"scope_definition\": \"nope\", \"scope_param\": \"p\"}", "scope definition \"nope\"" },
+    { "\"people\": {\"model\": \"x\", \"dataset_field\": \"a\", \"name_field\": \"a\", "
+      "\"filter_field\": \"a\", \"scope_definition\": \"s\", \"scope_param\": \"p\"}", "no \"filter_value\"" },
+    { "\"people\": {\"model\": \"x\", \"dataset_field\": \"a\", \"name_field\": \"a\", \"extra\": 1, "
+      "\"scope_definition\": \"s\", \"scope_param\": \"p\"}", "unknown key \"extra\"" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *json = g_strdup_printf (
+        "{\"description_id\": \"d\", \"profile\": \"p\", \"models\": [{\"name\": \"x\", \"table\": \"t\", "
+        "\"partition\": \"\", \"source_id\": {\"rule\": \"random\"}, \"fields\": [{\"name\": \"a\", "
+        "\"type\": \"uuid\"}]}], \"scope_definitions\": [{\"id\": \"s\", \"profile\": \"p\", \"version\": 1, "
+        "\"primary_scope_param_key\": \"\", \"description\": \"\", \"read_filter_template\": \"\", "
+        "\"write_filter_template\": \"\", \"read_write_filter_template\": \"${a}\"}], %s}", cases[i][0]);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(MorangoProfile) profile = morango_profile_new_from_data (json, -1, &error);
+
+      g_assert_null (profile);
+      g_assert_nonnull (error);
+      if (strstr (error->message, cases[i][1]) == NULL)
+        g_error ("case %u: “%s” lacks “%s”", i, error->message, cases[i][1]);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -715,5 +807,7 @@ main (int argc, char **argv)
   ADD ("/profile/delete-tree", test_delete_tree);
   ADD ("/profile/create-overwrites", test_create_overwrites_and_explicit_ids);
 #undef ADD
+  g_test_add_func ("/profile/people-bad", test_people_bad);
+  g_test_add ("/profile/people", Fixture, "kolibri-like", fixture_setup, test_people, fixture_teardown);
   return g_test_run ();
 }

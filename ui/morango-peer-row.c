@@ -9,6 +9,7 @@
  */
 #include <glib/gi18n.h>
 
+#include "morango-pair-dialog.h"
 #include "morango-peer-row.h"
 
 struct _MorangoPeerRow
@@ -18,6 +19,7 @@ struct _MorangoPeerRow
   GtkProgressBar   *progress;
   GtkWidget        *sync_button;
   GtkWidget        *cancel_button;
+  GtkWidget        *pair_button;
 
   MorangoEngine    *engine;
   MorangoKnownPeer *peer;
@@ -217,6 +219,39 @@ cancel_activated (GSimpleAction *action,
     g_cancellable_cancel (self->cancellable);
 }
 
+/* ---- pairing: a peer added but not paired gets a Pair button ---- */
+
+static gboolean
+can_pair (MorangoPeerRow *self)
+{
+  return self->peer->state == MORANGO_PEER_STATE_ADDED && self->peer->address != NULL;
+}
+
+static void
+update_pair_button (MorangoPeerRow *self)
+{
+  GAction *pair = g_action_map_lookup_action (G_ACTION_MAP (self->actions), "pair");
+
+  g_simple_action_set_enabled (G_SIMPLE_ACTION (pair), can_pair (self));
+  gtk_widget_set_visible (self->pair_button, can_pair (self));
+}
+
+static void
+pair_activated (GSimpleAction *action,
+                GVariant      *parameter,
+                gpointer       user_data)
+{
+  MorangoPeerRow *self = user_data;
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+  MorangoPairDialog *dialog;
+
+  if (!can_pair (self))
+    return;
+  dialog = morango_pair_dialog_new (self->engine, self->peer->address,
+                                    GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
 static void
 morango_peer_row_dispose (GObject *object)
 {
@@ -255,6 +290,7 @@ morango_peer_row_class_init (MorangoPeerRowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MorangoPeerRow, progress);
   gtk_widget_class_bind_template_child (widget_class, MorangoPeerRow, sync_button);
   gtk_widget_class_bind_template_child (widget_class, MorangoPeerRow, cancel_button);
+  gtk_widget_class_bind_template_child (widget_class, MorangoPeerRow, pair_button);
 }
 
 static void
@@ -263,6 +299,7 @@ morango_peer_row_init (MorangoPeerRow *self)
   static const GActionEntry entries[] = {
     { .name = "sync", .activate = sync_activated },
     { .name = "cancel", .activate = cancel_activated },
+    { .name = "pair", .activate = pair_activated },
   };
 
   gtk_widget_init_template (GTK_WIDGET (self));
@@ -305,6 +342,7 @@ morango_peer_row_set_peer (MorangoPeerRow         *self,
   self->peer = morango_known_peer_copy (peer);
   update_labels (self);
   update_actions (self);
+  update_pair_button (self);
 }
 
 gboolean

@@ -9,6 +9,7 @@
  */
 #include <glib/gi18n.h>
 
+#include "morango-add-peer-dialog.h"
 #include "morango-peer-row.h"
 #include "morango-peers-page.h"
 
@@ -228,6 +229,22 @@ morango_peers_page_finalize (GObject *object)
   G_OBJECT_CLASS (morango_peers_page_parent_class)->finalize (object);
 }
 
+/* The dialog that adds a peer by address, over the page's window. */
+static void
+add_peer_activated (GtkWidget  *widget,
+                    const char *action,
+                    GVariant   *parameter)
+{
+  MorangoPeersPage *self = MORANGO_PEERS_PAGE (widget);
+  GtkRoot *root = gtk_widget_get_root (widget);
+  MorangoAddPeerDialog *dialog;
+
+  if (self->engine == NULL)
+    return;
+  dialog = morango_add_peer_dialog_new (self->engine, GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
 static void
 morango_peers_page_class_init (MorangoPeersPageClass *klass)
 {
@@ -250,6 +267,7 @@ morango_peers_page_class_init (MorangoPeersPageClass *klass)
   gtk_widget_class_set_template_from_resource (widget_class, "/org/morango/Sync/morango-peers-page.ui");
   gtk_widget_class_bind_template_child (widget_class, MorangoPeersPage, stack);
   gtk_widget_class_bind_template_child (widget_class, MorangoPeersPage, list);
+  gtk_widget_class_install_action (widget_class, "peers.add-peer", NULL, add_peer_activated);
 }
 
 static void

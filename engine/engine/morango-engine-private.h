@@ -9,6 +9,7 @@
 #pragma once
 
 #include "morango-engine.h"
+#include "morango-http-peer.h"
 #include "morango-store.h"
 
 G_BEGIN_DECLS
@@ -35,5 +36,18 @@ void          morango_engine_run_in_own_thread (GTask           *task,
 void          morango_engine_peers_changed        (MorangoEngine *self);
 void          morango_engine_data_changed         (MorangoEngine *self);
 void          morango_engine_certificates_changed (MorangoEngine *self);
+
+/* Sets @peer up for HTTPS as a pairing or a sync does: the TLS
+ * certificate of @expected (as typed), else of @pinned, else one @func
+ * confirms (MORANGO_ENGINE_CONFIRM_TLS_CERTIFICATE).  Nothing to do
+ * over plain HTTP.  On the call's thread. */
+gboolean      morango_engine_set_up_peer_tls   (MorangoEngine            *self,
+                                                MorangoHttpPeer          *peer,
+                                                const char               *expected,
+                                                const char               *pinned,
+                                                MorangoEngineConfirmFunc  func,
+                                                gpointer                  func_data,
+                                                GCancellable             *cancellable,
+                                                GError                  **error);
 
 G_END_DECLS

@@ -1886,3 +1886,17 @@ morango_engine_list_peers_finish (MorangoEngine  *self,
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
 }
+
+/* For the engine's other files: the HTTPS side of a call to a peer. */
+gboolean
+morango_engine_set_up_peer_tls (MorangoEngine             *self,
+                                MorangoHttpPeer           *peer,
+                                const char                *expected,
+                                const char                *pinned,
+                                MorangoEngineConfirmFunc   func,
+                                gpointer                   func_data,
+                                GCancellable              *cancellable,
+                                GError                   **error)
+{
+  return set_up_tls (self, peer, expected, pinned, func, func_data, cancellable, error);
+}

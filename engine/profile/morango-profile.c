@@ -20,6 +20,9 @@ struct _MorangoProfile
   GHashTable *models_by_name;     /* borrowed name -> MorangoModel* */
   char      **model_names;        /* NULL-terminated, borrowed strings */
   GPtrArray  *scope_definitions;  /* MorangoScopeDefinition* */
+  JsonObject *people_object;      /* keeps the strings of people */
+  MorangoProfilePeople people;
+  char       *sql_people;         /* NULL: no "people" */
 };
 
 G_DEFINE_FINAL_TYPE (MorangoProfile, morango_profile, G_TYPE_OBJECT)
@@ -71,6 +74,8 @@ morango_profile_finalize (GObject *object)
   g_clear_pointer (&self->models, g_ptr_array_unref);
   g_free (self->model_names);
   g_clear_pointer (&self->scope_definitions, g_ptr_array_unref);
+  g_clear_pointer (&self->people_object, json_object_unref);
+  g_free (self->sql_people);
 
   G_OBJECT_CLASS (morango_profile_parent_class)->finalize (object);
 }
@@ -628,6 +633,88 @@ parse_model (MorangoProfile  *self,
   return g_ptr_array_steal_index (holder, 0);
 }
 
+/* The optional "people" object: every name must be a field of the model
+ * (so that the SQL built from them holds only checked identifiers) and
+ * the scope definition one of this description's. */
+static gboolean
+parse_people (MorangoProfile  *self,
+              JsonNode        *node,
+              GError         **error)
+{
+  static const char *known[] = { "model", "dataset_field", "name_field", "full_name_field",
+                                 "filter_field", "filter_value", "scope_definition",
+                                 "scope_param", "comment", NULL };
+  const char *where = "\"people\"";
+  MorangoProfilePeople *p = &self->people;
+  MorangoModel *model;
+  JsonObject *obj;
+  gboolean known_def = FALSE;
+  const char *fields[4];
+
+  if (node == NULL)
+    return TRUE;
+  if (!JSON_NODE_HOLDS_OBJECT (node))
+    return fail (error, "\"people\" is not an object");
+  obj = json_node_get_object (node);
+  if (!check_known_keys (obj, known, where, error) ||
+      !get_string (obj, "model", TRUE, &p->model, where, error) ||
+      !get_string (obj, "dataset_field", TRUE, &p->dataset_field, where, error) ||
+      !get_string (obj, "name_field", TRUE, &p->name_field, where, error) ||
+      !get_string (obj, "full_name_field", FALSE, &p->full_name_field, where, error) ||
+      !get_string (obj, "filter_field", FALSE, &p->filter_field, where, error) ||
+      !get_string (obj, "filter_value", p->filter_field != NULL, &p->filter_value, where, error) ||
+      !get_string (obj, "scope_definition", TRUE, &p->scope_definition, where, error) ||
+      !get_string (obj, "scope_param", TRUE, &p->scope_param, where, error))
+    goto invalid;
+  model = morango_profile_get_model (self, p->model);
+  if (model == NULL)
+    {
+      fail (error, "\"people\" names the model \"%s\", which the description has not", p->model);
+      goto invalid;
+    }
+  fields[0] = p->dataset_field;
+  fields[1] = p->name_field;
+  fields[2] = p->full_name_field;
+  fields[3] = p->filter_field;
+  for (guint i = 0; i < G_N_ELEMENTS (fields); i++)
+    if (fields[i] != NULL && morango_model_get_field (model, fields[i]) == NULL)
+      {
+        fail (error, "\"people\" names the field \"%s\", which model \"%s\" has not",
+              fields[i], model->name);
+        goto invalid;
+      }
+  for (guint i = 0; i < self->scope_definitions->len; i++)
+    if (g_str_equal (((MorangoScopeDefinition *) g_ptr_array_index (self->scope_definitions, i))->id,
+                     p->scope_definition))
+      known_def = TRUE;
+  if (!known_def)
+    {
+      fail (error, "\"people\" names the scope definition \"%s\", which the description has not",
+            p->scope_definition);
+      goto invalid;
+    }
+
+  self->people_object = json_object_ref (obj);
+  {
+    MorangoField *name = morango_model_get_field (model, p->name_field);
+    MorangoField *full = p->full_name_field ? morango_model_get_field (model, p->full_name_field) : NULL;
+    MorangoField *dataset = morango_model_get_field (model, p->dataset_field);
+    MorangoField *filter = p->filter_field ? morango_model_get_field (model, p->filter_field) : NULL;
+
+    self->sql_people = g_strdup_printf ("SELECT id, \"%s\", %s%s%s FROM \"%s\" WHERE \"%s\" = ?%s%s%s "
+                                        "ORDER BY \"%s\", id",
+                                        name->column, full ? "\"" : "", full ? full->column : "''",
+                                        full ? "\"" : "", model->table, dataset->column,
+                                        filter ? " AND \"" : "", filter ? filter->column : "",
+                                        filter ? "\" = ?" : "", name->column);
+  }
+  return TRUE;
+
+invalid:
+  memset (p, 0, sizeof *p);
+  return FALSE;
+}
+
 static gboolean
 morango_profile_load (MorangoProfile  *self,
                       JsonNode        *root,
@@ -717,9 +804,12 @@ morango_profile_load (MorangoProfile  *self,
         }
     }
 
+  if (!parse_people (self, json_object_get_member (obj, "people"), error))
+    return FALSE;
+
   {
     static const char *known[] = { "description_id", "profile", "models",
-                                   "scope_definitions", "comment", NULL };
+                                   "scope_definitions", "people", "comment", NULL };
     if (!check_known_keys (obj, known, "the description", error))
       return FALSE;
   }
@@ -1166,4 +1256,59 @@ morango_profile_check_received_record (MorangoProfile *self,
     }
 
   return TRUE;
+}
+
+const MorangoProfilePeople *
+morango_profile_get_people (MorangoProfile *self)
+{
+  g_return_val_if_fail (MORANGO_IS_PROFILE (self), NULL);
+  return self->sql_people != NULL ? &self->people : NULL;
+}
+
+void
+morango_person_free (MorangoPerson *person)
+{
+  if (person == NULL)
+    return;
+  g_free (person->id);
+  g_free (person->name);
+  g_free (person->full_name);
+  g_free (person);
+}
+
+GPtrArray *
+morango_profile_list_people (MorangoProfile  *self,
+                             MorangoDb       *db,
+                             const char      *dataset_id,
+                             GError         **error)
+{
+  g_autoptr(GPtrArray) people = g_ptr_array_new_with_free_func ((GDestroyNotify) morango_person_free);
+  sqlite3_stmt *stmt;
+  int rc;
+
+  g_return_val_if_fail (MORANGO_IS_PROFILE (self), NULL);
+  g_return_val_if_fail (db != NULL, NULL);
+  g_return_val_if_fail (dataset_id != NULL, NULL);
+
+  if (self->sql_people == NULL)
+    return g_steal_pointer (&people);
+  if ((stmt = morango_db_prepare (db, self->sql_people, error)) == NULL)
+    return NULL;
+  if (!(self->people.filter_field != NULL
+        ? morango_db_bind (db, stmt, error, "ss", dataset_id, self->people.filter_value)
+        : morango_db_bind (db, stmt, error, "s", dataset_id)))
+    return NULL;
+  while ((rc = morango_db_step (db, stmt, error)) == SQLITE_ROW)
+    {
+      MorangoPerson *person = g_new0 (MorangoPerson, 1);
+
+      person->id = g_strdup (morango_db_column_text (stmt, 0));
+      person->name = g_strdup (morango_db_column_text (stmt, 1));
+      person->full_name = g_strdup (morango_db_column_text (stmt, 2));
+      g_ptr_array_add (people, person);
+    }
+  if (rc != SQLITE_DONE)
+    return NULL;
+  sqlite3_reset (stmt);
+  return g_steal_pointer (&people);
 }

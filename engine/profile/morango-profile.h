@@ -83,4 +83,42 @@ gboolean        morango_profile_check_received_record (MorangoProfile *self,
                                                        JsonObject     *record,
                                                        GError        **error);
 
+/* The people of a dataset, as the optional "people" object of a
+ * description names them: the model holding them, its fields that hold
+ * the dataset, the sign-in name and the display name, an optional
+ * field=value that picks learners among them, and the scope definition
+ * (with the parameter that takes a person's id) of a certificate for
+ * one of them.  Lets a server list whom a single-user certificate may
+ * be asked for without knowing the application. */
+typedef struct {
+  const char *model;
+  const char *dataset_field;
+  const char *name_field;
+  const char *full_name_field;     /* may be NULL */
+  const char *filter_field;        /* may be NULL: everyone */
+  const char *filter_value;
+  const char *scope_definition;
+  const char *scope_param;
+} MorangoProfilePeople;
+
+/* NULL when the description names no people. */
+const MorangoProfilePeople *morango_profile_get_people (MorangoProfile *self);
+
+typedef struct {
+  char *id;
+  char *name;
+  char *full_name;   /* "" when the model has none */
+} MorangoPerson;
+
+void            morango_person_free             (MorangoPerson  *person);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MorangoPerson, morango_person_free)
+
+/* The people of dataset @dataset_id in @db (MorangoPerson*, by name),
+ * read through the description's "people"; an empty array when it has
+ * none.  @dataset_id is only ever bound, never spliced. */
+GPtrArray      *morango_profile_list_people     (MorangoProfile *self,
+                                                 MorangoDb      *db,
+                                                 const char     *dataset_id,
+                                                 GError        **error);
+
 G_END_DECLS

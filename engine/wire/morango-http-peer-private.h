@@ -12,7 +12,8 @@ G_BEGIN_DECLS
 
 typedef struct {
   const char *method;
-  const char *path;            /* under api/morango/v1/, ending in "/" */
+  const char *path;            /* under api/morango/v1/, ending in "/"; from "/":
+                                * under the base URL (our own calls) */
   const char *query;           /* encoded, without "?"; may be NULL */
   GBytes     *body;            /* may be NULL */
   const char *content_type;    /* of @body */

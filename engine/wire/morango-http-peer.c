@@ -708,7 +708,11 @@ morango_http_peer_call (MorangoHttpPeer           *self,
   g_return_val_if_fail (request != NULL && request->method != NULL && request->path != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  url = g_strconcat (self->api_url, request->path, request->query ? "?" : "", request->query, NULL);
+  /* A path from "/" is one of our own calls beside Morango's API, under
+   * the peer's base URL. */
+  url = g_strconcat (request->path[0] == '/' ? self->base_url : self->api_url,
+                     request->path[0] == '/' ? request->path + 1 : request->path,
+                     request->query ? "?" : "", request->query, NULL);
 
   /* Retries cover the network only: a status is the server's answer,
    * and asking again would get the same one or do the work twice. */

@@ -23,6 +23,8 @@
 #include "morango-store.h"
 
 #define API_PREFIX "/api/morango/v1/"
+/* Our own calls, beside Morango's API (docs/accounts.md). */
+#define LEARNERS_PATH "/api/morango-sync/v1/learners/"
 
 struct _MorangoHttpServer
 {
@@ -258,6 +260,7 @@ typedef enum {
   ROUTE_NONCES,
   ROUTE_PUBLIC_KEY,
   ROUTE_CERTIFICATE_CHAIN,
+  ROUTE_LEARNERS,
 } Route;
 
 typedef struct {
@@ -1148,6 +1151,18 @@ certificate_chain (Request      *r,
 }
 
 static void
+learners (Request      *r,
+          MorangoStore *store)
+{
+  g_autoptr(JsonNode) answer = NULL;
+  guint status = 500;
+
+  answer = morango_http_trust_list_learners (store, r->authorization, r->query, &status,
+                                             &r->www_authenticate);
+  answer_node (r, status, answer);
+}
+
+static void
 handle_in_thread (GTask        *task,
                   gpointer      source,
                   gpointer      data,
@@ -1192,6 +1207,9 @@ handle_in_thread (GTask        *task,
           break;
         case ROUTE_CERTIFICATE_CHAIN:
           certificate_chain (r, store);
+          break;
+        case ROUTE_LEARNERS:
+          learners (r, store);
           break;
         default:
           g_assert_not_reached ();
@@ -1375,6 +1393,16 @@ handler (SoupServer        *soup,
   Request *r;
   Route route;
 
+  if (g_str_equal (path, LEARNERS_PATH))
+    {
+      if (!g_str_equal (method, "GET"))
+        {
+          reply_not_allowed (msg, method, "GET");
+          return;
+        }
+      route = ROUTE_LEARNERS;
+      goto routed;
+    }
   if (!g_str_has_prefix (path, API_PREFIX))
     {
       reply_now (msg, SOUP_STATUS_NOT_FOUND, "detail", "Not found.");
@@ -1503,6 +1531,7 @@ handler (SoupServer        *soup,
       return;
     }
 
+routed:
   /* A body must say what it is: JSON, or gzip for a chunk (correction 7).
    * POST nonces/ never reads its body (correction 12). */
   if ((g_str_equal (method, "POST") || g_str_equal (method, "PATCH")) && route != ROUTE_NONCES)
@@ -1523,7 +1552,7 @@ handler (SoupServer        *soup,
 
   /* Before any password is checked, so that a blocked address costs no
    * derivation either. */
-  if (route == ROUTE_CERTIFICATES && g_str_equal (method, "POST"))
+  if ((route == ROUTE_CERTIFICATES && g_str_equal (method, "POST")) || route == ROUTE_LEARNERS)
     {
       g_autofree char *address = morango_rate_limit_address_key (soup_server_message_get_remote_host (msg));
       gint64 wait = 0;
@@ -1557,7 +1586,7 @@ handler (SoupServer        *soup,
   r->body = soup_message_body_flatten (soup_server_message_get_request_body (msg));
   r->query = query ? g_hash_table_ref (query) : NULL;
   r->remote_ip = g_strdup (soup_server_message_get_remote_host (msg));
-  if (route == ROUTE_CERTIFICATES)
+  if (route == ROUTE_CERTIFICATES || route == ROUTE_LEARNERS)
     r->authorization = g_strdup (soup_message_headers_get_one (headers, "Authorization"));
   r->gzip_reply = gzip;
   {

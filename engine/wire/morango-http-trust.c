@@ -1163,3 +1163,102 @@ morango_http_trust_sync_session_response (MorangoCertificate  *server_cert,
   json_object_set_string_member (o, "server_instance", server_instance_json);
   return json_node_init_object (json_node_alloc (), o);
 }
+
+/* ------------------------------------------------------------------ */
+/* GET /api/morango-sync/v1/learners/ */
+
+JsonNode *
+morango_http_trust_list_learners (MorangoStore  *store,
+                                  const char    *authorization,
+                                  GHashTable    *query,
+                                  guint         *status,
+                                  char         **www_authenticate)
+{
+  g_auto(Credentials) cred = { NULL, NULL, NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoAccount) account = NULL;
+  g_autoptr(GPtrArray) people = NULL;
+  g_autoptr(JsonBuilder) b = NULL;
+  g_autofree char *dataset = NULL;
+  MorangoProfile *profile;
+  const MorangoProfilePeople *described;
+  const char *why = NULL;
+  const char *given;
+  MorangoDb *db;
+
+  g_return_val_if_fail (MORANGO_IS_STORE (store), NULL);
+  g_return_val_if_fail (status != NULL, NULL);
+
+  db = morango_store_get_db (store);
+  if (www_authenticate)
+    *www_authenticate = NULL;
+
+  /* Who asks comes first, as for a signing request: nobody learns
+   * whether this device lists people before they are known. */
+  switch (parse_authorization (authorization, &cred, &why))
+    {
+    case AUTH_NONE:
+      return unauthorized (status, www_authenticate, "Authentication credentials were not provided.");
+    case AUTH_MALFORMED:
+      return unauthorized (status, www_authenticate, why);
+    case AUTH_INVALID:
+      return unauthorized (status, www_authenticate, "Invalid credentials.");
+    case AUTH_OK:
+    default:
+      break;
+    }
+  account = morango_account_check (db, cred.name, cred.password, &error);
+  if (account == NULL)
+    {
+      if (is_internal (error))
+        return internal_error (status, "Checking credentials", error);
+      return unauthorized (status, www_authenticate, "Invalid credentials.");
+    }
+
+  profile = morango_store_get_profile (store);
+  described = profile ? morango_profile_get_people (profile) : NULL;
+  if (described == NULL)
+    {
+      *status = 404;
+      return detail_body ("Not found.");
+    }
+  if (!morango_account_may_request (account, described->scope_definition))
+    return forbidden (status);
+
+  given = query ? g_hash_table_lookup (query, "dataset_id") : NULL;
+  if (given == NULL || *given == '\0')
+    {
+      *status = 400;
+      return field_body (NULL, "dataset_id", "This field is required.");
+    }
+  dataset = g_ascii_strdown (given, -1);
+  if (!is_hex32 (dataset))
+    {
+      *status = 400;
+      return field_body (NULL, "dataset_id", "Must be a valid UUID.");
+    }
+  if (cred.facility != NULL && g_ascii_strcasecmp (cred.facility, dataset) != 0)
+    return forbidden (status);
+
+  people = morango_profile_list_people (profile, db, dataset, &error);
+  if (people == NULL)
+    return internal_error (status, "Listing learners", error);
+  b = json_builder_new ();
+  json_builder_begin_array (b);
+  for (guint i = 0; i < people->len; i++)
+    {
+      MorangoPerson *person = g_ptr_array_index (people, i);
+
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "id");
+      json_builder_add_string_value (b, person->id);
+      json_builder_set_member_name (b, "username");
+      json_builder_add_string_value (b, person->name);
+      json_builder_set_member_name (b, "full_name");
+      json_builder_add_string_value (b, person->full_name);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+  *status = 200;
+  return json_builder_get_root (b);
+}

@@ -135,6 +135,21 @@ JsonNode   *morango_http_trust_request_certificate (MorangoStore  *store,
                                                     char         **www_authenticate,
                                                     gboolean      *no_account);
 
+/* GET /api/morango-sync/v1/learners/?dataset_id=… — ours, not
+ * Morango's: the people of a dataset (the profile's "people",
+ * morango_profile_list_people()) for whom a certificate may be asked,
+ * so that a pairing client can offer them by name.  Credentials as for
+ * a signing request.  401 as there; 403 when the account may not
+ * request the people's scope definition or its Kolibri facility is
+ * another dataset; 400 {"dataset_id": […]} for a missing or malformed
+ * id (32 hexadecimal digits); 404 {"detail": "Not found."} when the
+ * profile names no people; 200 with [{"id", "username", "full_name"}]. */
+JsonNode   *morango_http_trust_list_learners      (MorangoStore  *store,
+                                                    const char    *authorization,
+                                                    GHashTable    *query,
+                                                    guint         *status,
+                                                    char         **www_authenticate);
+
 /* GET publickey/ (@id NULL) and GET publickey/<id>/ (§8.3.4) on a
  * server that offers certificate pushing: 200 with [{"public_key": …}]
  * for each current shared key (the list, made with a key when there is
