@@ -5,6 +5,7 @@
 
 #include "morango-error.h"
 #include "morango-pipe-private.h"
+#include "morango-i18n-private.h"
 
 typedef struct {
   gpointer *items;
@@ -132,7 +133,7 @@ morango_pipe_run (const MorangoPipeFuncs *funcs,
           if (b->error != NULL)
             g_propagate_error (error, g_steal_pointer (&b->error));
           else
-            g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_FAILED, "Reading records failed");
+            g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_FAILED, _("Reading records failed"));
         }
       last = b->last;
       g_async_queue_push (p.empty, b);
