@@ -21,6 +21,7 @@
 #include "morango-serve.h"
 #include "morango-shared-key.h"
 #include "morango-store.h"
+#include "morango-i18n-private.h"
 
 #define API_PREFIX "/api/morango/v1/"
 
@@ -231,7 +232,7 @@ lease_store (MorangoHttpServer  *self,
   if (!morango_db_acquire (morango_store_get_db (store)))
     {
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_FAILED,
-                           "A connection of the pool could not be taken over");
+                           _("A connection of the pool could not be taken over"));
       g_object_unref (store);
       return NULL;
     }
@@ -520,7 +521,7 @@ load_sync (MorangoDb   *db,
     return NULL;
   if (rc != SQLITE_ROW)
     {
-      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND, "No sync session %s", id);
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND, _("No sync session %s"), id);
       return NULL;
     }
   ss = g_new0 (MorangoWireSyncSession, 1);
@@ -601,7 +602,7 @@ session_scopes (MorangoDb               *db,
   if (ss->client_certificate_id == NULL || ss->server_certificate_id == NULL)
     {
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_PERMISSION_DENIED,
-                           "The sync session names no certificates");
+                           _("The sync session names no certificates"));
       return FALSE;
     }
   if ((c = morango_certificate_load (db, ss->client_certificate_id, error)) == NULL ||
@@ -633,7 +634,7 @@ options_for_transfer (Request                      *r,
   if (ss == NULL)
     {
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND,
-                           "Requested syncsession does not exist or is no longer active!");
+                           _("Requested syncsession does not exist or is no longer active!"));
       return FALSE;
     }
   if (!session_scopes (db, ss, &client, keep, error))
@@ -1155,6 +1156,9 @@ handle_in_thread (GTask        *task,
 {
   Request *r = data;
   g_autoptr(GError) error = NULL;
+  /* The engine's messages made while answering become the body a peer
+   * reads, and a peer is not in the server user's language: English. */
+  gboolean was_wire = morango_i18n_set_wire_thread (TRUE);
   MorangoStore *store = lease_store (r->server, &error);
 
   if (store == NULL)
@@ -1198,6 +1202,7 @@ handle_in_thread (GTask        *task,
         }
       return_store (r->server, store);
     }
+  morango_i18n_set_wire_thread (was_wire);
   g_task_return_boolean (task, TRUE);
 }
 
@@ -1620,7 +1625,7 @@ morango_http_server_listen (MorangoHttpServer  *self,
     if (inet == NULL)
       {
         g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                     "“%s” is not an IP address", address);
+                     _("“%s” is not an IP address"), address);
         g_clear_object (&self->soup);
         return FALSE;
       }

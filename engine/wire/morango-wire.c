@@ -8,6 +8,7 @@
 
 #include "morango-json.h"
 #include "morango-wire.h"
+#include "morango-i18n-private.h"
 
 /* ---- capabilities ---- */
 
@@ -85,7 +86,7 @@ morango_wire_capabilities_from_json (JsonNode                 *node,
   if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
     {
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                           "The key “capabilities” must hold an array of strings");
+                           _("The key “capabilities” must hold an array of strings"));
       return FALSE;
     }
   array = json_node_get_array (node);
@@ -97,7 +98,7 @@ morango_wire_capabilities_from_json (JsonNode                 *node,
       if (!JSON_NODE_HOLDS_VALUE (item) || json_node_get_value_type (item) != G_TYPE_STRING)
         {
           g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                               "The key “capabilities” must hold an array of strings");
+                               _("The key “capabilities” must hold an array of strings"));
           *caps = MORANGO_WIRE_CAP_NONE;
           return FALSE;
         }
@@ -181,7 +182,7 @@ morango_wire_gunzip (gconstpointer   data,
       if (result == G_CONVERTER_ERROR)
         {
           g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                       "The gzip body is malformed: %s", local->message);
+                       _("The gzip body is malformed: %s"), local->message);
           return NULL;
         }
       in += read;
@@ -189,7 +190,8 @@ morango_wire_gunzip (gconstpointer   data,
       if (written > limit - MIN (limit, out->len))
         {
           g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_LIMIT_EXCEEDED,
-                       "The gzip body holds more than %" G_GSIZE_FORMAT " bytes", limit);
+                       morango_ngettext ("The gzip body holds more than %zu byte",
+                                         "The gzip body holds more than %zu bytes", limit), limit);
           return NULL;
         }
       g_byte_array_append (out, buf, written);
@@ -199,14 +201,14 @@ morango_wire_gunzip (gconstpointer   data,
         {
           /* zlib wants input there is none of: the stream was cut. */
           g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                               "The gzip body is malformed: it ends before its stream does");
+                               _("The gzip body is malformed: it ends before its stream does"));
           return NULL;
         }
     }
   if (in_left > 0)
     {
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                           "The gzip body is malformed: data follows its stream");
+                           _("The gzip body is malformed: data follows its stream"));
       return NULL;
     }
   g_byte_array_append (out, (const guint8 *) "", 1);
@@ -350,7 +352,7 @@ morango_wire_json_parse (const char  *text,
 
   if (!json_parser_load_from_data (parser, text, size, &local))
     {
-      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, "JSON parse error - %s",
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, _("JSON parse error - %s"),
                    local->message);
       return NULL;
     }
@@ -358,7 +360,7 @@ morango_wire_json_parse (const char  *text,
   if (root == NULL)
     {
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                           "JSON parse error - the body is empty");
+                           _("JSON parse error - the body is empty"));
       return NULL;
     }
   return json_node_ref (root);
@@ -382,7 +384,7 @@ wrong_type (const char  *what,
             int          want,
             GError     **error)
 {
-  g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, "%s: the key “%s” must hold %s",
+  g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, _("%s: the key “%s” must hold %s"),
                what, key, type_names[want]);
   return FALSE;
 }
@@ -392,7 +394,7 @@ missing_key (const char  *what,
              const char  *key,
              GError     **error)
 {
-  g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, "%s lacks the key “%s”", what, key);
+  g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, _("%s lacks the key “%s”"), what, key);
   return FALSE;
 }
 
@@ -485,7 +487,7 @@ read_count (JsonObject  *obj,
   if (json_node_get_int (node) < 0)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "%s: the key “%s” must not be negative", what, key);
+                   _("%s: the key “%s” must not be negative"), what, key);
       return FALSE;
     }
   *out = json_node_get_int (node);
@@ -499,7 +501,7 @@ object_of (JsonNode    *node,
 {
   if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
     {
-      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, "%s must be a JSON object", what);
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, _("%s must be a JSON object"), what);
       return NULL;
     }
   return json_node_get_object (node);
@@ -528,7 +530,7 @@ only_keys (JsonObject         *obj,
         known = strcmp (keys[i], key) == 0;
       if (!known)
         {
-          g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, "%s has an unknown key “%s”",
+          g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, _("%s has an unknown key “%s”"),
                        what, key);
           return FALSE;
         }
@@ -689,7 +691,7 @@ decode_record (MorangoBufferChunk  *chunk,
   if (!JSON_NODE_HOLDS_ARRAY (list))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "%s: the key “rmcb_list” must hold an array", what);
+                   _("%s: the key “rmcb_list” must hold an array"), what);
       return FALSE;
     }
 
@@ -698,7 +700,7 @@ decode_record (MorangoBufferChunk  *chunk,
   else if (strcmp (*session, ts) != 0)
     {
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_PERMISSION_DENIED,
-                           "All pushed records must be associated with the same TransferSession.");
+                           _("All pushed records must be associated with the same TransferSession."));
       return FALSE;
     }
 
@@ -726,14 +728,14 @@ decode_record (MorangoBufferChunk  *chunk,
       if (strcmp (item_ts, ts) != 0)
         {
           g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED,
-                       "Transfer session on RMCB (%s) does not match Buffer's TransferSession "
-                       "(TransferSession object (%s))", item_ts, ts);
+                       _("Transfer session on RMCB (%s) does not match Buffer's TransferSession "
+                       "(TransferSession object (%s))"), item_ts, ts);
           return FALSE;
         }
       if (strcmp (item_uuid, r.model_uuid) != 0)
         {
           g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED,
-                       "Model UUID on RMCB (%s) does not match Buffer's Model UUID (%s)",
+                       _("Model UUID on RMCB (%s) does not match Buffer's Model UUID (%s)"),
                        item_uuid, r.model_uuid);
           return FALSE;
         }
@@ -775,7 +777,7 @@ morango_wire_chunk_decode (JsonNode  *node,
   if (JSON_NODE_HOLDS_OBJECT (node))
     return decode_records (NULL, node, transfer_session_id, error);
   g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                       "A chunk must be an array of buffer records");
+                       _("A chunk must be an array of buffer records"));
   return NULL;
 }
 
@@ -815,7 +817,7 @@ morango_wire_page_decode (JsonNode  *node,
   if (!JSON_NODE_HOLDS_ARRAY (results))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "%s: the key “results” must hold an array", what);
+                   _("%s: the key “results” must hold an array"), what);
       return NULL;
     }
   if (count != NULL)
@@ -925,7 +927,7 @@ morango_wire_sync_session_request_decode (JsonNode  *node,
   else
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "%s: the key “certificate_chain” must hold a string or an array", what);
+                   _("%s: the key “certificate_chain” must hold a string or an array"), what);
       return NULL;
     }
 
@@ -934,7 +936,7 @@ morango_wire_sync_session_request_decode (JsonNode  *node,
       !JSON_NODE_HOLDS_OBJECT (instance))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "%s: the key “instance” must hold the text of a JSON object", what);
+                   _("%s: the key “instance” must hold the text of a JSON object"), what);
       return NULL;
     }
   if (r->profile == NULL)
@@ -1141,13 +1143,13 @@ morango_wire_transfer_session_decode (JsonNode                 *node,
   ts->status = MORANGO_STAGE_STATUS_PENDING;
   if (stage != NULL && !morango_stage_from_string (stage, &ts->stage))
     {
-      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, "%s is at an unknown stage “%s”",
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, _("%s is at an unknown stage “%s”"),
                    what, stage);
       return NULL;
     }
   if (status != NULL && !morango_stage_status_from_string (status, &ts->status))
     {
-      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, "%s has an unknown status “%s”",
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, _("%s has an unknown status “%s”"),
                    what, status);
       return NULL;
     }
@@ -1268,7 +1270,7 @@ morango_wire_transfer_update_decode (JsonNode                   *node,
     {
       if (!morango_stage_from_string (stage, &u.stage))
         {
-          g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, "Unknown transfer stage “%s”",
+          g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, _("Unknown transfer stage “%s”"),
                        stage);
           goto fail;
         }
