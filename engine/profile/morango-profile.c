@@ -455,7 +455,7 @@ parse_model (MorangoProfile  *self,
   if (!JSON_NODE_HOLDS_OBJECT (node))
     return fail (error, _("model %u is not an object"), index + 1), NULL;
   obj = json_node_get_object (node);
-  where = g_strdup_printf ("model %u", index + 1);
+  where = g_strdup_printf (_("model %u"), index + 1);
   if (!get_string (obj, "name", TRUE, &name, where, error))
     return NULL;
   g_free (where);

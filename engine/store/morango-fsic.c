@@ -328,7 +328,7 @@ morango_fsic_new_from_json (JsonNode          *node,
   if (format == MORANGO_FSIC_V1)
     {
       g_clear_pointer (&fsic->counters, g_hash_table_unref);
-      fsic->counters = morango_counters_from_json (node, "The v1 FSIC", error);
+      fsic->counters = morango_counters_from_json (node, _("The v1 FSIC"), error);
       if (fsic->counters == NULL)
         return NULL;
       return g_steal_pointer (&fsic);

@@ -242,6 +242,7 @@ check_hex32 (const char  *value,
 {
   if (value == NULL || morango_is_hex32 (value))
     return TRUE;
+  /* Translators: %s is “instance id” or “certificate id”, translated below */
   g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
                _("A %s must be 32 lowercase hex digits"), what);
   return FALSE;
@@ -370,7 +371,7 @@ morango_known_peer_set_instance_id (MorangoStore  *store,
   g_return_val_if_fail (id != NULL, FALSE);
   g_return_val_if_fail (instance_id != NULL, FALSE);
 
-  return check_hex32 (instance_id, "instance id", error) &&
+  return check_hex32 (instance_id, _("instance id"), error) &&
          update_peer (morango_store_get_db (store), id, error,
                       "UPDATE morango_peer SET instance_id = ? WHERE id = ?",
                       "ss", instance_id, id);
@@ -386,8 +387,8 @@ morango_known_peer_set_certificates (MorangoStore  *store,
   g_return_val_if_fail (MORANGO_IS_STORE (store), FALSE);
   g_return_val_if_fail (id != NULL, FALSE);
 
-  return check_hex32 (client_certificate_id, "certificate id", error) &&
-         check_hex32 (server_certificate_id, "certificate id", error) &&
+  return check_hex32 (client_certificate_id, _("certificate id"), error) &&
+         check_hex32 (server_certificate_id, _("certificate id"), error) &&
          update_peer (morango_store_get_db (store), id, error,
                       "UPDATE morango_peer SET "
                       "  client_certificate_id = coalesce (?, client_certificate_id), "
@@ -487,9 +488,9 @@ morango_known_peer_record_client (MorangoStore  *store,
   g_return_val_if_fail (instance_id != NULL, NULL);
 
   db = morango_store_get_db (store);
-  if (!check_hex32 (instance_id, "instance id", error) ||
-      !check_hex32 (client_certificate_id, "certificate id", error) ||
-      !check_hex32 (server_certificate_id, "certificate id", error) ||
+  if (!check_hex32 (instance_id, _("instance id"), error) ||
+      !check_hex32 (client_certificate_id, _("certificate id"), error) ||
+      !check_hex32 (server_certificate_id, _("certificate id"), error) ||
       (tx = morango_transaction_begin (db, NULL, error)) == NULL)
     return NULL;
   peer = morango_known_peer_lookup_instance (store, instance_id, &local_error);

@@ -119,7 +119,7 @@ morango_certificate_new_from_serialized (const char  *serialized,
   g_return_val_if_fail (serialized != NULL, NULL);
   g_return_val_if_fail (signature != NULL, NULL);
 
-  object = morango_json_parse_object (serialized, "The certificate's signed text", error);
+  object = morango_json_parse_object (serialized, _("The certificate's signed text"), error);
   if (object == NULL)
     return NULL;
 

@@ -21,7 +21,7 @@ chain_array (JsonNode  *chain,
     {
       /* The certificatechain payload: an array encoded once more as a
        * JSON string (§8.3.3). */
-      *owned = morango_json_parse (json_node_get_string (chain), "The certificate chain", error);
+      *owned = morango_json_parse (json_node_get_string (chain), _("The certificate chain"), error);
       if (*owned == NULL)
         return NULL;
       chain = *owned;
@@ -224,7 +224,7 @@ morango_certificate_chain_import_text (MorangoDb               *db,
   g_return_val_if_fail (MORANGO_IS_DB (db), NULL);
   g_return_val_if_fail (text != NULL, NULL);
 
-  node = morango_json_parse (text, "The certificate chain", error);
+  node = morango_json_parse (text, _("The certificate chain"), error);
   if (node == NULL)
     return NULL;
   return morango_certificate_chain_import (db, node, expected_last_id, flags, monitor, error);
@@ -360,7 +360,7 @@ morango_certificate_restore (MorangoDb       *db,
   g_return_val_if_fail (passphrase != NULL, NULL);
   g_return_val_if_fail (monitor == NULL || MORANGO_IS_MONITOR (monitor), NULL);
 
-  o = morango_json_parse_object (backup, "The backup", error);
+  o = morango_json_parse_object (backup, _("The backup"), error);
   if (o == NULL)
     return NULL;
   format = object_string (o, "format");

@@ -676,7 +676,7 @@ describe_refusal (const Answer *answer)
   g_autoptr(JsonParser) parser = json_parser_new ();
 
   if (size == 0)
-    return g_strdup ("no explanation");
+    return g_strdup (_("no explanation"));
   if (g_utf8_validate (data, size, NULL) && json_parser_load_from_data (parser, data, size, NULL))
     {
       g_autofree char *text = json_to_string (json_parser_get_root (parser), FALSE);
@@ -688,8 +688,10 @@ describe_refusal (const Answer *answer)
         }
       return g_steal_pointer (&text);
     }
-  return g_strdup_printf ("a %s body that is not JSON",
-                          answer->content_type ? answer->content_type : "typeless");
+  if (answer->content_type == NULL)
+    return g_strdup (_("a body that is not JSON and has no type"));
+  /* Translators: a media type such as “text/html” */
+  return g_strdup_printf (_("a %s body that is not JSON"), answer->content_type);
 }
 
 JsonNode *

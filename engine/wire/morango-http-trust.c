@@ -107,7 +107,7 @@ morango_http_trust_build_sync_session_request (GPtrArray          *client_chain,
                            _("A sync session needs the address the server was reached at"));
       return NULL;
     }
-  instance = morango_json_parse_object (instance_json, "The instance description", error);
+  instance = morango_json_parse_object (instance_json, _("The instance description"), error);
   if (instance == NULL)
     return NULL;
 

@@ -375,7 +375,7 @@ node_is (JsonNode *node,
   return node != NULL && JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == type;
 }
 
-static const char *type_names[] = { "a string", "a boolean", "an integer" };
+static const char *type_names[] = { N_("a string"), N_("a boolean"), N_("an integer") };
 enum { WANT_STRING, WANT_BOOLEAN, WANT_INT };
 
 static gboolean
@@ -384,8 +384,10 @@ wrong_type (const char  *what,
             int          want,
             GError     **error)
 {
+  /* Translators: what was read (“The sync session”), a JSON key, then
+   * “a string”, “a boolean” or “an integer” */
   g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, _("%s: the key “%s” must hold %s"),
-               what, key, type_names[want]);
+               what, key, _(type_names[want]));
   return FALSE;
 }
 
@@ -656,7 +658,7 @@ decode_record (MorangoBufferChunk  *chunk,
                const char         **session,
                GError             **error)
 {
-  g_autofree char *what = g_strdup_printf ("Buffer record %u", index);
+  g_autofree char *what = g_strdup_printf (_("Buffer record %u"), index);
   MorangoBufferRecord r = { 0 };
   const char *ts = NULL;
   JsonObject *obj;
@@ -708,7 +710,7 @@ decode_record (MorangoBufferChunk  *chunk,
   items = json_node_get_array (list);
   for (guint i = 0; i < json_array_get_length (items); i++)
     {
-      g_autofree char *item_what = g_strdup_printf ("History item %u of buffer record %u", i, index);
+      g_autofree char *item_what = g_strdup_printf (_("History item %u of buffer record %u"), i, index);
       const char *item_ts = NULL, *item_uuid = NULL, *instance = NULL;
       gint64 counter = 0;
       JsonObject *item;
@@ -787,7 +789,7 @@ morango_wire_page_decode (JsonNode  *node,
                           gint64    *count,
                           GError   **error)
 {
-  static const char *what = "A page of buffer records";
+  const char *what = _("A page of buffer records");
   JsonObject *obj;
   JsonNode *results;
   const char *link = NULL;
@@ -895,7 +897,7 @@ MorangoWireSyncSessionRequest *
 morango_wire_sync_session_request_decode (JsonNode  *node,
                                           GError   **error)
 {
-  static const char *what = "The sync session request";
+  const char *what = _("The sync session request");
   g_autoptr(MorangoWireSyncSessionRequest) r = g_new0 (MorangoWireSyncSessionRequest, 1);
   g_autoptr(JsonNode) instance = NULL;
   JsonObject *obj;
@@ -968,7 +970,7 @@ morango_wire_sync_session_reply_decode (JsonNode  *node,
                                         char     **server_instance,
                                         GError   **error)
 {
-  static const char *what = "The sync session answer";
+  const char *what = _("The sync session answer");
   g_autofree char *sig = NULL;
   g_autofree char *instance = NULL;
   JsonObject *obj;
@@ -1031,7 +1033,7 @@ MorangoWireSyncSession *
 morango_wire_sync_session_decode (JsonNode  *node,
                                   GError   **error)
 {
-  static const char *what = "The sync session";
+  const char *what = _("The sync session");
   g_autoptr(MorangoWireSyncSession) ss = g_new0 (MorangoWireSyncSession, 1);
   JsonObject *obj;
 
@@ -1116,7 +1118,7 @@ morango_wire_transfer_session_decode (JsonNode                 *node,
                                       MorangoWireTransferInfo  *info,
                                       GError                  **error)
 {
-  static const char *what = "The transfer session";
+  const char *what = _("The transfer session");
   g_autoptr(MorangoTransferSession) ts = g_new0 (MorangoTransferSession, 1);
   const char *stage = NULL, *status = NULL;
   gint64 bytes_sent = 0, bytes_received = 0;
@@ -1194,7 +1196,7 @@ MorangoTransferSession *
 morango_wire_transfer_request_decode (JsonNode  *node,
                                       GError   **error)
 {
-  static const char *what = "The transfer session request";
+  const char *what = _("The transfer session request");
   g_autoptr(MorangoTransferSession) ts = g_new0 (MorangoTransferSession, 1);
   JsonObject *obj;
 
@@ -1250,7 +1252,7 @@ morango_wire_transfer_update_decode (JsonNode                   *node,
                                      MorangoWireTransferUpdate  *update,
                                      GError                    **error)
 {
-  static const char *what = "The transfer session update";
+  const char *what = _("The transfer session update");
   MorangoWireTransferUpdate u = MORANGO_WIRE_TRANSFER_UPDATE_INIT;
   const char *stage = NULL;
   JsonObject *obj;
