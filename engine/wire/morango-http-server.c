@@ -521,7 +521,7 @@ load_sync (MorangoDb   *db,
     return NULL;
   if (rc != SQLITE_ROW)
     {
-      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND, _("No sync session %s"), id);
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND, "No sync session %s", id);
       return NULL;
     }
   ss = g_new0 (MorangoWireSyncSession, 1);
@@ -602,7 +602,7 @@ session_scopes (MorangoDb               *db,
   if (ss->client_certificate_id == NULL || ss->server_certificate_id == NULL)
     {
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_PERMISSION_DENIED,
-                           _("The sync session names no certificates"));
+                           "The sync session names no certificates");
       return FALSE;
     }
   if ((c = morango_certificate_load (db, ss->client_certificate_id, error)) == NULL ||
@@ -633,8 +633,10 @@ options_for_transfer (Request                      *r,
   *options = options_for (r);
   if (ss == NULL)
     {
+      /* Morango's answer word for word; like the two above, only a peer
+       * ever reads it, so it is not offered for translation. */
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND,
-                           _("Requested syncsession does not exist or is no longer active!"));
+                           "Requested syncsession does not exist or is no longer active!");
       return FALSE;
     }
   if (!session_scopes (db, ss, &client, keep, error))
