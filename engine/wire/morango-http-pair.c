@@ -35,6 +35,7 @@ find_listed (JsonNode    *listing,
 
   if (!JSON_NODE_HOLDS_ARRAY (listing))
     {
+      /* Translators: the first %s is the peer's address */
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
                    _("%s did not list its certificates as an array"), base_url);
       return NULL;
@@ -57,9 +58,11 @@ find_listed (JsonNode    *listing,
         return g_steal_pointer (&cert);
     }
   if (id != NULL)
+    /* Translators: the first %s is the peer's address */
     g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND,
                  _("%s holds no certificate %s it can sign with"), base_url, id);
   else
+    /* Translators: the first %s is the peer's address */
     g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND,
                  _("%s holds no certificate for that dataset it can sign with"), base_url);
   return NULL;
@@ -83,6 +86,7 @@ confirm_chain_root (MorangoDb                   *db,
       (root = morango_certificate_new_from_json (json_node_get_object (first), error)) == NULL)
     {
       if (error != NULL && *error == NULL)
+        /* Translators: the first %s is the peer's address */
         g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_CHAIN_INVALID,
                      _("%s sent a chain whose first element is not a certificate"), base_url);
       else
@@ -91,6 +95,7 @@ confirm_chain_root (MorangoDb                   *db,
     }
   if (!morango_certificate_is_root (root))
     {
+      /* Translators: the first %s is the peer's address */
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_CHAIN_INVALID,
                    _("%s sent a chain that does not begin with a root certificate"), base_url);
       return FALSE;
@@ -199,6 +204,7 @@ morango_http_pair_full (MorangoHttpPeer             *peer,
     return NULL;
   if (!JSON_NODE_HOLDS_ARRAY (ancestors) || json_array_get_length (json_node_get_array (ancestors)) == 0)
     {
+      /* Translators: the first %s is the peer's address */
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
                    _("%s sent no chain for certificate %s"), base_url, morango_certificate_get_id (parent));
       return NULL;
@@ -257,6 +263,7 @@ morango_http_pair_full (MorangoHttpPeer             *peer,
       (issued = morango_certificate_new_from_json (json_node_get_object (reply), error)) == NULL)
     {
       if (error != NULL && *error == NULL)
+        /* Translators: the first %s is the peer's address */
         g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
                      _("%s did not answer the signing request with a certificate"), base_url);
       else
@@ -270,6 +277,7 @@ morango_http_pair_full (MorangoHttpPeer             *peer,
       g_strcmp0 (morango_certificate_get_scope_definition_id (issued), scope_definition_id) != 0 ||
       g_strcmp0 (morango_certificate_get_profile (issued), morango_certificate_get_profile (parent)) != 0)
     {
+      /* Translators: the first %s is the peer's address */
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
                    _("%s signed a certificate other than the one asked for"), base_url);
       return NULL;
@@ -282,6 +290,7 @@ morango_http_pair_full (MorangoHttpPeer             *peer,
         !json_parser_load_from_data (expected, morango_certificate_get_scope_params (issued), -1, NULL) ||
         !json_node_equal (json_parser_get_root (parser), json_parser_get_root (expected)))
       {
+        /* Translators: the first %s is the peer's address */
         g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
                      _("%s signed a certificate for other scope parameters than those asked for"), base_url);
         return NULL;
@@ -309,6 +318,7 @@ morango_http_pair_full (MorangoHttpPeer             *peer,
   if (stored_chain->len == 0 ||
       !g_str_equal (morango_certificate_get_id (g_ptr_array_index (stored_chain, 0)), root_id))
     {
+      /* Translators: the first %s is the peer's address */
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_CHAIN_INVALID,
                    _("%s sent a chain whose root is not the certificate %s it showed"), base_url, root_id);
       return NULL;

@@ -752,6 +752,8 @@ morango_http_peer_call (MorangoHttpPeer           *self,
                : answer.status >= 400 && answer.status < 500 ? MORANGO_ERROR_INVALID
                : MORANGO_ERROR_FAILED;
 
+      /* Translators: the peer's address, the HTTP method and path, the HTTP
+       * status code and phrase, then the peer's own explanation */
       g_set_error (error, MORANGO_ERROR, code, _("%s refused %s %s (%u %s): %s"), self->base_url,
                    request->method, request->path, answer.status,
                    soup_status_get_phrase (answer.status) ? soup_status_get_phrase (answer.status) : "",
@@ -769,10 +771,16 @@ morango_http_peer_call (MorangoHttpPeer           *self,
     if (!g_utf8_validate (data, size, NULL) ||
         !json_parser_load_from_data (parser, data, size, &parse_error))
       {
-        g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                     _("%s answered %s %s with a body that is not JSON%s%s"), self->base_url,
-                     request->method, request->path, parse_error ? ": " : "",
-                     parse_error ? parse_error->message : "");
+        if (parse_error != NULL)
+          /* Translators: the peer's address, the HTTP method and path, then why the body is not JSON */
+          g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
+                       _("%s answered %s %s with a body that is not JSON: %s"), self->base_url,
+                       request->method, request->path, parse_error->message);
+        else
+          /* Translators: the peer's address, then the HTTP method and path */
+          g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
+                       _("%s answered %s %s with a body that is not JSON"), self->base_url,
+                       request->method, request->path);
         return NULL;
       }
     return json_parser_steal_root (parser);
@@ -842,6 +850,7 @@ morango_http_peer_connect (MorangoHttpPeer  *self,
                 json_node_get_value_type (member) == G_TYPE_STRING ? json_node_get_string (member) : NULL;
   if (instance_id == NULL || *instance_id == '\0')
     {
+      /* Translators: the first %s is the peer's address */
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
                    _("%s does not look like a Morango peer: its morangoinfo names no instance"),
                    self->base_url);
@@ -912,6 +921,7 @@ session_of (MorangoHttpPeer  *self,
     }
   if (id != NULL && g_strcmp0 (ts->id, id) != 0)
     {
+      /* Translators: the first %s is the peer's address */
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
                    _("%s answered about transfer session %s when asked about %s"),
                    self->base_url, ts->id, id);
@@ -1132,6 +1142,7 @@ server_certificate (MorangoHttpPeer  *self,
     return NULL;
   if (JSON_NODE_HOLDS_ARRAY (chain) && json_array_get_length (json_node_get_array (chain)) == 0)
     {
+      /* Translators: the first %s is the peer's address */
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND,
                    _("%s holds no certificate %s of its own"), self->base_url, self->server_cert_id);
       return NULL;
@@ -1201,6 +1212,7 @@ morango_http_peer_open_sync_session (MorangoPeer               *peer,
             ? json_object_get_string_member (object, "id") : NULL;
   if (nonce == NULL || *nonce == '\0' || strchr (nonce, ':') != NULL)
     {
+      /* Translators: the first %s is the peer's address */
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, _("%s sent no usable nonce"), self->base_url);
       return NULL;
     }
@@ -1284,6 +1296,7 @@ morango_http_peer_check_sync_session (MorangoHttpPeer  *self,
     return FALSE;
   if (g_strcmp0 (ss->id, id) != 0 || !ss->active)
     {
+      /* Translators: the first %s is the peer's address */
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND,
                    _("%s no longer holds sync session %s open"), self->base_url, id);
       return FALSE;
@@ -1382,6 +1395,7 @@ await_stage (MorangoHttpPeer         *self,
 
       if (polls >= MAX_POLLS)
         {
+          /* Translators: the first %s is the peer's address */
           g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_FAILED,
                        _("%s is still running its %s stage"), self->base_url, morango_stage_to_string (stage));
           return NULL;
@@ -1575,6 +1589,7 @@ morango_http_peer_fetch_chunk (MorangoPeer   *peer,
     }
   if (named != NULL && strcmp (named, id) != 0)
     {
+      /* Translators: the first %s is the peer's address */
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED,
                    _("%s sent records of transfer session %s for transfer session %s"),
                    self->base_url, named, id);
