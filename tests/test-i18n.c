@@ -16,6 +16,7 @@
 #define GETTEXT_PACKAGE "libmorango"
 #include "morango-http-server.h"
 #include "morango-i18n-private.h"
+#include "morango-pipe-private.h"
 #include "morango-random.h"
 #include "morango-store.h"
 #include "morango-test-util.h"
@@ -135,6 +136,53 @@ test_wire_stays_english (void)
   morango_http_server_disconnect (server);
 }
 
+static gpointer
+item_new (gpointer read_data)
+{
+  return g_new0 (int, 1);
+}
+
+static MorangoPipeStep
+read_fails (gpointer   item,
+            gpointer   read_data,
+            GError   **error)
+{
+  g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
+                       _("JSON parse error - the body is empty"));
+  return MORANGO_PIPE_ERROR;
+}
+
+static gboolean
+apply_nothing (gpointer   item,
+               gpointer   apply_data,
+               GError   **error)
+{
+  return TRUE;
+}
+
+/* A stage answering a peer reads on a thread of its own: what that
+ * thread says is for the peer as well. */
+static void
+test_reader_thread_follows (void)
+{
+  static const MorangoPipeFuncs funcs = {
+    "i18n-reader", 1, 1, item_new, g_free, read_fails, apply_nothing,
+  };
+  g_autoptr(GError) error = NULL;
+  gboolean was;
+
+  was = morango_i18n_set_wire_thread (TRUE);
+  g_assert_false (morango_pipe_run (&funcs, NULL, NULL, NULL, NULL, &error));
+  morango_i18n_set_wire_thread (was);
+  g_assert_nonnull (error);
+  g_assert_cmpstr (error->message, ==, "JSON parse error - the body is empty");
+  g_clear_error (&error);
+
+  g_assert_false (morango_pipe_run (&funcs, NULL, NULL, NULL, NULL, &error));
+  g_assert_nonnull (error);
+  g_assert_cmpstr (error->message, ==, "Erro ao ler o JSON: o corpo está vazio");
+}
+
 int
 main (int    argc,
       char **argv)
@@ -150,5 +198,6 @@ main (int    argc,
   g_test_add_func ("/i18n/local-error-translated", test_local_error_translated);
   g_test_add_func ("/i18n/plural-forms", test_plural_forms);
   g_test_add_func ("/i18n/wire-stays-english", test_wire_stays_english);
+  g_test_add_func ("/i18n/reader-thread-follows", test_reader_thread_follows);
   return g_test_run ();
 }

@@ -18,6 +18,7 @@ const char *morango_ngettext            (const char *msgid,
                                          const char *msgid_plural,
                                          gulong      n) G_GNUC_FORMAT (1) G_GNUC_FORMAT (2);
 gboolean    morango_i18n_set_wire_thread (gboolean    wire);
+gboolean    morango_i18n_is_wire_thread  (void);
 
 G_END_DECLS
 

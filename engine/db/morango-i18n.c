@@ -47,6 +47,14 @@ morango_ngettext (const char *msgid,
   return g_dngettext (GETTEXT_PACKAGE, msgid, msgid_plural, n);
 }
 
+/* Whether messages made on this thread are for a peer: a thread started
+ * to do part of the work passes it on. */
+gboolean
+morango_i18n_is_wire_thread (void)
+{
+  return g_private_get (&wire_thread) != NULL;
+}
+
 /* Messages made on this thread from now on are (wire) or are not
  * translated; returns the previous setting so a caller can restore it. */
 gboolean

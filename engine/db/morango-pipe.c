@@ -23,6 +23,7 @@ typedef struct {
   GAsyncQueue            *empty;   /* Batch *, caller -> reader */
   gint                    stop;    /* set when applying failed */
   MorangoMonitor         *monitor;
+  gboolean                wire;    /* the caller answers a peer */
 } Pipe;
 
 static void
@@ -68,6 +69,7 @@ read_batches (gpointer data)
   Pipe *p = data;
   gboolean last;
 
+  morango_i18n_set_wire_thread (p->wire);
   if (p->reader != NULL)
     morango_db_acquire (p->reader);
   do
@@ -116,6 +118,7 @@ morango_pipe_run (const MorangoPipeFuncs *funcs,
   /* The reading thread: joined below, on every path. */
   if (reader != NULL)
     morango_db_release (reader);
+  p.wire = morango_i18n_is_wire_thread ();
   thread = g_thread_new (funcs->thread_name, read_batches, &p);
   while (!last)
     {

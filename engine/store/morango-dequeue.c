@@ -136,6 +136,7 @@ typedef struct {
   MorangoMonitor *monitor;
   GThread        *thread;
   GError         *error;
+  gboolean        wire;   /* its verdict is for a peer */
 } BufferCheck;
 
 static gpointer
@@ -143,6 +144,7 @@ buffer_check_run (gpointer data)
 {
   BufferCheck *c = data;
 
+  morango_i18n_set_wire_thread (c->wire);
   morango_db_acquire (c->reader);
   check_buffer (c->reader, c->transfer_session_id, &c->error);
   morango_db_release (c->reader);
@@ -177,6 +179,7 @@ buffer_check_start (BufferCheck     *c,
   if (monitor != NULL)
     morango_db_stop_on_cancel (c->reader, morango_monitor_get_cancellable (monitor));
   morango_db_release (c->reader);
+  c->wire = morango_i18n_is_wire_thread ();
   c->thread = g_thread_new ("morango-check", buffer_check_run, c);
   return TRUE;
 }
