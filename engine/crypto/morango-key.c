@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "morango-key.h"
+#include "morango-i18n-private.h"
 
 /* Morango puts the PKCS#1 RSAPublicKey on the wire, GnuTLS speaks
  * SubjectPublicKeyInfo.  For a 2048-bit key with e = 65537 the SPKI DER
@@ -84,36 +85,36 @@ key_set_public (MorangoKey      *self,
   if (gnutls_pubkey_get_pk_algorithm (pub, &bits) != GNUTLS_PK_RSA)
     {
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_KEY_INVALID,
-                           "The key is not an RSA key; Morango uses RSA-2048 only");
+                           _("The key is not an RSA key; Morango uses RSA-2048 only"));
       return FALSE;
     }
   if (bits != 2048)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_KEY_INVALID,
-                   "The key is a %u-bit RSA key; Morango uses 2048-bit keys only", bits);
+                   _("The key is a %u-bit RSA key; Morango uses 2048-bit keys only"), bits);
       return FALSE;
     }
   ret = gnutls_pubkey_export_rsa_raw2 (pub, &m, &e, GNUTLS_EXPORT_FLAG_NO_LZ);
   if (ret < 0)
-    return key_error (error, ret, "Could not read the RSA public key");
+    return key_error (error, ret, _("Could not read the RSA public key"));
   e_ok = e.size == 3 && e.data[0] == 0x01 && e.data[1] == 0x00 && e.data[2] == 0x01;
   gnutls_free (m.data);
   gnutls_free (e.data);
   if (!e_ok)
     {
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_KEY_INVALID,
-                           "The RSA key's public exponent is not 65537");
+                           _("The RSA key's public exponent is not 65537"));
       return FALSE;
     }
 
   ret = gnutls_pubkey_export2 (pub, GNUTLS_X509_FMT_DER, &spki);
   if (ret < 0)
-    return key_error (error, ret, "Could not export the RSA public key");
+    return key_error (error, ret, _("Could not export the RSA public key"));
   if (spki.size != SPKI_DER_LEN || memcmp (spki.data, spki_header, sizeof spki_header) != 0)
     {
       gnutls_free (spki.data);
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_KEY_INVALID,
-                           "The RSA public key does not have the layout of a 2048-bit key");
+                           _("The RSA public key does not have the layout of a 2048-bit key"));
       return FALSE;
     }
   self->der = g_bytes_new (spki.data + sizeof spki_header, PKCS1_DER_LEN);
@@ -135,21 +136,21 @@ key_set_private (MorangoKey            *self,
   if (gnutls_x509_privkey_get_pk_algorithm (x509) != GNUTLS_PK_RSA)
     {
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_KEY_INVALID,
-                           "The private key is not an RSA key; Morango uses RSA-2048 only");
+                           _("The private key is not an RSA key; Morango uses RSA-2048 only"));
       return FALSE;
     }
   ret = gnutls_x509_privkey_verify_params (x509);
   if (ret < 0)
-    return key_error (error, ret, "The RSA private key is inconsistent");
+    return key_error (error, ret, _("The RSA private key is inconsistent"));
   if ((ret = gnutls_privkey_init (&self->priv)) < 0 ||
       (ret = gnutls_privkey_import_x509 (self->priv, x509, 0)) < 0)
-    return key_error (error, ret, "Could not load the RSA private key");
+    return key_error (error, ret, _("Could not load the RSA private key"));
   if ((ret = gnutls_pubkey_init (&pub)) < 0)
-    return key_error (error, ret, "Could not load the RSA private key");
+    return key_error (error, ret, _("Could not load the RSA private key"));
   if ((ret = gnutls_pubkey_import_privkey (pub, self->priv, 0, 0)) < 0)
     {
       gnutls_pubkey_deinit (pub);
-      return key_error (error, ret, "Could not derive the public key");
+      return key_error (error, ret, _("Could not derive the public key"));
     }
   return key_set_public (self, pub, error);
 }
@@ -163,14 +164,14 @@ morango_key_generate (GError **error)
 
   if ((ret = gnutls_x509_privkey_init (&x509)) < 0)
     {
-      key_error (error, ret, "Could not create an RSA key");
+      key_error (error, ret, _("Could not create an RSA key"));
       return NULL;
     }
   ret = gnutls_x509_privkey_generate (x509, GNUTLS_PK_RSA, 2048, 0);
   if (ret < 0)
     {
       gnutls_x509_privkey_deinit (x509);
-      key_error (error, ret, "Could not generate an RSA-2048 key");
+      key_error (error, ret, _("Could not generate an RSA-2048 key"));
       return NULL;
     }
   if (!key_set_private (self, x509, error))
@@ -286,7 +287,7 @@ morango_key_new_from_public (const char  *text,
   if (der == NULL || g_bytes_get_size (der) == 0)
     {
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_KEY_INVALID,
-                           "The public key is not valid base64 text");
+                           _("The public key is not valid base64 text"));
       return NULL;
     }
   data = g_bytes_get_data (der, &len);
@@ -312,7 +313,7 @@ morango_key_new_from_public (const char  *text,
 
   if ((ret = gnutls_pubkey_init (&pub)) < 0)
     {
-      key_error (error, ret, "Could not load the public key");
+      key_error (error, ret, _("Could not load the public key"));
       return NULL;
     }
   datum.data = spki;
@@ -322,7 +323,7 @@ morango_key_new_from_public (const char  *text,
     {
       gnutls_pubkey_deinit (pub);
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_KEY_INVALID,
-                           "The text is not an RSA-2048 public key (PKCS#1 or SubjectPublicKeyInfo)");
+                           _("The text is not an RSA-2048 public key (PKCS#1 or SubjectPublicKeyInfo)"));
       return NULL;
     }
   self = g_object_new (MORANGO_TYPE_KEY, NULL);
@@ -351,7 +352,7 @@ morango_key_new_from_private_pem (const char  *text,
           !g_str_has_suffix (trimmed, "-----END RSA PRIVATE KEY-----"))
         {
           g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_KEY_INVALID,
-                               "The private key is not a complete PEM “RSA PRIVATE KEY” block");
+                               _("The private key is not a complete PEM “RSA PRIVATE KEY” block"));
           return NULL;
         }
       g_autofree char *body = strip_pem_armour (trimmed);
@@ -365,13 +366,13 @@ morango_key_new_from_private_pem (const char  *text,
   if (der == NULL || g_bytes_get_size (der) == 0)
     {
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_KEY_INVALID,
-                           "The private key is not valid base64 text (truncated?)");
+                           _("The private key is not valid base64 text (truncated?)"));
       return NULL;
     }
 
   if ((ret = gnutls_x509_privkey_init (&x509)) < 0)
     {
-      key_error (error, ret, "Could not load the private key");
+      key_error (error, ret, _("Could not load the private key"));
       return NULL;
     }
   datum.data = (unsigned char *) g_bytes_get_data (der, NULL);
@@ -381,7 +382,7 @@ morango_key_new_from_private_pem (const char  *text,
     {
       gnutls_x509_privkey_deinit (x509);
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_KEY_INVALID,
-                   "The text is not a PKCS#1 RSA private key (truncated or damaged?): %s",
+                   _("The text is not a PKCS#1 RSA private key (truncated or damaged?): %s"),
                    gnutls_strerror (ret));
       return NULL;
     }
@@ -406,7 +407,7 @@ morango_key_new_from_encrypted (const char  *pem,
 
   if ((ret = gnutls_x509_privkey_init (&x509)) < 0)
     {
-      key_error (error, ret, "Could not load the private key");
+      key_error (error, ret, _("Could not load the private key"));
       return NULL;
     }
   datum.data = (unsigned char *) pem;
@@ -417,10 +418,10 @@ morango_key_new_from_encrypted (const char  *pem,
       gnutls_x509_privkey_deinit (x509);
       if (ret == GNUTLS_E_DECRYPTION_FAILED)
         g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_PERMISSION_DENIED,
-                             "The passphrase is wrong: the private key could not be decrypted");
+                             _("The passphrase is wrong: the private key could not be decrypted"));
       else
         g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_KEY_INVALID,
-                     "The encrypted private key could not be read: %s", gnutls_strerror (ret));
+                     _("The encrypted private key could not be read: %s"), gnutls_strerror (ret));
       return NULL;
     }
   self = g_object_new (MORANGO_TYPE_KEY, NULL);
@@ -476,7 +477,7 @@ require_private (MorangoKey *self,
   if (self->priv != NULL)
     return TRUE;
   g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_KEY_INVALID,
-                       "This device does not hold the private key");
+                       _("This device does not hold the private key"));
   return FALSE;
 }
 
@@ -495,7 +496,7 @@ morango_key_get_private_pem (MorangoKey *self,
   ret = gnutls_x509_privkey_export2 (self->x509, GNUTLS_X509_FMT_PEM, &out);
   if (ret < 0)
     {
-      key_error (error, ret, "Could not export the private key");
+      key_error (error, ret, _("Could not export the private key"));
       return NULL;
     }
   if (out.size > 0 && out.data[out.size - 1] == '\n')
@@ -524,14 +525,14 @@ morango_key_export_encrypted (MorangoKey *self,
   if (*passphrase == '\0')
     {
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                           "An empty passphrase would leave the private key unprotected");
+                           _("An empty passphrase would leave the private key unprotected"));
       return NULL;
     }
   ret = gnutls_x509_privkey_export2_pkcs8 (self->x509, GNUTLS_X509_FMT_PEM, passphrase,
                                            GNUTLS_PKCS_PBES2_AES_256, &out);
   if (ret < 0)
     {
-      key_error (error, ret, "Could not encrypt the private key");
+      key_error (error, ret, _("Could not encrypt the private key"));
       return NULL;
     }
   pem = g_strndup ((const char *) out.data, out.size);
@@ -568,7 +569,7 @@ morango_key_sign (MorangoKey *self,
   ret = gnutls_privkey_sign_data (self->priv, GNUTLS_DIG_SHA256, 0, &data, &sig);
   if (ret < 0)
     {
-      key_error (error, ret, "Could not sign");
+      key_error (error, ret, _("Could not sign"));
       return NULL;
     }
   b64 = g_base64_encode (sig.data, sig.size);

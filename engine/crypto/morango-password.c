@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "morango-password.h"
+#include "morango-i18n-private.h"
 
 #define ALGORITHM "pbkdf2_sha256"
 #define SALT_BYTES 16
@@ -34,7 +35,7 @@ morango_password_pbkdf2_sha256 (const void  *password,
   if (iterations == 0)
     {
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                           "PBKDF2 needs at least one iteration");
+                           _("PBKDF2 needs at least one iteration"));
       return NULL;
     }
   out = g_malloc (length);
@@ -42,7 +43,7 @@ morango_password_pbkdf2_sha256 (const void  *password,
   if (rc < 0)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_FAILED,
-                   "Could not derive a password hash: %s", gnutls_strerror (rc));
+                   _("Could not derive a password hash: %s"), gnutls_strerror (rc));
       return NULL;
     }
   return g_bytes_new_take (g_steal_pointer (&out), length);
@@ -81,19 +82,19 @@ morango_password_hash_full (const char     *password,
 
   if (*password == '\0')
     {
-      g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, "The password is empty");
+      g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, _("The password is empty"));
       return NULL;
     }
   if (!g_utf8_validate (password, -1, NULL))
     {
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                           "The password is not valid UTF-8 text");
+                           _("The password is not valid UTF-8 text"));
       return NULL;
     }
   if (iterations < MORANGO_PASSWORD_MIN_ITERATIONS || iterations > MORANGO_PASSWORD_MAX_ITERATIONS)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "A password hash needs between %d and %d iterations, not %u",
+                   _("A password hash needs between %d and %d iterations, not %u"),
                    MORANGO_PASSWORD_MIN_ITERATIONS, MORANGO_PASSWORD_MAX_ITERATIONS, iterations);
       return NULL;
     }
@@ -118,7 +119,7 @@ malformed (GError    **error,
            const char *why)
 {
   g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-               "The stored password hash is unusable: %s", why);
+               _("The stored password hash is unusable: %s"), why);
   return FALSE;
 }
 
@@ -139,18 +140,18 @@ morango_password_verify (const char  *password,
 
   parts = g_strsplit (stored, "$", -1);
   if (g_strv_length (parts) != 4)
-    return malformed (error, "it is not four fields separated by “$”");
+    return malformed (error, _("it is not four fields separated by “$”"));
   if (!g_str_equal (parts[0], ALGORITHM))
-    return malformed (error, "it is not PBKDF2-HMAC-SHA256");
+    return malformed (error, _("it is not PBKDF2-HMAC-SHA256"));
   /* Plain digits: GLib refuses signs, spaces and an empty text. */
   if (!g_ascii_string_to_unsigned (parts[1], 10, 0, G_MAXUINT, &iterations, NULL))
-    return malformed (error, "its iteration count is not a number");
+    return malformed (error, _("its iteration count is not a number"));
   if (iterations < MORANGO_PASSWORD_MIN_ITERATIONS)
-    return malformed (error, "it has fewer iterations than the minimum");
+    return malformed (error, _("it has fewer iterations than the minimum"));
   if (iterations > MORANGO_PASSWORD_MAX_ITERATIONS)
-    return malformed (error, "it asks for more iterations than the maximum");
+    return malformed (error, _("it asks for more iterations than the maximum"));
   if (parts[2][0] == '\0')
-    return malformed (error, "its salt is empty");
+    return malformed (error, _("its salt is empty"));
   expected = parts[3];
   {
     g_autofree guchar *raw = NULL;
@@ -161,7 +162,7 @@ morango_password_verify (const char  *password,
     if (strlen (expected) != 44 ||
         strspn (expected, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") != 44 ||
         (raw = g_base64_decode (expected, &raw_len)) == NULL || raw_len != HASH_BYTES)
-      return malformed (error, "its hash is not the base64 of 32 bytes");
+      return malformed (error, _("its hash is not the base64 of 32 bytes"));
   }
 
   derived = derive_b64 (password, parts[2], (guint) iterations, error);
@@ -174,7 +175,7 @@ morango_password_verify (const char  *password,
   if (!equal)
     {
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_PERMISSION_DENIED,
-                           "The password does not match");
+                           _("The password does not match"));
       return FALSE;
     }
   return TRUE;

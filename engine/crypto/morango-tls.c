@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "morango-tls.h"
+#include "morango-i18n-private.h"
 
 #define PREFIX "SHA256:"
 
@@ -56,9 +57,9 @@ make_pair (char   **certificate_pem,
   if ((ret = gnutls_x509_privkey_init (&key)) < 0 ||
       (ret = gnutls_x509_privkey_generate (key, GNUTLS_PK_ECDSA,
                                            GNUTLS_CURVE_TO_BITS (GNUTLS_ECC_CURVE_SECP256R1), 0)) < 0)
-    return tls_error (error, ret, "Cannot make a TLS key");
+    return tls_error (error, ret, _("Cannot make a TLS key"));
   if ((ret = gnutls_rnd (GNUTLS_RND_NONCE, serial, sizeof serial)) < 0)
-    return tls_error (error, ret, "Cannot make a certificate serial number");
+    return tls_error (error, ret, _("Cannot make a certificate serial number"));
   /* Positive and of full length, as RFC 5280 asks. */
   serial[0] = (serial[0] & 0x7f) | 0x40;
   if ((ret = gnutls_x509_crt_init (&crt)) < 0 ||
@@ -72,14 +73,14 @@ make_pair (char   **certificate_pem,
       (ret = gnutls_x509_crt_set_key_usage (crt, GNUTLS_KEY_DIGITAL_SIGNATURE)) < 0 ||
       (ret = gnutls_x509_crt_set_key_purpose_oid (crt, GNUTLS_KP_TLS_WWW_SERVER, 0)) < 0 ||
       (ret = gnutls_x509_crt_sign2 (crt, crt, key, GNUTLS_DIG_SHA256, 0)) < 0)
-    return tls_error (error, ret, "Cannot make the TLS certificate");
+    return tls_error (error, ret, _("Cannot make the TLS certificate"));
   if ((ret = gnutls_x509_crt_export2 (crt, GNUTLS_X509_FMT_PEM, &out)) < 0)
-    return tls_error (error, ret, "Cannot write the TLS certificate");
+    return tls_error (error, ret, _("Cannot write the TLS certificate"));
   *certificate_pem = datum_to_string (&out);
   if ((ret = gnutls_x509_privkey_export2_pkcs8 (key, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN, &out)) < 0)
     {
       g_clear_pointer (certificate_pem, g_free);
-      return tls_error (error, ret, "Cannot write the TLS key");
+      return tls_error (error, ret, _("Cannot write the TLS key"));
     }
   *key_pem = datum_to_string (&out);
   return TRUE;
@@ -117,7 +118,7 @@ morango_tls_certificate_ensure (const char  *dir,
           int saved = errno;
 
           g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
-                       "Cannot make the folder %s: %s", dir, g_strerror (saved));
+                       _("Cannot make the folder %s: %s"), dir, g_strerror (saved));
           return NULL;
         }
       if (!make_pair (&certificate_pem, &key_pem, error))
@@ -136,13 +137,13 @@ morango_tls_certificate_ensure (const char  *dir,
   if (g_stat (key_path, &st) == 0 && (st.st_mode & 077) != 0)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_PERMISSION_DENIED,
-                   "%s may be read by other users: make it private (chmod 600) or delete it "
-                   "to make a new one", key_path);
+                   _("%s may be read by other users: make it private (chmod 600) or delete it "
+                   "to make a new one"), key_path);
       return NULL;
     }
   certificate = g_tls_certificate_new_from_files (certificate_path, key_path, error);
   if (certificate == NULL)
-    g_prefix_error (error, "The TLS certificate in %s: ", dir);
+    g_prefix_error (error, _("The TLS certificate in %s: "), dir);
   return certificate;
 }
 
@@ -203,8 +204,9 @@ morango_tls_fingerprint_normalize (const char  *text,
     {
       g_string_free (out, TRUE);
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "“%s” is not a certificate fingerprint: one is 32 bytes of hex, "
-                   "as “" PREFIX "3f:a0:…” (" PREFIX " and the colons may be left out)", text);
+                   /* Translators: the text given, then twice the prefix “SHA256:” */
+                   _("“%s” is not a certificate fingerprint: one is 32 bytes of hex, "
+                     "as “%s3f:a0:…” (%s and the colons may be left out)"), text, PREFIX, PREFIX);
       return NULL;
     }
   return g_string_free (out, FALSE);

@@ -12,6 +12,7 @@
 #include "morango-db.h"
 #include "morango-db-private.h"
 #include "morango-monitor.h"
+#include "morango-i18n-private.h"
 
 /* Written into the file header so that we recognise our own databases
  * and refuse anybody else's ("MRNG"). */
@@ -417,7 +418,7 @@ wrong_thread (MorangoDb   *self,
                 "over with morango_db_release() and morango_db_acquire()",
                 func, self->path, (void *) g_thread_self (), (void *) owner);
   g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_WRONG_THREAD,
-               "The database %s was used by a thread it was not handed over to (%s)",
+               _("The database %s was used by a thread it was not handed over to (%s)"),
                self->path, func);
   return FALSE;
 }
@@ -575,7 +576,7 @@ morango_db_register_function (MorangoDb          *self,
     {
       g_critical ("%s: %s is already registered on %s", G_STRFUNC, name, self->path);
       g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_FAILED,
-                   "The SQL function %s is already registered (%s)", name, self->path);
+                   _("The SQL function %s is already registered (%s)"), name, self->path);
       return FALSE;
     }
   /* xDestroy stays NULL: the registration frees @user_data once no
@@ -646,7 +647,7 @@ write_denied_error (MorangoDb  *self,
                     GError    **error)
 {
   g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_PERMISSION,
-               "Cannot write “%s”: permission denied", self->path);
+               _("Cannot write “%s”: permission denied"), self->path);
   return FALSE;
 }
 
@@ -707,8 +708,8 @@ transaction_intact (MorangoDb  *self,
   if (G_LIKELY (self->depth == 0 || !sqlite3_get_autocommit (self->handle)))
     return TRUE;
   g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_FAILED,
-               "The transaction was rolled back by an interrupted statement; "
-               "nothing more runs in it (%s)", self->path);
+               _("The transaction was rolled back by an interrupted statement; "
+               "nothing more runs in it (%s)"), self->path);
   return FALSE;
 }
 
@@ -1065,7 +1066,7 @@ begin_level (MorangoDb   *self,
     {
       g_critical ("%s: %s is a reading connection; it has no transactions", func, self->path);
       g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_READ_ONLY,
-                   "A reading connection cannot begin a transaction (%s)", self->path);
+                   _("A reading connection cannot begin a transaction (%s)"), self->path);
       return FALSE;
     }
   if (self->depth == 0)
@@ -1145,7 +1146,7 @@ morango_transaction_commit (MorangoTransaction  *self,
   if (sqlite3_get_autocommit (db->handle))
     {
       g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_FAILED,
-                   "The transaction was rolled back by an interrupted statement (%s)", db->path);
+                   _("The transaction was rolled back by an interrupted statement (%s)"), db->path);
       rollback_level (db);
       drop_monitor (db, self->level);
       return FALSE;
@@ -1241,7 +1242,7 @@ morango_db_open_reader (MorangoDb  *self,
       != SQLITE_OK)
     {
       g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_OPEN,
-                   "Cannot open “%s” for reading: %s", self->path,
+                   _("Cannot open “%s” for reading: %s"), self->path,
                    reader->handle ? sqlite3_errmsg (reader->handle) : "out of memory");
       return NULL;
     }
@@ -1339,14 +1340,14 @@ check_access (MorangoDb  *self,
     {
       int saved = errno;
       g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_OPEN,
-                   "Cannot open “%s”: %s", self->path, g_strerror (saved));
+                   _("Cannot open “%s”: %s"), self->path, g_strerror (saved));
       return FALSE;
     }
   if ((st.st_mode & 077) != 0)
     {
       g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_INSECURE,
-                   "“%s” can be read or written by others (mode %04o), and it holds private "
-                   "keys; it was not used (run “chmod 600 %s”)",
+                   _("“%s” can be read or written by others (mode %04o), and it holds private "
+                   "keys; it was not used (run “chmod 600 %s”)"),
                    self->path, (unsigned) (st.st_mode & 07777), self->path);
       return FALSE;
     }
@@ -1357,9 +1358,9 @@ check_access (MorangoDb  *self,
   if (g_stat (wal, &st) == 0 && st.st_size > 0)
     {
       g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_PERMISSION,
-                   "Cannot write “%s”: permission denied; it cannot be read either, as "
+                   _("Cannot write “%s”: permission denied; it cannot be read either, as "
                    "changes are still in “%s”, which only a program that can write it "
-                   "brings into the database", self->path, wal);
+                   "brings into the database"), self->path, wal);
       return FALSE;
     }
   self->read_only = TRUE;
@@ -1498,8 +1499,8 @@ check_file (MorangoDb  *self,
           return FALSE;
         }
       g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_CORRUPT,
-                   "“%s” is not a Morango Sync database: the file is not an SQLite "
-                   "database or it is damaged (%s)", self->path, local_error->message);
+                   _("“%s” is not a Morango Sync database: the file is not an SQLite "
+                   "database or it is damaged (%s)"), self->path, local_error->message);
       return FALSE;
     }
 
@@ -1511,14 +1512,14 @@ check_file (MorangoDb  *self,
   if (app_id != MORANGO_APPLICATION_ID)
     {
       g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_NOT_MORANGO,
-                   "“%s” is an SQLite database, but not a Morango Sync database; "
-                   "it was left untouched", self->path);
+                   _("“%s” is an SQLite database, but not a Morango Sync database; "
+                   "it was left untouched"), self->path);
       return FALSE;
     }
   if (version > MORANGO_DB_SCHEMA_VERSION)
     {
       g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_TOO_NEW,
-                   "“%s” was written by a newer Morango Sync (schema %d, this build knows %d)",
+                   _("“%s” was written by a newer Morango Sync (schema %d, this build knows %d)"),
                    self->path, version, MORANGO_DB_SCHEMA_VERSION);
       return FALSE;
     }
@@ -1561,7 +1562,7 @@ check_file (MorangoDb  *self,
     if (verdict != NULL)
       {
         g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_CORRUPT,
-                     "“%s” is damaged (%s); restore it from a backup", self->path, verdict);
+                     _("“%s” is damaged (%s); restore it from a backup"), self->path, verdict);
         return FALSE;
       }
   }
@@ -1598,14 +1599,14 @@ migrate (MorangoDb  *self,
     if (!(app_id == 0 && n_tables == 0 && version == 0) && app_id != MORANGO_APPLICATION_ID)
       {
         g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_NOT_MORANGO,
-                     "“%s” is an SQLite database, but not a Morango Sync database; "
-                     "it was left untouched", self->path);
+                     _("“%s” is an SQLite database, but not a Morango Sync database; "
+                     "it was left untouched"), self->path);
         return FALSE;
       }
     if (version > MORANGO_DB_SCHEMA_VERSION)
       {
         g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_TOO_NEW,
-                     "“%s” was written by a newer Morango Sync (schema %d, this build knows %d)",
+                     _("“%s” was written by a newer Morango Sync (schema %d, this build knows %d)"),
                      self->path, version, MORANGO_DB_SCHEMA_VERSION);
         return FALSE;
       }
@@ -1658,7 +1659,7 @@ set_wal (MorangoDb  *self,
       if (g_get_monotonic_time () > deadline)
         {
           g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_BUSY,
-                       "switching to WAL: the database stayed locked (%s)", self->path);
+                       _("switching to WAL: the database stayed locked (%s)"), self->path);
           return FALSE;
         }
       g_usleep (2000 + g_random_int_range (0, 8000));
@@ -1712,7 +1713,7 @@ morango_db_open (const char  *path,
         {
           int saved = errno;
           g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_OPEN,
-                       "Cannot create “%s”: %s", path, g_strerror (saved));
+                       _("Cannot create “%s”: %s"), path, g_strerror (saved));
           return NULL;
         }
       if (fd >= 0)
@@ -1729,7 +1730,7 @@ morango_db_open (const char  *path,
                        NULL) != SQLITE_OK)
     {
       g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_OPEN,
-                   "Cannot open “%s”: %s", path,
+                   _("Cannot open “%s”: %s"), path,
                    self->handle ? sqlite3_errmsg (self->handle) : "out of memory");
       return NULL;
     }

@@ -13,6 +13,7 @@
 
 #include "morango-error.h"
 #include "morango-json.h"
+#include "morango-i18n-private.h"
 
 void
 morango_json_append_string (GString    *out,
@@ -247,14 +248,14 @@ morango_json_parse (const char  *text,
   if (text == NULL || !json_parser_load_from_data (parser, text, -1, &local_error))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "%s is not valid JSON: %s", what,
+                   _("%s is not valid JSON: %s"), what,
                    local_error ? local_error->message : "no text");
       return NULL;
     }
   root = json_parser_get_root (parser);
   if (root == NULL)
     {
-      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, "%s is empty", what);
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, _("%s is empty"), what);
       return NULL;
     }
   return json_node_ref (root);
@@ -272,7 +273,7 @@ morango_json_parse_object (const char  *text,
   if (!JSON_NODE_HOLDS_OBJECT (root))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "%s must be a JSON object", what);
+                   _("%s must be a JSON object"), what);
       return NULL;
     }
   return json_object_ref (json_node_get_object (root));

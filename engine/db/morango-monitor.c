@@ -4,6 +4,7 @@
  */
 
 #include "morango-monitor-private.h"
+#include "morango-i18n-private.h"
 
 struct _MorangoMonitor
 {
@@ -275,6 +276,6 @@ morango_monitor_take_interruption (MorangoMonitor  *self,
       g_propagate_error (error, g_steal_pointer (&self->interruption));
       return FALSE;
     }
-  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "The operation was cancelled");
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, _("The operation was cancelled"));
   return FALSE;
 }

@@ -5,6 +5,7 @@
 
 #include "morango-error.h"
 #include "morango-pipe-private.h"
+#include "morango-i18n-private.h"
 
 typedef struct {
   gpointer *items;
@@ -22,6 +23,7 @@ typedef struct {
   GAsyncQueue            *empty;   /* Batch *, caller -> reader */
   gint                    stop;    /* set when applying failed */
   MorangoMonitor         *monitor;
+  gboolean                wire;    /* the caller answers a peer */
 } Pipe;
 
 static void
@@ -67,6 +69,7 @@ read_batches (gpointer data)
   Pipe *p = data;
   gboolean last;
 
+  morango_i18n_set_wire_thread (p->wire);
   if (p->reader != NULL)
     morango_db_acquire (p->reader);
   do
@@ -115,6 +118,7 @@ morango_pipe_run (const MorangoPipeFuncs *funcs,
   /* The reading thread: joined below, on every path. */
   if (reader != NULL)
     morango_db_release (reader);
+  p.wire = morango_i18n_is_wire_thread ();
   thread = g_thread_new (funcs->thread_name, read_batches, &p);
   while (!last)
     {
@@ -132,7 +136,7 @@ morango_pipe_run (const MorangoPipeFuncs *funcs,
           if (b->error != NULL)
             g_propagate_error (error, g_steal_pointer (&b->error));
           else
-            g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_FAILED, "Reading records failed");
+            g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_FAILED, _("Reading records failed"));
         }
       last = b->last;
       g_async_queue_push (p.empty, b);

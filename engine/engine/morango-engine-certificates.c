@@ -8,6 +8,7 @@
 #include "morango-chain.h"
 #include "morango-engine-certificates.h"
 #include "morango-engine-private.h"
+#include "morango-i18n-private.h"
 #include "morango-json.h"
 #include "morango-store.h"
 #include "morango-trust.h"
@@ -240,13 +241,13 @@ read_file (GFile   *file,
     return NULL;
   if (g_file_info_get_file_type (info) == G_FILE_TYPE_DIRECTORY)
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_IS_DIRECTORY, "“%s” is a directory", name);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_IS_DIRECTORY, _("“%s” is a directory"), name);
       return NULL;
     }
   if (g_file_info_get_size (info) > MAX_FILE_SIZE)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "“%s” is too big to be a certificate chain or backup", name);
+                   _("“%s” is too big to be a certificate chain or backup"), name);
       return NULL;
     }
   if (!g_file_load_contents (file, NULL, &text, &length, NULL, error))
@@ -254,7 +255,7 @@ read_file (GFile   *file,
   if (length > MAX_FILE_SIZE || strlen (text) != length || !g_utf8_validate (text, length, NULL))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "“%s” is not a certificate chain: it is not text", name);
+                   _("“%s” is not a certificate chain: it is not text"), name);
       return NULL;
     }
   return g_steal_pointer (&text);
@@ -273,7 +274,7 @@ refuse_backup (GFile       *file,
     return TRUE;
   name = g_file_get_parse_name (file);
   g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-               "“%s” is a certificate backup, not a chain; restore it (with its passphrase) instead", name);
+               _("“%s” is a certificate backup, not a chain; restore it (with its passphrase) instead"), name);
   return FALSE;
 }
 
@@ -845,7 +846,7 @@ backup_thread (GTask        *task,
 
       /* The file is made with mode 0600 through its path. */
       g_set_error (&error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                   "A backup can only be written to a local file, not to “%s”", name);
+                   _("A backup can only be written to a local file, not to “%s”"), name);
     }
   if (store == NULL || path == NULL ||
       !morango_certificate_backup_to_file (morango_store_get_db (store), call->id, call->passphrase, path,

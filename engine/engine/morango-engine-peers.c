@@ -7,6 +7,7 @@
 #include "morango-certificate.h"
 #include "morango-engine-peers.h"
 #include "morango-engine-private.h"
+#include "morango-i18n-private.h"
 #include "morango-http-peer-private.h"
 #include "morango-json.h"
 
@@ -25,7 +26,7 @@ morango_engine_normalize_peer_address (const char  *address,
   if (*trimmed == '\0')
     {
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                           "Type the peer's address, such as 192.168.1.10:8080");
+                           _("Type the peer's address, such as 192.168.1.10:8080"));
       return NULL;
     }
   return morango_peer_address_normalize (trimmed, error);
@@ -224,7 +225,7 @@ fetch_certificates_thread (GTask        *task,
   if (!JSON_NODE_HOLDS_ARRAY (listing))
     {
       g_set_error (&error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "%s did not list its certificates as an array", call->url);
+                   _("%s did not list its certificates as an array"), call->url);
       goto failed;
     }
 
@@ -343,7 +344,7 @@ fetch_learners_thread (GTask        *task,
   if (!JSON_NODE_HOLDS_ARRAY (answer))
     {
       g_set_error (&error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "%s did not list the learners as an array", call->url);
+                   _("%s did not list the learners as an array"), call->url);
       goto failed;
     }
   array = json_node_get_array (answer);
@@ -359,7 +360,7 @@ fetch_learners_thread (GTask        *task,
       if (id == NULL || name == NULL)
         {
           g_set_error (&error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                       "%s listed a learner without an id or a user name (item %u)", call->url, i + 1);
+                       _("%s listed a learner without an id or a user name (item %u)"), call->url, i + 1);
           goto failed;
         }
       person = g_new0 (MorangoPerson, 1);

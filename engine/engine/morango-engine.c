@@ -28,6 +28,7 @@
 #include "morango-store.h"
 #include "morango-tls.h"
 #include "morango-transfer.h"
+#include "morango-i18n-private.h"
 
 struct _MorangoEngine
 {
@@ -524,7 +525,7 @@ serve_on_worker (gpointer data)
   if (self->server != NULL)
     {
       g_task_return_new_error (call->task, G_IO_ERROR, G_IO_ERROR_EXISTS,
-                               "This data folder is already served on port %u", self->port);
+                               _("This data folder is already served on port %u"), self->port);
       goto out;
     }
   server = morango_http_server_new (self->data_dir, NULL, self->host, &error);
@@ -927,7 +928,7 @@ set_up_tls (MorangoEngine             *self,
       if (expected == NULL)
         return TRUE;
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "%s is spoken to over plain HTTP, which has no certificate fingerprint to check", url);
+                   _("%s is spoken to over plain HTTP, which has no certificate fingerprint to check"), url);
       return FALSE;
     }
   if (expected != NULL && (canonical = morango_tls_fingerprint_normalize (expected, error)) == NULL)
@@ -972,7 +973,7 @@ cancel_wins (GError       **error,
       g_error_matches (*error, MORANGO_ERROR, MORANGO_ERROR_NOT_CONFIRMED))
     {
       g_clear_error (error);
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "Cancelled while asking the user");
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, _("Cancelled while asking the user"));
     }
 }
 
@@ -1140,7 +1141,7 @@ pair_thread (GTask        *task,
   if (!JSON_NODE_HOLDS_ARRAY (listing))
     {
       g_set_error (&error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "%s did not list its certificates as an array", call->url);
+                   _("%s did not list its certificates as an array"), call->url);
       goto failed;
     }
   for (guint i = 0; i < json_array_get_length (json_node_get_array (listing)); i++)
@@ -1162,10 +1163,10 @@ pair_thread (GTask        *task,
     {
       if (call->parent_id != NULL)
         g_set_error (&error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND,
-                     "%s holds no certificate %s that it can sign with", call->url, call->parent_id);
+                     _("%s holds no certificate %s that it can sign with"), call->url, call->parent_id);
       else
         g_set_error (&error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND,
-                     "%s holds no certificate that can issue “%s” with these parameters",
+                     _("%s holds no certificate that can issue “%s” with these parameters"),
                      call->url, call->scope_definition);
       goto failed;
     }
@@ -1186,7 +1187,10 @@ pair_thread (GTask        *task,
                                   their_params);
         }
       g_set_error (&error, MORANGO_ERROR, MORANGO_ERROR_AMBIGUOUS,
-                   "%s holds %u certificates that can issue “%s”; name one as the parent:%s",
+                   /* Translators: the peer's address, a count, a scope definition id, then a list of certificates */
+                   morango_ngettext ("%s holds %u certificate that can issue “%s”; name one as the parent:%s",
+                                     "%s holds %u certificates that can issue “%s”; name one as the parent:%s",
+                                     candidates->len),
                    call->url, candidates->len, call->scope_definition, list->str);
       g_string_free (list, TRUE);
       goto failed;
@@ -1246,7 +1250,7 @@ own_issuers (MorangoDb                    *db,
       if (!morango_certificate_has_private_key (cert))
         {
           g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_PERMISSION_DENIED,
-                       "Certificate %s cannot issue certificates: its private key is not on this device",
+                       _("Certificate %s cannot issue certificates: its private key is not on this device"),
                        parent_id);
           return NULL;
         }
@@ -1298,8 +1302,8 @@ push_thread (GTask        *task,
   if (issuers->len == 0)
     {
       g_set_error (&error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND,
-                   "This device holds no certificate with its private key that can issue “%s” "
-                   "with these parameters", call->scope_definition);
+                   _("This device holds no certificate with its private key that can issue “%s” "
+                   "with these parameters"), call->scope_definition);
       goto failed;
     }
   if (issuers->len > 1)
@@ -1315,7 +1319,10 @@ push_thread (GTask        *task,
                                   morango_certificate_get_scope_params (c));
         }
       g_set_error (&error, MORANGO_ERROR, MORANGO_ERROR_AMBIGUOUS,
-                   "This device holds %u certificates that can issue “%s”; name one as the parent:%s",
+                   /* Translators: a count, a scope definition id, then a list of certificates */
+                   morango_ngettext ("This device holds %u certificate that can issue “%s”; name one as the parent:%s",
+                                     "This device holds %u certificates that can issue “%s”; name one as the parent:%s",
+                                     issuers->len),
                    issuers->len, call->scope_definition, list->str);
       g_string_free (list, TRUE);
       goto failed;
@@ -1537,7 +1544,7 @@ filter_for (SyncCall      *call,
                 : filter_intersect (morango_scope_get_read (scope), morango_scope_get_write (server_scope));
   if (filter == NULL)
     g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_PERMISSION_DENIED,
-                 "The two certificates of this sync share no partition to %s",
+                 _("The two certificates of this sync share no partition to %s"),
                  push ? "push" : "pull");
   return filter;
 }
@@ -1663,7 +1670,7 @@ sync_thread (GTask        *task,
   if (call->certificate_id == NULL && known->client_certificate_id == NULL)
     {
       g_set_error (&error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND,
-                   "No certificate for %s: pair with it first, or name one", known->address);
+                   _("No certificate for %s: pair with it first, or name one"), known->address);
       goto out;
     }
   cert = morango_certificate_load (db, call->certificate_id ? call->certificate_id
@@ -1673,7 +1680,7 @@ sync_thread (GTask        *task,
   if (!morango_certificate_has_private_key (cert))
     {
       g_set_error (&error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "Certificate %s cannot open a sync: its private key is not on this device",
+                   _("Certificate %s cannot open a sync: its private key is not on this device"),
                    morango_certificate_get_id (cert));
       goto out;
     }
@@ -1694,7 +1701,7 @@ sync_thread (GTask        *task,
   if (server_cert_id == NULL)
     {
       g_set_error (&error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "Certificate %s is a root: a sync needs one issued by the peer",
+                   _("Certificate %s is a root: a sync needs one issued by the peer"),
                    morango_certificate_get_id (cert));
       goto out;
     }

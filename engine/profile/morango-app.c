@@ -7,6 +7,7 @@
 #include "morango-app.h"
 #include "morango-ids.h"
 #include "morango-row-private.h"
+#include "morango-i18n-private.h"
 
 struct _MorangoApp
 {
@@ -83,13 +84,13 @@ lookup_model (MorangoApp    *app,
   if (profile == NULL)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_UNKNOWN_MODEL,
-                   "This database has no profile description, so no application tables");
+                   _("This database has no profile description, so no application tables"));
       return NULL;
     }
   model = morango_profile_get_model (profile, model_name);
   if (model == NULL)
     g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_UNKNOWN_MODEL,
-                 "Profile “%s” has no model “%s”", morango_profile_get_name (profile),
+                 _("Profile “%s” has no model “%s”"), morango_profile_get_name (profile),
                  model_name ? model_name : "(null)");
   return model;
 }
@@ -116,7 +117,7 @@ apply_fields (MorangoRow  *row,
       if (idx < 0)
         {
           g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                       "The model “%s” has no field “%s”", m->name, key);
+                       _("The model “%s” has no field “%s”"), m->name, key);
           return FALSE;
         }
       f = g_ptr_array_index (m->fields, idx);
@@ -126,13 +127,13 @@ apply_fields (MorangoRow  *row,
           if (!allow_builtin)
             {
               g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                           "“%s” of a %s cannot be changed", key, m->verbose_name);
+                           _("“%s” of a %s cannot be changed"), key, m->verbose_name);
               return FALSE;
             }
           if (!JSON_NODE_HOLDS_VALUE (value) || json_node_get_value_type (value) != G_TYPE_STRING)
             {
               g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                           "“%s” must be a string", key);
+                           _("“%s” must be a string"), key);
               return FALSE;
             }
         }
@@ -154,6 +155,8 @@ check_row (MorangoApp    *app,
   MorangoDb *db = app->db;
   g_autofree char *invalid = morango_row_validate (row);
 
+  /* Validation failures stay in Django's English: they are stored as a
+   * record's deserialization error, the text Morango itself would keep. */
   if (invalid != NULL)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_VALIDATION,
@@ -256,8 +259,8 @@ morango_app_create (MorangoApp    *app,
           !morango_profile_verify_record_id (app->profile, m->name, id, part, sid))
         {
           g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                       "An explicit id needs _morango_source_id and _morango_partition "
-                       "consistent with it under the %s id rule", m->verbose_name);
+                       _("An explicit id needs _morango_source_id and _morango_partition "
+                       "consistent with it under the %s id rule"), m->verbose_name);
           goto out;
         }
       explicit_id = g_strdup (id);
@@ -268,7 +271,7 @@ morango_app_create (MorangoApp    *app,
   if (m->id_rule == MORANGO_ID_SOURCE_ID && !morango_is_hex32 (morango_row_get_text (row, m->id_col)))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID_SOURCE_ID,
-                   "The source id of a %s is its id, so it must be 32 lowercase hex characters",
+                   _("The source id of a %s is its id, so it must be 32 lowercase hex characters"),
                    m->verbose_name);
       goto out;
     }
@@ -310,7 +313,7 @@ load_row (MorangoApp    *app,
     {
       sqlite3_reset (stmt);
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND,
-                   "There is no %s with id %s", row->model->verbose_name, id);
+                   _("There is no %s with id %s"), row->model->verbose_name, id);
       return FALSE;
     }
   morango_row_read (row, stmt, 0);
@@ -508,7 +511,7 @@ morango_app_delete (MorangoApp    *app,
   if (!found)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND,
-                   "There is no %s with id %s", m->verbose_name, id);
+                   _("There is no %s with id %s"), m->verbose_name, id);
       return FALSE;
     }
   return morango_app_delete_cascade (app, m, id, TRUE, TRUE, hard, error) &&

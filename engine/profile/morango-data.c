@@ -12,6 +12,7 @@
 #include "morango-flat-json.h"
 #include "morango-ids.h"
 #include "morango-row-private.h"
+#include "morango-i18n-private.h"
 
 #define READ_CHUNK   (64 * 1024)
 #define WRITE_CHUNK  (64 * 1024)
@@ -53,7 +54,9 @@ read_line (LineReader  *r,
         {
           r->too_long = TRUE;
           g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                       "the line is longer than %d bytes", MORANGO_DATA_MAX_LINE);
+                       morango_ngettext ("the line is longer than %d byte",
+                                         "the line is longer than %d bytes", MORANGO_DATA_MAX_LINE),
+                       MORANGO_DATA_MAX_LINE);
           return -1;
         }
       if (nl != NULL)
@@ -152,8 +155,8 @@ refuse_bad_json (const char  *line,
   g_autoptr(GError) detail = NULL;
 
   if (!json_parser_load_from_data (parser, line, len, &detail))
-    return refuse (error, MORANGO_ERROR_INVALID, "not valid JSON (%s)", detail->message);
-  return refuse (error, MORANGO_ERROR_INVALID, "not one JSON object");
+    return refuse (error, MORANGO_ERROR_INVALID, _("not valid JSON (%s)"), detail->message);
+  return refuse (error, MORANGO_ERROR_INVALID, _("not one JSON object"));
 }
 
 static const char *
@@ -214,7 +217,7 @@ check_type (MorangoModel            *m,
       want = builtin ? "a string" : "a string or null";
       break;
     }
-  return refuse (error, MORANGO_ERROR_INVALID, "field “%s” of model “%s” must be %s, not %s",
+  return refuse (error, MORANGO_ERROR_INVALID, _("field “%s” of model “%s” must be %s, not %s"),
                  v->key, m->name, want, kind_name (v->kind));
 }
 
@@ -291,7 +294,7 @@ update_row (Import                   *imp,
 
       if (v != NULL && g_strcmp0 (v->text, now) != 0)
         ok = refuse (error, MORANGO_ERROR_INVALID,
-                     "“%s” is “%s”, but %s %s has “%s”, which never changes",
+                     _("“%s” is “%s”, but %s %s has “%s”, which never changes"),
                      v->key, v->text, m->name, id, now ? now : "");
     }
   morango_row_free (stored);
@@ -327,10 +330,10 @@ apply_fields (Import                  *imp,
   gboolean found = FALSE, ok = FALSE;
 
   if (fields->kind != MORANGO_FLAT_COMPLEX || fields->text[0] != '{')
-    return refuse (error, MORANGO_ERROR_INVALID, "“fields” must be an object, not %s",
+    return refuse (error, MORANGO_ERROR_INVALID, _("“fields” must be an object, not %s"),
                    fields->kind == MORANGO_FLAT_COMPLEX ? "an array" : kind_name (fields->kind));
   if (!morango_flat_json_parse (imp->inner, fields->text))
-    return refuse (error, MORANGO_ERROR_INVALID, "“fields” is not a valid JSON object");
+    return refuse (error, MORANGO_ERROR_INVALID, _("“fields” is not a valid JSON object"));
 
   for (guint k = 0; k < morango_flat_json_get_n (imp->inner); k++)
     {
@@ -338,10 +341,10 @@ apply_fields (Import                  *imp,
       int idx = morango_model_get_field_index (m, v->key);
 
       if (idx < 0)
-        return refuse (error, MORANGO_ERROR_INVALID, "model “%s” has no field “%s”",
+        return refuse (error, MORANGO_ERROR_INVALID, _("model “%s” has no field “%s”"),
                        m->name, v->key);
       if (given[idx] != NULL)
-        return refuse (error, MORANGO_ERROR_INVALID, "field “%s” of model “%s” is given twice",
+        return refuse (error, MORANGO_ERROR_INVALID, _("field “%s” of model “%s” is given twice"),
                        ((MorangoField *) g_ptr_array_index (m->fields, idx))->name, m->name);
       if (!check_type (m, g_ptr_array_index (m->fields, idx), v, error))
         return FALSE;
@@ -383,7 +386,7 @@ apply_fields (Import                  *imp,
         if (check[k] != NULL && g_strcmp0 (check[k]->text, computed) != 0)
           {
             refuse (error, MORANGO_ERROR_INVALID,
-                    "“%s” is “%s”, but the rules of model “%s” give “%s”",
+                    _("“%s” is “%s”, but the rules of model “%s” give “%s”"),
                     check[k]->key, check[k]->text, m->name, computed);
             goto out;
           }
@@ -392,7 +395,7 @@ apply_fields (Import                  *imp,
   if (m->id_rule == MORANGO_ID_SOURCE_ID && !morango_is_hex32 (id))
     {
       refuse (error, MORANGO_ERROR_INVALID_SOURCE_ID,
-              "the source id of a %s is its id, so it must be 32 lowercase hex characters",
+              _("the source id of a %s is its id, so it must be 32 lowercase hex characters"),
               m->verbose_name);
       goto out;
     }
@@ -435,9 +438,9 @@ apply_line (Import      *imp,
   MorangoModel *m;
 
   if (memchr (line, '\0', len) != NULL)
-    return refuse (error, MORANGO_ERROR_INVALID, "the line holds a NUL byte");
+    return refuse (error, MORANGO_ERROR_INVALID, _("the line holds a NUL byte"));
   if (!g_utf8_validate (line, len, NULL))
-    return refuse (error, MORANGO_ERROR_INVALID, "the line is not UTF-8 text");
+    return refuse (error, MORANGO_ERROR_INVALID, _("the line is not UTF-8 text"));
   if (!morango_flat_json_parse (imp->outer, line))
     return refuse_bad_json (line, len, error);
 
@@ -451,10 +454,10 @@ apply_line (Import      *imp,
           break;
       if (j == G_N_ELEMENTS (keys))
         return refuse (error, MORANGO_ERROR_INVALID,
-                       "unknown key “%s” (a line holds “model” and “fields”, or “model”, "
-                       "“id” and “delete” or “hard_delete”)", v->key);
+                       _("unknown key “%s” (a line holds “model” and “fields”, or “model”, "
+                       "“id” and “delete” or “hard_delete”)"), v->key);
       if (got[j] != NULL)
-        return refuse (error, MORANGO_ERROR_INVALID, "key “%s” is given twice", v->key);
+        return refuse (error, MORANGO_ERROR_INVALID, _("key “%s” is given twice"), v->key);
       got[j] = v;
     }
   model_v = got[0];
@@ -464,25 +467,25 @@ apply_line (Import      *imp,
   hard_v = got[4];
 
   if (model_v == NULL)
-    return refuse (error, MORANGO_ERROR_INVALID, "“model” is missing");
+    return refuse (error, MORANGO_ERROR_INVALID, _("“model” is missing"));
   if (model_v->kind != MORANGO_FLAT_STRING)
-    return refuse (error, MORANGO_ERROR_INVALID, "“model” must be a string, not %s",
+    return refuse (error, MORANGO_ERROR_INVALID, _("“model” must be a string, not %s"),
                    kind_name (model_v->kind));
   m = profile ? morango_profile_get_model (profile, model_v->text) : NULL;
   if (m == NULL)
-    return refuse (error, MORANGO_ERROR_UNKNOWN_MODEL, "profile “%s” has no model “%s”",
+    return refuse (error, MORANGO_ERROR_UNKNOWN_MODEL, _("profile “%s” has no model “%s”"),
                    profile ? morango_profile_get_name (profile) : "(none)", model_v->text);
 
   if (delete_v != NULL || hard_v != NULL)
     {
       if ((delete_v && delete_v->kind != MORANGO_FLAT_TRUE) ||
           (hard_v && hard_v->kind != MORANGO_FLAT_TRUE))
-        return refuse (error, MORANGO_ERROR_INVALID, "“%s” can only be true",
+        return refuse (error, MORANGO_ERROR_INVALID, _("“%s” can only be true"),
                        (delete_v && delete_v->kind != MORANGO_FLAT_TRUE) ? "delete" : "hard_delete");
       if (fields_v != NULL)
-        return refuse (error, MORANGO_ERROR_INVALID, "a deletion takes no “fields”");
+        return refuse (error, MORANGO_ERROR_INVALID, _("a deletion takes no “fields”"));
       if (id_v == NULL || id_v->kind != MORANGO_FLAT_STRING)
-        return refuse (error, MORANGO_ERROR_INVALID, "a deletion needs the “id” of the row, as a string");
+        return refuse (error, MORANGO_ERROR_INVALID, _("a deletion needs the “id” of the row, as a string"));
       if (!morango_app_delete (imp->app, m->name, id_v->text, hard_v != NULL, error))
         return FALSE;
       imp->stats->deleted++;
@@ -490,10 +493,10 @@ apply_line (Import      *imp,
     }
   if (id_v != NULL)
     return refuse (error, MORANGO_ERROR_INVALID,
-                   "“id” beside “model” goes with “delete” or “hard_delete”; "
-                   "the row to change is named by the “id” in “fields”");
+                   _("“id” beside “model” goes with “delete” or “hard_delete”; "
+                   "the row to change is named by the “id” in “fields”"));
   if (fields_v == NULL)
-    return refuse (error, MORANGO_ERROR_INVALID, "“fields” is missing");
+    return refuse (error, MORANGO_ERROR_INVALID, _("“fields” is missing"));
   return apply_fields (imp, m, fields_v, error);
 }
 
@@ -538,7 +541,7 @@ morango_data_import (MorangoApp             *app,
         {
           if (reader.too_long)
             counted.bad_line = counted.lines;
-          g_prefix_error (&local_error, "Line %" G_GUINT64_FORMAT ": ", counted.lines);
+          g_prefix_error (&local_error, _("Line %llu: "), (unsigned long long) counted.lines);
           goto out;
         }
       /* A byte order mark is not part of the first object. */
@@ -551,7 +554,7 @@ morango_data_import (MorangoApp             *app,
         {
           if (is_input_fault (local_error))
             counted.bad_line = counted.lines;
-          g_prefix_error (&local_error, "Line %" G_GUINT64_FORMAT ": ", counted.lines);
+          g_prefix_error (&local_error, _("Line %llu: "), (unsigned long long) counted.lines);
           goto out;
         }
       if (!morango_monitor_advance (monitor, 1, len + 1, &local_error))
@@ -678,12 +681,12 @@ append_row (GString      *out,
             }
           if (!append_text (out, c->text->str, c->text->len))
             return refuse (error, MORANGO_ERROR_INVALID,
-                           "field “%s” of %s %s holds text that is not UTF-8",
+                           _("field “%s” of %s %s holds text that is not UTF-8"),
                            f->name, m->name, morango_row_get_text (row, m->id_col));
         }
       else if (c->kind == MORANGO_CELL_REAL && !isfinite (c->d))
         return refuse (error, MORANGO_ERROR_INVALID,
-                       "field “%s” of %s %s holds a number JSON cannot write",
+                       _("field “%s” of %s %s holds a number JSON cannot write"),
                        f->name, m->name, morango_row_get_text (row, m->id_col));
       else
         morango_row_append_value_json (row, i, out);
@@ -802,7 +805,7 @@ morango_data_export (MorangoApp          *app,
     *n_rows = 0;
   if (profile == NULL)
     return refuse (error, MORANGO_ERROR_UNKNOWN_MODEL,
-                   "This database has no profile description, so no application tables");
+                   _("This database has no profile description, so no application tables"));
   n = morango_profile_get_n_models (profile);
   selected = g_new0 (gboolean, n);
   for (guint i = 0; models != NULL && models[i] != NULL; i++)
@@ -810,7 +813,7 @@ morango_data_export (MorangoApp          *app,
       MorangoModel *m = morango_profile_get_model (profile, models[i]);
 
       if (m == NULL)
-        return refuse (error, MORANGO_ERROR_UNKNOWN_MODEL, "Profile “%s” has no model “%s”",
+        return refuse (error, MORANGO_ERROR_UNKNOWN_MODEL, _("Profile “%s” has no model “%s”"),
                        morango_profile_get_name (profile), models[i]);
       selected[m->index] = TRUE;
     }
@@ -863,7 +866,7 @@ morango_data_count (MorangoApp  *app,
   profile = morango_app_get_profile (app);
   m = profile ? morango_profile_get_model (profile, model) : NULL;
   if (m == NULL)
-    return refuse (error, MORANGO_ERROR_UNKNOWN_MODEL, "Profile “%s” has no model “%s”",
+    return refuse (error, MORANGO_ERROR_UNKNOWN_MODEL, _("Profile “%s” has no model “%s”"),
                    profile ? morango_profile_get_name (profile) : "(none)", model);
   sql = g_strdup_printf ("SELECT count(*) FROM \"%s\"", m->table);
   return morango_db_query_int64 (morango_app_get_db (app), count, &found, error, sql, "");

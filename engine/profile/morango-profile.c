@@ -10,6 +10,7 @@
 
 #include "morango-ids.h"
 #include "morango-profile-private.h"
+#include "morango-i18n-private.h"
 
 struct _MorangoProfile
 {
@@ -122,7 +123,7 @@ fail (GError    **error,
   msg = g_strdup_vprintf (format, args);
   va_end (args);
   g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-               "Invalid profile description: %s", msg);
+               _("Invalid profile description: %s"), msg);
   return FALSE;
 }
 
@@ -141,11 +142,11 @@ get_string (JsonObject  *obj,
   if (node == NULL)
     {
       if (required)
-        return fail (error, "%s has no \"%s\"", where, member);
+        return fail (error, _("%s has no \"%s\""), where, member);
       return TRUE;
     }
   if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
-    return fail (error, "\"%s\" of %s must be a string", member, where);
+    return fail (error, _("\"%s\" of %s must be a string"), member, where);
   *out = json_node_get_string (node);
   return TRUE;
 }
@@ -164,7 +165,7 @@ get_bool (JsonObject  *obj,
   if (node == NULL)
     return TRUE;
   if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_BOOLEAN)
-    return fail (error, "\"%s\" of %s must be true or false", member, where);
+    return fail (error, _("\"%s\" of %s must be true or false"), member, where);
   *out = json_node_get_boolean (node);
   return TRUE;
 }
@@ -179,7 +180,7 @@ check_known_keys (JsonObject         *obj,
 
   for (GList *l = members; l != NULL; l = l->next)
     if (!g_strv_contains (known, l->data))
-      return fail (error, "%s has unknown key \"%s\"", where, (const char *) l->data);
+      return fail (error, _("%s has unknown key \"%s\""), where, (const char *) l->data);
   return TRUE;
 }
 
@@ -235,12 +236,12 @@ parse_field (JsonNode    *node,
   JsonNode *def, *len;
 
   if (!JSON_NODE_HOLDS_OBJECT (node))
-    return fail (error, "a field of %s is not an object", model_where), NULL;
+    return fail (error, _("a field of %s is not an object"), model_where), NULL;
   obj = json_node_get_object (node);
   if (!get_string (obj, "name", TRUE, &name, model_where, error))
     return NULL;
   if (!is_identifier (name))
-    return fail (error, "field name \"%s\" of %s is not a lowercase identifier", name, model_where), NULL;
+    return fail (error, _("field name \"%s\" of %s is not a lowercase identifier"), name, model_where), NULL;
   where = g_strdup_printf ("field \"%s\" of %s", name, model_where);
 
   field = g_new0 (MorangoField, 1);
@@ -252,7 +253,7 @@ parse_field (JsonNode    *node,
       g_str_equal (name, "_morango_partition"))
     {
       if (json_object_get_size (obj) != 1)
-        return fail (error, "%s is built in: give only its name, to place it", where), NULL;
+        return fail (error, _("%s is built in: give only its name, to place it"), where), NULL;
       field->column = g_strdup (name);
       if (g_str_equal (name, "id"))
         field->type = MORANGO_FIELD_ID, field->max_length = 32;
@@ -263,7 +264,7 @@ parse_field (JsonNode    *node,
       return g_ptr_array_steal_index (holder, 0);
     }
   if (g_str_has_prefix (name, "_morango_"))
-    return fail (error, "%s: names starting with _morango_ are reserved", where), NULL;
+    return fail (error, _("%s: names starting with _morango_ are reserved"), where), NULL;
 
   if (!get_string (obj, "type", TRUE, &type_name, where, error))
     return NULL;
@@ -272,8 +273,8 @@ parse_field (JsonNode    *node,
     if (g_str_equal (type_name, field_types[i].name))
       field->type = field_types[i].type;
   if (field->type == (MorangoFieldType) -1)
-    return fail (error, "%s has unknown type \"%s\" (known: uuid, string, text, integer, "
-                 "float, boolean, datetime, date, foreign_key)", where, type_name), NULL;
+    return fail (error, _("%s has unknown type \"%s\" (known: uuid, string, text, integer, "
+                 "float, boolean, datetime, date, foreign_key)"), where, type_name), NULL;
 
   if (!get_bool (obj, "null", FALSE, &field->null, where, error) ||
       !get_bool (obj, "blank", FALSE, &field->blank, where, error) ||
@@ -286,13 +287,13 @@ parse_field (JsonNode    *node,
     {
       if (!JSON_NODE_HOLDS_VALUE (len) || json_node_get_value_type (len) != G_TYPE_INT64 ||
           json_node_get_int (len) <= 0)
-        return fail (error, "\"max_length\" of %s must be a positive integer", where), NULL;
+        return fail (error, _("\"max_length\" of %s must be a positive integer"), where), NULL;
       if (field->type != MORANGO_FIELD_STRING)
-        return fail (error, "%s: only string fields take a max_length", where), NULL;
+        return fail (error, _("%s: only string fields take a max_length"), where), NULL;
       field->max_length = json_node_get_int (len);
     }
   else if (field->type == MORANGO_FIELD_STRING)
-    return fail (error, "%s: a string field needs a max_length (use text for unbounded)", where), NULL;
+    return fail (error, _("%s: a string field needs a max_length (use text for unbounded)"), where), NULL;
   if (field->type == MORANGO_FIELD_UUID || field->type == MORANGO_FIELD_FOREIGN_KEY)
     field->max_length = 32;
 
@@ -307,9 +308,9 @@ parse_field (JsonNode    *node,
       else if (g_str_equal (on_delete, "set_null"))
         field->on_delete = MORANGO_ON_DELETE_SET_NULL;
       else
-        return fail (error, "%s: on_delete must be \"cascade\" or \"set_null\"", where), NULL;
+        return fail (error, _("%s: on_delete must be \"cascade\" or \"set_null\""), where), NULL;
       if (field->on_delete == MORANGO_ON_DELETE_SET_NULL && !field->null)
-        return fail (error, "%s: on_delete set_null needs \"null\": true", where), NULL;
+        return fail (error, _("%s: on_delete set_null needs \"null\": true"), where), NULL;
       field->column = g_strconcat (name, "_id", NULL);
     }
   else
@@ -321,20 +322,20 @@ parse_field (JsonNode    *node,
           g_str_equal (json_node_get_string (def), "random_uuid"))
         {
           if (field->type != MORANGO_FIELD_UUID)
-            return fail (error, "%s: the default random_uuid is for uuid fields", where), NULL;
+            return fail (error, _("%s: the default random_uuid is for uuid fields"), where), NULL;
           field->default_kind = MORANGO_DEFAULT_RANDOM_UUID;
         }
       else if (JSON_NODE_HOLDS_VALUE (def) && json_node_get_value_type (def) == G_TYPE_STRING &&
                g_str_equal (json_node_get_string (def), "now"))
         {
           if (field->type != MORANGO_FIELD_DATETIME && field->type != MORANGO_FIELD_DATE)
-            return fail (error, "%s: the default now is for datetime and date fields", where), NULL;
+            return fail (error, _("%s: the default now is for datetime and date fields"), where), NULL;
           field->default_kind = MORANGO_DEFAULT_NOW;
         }
       else if (field->type == MORANGO_FIELD_FOREIGN_KEY && !JSON_NODE_HOLDS_NULL (def))
-        return fail (error, "%s: a foreign key can only default to null", where), NULL;
+        return fail (error, _("%s: a foreign key can only default to null"), where), NULL;
       else if (!literal_fits (field->type, def))
-        return fail (error, "%s: the default does not fit the type %s", where, type_name), NULL;
+        return fail (error, _("%s: the default does not fit the type %s"), where, type_name), NULL;
       else
         {
           field->default_kind = MORANGO_DEFAULT_LITERAL;
@@ -427,18 +428,18 @@ check_partition_template (MorangoModel  *model,
       MorangoField *f;
 
       if (end == NULL)
-        return fail (error, "partition template of %s has an unclosed ${", where);
+        return fail (error, _("partition template of %s has an unclosed ${"), where);
       name = g_strndup (p + 2, end - p - 2);
       if (!g_str_equal (name, "id"))
         {
           f = morango_model_get_field (model, name);
           if (f == NULL || f->type == MORANGO_FIELD_PARTITION)
-            return fail (error, "partition template of %s refers to unknown field \"%s\"", where, name);
+            return fail (error, _("partition template of %s refers to unknown field \"%s\""), where, name);
         }
       p = end + 1;
     }
   if (strchr (tmpl, ' ') || strchr (tmpl, '\n') || strchr (tmpl, '\t') || strchr (tmpl, '\r'))
-    return fail (error, "partition template of %s contains whitespace (filters split on it)", where);
+    return fail (error, _("partition template of %s contains whitespace (filters split on it)"), where);
   return TRUE;
 }
 
@@ -457,17 +458,17 @@ parse_model (MorangoProfile  *self,
   g_autofree char *where = NULL;
 
   if (!JSON_NODE_HOLDS_OBJECT (node))
-    return fail (error, "model %u is not an object", index + 1), NULL;
+    return fail (error, _("model %u is not an object"), index + 1), NULL;
   obj = json_node_get_object (node);
-  where = g_strdup_printf ("model %u", index + 1);
+  where = g_strdup_printf (_("model %u"), index + 1);
   if (!get_string (obj, "name", TRUE, &name, where, error))
     return NULL;
   g_free (where);
   where = g_strdup_printf ("model \"%s\"", name);
   if (!is_identifier (name) || strlen (name) > 40)
-    return fail (error, "%s: the name must be a lowercase identifier of at most 40 characters", where), NULL;
+    return fail (error, _("%s: the name must be a lowercase identifier of at most 40 characters"), where), NULL;
   if (g_hash_table_contains (self->models_by_name, name))
-    return fail (error, "%s is described twice", where), NULL;
+    return fail (error, _("%s is described twice"), where), NULL;
   if (!get_string (obj, "table", TRUE, &table, where, error) ||
       !get_string (obj, "verbose_name", FALSE, &verbose, where, error) ||
       !get_string (obj, "class_name", FALSE, &class_name, where, error) ||
@@ -475,7 +476,7 @@ parse_model (MorangoProfile  *self,
       !get_string (obj, "partition", TRUE, &partition, where, error))
     return NULL;
   if (!is_identifier (table) || g_str_has_prefix (table, "morango_") || g_str_has_prefix (table, "sqlite_"))
-    return fail (error, "%s: table \"%s\" must be a lowercase identifier outside morango_ and sqlite_",
+    return fail (error, _("%s: table \"%s\" must be a lowercase identifier outside morango_ and sqlite_"),
                  where, table), NULL;
 
   model = g_new0 (MorangoModel, 1);
@@ -492,7 +493,7 @@ parse_model (MorangoProfile  *self,
 
   fields_node = json_object_get_member (obj, "fields");
   if (fields_node == NULL || !JSON_NODE_HOLDS_ARRAY (fields_node))
-    return fail (error, "%s has no \"fields\" array", where), NULL;
+    return fail (error, _("%s has no \"fields\" array"), where), NULL;
   fields = json_node_get_array (fields_node);
   for (guint i = 0; i < json_array_get_length (fields); i++)
     {
@@ -502,7 +503,7 @@ parse_model (MorangoProfile  *self,
         return NULL;
       if (morango_model_get_field (model, f->name) || morango_model_get_field (model, f->column))
         {
-          fail (error, "%s has two fields named \"%s\"", where, f->name);
+          fail (error, _("%s has two fields named \"%s\""), where, f->name);
           field_free (f);
           return NULL;
         }
@@ -536,7 +537,7 @@ parse_model (MorangoProfile  *self,
           if (g_str_equal (f->fk_target, name))
             {
               if (model->self_ref_col >= 0)
-                return fail (error, "%s has two foreign keys to itself (Morango allows one)", where), NULL;
+                return fail (error, _("%s has two foreign keys to itself (Morango allows one)"), where), NULL;
               model->self_ref_col = i;
               f->fk_self = TRUE;
               f->fk_model = model;
@@ -545,8 +546,8 @@ parse_model (MorangoProfile  *self,
             {
               f->fk_model = g_hash_table_lookup (self->models_by_name, f->fk_target);
               if (f->fk_model == NULL)
-                return fail (error, "field \"%s\" of %s refers to model \"%s\", which must be "
-                             "described before it (models are listed parents first)",
+                return fail (error, _("field \"%s\" of %s refers to model \"%s\", which must be "
+                             "described before it (models are listed parents first)"),
                              f->name, where, f->fk_target), NULL;
             }
         }
@@ -555,7 +556,7 @@ parse_model (MorangoProfile  *self,
   /* Source id rule. */
   sid_node = json_object_get_member (obj, "source_id");
   if (sid_node == NULL || !JSON_NODE_HOLDS_OBJECT (sid_node))
-    return fail (error, "%s has no \"source_id\" object", where), NULL;
+    return fail (error, _("%s has no \"source_id\" object"), where), NULL;
   sid = json_node_get_object (sid_node);
   if (!get_string (sid, "rule", TRUE, &rule, where, error))
     return NULL;
@@ -567,7 +568,7 @@ parse_model (MorangoProfile  *self,
       model->source_id_rule = MORANGO_SOURCE_ID_FIELDS;
       if (list == NULL || !JSON_NODE_HOLDS_ARRAY (list) ||
           json_array_get_length (json_node_get_array (list)) == 0)
-        return fail (error, "source id rule \"fields\" of %s needs a non-empty \"fields\" list", where), NULL;
+        return fail (error, _("source id rule \"fields\" of %s needs a non-empty \"fields\" list"), where), NULL;
       for (guint i = 0; i < json_array_get_length (json_node_get_array (list)); i++)
         {
           const char *fname = json_array_get_string_element (json_node_get_array (list), i);
@@ -575,7 +576,7 @@ parse_model (MorangoProfile  *self,
 
           if (f == NULL || f->type == MORANGO_FIELD_ID || f->type == MORANGO_FIELD_SOURCE_ID ||
               f->type == MORANGO_FIELD_PARTITION)
-            return fail (error, "source id of %s refers to unknown field \"%s\"", where,
+            return fail (error, _("source id of %s refers to unknown field \"%s\""), where,
                          fname ? fname : "(not a string)"), NULL;
           g_ptr_array_add (model->source_id_fields, f);
         }
@@ -598,25 +599,25 @@ parse_model (MorangoProfile  *self,
       f = morango_model_get_field (model, fname);
       if (f == NULL || f->type == MORANGO_FIELD_ID || f->type == MORANGO_FIELD_SOURCE_ID ||
           f->type == MORANGO_FIELD_PARTITION)
-        return fail (error, "source id of %s refers to unknown field \"%s\"", where, fname), NULL;
+        return fail (error, _("source id of %s refers to unknown field \"%s\""), where, fname), NULL;
       if ((norm = morango_uuid_normalize (ns)) == NULL)
-        return fail (error, "source id namespace \"%s\" of %s is not a UUID", ns, where), NULL;
+        return fail (error, _("source id namespace \"%s\" of %s is not a UUID"), ns, where), NULL;
       g_ptr_array_add (model->source_id_fields, f);
       model->uuid5_namespace = g_steal_pointer (&norm);
     }
   else
-    return fail (error, "%s: unknown source id rule \"%s\" (known: fields, random, uuid5)", where, rule), NULL;
+    return fail (error, _("%s: unknown source id rule \"%s\" (known: fields, random, uuid5)"), where, rule), NULL;
 
   if (id_rule == NULL || g_str_equal (id_rule, "hash"))
     model->id_rule = MORANGO_ID_HASH;
   else if (g_str_equal (id_rule, "source_id"))
     {
       if (model->source_id_rule != MORANGO_SOURCE_ID_UUID5)
-        return fail (error, "%s: \"id\": \"source_id\" needs a uuid5 source id (ids are 32 hex)", where), NULL;
+        return fail (error, _("%s: \"id\": \"source_id\" needs a uuid5 source id (ids are 32 hex)"), where), NULL;
       model->id_rule = MORANGO_ID_SOURCE_ID;
     }
   else
-    return fail (error, "%s: unknown id rule \"%s\" (known: hash, source_id)", where, id_rule), NULL;
+    return fail (error, _("%s: unknown id rule \"%s\" (known: hash, source_id)"), where, id_rule), NULL;
 
   if (!check_partition_template (model, partition, where, error))
     return NULL;
@@ -725,21 +726,21 @@ morango_profile_load (MorangoProfile  *self,
   const char *did, *name;
 
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
-    return fail (error, "the top level is not a JSON object");
+    return fail (error, _("the top level is not a JSON object"));
   obj = json_node_get_object (root);
   if (!get_string (obj, "description_id", TRUE, &did, "the description", error) ||
       !get_string (obj, "profile", TRUE, &name, "the description", error))
     return FALSE;
   if (*did == '\0' || *name == '\0' || strlen (name) > 20)
-    return fail (error, "\"description_id\" and \"profile\" must be non-empty "
-                 "(a profile name has at most 20 characters)");
+    return fail (error, _("\"description_id\" and \"profile\" must be non-empty "
+                 "(a profile name has at most 20 characters)"));
   self->description_id = g_strdup (did);
   self->name = g_strdup (name);
 
   models = json_object_get_member (obj, "models");
   if (models == NULL || !JSON_NODE_HOLDS_ARRAY (models) ||
       json_array_get_length (json_node_get_array (models)) == 0)
-    return fail (error, "there is no non-empty \"models\" array");
+    return fail (error, _("there is no non-empty \"models\" array"));
   for (guint i = 0; i < json_array_get_length (json_node_get_array (models)); i++)
     {
       MorangoModel *m = parse_model (self, json_array_get_element (json_node_get_array (models), i),
@@ -749,7 +750,7 @@ morango_profile_load (MorangoProfile  *self,
       for (guint j = 0; j < self->models->len; j++)
         if (g_str_equal (((MorangoModel *) g_ptr_array_index (self->models, j))->table, m->table))
           {
-            fail (error, "models \"%s\" and \"%s\" share the table \"%s\"",
+            fail (error, _("models \"%s\" and \"%s\" share the table \"%s\""),
                   ((MorangoModel *) g_ptr_array_index (self->models, j))->name, m->name, m->table);
             model_free (m);
             return FALSE;
@@ -781,7 +782,7 @@ morango_profile_load (MorangoProfile  *self,
   if (defs != NULL)
     {
       if (!JSON_NODE_HOLDS_ARRAY (defs))
-        return fail (error, "\"scope_definitions\" is not an array");
+        return fail (error, _("\"scope_definitions\" is not an array"));
       for (guint i = 0; i < json_array_get_length (json_node_get_array (defs)); i++)
         {
           JsonNode *d = json_array_get_element (json_node_get_array (defs), i);
@@ -789,13 +790,13 @@ morango_profile_load (MorangoProfile  *self,
           MorangoScopeDefinition *def;
 
           if (!JSON_NODE_HOLDS_OBJECT (d))
-            return fail (error, "scope definition %u is not an object", i + 1);
+            return fail (error, _("scope definition %u is not an object"), i + 1);
           def = morango_scope_definition_new_from_json (json_node_get_object (d), &local_error);
           if (def == NULL)
-            return fail (error, "scope definition %u: %s", i + 1, local_error->message);
+            return fail (error, _("scope definition %u: %s"), i + 1, local_error->message);
           if (g_strcmp0 (def->profile, self->name) != 0)
             {
-              fail (error, "scope definition \"%s\" belongs to profile \"%s\", not \"%s\"",
+              fail (error, _("scope definition \"%s\" belongs to profile \"%s\", not \"%s\""),
                     def->id, def->profile, self->name);
               morango_scope_definition_free (def);
               return FALSE;
@@ -831,7 +832,7 @@ morango_profile_new_from_data (const char  *data,
   if (!json_parser_load_from_data (parser, data, length, &local_error))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "Invalid profile description: not JSON: %s", local_error->message);
+                   _("Invalid profile description: not JSON: %s"), local_error->message);
       return NULL;
     }
   self = g_object_new (MORANGO_TYPE_PROFILE, NULL);
@@ -877,7 +878,7 @@ morango_profile_new_by_name (const char  *name,
   if (!is_identifier (name) && !g_regex_match_simple ("^[a-z0-9][a-z0-9_-]*$", name, 0, 0))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_UNKNOWN_PROFILE,
-                   "“%s” is not a profile description name", name);
+                   _("“%s” is not a profile description name"), name);
       return NULL;
     }
   file = g_strconcat (name, ".json", NULL);
@@ -894,8 +895,8 @@ morango_profile_new_by_name (const char  *name,
         return morango_profile_new_from_file (path, error);
     }
   g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_UNKNOWN_PROFILE,
-               "No profile description “%s” (looked for %s in $MORANGO_PROFILES_DIR, the "
-               "installed data and the source tree)", name, file);
+               _("No profile description “%s” (looked for %s in $MORANGO_PROFILES_DIR, the "
+               "installed data and the source tree)"), name, file);
   return NULL;
 }
 
@@ -1077,8 +1078,8 @@ morango_profile_ensure_tables (MorangoProfile  *self,
           if (!found)
             {
               g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                           "The table “%s” has no column “%s”, which the profile description "
-                           "“%s” needs: the database was made with another description",
+                           _("The table “%s” has no column “%s”, which the profile description "
+                           "“%s” needs: the database was made with another description"),
                            m->table, column, self->description_id);
               return FALSE;
             }
@@ -1174,7 +1175,7 @@ morango_profile_check_record_origin (MorangoProfile *self,
     {
       g_autofree char *text = morango_filter_to_string (filter);
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED,
-                   "Partition %s is not contained within filter for TransferSession (%s)",
+                   _("Partition %s is not contained within filter for TransferSession (%s)"),
                    partition, text);
       return FALSE;
     }
@@ -1212,7 +1213,7 @@ morango_profile_check_received_record (MorangoProfile *self,
   if (model_uuid == NULL || partition == NULL || source_id == NULL || model_name == NULL)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED,
-                   "A record lacks one of model_uuid, partition, source_id, model_name");
+                   _("A record lacks one of model_uuid, partition, source_id, model_name"));
       return FALSE;
     }
 
@@ -1232,7 +1233,7 @@ morango_profile_check_received_record (MorangoProfile *self,
           if (!JSON_NODE_HOLDS_OBJECT (item))
             {
               g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED,
-                           "An RMCB item of record %s is not an object", model_uuid);
+                           _("An RMCB item of record %s is not an object"), model_uuid);
               return FALSE;
             }
           ts = member_string (json_node_get_object (item), "transfer_session");
@@ -1240,15 +1241,15 @@ morango_profile_check_received_record (MorangoProfile *self,
           if (transfer_session_id != NULL && g_strcmp0 (ts, transfer_session_id) != 0)
             {
               g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED,
-                           "Transfer session on RMCB (%s) does not match Buffer's "
-                           "TransferSession (TransferSession object (%s))",
+                           _("Transfer session on RMCB (%s) does not match Buffer's "
+                           "TransferSession (TransferSession object (%s))"),
                            ts ? ts : "None", transfer_session_id);
               return FALSE;
             }
           if (g_strcmp0 (uuid, model_uuid) != 0)
             {
               g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED,
-                           "Model UUID on RMCB (%s) does not match Buffer's Model UUID (%s)",
+                           _("Model UUID on RMCB (%s) does not match Buffer's Model UUID (%s)"),
                            uuid ? uuid : "None", model_uuid);
               return FALSE;
             }

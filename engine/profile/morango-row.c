@@ -932,6 +932,7 @@ morango_row_compute_ids (MorangoRow     *row,
       }
   if (source_id == NULL || *source_id == '\0')
     {
+      /* Morango's own words, kept as the deserialization error Morango would store. */
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID_SOURCE_ID,
                    "%s.calculate_source_id() returned empty string", m->class_name);
       return FALSE;

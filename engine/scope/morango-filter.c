@@ -4,6 +4,7 @@
  */
 #include "morango-filter.h"
 #include "morango-json.h"
+#include "morango-i18n-private.h"
 
 struct _MorangoFilter
 {
@@ -415,13 +416,13 @@ member_string (JsonObject *o,
     {
       if (required)
         g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                     "scope definition: “%s” is missing", name);
+                     _("scope definition: “%s” is missing"), name);
       return required ? NULL : "";
     }
   if (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_STRING)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "scope definition: “%s” must be a string", name);
+                   _("scope definition: “%s” must be a string"), name);
       return NULL;
     }
   return json_node_get_string (n);
@@ -452,14 +453,14 @@ morango_scope_definition_new_from_json (JsonObject  *object,
       json_node_get_value_type (version) != G_TYPE_INT64)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "scope definition “%s”: “version” must be an integer", def->id);
+                   _("scope definition “%s”: “version” must be an integer"), def->id);
       return NULL;
     }
   def->version = json_node_get_int (version);
   if (*def->id == '\0' || strlen (def->id) > 20)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "scope definition id “%s” must have 1 to 20 characters", def->id);
+                   _("scope definition id “%s” must have 1 to 20 characters"), def->id);
       return NULL;
     }
   return g_steal_pointer (&def);
@@ -541,7 +542,7 @@ morango_scope_definition_load (MorangoDb   *db,
     {
       sqlite3_reset (stmt);
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_UNKNOWN_SCOPE_DEFINITION,
-                   "Unknown scope definition “%s”: this device's profile descriptions do not define it",
+                   _("Unknown scope definition “%s”: this device's profile descriptions do not define it"),
                    id);
       return NULL;
     }

@@ -7,6 +7,7 @@
 #include "morango-buffer.h"
 #include "morango-flat-json.h"
 #include "morango-ids.h"
+#include "morango-i18n-private.h"
 
 /* The two tables a transfer session's rows wait in: how to tell whether
  * another session has rows there (both tables' indexes lead with the
@@ -62,14 +63,14 @@ morango_buffer_check_record (MorangoStore               *receiver,
       record->source_id == NULL || record->serialized == NULL)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED,
-                   "Record %s is malformed: ids must be 32 lowercase hex characters and "
-                   "every field must be present", record->model_uuid ? record->model_uuid : "(no id)");
+                   _("Record %s is malformed: ids must be 32 lowercase hex characters and "
+                   "every field must be present"), record->model_uuid ? record->model_uuid : "(no id)");
       return FALSE;
     }
   if (g_strcmp0 (record->profile, morango_store_get_profile_name (receiver)) != 0)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED,
-                   "Record %s belongs to profile “%s”, not “%s”", record->model_uuid,
+                   _("Record %s belongs to profile “%s”, not “%s”"), record->model_uuid,
                    record->profile ? record->profile : "", morango_store_get_profile_name (receiver));
       return FALSE;
     }
@@ -89,7 +90,7 @@ morango_buffer_check_record (MorangoStore               *receiver,
       if (!valid)
         {
           g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED,
-                       "Record %s: its data is not a valid JSON object", record->model_uuid);
+                       _("Record %s: its data is not a valid JSON object"), record->model_uuid);
           return FALSE;
         }
     }
@@ -118,14 +119,14 @@ morango_buffer_check_chunk (MorangoStore        *receiver,
         if (!morango_is_hex32 (g_array_index (chunk->history, MorangoBufferHistory, h).instance_id))
           {
             g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED,
-                         "Record %s carries a malformed history entry", rec->model_uuid);
+                         _("Record %s carries a malformed history entry"), rec->model_uuid);
             return FALSE;
           }
     }
   if (h != chunk->history->len)
     {
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED,
-                           "A chunk carries history rows out of the order of its records");
+                           _("A chunk carries history rows out of the order of its records"));
       return FALSE;
     }
   chunk->checked_by = receiver;

@@ -6,6 +6,7 @@
 #include "morango-buffer.h"
 #include "morango-dequeue.h"
 #include "morango-fsic.h"
+#include "morango-i18n-private.h"
 
 /* Buffer rows handled per round.  Each round classifies its rows once,
  * applies them with a few set-based statements and deletes them, so
@@ -86,7 +87,7 @@ find_malformed (MorangoDb   *db,
   if (stmt != NULL)
     sqlite3_reset (stmt);
   if (rc < 0)
-    g_prefix_error (error, "Checking the received records: ");
+    g_prefix_error (error, _("Checking the received records: "));
   return rc >= 0;
 }
 
@@ -105,8 +106,8 @@ check_buffer (MorangoDb   *db,
   if (id != NULL)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "Received record “%s” of transfer session %s is malformed: %s; "
-                   "nothing was dequeued",
+                   _("Received record “%s” of transfer session %s is malformed: %s; "
+                   "nothing was dequeued"),
                    id, transfer_session_id, problem);
       return FALSE;
     }
@@ -115,9 +116,9 @@ check_buffer (MorangoDb   *db,
   if (id != NULL)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "The history of received record “%s” of transfer session %s is malformed "
+                   _("The history of received record “%s” of transfer session %s is malformed "
                    "(an instance id that is not 32 hexadecimal digits, or a counter that is "
-                   "not a non-negative integer); nothing was dequeued",
+                   "not a non-negative integer); nothing was dequeued"),
                    id, transfer_session_id);
       return FALSE;
     }
@@ -135,6 +136,7 @@ typedef struct {
   MorangoMonitor *monitor;
   GThread        *thread;
   GError         *error;
+  gboolean        wire;   /* its verdict is for a peer */
 } BufferCheck;
 
 static gpointer
@@ -142,6 +144,7 @@ buffer_check_run (gpointer data)
 {
   BufferCheck *c = data;
 
+  morango_i18n_set_wire_thread (c->wire);
   morango_db_acquire (c->reader);
   check_buffer (c->reader, c->transfer_session_id, &c->error);
   morango_db_release (c->reader);
@@ -176,6 +179,7 @@ buffer_check_start (BufferCheck     *c,
   if (monitor != NULL)
     morango_db_stop_on_cancel (c->reader, morango_monitor_get_cancellable (monitor));
   morango_db_release (c->reader);
+  c->wire = morango_i18n_is_wire_thread ();
   c->thread = g_thread_new ("morango-check", buffer_check_run, c);
   return TRUE;
 }

@@ -8,6 +8,7 @@
 #include "morango-error.h"
 #include "morango-fsic.h"
 #include "morango-json.h"
+#include "morango-i18n-private.h"
 
 /* ---- counter maps ------------------------------------------------------ */
 
@@ -191,7 +192,7 @@ morango_counters_from_json (JsonNode   *node,
   if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID_FSIC,
-                   "%s is not a JSON object of instance counters", what);
+                   _("%s is not a JSON object of instance counters"), what);
       return NULL;
     }
 
@@ -205,7 +206,7 @@ morango_counters_from_json (JsonNode   *node,
           (n = json_node_get_int (value)) < 0)
         {
           g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID_FSIC,
-                       "%s: the counter of instance “%s” is not a non-negative integer",
+                       _("%s: the counter of instance “%s” is not a non-negative integer"),
                        what, member);
           return NULL;
         }
@@ -227,7 +228,7 @@ morango_partition_counters_from_json (JsonNode   *node,
   if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID_FSIC,
-                   "%s is not a JSON object of partitions", what);
+                   _("%s is not a JSON object of partitions"), what);
       return NULL;
     }
 
@@ -317,7 +318,7 @@ morango_fsic_new_from_json (JsonNode          *node,
   if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
     {
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID_FSIC,
-                           "The FSIC is not a JSON object");
+                           _("The FSIC is not a JSON object"));
       return NULL;
     }
 
@@ -327,7 +328,7 @@ morango_fsic_new_from_json (JsonNode          *node,
   if (format == MORANGO_FSIC_V1)
     {
       g_clear_pointer (&fsic->counters, g_hash_table_unref);
-      fsic->counters = morango_counters_from_json (node, "The v1 FSIC", error);
+      fsic->counters = morango_counters_from_json (node, _("The v1 FSIC"), error);
       if (fsic->counters == NULL)
         return NULL;
       return g_steal_pointer (&fsic);
@@ -344,7 +345,7 @@ morango_fsic_new_from_json (JsonNode          *node,
   if (super_node == NULL || sub_node == NULL)
     {
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID_FSIC,
-                           "The v2 FSIC lacks its “super” or “sub” section");
+                           _("The v2 FSIC lacks its “super” or “sub” section"));
       return NULL;
     }
 
@@ -372,7 +373,7 @@ morango_fsic_parse (const char        *text,
   if (!json_parser_load_from_data (parser, text, -1, &local_error))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID_FSIC,
-                   "The FSIC is not valid JSON: %s", local_error->message);
+                   _("The FSIC is not valid JSON: %s"), local_error->message);
       return NULL;
     }
   return morango_fsic_new_from_json (json_parser_get_root (parser), format, error);
@@ -427,7 +428,7 @@ morango_fsic_check_partitions (MorangoFsic        *fsic,
         {
           /* The text of Python's MorangoInvalidFSICPartition. */
           g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID_FSIC_PARTITION,
-                       "Partition '%s' is not in filter", partition);
+                       _("Partition '%s' is not in filter"), partition);
           return FALSE;
         }
     }

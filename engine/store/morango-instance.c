@@ -5,6 +5,7 @@
 #include <sys/utsname.h>
 
 #include "morango-instance.h"
+#include "morango-i18n-private.h"
 
 MorangoHostInfo *
 morango_host_info_new (const char *system_id_input,
@@ -233,7 +234,7 @@ morango_instance_next_counter (MorangoDb   *db,
   if (!found)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND,
-                   "Instance %s is not known to this database", instance_id);
+                   _("Instance %s is not known to this database"), instance_id);
       return FALSE;
     }
   return TRUE;
@@ -254,7 +255,7 @@ morango_instance_get_counter (MorangoDb   *db,
   if (!found)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND,
-                   "Instance %s is not known to this database", instance_id);
+                   _("Instance %s is not known to this database"), instance_id);
       return FALSE;
     }
   return TRUE;

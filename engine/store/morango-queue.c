@@ -8,6 +8,7 @@
 #include "morango-queue.h"
 #include "morango-queue-private.h"
 #include "morango-buffer.h"
+#include "morango-i18n-private.h"
 
 /* ---- prefix ranges ----------------------------------------------------- */
 
@@ -71,7 +72,9 @@ fill_diff_table (MorangoDb          *db,
       if (g_hash_table_size (diff) >= MORANGO_FSIC_V1_LIMIT)
         {
           g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_LIMIT_EXCEEDED,
-                       "The FSIC difference names %u instances; at most %u can be queued",
+                       morango_ngettext ("The FSIC difference names %u instance; at most %u can be queued",
+                                         "The FSIC difference names %u instances; at most %u can be queued",
+                                         g_hash_table_size (diff)),
                        g_hash_table_size (diff), MORANGO_FSIC_V1_LIMIT - 1);
           return FALSE;
         }
@@ -93,8 +96,10 @@ fill_diff_table (MorangoDb          *db,
       if (size >= MORANGO_FSIC_V2_LIMIT)
         {
           g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_LIMIT_EXCEEDED,
-                       "The FSIC difference has %" G_GSIZE_FORMAT " partitions and counters; "
-                       "at most %u can be queued", size, MORANGO_FSIC_V2_LIMIT - 1);
+                       morango_ngettext ("The FSIC difference has %zu partition and counter; "
+                                         "at most %u can be queued",
+                                         "The FSIC difference has %zu partitions and counters; "
+                                         "at most %u can be queued", size), size, MORANGO_FSIC_V2_LIMIT - 1);
           return FALSE;
         }
       *empty = size == 0;

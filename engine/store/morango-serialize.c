@@ -15,6 +15,7 @@
 #include "morango-pipe-private.h"
 #include "morango-serialize.h"
 #include "morango-stage-private.h"
+#include "morango-i18n-private.h"
 
 /* Rows per statement of the bulk updates. */
 #define SLICE 2000
@@ -418,7 +419,7 @@ serialize_one (Serializer  *s,
       if (existed && !found)
         {
           g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_FAILED,
-                       "Store row %s vanished during serialization", k.id);
+                       _("Store row %s vanished during serialization"), k.id);
           return FALSE;
         }
       s->expect_existing = existed;

@@ -6,6 +6,7 @@
 #include <glib/gstdio.h>
 
 #include "morango-store.h"
+#include "morango-i18n-private.h"
 
 struct _MorangoStore
 {
@@ -157,8 +158,8 @@ bind_profile (MorangoDb       *db,
        g_strcmp0 (description, morango_profile_get_description_id (profile)) != 0))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_UNKNOWN_PROFILE,
-                   "“%s” holds profile “%s” described by “%s”; it cannot be opened with "
-                   "profile “%s” described by “%s”",
+                   _("“%s” holds profile “%s” described by “%s”; it cannot be opened with "
+                   "profile “%s” described by “%s”"),
                    morango_db_get_path (db), name, description ? description : "",
                    morango_profile_get_name (profile),
                    morango_profile_get_description_id (profile));
@@ -239,25 +240,25 @@ morango_store_open_folder (const char             *data_dir,
       int saved = errno;
       if (saved == EACCES || saved == EPERM || saved == EROFS)
         g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_PERMISSION,
-                     "Cannot write “%s”: permission denied", data_dir);
+                     _("Cannot write “%s”: permission denied"), data_dir);
       else
         g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
-                     "Cannot create the data folder “%s”: %s", data_dir, g_strerror (saved));
+                     _("Cannot create the data folder “%s”: %s"), data_dir, g_strerror (saved));
       return NULL;
     }
   /* Whoever can write the folder can swap the database for another. */
   if (g_stat (data_dir, &st) != 0 || !S_ISDIR (st.st_mode))
     {
       g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOTDIR,
-                   "The data folder “%s” is not a folder", data_dir);
+                   _("The data folder “%s” is not a folder"), data_dir);
       return NULL;
     }
   if ((st.st_mode & 022) != 0)
     {
       g_set_error (error, MORANGO_DB_ERROR, MORANGO_DB_ERROR_INSECURE,
-                   "The data folder “%s” can be written by others (mode %04o), who could "
+                   _("The data folder “%s” can be written by others (mode %04o), who could "
                    "replace the database and its private keys; it was not used "
-                   "(run “chmod go-w %s”)",
+                   "(run “chmod go-w %s”)"),
                    data_dir, (unsigned) (st.st_mode & 07777), data_dir);
       return NULL;
     }
@@ -274,7 +275,7 @@ morango_store_open_folder (const char             *data_dir,
   if (stored != NULL && description != NULL && !g_str_equal (stored, description))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_UNKNOWN_PROFILE,
-                   "The data folder “%s” holds profile description “%s”, not “%s”; it was not opened",
+                   _("The data folder “%s” holds profile description “%s”, not “%s”; it was not opened"),
                    data_dir, stored, description);
       return NULL;
     }

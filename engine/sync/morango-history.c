@@ -7,6 +7,7 @@
 #include "morango-history.h"
 #include "morango-ids.h"
 #include "morango-known-peer-private.h"
+#include "morango-i18n-private.h"
 
 static const char *result_names[] = { "running", "ok", "failed", "cancelled" };
 
@@ -132,7 +133,7 @@ load_entry (MorangoDb  *db,
     {
       sqlite3_reset (stmt);
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND,
-                   "No sync history entry %" G_GINT64_FORMAT, id);
+                   _("No sync history entry %lld"), (long long) id);
       return NULL;
     }
   entry = entry_from_row (stmt);
@@ -188,7 +189,7 @@ morango_history_add_transfer_session (MorangoStore  *store,
   if (!morango_is_hex32 (transfer_session_id))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "A transfer session id must be 32 lowercase hex digits");
+                   _("A transfer session id must be 32 lowercase hex digits"));
       return FALSE;
     }
   db = morango_store_get_db (store);
@@ -233,7 +234,7 @@ morango_history_finish (MorangoStore             *store,
       counts->bytes_sent < 0 || counts->bytes_received < 0)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "A sync cannot move a negative number of records or bytes");
+                   _("A sync cannot move a negative number of records or bytes"));
       return FALSE;
     }
   db = morango_store_get_db (store);
@@ -243,8 +244,8 @@ morango_history_finish (MorangoStore             *store,
   if (entry->result != MORANGO_SYNC_RESULT_RUNNING)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "Sync history entry %" G_GINT64_FORMAT " is already finished (%s)",
-                   entry_id, morango_sync_result_to_string (entry->result));
+                   _("Sync history entry %lld is already finished (%s)"),
+                   (long long) entry_id, morango_sync_result_to_string (entry->result));
       return FALSE;
     }
   if (error_text != NULL)

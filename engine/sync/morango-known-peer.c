@@ -8,6 +8,7 @@
 #include "morango-known-peer.h"
 #include "morango-known-peer-private.h"
 #include "morango-tls.h"
+#include "morango-i18n-private.h"
 
 static const char *state_names[] = { "added", "paired", "synced", "forgotten" };
 
@@ -70,7 +71,7 @@ static char *
 address_invalid (GError    **error,
                  const char *why)
 {
-  g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, "Not a peer address: %s", why);
+  g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, _("Not a peer address: %s"), why);
   return NULL;
 }
 
@@ -90,14 +91,14 @@ morango_peer_address_normalize (const char  *address,
   g_return_val_if_fail (address != NULL, NULL);
 
   if (*address == '\0')
-    return address_invalid (error, "it is empty");
+    return address_invalid (error, _("it is empty"));
   if (strlen (address) > MORANGO_PEER_ADDRESS_MAX)
-    return address_invalid (error, "it is too long");
+    return address_invalid (error, _("it is too long"));
   /* A line break or an escape sequence in an address could fake output
    * wherever the address is shown; a space is no part of a URL. */
   for (const char *p = address; *p; p++)
     if ((guchar) *p <= 0x20 || *p == 0x7f)
-      return address_invalid (error, "it holds a space or a control character");
+      return address_invalid (error, _("it holds a space or a control character"));
 
   /* "192.168.1.5:8000" is what people type: without a scheme, the
    * address is a host (and port, and path) spoken to over http. */
@@ -108,13 +109,13 @@ morango_peer_address_normalize (const char  *address,
 
   scheme = g_ascii_strdown (g_uri_get_scheme (uri), -1);
   if (!g_str_equal (scheme, "http") && !g_str_equal (scheme, "https"))
-    return address_invalid (error, "only http and https are spoken");
+    return address_invalid (error, _("only http and https are spoken"));
   if (g_uri_get_userinfo (uri) != NULL)
-    return address_invalid (error, "it must not carry a user name or password");
+    return address_invalid (error, _("it must not carry a user name or password"));
   if (g_uri_get_query (uri) != NULL || g_uri_get_fragment (uri) != NULL)
-    return address_invalid (error, "it must not carry a query or a fragment");
+    return address_invalid (error, _("it must not carry a query or a fragment"));
   if (g_uri_get_host (uri) == NULL || *g_uri_get_host (uri) == '\0')
-    return address_invalid (error, "it names no host");
+    return address_invalid (error, _("it names no host"));
 
   host = g_ascii_strdown (g_uri_get_host (uri), -1);
   port = g_uri_get_port (uri);
@@ -128,7 +129,7 @@ morango_peer_address_normalize (const char  *address,
   if (strlen (joined) > MORANGO_PEER_ADDRESS_MAX)
     {
       g_free (joined);
-      return address_invalid (error, "it is too long");
+      return address_invalid (error, _("it is too long"));
     }
   return joined;
 }
@@ -189,7 +190,7 @@ query_peer (MorangoDb   *db,
   if (rc == SQLITE_DONE)
     {
       sqlite3_reset (stmt);
-      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND, "No peer %s %s", what, value);
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND, _("No peer %s %s"), what, value);
       return NULL;
     }
   peer = peer_from_row (stmt);
@@ -228,7 +229,7 @@ update_peer (MorangoDb   *db,
     return FALSE;
   if (morango_db_changes (db) == 0)
     {
-      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND, "No peer with id %s", id);
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND, _("No peer with id %s"), id);
       return FALSE;
     }
   return TRUE;
@@ -241,8 +242,9 @@ check_hex32 (const char  *value,
 {
   if (value == NULL || morango_is_hex32 (value))
     return TRUE;
+  /* Translators: %s is “instance id” or “certificate id”, translated below */
   g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-               "A %s must be 32 lowercase hex digits", what);
+               _("A %s must be 32 lowercase hex digits"), what);
   return FALSE;
 }
 
@@ -369,7 +371,7 @@ morango_known_peer_set_instance_id (MorangoStore  *store,
   g_return_val_if_fail (id != NULL, FALSE);
   g_return_val_if_fail (instance_id != NULL, FALSE);
 
-  return check_hex32 (instance_id, "instance id", error) &&
+  return check_hex32 (instance_id, _("instance id"), error) &&
          update_peer (morango_store_get_db (store), id, error,
                       "UPDATE morango_peer SET instance_id = ? WHERE id = ?",
                       "ss", instance_id, id);
@@ -385,8 +387,8 @@ morango_known_peer_set_certificates (MorangoStore  *store,
   g_return_val_if_fail (MORANGO_IS_STORE (store), FALSE);
   g_return_val_if_fail (id != NULL, FALSE);
 
-  return check_hex32 (client_certificate_id, "certificate id", error) &&
-         check_hex32 (server_certificate_id, "certificate id", error) &&
+  return check_hex32 (client_certificate_id, _("certificate id"), error) &&
+         check_hex32 (server_certificate_id, _("certificate id"), error) &&
          update_peer (morango_store_get_db (store), id, error,
                       "UPDATE morango_peer SET "
                       "  client_certificate_id = coalesce (?, client_certificate_id), "
@@ -414,7 +416,7 @@ morango_known_peer_set_tls_fingerprint (MorangoStore  *store,
       if (!g_str_equal (canonical, fingerprint))
         {
           g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                       "A pinned fingerprint must be written as %s", canonical);
+                       _("A pinned fingerprint must be written as %s"), canonical);
           return FALSE;
         }
     }
@@ -486,9 +488,9 @@ morango_known_peer_record_client (MorangoStore  *store,
   g_return_val_if_fail (instance_id != NULL, NULL);
 
   db = morango_store_get_db (store);
-  if (!check_hex32 (instance_id, "instance id", error) ||
-      !check_hex32 (client_certificate_id, "certificate id", error) ||
-      !check_hex32 (server_certificate_id, "certificate id", error) ||
+  if (!check_hex32 (instance_id, _("instance id"), error) ||
+      !check_hex32 (client_certificate_id, _("certificate id"), error) ||
+      !check_hex32 (server_certificate_id, _("certificate id"), error) ||
       (tx = morango_transaction_begin (db, NULL, error)) == NULL)
     return NULL;
   peer = morango_known_peer_lookup_instance (store, instance_id, &local_error);

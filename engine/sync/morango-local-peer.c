@@ -10,6 +10,7 @@
 #include "morango-deserialize.h"
 #include "morango-serialize.h"
 #include "morango-serve.h"
+#include "morango-i18n-private.h"
 
 struct _MorangoLocalPeer
 {
@@ -196,7 +197,7 @@ morango_local_peer_open_sync_session (MorangoPeer               *peer,
   if (g_strcmp0 (request->profile, profile) != 0)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "Cannot sync profile “%s” with profile “%s”", request->profile, profile);
+                   _("Cannot sync profile “%s” with profile “%s”"), request->profile, profile);
       return NULL;
     }
   ss = morango_sync_session_load (db, request->id, &missing);
@@ -208,7 +209,7 @@ morango_local_peer_open_sync_session (MorangoPeer               *peer,
         g_propagate_error (error, g_steal_pointer (&missing));
       else
         g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                     "Sync session %s was closed", request->id);
+                     _("Sync session %s was closed"), request->id);
       return NULL;
     }
   if (!morango_sync_session_create (db, request->id, TRUE, profile, "local", morango_db_get_path (db),

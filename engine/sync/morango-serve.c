@@ -9,6 +9,7 @@
 #include "morango-queue.h"
 #include "morango-serialize.h"
 #include "morango-serve.h"
+#include "morango-i18n-private.h"
 
 MorangoTransferSession *
 morango_serve_load_active (MorangoStore  *store,
@@ -24,7 +25,7 @@ morango_serve_load_active (MorangoStore  *store,
   if (ts != NULL && !ts->active)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND,
-                   "Transfer session %s is closed", id);
+                   _("Transfer session %s is closed"), id);
       return NULL;
     }
   return g_steal_pointer (&ts);
@@ -49,7 +50,7 @@ morango_serve_create_transfer (MorangoStore                  *store,
   if (ss == NULL || !ss->active)
     {
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND,
-                           "Requested syncsession does not exist or is no longer active!");
+                           _("Requested syncsession does not exist or is no longer active!"));
       return NULL;
     }
 
@@ -327,13 +328,13 @@ morango_serve_receive_chunk (MorangoStore               *store,
   if (!ts->push)
     {
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_PERMISSION_DENIED,
-                           "Specified TransferSession does not allow pushes.");
+                           _("Specified TransferSession does not allow pushes."));
       return FALSE;
     }
   if (ts->records_total < 0 || ts->stage > MORANGO_STAGE_TRANSFERRING)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "Transfer session %s takes no records %s", id,
+                   _("Transfer session %s takes no records %s"), id,
                    ts->records_total < 0 ? "before their total" : "after transferring");
       return FALSE;
     }
@@ -368,8 +369,10 @@ morango_serve_receive_chunk (MorangoStore               *store,
   fresh = rest != NULL ? rest : chunk;
   if (write_error == NULL && transferred + (gint64) fresh->records->len > ts->records_total)
     g_set_error (&write_error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                 "Transfer session %s expects %" G_GINT64_FORMAT " records, not more",
-                 id, ts->records_total);
+                 morango_ngettext ("Transfer session %s expects %lld record, not more",
+                                   "Transfer session %s expects %lld records, not more",
+                                   (gulong) ts->records_total),
+                 id, (long long) ts->records_total);
   if (write_error != NULL ||
       !morango_transfer_session_receive_chunk (store, id, filter, fresh, monitor, &transferred,
                                                &write_error))
@@ -406,7 +409,7 @@ morango_serve_fetch_chunk (MorangoStore         *store,
   if (ts->push)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_PERMISSION_DENIED,
-                   "Transfer session %s is not a pull", id);
+                   _("Transfer session %s is not a pull"), id);
       return NULL;
     }
   return morango_buffer_read_chunk (store, id, offset, limit, cursor, error);
@@ -441,7 +444,7 @@ morango_serve_close_sync (MorangoStore  *store,
     return FALSE;
   if (!ss->active)
     {
-      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND, "Sync session %s is closed", id);
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND, _("Sync session %s is closed"), id);
       return FALSE;
     }
   return morango_sync_session_close (db, id, error);

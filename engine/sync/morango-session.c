@@ -5,6 +5,7 @@
 #include "morango-buffer.h"
 #include "morango-ids.h"
 #include "morango-session.h"
+#include "morango-i18n-private.h"
 
 static const char *stage_names[] = {
   "initializing", "serializing", "queuing", "transferring",
@@ -125,7 +126,7 @@ morango_sync_session_load (MorangoDb   *db,
   if (rc == SQLITE_DONE)
     {
       sqlite3_reset (stmt);
-      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND, "No sync session %s", id);
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND, _("No sync session %s"), id);
       return NULL;
     }
   ss = g_new0 (MorangoSyncSession, 1);
@@ -169,8 +170,8 @@ morango_transfer_session_create (MorangoDb      *db,
   if (morango_filter_is_everything (filter))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "A transfer needs a filter that names partitions; an empty filter "
-                   "would mean every record");
+                   _("A transfer needs a filter that names partitions; an empty filter "
+                   "would mean every record"));
       return FALSE;
     }
   text = morango_filter_to_string (filter);
@@ -204,7 +205,7 @@ morango_transfer_session_load (MorangoDb   *db,
     {
       sqlite3_reset (stmt);
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND,
-                   "No transfer session %s", id);
+                   _("No transfer session %s"), id);
       return NULL;
     }
   ts = g_new0 (MorangoTransferSession, 1);
@@ -276,7 +277,7 @@ morango_transfer_session_set_stage (MorangoDb           *db,
   if (stage < ts->stage)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "Transfer session %s is at %s and cannot go back to %s",
+                   _("Transfer session %s is at %s and cannot go back to %s"),
                    id, morango_stage_to_string (ts->stage), morango_stage_to_string (stage));
       return FALSE;
     }
@@ -370,7 +371,7 @@ morango_transfer_session_receive_chunk (MorangoStore        *receiver,
   if (!found)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND,
-                   "No transfer session %s to receive records for", id);
+                   _("No transfer session %s to receive records for"), id);
       return FALSE;
     }
   already += chunk->records->len;

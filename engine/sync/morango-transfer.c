@@ -14,6 +14,7 @@
 #include "morango-deserialize.h"
 #include "morango-serialize.h"
 #include "morango-transfer.h"
+#include "morango-i18n-private.h"
 
 typedef struct {
   MorangoStore                 *store;
@@ -77,7 +78,7 @@ remote_proceed (Transfer                 *t,
   if (!remote_done (remote, stage))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_FAILED,
-                   "The peer did not finish its %s stage: it is at %s, %s",
+                   _("The peer did not finish its %s stage: it is at %s, %s"),
                    morango_stage_to_string (stage), morango_stage_to_string (remote->stage),
                    morango_stage_status_to_string (remote->status));
       return NULL;
@@ -98,8 +99,8 @@ open_sessions (Transfer  *t,
   if (morango_filter_is_everything (t->filter))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "A transfer needs a filter that names partitions; an empty filter "
-                   "would mean every record");
+                   _("A transfer needs a filter that names partitions; an empty filter "
+                   "would mean every record"));
       return FALSE;
     }
 
@@ -138,7 +139,7 @@ stage_initializing (Transfer  *t,
   if (g_strcmp0 (remote->id, t->ts_id) != 0)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "The peer goes on with transfer session %s of this sync session, not %s",
+                   _("The peer goes on with transfer session %s of this sync session, not %s"),
                    remote->id, t->ts_id);
       return FALSE;
     }
@@ -324,8 +325,10 @@ source_read (gpointer   item,
   if (chunk->records->len == 0)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_FAILED,
-                   "The sender has no records from %" G_GINT64_FORMAT " of its %" G_GINT64_FORMAT,
-                   c->offset, c->total);
+                   /* Translators: a record offset, then the count of records the sender announced */
+                   morango_ngettext ("The sender has no records from %lld of its %lld",
+                                     "The sender has no records from %lld of its %lld", (gulong) c->total),
+                   (long long) c->offset, (long long) c->total);
       return MORANGO_PIPE_ERROR;
     }
   if (!(t->push ? morango_peer_prepare_chunk (t->peer, t->ts_id, chunk, error)
@@ -530,8 +533,8 @@ resume (Transfer      *t,
   if (!ts->active || ts->push != t->push || !morango_filter_equal (stored, t->filter))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "Transfer session %s cannot be resumed: it is closed or was for "
-                   "another direction or filter", t->ts_id);
+                   _("Transfer session %s cannot be resumed: it is closed or was for "
+                   "another direction or filter"), t->ts_id);
       return FALSE;
     }
   t->ss_id = g_strdup (ts->sync_session_id);
@@ -572,7 +575,7 @@ morango_transfer (MorangoStore                  *store,
   memset (t.stats, 0, sizeof *t.stats);
   if (t.options->chunk_size == 0)
     {
-      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, "The chunk size must be positive");
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, _("The chunk size must be positive"));
       return FALSE;
     }
 

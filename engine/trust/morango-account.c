@@ -7,6 +7,7 @@
 
 #include "morango-account.h"
 #include "morango-password.h"
+#include "morango-i18n-private.h"
 
 struct _MorangoAccount
 {
@@ -73,7 +74,7 @@ valid_name (const char  *name,
   if (*name == '\0' || !g_utf8_validate (name, -1, NULL) || g_utf8_strlen (name, -1) > 150)
     {
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                           "An account name must be UTF-8 text of 1 to 150 characters");
+                           _("An account name must be UTF-8 text of 1 to 150 characters"));
       return FALSE;
     }
   for (const char *p = name; *p; p++)
@@ -82,7 +83,7 @@ valid_name (const char  *name,
         /* HTTP Basic splits at the first ':', and a Morango server reads
          * a user part holding '=' as key=value pairs joined by '&'. */
         g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                     "An account name cannot hold control characters, “:”, “=” or “&”");
+                     _("An account name cannot hold control characters, “:”, “=” or “&”"));
         return FALSE;
       }
   return TRUE;
@@ -124,7 +125,7 @@ store_account (MorangoDb          *db,
     if (*scopes[i] == '\0' || strpbrk (scopes[i], " \t\r\n") != NULL)
       {
         g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                     "“%s” is not a scope definition id", scopes[i]);
+                     _("“%s” is not a scope definition id"), scopes[i]);
         return FALSE;
       }
   /* The slow part, before the write lock is taken. */
@@ -145,12 +146,12 @@ store_account (MorangoDb          *db,
       if (mode == STORE_CREATE_ONLY && exists)
         {
           g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                       "An account named “%s” exists already", name);
+                       _("An account named “%s” exists already"), name);
           return FALSE;
         }
       if (mode == STORE_UPDATE_ONLY && !exists)
         {
-          g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND, "No account is named “%s”", name);
+          g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND, _("No account is named “%s”"), name);
           return FALSE;
         }
     }
@@ -238,7 +239,7 @@ morango_account_remove (MorangoDb   *db,
     return FALSE;
   if (morango_db_changes (db) == 0)
     {
-      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND, "No account is named “%s”", name);
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND, _("No account is named “%s”"), name);
       return FALSE;
     }
   return morango_transaction_commit (tx, error);
@@ -286,7 +287,7 @@ morango_account_check (MorangoDb   *db,
     {
       /* Same work as a known name, same answer. */
       morango_password_verify (password, DUMMY_HASH, NULL);
-      g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_PERMISSION_DENIED, "Invalid credentials");
+      g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_PERMISSION_DENIED, _("Invalid credentials"));
       return NULL;
     }
   if (!morango_password_verify (password, stored, &local_error))
@@ -295,10 +296,10 @@ morango_account_check (MorangoDb   *db,
         {
           morango_password_verify (password, DUMMY_HASH, NULL);
           g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                       "Account “%s” cannot sign in: %s", name, local_error->message);
+                       _("Account “%s” cannot sign in: %s"), name, local_error->message);
         }
       else
-        g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_PERMISSION_DENIED, "Invalid credentials");
+        g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_PERMISSION_DENIED, _("Invalid credentials"));
       return NULL;
     }
 

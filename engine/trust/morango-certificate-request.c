@@ -6,6 +6,7 @@
 #include "morango-certificate-private.h"
 #include "morango-certificate-request.h"
 #include "morango-json.h"
+#include "morango-i18n-private.h"
 
 /* ------------------------------------------------------------------ */
 /* Signing requests (§7.8 (a), §8.3.2) */
@@ -59,14 +60,14 @@ morango_certificate_request_new_from_json (JsonObject  *body,
   for (guint i = 0; i < G_N_ELEMENTS (fields); i++)
     if (object_string (body, fields[i]) == NULL)
       {
-        invalid (error, "The certificate request needs “%s” as a string", fields[i]);
+        invalid (error, _("The certificate request needs “%s” as a string"), fields[i]);
         return NULL;
       }
   version = json_object_get_member (body, "scope_version");
   if (version == NULL || !JSON_NODE_HOLDS_VALUE (version) ||
       json_node_get_value_type (version) != G_TYPE_INT64)
     {
-      invalid (error, "The certificate request needs “scope_version” as an integer");
+      invalid (error, _("The certificate request needs “scope_version” as an integer"));
       return NULL;
     }
   req = g_new0 (MorangoCertificateRequest, 1);
@@ -121,7 +122,7 @@ morango_certificate_request_issue (MorangoDb                       *db,
   if (json_object_get_size (params) == 0)
     {
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_PERMISSION_DENIED,
-                           "The requested scope has no parameters");
+                           _("The requested scope has no parameters"));
       return NULL;
     }
   parent = morango_certificate_load (db, req->parent_id, error);
@@ -133,7 +134,7 @@ morango_certificate_request_issue (MorangoDb                       *db,
   if (!morango_key_has_private (parent->key))
     {
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_PERMISSION_DENIED,
-                           "Server does not have private key for requested parent certificate!");
+                           _("Server does not have private key for requested parent certificate!"));
       return NULL;
     }
   key = morango_key_new_from_public (req->public_key, error);
@@ -174,7 +175,7 @@ morango_certificate_request_accept (MorangoDb                       *db,
       !g_str_equal (cert->profile, req->profile))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_CHAIN_INVALID,
-                   "The issued certificate %s is not the one requested", cert->id);
+                   _("The issued certificate %s is not the one requested"), cert->id);
       return NULL;
     }
   if (!morango_certificate_set_private_key (cert, key, error))

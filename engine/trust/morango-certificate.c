@@ -14,6 +14,7 @@
 #include "morango-ids.h"
 #include "morango-json.h"
 #include "morango-trust.h"
+#include "morango-i18n-private.h"
 
 G_DEFINE_FINAL_TYPE (MorangoCertificate, morango_certificate, G_TYPE_OBJECT)
 
@@ -97,10 +98,10 @@ take_string (JsonObject  *object,
           *out = NULL;
           return TRUE;
         }
-      return invalid (error, "The certificate's signed text has no “%s”", member);
+      return invalid (error, _("The certificate's signed text has no “%s”"), member);
     }
   if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
-    return invalid (error, "The certificate's “%s” is not a string", member);
+    return invalid (error, _("The certificate's “%s” is not a string"), member);
   *out = g_strdup (json_node_get_string (node));
   return TRUE;
 }
@@ -118,7 +119,7 @@ morango_certificate_new_from_serialized (const char  *serialized,
   g_return_val_if_fail (serialized != NULL, NULL);
   g_return_val_if_fail (signature != NULL, NULL);
 
-  object = morango_json_parse_object (serialized, "The certificate's signed text", error);
+  object = morango_json_parse_object (serialized, _("The certificate's signed text"), error);
   if (object == NULL)
     return NULL;
 
@@ -139,12 +140,12 @@ morango_certificate_new_from_serialized (const char  *serialized,
   if (!morango_is_hex32 (self->id))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_ID_INVALID,
-                   "Certificate ID “%.40s” is not 32 lowercase hex characters", self->id);
+                   _("Certificate ID “%.40s” is not 32 lowercase hex characters"), self->id);
       return NULL;
     }
   if (self->parent_id && !morango_is_hex32 (self->parent_id))
     {
-      invalid (error, "The parent id of certificate %s is not 32 lowercase hex characters", self->id);
+      invalid (error, _("The parent id of certificate %s is not 32 lowercase hex characters"), self->id);
       return NULL;
     }
 
@@ -152,7 +153,7 @@ morango_certificate_new_from_serialized (const char  *serialized,
   if (version == NULL || !JSON_NODE_HOLDS_VALUE (version) ||
       json_node_get_value_type (version) != G_TYPE_INT64)
     {
-      invalid (error, "The certificate's “scope_version” is missing or not an integer");
+      invalid (error, _("The certificate's “scope_version” is missing or not an integer"));
       return NULL;
     }
   self->scope_version = json_node_get_int (version);
@@ -160,7 +161,7 @@ morango_certificate_new_from_serialized (const char  *serialized,
   self->key = morango_key_new_from_public (public_key, error);
   if (self->key == NULL)
     {
-      g_prefix_error (error, "Certificate %s: ", self->id);
+      g_prefix_error (error, _("Certificate %s: "), self->id);
       return NULL;
     }
   self->serialized = g_strdup (serialized);
@@ -194,7 +195,7 @@ morango_certificate_new_from_json (JsonObject  *object,
   signature = object_string (object, "signature");
   if (id == NULL || serialized == NULL || signature == NULL)
     {
-      invalid (error, "A certificate needs the strings “id”, “serialized” and “signature”");
+      invalid (error, _("A certificate needs the strings “id”, “serialized” and “signature”"));
       return NULL;
     }
   self = morango_certificate_new_from_serialized (serialized, signature, error);
@@ -203,7 +204,7 @@ morango_certificate_new_from_json (JsonObject  *object,
   if (!g_str_equal (id, self->id))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_CHAIN_INVALID,
-                   "Serialized ID does not match: the certificate claims id %s but its signed text says %s",
+                   _("Serialized ID does not match: the certificate claims id %s but its signed text says %s"),
                    id, self->id);
       return NULL;
     }
@@ -278,13 +279,13 @@ morango_certificate_set_private_key (MorangoCertificate *self,
   if (!morango_key_has_private (key))
     {
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_KEY_INVALID,
-                           "The key has no private part");
+                           _("The key has no private part"));
       return FALSE;
     }
   if (!morango_key_equal_public (key, self->key))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_KEY_INVALID,
-                   "The private key does not belong to certificate %s", self->id);
+                   _("The private key does not belong to certificate %s"), self->id);
       return FALSE;
     }
   g_set_object (&self->key, key);
@@ -307,7 +308,7 @@ morango_certificate_get_scope (MorangoCertificate *self,
     return NULL;
   scope = morango_scope_new (def, self->scope_params, error);
   if (scope == NULL)
-    g_prefix_error (error, "Certificate %s: ", self->id);
+    g_prefix_error (error, _("Certificate %s: "), self->id);
   return scope;
 }
 
@@ -322,7 +323,7 @@ morango_certificate_sign (MorangoCertificate *self,
   if (!morango_key_has_private (self->key))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_PERMISSION_DENIED,
-                   "This device does not hold the private key of certificate %s", self->id);
+                   _("This device does not hold the private key of certificate %s"), self->id);
       return NULL;
     }
   return morango_key_sign (self->key, message, -1, error);
@@ -363,7 +364,7 @@ morango_certificate_check_with_parent (MorangoCertificate *self,
   if (!g_str_equal (expected_id, self->id))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_ID_INVALID,
-                   "Certificate ID is %s but should be %s", self->id, expected_id);
+                   _("Certificate ID is %s but should be %s"), self->id, expected_id);
       return FALSE;
     }
 
@@ -376,7 +377,7 @@ morango_certificate_check_with_parent (MorangoCertificate *self,
       if (!morango_key_verify (self->key, self->serialized, -1, self->signature))
         {
           g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_SIGNATURE_INVALID,
-                       "The signature of root certificate %s does not verify with its own key",
+                       _("The signature of root certificate %s does not verify with its own key"),
                        self->id);
           return FALSE;
         }
@@ -389,8 +390,8 @@ morango_certificate_check_with_parent (MorangoCertificate *self,
       if (g_strcmp0 (self->profile, def->profile) != 0)
         {
           g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_PROFILE_INVALID,
-                       "Root certificate %s has profile “%s”, but its scope definition “%s” "
-                       "belongs to profile “%s”",
+                       _("Root certificate %s has profile “%s”, but its scope definition “%s” "
+                       "belongs to profile “%s”"),
                        self->id, self->profile, def->id, def->profile);
           return FALSE;
         }
@@ -407,7 +408,7 @@ morango_certificate_check_with_parent (MorangoCertificate *self,
             if (!morango_partition_has_prefix (entry, self->id))
               {
                 g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_ROOT_SCOPE_INVALID,
-                             "Scope entry %s does not start with primary partition %s",
+                             _("Scope entry %s does not start with primary partition %s"),
                              entry, self->id);
                 return FALSE;
               }
@@ -420,20 +421,20 @@ morango_certificate_check_with_parent (MorangoCertificate *self,
   if (parent == NULL)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_PARENT_MISSING,
-                   "The parent %s of certificate %s is not stored on this device",
+                   _("The parent %s of certificate %s is not stored on this device"),
                    self->parent_id, self->id);
       return FALSE;
     }
   if (!g_str_equal (parent->id, self->parent_id))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_CHAIN_INVALID,
-                   "Certificate %s names parent %s, not %s", self->id, self->parent_id, parent->id);
+                   _("Certificate %s names parent %s, not %s"), self->id, self->parent_id, parent->id);
       return FALSE;
     }
   if (!morango_key_verify (parent->key, self->serialized, -1, self->signature))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_SIGNATURE_INVALID,
-                   "The signature of certificate %s does not verify with its parent's key (%s)",
+                   _("The signature of certificate %s does not verify with its parent's key (%s)"),
                    self->id, parent->id);
       return FALSE;
     }
@@ -446,14 +447,14 @@ morango_certificate_check_with_parent (MorangoCertificate *self,
   if (!morango_scope_is_subset_of (scope, parent_scope))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_SCOPE_NOT_SUBSET,
-                   "The scope of certificate %s is wider than the scope of its parent %s",
+                   _("The scope of certificate %s is wider than the scope of its parent %s"),
                    self->id, parent->id);
       return FALSE;
     }
   if (!g_str_equal (self->profile, parent->profile))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_PROFILE_INVALID,
-                   "Certificate profile is %s but parent's is %s", self->profile, parent->profile);
+                   _("Certificate profile is %s but parent's is %s"), self->profile, parent->profile);
       return FALSE;
     }
   return TRUE;
@@ -497,7 +498,7 @@ certificate_from_row (sqlite3_stmt *stmt,
                                                   morango_db_column_text (stmt, 2), error);
   if (self == NULL)
     {
-      g_prefix_error (error, "Stored certificate %s is damaged: ", morango_db_column_text (stmt, 0));
+      g_prefix_error (error, _("Stored certificate %s is damaged: "), morango_db_column_text (stmt, 0));
       return NULL;
     }
   pem = (const char *) sqlite3_column_text (stmt, 3);
@@ -507,7 +508,7 @@ certificate_from_row (sqlite3_stmt *stmt,
 
       if (key == NULL || !morango_certificate_set_private_key (self, key, error))
         {
-          g_prefix_error (error, "The stored private key of certificate %s is damaged: ", self->id);
+          g_prefix_error (error, _("The stored private key of certificate %s is damaged: "), self->id);
           return NULL;
         }
     }
@@ -538,7 +539,7 @@ morango_certificate_load (MorangoDb   *db,
     {
       sqlite3_reset (stmt);
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND,
-                   "No certificate %s is stored on this device", id);
+                   _("No certificate %s is stored on this device"), id);
       return NULL;
     }
   self = certificate_from_row (stmt, error);
@@ -569,7 +570,7 @@ find_stored_twin (MorangoDb           *db,
       !g_str_equal ((*stored)->signature, cert->signature))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_CONFLICT,
-                   "Certificate %s is already stored with a different signed text or signature",
+                   _("Certificate %s is already stored with a different signed text or signature"),
                    cert->id);
       g_clear_object (stored);
       return FALSE;
@@ -717,7 +718,7 @@ morango_certificate_get_chain (MorangoDb   *db,
       if (chain->len > 64)
         {
           g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_CHAIN_INVALID,
-                       "The chain of certificate %s is too long or loops", id);
+                       _("The chain of certificate %s is too long or loops"), id);
           return NULL;
         }
     }
@@ -802,7 +803,7 @@ morango_certificate_create_root (MorangoDb   *db,
     return NULL;
   if (def->primary_scope_param_key == NULL || *def->primary_scope_param_key == '\0')
     {
-      invalid (error, "Scope definition “%s” has no primary scope param key, so it cannot make a root certificate",
+      invalid (error, _("Scope definition “%s” has no primary scope param key, so it cannot make a root certificate"),
                def->id);
       return NULL;
     }
@@ -816,7 +817,7 @@ morango_certificate_create_root (MorangoDb   *db,
   if (!morango_key_has_private (key))
     {
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_KEY_INVALID,
-                           "A root certificate needs a private key to sign itself");
+                           _("A root certificate needs a private key to sign itself"));
       return NULL;
     }
 
@@ -875,7 +876,7 @@ build_child (MorangoDb          *db,
   if (!morango_key_has_private (parent->key))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_PERMISSION_DENIED,
-                   "This device does not hold the private key of certificate %s, so it cannot issue certificates under it",
+                   _("This device does not hold the private key of certificate %s, so it cannot issue certificates under it"),
                    parent->id);
       return NULL;
     }

@@ -7,6 +7,7 @@
 #include "morango-chain.h"
 #include "morango-json.h"
 #include "morango-trust.h"
+#include "morango-i18n-private.h"
 
 /* ------------------------------------------------------------------ */
 /* Chains */
@@ -20,13 +21,13 @@ chain_array (JsonNode  *chain,
     {
       /* The certificatechain payload: an array encoded once more as a
        * JSON string (§8.3.3). */
-      *owned = morango_json_parse (json_node_get_string (chain), "The certificate chain", error);
+      *owned = morango_json_parse (json_node_get_string (chain), _("The certificate chain"), error);
       if (*owned == NULL)
         return NULL;
       chain = *owned;
       if (JSON_NODE_HOLDS_VALUE (chain) && json_node_get_value_type (chain) == G_TYPE_STRING)
         {
-          invalid (error, "The certificate chain is encoded as a string more than once");
+          invalid (error, _("The certificate chain is encoded as a string more than once"));
           return NULL;
         }
     }
@@ -39,12 +40,12 @@ chain_array (JsonNode  *chain,
     }
   if (!JSON_NODE_HOLDS_ARRAY (chain))
     {
-      invalid (error, "A certificate chain must be a JSON array of certificates, root first");
+      invalid (error, _("A certificate chain must be a JSON array of certificates, root first"));
       return NULL;
     }
   if (json_array_get_length (json_node_get_array (chain)) == 0)
     {
-      invalid (error, "The certificate chain is empty");
+      invalid (error, _("The certificate chain is empty"));
       return NULL;
     }
   return json_array_ref (json_node_get_array (chain));
@@ -93,7 +94,7 @@ morango_certificate_chain_import (MorangoDb               *db,
   n = json_array_get_length (arr);
   if (n > 64)
     {
-      chain_error (error, "The certificate chain is too long");
+      chain_error (error, _("The certificate chain is too long"));
       return NULL;
     }
 
@@ -108,7 +109,7 @@ morango_certificate_chain_import (MorangoDb               *db,
 
       if (!JSON_NODE_HOLDS_OBJECT (element))
         {
-          invalid (error, "Element %u of the certificate chain is not an object", k);
+          invalid (error, _("Element %u of the certificate chain is not an object"), k);
           return NULL;
         }
       x = morango_certificate_new_from_json (json_node_get_object (element), error);
@@ -117,13 +118,13 @@ morango_certificate_chain_import (MorangoDb               *db,
       if (expected != NULL && !g_str_equal (x->id, expected))
         {
           g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_CHAIN_INVALID,
-                       "ID does not match expected value: the chain has %s where %s was expected",
+                       _("ID does not match expected value: the chain has %s where %s was expected"),
                        x->id, expected);
           return NULL;
         }
       if (!find_stored_twin (db, x, &stored, error))
         {
-          g_prefix_error (error, "Refusing the chain: ");
+          g_prefix_error (error, _("Refusing the chain: "));
           return NULL;
         }
       if (stored != NULL)
@@ -135,7 +136,7 @@ morango_certificate_chain_import (MorangoDb               *db,
         {
           if (x->parent_id == NULL)
             {
-              chain_error (error, "A root certificate can only be the first of a chain");
+              chain_error (error, _("A root certificate can only be the first of a chain"));
               return NULL;
             }
           g_free (expected);
@@ -143,7 +144,7 @@ morango_certificate_chain_import (MorangoDb               *db,
         }
       else if (x->parent_id != NULL)
         {
-          chain_error (error, "First cert in chain must be a root cert (no parent)");
+          chain_error (error, _("First cert in chain must be a root cert (no parent)"));
           return NULL;
         }
       g_ptr_array_insert (pending, 0, g_steal_pointer (&x));
@@ -183,7 +184,7 @@ morango_certificate_chain_import (MorangoDb               *db,
       !morango_trust_is_trusted (db, root_id))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_UNTRUSTED,
-                   "The chain ends in root certificate %s, which this device does not trust",
+                   _("The chain ends in root certificate %s, which this device does not trust"),
                    root_id);
       return NULL;
     }
@@ -223,7 +224,7 @@ morango_certificate_chain_import_text (MorangoDb               *db,
   g_return_val_if_fail (MORANGO_IS_DB (db), NULL);
   g_return_val_if_fail (text != NULL, NULL);
 
-  node = morango_json_parse (text, "The certificate chain", error);
+  node = morango_json_parse (text, _("The certificate chain"), error);
   if (node == NULL)
     return NULL;
   return morango_certificate_chain_import (db, node, expected_last_id, flags, monitor, error);
@@ -294,7 +295,7 @@ morango_certificate_backup (MorangoDb   *db,
   if (!morango_key_has_private (self->key))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_PERMISSION_DENIED,
-                   "This device does not hold the private key of certificate %s: there is nothing to back up",
+                   _("This device does not hold the private key of certificate %s: there is nothing to back up"),
                    id);
       return NULL;
     }
@@ -378,7 +379,7 @@ morango_certificate_restore (MorangoDb       *db,
   g_return_val_if_fail (passphrase != NULL, NULL);
   g_return_val_if_fail (monitor == NULL || MORANGO_IS_MONITOR (monitor), NULL);
 
-  o = morango_json_parse_object (backup, "The backup", error);
+  o = morango_json_parse_object (backup, _("The backup"), error);
   if (o == NULL)
     return NULL;
   format = object_string (o, "format");
@@ -388,7 +389,7 @@ morango_certificate_restore (MorangoDb       *db,
   if (g_strcmp0 (format, BACKUP_FORMAT) != 0 || id == NULL || encrypted == NULL ||
       chain_member == NULL || !JSON_NODE_HOLDS_ARRAY (chain_member))
     {
-      invalid (error, "The file is not a Morango Sync certificate backup");
+      invalid (error, _("The file is not a Morango Sync certificate backup"));
       return NULL;
     }
   /* A later format may hold what this one cannot read: refuse it
@@ -404,11 +405,11 @@ morango_certificate_restore (MorangoDb       *db,
 
         if (shown == NULL)
           g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                       "The backup names no version; this Morango Sync reads version %d only",
+                       _("The backup names no version; this Morango Sync reads version %d only"),
                        BACKUP_VERSION);
         else
           g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                       "The backup is of version %s; this Morango Sync reads version %d only",
+                       _("The backup is of version %s; this Morango Sync reads version %d only"),
                        shown, BACKUP_VERSION);
         return NULL;
       }
@@ -416,7 +417,7 @@ morango_certificate_restore (MorangoDb       *db,
   arr = json_node_get_array (chain_member);
   if (json_array_get_length (arr) == 0)
     {
-      invalid (error, "The backup holds no certificate");
+      invalid (error, _("The backup holds no certificate"));
       return NULL;
     }
 

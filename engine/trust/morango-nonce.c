@@ -4,6 +4,7 @@
  */
 
 #include "morango-nonce.h"
+#include "morango-i18n-private.h"
 
 /* Timestamps are stored as ISO 8601 UTC text (what the wire shows) but
  * compared as microseconds, so that parsing never decides validity. */
@@ -75,7 +76,7 @@ morango_nonce_use (MorangoDb   *db,
     now_usec = g_get_real_time ();
   if (id == NULL)
     {
-      g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_NONCE_INVALID, "Nonce is not valid: none given");
+      g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_NONCE_INVALID, _("Nonce is not valid: none given"));
       return FALSE;
     }
   if ((tx = morango_transaction_begin (db, NULL, error)) == NULL ||
@@ -84,7 +85,7 @@ morango_nonce_use (MorangoDb   *db,
   if (ts == NULL)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NONCE_INVALID,
-                   "Nonce is not valid: %s was never issued here or was already used", id);
+                   _("Nonce is not valid: %s was never issued here or was already used"), id);
       return FALSE;
     }
   /* Single use: gone whatever the outcome. */
@@ -94,14 +95,14 @@ morango_nonce_use (MorangoDb   *db,
   if (!parse_usec (ts, &created))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NONCE_INVALID,
-                   "Nonce is not valid: %s has a damaged timestamp", id);
+                   _("Nonce is not valid: %s has a damaged timestamp"), id);
       return FALSE;
     }
   age = now_usec - created;
   if (age <= 0 || age >= MORANGO_NONCE_LIFETIME_USEC)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NONCE_INVALID,
-                   "Nonce is not valid: %s has expired", id);
+                   _("Nonce is not valid: %s has expired"), id);
       return FALSE;
     }
   return TRUE;

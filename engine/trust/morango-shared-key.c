@@ -10,6 +10,7 @@
 #include "morango-json.h"
 #include "morango-nonce.h"
 #include "morango-shared-key.h"
+#include "morango-i18n-private.h"
 
 /* ------------------------------------------------------------------ */
 /* Shared keys and certificate pushing */
@@ -35,7 +36,7 @@ morango_shared_key_list (MorangoDb *db,
       if (key == NULL)
         {
           sqlite3_reset (stmt);
-          g_prefix_error (error, "A stored shared key is damaged: ");
+          g_prefix_error (error, _("A stored shared key is damaged: "));
           return NULL;
         }
       g_ptr_array_add (keys, key);
@@ -98,13 +99,13 @@ morango_shared_key_lookup (MorangoDb  *db,
     return NULL;
   if (pem == NULL)
     {
-      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND, "No shared key %" G_GINT64_FORMAT, id);
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND, _("No shared key %lld"), (long long) id);
       return NULL;
     }
   key = morango_key_new_from_private_pem (pem, error);
   explicit_bzero (pem, strlen (pem));
   if (key == NULL)
-    g_prefix_error (error, "A stored shared key is damaged: ");
+    g_prefix_error (error, _("A stored shared key is damaged: "));
   return key;
 }
 
@@ -146,7 +147,7 @@ morango_certificate_accept_pushed_full (MorangoDb               *db,
   n = json_array_get_length (arr);
   if (n < 2 || !JSON_NODE_HOLDS_OBJECT (json_array_get_element (arr, n - 1)))
     {
-      chain_error (error, "A pushed chain needs the issuer's chain followed by the new certificate");
+      chain_error (error, _("A pushed chain needs the issuer's chain followed by the new certificate"));
       return NULL;
     }
   x = morango_certificate_new_from_json (json_array_get_object_element (arr, n - 1), error);
@@ -154,7 +155,7 @@ morango_certificate_accept_pushed_full (MorangoDb               *db,
     return NULL;
   if (x->parent_id == NULL)
     {
-      chain_error (error, "A pushed certificate cannot be a root");
+      chain_error (error, _("A pushed certificate cannot be a root"));
       return NULL;
     }
 
@@ -173,7 +174,7 @@ morango_certificate_accept_pushed_full (MorangoDb               *db,
                                              NULL, &local_error);
   if (parent == NULL)
     {
-      g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "Saving certificate chain has failed: ");
+      g_propagate_prefixed_error (error, g_steal_pointer (&local_error), _("Saving certificate chain has failed: "));
       return NULL;
     }
 
@@ -186,7 +187,7 @@ morango_certificate_accept_pushed_full (MorangoDb               *db,
       shared_key = g_ptr_array_index (shared, i);
   if (shared_key == NULL)
     {
-      g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_KEY_INVALID, "Shared public key was not used");
+      g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_KEY_INVALID, _("Shared public key was not used"));
       return NULL;
     }
 
@@ -199,7 +200,7 @@ morango_certificate_accept_pushed_full (MorangoDb               *db,
       g_clear_pointer (&tx, morango_transaction_free);
       if (g_error_matches (local_error, MORANGO_ERROR, MORANGO_ERROR_NONCE_INVALID))
         morango_db_execute (db, NULL, "DELETE FROM morango_nonce WHERE id = ?", "s", x->salt);
-      g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "Nonce (certificate's salt) is not valid: ");
+      g_propagate_prefixed_error (error, g_steal_pointer (&local_error), _("Nonce (certificate's salt) is not valid: "));
       return NULL;
     }
   set_step (failed_step, MORANGO_PUSH_STEP_CERTIFICATE);

@@ -12,6 +12,7 @@
 #include "morango-http-pair.h"
 #include "morango-http-peer-private.h"
 #include "morango-trust.h"
+#include "morango-i18n-private.h"
 
 static char *
 query_of (const char *key,
@@ -34,8 +35,9 @@ find_listed (JsonNode    *listing,
 
   if (!JSON_NODE_HOLDS_ARRAY (listing))
     {
+      /* Translators: the first %s is the peer's address */
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "%s did not list its certificates as an array", base_url);
+                   _("%s did not list its certificates as an array"), base_url);
       return NULL;
     }
   array = json_node_get_array (listing);
@@ -49,14 +51,20 @@ find_listed (JsonNode    *listing,
       cert = morango_certificate_new_from_json (json_node_get_object (item), error);
       if (cert == NULL)
         {
-          g_prefix_error (error, "A certificate %s listed: ", base_url);
+          g_prefix_error (error, _("A certificate %s listed: "), base_url);
           return NULL;
         }
       if (id == NULL || g_strcmp0 (morango_certificate_get_id (cert), id) == 0)
         return g_steal_pointer (&cert);
     }
-  g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND,
-               "%s holds no certificate %s it can sign with", base_url, id ? id : "for that dataset");
+  if (id != NULL)
+    /* Translators: the first %s is the peer's address */
+    g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND,
+                 _("%s holds no certificate %s it can sign with"), base_url, id);
+  else
+    /* Translators: the first %s is the peer's address */
+    g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND,
+                 _("%s holds no certificate for that dataset it can sign with"), base_url);
   return NULL;
 }
 
@@ -78,22 +86,24 @@ confirm_chain_root (MorangoDb                   *db,
       (root = morango_certificate_new_from_json (json_node_get_object (first), error)) == NULL)
     {
       if (error != NULL && *error == NULL)
+        /* Translators: the first %s is the peer's address */
         g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_CHAIN_INVALID,
-                     "%s sent a chain whose first element is not a certificate", base_url);
+                     _("%s sent a chain whose first element is not a certificate"), base_url);
       else
-        g_prefix_error (error, "The root certificate %s sent: ", base_url);
+        g_prefix_error (error, _("The root certificate %s sent: "), base_url);
       return FALSE;
     }
   if (!morango_certificate_is_root (root))
     {
+      /* Translators: the first %s is the peer's address */
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_CHAIN_INVALID,
-                   "%s sent a chain that does not begin with a root certificate", base_url);
+                   _("%s sent a chain that does not begin with a root certificate"), base_url);
       return FALSE;
     }
   /* What the user is shown must be what it claims to be. */
   if (!morango_certificate_check_with_parent (root, NULL, db, error))
     {
-      g_prefix_error (error, "The root certificate %s sent: ", base_url);
+      g_prefix_error (error, _("The root certificate %s sent: "), base_url);
       return FALSE;
     }
   *root_id = g_strdup (morango_certificate_get_id (root));
@@ -102,8 +112,8 @@ confirm_chain_root (MorangoDb                   *db,
   if (!confirm_root (root, confirm_data))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_CONFIRMED,
-                   "Trusting the root certificate %s of %s was not confirmed; nothing was "
-                   "asked of it or stored", *root_id, base_url);
+                   _("Trusting the root certificate %s of %s was not confirmed; nothing was "
+                   "asked of it or stored"), *root_id, base_url);
       return FALSE;
     }
   return TRUE;
@@ -176,7 +186,7 @@ morango_http_pair_full (MorangoHttpPeer             *peer,
   if (strchr (username, ':') != NULL)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "A user name for pairing cannot hold “:”");
+                   _("A user name for pairing cannot hold “:”"));
       return NULL;
     }
   if (!morango_http_peer_connect (peer, cancellable, error))
@@ -194,8 +204,9 @@ morango_http_pair_full (MorangoHttpPeer             *peer,
     return NULL;
   if (!JSON_NODE_HOLDS_ARRAY (ancestors) || json_array_get_length (json_node_get_array (ancestors)) == 0)
     {
+      /* Translators: the first %s is the peer's address */
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "%s sent no chain for certificate %s", base_url, morango_certificate_get_id (parent));
+                   _("%s sent no chain for certificate %s"), base_url, morango_certificate_get_id (parent));
       return NULL;
     }
   if (!confirm_chain_root (db, ancestors, base_url, confirm_root, confirm_data, &root_id, error))
@@ -252,10 +263,11 @@ morango_http_pair_full (MorangoHttpPeer             *peer,
       (issued = morango_certificate_new_from_json (json_node_get_object (reply), error)) == NULL)
     {
       if (error != NULL && *error == NULL)
+        /* Translators: the first %s is the peer's address */
         g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                     "%s did not answer the signing request with a certificate", base_url);
+                     _("%s did not answer the signing request with a certificate"), base_url);
       else
-        g_prefix_error (error, "The certificate %s signed: ", base_url);
+        g_prefix_error (error, _("The certificate %s signed: "), base_url);
       return NULL;
     }
 
@@ -265,8 +277,9 @@ morango_http_pair_full (MorangoHttpPeer             *peer,
       g_strcmp0 (morango_certificate_get_scope_definition_id (issued), scope_definition_id) != 0 ||
       g_strcmp0 (morango_certificate_get_profile (issued), morango_certificate_get_profile (parent)) != 0)
     {
+      /* Translators: the first %s is the peer's address */
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "%s signed a certificate other than the one asked for", base_url);
+                   _("%s signed a certificate other than the one asked for"), base_url);
       return NULL;
     }
   {
@@ -277,8 +290,9 @@ morango_http_pair_full (MorangoHttpPeer             *peer,
         !json_parser_load_from_data (expected, morango_certificate_get_scope_params (issued), -1, NULL) ||
         !json_node_equal (json_parser_get_root (parser), json_parser_get_root (expected)))
       {
+        /* Translators: the first %s is the peer's address */
         g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                     "%s signed a certificate for other scope parameters than those asked for", base_url);
+                     _("%s signed a certificate for other scope parameters than those asked for"), base_url);
         return NULL;
       }
   }
@@ -293,7 +307,7 @@ morango_http_pair_full (MorangoHttpPeer             *peer,
                                              MORANGO_CHAIN_IMPORT_TRUST_ROOT, NULL, error);
   if (stored == NULL)
     {
-      g_prefix_error (error, "The certificate %s signed: ", base_url);
+      g_prefix_error (error, _("The certificate %s signed: "), base_url);
       return NULL;
     }
   /* The import trusts the root of the chain as stored, which is the one
@@ -304,8 +318,9 @@ morango_http_pair_full (MorangoHttpPeer             *peer,
   if (stored_chain->len == 0 ||
       !g_str_equal (morango_certificate_get_id (g_ptr_array_index (stored_chain, 0)), root_id))
     {
+      /* Translators: the first %s is the peer's address */
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_CHAIN_INVALID,
-                   "%s sent a chain whose root is not the certificate %s it showed", base_url, root_id);
+                   _("%s sent a chain whose root is not the certificate %s it showed"), base_url, root_id);
       return NULL;
     }
   if (!morango_certificate_set_private_key (stored, key, error) ||

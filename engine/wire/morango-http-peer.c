@@ -18,6 +18,7 @@
 #include "morango-instance.h"
 #include "morango-tls.h"
 #include "morango-wire.h"
+#include "morango-i18n-private.h"
 
 #define DEFAULT_TRIES        5
 #define DEFAULT_DELAY_MS     250
@@ -163,8 +164,8 @@ morango_http_peer_new (const char          *base_url,
       g_uri_get_userinfo (uri) != NULL)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "“%s” is not the address of a peer: it must look like "
-                   "http://host:port/ (no user, query or fragment)", base_url);
+                   _("“%s” is not the address of a peer: it must look like "
+                   "http://host:port/ (no user, query or fragment)"), base_url);
       return NULL;
     }
 
@@ -280,10 +281,10 @@ on_accept_certificate (SoupMessage          *msg,
       accepted = g_str_equal (pin, fingerprint);
       if (!accepted)
         refusal = g_error_new (MORANGO_ERROR, MORANGO_ERROR_PIN_MISMATCH,
-                               "%s presented a TLS certificate other than the one expected "
+                               _("%s presented a TLS certificate other than the one expected "
                                "(expected %s, presented %s), so nothing was sent to it. Either "
                                "its key was replaced, or another machine stands in its place: "
-                               "ask whoever runs it which fingerprint it shows now",
+                               "ask whoever runs it which fingerprint it shows now"),
                                self->base_url, pin, fingerprint);
     }
   else
@@ -293,8 +294,8 @@ on_accept_certificate (SoupMessage          *msg,
         morango_http_peer_set_pin (self, fingerprint);
       else
         refusal = g_error_new (MORANGO_ERROR, MORANGO_ERROR_NOT_CONFIRMED,
-                               "%s presents a TLS certificate never seen before (%s), and it "
-                               "was not confirmed; nothing was sent to it",
+                               _("%s presents a TLS certificate never seen before (%s), and it "
+                               "was not confirmed; nothing was sent to it"),
                                self->base_url, fingerprint);
     }
   g_mutex_unlock (&self->confirm_lock);
@@ -507,7 +508,8 @@ read_limited (GInputStream  *stream,
       if (data->len + (gsize) n > limit)
         {
           g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_LIMIT_EXCEEDED,
-                       "The server's answer is larger than %" G_GSIZE_FORMAT " bytes", limit);
+                       morango_ngettext ("The server's answer is larger than %zu byte",
+                                         "The server's answer is larger than %zu bytes", limit), limit);
           return NULL;
         }
       g_byte_array_append (data, buffer, n);
@@ -577,7 +579,7 @@ send_once (MorangoHttpPeer           *self,
 
   if (msg == NULL)
     {
-      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, "Cannot build a request for “%s”", url);
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, _("Cannot build a request for “%s”"), url);
       return FALSE;
     }
   /* Django answers a missing slash with a redirect that turns a POST
@@ -650,14 +652,14 @@ send_once (MorangoHttpPeer           *self,
                                           self->body_limit, error);
       if (answer->body == NULL)
         {
-          g_prefix_error (error, "The server's answer to %s %s: ", request->method, request->path);
+          g_prefix_error (error, _("The server's answer to %s %s: "), request->method, request->path);
           return FALSE;
         }
     }
   else
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "The server answered %s %s in an encoding this client did not ask for (“%s”)",
+                   _("The server answered %s %s in an encoding this client did not ask for (“%s”)"),
                    request->method, request->path, encoding);
       return FALSE;
     }
@@ -674,7 +676,7 @@ describe_refusal (const Answer *answer)
   g_autoptr(JsonParser) parser = json_parser_new ();
 
   if (size == 0)
-    return g_strdup ("no explanation");
+    return g_strdup (_("no explanation"));
   if (g_utf8_validate (data, size, NULL) && json_parser_load_from_data (parser, data, size, NULL))
     {
       g_autofree char *text = json_to_string (json_parser_get_root (parser), FALSE);
@@ -686,8 +688,10 @@ describe_refusal (const Answer *answer)
         }
       return g_steal_pointer (&text);
     }
-  return g_strdup_printf ("a %s body that is not JSON",
-                          answer->content_type ? answer->content_type : "typeless");
+  if (answer->content_type == NULL)
+    return g_strdup (_("a body that is not JSON and has no type"));
+  /* Translators: a media type such as “text/html” */
+  return g_strdup_printf (_("a %s body that is not JSON"), answer->content_type);
 }
 
 JsonNode *
@@ -729,8 +733,10 @@ morango_http_peer_call (MorangoHttpPeer           *self,
           (request->once && !unsent))
         {
           if (failure->domain == G_IO_ERROR && failure->code != G_IO_ERROR_CANCELLED)
-            g_prefix_error (&failure, "Cannot reach %s (%s %s, %u %s): ", self->base_url,
-                            request->method, request->path, attempt, attempt == 1 ? "try" : "tries");
+            /* Translators: the peer's address, the HTTP method and path, and how many times it was tried */
+            g_prefix_error (&failure, morango_ngettext ("Cannot reach %s (%s %s, %u try): ",
+                                                        "Cannot reach %s (%s %s, %u tries): ", attempt),
+                            self->base_url, request->method, request->path, attempt);
           g_propagate_error (error, g_steal_pointer (&failure));
           return NULL;
         }
@@ -750,7 +756,9 @@ morango_http_peer_call (MorangoHttpPeer           *self,
                : answer.status >= 400 && answer.status < 500 ? MORANGO_ERROR_INVALID
                : MORANGO_ERROR_FAILED;
 
-      g_set_error (error, MORANGO_ERROR, code, "%s refused %s %s (%u %s): %s", self->base_url,
+      /* Translators: the peer's address, the HTTP method and path, the HTTP
+       * status code and phrase, then the peer's own explanation */
+      g_set_error (error, MORANGO_ERROR, code, _("%s refused %s %s (%u %s): %s"), self->base_url,
                    request->method, request->path, answer.status,
                    soup_status_get_phrase (answer.status) ? soup_status_get_phrase (answer.status) : "",
                    why);
@@ -767,10 +775,16 @@ morango_http_peer_call (MorangoHttpPeer           *self,
     if (!g_utf8_validate (data, size, NULL) ||
         !json_parser_load_from_data (parser, data, size, &parse_error))
       {
-        g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                     "%s answered %s %s with a body that is not JSON%s%s", self->base_url,
-                     request->method, request->path, parse_error ? ": " : "",
-                     parse_error ? parse_error->message : "");
+        if (parse_error != NULL)
+          /* Translators: the peer's address, the HTTP method and path, then why the body is not JSON */
+          g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
+                       _("%s answered %s %s with a body that is not JSON: %s"), self->base_url,
+                       request->method, request->path, parse_error->message);
+        else
+          /* Translators: the peer's address, then the HTTP method and path */
+          g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
+                       _("%s answered %s %s with a body that is not JSON"), self->base_url,
+                       request->method, request->path);
         return NULL;
       }
     return json_parser_steal_root (parser);
@@ -840,8 +854,9 @@ morango_http_peer_connect (MorangoHttpPeer  *self,
                 json_node_get_value_type (member) == G_TYPE_STRING ? json_node_get_string (member) : NULL;
   if (instance_id == NULL || *instance_id == '\0')
     {
+      /* Translators: the first %s is the peer's address */
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "%s does not look like a Morango peer: its morangoinfo names no instance",
+                   _("%s does not look like a Morango peer: its morangoinfo names no instance"),
                    self->base_url);
       return FALSE;
     }
@@ -853,7 +868,7 @@ morango_http_peer_connect (MorangoHttpPeer  *self,
   if (member != NULL && !JSON_NODE_HOLDS_NULL (member) &&
       !morango_wire_capabilities_from_json (member, &caps, error))
     {
-      g_prefix_error (error, "The capabilities %s advertises: ", self->base_url);
+      g_prefix_error (error, _("The capabilities %s advertises: "), self->base_url);
       return FALSE;
     }
 
@@ -905,13 +920,14 @@ session_of (MorangoHttpPeer  *self,
 
   if (ts == NULL)
     {
-      g_prefix_error (error, "The transfer session %s sent: ", self->base_url);
+      g_prefix_error (error, _("The transfer session %s sent: "), self->base_url);
       return NULL;
     }
   if (id != NULL && g_strcmp0 (ts->id, id) != 0)
     {
+      /* Translators: the first %s is the peer's address */
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "%s answered about transfer session %s when asked about %s",
+                   _("%s answered about transfer session %s when asked about %s"),
                    self->base_url, ts->id, id);
       return NULL;
     }
@@ -1130,14 +1146,15 @@ server_certificate (MorangoHttpPeer  *self,
     return NULL;
   if (JSON_NODE_HOLDS_ARRAY (chain) && json_array_get_length (json_node_get_array (chain)) == 0)
     {
+      /* Translators: the first %s is the peer's address */
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND,
-                   "%s holds no certificate %s of its own", self->base_url, self->server_cert_id);
+                   _("%s holds no certificate %s of its own"), self->base_url, self->server_cert_id);
       return NULL;
     }
   cert = morango_certificate_chain_import (db, chain, self->server_cert_id, MORANGO_CHAIN_IMPORT_DEFAULT,
                                            NULL, error);
   if (cert == NULL)
-    g_prefix_error (error, "The certificate chain of %s: ", self->base_url);
+    g_prefix_error (error, _("The certificate chain of %s: "), self->base_url);
   return cert;
 }
 
@@ -1172,14 +1189,14 @@ morango_http_peer_open_sync_session (MorangoPeer               *peer,
       !morango_certificate_has_private_key (self->client_cert))
     {
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                           "Opening a sync session takes this device's certificate with its "
-                           "private key and the server's certificate");
+                           _("Opening a sync session takes this device's certificate with its "
+                           "private key and the server's certificate"));
       return NULL;
     }
   if (g_strcmp0 (request->profile, morango_certificate_get_profile (self->client_cert)) != 0)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "Certificate %s is for profile “%s”, not “%s”",
+                   _("Certificate %s is for profile “%s”, not “%s”"),
                    morango_certificate_get_id (self->client_cert),
                    morango_certificate_get_profile (self->client_cert), request->profile);
       return NULL;
@@ -1199,7 +1216,8 @@ morango_http_peer_open_sync_session (MorangoPeer               *peer,
             ? json_object_get_string_member (object, "id") : NULL;
   if (nonce == NULL || *nonce == '\0' || strchr (nonce, ':') != NULL)
     {
-      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, "%s sent no usable nonce", self->base_url);
+      /* Translators: the first %s is the peer's address */
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, _("%s sent no usable nonce"), self->base_url);
       return NULL;
     }
   if ((chain = morango_certificate_get_chain (morango_store_get_db (self->store),
@@ -1282,8 +1300,9 @@ morango_http_peer_check_sync_session (MorangoHttpPeer  *self,
     return FALSE;
   if (g_strcmp0 (ss->id, id) != 0 || !ss->active)
     {
+      /* Translators: the first %s is the peer's address */
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND,
-                   "%s no longer holds sync session %s open", self->base_url, id);
+                   _("%s no longer holds sync session %s open"), self->base_url, id);
       return FALSE;
     }
   return TRUE;
@@ -1380,8 +1399,9 @@ await_stage (MorangoHttpPeer         *self,
 
       if (polls >= MAX_POLLS)
         {
+          /* Translators: the first %s is the peer's address */
           g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_FAILED,
-                       "%s is still running its %s stage", self->base_url, morango_stage_to_string (stage));
+                       _("%s is still running its %s stage"), self->base_url, morango_stage_to_string (stage));
           return NULL;
         }
       if (!morango_http_peer_wait_ms (delay, cancellable, error))
@@ -1568,20 +1588,22 @@ morango_http_peer_fetch_chunk (MorangoPeer   *peer,
     return NULL;
   if ((chunk = morango_wire_page_decode (node, &named, NULL, error)) == NULL)
     {
-      g_prefix_error (error, "The records %s sent: ", self->base_url);
+      g_prefix_error (error, _("The records %s sent: "), self->base_url);
       return NULL;
     }
   if (named != NULL && strcmp (named, id) != 0)
     {
+      /* Translators: the first %s is the peer's address */
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED,
-                   "%s sent records of transfer session %s for transfer session %s",
+                   _("%s sent records of transfer session %s for transfer session %s"),
                    self->base_url, named, id);
       return NULL;
     }
   if (chunk->records->len > limit)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "%s sent %u records when asked for %u at most", self->base_url,
+                   morango_ngettext ("%s sent %u records when asked for %u at most",
+                                     "%s sent %u records when asked for %u at most", limit), self->base_url,
                    chunk->records->len, limit);
       return NULL;
     }

@@ -11,6 +11,7 @@
 #include "morango-http-peer-private.h"
 #include "morango-http-push.h"
 #include "morango-http-trust.h"
+#include "morango-i18n-private.h"
 
 /* The first shared key a publickey/ answer lists. */
 static MorangoKey *
@@ -26,13 +27,14 @@ first_shared_key (JsonNode    *answer,
       (member = json_object_get_member (json_node_get_object (first), "public_key")) == NULL ||
       !JSON_NODE_HOLDS_VALUE (member) || json_node_get_value_type (member) != G_TYPE_STRING)
     {
+      /* Translators: the first %s is the peer's address */
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "%s did not list a shared public key to push a certificate for", base_url);
+                   _("%s did not list a shared public key to push a certificate for"), base_url);
       return NULL;
     }
   key = morango_key_new_from_public (json_node_get_string (member), error);
   if (key == NULL)
-    g_prefix_error (error, "The shared public key of %s: ", base_url);
+    g_prefix_error (error, _("The shared public key of %s: "), base_url);
   return key;
 }
 
@@ -55,7 +57,8 @@ nonce_of (JsonNode    *answer,
   return g_strdup (id);
 
 bad:
-  g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, "%s sent no usable nonce", base_url);
+  /* Translators: the first %s is the peer's address */
+  g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, _("%s sent no usable nonce"), base_url);
   return NULL;
 }
 
@@ -92,7 +95,7 @@ morango_http_push (MorangoHttpPeer     *peer,
   if (!morango_certificate_has_private_key (parent))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_PERMISSION_DENIED,
-                   "Certificate %s cannot issue a certificate: its private key is not on this device",
+                   _("Certificate %s cannot issue a certificate: its private key is not on this device"),
                    morango_certificate_get_id (parent));
       return NULL;
     }
@@ -100,8 +103,9 @@ morango_http_push (MorangoHttpPeer     *peer,
     return NULL;
   if (!(morango_http_peer_get_server_capabilities (peer) & MORANGO_WIRE_CAP_ALLOW_CERTIFICATE_PUSHING))
     {
+      /* Translators: the first %s is the peer's address */
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_PERMISSION_DENIED,
-                   "%s does not allow certificate pushing", base_url);
+                   _("%s does not allow certificate pushing"), base_url);
       return NULL;
     }
 

@@ -21,6 +21,7 @@
 #include "morango-serve.h"
 #include "morango-shared-key.h"
 #include "morango-store.h"
+#include "morango-i18n-private.h"
 
 #define API_PREFIX "/api/morango/v1/"
 /* Our own calls, beside Morango's API (docs/accounts.md). */
@@ -233,7 +234,7 @@ lease_store (MorangoHttpServer  *self,
   if (!morango_db_acquire (morango_store_get_db (store)))
     {
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_FAILED,
-                           "A connection of the pool could not be taken over");
+                           _("A connection of the pool could not be taken over"));
       g_object_unref (store);
       return NULL;
     }
@@ -635,6 +636,8 @@ options_for_transfer (Request                      *r,
   *options = options_for (r);
   if (ss == NULL)
     {
+      /* Morango's answer word for word; like the two above, only a peer
+       * ever reads it, so it is not offered for translation. */
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND,
                            "Requested syncsession does not exist or is no longer active!");
       return FALSE;
@@ -1170,6 +1173,9 @@ handle_in_thread (GTask        *task,
 {
   Request *r = data;
   g_autoptr(GError) error = NULL;
+  /* The engine's messages made while answering become the body a peer
+   * reads, and a peer is not in the server user's language: English. */
+  gboolean was_wire = morango_i18n_set_wire_thread (TRUE);
   MorangoStore *store = lease_store (r->server, &error);
 
   if (store == NULL)
@@ -1216,6 +1222,7 @@ handle_in_thread (GTask        *task,
         }
       return_store (r->server, store);
     }
+  morango_i18n_set_wire_thread (was_wire);
   g_task_return_boolean (task, TRUE);
 }
 
@@ -1649,7 +1656,7 @@ morango_http_server_listen (MorangoHttpServer  *self,
     if (inet == NULL)
       {
         g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                     "“%s” is not an IP address", address);
+                     _("“%s” is not an IP address"), address);
         g_clear_object (&self->soup);
         return FALSE;
       }

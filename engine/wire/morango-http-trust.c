@@ -12,6 +12,7 @@
 #include "morango-json.h"
 #include "morango-nonce.h"
 #include "morango-shared-key.h"
+#include "morango-i18n-private.h"
 
 /* ------------------------------------------------------------------ */
 /* Client side */
@@ -86,15 +87,15 @@ morango_http_trust_build_sync_session_request (GPtrArray          *client_chain,
   if (client_chain->len == 0)
     {
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                           "A sync session needs the client certificate's chain");
+                           _("A sync session needs the client certificate's chain"));
       return NULL;
     }
   client_cert = g_ptr_array_index (client_chain, client_chain->len - 1);
   if (!morango_certificate_has_private_key (client_cert))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_PERMISSION_DENIED,
-                   "This device does not hold the private key of certificate %s, so it "
-                   "cannot open a sync session with it", morango_certificate_get_id (client_cert));
+                   _("This device does not hold the private key of certificate %s, so it "
+                   "cannot open a sync session with it"), morango_certificate_get_id (client_cert));
       return NULL;
     }
   /* A Python server stores the instance text and reads its id: an empty
@@ -103,10 +104,10 @@ morango_http_trust_build_sync_session_request (GPtrArray          *client_chain,
   if (*connection_path == '\0')
     {
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                           "A sync session needs the address the server was reached at");
+                           _("A sync session needs the address the server was reached at"));
       return NULL;
     }
-  instance = morango_json_parse_object (instance_json, "The instance description", error);
+  instance = morango_json_parse_object (instance_json, _("The instance description"), error);
   if (instance == NULL)
     return NULL;
 
@@ -155,7 +156,7 @@ morango_http_trust_check_sync_session_response (MorangoCertificate  *server_cert
   if (response == NULL || !JSON_NODE_HOLDS_OBJECT (response))
     {
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                           "The server's answer to the sync session request is not a JSON object");
+                           _("The server's answer to the sync session request is not a JSON object"));
       return FALSE;
     }
   object = json_node_get_object (response);
@@ -165,8 +166,8 @@ morango_http_trust_check_sync_session_response (MorangoCertificate  *server_cert
   if (!morango_http_trust_verify_sync_session (server_cert, nonce, sync_session_id, signature))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_SIGNATURE_INVALID,
-                   "The server did not prove it holds the key of certificate %s: its "
-                   "signature of the sync session does not verify",
+                   _("The server did not prove it holds the key of certificate %s: its "
+                   "signature of the sync session does not verify"),
                    morango_certificate_get_id (server_cert));
       return FALSE;
     }
@@ -176,7 +177,7 @@ morango_http_trust_check_sync_session_response (MorangoCertificate  *server_cert
       if (!JSON_NODE_HOLDS_VALUE (member) || json_node_get_value_type (member) != G_TYPE_STRING)
         {
           g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                               "The server's instance description is not a JSON string");
+                               _("The server's instance description is not a JSON string"));
           return FALSE;
         }
       if (*json_node_get_string (member) != '\0')
@@ -212,13 +213,15 @@ check_credential_part (const char  *what,
 {
   if (*value == '\0')
     {
-      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, "The %s is empty", what);
+      /* Translators: %s is “user name” or “facility”, translated below */
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, _("The %s is empty"), what);
       return FALSE;
     }
   if (strpbrk (value, forbidden) != NULL)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "The %s “%s” cannot be sent: a server would split it at one of “%s”",
+                   /* Translators: “user name” or “facility”, its value, then the characters refused */
+                   _("The %s “%s” cannot be sent: a server would split it at one of “%s”"),
                    what, value, forbidden);
       return FALSE;
     }
@@ -243,14 +246,14 @@ morango_http_trust_basic_authorization (const char  *username,
    * (§8.3.2), with no escaping. */
   if (facility == NULL)
     {
-      if (!check_credential_part ("user name", username, ":=", error))
+      if (!check_credential_part (_("user name"), username, ":=", error))
         return NULL;
       userargs = g_strdup (username);
     }
   else
     {
-      if (!check_credential_part ("user name", username, ":=&", error) ||
-          !check_credential_part ("facility", facility, ":=&", error))
+      if (!check_credential_part (_("user name"), username, ":=&", error) ||
+          !check_credential_part (_("facility"), facility, ":=&", error))
         return NULL;
       userargs = g_strdup_printf ("username=%s&facility=%s", username, facility);
     }

@@ -8,6 +8,7 @@
 
 #include "morango-json.h"
 #include "morango-wire.h"
+#include "morango-i18n-private.h"
 
 /* ---- capabilities ---- */
 
@@ -85,7 +86,7 @@ morango_wire_capabilities_from_json (JsonNode                 *node,
   if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
     {
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                           "The key “capabilities” must hold an array of strings");
+                           _("The key “capabilities” must hold an array of strings"));
       return FALSE;
     }
   array = json_node_get_array (node);
@@ -97,7 +98,7 @@ morango_wire_capabilities_from_json (JsonNode                 *node,
       if (!JSON_NODE_HOLDS_VALUE (item) || json_node_get_value_type (item) != G_TYPE_STRING)
         {
           g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                               "The key “capabilities” must hold an array of strings");
+                               _("The key “capabilities” must hold an array of strings"));
           *caps = MORANGO_WIRE_CAP_NONE;
           return FALSE;
         }
@@ -181,7 +182,7 @@ morango_wire_gunzip (gconstpointer   data,
       if (result == G_CONVERTER_ERROR)
         {
           g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                       "The gzip body is malformed: %s", local->message);
+                       _("The gzip body is malformed: %s"), local->message);
           return NULL;
         }
       in += read;
@@ -189,7 +190,8 @@ morango_wire_gunzip (gconstpointer   data,
       if (written > limit - MIN (limit, out->len))
         {
           g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_LIMIT_EXCEEDED,
-                       "The gzip body holds more than %" G_GSIZE_FORMAT " bytes", limit);
+                       morango_ngettext ("The gzip body holds more than %zu byte",
+                                         "The gzip body holds more than %zu bytes", limit), limit);
           return NULL;
         }
       g_byte_array_append (out, buf, written);
@@ -199,14 +201,14 @@ morango_wire_gunzip (gconstpointer   data,
         {
           /* zlib wants input there is none of: the stream was cut. */
           g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                               "The gzip body is malformed: it ends before its stream does");
+                               _("The gzip body is malformed: it ends before its stream does"));
           return NULL;
         }
     }
   if (in_left > 0)
     {
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                           "The gzip body is malformed: data follows its stream");
+                           _("The gzip body is malformed: data follows its stream"));
       return NULL;
     }
   g_byte_array_append (out, (const guint8 *) "", 1);
@@ -350,7 +352,7 @@ morango_wire_json_parse (const char  *text,
 
   if (!json_parser_load_from_data (parser, text, size, &local))
     {
-      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, "JSON parse error - %s",
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, _("JSON parse error - %s"),
                    local->message);
       return NULL;
     }
@@ -358,7 +360,7 @@ morango_wire_json_parse (const char  *text,
   if (root == NULL)
     {
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                           "JSON parse error - the body is empty");
+                           _("JSON parse error - the body is empty"));
       return NULL;
     }
   return json_node_ref (root);
@@ -373,7 +375,7 @@ node_is (JsonNode *node,
   return node != NULL && JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == type;
 }
 
-static const char *type_names[] = { "a string", "a boolean", "an integer" };
+static const char *type_names[] = { N_("a string"), N_("a boolean"), N_("an integer") };
 enum { WANT_STRING, WANT_BOOLEAN, WANT_INT };
 
 static gboolean
@@ -382,8 +384,10 @@ wrong_type (const char  *what,
             int          want,
             GError     **error)
 {
-  g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, "%s: the key “%s” must hold %s",
-               what, key, type_names[want]);
+  /* Translators: what was read (“The sync session”), a JSON key, then
+   * “a string”, “a boolean” or “an integer” */
+  g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, _("%s: the key “%s” must hold %s"),
+               what, key, _(type_names[want]));
   return FALSE;
 }
 
@@ -392,7 +396,7 @@ missing_key (const char  *what,
              const char  *key,
              GError     **error)
 {
-  g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, "%s lacks the key “%s”", what, key);
+  g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, _("%s lacks the key “%s”"), what, key);
   return FALSE;
 }
 
@@ -485,7 +489,7 @@ read_count (JsonObject  *obj,
   if (json_node_get_int (node) < 0)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "%s: the key “%s” must not be negative", what, key);
+                   _("%s: the key “%s” must not be negative"), what, key);
       return FALSE;
     }
   *out = json_node_get_int (node);
@@ -499,7 +503,7 @@ object_of (JsonNode    *node,
 {
   if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
     {
-      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, "%s must be a JSON object", what);
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, _("%s must be a JSON object"), what);
       return NULL;
     }
   return json_node_get_object (node);
@@ -528,7 +532,7 @@ only_keys (JsonObject         *obj,
         known = strcmp (keys[i], key) == 0;
       if (!known)
         {
-          g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, "%s has an unknown key “%s”",
+          g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, _("%s has an unknown key “%s”"),
                        what, key);
           return FALSE;
         }
@@ -654,7 +658,7 @@ decode_record (MorangoBufferChunk  *chunk,
                const char         **session,
                GError             **error)
 {
-  g_autofree char *what = g_strdup_printf ("Buffer record %u", index);
+  g_autofree char *what = g_strdup_printf (_("Buffer record %u"), index);
   MorangoBufferRecord r = { 0 };
   const char *ts = NULL;
   JsonObject *obj;
@@ -689,7 +693,7 @@ decode_record (MorangoBufferChunk  *chunk,
   if (!JSON_NODE_HOLDS_ARRAY (list))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "%s: the key “rmcb_list” must hold an array", what);
+                   _("%s: the key “rmcb_list” must hold an array"), what);
       return FALSE;
     }
 
@@ -698,7 +702,7 @@ decode_record (MorangoBufferChunk  *chunk,
   else if (strcmp (*session, ts) != 0)
     {
       g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_PERMISSION_DENIED,
-                           "All pushed records must be associated with the same TransferSession.");
+                           _("All pushed records must be associated with the same TransferSession."));
       return FALSE;
     }
 
@@ -706,7 +710,7 @@ decode_record (MorangoBufferChunk  *chunk,
   items = json_node_get_array (list);
   for (guint i = 0; i < json_array_get_length (items); i++)
     {
-      g_autofree char *item_what = g_strdup_printf ("History item %u of buffer record %u", i, index);
+      g_autofree char *item_what = g_strdup_printf (_("History item %u of buffer record %u"), i, index);
       const char *item_ts = NULL, *item_uuid = NULL, *instance = NULL;
       gint64 counter = 0;
       JsonObject *item;
@@ -726,14 +730,14 @@ decode_record (MorangoBufferChunk  *chunk,
       if (strcmp (item_ts, ts) != 0)
         {
           g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED,
-                       "Transfer session on RMCB (%s) does not match Buffer's TransferSession "
-                       "(TransferSession object (%s))", item_ts, ts);
+                       _("Transfer session on RMCB (%s) does not match Buffer's TransferSession "
+                       "(TransferSession object (%s))"), item_ts, ts);
           return FALSE;
         }
       if (strcmp (item_uuid, r.model_uuid) != 0)
         {
           g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED,
-                       "Model UUID on RMCB (%s) does not match Buffer's Model UUID (%s)",
+                       _("Model UUID on RMCB (%s) does not match Buffer's Model UUID (%s)"),
                        item_uuid, r.model_uuid);
           return FALSE;
         }
@@ -775,7 +779,7 @@ morango_wire_chunk_decode (JsonNode  *node,
   if (JSON_NODE_HOLDS_OBJECT (node))
     return decode_records (NULL, node, transfer_session_id, error);
   g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                       "A chunk must be an array of buffer records");
+                       _("A chunk must be an array of buffer records"));
   return NULL;
 }
 
@@ -785,7 +789,7 @@ morango_wire_page_decode (JsonNode  *node,
                           gint64    *count,
                           GError   **error)
 {
-  static const char *what = "A page of buffer records";
+  const char *what = _("A page of buffer records");
   JsonObject *obj;
   JsonNode *results;
   const char *link = NULL;
@@ -815,7 +819,7 @@ morango_wire_page_decode (JsonNode  *node,
   if (!JSON_NODE_HOLDS_ARRAY (results))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "%s: the key “results” must hold an array", what);
+                   _("%s: the key “results” must hold an array"), what);
       return NULL;
     }
   if (count != NULL)
@@ -893,7 +897,7 @@ MorangoWireSyncSessionRequest *
 morango_wire_sync_session_request_decode (JsonNode  *node,
                                           GError   **error)
 {
-  static const char *what = "The sync session request";
+  const char *what = _("The sync session request");
   g_autoptr(MorangoWireSyncSessionRequest) r = g_new0 (MorangoWireSyncSessionRequest, 1);
   g_autoptr(JsonNode) instance = NULL;
   JsonObject *obj;
@@ -925,7 +929,7 @@ morango_wire_sync_session_request_decode (JsonNode  *node,
   else
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "%s: the key “certificate_chain” must hold a string or an array", what);
+                   _("%s: the key “certificate_chain” must hold a string or an array"), what);
       return NULL;
     }
 
@@ -934,7 +938,7 @@ morango_wire_sync_session_request_decode (JsonNode  *node,
       !JSON_NODE_HOLDS_OBJECT (instance))
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   "%s: the key “instance” must hold the text of a JSON object", what);
+                   _("%s: the key “instance” must hold the text of a JSON object"), what);
       return NULL;
     }
   if (r->profile == NULL)
@@ -966,7 +970,7 @@ morango_wire_sync_session_reply_decode (JsonNode  *node,
                                         char     **server_instance,
                                         GError   **error)
 {
-  static const char *what = "The sync session answer";
+  const char *what = _("The sync session answer");
   g_autofree char *sig = NULL;
   g_autofree char *instance = NULL;
   JsonObject *obj;
@@ -1029,7 +1033,7 @@ MorangoWireSyncSession *
 morango_wire_sync_session_decode (JsonNode  *node,
                                   GError   **error)
 {
-  static const char *what = "The sync session";
+  const char *what = _("The sync session");
   g_autoptr(MorangoWireSyncSession) ss = g_new0 (MorangoWireSyncSession, 1);
   JsonObject *obj;
 
@@ -1114,7 +1118,7 @@ morango_wire_transfer_session_decode (JsonNode                 *node,
                                       MorangoWireTransferInfo  *info,
                                       GError                  **error)
 {
-  static const char *what = "The transfer session";
+  const char *what = _("The transfer session");
   g_autoptr(MorangoTransferSession) ts = g_new0 (MorangoTransferSession, 1);
   const char *stage = NULL, *status = NULL;
   gint64 bytes_sent = 0, bytes_received = 0;
@@ -1141,13 +1145,13 @@ morango_wire_transfer_session_decode (JsonNode                 *node,
   ts->status = MORANGO_STAGE_STATUS_PENDING;
   if (stage != NULL && !morango_stage_from_string (stage, &ts->stage))
     {
-      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, "%s is at an unknown stage “%s”",
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, _("%s is at an unknown stage “%s”"),
                    what, stage);
       return NULL;
     }
   if (status != NULL && !morango_stage_status_from_string (status, &ts->status))
     {
-      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, "%s has an unknown status “%s”",
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, _("%s has an unknown status “%s”"),
                    what, status);
       return NULL;
     }
@@ -1192,7 +1196,7 @@ MorangoTransferSession *
 morango_wire_transfer_request_decode (JsonNode  *node,
                                       GError   **error)
 {
-  static const char *what = "The transfer session request";
+  const char *what = _("The transfer session request");
   g_autoptr(MorangoTransferSession) ts = g_new0 (MorangoTransferSession, 1);
   JsonObject *obj;
 
@@ -1248,7 +1252,7 @@ morango_wire_transfer_update_decode (JsonNode                   *node,
                                      MorangoWireTransferUpdate  *update,
                                      GError                    **error)
 {
-  static const char *what = "The transfer session update";
+  const char *what = _("The transfer session update");
   MorangoWireTransferUpdate u = MORANGO_WIRE_TRANSFER_UPDATE_INIT;
   const char *stage = NULL;
   JsonObject *obj;
@@ -1268,7 +1272,7 @@ morango_wire_transfer_update_decode (JsonNode                   *node,
     {
       if (!morango_stage_from_string (stage, &u.stage))
         {
-          g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, "Unknown transfer stage “%s”",
+          g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID, _("Unknown transfer stage “%s”"),
                        stage);
           goto fail;
         }
