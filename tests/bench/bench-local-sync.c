@@ -111,6 +111,7 @@ typedef struct {
   char   name[16];
   double written;   /* MB, wchar of the process */
   double user, sys;
+  double peak;      /* MB, VmHWM of the process during the stage */
 } StageCost;
 
 typedef struct {
@@ -132,7 +133,9 @@ stage_costs_mark (StageCosts *c,
       s->written = w - c->written0;
       s->user = u - c->user0;
       s->sys = k - c->sys0;
+      s->peak = vm_hwm_mb ();
     }
+  reset_vm_hwm ();
   c->written0 = w;
   c->user0 = u;
   c->sys0 = k;
@@ -314,16 +317,23 @@ run_one (gint64 n)
           total, stats.records_total / total);
   printf ("syncing thread: %.3f s in user space, %.3f s in the kernel; whole process %.3f s "
           "and %.3f s\n", user1 - user0, sys1 - sys0, puser1 - puser0, psys1 - psys0);
-  printf ("peak RSS during the sync: %.1f MB (VmHWM; over the whole run, setup included: %.1f MB)\n",
-          vm_hwm_mb (), peak_rss_mb ());
+  {
+    double peak = vm_hwm_mb ();
+    for (guint i = 0; i < costs.n; i++)
+      peak = MAX (peak, costs.stages[i].peak);
+    printf ("peak RSS during the sync: %.1f MB (VmHWM; over the whole run, setup included: %.1f MB)\n",
+            peak, peak_rss_mb ());
+  }
   printf ("written during the sync (wchar: bytes handed to write(2), whether or not they reach "
           "the disk): %.0f MB by the syncing thread, %.0f MB with checkpoints, %.2f KB a record\n",
           written, written_all, written_all * 1e3 / n);
   printf ("by stage, whole process (from a stage's first progress report to the next's):\n");
-  printf ("  %-12s %10s %10s %10s %9s\n", "stage", "written MB", "KB/record", "user s", "kernel s");
+  printf ("  %-12s %10s %10s %10s %9s %8s\n", "stage", "written MB", "KB/record", "user s",
+          "kernel s", "peak MB");
   for (guint i = 0; i < costs.n; i++)
-    printf ("  %-12s %10.1f %10.2f %10.3f %9.3f\n", costs.stages[i].name, costs.stages[i].written,
-            costs.stages[i].written * 1e3 / n, costs.stages[i].user, costs.stages[i].sys);
+    printf ("  %-12s %10.1f %10.2f %10.3f %9.3f %8.1f\n", costs.stages[i].name,
+            costs.stages[i].written, costs.stages[i].written * 1e3 / n, costs.stages[i].user,
+            costs.stages[i].sys, costs.stages[i].peak);
 
   if (stats.records_total != n + 1 || stats.records_transferred != n + 1)
     g_error ("expected %" G_GINT64_FORMAT " records, moved %" G_GINT64_FORMAT,
