@@ -641,7 +641,7 @@ deserialize_piped (Deserializer  *d,
  * CREATE INDEX sorts, then writes each page once.  A failure rolls the
  * drop back with everything else. */
 
-/* From about this many records an index of 16-byte-ish keys outgrows
+/* From about this many records an index of two text ids (~75 B an entry) outgrows
  * the 12 MB page cache, and maintaining one in random order starts to
  * cost a page a record.  Below it a rebuild only costs: it sorts an
  * index that may be in id order anyway (a user's logs by user), and the
