@@ -132,6 +132,57 @@ app_digest (MorangoStore *store)
   return g_strdup (g_checksum_get_string (sum));
 }
 
+static gint64
+pragma (MorangoStore *store,
+        const char   *sql)
+{
+  return count (store, sql);
+}
+
+/* The transfer buffers a sync emptied leave free pages in the
+ * receiver's file, which the next sync of the same size takes before it
+ * grows the file: no VACUUM is needed to keep the file to what it holds
+ * plus one sync's buffers. */
+static void
+test_freed_pages_reused (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  MorangoLocalSyncStats stats;
+  gint64 pages1 = 0, free1 = 0, used1, pages2, free2, used2;
+  const guint n = 1500;
+
+  for (guint round = 0; round < 2; round++)
+    {
+      g_autoptr(MorangoTransaction) tx = morango_transaction_begin (morango_store_get_db (f->a),
+                                                                    NULL, &error);
+      g_assert_no_error (error);
+      for (guint i = 0; i < n; i++)
+        g_free (add_log (f->a, f->user, round * n + i));
+      g_assert_true (morango_transaction_commit (tx, &error));
+      g_assert_no_error (error);
+      sync_ok (f->a, f->b, f->filter, TRUE, NULL, &stats);
+      g_assert_cmpint (count (f->b, "SELECT count(*) FROM morango_buffer"), ==, 0);
+      if (round == 0)
+        {
+          pages1 = pragma (f->b, "PRAGMA page_count");
+          free1 = pragma (f->b, "PRAGMA freelist_count");
+        }
+    }
+  pages2 = pragma (f->b, "PRAGMA page_count");
+  free2 = pragma (f->b, "PRAGMA freelist_count");
+  used1 = pages1 - free1;
+  used2 = pages2 - free2;
+  g_assert_cmpint (count (f->b, "SELECT count(*) FROM facility_profile_summarylog"), ==, 2 * n);
+
+  /* The first sync's buffers were freed: a tenth of the file or more. */
+  g_assert_cmpint (free1 * 10, >, pages1);
+  /* The file grew by what it holds more, not by another set of buffers. */
+  g_test_message ("pages %" G_GINT64_FORMAT " -> %" G_GINT64_FORMAT ", free %" G_GINT64_FORMAT
+                  " -> %" G_GINT64_FORMAT, pages1, pages2, free1, free2);
+  g_assert_cmpint (pages2 - pages1, <, (used2 - used1) + free1 / 2);
+}
+
 static void
 test_pull_then_nothing_new (Fixture       *f,
                             gconstpointer  data)
@@ -1008,6 +1059,7 @@ main (int   argc,
 {
   g_test_init (&argc, &argv, NULL);
 #define ADD(path, fn) g_test_add ("/local-sync/" path, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
+  ADD ("freed-pages-reused", test_freed_pages_reused);
   ADD ("pull-then-nothing-new", test_pull_then_nothing_new);
   ADD ("push-edit-conflict", test_push_edit_conflict);
   ADD ("delete-recreate-hard-delete", test_delete_recreate_hard_delete);

@@ -1693,6 +1693,17 @@ morango_db_open (const char  *path,
   if (g_once_init_enter (&sqlite_configured))
     {
       sqlite3_config (SQLITE_CONFIG_MEMSTATUS, 0);
+      /* Statement journals (and the TEMP database's journal) stay in
+       * memory, as they did when temp_store was MEMORY: a stage's big
+       * INSERT…SELECT journals every page it touches, and written to a
+       * file that doubled what dequeuing wrote. */
+      sqlite3_config (SQLITE_CONFIG_STMTJRNL_SPILL, -1);
+      /* A sort keeps up to the page cache's size in memory before it
+       * writes a sorted run, but never less than this many pages (250
+       * by default: 4 MB of 16 KiB pages), which a stage that lends its
+       * cache to a sort (deserializing's index rebuild) could not go
+       * below. */
+      sqlite3_config (SQLITE_CONFIG_PMASZ, 64);
       g_once_init_leave (&sqlite_configured, 1);
     }
 
@@ -1777,8 +1788,15 @@ morango_db_open (const char  *path,
    * records wrote 8,776 pages where 6,095 hold the result; at 12 MB it
    * writes 6,095, and creating the same records beforehand writes a
    * third less.  A local sync holds two connections, so the process
-   * peaks at 35 MB instead of 27 MB; the target is 40 MB. */
-  if (!morango_db_exec (self, "PRAGMA temp_store = MEMORY; PRAGMA cache_size = -12000", error))
+   * peaks at 35 MB instead of 27 MB; the target is 40 MB.
+   *
+   * Temporary tables and sorts go to files (unlinked on creation), so
+   * that a sort bigger than the cache (a 1M-record index rebuilt by
+   * deserializing) writes sorted runs instead of holding everything in
+   * memory: temp_store = MEMORY never spills a sort.  The stages' temp
+   * tables are small and stay in their own cache; statement journals
+   * stay in memory (SQLITE_CONFIG_STMTJRNL_SPILL above). */
+  if (!morango_db_exec (self, "PRAGMA temp_store = FILE; PRAGMA cache_size = -12000", error))
     return NULL;
   {
     int on = 0;

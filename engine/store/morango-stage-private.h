@@ -20,6 +20,12 @@ G_BEGIN_DECLS
 #define PIPE_BATCHES 3
 #define PIPE_MIN 4096
 
+/* Deserializing rebuilds an app table's plain indexes instead of
+ * maintaining them when a model has at least this many records to apply
+ * (and its table no more rows than that already); 0 puts the default
+ * back.  For tests, which run both paths on the same small input. */
+void      morango_store_deserialize_set_bulk_min (guint records);
+
 /* Prepares the statements of (slot, sql) pairs up to a NULL slot. */
 gboolean  prepare_all  (MorangoDb      *db,
                         GError        **error,

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sqlite3.h>
 #include <sys/resource.h>
 
 #include "morango-app.h"
@@ -60,6 +61,145 @@ written_mb (const char *which)
       (line = strstr (text, "wchar: ")) == NULL)
     return 0;
   return g_ascii_strtoll (line + 7, NULL, 10) / 1e6;
+}
+
+/* VmHWM of this process in MB, and a new peak started at the current
+ * size (Linux 4.0 and later), so that the sync's peak is not the
+ * setup's. */
+static double
+vm_hwm_mb (void)
+{
+  g_autofree char *text = NULL;
+  const char *line;
+
+  if (!g_file_get_contents ("/proc/self/status", &text, NULL, NULL) ||
+      (line = strstr (text, "VmHWM:")) == NULL)
+    return -1;
+  return g_ascii_strtoll (line + 6, NULL, 10) / 1024.0;
+}
+
+static void
+reset_vm_hwm (void)
+{
+  FILE *f = fopen ("/proc/self/clear_refs", "w");
+
+  if (f != NULL)
+    {
+      fputs ("5", f);
+      fclose (f);
+    }
+}
+
+/* Whole-process CPU seconds, all threads (the stage's reading thread and
+ * the checkpointer too). */
+static void
+process_cpu (double *user,
+             double *sys)
+{
+  struct rusage ru;
+
+  getrusage (RUSAGE_SELF, &ru);
+  *user = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6;
+  *sys = ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+/* What each stage cost the whole process, from the monitor's first
+ * report of a stage to the first report of the next one (the work
+ * between two stages counts for the later one). */
+#define MAX_STAGES 8
+typedef struct {
+  char   name[16];
+  double written;   /* MB, wchar of the process */
+  double user, sys;
+  double peak;      /* MB, VmHWM of the process during the stage */
+} StageCost;
+
+typedef struct {
+  StageCost stages[MAX_STAGES];
+  guint     n;
+  double    written0, user0, sys0;
+} StageCosts;
+
+static void
+stage_costs_mark (StageCosts *c,
+                  const char *next)
+{
+  double w = written_mb ("self"), u, k;
+
+  process_cpu (&u, &k);
+  if (c->n > 0)
+    {
+      StageCost *s = &c->stages[c->n - 1];
+      s->written = w - c->written0;
+      s->user = u - c->user0;
+      s->sys = k - c->sys0;
+      s->peak = vm_hwm_mb ();
+    }
+  reset_vm_hwm ();
+  c->written0 = w;
+  c->user0 = u;
+  c->sys0 = k;
+  if (next != NULL && c->n < MAX_STAGES)
+    g_strlcpy (c->stages[c->n++].name, next, sizeof c->stages[0].name);
+}
+
+static void
+on_progress (MorangoMonitor        *monitor,
+             const MorangoProgress *p,
+             gpointer               data)
+{
+  StageCosts *c = data;
+
+  if (c->n == 0 || strcmp (c->stages[c->n - 1].name, p->stage) != 0)
+    stage_costs_mark (c, p->stage);
+}
+
+/* Bytes a record of the file at @path, per table and index (SQLite's
+ * dbstat, which Debian's libsqlite3 is built with), after the sync. */
+static void
+print_footprint (const char *path,
+                 gint64      n)
+{
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+  gint64 total = 0, pages = 0, page_size = 0, freelist = 0;
+
+  if (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2 (db, "SELECT name, count(*), sum(pgsize), sum(payload) FROM dbstat "
+                          "GROUP BY name ORDER BY 3 DESC", -1, &stmt, NULL) != SQLITE_OK)
+    {
+      printf ("footprint of %s: %s\n", path, sqlite3_errmsg (db));
+      sqlite3_close (db);
+      return;
+    }
+  printf ("receiver's database after the sync, per table and index (dbstat):\n");
+  printf ("  %-40s %8s %12s %9s %9s\n", "name", "pages", "bytes", "B/record", "payload/r");
+  while (sqlite3_step (stmt) == SQLITE_ROW)
+    {
+      gint64 bytes = sqlite3_column_int64 (stmt, 2);
+      total += bytes;
+      if (bytes < n)  /* under a byte a record: the small tables */
+        continue;
+      printf ("  %-40s %8lld %12lld %9.1f %9.1f\n", sqlite3_column_text (stmt, 0),
+              (long long) sqlite3_column_int64 (stmt, 1), (long long) bytes, (double) bytes / n,
+              (double) sqlite3_column_int64 (stmt, 3) / n);
+    }
+  sqlite3_finalize (stmt);
+  if (sqlite3_prepare_v2 (db, "SELECT (SELECT page_count FROM pragma_page_count), "
+                          "(SELECT page_size FROM pragma_page_size), "
+                          "(SELECT freelist_count FROM pragma_freelist_count)", -1, &stmt,
+                          NULL) == SQLITE_OK && sqlite3_step (stmt) == SQLITE_ROW)
+    {
+      pages = sqlite3_column_int64 (stmt, 0);
+      page_size = sqlite3_column_int64 (stmt, 1);
+      freelist = sqlite3_column_int64 (stmt, 2);
+    }
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+  printf ("  in b-trees %.1f MB (%.0f B/record); file %.1f MB (%.0f B/record, %lld pages of %lld B, "
+          "%lld free)\n", total / 1e6, (double) total / n, pages * page_size / 1e6,
+          (double) pages * page_size / n, (long long) pages, (long long) page_size,
+          (long long) freelist);
 }
 
 /* Under perf record --control=fifo:PATH -D -1, samples only the sync. */
@@ -105,6 +245,9 @@ run_one (gint64 n)
   g_autofree char *filter_text = NULL;
   g_autoptr(MorangoFilter) filter = NULL;
   MorangoLocalSyncStats stats;
+  g_autoptr(MorangoMonitor) monitor = morango_monitor_new (NULL);
+  StageCosts costs = { 0 };
+  double puser0, psys0, puser1, psys1;
   MorangoDb *adb;
   g_autoptr(MorangoTransaction) tx = NULL;
   double total = 0;
@@ -136,21 +279,30 @@ run_one (gint64 n)
     }
   if (!morango_transaction_commit (tx, &error))
     g_error ("%s", error->message);
-  printf ("%8" G_GINT64_FORMAT " records: created in %.3f s (setup, not timed below)\n",
-          n, (g_get_monotonic_time () - t0) / 1e6);
+  {
+    double sec = (g_get_monotonic_time () - t0) / 1e6;
+    printf ("%8" G_GINT64_FORMAT " records: created in %.3f s, %.0f rows/s through the "
+            "application API, one transaction (setup, not timed below)\n", n, sec, (n + 1) / sec);
+  }
 
   filter_text = g_strdup_printf ("%s:user", user_id);
   filter = morango_filter_parse (filter_text);
   written = written_mb ("thread-self");
   written_all = written_mb ("self");
+  morango_monitor_set_progress_func (monitor, on_progress, &costs, NULL);
+  morango_monitor_set_interval (monitor, G_MAXINT);
+  reset_vm_hwm ();
   thread_cpu (&user0, &sys0);
+  process_cpu (&puser0, &psys0);
   perf_control ("enable");
   t0 = g_get_monotonic_time ();
-  if (!morango_local_sync (a, b, filter, TRUE, NULL, NULL, &stats, &error))
+  if (!morango_local_sync (a, b, filter, TRUE, NULL, monitor, &stats, &error))
     g_error ("%s", error->message);
   total = (g_get_monotonic_time () - t0) / 1e6;
   perf_control ("disable");
+  stage_costs_mark (&costs, NULL);
   thread_cpu (&user1, &sys1);
+  process_cpu (&puser1, &psys1);
   written = written_mb ("thread-self") - written;
   written_all = written_mb ("self") - written_all;
 
@@ -163,11 +315,25 @@ run_one (gint64 n)
     }
   printf ("%8" G_GINT64_FORMAT " %-14s %9.3f %12.0f\n", stats.records_total, "whole sync",
           total, stats.records_total / total);
-  printf ("syncing thread: %.3f s in user space, %.3f s in the kernel\n",
-          user1 - user0, sys1 - sys0);
-  printf ("peak RSS: %.1f MB\n", peak_rss_mb ());
-  printf ("written during the sync: %.0f MB by the syncing thread, %.0f MB with checkpoints\n",
-          written, written_all);
+  printf ("syncing thread: %.3f s in user space, %.3f s in the kernel; whole process %.3f s "
+          "and %.3f s\n", user1 - user0, sys1 - sys0, puser1 - puser0, psys1 - psys0);
+  {
+    double peak = vm_hwm_mb ();
+    for (guint i = 0; i < costs.n; i++)
+      peak = MAX (peak, costs.stages[i].peak);
+    printf ("peak RSS during the sync: %.1f MB (VmHWM; over the whole run, setup included: %.1f MB)\n",
+            peak, peak_rss_mb ());
+  }
+  printf ("written during the sync (wchar: bytes handed to write(2), whether or not they reach "
+          "the disk): %.0f MB by the syncing thread, %.0f MB with checkpoints, %.2f KB a record\n",
+          written, written_all, written_all * 1e3 / n);
+  printf ("by stage, whole process (from a stage's first progress report to the next's):\n");
+  printf ("  %-12s %10s %10s %10s %9s %8s\n", "stage", "written MB", "KB/record", "user s",
+          "kernel s", "peak MB");
+  for (guint i = 0; i < costs.n; i++)
+    printf ("  %-12s %10.1f %10.2f %10.3f %9.3f %8.1f\n", costs.stages[i].name,
+            costs.stages[i].written, costs.stages[i].written * 1e3 / n, costs.stages[i].user,
+            costs.stages[i].sys, costs.stages[i].peak);
 
   if (stats.records_total != n + 1 || stats.records_transferred != n + 1)
     g_error ("expected %" G_GINT64_FORMAT " records, moved %" G_GINT64_FORMAT,
@@ -178,7 +344,12 @@ run_one (gint64 n)
   t0 = g_get_monotonic_time ();
   g_clear_object (&a);
   g_clear_object (&b);
-  printf ("closed in %.3f s (not part of the sync)\n\n", (g_get_monotonic_time () - t0) / 1e6);
+  printf ("closed in %.3f s (not part of the sync)\n", (g_get_monotonic_time () - t0) / 1e6);
+  {
+    g_autofree char *b_path = g_build_filename (dir, "b.db", NULL);
+    print_footprint (b_path, n + 1);
+    printf ("\n");
+  }
   /* For looking at the files afterwards (page counts, query plans). */
   if (g_getenv ("MORANGO_BENCH_KEEP") != NULL)
     {

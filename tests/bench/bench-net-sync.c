@@ -96,6 +96,58 @@ cpu_seconds (const char *pid)
   return (g_ascii_strtod (fields[11], NULL) + g_ascii_strtod (fields[12], NULL)) / sysconf (_SC_CLK_TCK);
 }
 
+/* Kernel CPU seconds (all threads) of a process so far. */
+static double
+kernel_seconds (const char *pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%s/stat", pid);
+  g_autofree char *text = NULL;
+  g_auto(GStrv) fields = NULL;
+  const char *end;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL) || (end = strrchr (text, ')')) == NULL)
+    return -1;
+  fields = g_strsplit (end + 2, " ", 0);
+  if (g_strv_length (fields) < 13)
+    return -1;
+  return g_ascii_strtod (fields[12], NULL) / sysconf (_SC_CLK_TCK);
+}
+
+/* MB a process handed to write(2) so far (wchar of /proc/PID/io: the
+ * databases, their logs and checkpoints, and the sockets too). */
+static double
+written_mb (const char *pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%s/io", pid);
+  g_autofree char *text = NULL;
+  const char *line;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL) || (line = strstr (text, "wchar: ")) == NULL)
+    return -1;
+  return g_ascii_strtoll (line + 7, NULL, 10) / 1e6;
+}
+
+/* Bytes of the database files in a data folder, without their logs
+ * (a log keeps its size once checkpointed, to be written over). */
+static gint64
+folder_db_bytes (const char *dir)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  const char *name;
+  gint64 total = 0;
+
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+    if (g_str_has_suffix (name, ".db") || g_str_has_suffix (name, ".sqlite3"))
+      {
+        g_autofree char *path = g_build_filename (dir, name, NULL);
+        GStatBuf st;
+
+        if (g_stat (path, &st) == 0)
+          total += st.st_size;
+      }
+  return total;
+}
+
 /* ---- data ---- */
 
 static MorangoStore *
@@ -364,6 +416,10 @@ typedef struct {
   double      server_peak;
   double      client_cpu;    /* CPU seconds, all threads */
   double      server_cpu;
+  double      client_sys;    /* of which in the kernel */
+  double      server_sys;
+  double      client_written;  /* MB handed to write(2) */
+  double      server_written;
 } Phase;
 
 static void
@@ -424,6 +480,10 @@ measure (Phase         *phase,
   reset_peak (server_pid);
   phase->client_cpu = cpu_seconds ("self");
   phase->server_cpu = cpu_seconds (server_pid);
+  phase->client_sys = kernel_seconds ("self");
+  phase->server_sys = kernel_seconds (server_pid);
+  phase->client_written = written_mb ("self");
+  phase->server_written = written_mb (server_pid);
   phase->t0 = g_get_monotonic_time ();
   morango_engine_sync_async (engine, url, &options, NULL, on_synced, phase);
   while (!phase->finished)
@@ -431,6 +491,10 @@ measure (Phase         *phase,
   t1 = g_get_monotonic_time ();
   phase->client_cpu = cpu_seconds ("self") - phase->client_cpu;
   phase->server_cpu = cpu_seconds (server_pid) - phase->server_cpu;
+  phase->client_sys = kernel_seconds ("self") - phase->client_sys;
+  phase->server_sys = kernel_seconds (server_pid) - phase->server_sys;
+  phase->client_written = written_mb ("self") - phase->client_written;
+  phase->server_written = written_mb (server_pid) - phase->server_written;
   phase->client_peak = peak_mb ("self");
   phase->server_peak = peak_mb (server_pid);
   phase->seconds = (t1 - phase->t0) / 1e6;
@@ -457,7 +521,13 @@ print_phase (const Phase *phase)
     printf (", %.1f B a record (%.1f sent, %.1f received)",
             (double) (phase->r.bytes_sent + phase->r.bytes_received) / records,
             (double) phase->r.bytes_sent / records, (double) phase->r.bytes_received / records);
-  printf ("\n  CPU: client %.3f s, server %.3f s\n", phase->client_cpu, phase->server_cpu);
+  printf ("\n  CPU: client %.3f s, server %.3f s (in the kernel: %.3f s, %.3f s)\n", phase->client_cpu,
+          phase->server_cpu, phase->client_sys, phase->server_sys);
+  printf ("  written (wchar, sockets included): client %.1f MB, server %.1f MB", phase->client_written,
+          phase->server_written);
+  if (records > 0)
+    printf (", %.2f KB a record", (phase->client_written + phase->server_written) * 1e3 / records);
+  printf ("\n");
   printf ("  peak RSS: client %.1f MB, server %.1f MB\n", phase->client_peak, phase->server_peak);
   printf ("  stages (first report – last report, seconds since the start):\n");
   for (guint i = 0; i < phase->n_marks; i++)
@@ -559,6 +629,12 @@ run_one (gint64 n)
   }
 
   measure (&phases[0], engine, url, server, TRUE, FALSE);
+  {
+    gint64 bytes = folder_db_bytes (client_dir);
+    printf ("client's database files after the initial pull (logs not counted): %.1f MB, "
+            "%.0f B a record\n",
+            bytes / 1e6, (double) bytes / (n + 2));
+  }
   g_free (run_child ((const char *[]) { "--touch", client_dir, changed_text, NULL }));
   measure (&phases[1], engine, url, server, FALSE, FALSE);
   measure (&phases[2], engine, url, server, FALSE, FALSE);
