@@ -11,6 +11,7 @@
 
 #include "morango-peer-row.h"
 #include "morango-peers-page.h"
+#include "morango-serve-row.h"
 
 struct _MorangoPeersPage
 {
@@ -18,6 +19,7 @@ struct _MorangoPeersPage
 
   GtkStack      *stack;
   GtkListBox    *list;
+  MorangoServeRow *serve_row;
 
   MorangoEngine *engine;
   GCancellable  *cancellable;   /* the pending reading, if any */
@@ -134,6 +136,7 @@ morango_peers_page_set_engine (MorangoPeersPage *self,
   }
   gtk_stack_set_visible_child_name (self->stack, "empty");
   g_set_object (&self->engine, engine);
+  morango_serve_row_set_engine (self->serve_row, engine);
   if (engine != NULL)
     {
       g_signal_connect_swapped (engine, "peers-changed", G_CALLBACK (refresh), self);
@@ -250,11 +253,13 @@ morango_peers_page_class_init (MorangoPeersPageClass *klass)
   gtk_widget_class_set_template_from_resource (widget_class, "/org/morango/Sync/morango-peers-page.ui");
   gtk_widget_class_bind_template_child (widget_class, MorangoPeersPage, stack);
   gtk_widget_class_bind_template_child (widget_class, MorangoPeersPage, list);
+  gtk_widget_class_bind_template_child (widget_class, MorangoPeersPage, serve_row);
 }
 
 static void
 morango_peers_page_init (MorangoPeersPage *self)
 {
   self->rows = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_type_ensure (MORANGO_TYPE_SERVE_ROW);
   gtk_widget_init_template (GTK_WIDGET (self));
 }
