@@ -27,6 +27,7 @@ struct _MorangoPeerRow
   GCancellable     *cancellable;   /* non-NULL while syncing */
   char             *outcome;       /* of the last sync, in words */
   GSimpleActionGroup *actions;
+  GApplication     *app;           /* held while syncing */
 
   /* What the running sync did so far, for the detail line. */
   gboolean          stage_push;
@@ -300,6 +301,31 @@ notify_if_away (MorangoPeerRow                *self,
   g_application_send_notification (G_APPLICATION (app), id, notification);
 }
 
+/* A sync stopped by closing the window still has to roll back its
+ * stage: the application stays until it has. */
+static void
+hold_app (MorangoPeerRow *self)
+{
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+  GtkApplication *app = GTK_IS_WINDOW (root) ? gtk_window_get_application (GTK_WINDOW (root)) : NULL;
+
+  if (app != NULL && self->app == NULL)
+    {
+      self->app = G_APPLICATION (g_object_ref (app));
+      g_application_hold (self->app);
+    }
+}
+
+static void
+release_app (MorangoPeerRow *self)
+{
+  if (self->app != NULL)
+    {
+      g_application_release (self->app);
+      g_clear_object (&self->app);
+    }
+}
+
 static void
 on_sync_done (GObject      *source,
               GAsyncResult *result,
@@ -313,6 +339,7 @@ on_sync_done (GObject      *source,
   g_clear_object (&self->cancellable);
   if (self->progress != NULL)
     update_actions (self);
+  release_app (self);
   if (morango_engine_sync_finish (MORANGO_ENGINE (source), result, &out, &error))
     text = g_strdup_printf (_("Synced with %s: %" G_GINT64_FORMAT " records received, %"
                               G_GINT64_FORMAT " sent"),
@@ -345,6 +372,7 @@ sync_activated (GSimpleAction *action,
   gtk_progress_bar_set_fraction (self->progress, 0.0);
   gtk_progress_bar_set_text (self->progress, _("Connecting…"));
   reset_detail (self);
+  hold_app (self);
   update_actions (self);
   morango_engine_sync_async (self->engine, self->peer->address, &options, self->cancellable,
                              on_sync_done, g_object_ref (self));
@@ -397,6 +425,7 @@ morango_peer_row_finalize (GObject *object)
   g_clear_pointer (&self->outcome, g_free);
   g_clear_pointer (&self->stage, g_free);
   g_clear_object (&self->actions);
+  release_app (self);
   g_clear_object (&self->engine);
   g_clear_pointer (&self->peer, morango_known_peer_free);
   G_OBJECT_CLASS (morango_peer_row_parent_class)->finalize (object);

@@ -153,6 +153,32 @@ morango_peers_page_get_engine (MorangoPeersPage *self)
 }
 
 gboolean
+morango_peers_page_is_syncing (MorangoPeersPage *self)
+{
+  GHashTableIter iter;
+  gpointer row;
+
+  g_return_val_if_fail (MORANGO_IS_PEERS_PAGE (self), FALSE);
+  g_hash_table_iter_init (&iter, self->rows);
+  while (g_hash_table_iter_next (&iter, NULL, &row))
+    if (morango_peer_row_is_syncing (row))
+      return TRUE;
+  return FALSE;
+}
+
+void
+morango_peers_page_stop_syncs (MorangoPeersPage *self)
+{
+  GHashTableIter iter;
+  gpointer row;
+
+  g_return_if_fail (MORANGO_IS_PEERS_PAGE (self));
+  g_hash_table_iter_init (&iter, self->rows);
+  while (g_hash_table_iter_next (&iter, NULL, &row))
+    morango_peer_row_cancel (row);
+}
+
+gboolean
 morango_peers_page_get_loading (MorangoPeersPage *self)
 {
   g_return_val_if_fail (MORANGO_IS_PEERS_PAGE (self), FALSE);

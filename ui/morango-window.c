@@ -65,6 +65,52 @@ morango_window_set_property (GObject      *object,
     }
 }
 
+static gboolean
+destroy_later (gpointer data)
+{
+  gtk_window_destroy (data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_close_response (AdwMessageDialog *dialog,
+                   const char       *response,
+                   MorangoWindow    *self)
+{
+  if (!g_str_equal (response, "stop"))
+    return;
+  /* Each row keeps the application alive until its cancelled sync has
+   * rolled back, so the next one resumes it. */
+  morango_peers_page_stop_syncs (self->peers_page);
+  /* Not from inside the dialog's own response: the dialog goes with
+   * the window it belongs to. */
+  g_idle_add_full (G_PRIORITY_DEFAULT, destroy_later, g_object_ref (self), g_object_unref);
+}
+
+/* Closing would stop a running sync: ask first. */
+static gboolean
+on_close_request (GtkWindow *window)
+{
+  MorangoWindow *self = MORANGO_WINDOW (window);
+  GtkWidget *dialog;
+
+  if (!morango_peers_page_is_syncing (self->peers_page))
+    return FALSE;
+  dialog = adw_message_dialog_new (window, _("A Sync Is Running"),
+                                   _("Closing stops it. Nothing is lost: the next sync with that peer "
+                                     "continues where this one stopped."));
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
+                                    "keep", _("_Keep Syncing"),
+                                    "stop", _("_Stop and Close"),
+                                    NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "stop", ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "keep");
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "keep");
+  g_signal_connect_object (dialog, "response", G_CALLBACK (on_close_response), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+  return TRUE;
+}
+
 static void
 morango_window_dispose (GObject *object)
 {
@@ -98,6 +144,7 @@ morango_window_class_init (MorangoWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MorangoWindow, peers_page);
   gtk_widget_class_bind_template_child (widget_class, MorangoWindow, certificates_page);
   gtk_widget_class_bind_template_child (widget_class, MorangoWindow, scopes_page);
+  GTK_WINDOW_CLASS (klass)->close_request = on_close_request;
 }
 
 static void
