@@ -706,6 +706,254 @@ test_close_during_sync (void)
 }
 
 /* ------------------------------------------------------------------ */
+/* Serving */
+
+static MorangoServeRow *
+serve_row (MorangoWindow *window)
+{
+  return MORANGO_SERVE_ROW (find_widget (GTK_WIDGET (window), MORANGO_TYPE_SERVE_ROW));
+}
+
+static GtkSwitch *
+serve_switch (MorangoWindow *window)
+{
+  return GTK_SWITCH (find_widget (GTK_WIDGET (serve_row (window)), GTK_TYPE_SWITCH));
+}
+
+static void
+await_idle (MorangoServeRow *row)
+{
+  while (morango_serve_row_get_busy (row))
+    g_main_context_iteration (NULL, TRUE);
+  drain ();
+}
+
+/* The addresses listed under the switch, in order. */
+static GPtrArray *
+shown_urls (MorangoWindow *window)
+{
+  GPtrArray *urls = g_ptr_array_new ();
+  GtkWidget *list = find_widget (GTK_WIDGET (serve_row (window)), GTK_TYPE_LIST_BOX);
+
+  for (GtkWidget *child = gtk_widget_get_first_child (list); child;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      const char *title = adw_preferences_row_get_title (ADW_PREFERENCES_ROW (child));
+
+      if (g_str_has_prefix (title, "http://"))
+        g_ptr_array_add (urls, (gpointer) title);
+    }
+  return urls;
+}
+
+static guint
+http_get (const char *url)
+{
+  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autoptr(SoupMessage) msg = soup_message_new ("GET", url);
+  g_autoptr(GBytes) body = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* The server runs on the engine's own thread: the test may wait. */
+  body = soup_session_send_and_read (session, msg, NULL, &error);
+  g_assert_no_error (error);
+  return soup_message_get_status (msg);
+}
+
+static void
+type_password (AdwMessageDialog *dialog,
+               const char       *first,
+               const char       *again)
+{
+  GtkWidget *box = adw_message_dialog_get_extra_child (dialog);
+  GtkWidget *rows[2] = { NULL, NULL };
+  guint n = 0;
+
+  for (GtkWidget *child = gtk_widget_get_first_child (box); child && n < 2;
+       child = gtk_widget_get_next_sibling (child))
+    if (ADW_IS_PASSWORD_ENTRY_ROW (child))
+      rows[n++] = child;
+  g_assert_cmpuint (n, ==, 2);
+  gtk_editable_set_text (GTK_EDITABLE (rows[0]), first);
+  gtk_editable_set_text (GTK_EDITABLE (rows[1]), again);
+}
+
+static gboolean
+response_enabled (AdwMessageDialog *dialog,
+                  const char       *label)
+{
+  return gtk_widget_is_sensitive (find_button (GTK_WIDGET (dialog), label));
+}
+
+/* The first time, the switch asks for the admin password (twice, the
+ * same); then it serves on every interface and lists the addresses,
+ * which answer; off stops; on again asks nothing.  A new start with the
+ * key on serves again by itself. */
+static void
+test_serve (void)
+{
+  g_autoptr(AdwApplication) app = test_app ();
+  g_autoptr(GSettings) settings = g_settings_new ("org.morango.Sync");
+  g_autofree char *dir = morango_test_tmpdir ();
+  g_autoptr(MorangoEngine) engine = NULL;
+  g_autoptr(GPtrArray) urls = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *info = NULL;
+  AdwMessageDialog *dialog;
+  MorangoWindow *window;
+  GAsyncResult *result = NULL;
+  const char *loopback;
+  guint port;
+
+  g_settings_reset (settings, "serve");
+  g_settings_set_value (settings, "port", g_variant_new_uint16 (0));
+  engine = morango_engine_new (dir, NULL, &error);
+  g_assert_no_error (error);
+  window = open_window (app, engine);
+  g_assert_false (gtk_switch_get_active (serve_switch (window)));
+  g_assert_cmpuint (morango_engine_get_port (engine), ==, 0);
+
+  gtk_switch_set_active (serve_switch (window), TRUE);
+  await_idle (serve_row (window));
+  dialog = morango_serve_row_get_password_dialog (serve_row (window));
+  g_assert_nonnull (dialog);
+  g_assert_cmpuint (morango_engine_get_port (engine), ==, 0);
+  /* Empty, or two that differ: nothing to confirm yet. */
+  g_assert_false (response_enabled (dialog, "_Serve"));
+  type_password (dialog, "one", "two");
+  g_assert_false (response_enabled (dialog, "_Serve"));
+  type_password (dialog, PASSWORD, PASSWORD);
+  choose (dialog, "_Serve");
+  g_assert_null (morango_serve_row_get_password_dialog (serve_row (window)));
+  await_idle (serve_row (window));
+  await_idle (serve_row (window));
+  g_assert_null (morango_serve_row_get_error (serve_row (window)));
+  g_assert_true (gtk_switch_get_active (serve_switch (window)));
+  g_assert_true (g_settings_get_boolean (settings, "serve"));
+  port = morango_engine_get_port (engine);
+  g_assert_cmpuint (port, >, 0);
+
+  /* The admin account is set: the engine says so. */
+  morango_engine_has_admin_async (engine, NULL, on_done, &result);
+  g_assert_true (morango_engine_has_admin_finish (engine, await_result (&result), &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+
+  /* The addresses shown are the engine's, loopback last, and answer. */
+  urls = shown_urls (window);
+  g_assert_cmpuint (urls->len, >=, 1);
+  loopback = g_ptr_array_index (urls, urls->len - 1);
+  {
+    g_autofree char *expected = g_strdup_printf ("http://127.0.0.1:%u/", port);
+
+    g_assert_cmpstr (loopback, ==, expected);
+  }
+  info = g_strconcat (loopback, "api/morango/v1/morangoinfo/1/", NULL);
+  g_assert_cmpuint (http_get (info), ==, 200);
+  save_screenshot (GTK_WIDGET (window), "peers-serving.png");
+
+  /* Copy puts the address on the clipboard. */
+  {
+    GtkWidget *list = find_widget (GTK_WIDGET (serve_row (window)), GTK_TYPE_LIST_BOX);
+    GtkWidget *last = gtk_widget_get_last_child (list);
+    GtkWidget *copy = find_widget (last, GTK_TYPE_BUTTON);
+    GdkClipboard *clipboard = gtk_widget_get_clipboard (copy);
+
+    g_signal_emit_by_name (copy, "clicked");
+    g_assert_true (gdk_clipboard_is_local (clipboard));
+    {
+      g_auto(GValue) text = G_VALUE_INIT;
+
+      g_value_init (&text, G_TYPE_STRING);
+      g_assert_true (gdk_content_provider_get_value (gdk_clipboard_get_content (clipboard), &text, NULL));
+      g_assert_cmpstr (g_value_get_string (&text), ==, loopback);
+    }
+  }
+
+  /* Off: no server, no addresses. */
+  gtk_switch_set_active (serve_switch (window), FALSE);
+  await_idle (serve_row (window));
+  g_assert_cmpuint (morango_engine_get_port (engine), ==, 0);
+  g_assert_false (g_settings_get_boolean (settings, "serve"));
+  g_clear_pointer (&urls, g_ptr_array_unref);
+  urls = shown_urls (window);
+  g_assert_cmpuint (urls->len, ==, 0);
+
+  /* On again: the password is set, nothing is asked. */
+  gtk_switch_set_active (serve_switch (window), TRUE);
+  await_idle (serve_row (window));
+  g_assert_null (morango_serve_row_get_password_dialog (serve_row (window)));
+  await_idle (serve_row (window));
+  g_assert_cmpuint (morango_engine_get_port (engine), >, 0);
+  gtk_window_destroy (GTK_WINDOW (window));
+  morango_engine_stop_serving (engine);
+  g_clear_object (&engine);
+
+  /* The next start serves by itself: the key is on. */
+  g_assert_true (g_settings_get_boolean (settings, "serve"));
+  engine = morango_engine_new (dir, NULL, &error);
+  g_assert_no_error (error);
+  window = open_window (app, engine);
+  g_assert_true (gtk_switch_get_active (serve_switch (window)));
+  await_idle (serve_row (window));
+  g_assert_null (morango_serve_row_get_password_dialog (serve_row (window)));
+  g_assert_cmpuint (morango_engine_get_port (engine), >, 0);
+  gtk_window_destroy (GTK_WINDOW (window));
+  morango_engine_stop_serving (engine);
+  g_settings_reset (settings, "serve");
+  g_settings_reset (settings, "port");
+}
+
+/* A port another program holds: the row says so and the switch goes
+ * off, the key with it. */
+static void
+test_serve_port_busy (void)
+{
+  g_autoptr(AdwApplication) app = test_app ();
+  g_autoptr(GSettings) settings = g_settings_new ("org.morango.Sync");
+  g_autofree char *dir = morango_test_tmpdir ();
+  g_autoptr(MorangoEngine) engine = NULL;
+  g_autoptr(GSocketListener) taken = g_socket_listener_new ();
+  g_autoptr(GError) error = NULL;
+  GAsyncResult *result = NULL;
+  MorangoWindow *window;
+  const char *message;
+  guint16 port;
+
+  port = g_socket_listener_add_any_inet_port (taken, NULL, &error);
+  g_assert_no_error (error);
+  g_settings_reset (settings, "serve");
+  g_settings_set_value (settings, "port", g_variant_new_uint16 (port));
+  engine = morango_engine_new (dir, NULL, &error);
+  g_assert_no_error (error);
+  morango_engine_set_admin_password_async (engine, PASSWORD, NULL, on_done, &result);
+  g_assert_true (morango_engine_set_admin_password_finish (engine, await_result (&result), &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+
+  window = open_window (app, engine);
+  gtk_switch_set_active (serve_switch (window), TRUE);
+  await_idle (serve_row (window));
+  await_idle (serve_row (window));
+  g_assert_null (morango_serve_row_get_password_dialog (serve_row (window)));
+  message = morango_serve_row_get_error (serve_row (window));
+  g_assert_nonnull (message);
+  g_test_message ("port busy: %s", message);
+  g_assert_nonnull (strstr (message, "used by another program"));
+  g_assert_false (gtk_switch_get_active (serve_switch (window)));
+  g_assert_false (g_settings_get_boolean (settings, "serve"));
+  g_assert_cmpuint (morango_engine_get_port (engine), ==, 0);
+  {
+    const char *subtitle = adw_action_row_get_subtitle (ADW_ACTION_ROW (
+        gtk_widget_get_ancestor (GTK_WIDGET (serve_switch (window)), ADW_TYPE_ACTION_ROW)));
+
+    g_assert_nonnull (strstr (subtitle, "Not serving"));
+  }
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_settings_reset (settings, "port");
+}
+
+/* ------------------------------------------------------------------ */
 /* A fake notification service on the test's session bus: it owns
  * org.freedesktop.Notifications and keeps the summary and body of each
  * notification it is given. */
@@ -849,5 +1097,7 @@ main (int   argc,
   g_test_add_func ("/ui-peers/progress-and-history", test_progress_and_history);
   g_test_add_func ("/ui-peers/notification", test_notification);
   g_test_add_func ("/ui-peers/close-during-sync", test_close_during_sync);
+  g_test_add_func ("/ui-peers/serve", test_serve);
+  g_test_add_func ("/ui-peers/serve-port-busy", test_serve_port_busy);
   return g_test_run ();
 }

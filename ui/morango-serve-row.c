@@ -53,6 +53,15 @@ set_busy (MorangoServeRow *self,
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BUSY]);
 }
 
+/* The key is a uint16 ('q'), which g_settings_get_uint() does not read. */
+static guint
+settings_port (MorangoServeRow *self)
+{
+  g_autoptr(GVariant) value = g_settings_get_value (self->settings, "port");
+
+  return g_variant_get_uint16 (value);
+}
+
 static void
 move_switch (MorangoServeRow *self,
              gboolean         active)
@@ -152,7 +161,7 @@ on_served (GObject      *source,
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE))
         {
           g_autofree char *text = g_strdup_printf (_("port %u is used by another program; choose another "
-                                                     "port"), g_settings_get_uint (self->settings, "port"));
+                                                     "port"), settings_port (self));
 
           fail (self, text);
         }
@@ -178,7 +187,7 @@ serve (MorangoServeRow *self)
 
   /* Every interface: the point is that others on the LAN reach it. */
   options.address = NULL;
-  options.port = g_settings_get_uint (self->settings, "port");
+  options.port = settings_port (self);
   set_busy (self, TRUE);
   morango_engine_serve_async (self->engine, &options, self->cancellable, on_served, g_object_ref (self));
 }
