@@ -226,6 +226,16 @@ on_password_changed (AdwMessageDialog *dialog)
   adw_message_dialog_set_response_enabled (dialog, "set", *first != '\0' && g_str_equal (first, again));
 }
 
+/* An entry row that still has the focus when its window goes reacts to
+ * losing it after its text widget is gone (libadwaita 1.2): take the
+ * focus away first. */
+static void
+destroy_dialog (AdwMessageDialog *dialog)
+{
+  gtk_window_set_focus (GTK_WINDOW (dialog), NULL);
+  gtk_window_destroy (GTK_WINDOW (dialog));
+}
+
 static void
 on_password_response (AdwMessageDialog *dialog,
                       const char       *response,
@@ -239,6 +249,7 @@ on_password_response (AdwMessageDialog *dialog,
   /* The entries keep no copy once the dialog goes. */
   gtk_editable_set_text (GTK_EDITABLE (password_entry (dialog, "first")), "");
   gtk_editable_set_text (GTK_EDITABLE (password_entry (dialog, "again")), "");
+  destroy_dialog (dialog);
   if (password == NULL || *password == '\0')
     {
       move_switch (self, FALSE);
@@ -284,6 +295,9 @@ ask_password (MorangoServeRow *self)
   g_signal_connect_swapped (first, "changed", G_CALLBACK (on_password_changed), dialog);
   g_signal_connect_swapped (again, "changed", G_CALLBACK (on_password_changed), dialog);
   g_signal_connect (dialog, "response", G_CALLBACK (on_password_response), self);
+  /* The dialog closes itself before it says which response it was:
+   * hidden only, its entries can still be read then. */
+  gtk_window_set_hide_on_close (GTK_WINDOW (dialog), TRUE);
   self->password_dialog = ADW_MESSAGE_DIALOG (dialog);
   gtk_window_present (GTK_WINDOW (dialog));
 }
@@ -400,7 +414,7 @@ morango_serve_row_dispose (GObject *object)
   if (self->password_dialog != NULL)
     {
       g_signal_handlers_disconnect_by_data (self->password_dialog, self);
-      gtk_window_destroy (GTK_WINDOW (self->password_dialog));
+      destroy_dialog (self->password_dialog);
       self->password_dialog = NULL;
     }
   g_clear_object (&self->engine);
