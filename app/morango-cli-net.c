@@ -11,6 +11,7 @@
 #include "morango-account.h"
 #include "morango-cli.h"
 #include "morango-engine.h"
+#include "morango-engine-history.h"
 #include "morango-json.h"
 #include "morango-store.h"
 #include "morango-tls.h"
@@ -225,16 +226,25 @@ morango_cli_serve (const char *data_dir,
         return morango_cli_usage_error ("serve", _("--address takes an IP address, not “%s”"), address);
     }
 
-  /* The admin account: from the file, or asked the first time. */
-  {
-    g_autoptr(MorangoStore) store = morango_cli_open_store (data_dir, &error);
-    g_autofree char *password = NULL;
-    MorangoDb *db;
+  engine = morango_engine_new (morango_cli_get_data_dir (), NULL, &error);
+  if (engine == NULL)
+    return fail ("serve", error);
+  loop = g_main_loop_new (NULL, FALSE);
+  wait.loop = loop;
 
-    if (store == NULL)
+  /* The admin account: from the file, or asked the first time.  The
+   * engine keeps it, as it does for the desktop app's serving switch. */
+  {
+    g_autofree char *password = NULL;
+    gboolean has_admin;
+
+    morango_engine_has_admin_async (engine, NULL, got_result, &wait);
+    g_main_loop_run (loop);
+    has_admin = morango_engine_has_admin_finish (engine, wait.result, &error);
+    g_clear_object (&wait.result);
+    if (error != NULL)
       return fail ("serve", error);
-    db = morango_store_get_db (store);
-    if (password_file != NULL || !morango_account_has_any (db))
+    if (password_file != NULL || !has_admin)
       {
         if (password_file == NULL && isatty (STDIN_FILENO))
           fputs (_("Peers give an admin password to pair with this device. Choose one.\n"), stderr);
@@ -246,27 +256,26 @@ morango_cli_serve (const char *data_dir,
       }
     if (password != NULL)
       {
-        static const char * const all[] = { "*", NULL };
+        gboolean set;
 
         if (*password == '\0')
           {
             fprintf (stderr, _("morango serve: the admin password is empty\n"));
             return MORANGO_EXIT_USAGE;
           }
-        if (!morango_account_set_password (db, morango_store_get_random (store), "admin", password, all, &error))
-          return fail ("serve", error);
+        morango_engine_set_admin_password_async (engine, password, NULL, got_result, &wait);
         memset (password, 0, strlen (password));
+        g_main_loop_run (loop);
+        set = morango_engine_set_admin_password_finish (engine, wait.result, &error);
+        g_clear_object (&wait.result);
+        if (!set)
+          return fail ("serve", error);
       }
-    else if (!morango_account_has_any (db))
+    else if (!has_admin)
       fprintf (stderr, _("morango serve: no admin password is set, so pairing requests are refused "
                          "(401); give --admin-password-file F to set one\n"));
   }
 
-  engine = morango_engine_new (morango_cli_get_data_dir (), NULL, &error);
-  if (engine == NULL)
-    return fail ("serve", error);
-  loop = g_main_loop_new (NULL, FALSE);
-  wait.loop = loop;
   options.address = address;
   options.port = port;
   options.body_limit = max_body;

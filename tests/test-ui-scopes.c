@@ -1098,6 +1098,7 @@ main (int   argc,
 {
   gtk_test_init (&argc, &argv, NULL);
   adw_init ();
+  morango_test_allow_missing_notifications ();
   /* Animations stay on: with them off, libadwaita 1.2 warns as the
    * header's switcher folds at 360 px. */
   g_test_add_func ("/scopes/engine-counts", test_engine_counts);

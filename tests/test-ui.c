@@ -476,6 +476,7 @@ main (int   argc,
 {
   gtk_test_init (&argc, &argv, NULL);
   adw_init ();
+  morango_test_allow_missing_notifications ();
   /* Toasts and rows at rest, so that the screenshot shows them whole. */
   g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
   g_test_add_func ("/ui/window-pages", test_window_pages);

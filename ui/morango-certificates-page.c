@@ -437,6 +437,23 @@ select_row (MorangoCertificatesPage *self)
   gtk_list_box_unselect_all (self->list);
 }
 
+/* After an import, restore or new root: that certificate is the one to
+ * show.  The list may already hold it (the engine's "changed" can be
+ * read before this call's own result arrives), or will on its next
+ * reading. */
+static void
+select_new (MorangoCertificatesPage *self,
+            char                    *id)
+{
+  g_free (self->selected_id);
+  self->selected_id = id;
+  if (find_certificate (self, id) != NULL)
+    {
+      select_row (self);
+      show_details (self);
+    }
+}
+
 static void
 show_certificates (MorangoCertificatesPage *self,
                    GListModel              *certificates)
@@ -555,9 +572,7 @@ on_imported (GObject      *source,
 
     show_toast (op->self, text);
   }
-  /* Shown once the list is read again (the engine says it changed). */
-  g_free (op->self->selected_id);
-  op->self->selected_id = g_steal_pointer (&id);
+  select_new (op->self, g_steal_pointer (&id));
 }
 
 static void
@@ -827,8 +842,7 @@ on_restored (GObject      *source,
 
     show_toast (op->self, text);
   }
-  g_free (op->self->selected_id);
-  op->self->selected_id = g_steal_pointer (&id);
+  select_new (op->self, g_steal_pointer (&id));
 }
 
 static void
@@ -907,8 +921,7 @@ on_root_created (GObject      *source,
 
     show_toast (op->self, text);
   }
-  g_free (op->self->selected_id);
-  op->self->selected_id = g_steal_pointer (&id);
+  select_new (op->self, g_steal_pointer (&id));
 }
 
 static void

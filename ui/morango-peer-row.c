@@ -10,13 +10,16 @@
 #include <glib/gi18n.h>
 
 #include "morango-pair-dialog.h"
+#include "morango-history-dialog.h"
 #include "morango-peer-row.h"
 
 struct _MorangoPeerRow
 {
   AdwActionRow      parent_instance;
 
+  GtkWidget        *progress_box;
   GtkProgressBar   *progress;
+  GtkLabel         *detail;
   GtkWidget        *sync_button;
   GtkWidget        *cancel_button;
   GtkWidget        *pair_button;
@@ -26,6 +29,14 @@ struct _MorangoPeerRow
   GCancellable     *cancellable;   /* non-NULL while syncing */
   char             *outcome;       /* of the last sync, in words */
   GSimpleActionGroup *actions;
+  GApplication     *app;           /* held while syncing */
+
+  /* What the running sync did so far, for the detail line. */
+  gboolean          stage_push;
+  char             *stage;
+  gint64            stage_began;   /* monotonic, µs */
+  gint64            records[2];    /* transferred: [0] in, [1] out */
+  gint64            totals[2];     /* -1 while not known */
 };
 
 G_DEFINE_FINAL_TYPE (MorangoPeerRow, morango_peer_row, ADW_TYPE_ACTION_ROW)
@@ -114,6 +125,7 @@ update_actions (MorangoPeerRow *self)
   g_simple_action_set_enabled (G_SIMPLE_ACTION (cancel), syncing);
   gtk_widget_set_visible (self->sync_button, !syncing && self->peer->address != NULL);
   gtk_widget_set_visible (self->cancel_button, syncing);
+  gtk_widget_set_visible (self->progress_box, syncing);
   gtk_widget_set_visible (GTK_WIDGET (self->progress), syncing);
 }
 
@@ -129,6 +141,101 @@ show_toast (MorangoPeerRow *self,
   toast = adw_toast_new (text);
   adw_toast_set_timeout (toast, 0);
   adw_toast_overlay_add_toast (ADW_TOAST_OVERLAY (overlay), toast);
+}
+
+/* A stage's name from the engine, in words. */
+static const char *
+stage_in_words (const char *stage)
+{
+  if (g_str_equal (stage, "serialize"))
+    return _("preparing records");
+  if (g_str_equal (stage, "queue"))
+    return _("gathering changes");
+  if (g_str_equal (stage, "transfer"))
+    return _("transferring");
+  if (g_str_equal (stage, "dequeue") || g_str_equal (stage, "deserialize"))
+    return _("applying changes");
+  if (g_str_equal (stage, "cleanup"))
+    return _("finishing");
+  return stage;
+}
+
+/* "about 40 s left" once the rate says something: a few seconds into a
+ * stage that knows its total and has done some of it. */
+static char *
+time_left (MorangoPeerRow              *self,
+           const MorangoEngineProgress *progress)
+{
+  gint64 elapsed = g_get_monotonic_time () - self->stage_began;
+  double seconds;
+
+  if (progress->total <= 0 || progress->done <= 0 || progress->done >= progress->total ||
+      elapsed < 2 * G_USEC_PER_SEC)
+    return NULL;
+  seconds = (double) elapsed / G_USEC_PER_SEC * (progress->total - progress->done) / progress->done;
+  if (seconds < 90)
+    return g_strdup_printf (g_dngettext (NULL, "about %d s left", "about %d s left", (int) seconds + 1),
+                            (int) seconds + 1);
+  return g_strdup_printf (g_dngettext (NULL, "about %d min left", "about %d min left", (int) (seconds / 60 + 0.5)),
+                          (int) (seconds / 60 + 0.5));
+}
+
+static char *
+records_of (gint64 done,
+            gint64 total)
+{
+  if (total >= 0)
+    return g_strdup_printf ("%" G_GINT64_FORMAT " / %" G_GINT64_FORMAT, done, total);
+  return g_strdup_printf ("%" G_GINT64_FORMAT, done);
+}
+
+/* Records each way, bytes each way and the time left, under the bar. */
+static void
+update_detail (MorangoPeerRow              *self,
+               const MorangoEngineProgress *progress)
+{
+  g_autofree char *in = NULL, *out = NULL, *sent = NULL, *received = NULL, *left = NULL;
+  g_autofree char *text = NULL;
+  int way = progress->push ? 1 : 0;
+
+  if (self->stage == NULL || !g_str_equal (self->stage, progress->stage) ||
+      self->stage_push != progress->push)
+    {
+      g_free (self->stage);
+      self->stage = g_strdup (progress->stage);
+      self->stage_push = progress->push;
+      self->stage_began = g_get_monotonic_time ();
+    }
+  if (g_str_equal (progress->stage, "transfer"))
+    {
+      self->records[way] = progress->done;
+      self->totals[way] = progress->total;
+    }
+  in = records_of (self->records[0], self->totals[0]);
+  out = records_of (self->records[1], self->totals[1]);
+  received = g_format_size (MAX (progress->bytes_received, 0));
+  sent = g_format_size (MAX (progress->bytes_sent, 0));
+  left = time_left (self, progress);
+  /* TRANSLATORS: records received, records sent (each "done / total"),
+   * then bytes received and sent */
+  text = g_strdup_printf (_("Records in %s, out %s · %s received, %s sent"), in, out, received, sent);
+  if (left != NULL)
+    {
+      char *with = g_strconcat (text, " · ", left, NULL);
+
+      g_free (text);
+      text = with;
+    }
+  gtk_label_set_text (self->detail, text);
+}
+
+static void
+reset_detail (MorangoPeerRow *self)
+{
+  g_clear_pointer (&self->stage, g_free);
+  self->records[0] = self->records[1] = 0;
+  self->totals[0] = self->totals[1] = -1;
+  gtk_label_set_text (self->detail, "");
 }
 
 static void
@@ -150,15 +257,75 @@ on_progress (const MorangoEngineProgress *progress,
                                      CLAMP ((double) progress->done / progress->total, 0.0, 1.0));
       /* TRANSLATORS: direction, stage, records done, records in all */
       text = g_strdup_printf (_("%s: %s %" G_GINT64_FORMAT " / %" G_GINT64_FORMAT),
-                              direction, progress->stage, progress->done, progress->total);
+                              direction, stage_in_words (progress->stage), progress->done, progress->total);
     }
   else
     {
       gtk_progress_bar_pulse (self->progress);
       /* TRANSLATORS: direction, stage */
-      text = g_strdup_printf (_("%s: %s"), direction, progress->stage);
+      text = g_strdup_printf (_("%s: %s"), direction, stage_in_words (progress->stage));
     }
   gtk_progress_bar_set_text (self->progress, text);
+  update_detail (self, progress);
+}
+
+/* A sync that ends while nobody looks at the window says so on the
+ * desktop: the toast alone would go unseen. */
+static void
+notify_if_away (MorangoPeerRow                *self,
+                const GError                  *error,
+                const MorangoEngineSyncResult *out)
+{
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+  GtkApplication *app = GTK_IS_WINDOW (root) ? gtk_window_get_application (GTK_WINDOW (root)) : NULL;
+  g_autoptr(GNotification) notification = NULL;
+  g_autofree char *title = NULL, *body = NULL;
+  g_autofree char *id = NULL;
+
+  if (app == NULL ||
+      (gtk_widget_get_visible (GTK_WIDGET (root)) && gtk_window_is_active (GTK_WINDOW (root))))
+    return;
+  if (error == NULL)
+    {
+      /* TRANSLATORS: the peer's address, records received, records sent */
+      title = g_strdup_printf (_("Sync with %s finished"), self->peer->address);
+      body = g_strdup_printf (_("%" G_GINT64_FORMAT " records in, %" G_GINT64_FORMAT " out"),
+                              out->records_pulled, out->records_pushed);
+    }
+  else
+    {
+      title = g_strdup_printf (_("Sync with %s failed"), self->peer->address);
+      body = g_strdup (error->message);
+    }
+  notification = g_notification_new (title);
+  g_notification_set_body (notification, body);
+  id = g_strconcat ("sync-", self->peer->id, NULL);
+  g_application_send_notification (G_APPLICATION (app), id, notification);
+}
+
+/* A sync stopped by closing the window still has to roll back its
+ * stage: the application stays until it has. */
+static void
+hold_app (MorangoPeerRow *self)
+{
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+  GtkApplication *app = GTK_IS_WINDOW (root) ? gtk_window_get_application (GTK_WINDOW (root)) : NULL;
+
+  if (app != NULL && self->app == NULL)
+    {
+      self->app = G_APPLICATION (g_object_ref (app));
+      g_application_hold (self->app);
+    }
+}
+
+static void
+release_app (MorangoPeerRow *self)
+{
+  if (self->app != NULL)
+    {
+      g_application_release (self->app);
+      g_clear_object (&self->app);
+    }
 }
 
 static void
@@ -174,6 +341,7 @@ on_sync_done (GObject      *source,
   g_clear_object (&self->cancellable);
   if (self->progress != NULL)
     update_actions (self);
+  release_app (self);
   if (morango_engine_sync_finish (MORANGO_ENGINE (source), result, &out, &error))
     text = g_strdup_printf (_("Synced with %s: %" G_GINT64_FORMAT " records received, %"
                               G_GINT64_FORMAT " sent"),
@@ -186,6 +354,8 @@ on_sync_done (GObject      *source,
   self->outcome = g_steal_pointer (&text);
   if (self->progress != NULL)
     show_toast (self, self->outcome);
+  if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    notify_if_away (self, error, &out);
 }
 
 static void
@@ -203,9 +373,25 @@ sync_activated (GSimpleAction *action,
   self->cancellable = g_cancellable_new ();
   gtk_progress_bar_set_fraction (self->progress, 0.0);
   gtk_progress_bar_set_text (self->progress, _("Connecting…"));
+  reset_detail (self);
+  hold_app (self);
   update_actions (self);
   morango_engine_sync_async (self->engine, self->peer->address, &options, self->cancellable,
                              on_sync_done, g_object_ref (self));
+}
+
+static void
+history_activated (GSimpleAction *action,
+                   GVariant      *parameter,
+                   gpointer       user_data)
+{
+  MorangoPeerRow *self = user_data;
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+  MorangoHistoryDialog *dialog = morango_history_dialog_new (self->engine, self->peer);
+
+  if (GTK_IS_WINDOW (root))
+    gtk_window_set_transient_for (GTK_WINDOW (dialog), GTK_WINDOW (root));
+  gtk_window_present (GTK_WINDOW (dialog));
 }
 
 static void
@@ -272,7 +458,9 @@ morango_peer_row_finalize (GObject *object)
 
   g_clear_object (&self->cancellable);
   g_clear_pointer (&self->outcome, g_free);
+  g_clear_pointer (&self->stage, g_free);
   g_clear_object (&self->actions);
+  release_app (self);
   g_clear_object (&self->engine);
   g_clear_pointer (&self->peer, morango_known_peer_free);
   G_OBJECT_CLASS (morango_peer_row_parent_class)->finalize (object);
@@ -288,6 +476,8 @@ morango_peer_row_class_init (MorangoPeerRowClass *klass)
   object_class->finalize = morango_peer_row_finalize;
   gtk_widget_class_set_template_from_resource (widget_class, "/org/morango/Sync/morango-peer-row.ui");
   gtk_widget_class_bind_template_child (widget_class, MorangoPeerRow, progress);
+  gtk_widget_class_bind_template_child (widget_class, MorangoPeerRow, progress_box);
+  gtk_widget_class_bind_template_child (widget_class, MorangoPeerRow, detail);
   gtk_widget_class_bind_template_child (widget_class, MorangoPeerRow, sync_button);
   gtk_widget_class_bind_template_child (widget_class, MorangoPeerRow, cancel_button);
   gtk_widget_class_bind_template_child (widget_class, MorangoPeerRow, pair_button);
@@ -300,6 +490,7 @@ morango_peer_row_init (MorangoPeerRow *self)
     { .name = "sync", .activate = sync_activated },
     { .name = "cancel", .activate = cancel_activated },
     { .name = "pair", .activate = pair_activated },
+    { .name = "history", .activate = history_activated },
   };
 
   gtk_widget_init_template (GTK_WIDGET (self));
@@ -358,6 +549,13 @@ morango_peer_row_cancel (MorangoPeerRow *self)
   g_return_if_fail (MORANGO_IS_PEER_ROW (self));
   if (self->cancellable != NULL)
     g_cancellable_cancel (self->cancellable);
+}
+
+const char *
+morango_peer_row_get_detail (MorangoPeerRow *self)
+{
+  g_return_val_if_fail (MORANGO_IS_PEER_ROW (self), NULL);
+  return gtk_label_get_text (self->detail);
 }
 
 const char *

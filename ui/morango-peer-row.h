@@ -24,5 +24,7 @@ gboolean                morango_peer_row_is_syncing (MorangoPeerRow         *sel
 void                    morango_peer_row_cancel     (MorangoPeerRow         *self);
 /* The last sync's outcome as the toast said it; NULL before one. */
 const char             *morango_peer_row_get_outcome (MorangoPeerRow        *self);
+/* While syncing: records each way, bytes each way, time left. */
+const char             *morango_peer_row_get_detail  (MorangoPeerRow        *self);
 
 G_END_DECLS

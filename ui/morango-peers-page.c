@@ -12,6 +12,7 @@
 #include "morango-add-peer-dialog.h"
 #include "morango-peer-row.h"
 #include "morango-peers-page.h"
+#include "morango-serve-row.h"
 
 struct _MorangoPeersPage
 {
@@ -19,6 +20,7 @@ struct _MorangoPeersPage
 
   GtkStack      *stack;
   GtkListBox    *list;
+  MorangoServeRow *serve_row;
 
   MorangoEngine *engine;
   GCancellable  *cancellable;   /* the pending reading, if any */
@@ -135,6 +137,7 @@ morango_peers_page_set_engine (MorangoPeersPage *self,
   }
   gtk_stack_set_visible_child_name (self->stack, "empty");
   g_set_object (&self->engine, engine);
+  morango_serve_row_set_engine (self->serve_row, engine);
   if (engine != NULL)
     {
       g_signal_connect_swapped (engine, "peers-changed", G_CALLBACK (refresh), self);
@@ -148,6 +151,32 @@ morango_peers_page_get_engine (MorangoPeersPage *self)
 {
   g_return_val_if_fail (MORANGO_IS_PEERS_PAGE (self), NULL);
   return self->engine;
+}
+
+gboolean
+morango_peers_page_is_syncing (MorangoPeersPage *self)
+{
+  GHashTableIter iter;
+  gpointer row;
+
+  g_return_val_if_fail (MORANGO_IS_PEERS_PAGE (self), FALSE);
+  g_hash_table_iter_init (&iter, self->rows);
+  while (g_hash_table_iter_next (&iter, NULL, &row))
+    if (morango_peer_row_is_syncing (row))
+      return TRUE;
+  return FALSE;
+}
+
+void
+morango_peers_page_stop_syncs (MorangoPeersPage *self)
+{
+  GHashTableIter iter;
+  gpointer row;
+
+  g_return_if_fail (MORANGO_IS_PEERS_PAGE (self));
+  g_hash_table_iter_init (&iter, self->rows);
+  while (g_hash_table_iter_next (&iter, NULL, &row))
+    morango_peer_row_cancel (row);
 }
 
 gboolean
@@ -268,11 +297,13 @@ morango_peers_page_class_init (MorangoPeersPageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MorangoPeersPage, stack);
   gtk_widget_class_bind_template_child (widget_class, MorangoPeersPage, list);
   gtk_widget_class_install_action (widget_class, "peers.add-peer", NULL, add_peer_activated);
+  gtk_widget_class_bind_template_child (widget_class, MorangoPeersPage, serve_row);
 }
 
 static void
 morango_peers_page_init (MorangoPeersPage *self)
 {
   self->rows = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_type_ensure (MORANGO_TYPE_SERVE_ROW);
   gtk_widget_init_template (GTK_WIDGET (self));
 }

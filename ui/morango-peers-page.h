@@ -19,5 +19,9 @@ void           morango_peers_page_set_engine  (MorangoPeersPage *self,
 MorangoEngine *morango_peers_page_get_engine  (MorangoPeersPage *self);
 /* TRUE while a reading of the peers is on its way (property "loading"). */
 gboolean       morango_peers_page_get_loading (MorangoPeersPage *self);
+/* Whether a peer's sync runs in one of the rows. */
+gboolean       morango_peers_page_is_syncing  (MorangoPeersPage *self);
+/* Stops every sync running; the engine leaves each resumable. */
+void           morango_peers_page_stop_syncs  (MorangoPeersPage *self);
 
 G_END_DECLS

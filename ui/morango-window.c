@@ -69,6 +69,55 @@ morango_window_set_property (GObject      *object,
     }
 }
 
+static void save_size (MorangoWindow *self);
+
+static gboolean
+destroy_later (gpointer data)
+{
+  gtk_window_destroy (data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_close_response (AdwMessageDialog *dialog,
+                   const char       *response,
+                   MorangoWindow    *self)
+{
+  if (!g_str_equal (response, "stop"))
+    return;
+  /* Each row keeps the application alive until its cancelled sync has
+   * rolled back, so the next one resumes it. */
+  morango_peers_page_stop_syncs (self->peers_page);
+  save_size (self);
+  /* Not from inside the dialog's own response: the dialog goes with
+   * the window it belongs to. */
+  g_idle_add_full (G_PRIORITY_DEFAULT, destroy_later, g_object_ref (self), g_object_unref);
+}
+
+/* Closing would stop a running sync: ask first.  TRUE when asking. */
+static gboolean
+ask_before_closing (GtkWindow *window)
+{
+  MorangoWindow *self = MORANGO_WINDOW (window);
+  GtkWidget *dialog;
+
+  if (!morango_peers_page_is_syncing (self->peers_page))
+    return FALSE;
+  dialog = adw_message_dialog_new (window, _("A Sync Is Running"),
+                                   _("Closing stops it. Nothing is lost: the next sync with that peer "
+                                     "continues where this one stopped."));
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
+                                    "keep", _("_Keep Syncing"),
+                                    "stop", _("_Stop and Close"),
+                                    NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "stop", ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "keep");
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "keep");
+  g_signal_connect_object (dialog, "response", G_CALLBACK (on_close_response), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+  return TRUE;
+}
+
 static void
 morango_window_dispose (GObject *object)
 {
@@ -80,10 +129,10 @@ morango_window_dispose (GObject *object)
   G_OBJECT_CLASS (morango_window_parent_class)->dispose (object);
 }
 
-static gboolean
-morango_window_close_request (GtkWindow *window)
+static void
+save_size (MorangoWindow *self)
 {
-  MorangoWindow *self = MORANGO_WINDOW (window);
+  GtkWindow *window = GTK_WINDOW (self);
 
   if (self->settings != NULL)
     {
@@ -98,6 +147,14 @@ morango_window_close_request (GtkWindow *window)
       g_settings_set_boolean (self->settings, "window-maximized", gtk_window_is_maximized (window));
       g_settings_apply (self->settings);
     }
+}
+
+static gboolean
+morango_window_close_request (GtkWindow *window)
+{
+  if (ask_before_closing (window))
+    return TRUE;
+  save_size (MORANGO_WINDOW (window));
   return GTK_WINDOW_CLASS (morango_window_parent_class)->close_request (window);
 }
 

@@ -1427,6 +1427,7 @@ typedef struct {
   /* While it runs, on the sync's thread. */
   MorangoHttpPeer          *peer;
   gboolean                  pushing;
+  gint64                    history_entry;
   MorangoEngineSyncResult   result;
 } SyncCall;
 
@@ -1579,9 +1580,23 @@ run_transfer (SyncCall        *call,
     {
       g_autoptr(MorangoTransferSession) ts = NULL;
 
+      gboolean done;
+
       memset (&stats, 0, sizeof stats);
-      if (morango_transfer (store, MORANGO_PEER (call->peer), filter, push, &options, monitor, &stats,
-                            &local_error))
+      done = morango_transfer (store, MORANGO_PEER (call->peer), filter, push, &options, monitor, &stats,
+                               &local_error);
+      /* The history shows which transfers a sync took part in, so that a
+       * sync that went on with one an earlier run left can be told. */
+      if (stats.transfer_session_id[0] != '\0' && call->history_entry > 0)
+        {
+          g_autoptr(GError) ignored = NULL;
+
+          if (!morango_history_add_transfer_session (store, call->history_entry, stats.transfer_session_id,
+                                                     &ignored))
+            g_warning ("Transfer session %s was not noted in the history: %s", stats.transfer_session_id,
+                       ignored->message);
+        }
+      if (done)
         {
           *records = stats.records_total > 0 ? stats.records_total : stats.records_transferred;
           call->result.resumed |= options.resume_transfer_session_id != NULL;
@@ -1714,6 +1729,7 @@ sync_thread (GTask        *task,
                                  started, &error);
   if (entry == 0)
     goto out;
+  call->history_entry = entry;
 
   call->peer = morango_http_peer_new (call->url, store, cert, server_cert_id, &error);
   if (call->peer == NULL ||
