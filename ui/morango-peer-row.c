@@ -113,6 +113,8 @@ update_labels (MorangoPeerRow *self)
   }
 }
 
+static gboolean can_pair (MorangoPeerRow *self);
+
 static void
 update_actions (MorangoPeerRow *self)
 {
@@ -123,7 +125,9 @@ update_actions (MorangoPeerRow *self)
   /* Only a peer with an address can be synced with from here. */
   g_simple_action_set_enabled (G_SIMPLE_ACTION (sync), !syncing && self->peer->address != NULL);
   g_simple_action_set_enabled (G_SIMPLE_ACTION (cancel), syncing);
-  gtk_widget_set_visible (self->sync_button, !syncing && self->peer->address != NULL);
+  /* A peer not paired yet offers Pair instead: a sync would only fail
+   * for want of a certificate. */
+  gtk_widget_set_visible (self->sync_button, !syncing && self->peer->address != NULL && !can_pair (self));
   gtk_widget_set_visible (self->cancel_button, syncing);
   gtk_widget_set_visible (self->progress_box, syncing);
   gtk_widget_set_visible (GTK_WIDGET (self->progress), syncing);
