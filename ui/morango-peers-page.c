@@ -259,6 +259,28 @@ morango_peers_page_finalize (GObject *object)
 }
 
 /* The dialog that adds a peer by address, over the page's window. */
+/* Ctrl+R: every paired peer with an address that is not syncing now.
+ * Each row runs its own sync, with its own bar, side by side. */
+static void
+sync_all_activated (GtkWidget  *widget,
+                    const char *action_name,
+                    GVariant   *parameter)
+{
+  MorangoPeersPage *self = MORANGO_PEERS_PAGE (widget);
+  GHashTableIter iter;
+  gpointer row;
+
+  g_hash_table_iter_init (&iter, self->rows);
+  while (g_hash_table_iter_next (&iter, NULL, &row))
+    {
+      const MorangoKnownPeer *peer = morango_peer_row_get_peer (row);
+
+      if (peer->address != NULL && peer->state != MORANGO_PEER_STATE_ADDED &&
+          !morango_peer_row_is_syncing (row))
+        gtk_widget_activate_action (GTK_WIDGET (row), "peer.sync", NULL);
+    }
+}
+
 static void
 add_peer_activated (GtkWidget  *widget,
                     const char *action,
@@ -297,6 +319,7 @@ morango_peers_page_class_init (MorangoPeersPageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, MorangoPeersPage, stack);
   gtk_widget_class_bind_template_child (widget_class, MorangoPeersPage, list);
   gtk_widget_class_install_action (widget_class, "peers.add-peer", NULL, add_peer_activated);
+  gtk_widget_class_install_action (widget_class, "peers.sync-all", NULL, sync_all_activated);
   gtk_widget_class_bind_template_child (widget_class, MorangoPeersPage, serve_row);
 }
 
