@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "morango-certificates-page.h"
+#include "morango-settings.h"
 #include "morango-create-root-dialog.h"
 #include "morango-engine-certificates.h"
 #include "morango-import-dialog.h"
@@ -1120,19 +1121,12 @@ morango_certificates_page_class_init (MorangoCertificatesPageClass *klass)
 static void
 morango_certificates_page_init (MorangoCertificatesPage *self)
 {
-  GSettingsSchemaSource *source = g_settings_schema_source_get_default ();
-  g_autoptr(GSettingsSchema) schema = source ? g_settings_schema_source_lookup (source, "org.morango.Sync", TRUE)
-                                             : NULL;
-
   gtk_widget_init_template (GTK_WIDGET (self));
   /* Not a template child: dispose_template would unparent it behind
    * AdwBin's back. */
   self->toast_overlay = ADW_TOAST_OVERLAY (adw_bin_get_child (ADW_BIN (self)));
   self->operations = g_cancellable_new ();
-  /* Without the installed schema (a build run in place) the last
-   * folder is just not remembered. */
-  if (schema != NULL)
-    self->settings = g_settings_new_full (schema, NULL, NULL);
+  self->settings = morango_settings_new ();
   g_object_bind_property (self->leaflet, "folded", self->back_button, "visible", G_BINDING_SYNC_CREATE);
   show_details (self);
 }

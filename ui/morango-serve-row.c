@@ -14,6 +14,7 @@
 
 #include "morango-engine-history.h"
 #include "morango-serve-row.h"
+#include "morango-settings.h"
 
 struct _MorangoServeRow
 {
@@ -459,7 +460,7 @@ morango_serve_row_init (MorangoServeRow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
   self->url_rows = g_ptr_array_new ();
-  self->settings = g_settings_new ("org.morango.Sync");
+  self->settings = morango_settings_new ();
   g_settings_bind (self->settings, "port", self->port_spin, "value", G_SETTINGS_BIND_DEFAULT);
   g_signal_connect_swapped (self->serve_switch, "notify::active", G_CALLBACK (on_switch_active), self);
 }

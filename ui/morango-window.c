@@ -7,6 +7,7 @@
 #include "morango-certificates-page.h"
 #include "morango-peers-page.h"
 #include "morango-scopes-page.h"
+#include "morango-settings.h"
 #include "morango-window.h"
 
 struct _MorangoWindow
@@ -253,23 +254,15 @@ morango_window_class_init (MorangoWindowClass *klass)
 static void
 morango_window_init (MorangoWindow *self)
 {
-  GSettingsSchemaSource *source = g_settings_schema_source_get_default ();
-  g_autoptr(GSettingsSchema) schema = NULL;
-
   gtk_widget_init_template (GTK_WIDGET (self));
   g_action_map_add_action_entries (G_ACTION_MAP (self), window_actions, G_N_ELEMENTS (window_actions), self);
 
-  if (source != NULL)
-    schema = g_settings_schema_source_lookup (source, MORANGO_WINDOW_SETTINGS_SCHEMA, TRUE);
-  if (schema != NULL)
-    {
-      self->settings = g_settings_new_full (schema, NULL, NULL);
-      gtk_window_set_default_size (GTK_WINDOW (self),
-                                   g_settings_get_int (self->settings, "window-width"),
-                                   g_settings_get_int (self->settings, "window-height"));
-      if (g_settings_get_boolean (self->settings, "window-maximized"))
-        gtk_window_maximize (GTK_WINDOW (self));
-    }
+  self->settings = morango_settings_new ();
+  gtk_window_set_default_size (GTK_WINDOW (self),
+                               g_settings_get_int (self->settings, "window-width"),
+                               g_settings_get_int (self->settings, "window-height"));
+  if (g_settings_get_boolean (self->settings, "window-maximized"))
+    gtk_window_maximize (GTK_WINDOW (self));
 }
 
 MorangoWindow *
