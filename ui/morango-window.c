@@ -61,6 +61,9 @@ morango_window_set_property (GObject      *object,
     case PROP_ENGINE:
       /* Construct-only: the pages are built for one folder. */
       self->engine = g_value_dup_object (value);
+      /* A person is in front of this window: syncs yield to it. */
+      if (self->engine != NULL)
+        morango_engine_set_background (self->engine, TRUE);
       morango_peers_page_set_engine (self->peers_page, self->engine);
       morango_certificates_page_set_engine (self->certificates_page, self->engine);
       morango_scopes_page_set_engine (self->scopes_page, self->engine);

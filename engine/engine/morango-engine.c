@@ -12,6 +12,9 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "morango-certificate.h"
@@ -51,6 +54,8 @@ struct _MorangoEngine
   guint              port;
   GStrv              urls;
   char              *tls_fingerprint;
+
+  gboolean           background;   /* syncs and pairings run at a lower priority */
 };
 
 G_DEFINE_FINAL_TYPE (MorangoEngine, morango_engine, G_TYPE_OBJECT)
@@ -338,10 +343,19 @@ typedef struct {
   GTaskThreadFunc  func;
 } OwnThread;
 
+/* How much lower than the process a sync or pairing thread runs. */
+#define MORANGO_ENGINE_THREAD_NICE 10
+
 static gpointer
 own_thread_main (gpointer data)
 {
   OwnThread *run = data;
+
+  MorangoEngine *engine = g_task_get_source_object (run->task);
+
+  /* (On Linux a thread has a nice value of its own.) */
+  if (engine->background)
+    (void) setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid), MORANGO_ENGINE_THREAD_NICE);
 
   run->func (run->task, g_task_get_source_object (run->task), g_task_get_task_data (run->task),
              g_task_get_cancellable (run->task));
@@ -360,6 +374,14 @@ morango_engine_run_in_own_thread (GTask           *task,
   run->task = g_object_ref (task);
   run->func = func;
   g_thread_unref (g_thread_new (name, own_thread_main, run));
+}
+
+void
+morango_engine_set_background (MorangoEngine *self,
+                               gboolean       background)
+{
+  g_return_if_fail (MORANGO_IS_ENGINE (self));
+  self->background = background;
 }
 
 /* ---- cleanup (§9.10) ---- */

@@ -42,6 +42,13 @@ MorangoEngine *morango_engine_new             (const char     *data_dir,
 const char    *morango_engine_get_data_dir    (MorangoEngine  *self);
 const char    *morango_engine_get_instance_id (MorangoEngine  *self);
 
+/* Syncs and pairings started from now on run their threads at a lower
+ * priority (nice +10) than the rest of the process, so that a window
+ * drawing on a busy machine goes first.  For programs with a user in
+ * front of them; off by default (a server's syncs are its work). */
+void           morango_engine_set_background  (MorangoEngine  *self,
+                                               gboolean        background);
+
 /* ---- serving ---- */
 
 typedef struct {
