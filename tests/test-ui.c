@@ -230,6 +230,9 @@ test_peers_listed (void)
 
   school = morango_known_peer_add (store, "http://school.example:8000", g_get_real_time (), &error);
   g_assert_no_error (error);
+  g_assert_true (morango_known_peer_set_instance_id (store, school->id, "5c0015c0015c0015c0015c0015c0015c", &error));
+  g_assert_true (morango_known_peer_record_failure (store, school->id, g_get_real_time () - 60 * G_USEC_PER_SEC,
+                                                    "the school's server was off", &error));
   g_assert_true (morango_known_peer_record_success (store, school->id, g_get_real_time (), &error));
   g_assert_no_error (error);
 
@@ -243,6 +246,11 @@ test_peers_listed (void)
   g_assert_cmpstr (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (row)), ==, "http://school.example:8000/");
   g_assert_true (subtitle_has (row, "Synced"));
   g_assert_true (subtitle_has (row, "last sync"));
+  /* The device's instance id, and the older failure with its reason. */
+  g_assert_true (subtitle_has (row, "device 5c0015c0"));
+  g_assert_true (subtitle_has (row, "Last failure, before that"));
+  g_assert_true (subtitle_has (row, "the school&apos;s server was off") ||
+                 subtitle_has (row, "the school's server was off"));
 
   /* A peer added elsewhere appears when the engine says peers changed. */
   down = morango_known_peer_add (store, "http://127.0.0.1:1/", g_get_real_time (), &error);

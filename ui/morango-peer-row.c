@@ -89,7 +89,15 @@ update_labels (MorangoPeerRow *self)
 
     adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self), escaped);
   }
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self), peer->instance_id
+                                                  ? peer->instance_id : NULL);
 
+  /* The device behind the address, as its instance id begins. */
+  if (peer->address != NULL && peer->instance_id != NULL)
+    {
+      g_string_append (subtitle, " · ");
+      g_string_append_printf (subtitle, _("device %.8s"), peer->instance_id);
+    }
   if (peer->last_success > 0)
     {
       g_autofree char *when = format_time (peer->last_success);
@@ -97,13 +105,18 @@ update_labels (MorangoPeerRow *self)
       g_string_append (subtitle, " · ");
       g_string_append_printf (subtitle, _("last sync %s"), when);
     }
-  if (peer->last_failure > peer->last_success)
+  /* The last failure stays in view after a later success, marked as
+   * older, so that a person can still see what went wrong. */
+  if (peer->last_failure > 0)
     {
       g_autofree char *when = format_time (peer->last_failure);
+      const char *reason = peer->last_failure_reason ? peer->last_failure_reason : _("no reason given");
 
       g_string_append (subtitle, "\n");
-      g_string_append_printf (subtitle, _("Failed %s: %s"), when,
-                              peer->last_failure_reason ? peer->last_failure_reason : _("no reason given"));
+      if (peer->last_failure > peer->last_success)
+        g_string_append_printf (subtitle, _("Failed %s: %s"), when, reason);
+      else
+        g_string_append_printf (subtitle, _("Last failure, before that: %s: %s"), when, reason);
     }
   /* The subtitle is markup: a reason comes from the network. */
   {
