@@ -279,9 +279,20 @@ morango_app_create (MorangoApp    *app,
   if (!check_row (app, row, error))
     goto out;
 
-  if ((tx = morango_transaction_begin (db, NULL, error)) == NULL ||
-      !morango_app_write_row (app, row, TRUE, error) ||
-      !morango_transaction_commit (tx, error))
+  /* The write is one statement, which SQLite applies whole or not at
+   * all.  Inside the caller's transaction a savepoint around it adds
+   * nothing but its cost: every page the row touches first in a
+   * savepoint is copied to the statement journal (16 KiB each, a few per
+   * row), which made a bulk creation of 100k rows spend a tenth of its
+   * time in memcpy. */
+  if (morango_db_in_transaction (db))
+    {
+      if (!morango_app_write_row (app, row, TRUE, error))
+        goto out;
+    }
+  else if ((tx = morango_transaction_begin (db, NULL, error)) == NULL ||
+           !morango_app_write_row (app, row, TRUE, error) ||
+           !morango_transaction_commit (tx, error))
     goto out;
   if (out_id)
     *out_id = g_strdup (morango_row_get_text (row, m->id_col));

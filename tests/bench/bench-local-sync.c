@@ -253,6 +253,7 @@ run_one (gint64 n)
   double total = 0;
   double written, written_all;
   double user0, sys0, user1, sys1;
+  double cuser0, csys0, cwritten0;
   gint64 t0;
 
   if (profile == NULL)
@@ -261,6 +262,8 @@ run_one (gint64 n)
   b = open_store (dir, "b.db", profile, 2);
   adb = morango_store_get_db (a);
 
+  process_cpu (&cuser0, &csys0);
+  cwritten0 = written_mb ("self");
   t0 = g_get_monotonic_time ();
   json_object_set_string_member (user, "username", "learner");
   json_object_set_string_member (user, "password", "x");
@@ -281,8 +284,14 @@ run_one (gint64 n)
     g_error ("%s", error->message);
   {
     double sec = (g_get_monotonic_time () - t0) / 1e6;
+    double cuser1, csys1;
+
+    process_cpu (&cuser1, &csys1);
     printf ("%8" G_GINT64_FORMAT " records: created in %.3f s, %.0f rows/s through the "
             "application API, one transaction (setup, not timed below)\n", n, sec, (n + 1) / sec);
+    printf ("%8s          creating took %.2f CPU s (%.2f in the kernel), %.0f rows a CPU second, "
+            "wrote %.0f MB\n", "", cuser1 - cuser0 + csys1 - csys0, csys1 - csys0,
+            (n + 1) / (cuser1 - cuser0 + csys1 - csys0), written_mb ("self") - cwritten0);
   }
 
   filter_text = g_strdup_printf ("%s:user", user_id);

@@ -398,6 +398,7 @@ typedef struct {
   double   first;     /* seconds since the sync began */
   double   last;
   gint64   done;
+  double   peak;      /* the client's VmHWM from this stage's first report to the next's */
 } Mark;
 
 typedef struct {
@@ -413,6 +414,8 @@ typedef struct {
   double      seconds;
   MorangoEngineSyncResult r;
   double      client_peak;
+  double      client_peak_before;  /* of the parts of the sync before the last reset */
+  double      client_start;        /* the client's RSS as the sync began */
   double      server_peak;
   double      client_cpu;    /* CPU seconds, all threads */
   double      server_cpu;
@@ -436,6 +439,13 @@ on_progress (const MorangoEngineProgress *p,
       m = &phase->marks[i];
   if (m == NULL && phase->n_marks < MAX_MARKS)
     {
+      /* Each stage's own peak: the process's is reset as the next begins. */
+      double peak = peak_mb ("self");
+
+      if (phase->n_marks > 0)
+        phase->marks[phase->n_marks - 1].peak = peak;
+      phase->client_peak_before = MAX (phase->client_peak_before, peak);
+      reset_peak ("self");
       m = &phase->marks[phase->n_marks++];
       m->push = p->push;
       g_strlcpy (m->stage, p->stage, sizeof m->stage);
@@ -478,6 +488,7 @@ measure (Phase         *phase,
   options.progress_data = phase;
   reset_peak ("self");
   reset_peak (server_pid);
+  phase->client_start = peak_mb ("self");
   phase->client_cpu = cpu_seconds ("self");
   phase->server_cpu = cpu_seconds (server_pid);
   phase->client_sys = kernel_seconds ("self");
@@ -496,6 +507,9 @@ measure (Phase         *phase,
   phase->client_written = written_mb ("self") - phase->client_written;
   phase->server_written = written_mb (server_pid) - phase->server_written;
   phase->client_peak = peak_mb ("self");
+  if (phase->n_marks > 0)
+    phase->marks[phase->n_marks - 1].peak = phase->client_peak;
+  phase->client_peak = MAX (phase->client_peak, phase->client_peak_before);
   phase->server_peak = peak_mb (server_pid);
   phase->seconds = (t1 - phase->t0) / 1e6;
   if (!morango_engine_sync_finish (engine, phase->result, &phase->r, &error))
@@ -528,14 +542,16 @@ print_phase (const Phase *phase)
   if (records > 0)
     printf (", %.2f KB a record", (phase->client_written + phase->server_written) * 1e3 / records);
   printf ("\n");
-  printf ("  peak RSS: client %.1f MB, server %.1f MB\n", phase->client_peak, phase->server_peak);
-  printf ("  stages (first report – last report, seconds since the start):\n");
+  printf ("  peak RSS: client %.1f MB (%.1f MB as the sync began), server %.1f MB\n", phase->client_peak,
+          phase->client_start, phase->server_peak);
+  printf ("  stages (first report – last report, seconds since the start; the client's peak RSS "
+          "from the stage's first report to the next stage's):\n");
   for (guint i = 0; i < phase->n_marks; i++)
     {
       const Mark *m = &phase->marks[i];
 
-      printf ("    %-4s %-12s %8.3f – %8.3f  %" G_GINT64_FORMAT " records\n", m->push ? "push" : "pull",
-              m->stage, m->first, m->last, m->done);
+      printf ("    %-4s %-12s %8.3f – %8.3f  %" G_GINT64_FORMAT " records  %.1f MB\n",
+              m->push ? "push" : "pull", m->stage, m->first, m->last, m->done, m->peak);
     }
 }
 
