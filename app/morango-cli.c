@@ -27,6 +27,17 @@ static const MorangoCliCommand commands[] = {
   { NULL, NULL, NULL },
 };
 
+void
+morango_cli_print_label (const char *label,
+                         guint       width)
+{
+  glong length = g_utf8_strlen (label, -1);
+
+  fputs (label, stdout);
+  for (glong i = length; i < (glong) width; i++)
+    putchar (' ');
+}
+
 /* Issue 13: text from outside never reaches a terminal raw. */
 char *
 morango_cli_safe (const char *text)
