@@ -685,7 +685,7 @@ morango_cli_cert (const char *data_dir,
   {
     const GOptionEntry all[] = {
       { "scope", 0, 0, G_OPTION_ARG_STRING, &a.scope, N_("Scope definition of the new root"), N_("S") },
-      { "profile", 0, 0, G_OPTION_ARG_STRING, &a.profile, N_("Refuse a scope definition of another profile"), N_("P") },
+      { "profile", 0, 0, G_OPTION_ARG_STRING, &a.profile, N_("Refuse a scope definition of another profile"), N_("PROFILE") },
       { "param", 0, 0, G_OPTION_ARG_CALLBACK, take_param, N_("A scope parameter (repeatable)"), N_("KEY=VALUE") },
       { "passphrase-file", 0, 0, G_OPTION_ARG_FILENAME, &a.passphrase_file,
         N_("Read the passphrase from the first line of F (default: ask on the terminal)"), N_("F") },

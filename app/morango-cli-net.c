@@ -182,7 +182,7 @@ morango_cli_serve (const char *data_dir,
   gboolean tls = FALSE;
   const GOptionEntry entries[] = {
     { "address", 0, 0, G_OPTION_ARG_STRING, &address, N_("Listen on this IP address only (default: all)"), N_("A") },
-    { "port", 0, 0, G_OPTION_ARG_INT, &port, N_("TCP port (default 8080; 0: any free one)"), N_("P") },
+    { "port", 0, 0, G_OPTION_ARG_INT, &port, N_("TCP port (default 8080; 0: any free one)"), N_("PORT") },
     { "admin-password-file", 0, 0, G_OPTION_ARG_FILENAME, &password_file,
       N_("Set the password peers give to pair, from the first line of F"), N_("F") },
     { "max-body", 0, 0, G_OPTION_ARG_INT64, &max_body,
