@@ -244,8 +244,8 @@ check_hex32 (const char  *value,
 {
   if (value == NULL || morango_is_hex32 (value))
     return TRUE;
-  /* Translators: %s is “instance id” or “certificate id”, translated below */
   g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
+               /* Translators: %s is “instance id” or “certificate id”, translated below */
                _("A %s must be 32 lowercase hex digits"), what);
   return FALSE;
 }
