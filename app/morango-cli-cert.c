@@ -208,7 +208,7 @@ static void
 print_filter (const char    *label,
               MorangoFilter *filter)
 {
-  printf ("%-18s", label);
+  morango_cli_print_label (label, 18);
   for (guint i = 0; i < morango_filter_get_n_entries (filter); i++)
     {
       g_autofree char *e = morango_cli_safe (morango_filter_get_entry (filter, i));
@@ -256,29 +256,39 @@ cmd_show (MorangoDb *db,
    * scope definition: escaped. */
   safe_id = morango_cli_safe (morango_certificate_get_id (c));
   safe_parent = morango_certificate_get_parent_id (c) ? morango_cli_safe (morango_certificate_get_parent_id (c))
-                                                      : g_strdup ("(root)");
+                                                      : g_strdup (_("(root)"));
   safe_root = morango_cli_safe (root_id);
   safe_profile = morango_cli_safe (morango_certificate_get_profile (c));
   safe_scope = morango_cli_safe (morango_certificate_get_scope_definition_id (c));
   safe_description = morango_cli_safe (description);
   safe_params = morango_cli_safe (morango_certificate_get_scope_params (c));
   safe_salt = *morango_certificate_get_salt (c) ? morango_cli_safe (morango_certificate_get_salt (c))
-                                                 : g_strdup ("(none)");
+                                                 : g_strdup (_("(none)"));
 
-  printf ("%-18s%s\n", _("id:"), safe_id);
-  printf ("%-18s%s\n", _("parent:"), safe_parent);
-  printf ("%-18s%s (%s)\n", _("root:"), safe_root,
+  morango_cli_print_label (_("id:"), 18);
+  printf ("%s\n", safe_id);
+  morango_cli_print_label (_("parent:"), 18);
+  printf ("%s\n", safe_parent);
+  morango_cli_print_label (_("root:"), 18);
+  printf ("%s (%s)\n", safe_root,
           morango_trust_is_trusted (db, root_id) ? _("trusted") : _("NOT trusted"));
-  printf ("%-18s%s\n", _("profile:"), safe_profile);
-  printf (_("%-18s%s, version %lld\n"), _("scope:"), safe_scope,
+  morango_cli_print_label (_("profile:"), 18);
+  printf ("%s\n", safe_profile);
+  morango_cli_print_label (_("scope:"), 18);
+  printf (_("%s, version %lld\n"), safe_scope,
           (long long) morango_certificate_get_scope_version (c));
-  printf ("%-18s%s\n", _("description:"), safe_description);
-  printf ("%-18s%s\n", _("params:"), safe_params);
+  morango_cli_print_label (_("description:"), 18);
+  printf ("%s\n", safe_description);
+  morango_cli_print_label (_("params:"), 18);
+  printf ("%s\n", safe_params);
   print_filter (_("read:"), morango_scope_get_read (scope));
   print_filter (_("write:"), morango_scope_get_write (scope));
-  printf ("%-18s%s\n", _("salt:"), safe_salt);
-  printf ("%-18s%s\n", _("fingerprint:"), fingerprint);
-  printf ("%-18s%s\n", _("private key:"), morango_certificate_has_private_key (c) ? _("held on this device") : _("not held"));
+  morango_cli_print_label (_("salt:"), 18);
+  printf ("%s\n", safe_salt);
+  morango_cli_print_label (_("fingerprint:"), 18);
+  printf ("%s\n", fingerprint);
+  morango_cli_print_label (_("private key:"), 18);
+  printf ("%s\n", morango_certificate_has_private_key (c) ? _("held on this device") : _("not held"));
   return MORANGO_EXIT_OK;
 }
 
@@ -675,7 +685,7 @@ morango_cli_cert (const char *data_dir,
   {
     const GOptionEntry all[] = {
       { "scope", 0, 0, G_OPTION_ARG_STRING, &a.scope, N_("Scope definition of the new root"), N_("S") },
-      { "profile", 0, 0, G_OPTION_ARG_STRING, &a.profile, N_("Refuse a scope definition of another profile"), N_("P") },
+      { "profile", 0, 0, G_OPTION_ARG_STRING, &a.profile, N_("Refuse a scope definition of another profile"), N_("PROFILE") },
       { "param", 0, 0, G_OPTION_ARG_CALLBACK, take_param, N_("A scope parameter (repeatable)"), N_("KEY=VALUE") },
       { "passphrase-file", 0, 0, G_OPTION_ARG_FILENAME, &a.passphrase_file,
         N_("Read the passphrase from the first line of F (default: ask on the terminal)"), N_("F") },

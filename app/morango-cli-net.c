@@ -60,17 +60,35 @@ typedef struct {
   gboolean    yes;        /* --yes: trust the peer's root without asking */
 } Confirming;
 
-/* A y/n question on the terminal; anything but yes is no. */
+/* A y/n question on the terminal; anything but yes is no.  The answer
+ * starting with "y" is yes in every language, so that a script or a
+ * habit typing "y" keeps working in a translated run. */
 static gboolean
 ask_yes_no (const char *question)
 {
   char line[64];
+  const char *yes;
+  gunichar answer;
 
-  fprintf (stderr, "%s [y/N] ", question);
+  /* TRANSLATORS: after a yes/no question on the terminal; the capital
+   * letter is the answer taken when the user just presses Enter (no).
+   * Keep the brackets, and use the first letter of your "yes" word,
+   * the same letter as the next message. */
+  fprintf (stderr, "%s %s ", question, _("[y/N]"));
   fflush (stderr);
   if (fgets (line, sizeof line, stdin) == NULL)
     return FALSE;
-  return line[0] == 'y' || line[0] == 'Y';
+  g_strchomp (line);
+  if (!g_utf8_validate (line, -1, NULL) || line[0] == '\0')
+    return FALSE;
+  answer = g_unichar_tolower (g_utf8_get_char (line));
+  if (answer == 'y')
+    return TRUE;
+  /* TRANSLATORS: the letter that answers yes to a [y/N] question, the
+   * first of your "yes" word, lower case, exactly one letter ("s" for
+   * "sim" or "sí").  "y" is accepted as well. */
+  yes = _("y");
+  return g_utf8_strlen (yes, -1) == 1 && answer == g_unichar_tolower (g_utf8_get_char (yes));
 }
 
 /* The engine's questions, on the terminal (standard error, so that
@@ -182,7 +200,7 @@ morango_cli_serve (const char *data_dir,
   gboolean tls = FALSE;
   const GOptionEntry entries[] = {
     { "address", 0, 0, G_OPTION_ARG_STRING, &address, N_("Listen on this IP address only (default: all)"), N_("A") },
-    { "port", 0, 0, G_OPTION_ARG_INT, &port, N_("TCP port (default 8080; 0: any free one)"), N_("P") },
+    { "port", 0, 0, G_OPTION_ARG_INT, &port, N_("TCP port (default 8080; 0: any free one)"), N_("PORT") },
     { "admin-password-file", 0, 0, G_OPTION_ARG_FILENAME, &password_file,
       N_("Set the password peers give to pair, from the first line of F"), N_("F") },
     { "max-body", 0, 0, G_OPTION_ARG_INT64, &max_body,

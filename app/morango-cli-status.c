@@ -74,15 +74,20 @@ morango_cli_status (const char *data_dir,
 
   instance = morango_cli_safe (status->instance_id);
   profile = morango_cli_safe (status->profile);
-  printf ("%-18s%s\n", _("Instance:"), instance);
+  morango_cli_print_label (_("Instance:"), 18);
+  printf ("%s\n", instance);
   if (status->description != NULL)
     {
       description = morango_cli_safe (status->description);
-      printf ("%-18s%s ", _("Profile:"), profile);
+      morango_cli_print_label (_("Profile:"), 18);
+      printf ("%s ", profile);
       printf (_("(description %s)\n"), description);
     }
   else
-    printf ("%-18s%s\n", _("Profile:"), profile);
+    {
+      morango_cli_print_label (_("Profile:"), 18);
+      printf ("%s\n", profile);
+    }
 
   printf ("%s\n", _("Records:"));
   for (guint i = 0; i < status->models->len; i++)
@@ -98,10 +103,10 @@ morango_cli_status (const char *data_dir,
   if (status->models->len == 0)
     printf ("  %s\n", _("none"));
 
-  printf ("%-18s", _("Certificates:"));
+  morango_cli_print_label (_("Certificates:"), 18);
   printf (_("%u (%u with their private key here, %u trusted roots)\n"),
           status->certificates, status->own_certificates, status->trusted_roots);
-  printf ("%-18s", _("Active sessions:"));
+  morango_cli_print_label (_("Active sessions:"), 18);
   printf (_("%lld sync, %lld transfer\n"),
           (long long) status->active_sync_sessions, (long long) status->active_transfer_sessions);
   printf ("%-18s%u\n", _("Peers:"), status->peers);

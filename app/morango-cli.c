@@ -27,6 +27,17 @@ static const MorangoCliCommand commands[] = {
   { NULL, NULL, NULL },
 };
 
+void
+morango_cli_print_label (const char *label,
+                         guint       width)
+{
+  glong length = g_utf8_strlen (label, -1);
+
+  fputs (label, stdout);
+  for (glong i = length; i < (glong) width; i++)
+    putchar (' ');
+}
+
 /* Issue 13: text from outside never reaches a terminal raw. */
 char *
 morango_cli_safe (const char *text)
@@ -527,11 +538,15 @@ main (int   argc,
 {
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(GString) commands_help = g_string_new (NULL);
+  const char *localedir;
   gboolean version = FALSE;
   GOptionEntry entries[G_N_ELEMENTS (main_entries)];
 
   setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  /* MORANGO_LOCALEDIR: the build tree's catalogues, for translated runs
+   * before installing (tests, screenshots); the engine reads it too. */
+  localedir = g_getenv ("MORANGO_LOCALEDIR");
+  bindtextdomain (GETTEXT_PACKAGE, localedir != NULL && *localedir != '\0' ? localedir : LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
   g_set_prgname ("morango");

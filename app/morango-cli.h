@@ -31,6 +31,12 @@ char *morango_cli_safe             (const char *text);
  * value, nothing that drives a terminal. */
 char *morango_cli_safe_json        (const char *json);
 
+/* @label on standard output, padded with spaces to @width characters
+ * (not bytes: "%-18s" would leave a translated label with accents short
+ * and its value out of line). */
+void  morango_cli_print_label      (const char *label,
+                                    guint       width);
+
 typedef struct {
   const char *name;
   const char *summary;

@@ -90,6 +90,7 @@ main (int   argc,
 {
   g_autoptr(AdwApplication) app = NULL;
   int status;
+  const char *localedir;
   static const GOptionEntry entries[] = {
     { "version", 0, 0, G_OPTION_ARG_NONE, NULL, N_("Print the version and exit"), NULL },
     { "data-dir", 0, 0, G_OPTION_ARG_FILENAME, NULL,
@@ -98,7 +99,10 @@ main (int   argc,
   };
 
   setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  /* MORANGO_LOCALEDIR: the build tree's catalogues, for translated runs
+   * before installing (tests, screenshots); the engine reads it too. */
+  localedir = g_getenv ("MORANGO_LOCALEDIR");
+  bindtextdomain (GETTEXT_PACKAGE, localedir != NULL && *localedir != '\0' ? localedir : LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 

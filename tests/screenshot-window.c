@@ -11,6 +11,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <glib/gi18n.h>
 #include <stdlib.h>
 
 #include "morango-window.h"
@@ -128,6 +129,16 @@ main (int   argc,
       g_printerr ("screenshot-window: no display\n");
       return 1;
     }
+  /* The app's domain, as morango-sync binds it (gtk_init_check set the
+   * locale): pictures of a translated run with LANGUAGE and
+   * MORANGO_LOCALEDIR (scripts/screenshots.sh --lang). */
+  {
+    const char *localedir = g_getenv ("MORANGO_LOCALEDIR");
+
+    bindtextdomain ("morango-sync", localedir != NULL && *localedir != '\0' ? localedir : LOCALEDIR);
+    bind_textdomain_codeset ("morango-sync", "UTF-8");
+    textdomain ("morango-sync");
+  }
 
   app = adw_application_new ("org.morango.Sync.Screenshots", G_APPLICATION_NON_UNIQUE);
   g_application_set_resource_base_path (G_APPLICATION (app), "/org/morango/Sync");

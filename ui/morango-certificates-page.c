@@ -357,9 +357,9 @@ show_details (MorangoCertificatesPage *self)
     }
   gtk_label_set_text (self->details_title, certificate_title (c));
   {
-    g_autofree char *scope = g_strdup_printf (_("%s, version %" G_GINT64_FORMAT),
+    g_autofree char *scope = g_strdup_printf (_("%s, version %lld"),
                                               morango_engine_certificate_get_scope_definition (c),
-                                              morango_engine_certificate_get_scope_version (c));
+                                              (long long) morango_engine_certificate_get_scope_version (c));
     g_autofree char *read = filter_text (morango_engine_certificate_get_read_filter (c));
     g_autofree char *write = filter_text (morango_engine_certificate_get_write_filter (c));
     g_autofree char *root = g_strdup_printf ("%s (%s)", morango_engine_certificate_get_root_id (c),

@@ -109,8 +109,9 @@ entry_row (GPtrArray *entries,
                            result_in_words (entry->result));
   g_string_append_printf (subtitle,
                           /* TRANSLATORS: records received, records sent, bytes received, bytes sent */
-                          _("%" G_GINT64_FORMAT " records in, %" G_GINT64_FORMAT " out · %s received, %s sent"),
-                          entry->counts.records_received, entry->counts.records_sent, in, out);
+                          _("%lld records in, %lld out · %s received, %s sent"),
+                          (long long) entry->counts.records_received,
+                          (long long) entry->counts.records_sent, in, out);
   if (entry->result != MORANGO_SYNC_RESULT_RUNNING)
     g_string_append_printf (subtitle, _(" · took %.1f s"), entry->duration / (double) G_USEC_PER_SEC);
   if (is_resumed (entries, index))

@@ -273,8 +273,9 @@ on_progress (const MorangoEngineProgress *progress,
       gtk_progress_bar_set_fraction (self->progress,
                                      CLAMP ((double) progress->done / progress->total, 0.0, 1.0));
       /* TRANSLATORS: direction, stage, records done, records in all */
-      text = g_strdup_printf (_("%s: %s %" G_GINT64_FORMAT " / %" G_GINT64_FORMAT),
-                              direction, stage_in_words (progress->stage), progress->done, progress->total);
+      text = g_strdup_printf (_("%s: %s %lld / %lld"),
+                              direction, stage_in_words (progress->stage),
+                              (long long) progress->done, (long long) progress->total);
     }
   else
     {
@@ -306,8 +307,8 @@ notify_if_away (MorangoPeerRow                *self,
     {
       /* TRANSLATORS: the peer's address, records received, records sent */
       title = g_strdup_printf (_("Sync with %s finished"), self->peer->address);
-      body = g_strdup_printf (_("%" G_GINT64_FORMAT " records in, %" G_GINT64_FORMAT " out"),
-                              out->records_pulled, out->records_pushed);
+      body = g_strdup_printf (_("%lld records in, %lld out"),
+                              (long long) out->records_pulled, (long long) out->records_pushed);
     }
   else
     {
@@ -360,9 +361,9 @@ on_sync_done (GObject      *source,
     update_actions (self);
   release_app (self);
   if (morango_engine_sync_finish (MORANGO_ENGINE (source), result, &out, &error))
-    text = g_strdup_printf (_("Synced with %s: %" G_GINT64_FORMAT " records received, %"
-                              G_GINT64_FORMAT " sent"),
-                            self->peer->address, out.records_pulled, out.records_pushed);
+    text = g_strdup_printf (_("Synced with %s: %lld records received, %lld sent"),
+                            self->peer->address, (long long) out.records_pulled,
+                            (long long) out.records_pushed);
   else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     text = g_strdup (_("Sync cancelled; it continues where it stopped next time"));
   else

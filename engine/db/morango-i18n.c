@@ -20,7 +20,11 @@ morango_i18n_init (void)
 
   if (g_once_init_enter (&bound))
     {
-      bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+      const char *dir = g_getenv ("MORANGO_LOCALEDIR");
+
+      /* MORANGO_LOCALEDIR: the build tree's catalogues (build/locale),
+       * so that an uninstalled run can be translated. */
+      bindtextdomain (GETTEXT_PACKAGE, dir != NULL && *dir != '\0' ? dir : LOCALEDIR);
       /* GError messages are UTF-8 whatever the locale's charset. */
       bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
       g_once_init_leave (&bound, 1);

@@ -1566,9 +1566,9 @@ filter_for (SyncCall      *call,
   filter = push ? filter_intersect (morango_scope_get_write (scope), morango_scope_get_read (server_scope))
                 : filter_intersect (morango_scope_get_read (scope), morango_scope_get_write (server_scope));
   if (filter == NULL)
-    g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_PERMISSION_DENIED,
-                 _("The two certificates of this sync share no partition to %s"),
-                 push ? "push" : "pull");
+    g_set_error_literal (error, MORANGO_ERROR, MORANGO_ERROR_PERMISSION_DENIED,
+                         push ? _("The two certificates of this sync share no partition to push")
+                              : _("The two certificates of this sync share no partition to pull"));
   return filter;
 }
 

@@ -165,18 +165,18 @@ kind_name (MorangoFlatKind kind)
   switch (kind)
     {
     case MORANGO_FLAT_NULL:
-      return "null";
+      return N_("null");
     case MORANGO_FLAT_TRUE:
     case MORANGO_FLAT_FALSE:
-      return "a boolean";
+      return N_("a boolean");
     case MORANGO_FLAT_STRING:
-      return "a string";
+      return N_("a string");
     case MORANGO_FLAT_INT:
     case MORANGO_FLAT_DOUBLE:
-      return "a number";
+      return N_("a number");
     case MORANGO_FLAT_COMPLEX:
     default:
-      return "an object or array";
+      return N_("an object or array");
     }
 }
 
@@ -199,26 +199,31 @@ check_type (MorangoModel            *m,
     case MORANGO_FIELD_INTEGER:
       if (v->kind == MORANGO_FLAT_INT)
         return TRUE;
-      want = v->kind == MORANGO_FLAT_DOUBLE ? "an integer of at most 64 bits" : "an integer";
+      want = v->kind == MORANGO_FLAT_DOUBLE ? N_("an integer of at most 64 bits") : N_("an integer");
       break;
     case MORANGO_FIELD_FLOAT:
       if (v->kind == MORANGO_FLAT_INT || (v->kind == MORANGO_FLAT_DOUBLE && isfinite (v->d)))
         return TRUE;
-      want = "a finite number";
+      want = N_("a finite number");
       break;
     case MORANGO_FIELD_BOOLEAN:
       if (v->kind == MORANGO_FLAT_TRUE || v->kind == MORANGO_FLAT_FALSE)
         return TRUE;
-      want = "true or false";
+      want = N_("true or false");
       break;
     default:
       if (v->kind == MORANGO_FLAT_STRING)
         return TRUE;
-      want = builtin ? "a string" : "a string or null";
+      want = builtin ? N_("a string") : N_("a string or null");
       break;
     }
+  /* TRANSLATORS: a field name, a model name, then two of the phrases
+   * "an integer", "a finite number", "true or false", "a string", "a
+   * string or null", "null", "a boolean", "a number", "an object or
+   * array" (each translated on its own): what the field takes, what the
+   * import file gave. */
   return refuse (error, MORANGO_ERROR_INVALID, _("field “%s” of model “%s” must be %s, not %s"),
-                 v->key, m->name, want, kind_name (v->kind));
+                 v->key, m->name, _(want), _(kind_name (v->kind)));
 }
 
 static gboolean
@@ -330,8 +335,10 @@ apply_fields (Import                  *imp,
   gboolean found = FALSE, ok = FALSE;
 
   if (fields->kind != MORANGO_FLAT_COMPLEX || fields->text[0] != '{')
+    /* TRANSLATORS: %s is "an array" or one of the phrases of "field “%s” of
+     * model “%s” must be %s, not %s" */
     return refuse (error, MORANGO_ERROR_INVALID, _("“fields” must be an object, not %s"),
-                   fields->kind == MORANGO_FLAT_COMPLEX ? "an array" : kind_name (fields->kind));
+                   fields->kind == MORANGO_FLAT_COMPLEX ? _("an array") : _(kind_name (fields->kind)));
   if (!morango_flat_json_parse (imp->inner, fields->text))
     return refuse (error, MORANGO_ERROR_INVALID, _("“fields” is not a valid JSON object"));
 
@@ -395,7 +402,7 @@ apply_fields (Import                  *imp,
   if (m->id_rule == MORANGO_ID_SOURCE_ID && !morango_is_hex32 (id))
     {
       refuse (error, MORANGO_ERROR_INVALID_SOURCE_ID,
-              _("the source id of a %s is its id, so it must be 32 lowercase hex characters"),
+              _("The source id of a %s is its id, so it must be 32 lowercase hex characters"),
               m->verbose_name);
       goto out;
     }
@@ -469,8 +476,10 @@ apply_line (Import      *imp,
   if (model_v == NULL)
     return refuse (error, MORANGO_ERROR_INVALID, _("“model” is missing"));
   if (model_v->kind != MORANGO_FLAT_STRING)
+    /* TRANSLATORS: %s is one of the phrases of "field “%s” of model “%s”
+     * must be %s, not %s" */
     return refuse (error, MORANGO_ERROR_INVALID, _("“model” must be a string, not %s"),
-                   kind_name (model_v->kind));
+                   _(kind_name (model_v->kind)));
   m = profile ? morango_profile_get_model (profile, model_v->text) : NULL;
   if (m == NULL)
     return refuse (error, MORANGO_ERROR_UNKNOWN_MODEL, _("profile “%s” has no model “%s”"),

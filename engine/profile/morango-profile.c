@@ -242,7 +242,9 @@ parse_field (JsonNode    *node,
     return NULL;
   if (!is_identifier (name))
     return fail (error, _("field name \"%s\" of %s is not a lowercase identifier"), name, model_where), NULL;
-  where = g_strdup_printf ("field \"%s\" of %s", name, model_where);
+  /* TRANSLATORS: where a profile description goes wrong, put in front
+   * of the error: a field name, then "model %u" or "model "%s"" */
+  where = g_strdup_printf (_("field \"%s\" of %s"), name, model_where);
 
   field = g_new0 (MorangoField, 1);
   g_ptr_array_add (holder, field);
@@ -464,7 +466,8 @@ parse_model (MorangoProfile  *self,
   if (!get_string (obj, "name", TRUE, &name, where, error))
     return NULL;
   g_free (where);
-  where = g_strdup_printf ("model \"%s\"", name);
+  /* TRANSLATORS: where a profile description goes wrong: a model name */
+  where = g_strdup_printf (_("model \"%s\""), name);
   if (!is_identifier (name) || strlen (name) > 40)
     return fail (error, _("%s: the name must be a lowercase identifier of at most 40 characters"), where), NULL;
   if (g_hash_table_contains (self->models_by_name, name))

@@ -171,12 +171,13 @@ peer_from_row (sqlite3_stmt *stmt)
 }
 
 /* The first row @sql (which selects PEER_COLUMNS) gives for one text
- * value; NULL with MORANGO_ERROR_NOT_FOUND and @what when none. */
+ * value; NULL with MORANGO_ERROR_NOT_FOUND when none, its message
+ * @not_found (an N_() format with one %s, @value) translated whole. */
 static MorangoKnownPeer *
 query_peer (MorangoDb   *db,
             const char  *sql,
             const char  *value,
-            const char  *what,
+            const char  *not_found,
             GError     **error)
 {
   sqlite3_stmt *stmt = morango_db_prepare (db, sql, error);
@@ -190,7 +191,7 @@ query_peer (MorangoDb   *db,
   if (rc == SQLITE_DONE)
     {
       sqlite3_reset (stmt);
-      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND, _("No peer %s %s"), what, value);
+      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND, _(not_found), value);
       return NULL;
     }
   peer = peer_from_row (stmt);
@@ -204,7 +205,8 @@ lookup_id (MorangoDb   *db,
            GError     **error)
 {
   return query_peer (db, "SELECT " PEER_COLUMNS " FROM morango_peer WHERE id = ?",
-                     id, "with id", error);
+                     /* TRANSLATORS: %s is a peer's id in this data folder */
+                     id, N_("No peer with id %s"), error);
 }
 
 /* An UPDATE of one peer by id that must find it. */
@@ -242,8 +244,8 @@ check_hex32 (const char  *value,
 {
   if (value == NULL || morango_is_hex32 (value))
     return TRUE;
-  /* Translators: %s is “instance id” or “certificate id”, translated below */
   g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
+               /* Translators: %s is “instance id” or “certificate id”, translated below */
                _("A %s must be 32 lowercase hex digits"), what);
   return FALSE;
 }
@@ -269,7 +271,8 @@ morango_known_peer_add (MorangoStore  *store,
       (tx = morango_transaction_begin (db, NULL, error)) == NULL)
     return NULL;
   peer = query_peer (db, "SELECT " PEER_COLUMNS " FROM morango_peer WHERE address = ?",
-                     normal, "at", &local_error);
+                     /* TRANSLATORS: %s is a peer's address, a URL */
+                     normal, N_("No peer at %s"), &local_error);
   if (peer == NULL && !g_error_matches (local_error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND))
     {
       g_propagate_error (error, g_steal_pointer (&local_error));
@@ -328,7 +331,8 @@ morango_known_peer_lookup_address (MorangoStore  *store,
     return NULL;
   return query_peer (morango_store_get_db (store),
                      "SELECT " PEER_COLUMNS " FROM morango_peer WHERE address = ?",
-                     normal, "at", error);
+                     /* TRANSLATORS: %s is a peer's address, a URL */
+                     normal, N_("No peer at %s"), error);
 }
 
 MorangoKnownPeer *
@@ -343,7 +347,8 @@ morango_known_peer_lookup_instance (MorangoStore  *store,
                      "SELECT " PEER_COLUMNS " FROM morango_peer WHERE instance_id = ? "
                      "ORDER BY state = 'forgotten', max (added, last_success, last_failure) DESC, "
                      "  rowid DESC LIMIT 1",
-                     instance_id, "of instance", error);
+                     /* TRANSLATORS: %s is a Morango instance id (32 hex digits) */
+                     instance_id, N_("No peer of instance %s"), error);
 }
 
 gboolean

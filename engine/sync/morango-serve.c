@@ -333,9 +333,15 @@ morango_serve_receive_chunk (MorangoStore               *store,
     }
   if (ts->records_total < 0 || ts->stage > MORANGO_STAGE_TRANSFERRING)
     {
-      g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
-                   _("Transfer session %s takes no records %s"), id,
-                   ts->records_total < 0 ? "before their total" : "after transferring");
+      if (ts->records_total < 0)
+        g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
+                     /* TRANSLATORS: %s is a transfer session id; the peer sent records
+                      * before saying how many it would send */
+                     _("Transfer session %s takes no records before their total"), id);
+      else
+        g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
+                     /* TRANSLATORS: %s is a transfer session id */
+                     _("Transfer session %s takes no records after transferring"), id);
       return FALSE;
     }
   if (ts->stage < MORANGO_STAGE_TRANSFERRING &&

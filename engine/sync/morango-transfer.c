@@ -325,7 +325,8 @@ source_read (gpointer   item,
   if (chunk->records->len == 0)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_FAILED,
-                   /* Translators: a record offset, then the count of records the sender announced */
+                   /* Translators: a record offset, then the count of records the
+                    * sender announced; the form goes by this count */
                    morango_ngettext ("The sender has no records from %lld of its %lld",
                                      "The sender has no records from %lld of its %lld", (gulong) c->total),
                    (long long) c->offset, (long long) c->total);

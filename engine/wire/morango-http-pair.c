@@ -35,8 +35,8 @@ find_listed (JsonNode    *listing,
 
   if (!JSON_NODE_HOLDS_ARRAY (listing))
     {
-      /* Translators: the first %s is the peer's address */
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
+                   /* Translators: the first %s is the peer's address */
                    _("%s did not list its certificates as an array"), base_url);
       return NULL;
     }
@@ -58,12 +58,12 @@ find_listed (JsonNode    *listing,
         return g_steal_pointer (&cert);
     }
   if (id != NULL)
-    /* Translators: the first %s is the peer's address */
     g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND,
+                 /* Translators: the first %s is the peer's address */
                  _("%s holds no certificate %s it can sign with"), base_url, id);
   else
-    /* Translators: the first %s is the peer's address */
     g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND,
+                 /* Translators: the first %s is the peer's address */
                  _("%s holds no certificate for that dataset it can sign with"), base_url);
   return NULL;
 }
@@ -86,8 +86,8 @@ confirm_chain_root (MorangoDb                   *db,
       (root = morango_certificate_new_from_json (json_node_get_object (first), error)) == NULL)
     {
       if (error != NULL && *error == NULL)
-        /* Translators: the first %s is the peer's address */
         g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_CHAIN_INVALID,
+                     /* Translators: the first %s is the peer's address */
                      _("%s sent a chain whose first element is not a certificate"), base_url);
       else
         g_prefix_error (error, _("The root certificate %s sent: "), base_url);
@@ -95,8 +95,8 @@ confirm_chain_root (MorangoDb                   *db,
     }
   if (!morango_certificate_is_root (root))
     {
-      /* Translators: the first %s is the peer's address */
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_CHAIN_INVALID,
+                   /* Translators: the first %s is the peer's address */
                    _("%s sent a chain that does not begin with a root certificate"), base_url);
       return FALSE;
     }
@@ -204,8 +204,8 @@ morango_http_pair_full (MorangoHttpPeer             *peer,
     return NULL;
   if (!JSON_NODE_HOLDS_ARRAY (ancestors) || json_array_get_length (json_node_get_array (ancestors)) == 0)
     {
-      /* Translators: the first %s is the peer's address */
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
+                   /* Translators: the first %s is the peer's address */
                    _("%s sent no chain for certificate %s"), base_url, morango_certificate_get_id (parent));
       return NULL;
     }
@@ -263,8 +263,8 @@ morango_http_pair_full (MorangoHttpPeer             *peer,
       (issued = morango_certificate_new_from_json (json_node_get_object (reply), error)) == NULL)
     {
       if (error != NULL && *error == NULL)
-        /* Translators: the first %s is the peer's address */
         g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
+                     /* Translators: the first %s is the peer's address */
                      _("%s did not answer the signing request with a certificate"), base_url);
       else
         g_prefix_error (error, _("The certificate %s signed: "), base_url);
@@ -277,8 +277,8 @@ morango_http_pair_full (MorangoHttpPeer             *peer,
       g_strcmp0 (morango_certificate_get_scope_definition_id (issued), scope_definition_id) != 0 ||
       g_strcmp0 (morango_certificate_get_profile (issued), morango_certificate_get_profile (parent)) != 0)
     {
-      /* Translators: the first %s is the peer's address */
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
+                   /* Translators: the first %s is the peer's address */
                    _("%s signed a certificate other than the one asked for"), base_url);
       return NULL;
     }
@@ -290,8 +290,8 @@ morango_http_pair_full (MorangoHttpPeer             *peer,
         !json_parser_load_from_data (expected, morango_certificate_get_scope_params (issued), -1, NULL) ||
         !json_node_equal (json_parser_get_root (parser), json_parser_get_root (expected)))
       {
-        /* Translators: the first %s is the peer's address */
         g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
+                     /* Translators: the first %s is the peer's address */
                      _("%s signed a certificate for other scope parameters than those asked for"), base_url);
         return NULL;
       }
@@ -318,8 +318,8 @@ morango_http_pair_full (MorangoHttpPeer             *peer,
   if (stored_chain->len == 0 ||
       !g_str_equal (morango_certificate_get_id (g_ptr_array_index (stored_chain, 0)), root_id))
     {
-      /* Translators: the first %s is the peer's address */
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_CERT_CHAIN_INVALID,
+                   /* Translators: the first %s is the peer's address */
                    _("%s sent a chain whose root is not the certificate %s it showed"), base_url, root_id);
       return NULL;
     }

@@ -776,13 +776,13 @@ morango_http_peer_call (MorangoHttpPeer           *self,
         !json_parser_load_from_data (parser, data, size, &parse_error))
       {
         if (parse_error != NULL)
-          /* Translators: the peer's address, the HTTP method and path, then why the body is not JSON */
           g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
+                       /* Translators: the peer's address, the HTTP method and path, then why the body is not JSON */
                        _("%s answered %s %s with a body that is not JSON: %s"), self->base_url,
                        request->method, request->path, parse_error->message);
         else
-          /* Translators: the peer's address, then the HTTP method and path */
           g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
+                       /* Translators: the peer's address, then the HTTP method and path */
                        _("%s answered %s %s with a body that is not JSON"), self->base_url,
                        request->method, request->path);
         return NULL;
@@ -854,8 +854,8 @@ morango_http_peer_connect (MorangoHttpPeer  *self,
                 json_node_get_value_type (member) == G_TYPE_STRING ? json_node_get_string (member) : NULL;
   if (instance_id == NULL || *instance_id == '\0')
     {
-      /* Translators: the first %s is the peer's address */
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
+                   /* Translators: the first %s is the peer's address */
                    _("%s does not look like a Morango peer: its morangoinfo names no instance"),
                    self->base_url);
       return FALSE;
@@ -925,8 +925,8 @@ session_of (MorangoHttpPeer  *self,
     }
   if (id != NULL && g_strcmp0 (ts->id, id) != 0)
     {
-      /* Translators: the first %s is the peer's address */
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
+                   /* Translators: the first %s is the peer's address */
                    _("%s answered about transfer session %s when asked about %s"),
                    self->base_url, ts->id, id);
       return NULL;
@@ -1146,8 +1146,8 @@ server_certificate (MorangoHttpPeer  *self,
     return NULL;
   if (JSON_NODE_HOLDS_ARRAY (chain) && json_array_get_length (json_node_get_array (chain)) == 0)
     {
-      /* Translators: the first %s is the peer's address */
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND,
+                   /* Translators: the first %s is the peer's address */
                    _("%s holds no certificate %s of its own"), self->base_url, self->server_cert_id);
       return NULL;
     }
@@ -1300,8 +1300,8 @@ morango_http_peer_check_sync_session (MorangoHttpPeer  *self,
     return FALSE;
   if (g_strcmp0 (ss->id, id) != 0 || !ss->active)
     {
-      /* Translators: the first %s is the peer's address */
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_NOT_FOUND,
+                   /* Translators: the first %s is the peer's address */
                    _("%s no longer holds sync session %s open"), self->base_url, id);
       return FALSE;
     }
@@ -1399,8 +1399,11 @@ await_stage (MorangoHttpPeer         *self,
 
       if (polls >= MAX_POLLS)
         {
-          /* Translators: the first %s is the peer's address */
           g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_FAILED,
+                       /* Translators: the first %s is the peer's address, the second
+                        * the protocol's name of a stage, kept in English
+                        * ("initializing", "serializing", "queuing", "transferring",
+                        * "dequeuing", "deserializing", "cleanup") */
                        _("%s is still running its %s stage"), self->base_url, morango_stage_to_string (stage));
           return NULL;
         }
@@ -1593,8 +1596,8 @@ morango_http_peer_fetch_chunk (MorangoPeer   *peer,
     }
   if (named != NULL && strcmp (named, id) != 0)
     {
-      /* Translators: the first %s is the peer's address */
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_RECORD_REJECTED,
+                   /* Translators: the first %s is the peer's address */
                    _("%s sent records of transfer session %s for transfer session %s"),
                    self->base_url, named, id);
       return NULL;
@@ -1602,6 +1605,9 @@ morango_http_peer_fetch_chunk (MorangoPeer   *peer,
   if (chunk->records->len > limit)
     {
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
+                   /* Translators: the peer's address, the number of records it
+                    * sent, the most it was asked for; the form goes by this
+                    * last number */
                    morango_ngettext ("%s sent %u records when asked for %u at most",
                                      "%s sent %u records when asked for %u at most", limit), self->base_url,
                    chunk->records->len, limit);

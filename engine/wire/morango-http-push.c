@@ -27,8 +27,8 @@ first_shared_key (JsonNode    *answer,
       (member = json_object_get_member (json_node_get_object (first), "public_key")) == NULL ||
       !JSON_NODE_HOLDS_VALUE (member) || json_node_get_value_type (member) != G_TYPE_STRING)
     {
-      /* Translators: the first %s is the peer's address */
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_INVALID,
+                   /* Translators: the first %s is the peer's address */
                    _("%s did not list a shared public key to push a certificate for"), base_url);
       return NULL;
     }
@@ -103,8 +103,8 @@ morango_http_push (MorangoHttpPeer     *peer,
     return NULL;
   if (!(morango_http_peer_get_server_capabilities (peer) & MORANGO_WIRE_CAP_ALLOW_CERTIFICATE_PUSHING))
     {
-      /* Translators: the first %s is the peer's address */
       g_set_error (error, MORANGO_ERROR, MORANGO_ERROR_PERMISSION_DENIED,
+                   /* Translators: the first %s is the peer's address */
                    _("%s does not allow certificate pushing"), base_url);
       return NULL;
     }
