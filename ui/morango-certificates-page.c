@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "morango-certificates-page.h"
+#include "morango-scope-words.h"
 #include "morango-settings.h"
 #include "morango-create-root-dialog.h"
 #include "morango-engine-certificates.h"
@@ -331,12 +332,13 @@ add_detail (MorangoCertificatesPage *self,
   gtk_list_box_append (self->details_list, row);
 }
 
-static const char *
+/* The scope in the user's words; the profile's own description (text
+ * of the dataset's owner, not translated) is one of the details. */
+static char *
 certificate_title (MorangoEngineCertificate *c)
 {
-  const char *description = morango_engine_certificate_get_description (c);
-
-  return description && *description ? description : morango_engine_certificate_get_scope_definition (c);
+  return morango_scope_in_words (morango_engine_certificate_get_scope_definition (c),
+                                 morango_engine_certificate_get_scope_params (c));
 }
 
 static void
@@ -355,7 +357,11 @@ show_details (MorangoCertificatesPage *self)
       gtk_label_set_text (self->details_title, "");
       return;
     }
-  gtk_label_set_text (self->details_title, certificate_title (c));
+  {
+    g_autofree char *title = certificate_title (c);
+
+    gtk_label_set_text (self->details_title, title);
+  }
   {
     g_autofree char *scope = g_strdup_printf (_("%s, version %lld"),
                                               morango_engine_certificate_get_scope_definition (c),
@@ -367,6 +373,9 @@ show_details (MorangoCertificatesPage *self)
                                                ? _("trusted") : _("not trusted"));
 
     add_detail (self, _("Scope"), scope);
+    if (morango_engine_certificate_get_description (c) != NULL &&
+        *morango_engine_certificate_get_description (c) != '\0')
+      add_detail (self, _("Description"), morango_engine_certificate_get_description (c));
     add_detail (self, _("Profile"), morango_engine_certificate_get_profile (c));
     add_detail (self, _("Parameters"), morango_engine_certificate_get_scope_params (c));
     add_detail (self, _("Reads"), read);
@@ -390,7 +399,11 @@ certificate_row (MorangoEngineCertificate *c)
   GtkWidget *icon;
 
   adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
-  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), certificate_title (c));
+  {
+    g_autofree char *title = certificate_title (c);
+
+    adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), title);
+  }
   adw_action_row_set_subtitle (ADW_ACTION_ROW (row), morango_engine_certificate_get_id (c));
   adw_action_row_set_subtitle_lines (ADW_ACTION_ROW (row), 1);
   gtk_list_box_row_set_activatable (GTK_LIST_BOX_ROW (row), TRUE);

@@ -11,6 +11,7 @@
 #include <glib/gi18n.h>
 
 #include "morango-engine-scopes.h"
+#include "morango-scope-words.h"
 #include "morango-scopes-page.h"
 
 struct _MorangoScopesPage
@@ -34,93 +35,15 @@ static GParamSpec *properties[N_PROPS];
 
 static void refresh (MorangoScopesPage *self);
 
-/* ---- words ---- */
-
-static gboolean
-is_hex32_at (const char *p)
-{
-  for (guint i = 0; i < 32; i++)
-    if (!g_ascii_isxdigit (p[i]))
-      return FALSE;
-  return !g_ascii_isxdigit (p[32]);
-}
-
-/* Ids are 32 hex digits: their first 8 tell them apart for a person and
- * keep a partition on one line at 360 px; tooltips carry the whole. */
-static char *
-shorten_ids (const char *raw)
-{
-  /* Partitions come from peers: bytes that are not UTF-8 must not
-   * reach a label. */
-  g_autofree char *text = g_utf8_make_valid (raw, -1);
-  GString *out = g_string_new (NULL);
-
-  for (const char *p = text; *p != '\0';)
-    {
-      if ((p == text || !g_ascii_isxdigit (p[-1])) && is_hex32_at (p))
-        {
-          g_string_append_len (out, p, 8);
-          g_string_append (out, "…");
-          p += 32;
-        }
-      else
-        g_string_append_c (out, *p++);
-    }
-  return g_string_free (out, FALSE);
-}
-
-static const char *
-definition_in_words (const char *definition)
-{
-  if (g_strcmp0 (definition, "full-facility") == 0)
-    return _("Full facility");
-  if (g_strcmp0 (definition, "single-user") == 0)
-    return _("Single learner");
-  return definition;
-}
-
-static const char *
-param_in_words (const char *key)
-{
-  if (g_str_equal (key, "dataset_id"))
-    return _("facility");
-  if (g_str_equal (key, "user_id"))
-    return _("learner");
-  return key;
-}
-
 static char *
 scope_title (const MorangoScopeSummary *summary)
 {
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autoptr(GString) params = g_string_new (NULL);
-
   if (summary->certificate_id == NULL)
     return g_strdup (_("Records outside the scopes held"));
-  if (summary->scope_params != NULL &&
-      json_parser_load_from_data (parser, summary->scope_params, -1, NULL) &&
-      JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
-    {
-      JsonObject *object = json_node_get_object (json_parser_get_root (parser));
-      g_autoptr(GList) members = json_object_get_members (object);
-
-      for (GList *l = members; l != NULL; l = l->next)
-        {
-          JsonNode *value = json_object_get_member (object, l->data);
-          g_autofree char *shown = NULL;
-
-          if (!JSON_NODE_HOLDS_VALUE (value) || json_node_get_value_type (value) != G_TYPE_STRING)
-            continue;
-          shown = shorten_ids (json_node_get_string (value));
-          g_string_append_printf (params, "%s%s %s", params->len > 0 ? ", " : "",
-                                  param_in_words (l->data), shown);
-        }
-    }
-  if (params->len == 0)
-    return g_strdup (definition_in_words (summary->scope_definition));
-  /* TRANSLATORS: a scope: its kind, then its parameters ("Full facility — facility 1a2b3c4d…") */
-  return g_strdup_printf (_("%s — %s"), definition_in_words (summary->scope_definition), params->str);
+  return morango_scope_in_words (summary->scope_definition, summary->scope_params);
 }
+
+
 
 static char *
 format_time (gint64 usec)
@@ -272,7 +195,7 @@ model_row (MorangoScopesPage         *self,
   for (guint i = from; i < to; i++)
     {
       const MorangoScopeCount *c = g_ptr_array_index (counts, i);
-      g_autofree char *shown = shorten_ids (c->partition);
+      g_autofree char *shown = morango_shorten_ids (c->partition);
       g_autofree char *part_details = count_details (c->deleted, c->conflicts, c->errors);
       GtkWidget *part = count_row (*shown ? shown : _("(every partition)"), part_details, c->records);
 
@@ -296,7 +219,7 @@ errors_row (MorangoScopesPage         *self,
   for (guint i = 0; i < summary->error_list->len; i++)
     {
       const MorangoScopeError *e = g_ptr_array_index (summary->error_list, i);
-      g_autofree char *id = shorten_ids (e->record_id);
+      g_autofree char *id = morango_shorten_ids (e->record_id);
       g_autofree char *model = g_utf8_make_valid (e->model_name, -1);
       g_autofree char *message = g_utf8_make_valid (e->message, -1);
       g_autofree char *where = g_strdup_printf ("%s · %s", model, id);
@@ -364,7 +287,7 @@ scope_group (MorangoScopesPage         *self,
   guint from = 0;
 
   if (summary->description != NULL)
-    description = shorten_ids (summary->description);
+    description = morango_shorten_ids (summary->description);
   else if (summary->certificate_id == NULL)
     description = g_strdup (_("Held here, but in no scope this device has a certificate for: it cannot sync them."));
   gtk_box_append (GTK_BOX (scope), scope_header (title, description, summary->certificate_id));
