@@ -17,6 +17,7 @@
 #include "morango-import-dialog.h"
 #include "morango-passphrase-dialog.h"
 #include "morango-test-util.h"
+#include "morango-ui-test-util.h"
 #include "morango-window.h"
 
 /* ------------------------------------------------------------------ */
@@ -88,23 +89,6 @@ chain_file (char **root_id,
   *root_id = g_steal_pointer (&id);
   *fingerprint = morango_key_get_fingerprint (morango_certificate_get_key (root));
   return g_steal_pointer (&path);
-}
-
-static GtkWidget *
-find_widget (GtkWidget *widget,
-             GType      type)
-{
-  if (G_TYPE_CHECK_INSTANCE_TYPE (widget, type))
-    return widget;
-  for (GtkWidget *child = gtk_widget_get_first_child (widget); child;
-       child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *found = find_widget (child, type);
-
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
 }
 
 static void
@@ -195,7 +179,7 @@ fixture_open (Fixture    *f,
   f->window = morango_window_new (f->app, engine);
   morango_window_set_page (f->window, "certificates");
   gtk_window_present (GTK_WINDOW (f->window));
-  f->page = MORANGO_CERTIFICATES_PAGE (find_widget (GTK_WIDGET (f->window), MORANGO_TYPE_CERTIFICATES_PAGE));
+  f->page = MORANGO_CERTIFICATES_PAGE (morango_ui_test_find_widget (GTK_WIDGET (f->window), MORANGO_TYPE_CERTIFICATES_PAGE));
   await_idle (f->page);
 }
 
@@ -252,55 +236,6 @@ assert_refused (Fixture    *f,
 /* ------------------------------------------------------------------ */
 /* Screenshots (as test-ui.c takes them) */
 
-static void
-on_after_paint (GdkFrameClock *clock,
-                gboolean      *painted)
-{
-  *painted = TRUE;
-}
-
-static void
-await_painted (GtkWidget *widget)
-{
-  GdkFrameClock *clock = gtk_widget_get_frame_clock (widget);
-  gboolean painted = FALSE;
-  gulong id;
-
-  g_assert_nonnull (clock);
-  id = g_signal_connect (clock, "after-paint", G_CALLBACK (on_after_paint), &painted);
-  gtk_widget_queue_draw (widget);
-  while (!painted)
-    g_main_context_iteration (NULL, TRUE);
-  g_signal_handler_disconnect (clock, id);
-}
-
-static void
-save_screenshot (GtkWidget  *widget,
-                 const char *name)
-{
-  g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (widget);
-  g_autoptr(GskRenderNode) node = NULL;
-  g_autoptr(GdkTexture) texture = NULL;
-  g_autofree char *path = g_build_filename (g_getenv ("G_TEST_BUILDDIR") ? g_getenv ("G_TEST_BUILDDIR") : ".",
-                                            name, NULL);
-  int width = 0, height = 0;
-
-  while (node == NULL)
-    {
-      g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
-
-      await_painted (widget);
-      width = gtk_widget_get_width (widget);
-      height = gtk_widget_get_height (widget);
-      gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), width, height);
-      node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
-    }
-  texture = gsk_renderer_render_texture (gtk_native_get_renderer (gtk_widget_get_native (widget)), node,
-                                         &GRAPHENE_RECT_INIT (0, 0, width, height));
-  g_assert_true (gdk_texture_save_to_png (texture, path));
-  g_test_message ("screenshot: %s", path);
-}
-
 /* ------------------------------------------------------------------ */
 /* The tests */
 
@@ -312,14 +247,14 @@ test_empty_state (void)
   AdwStatusPage *empty;
 
   fixture_open (&f, dir);
-  empty = ADW_STATUS_PAGE (find_widget (GTK_WIDGET (f.page), ADW_TYPE_STATUS_PAGE));
+  empty = ADW_STATUS_PAGE (morango_ui_test_find_widget (GTK_WIDGET (f.page), ADW_TYPE_STATUS_PAGE));
   g_assert_true (gtk_widget_get_mapped (GTK_WIDGET (empty)));
   g_assert_cmpstr (adw_status_page_get_title (empty), ==, "No Certificates Yet");
   g_assert_nonnull (strstr (adw_status_page_get_description (empty), "Create a root"));
   g_assert_nonnull (strstr (adw_status_page_get_description (empty), "import"));
   g_assert_nonnull (strstr (adw_status_page_get_description (empty), "Pair"));
   g_assert_cmpuint (n_listed (&f), ==, 0);
-  save_screenshot (GTK_WIDGET (f.window), "certificates-empty.png");
+  morango_ui_test_save_screenshot (GTK_WIDGET (f.window), "certificates-empty.png");
 
   /* Its pairing button leads to the Peers page. */
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f.page), "certificates.show-peers", NULL));
@@ -345,7 +280,7 @@ test_lists_root (void)
     fingerprint = morango_key_get_fingerprint (morango_certificate_get_key (root));
   }
   fixture_open (&f, dir);
-  empty = find_widget (GTK_WIDGET (f.page), ADW_TYPE_STATUS_PAGE);
+  empty = morango_ui_test_find_widget (GTK_WIDGET (f.page), ADW_TYPE_STATUS_PAGE);
   g_assert_false (gtk_widget_get_mapped (empty));
   g_assert_cmpuint (n_listed (&f), ==, 1);
   g_assert_cmpstr (morango_certificates_page_get_selected_id (f.page), ==, id);
@@ -379,8 +314,8 @@ test_never_looks_empty (void)
   window = morango_window_new (app, engine);
   morango_window_set_page (window, "certificates");
   gtk_window_present (GTK_WINDOW (window));
-  page = MORANGO_CERTIFICATES_PAGE (find_widget (GTK_WIDGET (window), MORANGO_TYPE_CERTIFICATES_PAGE));
-  empty = find_widget (GTK_WIDGET (page), ADW_TYPE_STATUS_PAGE);
+  page = MORANGO_CERTIFICATES_PAGE (morango_ui_test_find_widget (GTK_WIDGET (window), MORANGO_TYPE_CERTIFICATES_PAGE));
+  empty = morango_ui_test_find_widget (GTK_WIDGET (page), ADW_TYPE_STATUS_PAGE);
   while (morango_certificates_page_get_loading (page))
     {
       seen_loading = TRUE;
@@ -419,7 +354,7 @@ test_import_confirm (void)
   g_assert_cmpstr (row_subtitle (GTK_WIDGET (dialog), "Key fingerprint"), ==, fingerprint);
   g_assert_nonnull (strstr (adw_message_dialog_get_body (dialog), "does not trust"));
   g_assert_nonnull (strstr (adw_message_dialog_get_body (dialog), "2 certificates"));
-  save_screenshot (GTK_WIDGET (dialog), "certificates-import-dialog.png");
+  morango_ui_test_save_screenshot (GTK_WIDGET (dialog), "certificates-import-dialog.png");
   /* Nothing is stored before the answer. */
   g_assert_cmpuint (n_stored (dir), ==, 1);
 
@@ -453,7 +388,7 @@ test_import_confirm (void)
 
   /* The page with a root of its own and the imported chain. */
   gtk_window_set_default_size (GTK_WINDOW (f.window), 900, 620);
-  save_screenshot (GTK_WIDGET (f.window), "certificates-page.png");
+  morango_ui_test_save_screenshot (GTK_WIDGET (f.window), "certificates-page.png");
   fixture_close (&f);
 }
 
@@ -726,14 +661,14 @@ test_narrow (void)
 
   fixture_open (&f, dir);
   gtk_window_set_default_size (GTK_WINDOW (f.window), 360, 640);
-  leaflet = ADW_LEAFLET (find_widget (GTK_WIDGET (f.page), ADW_TYPE_LEAFLET));
+  leaflet = ADW_LEAFLET (morango_ui_test_find_widget (GTK_WIDGET (f.page), ADW_TYPE_LEAFLET));
   while (!adw_leaflet_get_folded (leaflet))
     g_main_context_iteration (NULL, TRUE);
   drain ();
   activate_with_path (&f, "certificates.select", id);
   drain ();
   g_assert_cmpstr (adw_leaflet_get_visible_child_name (leaflet), ==, "details");
-  save_screenshot (GTK_WIDGET (f.window), "certificates-narrow.png");
+  morango_ui_test_save_screenshot (GTK_WIDGET (f.window), "certificates-narrow.png");
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f.page), "certificates.back", NULL));
   drain ();
   g_assert_cmpstr (adw_leaflet_get_visible_child_name (leaflet), !=, "details");

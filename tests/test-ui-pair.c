@@ -19,6 +19,7 @@
 #include "morango-peers-page.h"
 #include "morango-store.h"
 #include "morango-test-util.h"
+#include "morango-ui-test-util.h"
 #include "morango-window.h"
 #include "pair-fixtures.h"
 
@@ -164,55 +165,6 @@ row_titled (GtkWidget  *where,
   return NULL;
 }
 
-static void
-on_after_paint (GdkFrameClock *clock,
-                gboolean      *painted)
-{
-  *painted = TRUE;
-}
-
-static void
-await_painted (GtkWidget *widget)
-{
-  GdkFrameClock *clock = gtk_widget_get_frame_clock (widget);
-  gboolean painted = FALSE;
-  gulong id;
-
-  g_assert_nonnull (clock);
-  id = g_signal_connect (clock, "after-paint", G_CALLBACK (on_after_paint), &painted);
-  gtk_widget_queue_draw (widget);
-  while (!painted)
-    g_main_context_iteration (NULL, TRUE);
-  g_signal_handler_disconnect (clock, id);
-}
-
-static void
-save_screenshot (GtkWidget  *widget,
-                 const char *name)
-{
-  g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (widget);
-  g_autoptr(GskRenderNode) node = NULL;
-  g_autoptr(GdkTexture) texture = NULL;
-  g_autofree char *path = g_build_filename (g_getenv ("G_TEST_BUILDDIR") ? g_getenv ("G_TEST_BUILDDIR") : ".",
-                                            name, NULL);
-  int width = 0, height = 0;
-
-  while (node == NULL)
-    {
-      g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
-
-      await_painted (widget);
-      width = gtk_widget_get_width (widget);
-      height = gtk_widget_get_height (widget);
-      gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), width, height);
-      node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
-    }
-  texture = gsk_renderer_render_texture (gtk_native_get_renderer (gtk_widget_get_native (widget)), node,
-                                         &GRAPHENE_RECT_INIT (0, 0, width, height));
-  g_assert_true (gdk_texture_save_to_png (texture, path));
-  g_test_message ("screenshot: %s", path);
-}
-
 static AdwApplication *
 test_app (void)
 {
@@ -292,7 +244,7 @@ trust_and_finish (MorangoPairDialog *dialog,
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (dialog), "pair.next", NULL));
   await_page (dialog, "confirm");
   if (screenshot)
-    save_screenshot (GTK_WIDGET (dialog), "pair-dialog-confirm.png");
+    morango_ui_test_save_screenshot (GTK_WIDGET (dialog), "pair-dialog-confirm.png");
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (dialog), "pair.trust", NULL));
   await_page (dialog, "done");
   g_assert_nonnull (morango_pair_dialog_get_certificate_id (dialog));
@@ -388,7 +340,7 @@ test_add_peer (Fixture       *fx,
   g_assert_true (gtk_widget_get_visible (error_label));
   g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (error_label)), ==, morango_add_peer_dialog_get_error (dialog));
   gtk_window_set_default_size (GTK_WINDOW (dialog), 360, 420);
-  save_screenshot (GTK_WIDGET (dialog), "add-peer-dialog-error.png");
+  morango_ui_test_save_screenshot (GTK_WIDGET (dialog), "add-peer-dialog-error.png");
   peers = list_peers (fx->engine);
   g_assert_cmpuint (peers->len, ==, 0);
   g_clear_pointer (&peers, g_ptr_array_unref);
@@ -417,7 +369,7 @@ test_add_peer (Fixture       *fx,
     }
   row = rows->pdata[0];
   g_ptr_array_unref (rows);
-  save_screenshot (GTK_WIDGET (dialog), "add-peer-dialog-added.png");
+  morango_ui_test_save_screenshot (GTK_WIDGET (dialog), "add-peer-dialog-added.png");
   g_assert_cmpint (morango_peer_row_get_peer (row)->state, ==, MORANGO_PEER_STATE_ADDED);
   g_assert_true (gtk_widget_get_visible (GTK_WIDGET (gtk_widget_get_template_child (GTK_WIDGET (row),
                                                                                     MORANGO_TYPE_PEER_ROW,
@@ -485,7 +437,7 @@ test_one_learner (Fixture       *fx,
   adw_action_row_activate (ben);
   drain ();
   g_assert_true (gtk_check_button_get_active (GTK_CHECK_BUTTON (adw_action_row_get_activatable_widget (ben))));
-  save_screenshot (GTK_WIDGET (dialog), "pair-dialog-scope.png");
+  morango_ui_test_save_screenshot (GTK_WIDGET (dialog), "pair-dialog-scope.png");
   trust_and_finish (dialog, FALSE);
   assert_paired (fx, dialog, fx->facility->url);
 

@@ -19,29 +19,13 @@
 #include "morango-peers-page.h"
 #include "morango-serve-row.h"
 #include "morango-test-util.h"
+#include "morango-ui-test-util.h"
 #include "morango-window.h"
 
 #define PASSWORD "correct horse"
 
 /* ------------------------------------------------------------------ */
 /* Widgets and the main loop */
-
-static GtkWidget *
-find_widget (GtkWidget *widget,
-             GType      type)
-{
-  if (G_TYPE_CHECK_INSTANCE_TYPE (widget, type))
-    return widget;
-  for (GtkWidget *child = gtk_widget_get_first_child (widget); child;
-       child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *found = find_widget (child, type);
-
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
-}
 
 static void
 drain (void)
@@ -53,7 +37,7 @@ drain (void)
 static MorangoPeersPage *
 peers_page (MorangoWindow *window)
 {
-  return MORANGO_PEERS_PAGE (find_widget (GTK_WIDGET (window), MORANGO_TYPE_PEERS_PAGE));
+  return MORANGO_PEERS_PAGE (morango_ui_test_find_widget (GTK_WIDGET (window), MORANGO_TYPE_PEERS_PAGE));
 }
 
 static void
@@ -67,7 +51,7 @@ await_loaded (MorangoWindow *window)
 static MorangoPeerRow *
 first_row (MorangoWindow *window)
 {
-  MorangoPeerRow *row = MORANGO_PEER_ROW (find_widget (GTK_WIDGET (window), MORANGO_TYPE_PEER_ROW));
+  MorangoPeerRow *row = MORANGO_PEER_ROW (morango_ui_test_find_widget (GTK_WIDGET (window), MORANGO_TYPE_PEER_ROW));
 
   g_assert_nonnull (row);
   return row;
@@ -144,55 +128,6 @@ open_window (AdwApplication *app,
   gtk_window_present (GTK_WINDOW (window));
   await_loaded (window);
   return window;
-}
-
-static void
-on_after_paint (GdkFrameClock *clock,
-                gboolean      *painted)
-{
-  *painted = TRUE;
-}
-
-static void
-await_painted (GtkWidget *widget)
-{
-  GdkFrameClock *clock = gtk_widget_get_frame_clock (widget);
-  gboolean painted = FALSE;
-  gulong id;
-
-  g_assert_nonnull (clock);
-  id = g_signal_connect (clock, "after-paint", G_CALLBACK (on_after_paint), &painted);
-  gtk_widget_queue_draw (widget);
-  while (!painted)
-    g_main_context_iteration (NULL, TRUE);
-  g_signal_handler_disconnect (clock, id);
-}
-
-static void
-save_screenshot (GtkWidget  *widget,
-                 const char *name)
-{
-  g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (widget);
-  g_autoptr(GskRenderNode) node = NULL;
-  g_autoptr(GdkTexture) texture = NULL;
-  g_autofree char *path = g_build_filename (g_getenv ("G_TEST_BUILDDIR") ? g_getenv ("G_TEST_BUILDDIR") : ".",
-                                            name, NULL);
-  int width = 0, height = 0;
-
-  while (node == NULL)
-    {
-      g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
-
-      await_painted (widget);
-      width = gtk_widget_get_width (widget);
-      height = gtk_widget_get_height (widget);
-      gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), width, height);
-      node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
-    }
-  texture = gsk_renderer_render_texture (gtk_native_get_renderer (gtk_widget_get_native (widget)), node,
-                                         &GRAPHENE_RECT_INIT (0, 0, width, height));
-  g_assert_true (gdk_texture_save_to_png (texture, path));
-  g_test_message ("screenshot: %s", path);
 }
 
 static void
@@ -565,10 +500,10 @@ test_progress_and_history (void)
   /* Before any sync, the history says what will appear there. */
   dialog = open_history (window, row);
   g_assert_cmpuint (count_rows (morango_history_dialog_get_list (dialog)), ==, 0);
-  g_assert_true (gtk_widget_get_mapped (find_widget (GTK_WIDGET (dialog), ADW_TYPE_STATUS_PAGE)));
+  g_assert_true (gtk_widget_get_mapped (morango_ui_test_find_widget (GTK_WIDGET (dialog), ADW_TYPE_STATUS_PAGE)));
   gtk_window_destroy (GTK_WINDOW (dialog));
 
-  bar = find_widget (GTK_WIDGET (row), GTK_TYPE_PROGRESS_BAR);
+  bar = morango_ui_test_find_widget (GTK_WIDGET (row), GTK_TYPE_PROGRESS_BAR);
   g_signal_connect (bar, "notify::text", G_CALLBACK (on_bar_text), &watch);
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (row), "peer.sync", NULL));
   await_sync_end (row);
@@ -615,7 +550,7 @@ test_progress_and_history (void)
 
     g_assert_nonnull (strstr (row_text (list, 1, TRUE), received));
   }
-  save_screenshot (GTK_WIDGET (dialog), "peers-history.png");
+  morango_ui_test_save_screenshot (GTK_WIDGET (dialog), "peers-history.png");
   gtk_window_destroy (GTK_WINDOW (dialog));
   gtk_window_destroy (GTK_WINDOW (window));
 }
@@ -652,7 +587,7 @@ test_close_during_sync (void)
   client = paired_client (url);
   window = open_window (app, client);
   row = g_object_ref (first_row (window));
-  bar = find_widget (GTK_WIDGET (row), GTK_TYPE_PROGRESS_BAR);
+  bar = morango_ui_test_find_widget (GTK_WIDGET (row), GTK_TYPE_PROGRESS_BAR);
   g_signal_connect (bar, "notify::text", G_CALLBACK (on_bar_text), &watch);
 
   /* Held after the first pulled chunk: the sync waits mid-transfer. */
@@ -660,7 +595,7 @@ test_close_during_sync (void)
   while (!watch.relay->held)
     g_main_context_iteration (NULL, TRUE);
   g_assert_true (morango_peer_row_is_syncing (row));
-  save_screenshot (GTK_WIDGET (window), "peers-syncing.png");
+  morango_ui_test_save_screenshot (GTK_WIDGET (window), "peers-syncing.png");
 
   /* Closing asks; keeping on closes nothing and stops nothing. */
   gtk_window_close (GTK_WINDOW (window));
@@ -711,13 +646,13 @@ test_close_during_sync (void)
 static MorangoServeRow *
 serve_row (MorangoWindow *window)
 {
-  return MORANGO_SERVE_ROW (find_widget (GTK_WIDGET (window), MORANGO_TYPE_SERVE_ROW));
+  return MORANGO_SERVE_ROW (morango_ui_test_find_widget (GTK_WIDGET (window), MORANGO_TYPE_SERVE_ROW));
 }
 
 static GtkSwitch *
 serve_switch (MorangoWindow *window)
 {
-  return GTK_SWITCH (find_widget (GTK_WIDGET (serve_row (window)), GTK_TYPE_SWITCH));
+  return GTK_SWITCH (morango_ui_test_find_widget (GTK_WIDGET (serve_row (window)), GTK_TYPE_SWITCH));
 }
 
 static void
@@ -733,7 +668,7 @@ static GPtrArray *
 shown_urls (MorangoWindow *window)
 {
   GPtrArray *urls = g_ptr_array_new ();
-  GtkWidget *list = find_widget (GTK_WIDGET (serve_row (window)), GTK_TYPE_LIST_BOX);
+  GtkWidget *list = morango_ui_test_find_widget (GTK_WIDGET (serve_row (window)), GTK_TYPE_LIST_BOX);
 
   for (GtkWidget *child = gtk_widget_get_first_child (list); child;
        child = gtk_widget_get_next_sibling (child))
@@ -850,13 +785,13 @@ test_serve (void)
   }
   info = g_strconcat (loopback, "api/morango/v1/morangoinfo/1/", NULL);
   g_assert_cmpuint (http_get (info), ==, 200);
-  save_screenshot (GTK_WIDGET (window), "peers-serving.png");
+  morango_ui_test_save_screenshot (GTK_WIDGET (window), "peers-serving.png");
 
   /* Copy puts the address on the clipboard. */
   {
-    GtkWidget *list = find_widget (GTK_WIDGET (serve_row (window)), GTK_TYPE_LIST_BOX);
+    GtkWidget *list = morango_ui_test_find_widget (GTK_WIDGET (serve_row (window)), GTK_TYPE_LIST_BOX);
     GtkWidget *last = gtk_widget_get_last_child (list);
-    GtkWidget *copy = find_widget (last, GTK_TYPE_BUTTON);
+    GtkWidget *copy = morango_ui_test_find_widget (last, GTK_TYPE_BUTTON);
     GdkClipboard *clipboard = gtk_widget_get_clipboard (copy);
 
     g_signal_emit_by_name (copy, "clicked");

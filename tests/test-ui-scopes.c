@@ -18,6 +18,7 @@
 #include "morango-peers-page.h"
 #include "morango-scopes-page.h"
 #include "morango-test-util.h"
+#include "morango-ui-test-util.h"
 #include "morango-window.h"
 
 #define PASSWORD "correct horse battery"
@@ -59,23 +60,6 @@ list_scopes (MorangoEngine *engine)
   g_assert_no_error (error);
   g_assert_nonnull (scopes);
   return scopes;
-}
-
-static GtkWidget *
-find_widget (GtkWidget *widget,
-             GType      type)
-{
-  if (G_TYPE_CHECK_INSTANCE_TYPE (widget, type))
-    return widget;
-  for (GtkWidget *child = gtk_widget_get_first_child (widget); child;
-       child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *found = find_widget (child, type);
-
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
 }
 
 /* Every descendant of @widget of @type (and with @css_class unless
@@ -174,57 +158,8 @@ open_window (AdwApplication *app,
   gtk_window_set_default_size (GTK_WINDOW (window), 800, 900);
   gtk_window_present (GTK_WINDOW (window));
   morango_window_set_page (window, "scopes");
-  await_scopes (MORANGO_SCOPES_PAGE (find_widget (GTK_WIDGET (window), MORANGO_TYPE_SCOPES_PAGE)));
+  await_scopes (MORANGO_SCOPES_PAGE (morango_ui_test_find_widget (GTK_WIDGET (window), MORANGO_TYPE_SCOPES_PAGE)));
   return window;
-}
-
-static void
-on_after_paint (GdkFrameClock *clock,
-                gboolean      *painted)
-{
-  *painted = TRUE;
-}
-
-static void
-await_painted (GtkWidget *widget)
-{
-  GdkFrameClock *clock = gtk_widget_get_frame_clock (widget);
-  gboolean painted = FALSE;
-  gulong id;
-
-  g_assert_nonnull (clock);
-  id = g_signal_connect (clock, "after-paint", G_CALLBACK (on_after_paint), &painted);
-  gtk_widget_queue_draw (widget);
-  while (!painted)
-    g_main_context_iteration (NULL, TRUE);
-  g_signal_handler_disconnect (clock, id);
-}
-
-static void
-save_screenshot (GtkWidget  *widget,
-                 const char *name)
-{
-  g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (widget);
-  g_autoptr(GskRenderNode) node = NULL;
-  g_autoptr(GdkTexture) texture = NULL;
-  g_autofree char *path = g_build_filename (g_getenv ("G_TEST_BUILDDIR") ? g_getenv ("G_TEST_BUILDDIR") : ".",
-                                            name, NULL);
-  int width = 0, height = 0;
-
-  while (node == NULL)
-    {
-      g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
-
-      await_painted (widget);
-      width = gtk_widget_get_width (widget);
-      height = gtk_widget_get_height (widget);
-      gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), width, height);
-      node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
-    }
-  texture = gsk_renderer_render_texture (gtk_native_get_renderer (gtk_widget_get_native (widget)), node,
-                                         &GRAPHENE_RECT_INIT (0, 0, width, height));
-  g_assert_true (gdk_texture_save_to_png (texture, path));
-  g_test_message ("screenshot: %s", path);
 }
 
 /* ------------------------------------------------------------------ */
@@ -592,14 +527,14 @@ test_page_empty (void)
 
   g_assert_no_error (error);
   window = open_window (app, engine);
-  page = MORANGO_SCOPES_PAGE (find_widget (GTK_WIDGET (window), MORANGO_TYPE_SCOPES_PAGE));
+  page = MORANGO_SCOPES_PAGE (morango_ui_test_find_widget (GTK_WIDGET (window), MORANGO_TYPE_SCOPES_PAGE));
   g_assert_cmpuint (morango_scopes_page_get_n_scopes (page), ==, 0);
-  empty = find_widget (GTK_WIDGET (page), ADW_TYPE_STATUS_PAGE);
+  empty = morango_ui_test_find_widget (GTK_WIDGET (page), ADW_TYPE_STATUS_PAGE);
   g_assert_true (gtk_widget_get_mapped (empty));
   /* It says where data comes from. */
   g_assert_nonnull (strstr (adw_status_page_get_description (ADW_STATUS_PAGE (empty)), "Peers page"));
   g_assert_nonnull (strstr (adw_status_page_get_description (ADW_STATUS_PAGE (empty)), "Certificates page"));
-  save_screenshot (GTK_WIDGET (window), "scopes-empty.png");
+  morango_ui_test_save_screenshot (GTK_WIDGET (window), "scopes-empty.png");
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
@@ -621,9 +556,9 @@ test_page_counts (void)
   g_assert_no_error (error);
   scopes = list_scopes (engine);
   window = open_window (app, engine);
-  page = MORANGO_SCOPES_PAGE (find_widget (GTK_WIDGET (window), MORANGO_TYPE_SCOPES_PAGE));
+  page = MORANGO_SCOPES_PAGE (morango_ui_test_find_widget (GTK_WIDGET (window), MORANGO_TYPE_SCOPES_PAGE));
   g_assert_cmpuint (morango_scopes_page_get_n_scopes (page), ==, 3);
-  g_assert_false (gtk_widget_get_mapped (find_widget (GTK_WIDGET (page), ADW_TYPE_STATUS_PAGE)));
+  g_assert_false (gtk_widget_get_mapped (morango_ui_test_find_widget (GTK_WIDGET (page), ADW_TYPE_STATUS_PAGE)));
 
   for (guint i = 0; i < scopes->len; i++)
     {
@@ -714,13 +649,13 @@ test_page_counts (void)
   /* Open the learner's lessons to show the partitions. */
   row = row_titled (group_of (page, f.child_id), ADW_TYPE_EXPANDER_ROW, "lesson");
   adw_expander_row_set_expanded (ADW_EXPANDER_ROW (row), TRUE);
-  save_screenshot (GTK_WIDGET (window), "scopes-planted.png");
+  morango_ui_test_save_screenshot (GTK_WIDGET (window), "scopes-planted.png");
 
   /* At 360 px, nothing is wider than the window. */
   gtk_window_set_default_size (GTK_WINDOW (window), 360, 900);
-  await_painted (GTK_WIDGET (window));
+  morango_ui_test_await_painted (GTK_WIDGET (window));
   g_assert_cmpint (gtk_widget_get_width (GTK_WIDGET (window)), <=, 360);
-  save_screenshot (GTK_WIDGET (window), "scopes-narrow.png");
+  morango_ui_test_save_screenshot (GTK_WIDGET (window), "scopes-narrow.png");
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
@@ -927,7 +862,7 @@ test_sync_then_counts (void)
   g_assert_cmpint (*(gint64 *) g_hash_table_lookup (held, "anonymoussessionlog"), ==, 7);
 
   morango_window_set_page (window, "scopes");
-  page = MORANGO_SCOPES_PAGE (find_widget (GTK_WIDGET (window), MORANGO_TYPE_SCOPES_PAGE));
+  page = MORANGO_SCOPES_PAGE (morango_ui_test_find_widget (GTK_WIDGET (window), MORANGO_TYPE_SCOPES_PAGE));
   await_scopes (page);
   g_assert_cmpuint (morango_scopes_page_get_n_scopes (page), ==, 1);
   group = group_of (page, cert_id);
@@ -975,7 +910,7 @@ test_sync_then_counts (void)
 
     adw_expander_row_set_expanded (ADW_EXPANDER_ROW (classrooms), TRUE);
   }
-  save_screenshot (GTK_WIDGET (window), "scopes-page.png");
+  morango_ui_test_save_screenshot (GTK_WIDGET (window), "scopes-page.png");
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
@@ -1077,7 +1012,7 @@ test_page_invalid_text (void)
   engine = morango_engine_new (dir, NULL, &error);
   g_assert_no_error (error);
   window = open_window (app, engine);
-  page = MORANGO_SCOPES_PAGE (find_widget (GTK_WIDGET (window), MORANGO_TYPE_SCOPES_PAGE));
+  page = MORANGO_SCOPES_PAGE (morango_ui_test_find_widget (GTK_WIDGET (window), MORANGO_TYPE_SCOPES_PAGE));
   g_assert_cmpuint (morango_scopes_page_get_n_scopes (page), ==, 1);
   group = group_of (page, NULL);
   row = row_titled (group, ADW_TYPE_EXPANDER_ROW, "lesson\xef\xbf\xbd");
@@ -1088,7 +1023,7 @@ test_page_invalid_text (void)
   adw_expander_row_set_expanded (ADW_EXPANDER_ROW (row), TRUE);
   g_assert_nonnull (row_titled (group, ADW_TYPE_ACTION_ROW, "no \xef\xbf\xbd"));
   g_assert_nonnull (row_titled (group, ADW_TYPE_ACTION_ROW, "bad\xef\xbf\xbd:partition"));
-  save_screenshot (GTK_WIDGET (window), "scopes-invalid.png");
+  morango_ui_test_save_screenshot (GTK_WIDGET (window), "scopes-invalid.png");
   gtk_window_destroy (GTK_WINDOW (window));
 }
 

@@ -9,6 +9,7 @@
 #include "morango-peer-row.h"
 #include "morango-peers-page.h"
 #include "morango-test-util.h"
+#include "morango-ui-test-util.h"
 #include "morango-window.h"
 
 /* ------------------------------------------------------------------ */
@@ -24,24 +25,6 @@ open_folder (const char *dir)
 
   g_assert_no_error (error);
   return store;
-}
-
-/* The first descendant of @widget of type @type, depth first. */
-static GtkWidget *
-find_widget (GtkWidget *widget,
-             GType      type)
-{
-  if (G_TYPE_CHECK_INSTANCE_TYPE (widget, type))
-    return widget;
-  for (GtkWidget *child = gtk_widget_get_first_child (widget); child;
-       child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *found = find_widget (child, type);
-
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
 }
 
 static void
@@ -75,7 +58,7 @@ drain (void)
 static void
 await_loaded (MorangoWindow *window)
 {
-  MorangoPeersPage *page = MORANGO_PEERS_PAGE (find_widget (GTK_WIDGET (window), MORANGO_TYPE_PEERS_PAGE));
+  MorangoPeersPage *page = MORANGO_PEERS_PAGE (morango_ui_test_find_widget (GTK_WIDGET (window), MORANGO_TYPE_PEERS_PAGE));
 
   while (morango_peers_page_get_loading (page))
     g_main_context_iteration (NULL, TRUE);
@@ -128,16 +111,13 @@ test_window_pages (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
-static void save_screenshot (GtkWidget  *widget,
-                             const char *name);
-
 static void
 test_peers_empty (void)
 {
   g_autoptr(AdwApplication) app = test_app ();
   g_autofree char *dir = morango_test_tmpdir ();
   MorangoWindow *window = open_window (app, dir);
-  GtkWidget *empty = find_widget (GTK_WIDGET (window), ADW_TYPE_STATUS_PAGE);
+  GtkWidget *empty = morango_ui_test_find_widget (GTK_WIDGET (window), ADW_TYPE_STATUS_PAGE);
   g_autoptr(GPtrArray) rows = peer_rows (window);
 
   /* A first-time user sees what to do, not an empty list. */
@@ -146,62 +126,8 @@ test_peers_empty (void)
   g_assert_cmpstr (adw_status_page_get_title (ADW_STATUS_PAGE (empty)), ==, "No Peers Yet");
   g_assert_nonnull (strstr (adw_status_page_get_description (ADW_STATUS_PAGE (empty)), "morango pair"));
   g_assert_cmpuint (rows->len, ==, 0);
-  save_screenshot (GTK_WIDGET (window), "peers-empty.png");
+  morango_ui_test_save_screenshot (GTK_WIDGET (window), "peers-empty.png");
   gtk_window_destroy (GTK_WINDOW (window));
-}
-
-static void
-on_after_paint (GdkFrameClock *clock,
-                gboolean      *painted)
-{
-  *painted = TRUE;
-}
-
-/* Until @widget was drawn as it is now: the paintable copies what was
- * last drawn. */
-static void
-await_painted (GtkWidget *widget)
-{
-  GdkFrameClock *clock = gtk_widget_get_frame_clock (widget);
-  gboolean painted = FALSE;
-  gulong id;
-
-  g_assert_nonnull (clock);
-  id = g_signal_connect (clock, "after-paint", G_CALLBACK (on_after_paint), &painted);
-  gtk_widget_queue_draw (widget);
-  while (!painted)
-    g_main_context_iteration (NULL, TRUE);
-  g_signal_handler_disconnect (clock, id);
-}
-
-/* Renders @widget as it is on screen to a PNG in the build dir. */
-static void
-save_screenshot (GtkWidget  *widget,
-                 const char *name)
-{
-  g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (widget);
-  g_autoptr(GskRenderNode) node = NULL;
-  g_autoptr(GdkTexture) texture = NULL;
-  g_autofree char *path = g_build_filename (g_getenv ("G_TEST_BUILDDIR") ? g_getenv ("G_TEST_BUILDDIR") : ".",
-                                            name, NULL);
-  int width = 0, height = 0;
-
-  /* A window just mapped may have no drawing to copy yet: draw again
-   * until there is one. */
-  while (node == NULL)
-    {
-      g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
-
-      await_painted (widget);
-      width = gtk_widget_get_width (widget);
-      height = gtk_widget_get_height (widget);
-      gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), width, height);
-      node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
-    }
-  texture = gsk_renderer_render_texture (gtk_native_get_renderer (gtk_widget_get_native (widget)), node,
-                                         &GRAPHENE_RECT_INIT (0, 0, width, height));
-  g_assert_true (gdk_texture_save_to_png (texture, path));
-  g_test_message ("screenshot: %s", path);
 }
 
 static gboolean
@@ -237,7 +163,7 @@ test_peers_listed (void)
   g_assert_no_error (error);
 
   window = open_window (app, dir);
-  empty = find_widget (GTK_WIDGET (window), ADW_TYPE_STATUS_PAGE);
+  empty = morango_ui_test_find_widget (GTK_WIDGET (window), ADW_TYPE_STATUS_PAGE);
   g_assert_false (gtk_widget_get_mapped (empty));
   rows = peer_rows (window);
   g_assert_cmpuint (rows->len, ==, 1);
@@ -273,9 +199,9 @@ test_peers_listed (void)
   g_assert_true (subtitle_has (row, "pair with it first"));
   g_assert_nonnull (strstr (morango_peer_row_get_outcome (row), "pair with it first"));
   g_assert_true (subtitle_has (row, "Not paired yet"));
-  g_assert_false (gtk_widget_get_visible (find_widget (GTK_WIDGET (row), GTK_TYPE_PROGRESS_BAR)));
+  g_assert_false (gtk_widget_get_visible (morango_ui_test_find_widget (GTK_WIDGET (row), GTK_TYPE_PROGRESS_BAR)));
 
-  save_screenshot (GTK_WIDGET (window), "peers-page.png");
+  morango_ui_test_save_screenshot (GTK_WIDGET (window), "peers-page.png");
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
@@ -358,7 +284,7 @@ test_peers_sync (void)
   row = g_ptr_array_index (rows, 0);
   g_assert_cmpstr (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (row)), ==, url);
   g_assert_true (subtitle_has (row, "Paired"));
-  bar = find_widget (GTK_WIDGET (row), GTK_TYPE_PROGRESS_BAR);
+  bar = morango_ui_test_find_widget (GTK_WIDGET (row), GTK_TYPE_PROGRESS_BAR);
   g_signal_connect (bar, "notify::text", G_CALLBACK (on_progress_text), texts);
 
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (row), "peer.sync", NULL));
