@@ -1021,6 +1021,13 @@ query_count (Request     *r,
   return TRUE;
 }
 
+/* Where the last page of a pull session ended, and how many records
+ * its buffer holds. */
+typedef struct {
+  MorangoBufferCursor cursor;
+  gint64              count;
+} PageCursor;
+
 static void
 get_buffers (Request      *r,
              MorangoStore *store)
@@ -1031,8 +1038,8 @@ get_buffers (Request      *r,
   g_autoptr(MorangoTransferSession) ts = NULL;
   g_autoptr(MorangoBufferChunk) page = NULL;
   g_autoptr(GError) error = NULL;
-  MorangoBufferCursor cursor = { 0 };
-  MorangoBufferCursor *saved;
+  PageCursor page_cursor = { { 0 }, -1 };
+  PageCursor *saved;
   gint64 limit = -1, offset = 0, count = 0;
   GString *out;
 
@@ -1044,28 +1051,33 @@ get_buffers (Request      *r,
     }
   if (!query_count (r, "limit", &limit) || !query_count (r, "offset", &offset))
     return;
-  if (!morango_db_query_int64 (db, &count, NULL, &error,
+
+  g_mutex_lock (&self->lock);
+  if ((saved = g_hash_table_lookup (self->cursors, id)) != NULL)
+    page_cursor = *saved;
+  g_mutex_unlock (&self->lock);
+  /* The buffer of a pull does not change once queued: counted once per
+   * session, not once per page (a count walks the whole session, which
+   * made serving a big pull cost the square of its size). */
+  if (page_cursor.count < 0 &&
+      !morango_db_query_int64 (db, &page_cursor.count, NULL, &error,
                                "SELECT count(*) FROM morango_buffer WHERE transfer_session_id = ?",
                                "s", id))
     {
       answer_error (r, error);
       return;
     }
-
-  g_mutex_lock (&self->lock);
-  if ((saved = g_hash_table_lookup (self->cursors, id)) != NULL)
-    cursor = *saved;
-  g_mutex_unlock (&self->lock);
+  count = page_cursor.count;
   page = morango_serve_fetch_chunk (store, id, limit < 0 ? offset : offset,
                                     limit < 0 ? (guint) MAX (count - offset, 0) : (guint) limit,
-                                    &cursor, &error);
+                                    &page_cursor.cursor, &error);
   if (page == NULL)
     {
       answer_error (r, error);
       return;
     }
   g_mutex_lock (&self->lock);
-  g_hash_table_insert (self->cursors, g_strdup (id), g_memdup2 (&cursor, sizeof cursor));
+  g_hash_table_insert (self->cursors, g_strdup (id), g_memdup2 (&page_cursor, sizeof page_cursor));
   g_mutex_unlock (&self->lock);
   g_debug ("Transfer session %s: sent %u records from offset %" G_GINT64_FORMAT, id,
            page->records->len, offset);
