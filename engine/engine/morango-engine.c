@@ -255,23 +255,15 @@ morango_engine_get_instance_id (MorangoEngine *self)
   return self->instance_id;
 }
 
-/* Emits a signal on the owner's context. */
-static gboolean
-emit_peers_changed (gpointer data)
-{
-  g_signal_emit (data, signals[SIGNAL_PEERS_CHANGED], 0);
-  return G_SOURCE_REMOVE;
-}
-
 /* Runs @func on the owner's context, always later.  Not
  * g_main_context_invoke_full(): when the owner is the global default
  * context and nobody holds it at that moment, a thread with no context
  * of its own takes it and runs @func right there, on that thread. */
 void
 morango_engine_run_on_owner (MorangoEngine  *self,
-              GSourceFunc     func,
-              gpointer        data,
-              GDestroyNotify  destroy)
+                             GSourceFunc     func,
+                             gpointer        data,
+                             GDestroyNotify  destroy)
 {
   g_autoptr(GSource) source = g_idle_source_new ();
 
@@ -279,12 +271,6 @@ morango_engine_run_on_owner (MorangoEngine  *self,
   g_source_set_callback (source, func, data, destroy);
   g_source_set_static_name (source, "[morango] engine callback");
   g_source_attach (source, self->owner);
-}
-
-void
-morango_engine_peers_changed (MorangoEngine *self)
-{
-  morango_engine_run_on_owner (self, emit_peers_changed, g_object_ref (self), g_object_unref);
 }
 
 typedef struct {
@@ -319,6 +305,12 @@ emit_later (MorangoEngine *self,
   call->engine = g_object_ref (self);
   call->signal = signal;
   morango_engine_run_on_owner (self, emit_signal, call, emit_call_free);
+}
+
+void
+morango_engine_peers_changed (MorangoEngine *self)
+{
+  emit_later (self, SIGNAL_PEERS_CHANGED);
 }
 
 void
