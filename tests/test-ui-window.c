@@ -9,6 +9,7 @@
 #include "morango-add-peer-dialog.h"
 #include "morango-certificates-page.h"
 #include "morango-peers-page.h"
+#include "morango-settings.h"
 #include "morango-test-util.h"
 #include "morango-window.h"
 
@@ -376,7 +377,7 @@ static void
 test_size_remembered (void)
 {
   g_autoptr(AdwApplication) app = test_app ();
-  g_autoptr(GSettings) settings = g_settings_new (MORANGO_WINDOW_SETTINGS_SCHEMA);
+  g_autoptr(GSettings) settings = g_settings_new (MORANGO_SETTINGS_SCHEMA);
   MorangoWindow *window;
   int width = 0, height = 0;
 

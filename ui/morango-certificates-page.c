@@ -44,7 +44,7 @@ struct _MorangoCertificatesPage
   GCancellable     *operations;     /* cancelled when the page goes */
   AdwMessageDialog *dialog;         /* weak */
   char             *last_error;
-  GSettings        *settings;       /* NULL when the schema is not installed */
+  GSettings        *settings;
   GtkFileChooserNative *chooser;
 };
 
@@ -185,7 +185,7 @@ remember_folder (MorangoCertificatesPage *self,
   g_autoptr(GFile) parent = g_file_get_parent (file);
   g_autofree char *path = parent ? g_file_get_path (parent) : NULL;
 
-  if (self->settings != NULL && path != NULL)
+  if (path != NULL)
     g_settings_set_string (self->settings, "last-folder", path);
 }
 

@@ -20,8 +20,6 @@ struct _MorangoWindow
   AdwViewSwitcherBar   *switcher_bar;
 
   MorangoEngine        *engine;
-  /* NULL when the schema is not installed (a run from the build tree
-   * without GSETTINGS_SCHEMA_DIR): the size is then not remembered. */
   GSettings            *settings;
 };
 
@@ -137,20 +135,16 @@ static void
 save_size (MorangoWindow *self)
 {
   GtkWindow *window = GTK_WINDOW (self);
+  int width = 0, height = 0;
 
-  if (self->settings != NULL)
-    {
-      int width = 0, height = 0;
-
-      /* A maximized window's default size is still the size it had
-       * before, which is the one to come back to. */
-      gtk_window_get_default_size (window, &width, &height);
-      g_settings_delay (self->settings);
-      g_settings_set_int (self->settings, "window-width", width);
-      g_settings_set_int (self->settings, "window-height", height);
-      g_settings_set_boolean (self->settings, "window-maximized", gtk_window_is_maximized (window));
-      g_settings_apply (self->settings);
-    }
+  /* A maximized window's default size is still the size it had
+   * before, which is the one to come back to. */
+  gtk_window_get_default_size (window, &width, &height);
+  g_settings_delay (self->settings);
+  g_settings_set_int (self->settings, "window-width", width);
+  g_settings_set_int (self->settings, "window-height", height);
+  g_settings_set_boolean (self->settings, "window-maximized", gtk_window_is_maximized (window));
+  g_settings_apply (self->settings);
 }
 
 static gboolean

@@ -10,8 +10,6 @@
 
 G_BEGIN_DECLS
 
-#define MORANGO_WINDOW_SETTINGS_SCHEMA "org.morango.Sync"
-
 #define MORANGO_TYPE_WINDOW (morango_window_get_type ())
 G_DECLARE_FINAL_TYPE (MorangoWindow, morango_window, MORANGO, WINDOW, AdwApplicationWindow)
 
