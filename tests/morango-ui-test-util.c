@@ -21,6 +21,28 @@ morango_ui_test_find_widget (GtkWidget *widget,
   return NULL;
 }
 
+void
+morango_ui_test_collect (GtkWidget *widget,
+                         GType      type,
+                         GPtrArray *out)
+{
+  if (G_TYPE_CHECK_INSTANCE_TYPE (widget, type))
+    g_ptr_array_add (out, widget);
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child;
+       child = gtk_widget_get_next_sibling (child))
+    morango_ui_test_collect (child, type, out);
+}
+
+GPtrArray *
+morango_ui_test_find_all (GtkWidget *widget,
+                          GType      type)
+{
+  GPtrArray *found = g_ptr_array_new ();
+
+  morango_ui_test_collect (widget, type, found);
+  return found;
+}
+
 static void
 on_after_paint (GdkFrameClock *clock,
                 gboolean      *painted)

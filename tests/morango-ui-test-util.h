@@ -12,6 +12,14 @@ G_BEGIN_DECLS
  * included, depth first), or NULL. */
 GtkWidget *morango_ui_test_find_widget     (GtkWidget  *widget,
                                             GType       type);
+/* Adds to @out every widget of @type under @widget (itself included),
+ * depth first. */
+void       morango_ui_test_collect         (GtkWidget  *widget,
+                                            GType       type,
+                                            GPtrArray  *out);
+/* The same, in a new array. */
+GPtrArray *morango_ui_test_find_all        (GtkWidget  *widget,
+                                            GType       type);
 /* Iterates the main loop until @widget's frame clock has painted once
  * more. */
 void       morango_ui_test_await_painted   (GtkWidget  *widget);

@@ -14,6 +14,7 @@
 #include <glib/gi18n.h>
 #include <stdlib.h>
 
+#include "morango-ui-test-util.h"
 #include "morango-window.h"
 
 static gboolean
@@ -36,26 +37,6 @@ settle (guint ms)
     g_main_context_iteration (NULL, TRUE);
 }
 
-static void
-on_after_paint (GdkFrameClock *clock,
-                gboolean      *painted)
-{
-  *painted = TRUE;
-}
-
-static void
-await_painted (GtkWidget *widget)
-{
-  GdkFrameClock *clock = gtk_widget_get_frame_clock (widget);
-  gboolean painted = FALSE;
-  gulong id = g_signal_connect (clock, "after-paint", G_CALLBACK (on_after_paint), &painted);
-
-  gtk_widget_queue_draw (widget);
-  while (!painted)
-    g_main_context_iteration (NULL, TRUE);
-  g_signal_handler_disconnect (clock, id);
-}
-
 static gboolean
 save_png (GtkWidget  *widget,
           const char *path)
@@ -69,7 +50,7 @@ save_png (GtkWidget  *widget,
     {
       g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
 
-      await_painted (widget);
+      morango_ui_test_await_painted (widget);
       width = gtk_widget_get_width (widget);
       height = gtk_widget_get_height (widget);
       gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), width, height);

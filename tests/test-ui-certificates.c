@@ -91,18 +91,6 @@ chain_file (char **root_id,
   return g_steal_pointer (&path);
 }
 
-static void
-collect (GtkWidget *widget,
-         GType      type,
-         GPtrArray *out)
-{
-  if (G_TYPE_CHECK_INSTANCE_TYPE (widget, type))
-    g_ptr_array_add (out, widget);
-  for (GtkWidget *child = gtk_widget_get_first_child (widget); child;
-       child = gtk_widget_get_next_sibling (child))
-    collect (child, type, out);
-}
-
 /* The subtitle of the mapped AdwActionRow titled @title under @widget. */
 static const char *
 row_subtitle (GtkWidget  *widget,
@@ -110,7 +98,7 @@ row_subtitle (GtkWidget  *widget,
 {
   g_autoptr(GPtrArray) rows = g_ptr_array_new ();
 
-  collect (widget, ADW_TYPE_ACTION_ROW, rows);
+  morango_ui_test_collect (widget, ADW_TYPE_ACTION_ROW, rows);
   for (guint i = 0; i < rows->len; i++)
     {
       AdwPreferencesRow *row = g_ptr_array_index (rows, i);
@@ -539,7 +527,7 @@ fill_passphrases (AdwMessageDialog *dialog,
 {
   g_autoptr(GPtrArray) entries = g_ptr_array_new ();
 
-  collect (GTK_WIDGET (dialog), GTK_TYPE_PASSWORD_ENTRY, entries);
+  morango_ui_test_collect (GTK_WIDGET (dialog), GTK_TYPE_PASSWORD_ENTRY, entries);
   g_assert_cmpuint (entries->len, ==, 2);
   gtk_editable_set_text (g_ptr_array_index (entries, 0), first);
   if (second != NULL)

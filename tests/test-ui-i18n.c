@@ -12,22 +12,11 @@
 #include <locale.h>
 
 #include "morango-test-util.h"
+#include "morango-ui-test-util.h"
 #include "morango-window.h"
 
 /* The programs' domain (po/), which the window's templates use. */
 #define APP_DOMAIN "morango-sync"
-
-static void
-collect (GtkWidget *widget,
-         GType      type,
-         GPtrArray *found)
-{
-  if (G_TYPE_CHECK_INSTANCE_TYPE (widget, type))
-    g_ptr_array_add (found, widget);
-  for (GtkWidget *child = gtk_widget_get_first_child (widget); child;
-       child = gtk_widget_get_next_sibling (child))
-    collect (child, type, found);
-}
 
 /* The translation of @english, checked to be one: the same text would
  * pass every comparison below without proving anything. */
@@ -85,7 +74,7 @@ test_window (void)
   while (g_main_context_iteration (NULL, FALSE))
     ;
 
-  collect (GTK_WIDGET (window), ADW_TYPE_VIEW_STACK, stacks);
+  morango_ui_test_collect (GTK_WIDGET (window), ADW_TYPE_VIEW_STACK, stacks);
   g_assert_cmpuint (stacks->len, >=, 1);
   stack = g_ptr_array_index (stacks, 0);
   for (guint i = 0; i < G_N_ELEMENTS (pages); i++)
@@ -97,7 +86,7 @@ test_window (void)
                        translated (pages[i][1]));
     }
 
-  collect (GTK_WIDGET (window), ADW_TYPE_STATUS_PAGE, status_pages);
+  morango_ui_test_collect (GTK_WIDGET (window), ADW_TYPE_STATUS_PAGE, status_pages);
   for (guint i = 0; i < G_N_ELEMENTS (empty_states); i++)
     {
       gboolean found = FALSE;

@@ -89,28 +89,6 @@ load_certificate (MorangoEngine *engine,
   return cert;
 }
 
-static void
-collect (GtkWidget *widget,
-         GType      type,
-         GPtrArray *out)
-{
-  if (G_TYPE_CHECK_INSTANCE_TYPE (widget, type))
-    g_ptr_array_add (out, widget);
-  for (GtkWidget *child = gtk_widget_get_first_child (widget); child;
-       child = gtk_widget_get_next_sibling (child))
-    collect (child, type, out);
-}
-
-static GtkWidget *
-find_widget (GtkWidget *widget,
-             GType      type)
-{
-  g_autoptr(GPtrArray) all = g_ptr_array_new ();
-
-  collect (widget, type, all);
-  return all->len > 0 ? all->pdata[0] : NULL;
-}
-
 /* A toplevel of @type, NULL when none is open. */
 static GtkWindow *
 find_toplevel (GType type)
@@ -158,7 +136,7 @@ row_titled (GtkWidget  *where,
 {
   g_autoptr(GPtrArray) rows = g_ptr_array_new ();
 
-  collect (where, ADW_TYPE_ACTION_ROW, rows);
+  morango_ui_test_collect (where, ADW_TYPE_ACTION_ROW, rows);
   for (guint i = 0; i < rows->len; i++)
     if (g_strcmp0 (adw_preferences_row_get_title (rows->pdata[i]), title) == 0)
       return rows->pdata[i];
@@ -307,7 +285,7 @@ test_add_peer (Fixture       *fx,
 {
   g_autoptr(AdwApplication) app = test_app ();
   MorangoWindow *window = morango_window_new (app, fx->engine);
-  GtkWidget *page = find_widget (GTK_WIDGET (window), MORANGO_TYPE_PEERS_PAGE);
+  GtkWidget *page = morango_ui_test_find_widget (GTK_WIDGET (window), MORANGO_TYPE_PEERS_PAGE);
   g_autoptr(GPtrArray) peers = NULL;
   g_autofree char *host_port = g_strndup (fx->facility->url + strlen ("http://"),
                                           strlen (fx->facility->url) - strlen ("http://") - 1);
@@ -365,7 +343,7 @@ test_add_peer (Fixture       *fx,
   while (rows->len == 0)
     {
       g_main_context_iteration (NULL, TRUE);
-      collect (GTK_WIDGET (window), MORANGO_TYPE_PEER_ROW, rows);
+      morango_ui_test_collect (GTK_WIDGET (window), MORANGO_TYPE_PEER_ROW, rows);
     }
   row = rows->pdata[0];
   g_ptr_array_unref (rows);

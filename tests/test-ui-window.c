@@ -11,41 +11,10 @@
 #include "morango-peers-page.h"
 #include "morango-settings.h"
 #include "morango-test-util.h"
+#include "morango-ui-test-util.h"
 #include "morango-window.h"
 
 static const char * const pages[] = { "peers", "certificates", "scopes" };
-
-static void
-collect (GtkWidget *widget,
-         GType      type,
-         GPtrArray *found)
-{
-  if (G_TYPE_CHECK_INSTANCE_TYPE (widget, type))
-    g_ptr_array_add (found, widget);
-  for (GtkWidget *child = gtk_widget_get_first_child (widget); child;
-       child = gtk_widget_get_next_sibling (child))
-    collect (child, type, found);
-}
-
-/* Every descendant of @widget (itself included) of type @type. */
-static GPtrArray *
-find_all (GtkWidget *widget,
-          GType      type)
-{
-  GPtrArray *found = g_ptr_array_new ();
-
-  collect (widget, type, found);
-  return found;
-}
-
-static GtkWidget *
-find_widget (GtkWidget *widget,
-             GType      type)
-{
-  g_autoptr(GPtrArray) found = find_all (widget, type);
-
-  return found->len > 0 ? g_ptr_array_index (found, 0) : NULL;
-}
 
 static void
 drain (void)
@@ -106,7 +75,7 @@ static gboolean
 label_is (GtkWidget  *widget,
           const char *text)
 {
-  g_autoptr(GPtrArray) labels = find_all (widget, GTK_TYPE_LABEL);
+  g_autoptr(GPtrArray) labels = morango_ui_test_find_all (widget, GTK_TYPE_LABEL);
 
   for (guint i = 0; i < labels->len; i++)
     if (g_strcmp0 (gtk_label_get_label (g_ptr_array_index (labels, i)), text) == 0)
@@ -119,7 +88,7 @@ static GtkWidget *
 switcher_button (GtkWidget  *switcher,
                  const char *title)
 {
-  g_autoptr(GPtrArray) buttons = find_all (switcher, GTK_TYPE_TOGGLE_BUTTON);
+  g_autoptr(GPtrArray) buttons = morango_ui_test_find_all (switcher, GTK_TYPE_TOGGLE_BUTTON);
 
   for (guint i = 0; i < buttons->len; i++)
     if (label_is (g_ptr_array_index (buttons, i), title))
@@ -131,7 +100,7 @@ static const char *
 page_title (MorangoWindow *window,
             const char    *name)
 {
-  AdwViewStack *stack = ADW_VIEW_STACK (find_widget (GTK_WIDGET (window), ADW_TYPE_VIEW_STACK));
+  AdwViewStack *stack = ADW_VIEW_STACK (morango_ui_test_find_widget (GTK_WIDGET (window), ADW_TYPE_VIEW_STACK));
   GtkWidget *child = adw_view_stack_get_child_by_name (stack, name);
 
   g_assert_nonnull (child);
@@ -145,8 +114,8 @@ test_narrow (void)
 {
   g_autoptr(AdwApplication) app = test_app ();
   MorangoWindow *window = open_window (app, 360, 640);
-  GtkWidget *title = find_widget (GTK_WIDGET (window), ADW_TYPE_VIEW_SWITCHER_TITLE);
-  GtkWidget *bar = find_widget (GTK_WIDGET (window), ADW_TYPE_VIEW_SWITCHER_BAR);
+  GtkWidget *title = morango_ui_test_find_widget (GTK_WIDGET (window), ADW_TYPE_VIEW_SWITCHER_TITLE);
+  GtkWidget *bar = morango_ui_test_find_widget (GTK_WIDGET (window), ADW_TYPE_VIEW_SWITCHER_BAR);
   int min_width = 0;
 
   gtk_widget_measure (GTK_WIDGET (window), GTK_ORIENTATION_HORIZONTAL, -1, &min_width, NULL, NULL, NULL);
@@ -179,8 +148,8 @@ test_wide (void)
   g_autoptr(AdwApplication) app = test_app ();
   /* As wide as xvfb-run's screen allows. */
   MorangoWindow *window = open_window (app, 640, 480);
-  GtkWidget *title = find_widget (GTK_WIDGET (window), ADW_TYPE_VIEW_SWITCHER_TITLE);
-  GtkWidget *bar = find_widget (GTK_WIDGET (window), ADW_TYPE_VIEW_SWITCHER_BAR);
+  GtkWidget *title = morango_ui_test_find_widget (GTK_WIDGET (window), ADW_TYPE_VIEW_SWITCHER_TITLE);
+  GtkWidget *bar = morango_ui_test_find_widget (GTK_WIDGET (window), ADW_TYPE_VIEW_SWITCHER_BAR);
 
   g_assert_false (adw_view_switcher_title_get_title_visible (ADW_VIEW_SWITCHER_TITLE (title)));
   g_assert_false (adw_view_switcher_bar_get_reveal (ADW_VIEW_SWITCHER_BAR (bar)));
@@ -223,7 +192,7 @@ test_menu_and_shortcuts (void)
 {
   g_autoptr(AdwApplication) app = test_app ();
   MorangoWindow *window = open_window (app, 0, 0);
-  GtkMenuButton *button = GTK_MENU_BUTTON (find_widget (GTK_WIDGET (window), GTK_TYPE_MENU_BUTTON));
+  GtkMenuButton *button = GTK_MENU_BUTTON (morango_ui_test_find_widget (GTK_WIDGET (window), GTK_TYPE_MENU_BUTTON));
   GMenuModel *menu = gtk_menu_button_get_menu_model (button);
 
   g_assert_cmpstr (gtk_menu_button_get_icon_name (button), ==, "open-menu-symbolic");
@@ -408,8 +377,8 @@ test_size_remembered (void)
 static void
 assert_icon_buttons_labelled (GtkWidget *root)
 {
-  g_autoptr(GPtrArray) buttons = find_all (root, GTK_TYPE_BUTTON);
-  g_autoptr(GPtrArray) menus = find_all (root, GTK_TYPE_MENU_BUTTON);
+  g_autoptr(GPtrArray) buttons = morango_ui_test_find_all (root, GTK_TYPE_BUTTON);
+  g_autoptr(GPtrArray) menus = morango_ui_test_find_all (root, GTK_TYPE_MENU_BUTTON);
   guint checked = 0;
 
   for (guint i = 0; i < buttons->len; i++)
