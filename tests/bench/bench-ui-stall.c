@@ -30,6 +30,7 @@
 #include "morango-peers-page.h"
 #include "morango-store.h"
 #include "morango-window.h"
+#include "morango-ui-test-util.h"
 
 #define PASSWORD "bench-password"
 
@@ -199,23 +200,6 @@ fill (const char *dir,
   check (error);
 }
 
-static GtkWidget *
-find_widget (GtkWidget *widget,
-             GType      type)
-{
-  if (G_TYPE_CHECK_INSTANCE_TYPE (widget, type))
-    return widget;
-  for (GtkWidget *child = gtk_widget_get_first_child (widget); child;
-       child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *found = find_widget (child, type);
-
-      if (found != NULL)
-        return found;
-    }
-  return NULL;
-}
-
 static void
 remove_tree (const char *path)
 {
@@ -292,7 +276,7 @@ main (int   argc,
   check (error);
   window = morango_window_new (app, client);
   gtk_window_present (GTK_WINDOW (window));
-  while ((row = MORANGO_PEER_ROW (find_widget (GTK_WIDGET (window), MORANGO_TYPE_PEER_ROW))) == NULL)
+  while ((row = MORANGO_PEER_ROW (morango_ui_test_find_widget (GTK_WIDGET (window), MORANGO_TYPE_PEER_ROW))) == NULL)
     g_main_context_iteration (NULL, TRUE);
   while (g_main_context_iteration (NULL, FALSE))
     ;
