@@ -1068,7 +1068,7 @@ get_buffers (Request      *r,
       return;
     }
   count = page_cursor.count;
-  page = morango_serve_fetch_chunk (store, id, limit < 0 ? offset : offset,
+  page = morango_serve_fetch_chunk (store, id, offset,
                                     limit < 0 ? (guint) MAX (count - offset, 0) : (guint) limit,
                                     &page_cursor.cursor, &error);
   if (page == NULL)
