@@ -11,6 +11,7 @@
 #include "morango-test-util.h"
 
 static char *tmp;           /* one folder for the whole run, mode 0755 */
+static char *profiles;      /* a copy of the profile descriptions that nobody can read */
 
 /* argv for `morango --data-dir DIR cert ARGS…`, behind `setpriv` to run
  * as nobody when as_nobody is set. */
@@ -55,6 +56,8 @@ start_v (gboolean    as_nobody,
   GSubprocess *p;
 
   g_subprocess_launcher_unsetenv (launcher, "MORANGO_DESCRIPTION");
+  if (as_nobody)
+    g_subprocess_launcher_setenv (launcher, "MORANGO_PROFILES_DIR", profiles, TRUE);
   p = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
   g_assert_no_error (error);
   return p;
@@ -321,6 +324,33 @@ main (int argc, char *argv[])
   tmp = morango_test_tmpdir ();
   /* nobody must be able to reach the folders the tests make. */
   g_assert_cmpint (g_chmod (tmp, 0755), ==, 0);
+  /* ... and the profile descriptions, which live in the source tree: a
+   * clone may sit in a folder only its owner can enter (mktemp -d). */
+  profiles = g_build_filename (tmp, "profiles", NULL);
+  g_assert_cmpint (g_mkdir (profiles, 0755), ==, 0);
+  {
+    const char *source = g_getenv ("MORANGO_PROFILES_DIR");
+    g_autoptr(GDir) listing = NULL;
+    g_autoptr(GError) error = NULL;
+    const char *name;
+
+    g_assert_nonnull (source);
+    listing = g_dir_open (source, 0, &error);
+    g_assert_no_error (error);
+    while ((name = g_dir_read_name (listing)) != NULL)
+      {
+        g_autofree char *from = g_build_filename (source, name, NULL);
+        g_autofree char *to = g_build_filename (profiles, name, NULL);
+        g_autofree char *text = NULL;
+        gsize length = 0;
+
+        if (!g_str_has_suffix (name, ".json"))
+          continue;
+        g_assert_true (g_file_get_contents (from, &text, &length, &error));
+        g_assert_true (g_file_set_contents_full (to, text, length, G_FILE_SET_CONTENTS_NONE, 0644, &error));
+        g_assert_no_error (error);
+      }
+  }
 
   g_test_add_func ("/cli/folder/race-two", test_race_two);
   g_test_add_func ("/cli/folder/race-eight", test_race_eight);
