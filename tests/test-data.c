@@ -188,7 +188,7 @@ static const char expected[] =
   "{\"model\":\"contentsummarylog\",\"fields\":{\"id\":\"" SLOG "\",\"_morango_source_id\":\"" BOB ":" CCC "\","
     "\"_morango_partition\":\"" BOB ":user:summary\",\"user_id\":\"" BOB "\",\"content_id\":\"" CCC "\"}}\n"
   "{\"model\":\"facility\",\"fields\":{\"id\":\"" FAC2 "\",\"_morango_source_id\":\"Fac 2\",\"_morango_partition\":\"\","
-    "\"name\":\"Fac 2\",\"now_date\":\"2024-01-02T03:04:05.000Z\",\"parent_id\":null}}\n"
+    "\"name\":\"Fac 2\",\"now_date\":\"2024-01-02T03:04:05Z\",\"parent_id\":null}}\n"
   "{\"model\":\"facility\",\"fields\":{\"id\":\"" FAC3 "\",\"_morango_source_id\":\"Fac 3\",\"_morango_partition\":\"\","
     "\"name\":\"Fac 3\",\"now_date\":\"2024-01-02T03:04:05Z\",\"parent_id\":null}}\n"
   "{\"model\":\"facility\",\"fields\":{\"id\":\"" WING "\",\"_morango_source_id\":\"Wing\",\"_morango_partition\":\"\","
@@ -205,7 +205,6 @@ test_round_trip (Fixture       *f,
   g_autofree char *out_a = NULL;
   g_autofree char *out_b = NULL;
   g_autofree char *again = NULL;
-  g_autofree char *expected_again = NULL;
 
   g_assert_true (import (f->a, input, &st, &error));
   g_assert_no_error (error);
@@ -217,25 +216,19 @@ test_round_trip (Fixture       *f,
   out_a = export (f->a, NULL);
   fixture_assert_same_text (out_a, expected);
 
-  /* The export, imported into an empty folder, gives the same rows:
-   * same bytes out, but for what record JSON drops: Fac 2's one
-   * microsecond, written as ".000Z" and read back as none. */
+  /* The export, imported into an empty folder, gives the same bytes:
+   * Fac 2's one microsecond was dropped on the way in, as a sync would
+   * drop it, so nothing reads differently on the second folder. */
   import_ok (f->b, out_a);
   out_b = export (f->b, NULL);
-  {
-    g_autoptr(GString) truncated = g_string_new (expected);
-
-    g_assert_cmpuint (g_string_replace (truncated, "03:04:05.000Z", "03:04:05Z", 0), ==, 1);
-    expected_again = g_string_free (g_steal_pointer (&truncated), FALSE);
-  }
-  fixture_assert_same_text (out_b, expected_again);
+  fixture_assert_same_text (out_b, expected);
 
   /* Imported again where the rows are: eight updates, nothing new. */
   g_assert_true (import (f->a, out_a, &st, &error));
   g_assert_cmpuint (st.created, ==, 0);
   g_assert_cmpuint (st.updated, ==, 8);
   again = export (f->a, NULL);
-  fixture_assert_same_text (again, expected_again);
+  fixture_assert_same_text (again, expected);
   g_assert_cmpint (count (f->a, "user"), ==, 2);
   g_assert_cmpint (count (f->a, "facility"), ==, 4);
   g_assert_cmpint (count (f->a, "contentsummarylog"), ==, 1);

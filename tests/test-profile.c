@@ -502,6 +502,54 @@ test_create_validation (Fixture *fx, gconstpointer data)
                                   "id = '0cba71a3638609d7be8bf26d1286bec6'"), ==, 1);
 }
 
+/* Datetimes are held to the millisecond, the most a sync carries, so
+ * the device that made a record and the devices that received it hold
+ * the same value; the "now" default follows the same rule. */
+static void
+test_datetime_milliseconds (Fixture *fx, gconstpointer data)
+{
+  struct { const char *in, *stored; } cases[] = {
+    { "2024-01-02T03:04:05.000999Z", "2024-01-02 03:04:05" },
+    { "2024-01-02T03:04:05.123456Z", "2024-01-02 03:04:05.123000" },
+    { "2024-01-02 03:04:05.999999", "2024-01-02 03:04:05.999000" },
+    { "2024-01-02T03:04:05.5+01:00", "2024-01-02 02:04:05.500000" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *json = g_strdup_printf ("{\"password\": \"x\", \"username\": \"u%u\", \"last_login\": \"%s\"}",
+                                               i, cases[i].in);
+      g_autofree char *id = NULL;
+      g_autofree char *text = NULL;
+
+      g_assert_true (morango_app_create (morango_store_get_app (fx->store), "user", obj (json), &id, &error));
+      g_assert_no_error (error);
+      g_assert_true (morango_db_query_text (fx->db, &text, &error,
+                                            "SELECT last_login FROM facility_profile_myuser WHERE id = ?", "s", id));
+      g_test_message ("%s -> %s", cases[i].in, text);
+      g_assert_cmpstr (text, ==, cases[i].stored);
+    }
+
+  /* Twenty rows stamped by the clock: each value is whole milliseconds
+   * (a clock read to the microsecond leaves digits 999 times in 1000). */
+  for (guint i = 0; i < 20; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *id = NULL;
+      g_autofree char *text = NULL;
+      g_autofree char *name = g_strdup_printf ("{\"name\": \"F%u\"}", i);
+
+      g_assert_true (morango_app_create (morango_store_get_app (fx->store), "facility", obj (name), &id, &error));
+      g_assert_no_error (error);
+      g_assert_true (morango_db_query_text (fx->db, &text, &error,
+                                            "SELECT now_date FROM facility_profile_facility WHERE id = ?", "s", id));
+      g_assert_true (g_regex_match_simple ("^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d(\\.\\d{3}000)?$", text, 0, 0));
+      g_assert_false (g_str_has_suffix (text, ".000000"));
+      g_usleep (G_USEC_PER_SEC / 1000 + 37);
+    }
+}
+
 static void
 test_update (Fixture *fx, gconstpointer data)
 {
@@ -802,6 +850,7 @@ main (int argc, char **argv)
   ADD ("/profile/record-ids", test_record_ids);
   ADD ("/profile/record-id-errors", test_record_id_errors);
   ADD ("/profile/create-validation", test_create_validation);
+  ADD ("/profile/datetime-milliseconds", test_datetime_milliseconds);
   ADD ("/profile/update", test_update);
   ADD ("/profile/delete-tracking", test_delete_tracking);
   ADD ("/profile/delete-tree", test_delete_tree);

@@ -103,7 +103,8 @@ void        morango_py_repr_append     (GString      *out,
  * "YYYY-MM-DDTHH:MM:SS[.mmm]Z"; FALSE when @db is not such a text. */
 gboolean    morango_datetime_db_to_json (const char  *db,
                                          GString     *out);
-/* ISO 8601 / Django text, with or without an offset -> naive UTC. */
+/* ISO 8601 / Django text, with or without an offset -> naive UTC, to the
+ * millisecond (what a sync carries; finer digits are dropped). */
 gboolean    morango_datetime_parse_to_db (const char *text,
                                           GString    *out);
 

@@ -290,6 +290,10 @@ morango_datetime_parse_to_db (const char *text,
       if (dt == NULL)
         return FALSE;
     }
+  /* Held to the millisecond, the most a sync carries (DjangoJSONEncoder
+   * writes milliseconds): a finer value would read differently on the
+   * device that made it and on every device that received it. */
+  micro -= micro % 1000;
   g_string_truncate (out, 0);
   g_string_append_printf (out, "%04d-%02d-%02d %02d:%02d:%02d",
                           g_date_time_get_year (dt), g_date_time_get_month (dt),
@@ -615,11 +619,17 @@ morango_row_set_default (MorangoRow    *row,
       {
         g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
         g_autofree char *text = NULL;
+        int milli = g_date_time_get_microsecond (now) / 1000;
 
+        /* To the millisecond, as morango_datetime_parse_to_db() holds
+         * every datetime. */
         if (f->type == MORANGO_FIELD_DATE)
           text = g_date_time_format (now, "%Y-%m-%d");
-        else if (g_date_time_get_microsecond (now) != 0)
-          text = g_date_time_format (now, "%Y-%m-%d %H:%M:%S.%f");
+        else if (milli != 0)
+          {
+            g_autofree char *seconds = g_date_time_format (now, "%Y-%m-%d %H:%M:%S");
+            text = g_strdup_printf ("%s.%03d000", seconds, milli);
+          }
         else
           text = g_date_time_format (now, "%Y-%m-%d %H:%M:%S");
         morango_row_set_text (row, i, text);
