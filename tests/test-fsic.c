@@ -7,6 +7,7 @@
 #include "morango-error.h"
 #include "morango-fsic.h"
 #include "morango-json.h"
+#include "morango-queue-private.h"
 #include "morango-test-util.h"
 #include "store-fixtures.h"
 
@@ -259,14 +260,20 @@ load_state (MorangoStore *store,
   fixture_load_rows (db, "rmc", json_object_get_array_member (state, "rmc"));
 }
 
+/* Each case with the receiver's relevance look-ups off (one pass over
+ * the filter's records), with limits small enough to leave rows
+ * undecided or to read a side to its end, and with the default. */
+static const guint probe_limits[] = { 0, 1, 2, 3, MORANGO_FSIC_PROBE_LIMIT_DEFAULT };
+
 static void
 test_calculate_fsic (void)
 {
   g_autoptr(GPtrArray) cases = morango_test_vector_cases ("fsic.json", "calculate_fsic");
   guint n_quirks = 0;
 
-  for (guint i = 0; i < cases->len; i++)
+  for (guint n = 0; n < G_N_ELEMENTS (probe_limits) * cases->len; n++)
     {
+      guint i = n % cases->len;
       JsonObject *c = cases->pdata[i];
       g_autoptr(JsonObject) state = find_state (json_object_get_string_member (c, "state_name"));
       g_autoptr(MorangoStore) store = fixture_store_new ("facilitydata", "00000000000000000000000000000001", 0);
@@ -281,6 +288,7 @@ test_calculate_fsic (void)
       g_autoptr(JsonNode) expected = NULL;
 
       load_state (store, state);
+      morango_store_fsic_set_probe_limit (probe_limits[n / cases->len]);
       text = morango_store_calculate_fsic_json (store, filter, producer, format, reduction, &error);
       g_assert_no_error (error);
       actual = json_from_string (text, &error);
@@ -297,13 +305,110 @@ test_calculate_fsic (void)
       else
         expected = json_node_ref (json_object_get_member (c, "fsic"));
 
-      g_test_message ("filter %s, %s, %s, reduction %d -> %s",
+      g_test_message ("filter %s, %s, %s, reduction %d, probe limit %u -> %s",
                       json_object_get_string_member (c, "filter"),
                       producer ? "producer" : "receiver",
-                      json_object_get_string_member (c, "format"), reduction, text);
+                      json_object_get_string_member (c, "format"), reduction,
+                      probe_limits[n / cases->len], text);
       assert_json_equal ("calculated FSIC", actual, expected);
     }
-  g_assert_cmpuint (n_quirks, ==, 2);
+  morango_store_fsic_set_probe_limit (MORANGO_FSIC_PROBE_LIMIT_DEFAULT);
+  g_assert_cmpuint (n_quirks, ==, 2 * G_N_ELEMENTS (probe_limits));
+}
+
+/* The receiver's relevance test answers the same whether its bounded
+ * look-ups decide a row, read a side to its end, or give up and leave it
+ * to the pass over the filter's records: random stores whose partitions
+ * prefix one another byte-wise ("D:u1" and "D:u10"), histories of one
+ * to three instances, DMC rows for most pairs, filters of one or two
+ * entries. */
+static void
+test_receiver_probes_agree (void)
+{
+  static const char * const partitions[] = {
+    "D", "D:u1", "D:u1:x", "D:u10", "D:u2", "D:u2:x", "E", "E:u1",
+  };
+  static const char * const instances[] = {
+    "11111111111111111111111111111111", "22222222222222222222222222222222",
+    "33333333333333333333333333333333", "44444444444444444444444444444444",
+  };
+  guint64 seed = morango_test_seed (20261206);
+  g_autoptr(GRand) rand = g_rand_new_with_seed ((guint32) seed);
+  static const guint limits[] = { 1, 2, 3, 5, 8, MORANGO_FSIC_PROBE_LIMIT_DEFAULT };
+  guint differences_from_no_reduction = 0;
+
+  for (guint round = 0; round < 25; round++)
+    {
+      g_autoptr(MorangoStore) store = fixture_store_new ("facilitydata", "00000000000000000000000000000001", 0);
+      MorangoDb *db = morango_store_get_db (store);
+      g_autoptr(GError) error = NULL;
+      guint n_records = g_rand_int_range (rand, 0, 60);
+
+      for (guint r = 0; r < n_records; r++)
+        {
+          g_autofree char *id = g_strdup_printf ("%08x%024x", round, r);
+          const char *partition = partitions[g_rand_int_range (rand, 0, G_N_ELEMENTS (partitions))];
+          guint first = g_rand_int_range (rand, 0, G_N_ELEMENTS (instances));
+          guint n_history = g_rand_int_range (rand, 1, 4);
+
+          g_assert_true (morango_db_execute (db, &error,
+                                             "INSERT INTO morango_store (id, profile, serialized, last_saved_instance, "
+                                             "last_saved_counter, partition, source_id, model_name) "
+                                             "VALUES (?, 'facilitydata', '{}', ?, 1, ?, ?, 'contentsummarylog')",
+                                             "ssss", id, instances[first], partition, id));
+          for (guint h = 0; h < n_history; h++)
+            g_assert_true (morango_db_execute (db, &error,
+                                               "INSERT OR IGNORE INTO morango_recordmaxcounter "
+                                               "(instance_id, counter, store_model_id) VALUES (?, ?, ?)",
+                                               "sis", instances[(first + h * 3) % G_N_ELEMENTS (instances)],
+                                               (gint64) g_rand_int_range (rand, 1, 50), id));
+        }
+      for (guint p = 0; p < G_N_ELEMENTS (partitions); p++)
+        for (guint i = 0; i < G_N_ELEMENTS (instances); i++)
+          if (g_rand_int_range (rand, 0, 4) != 0)
+            g_assert_true (morango_db_execute (db, &error,
+                                               "INSERT INTO morango_databasemaxcounter (instance_id, counter, partition) "
+                                               "VALUES (?, ?, ?)",
+                                               "sis", instances[i], (gint64) g_rand_int_range (rand, 1, 50),
+                                               partitions[p]));
+      g_assert_no_error (error);
+
+      for (guint f = 0; f < 6; f++)
+        {
+          const char *entries[3] = { partitions[g_rand_int_range (rand, 0, G_N_ELEMENTS (partitions))], NULL, NULL };
+          g_autoptr(MorangoFilter) filter = NULL;
+          g_autofree char *whole = NULL;
+          g_autofree char *unreduced = NULL;
+
+          if (g_rand_boolean (rand))
+            entries[1] = partitions[g_rand_int_range (rand, 0, G_N_ELEMENTS (partitions))];
+          filter = morango_filter_new_from_entries (entries, -1);
+          morango_store_fsic_set_probe_limit (0);
+          whole = morango_store_calculate_fsic_json (store, filter, FALSE, MORANGO_FSIC_V2, TRUE, &error);
+          g_assert_no_error (error);
+          unreduced = morango_store_calculate_fsic_json (store, filter, FALSE, MORANGO_FSIC_V2, FALSE, &error);
+          g_assert_no_error (error);
+          if (!g_str_equal (whole, unreduced))
+            differences_from_no_reduction++;
+          for (guint l = 0; l < G_N_ELEMENTS (limits); l++)
+            {
+              g_autofree char *probed = NULL;
+
+              morango_store_fsic_set_probe_limit (limits[l]);
+              probed = morango_store_calculate_fsic_json (store, filter, FALSE, MORANGO_FSIC_V2, TRUE, &error);
+              g_assert_no_error (error);
+              if (!g_str_equal (probed, whole))
+                g_error ("seed %" G_GUINT64_FORMAT ", round %u, filter %s %s, probe limit %u:\n"
+                         "  probed: %s\n  one pass: %s", seed, round, entries[0], entries[1] ? entries[1] : "",
+                         limits[l], probed, whole);
+            }
+        }
+    }
+  morango_store_fsic_set_probe_limit (MORANGO_FSIC_PROBE_LIMIT_DEFAULT);
+  /* The relevance test had rows to drop: the stores are not all
+   * relevant everywhere, or the comparison would prove nothing. */
+  g_test_message ("%u of 150 FSICs lost rows to the relevance test", differences_from_no_reduction);
+  g_assert_cmpuint (differences_from_no_reduction, >, 20);
 }
 
 static void
@@ -414,6 +519,7 @@ main (int   argc,
   g_test_add_func ("/fsic/parse-and-emit", test_parse_and_emit);
   g_test_add_func ("/fsic/check-partitions", test_check_partitions);
   g_test_add_func ("/fsic/calculate", test_calculate_fsic);
+  g_test_add_func ("/fsic/receiver-probes-agree", test_receiver_probes_agree);
   g_test_add_func ("/fsic/update-dmc", test_update_dmc);
   g_test_add_func ("/fsic/update-dmc-never-lowers-v1", test_update_dmc_never_lowers_v1);
   g_test_add_func ("/fsic/update-dmc-super-encloses-one", test_update_dmc_super_encloses_one);

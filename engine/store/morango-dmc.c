@@ -223,6 +223,98 @@ history_under (GHashTable *seen,
   return FALSE;
 }
 
+/* A receiver's relevance test for a DMC row under the filter, without
+ * the one pass over all of the filter's records (load_history_partitions),
+ * which at a million records costs a second or more on every sync, the
+ * ones that move nothing included.  Two bounded looks: the instance's
+ * history rows (its index) for one whose record lies under the
+ * partition, and the partition's records (the store's partition index)
+ * for one whose history names the instance.  A hit on either side says
+ * relevant; either side read to its end without a hit says not; when
+ * both stop at the limit the row stays undecided and the caller makes
+ * the pass.  Exact either way: only the cost differs. */
+static guint probe_limit = MORANGO_FSIC_PROBE_LIMIT_DEFAULT;
+
+void
+morango_store_fsic_set_probe_limit (guint rows)
+{
+  probe_limit = rows;
+}
+
+typedef enum {
+  PROBE_UNDECIDED,
+  PROBE_RELEVANT,
+  PROBE_IRRELEVANT,
+} ProbeAnswer;
+
+static gboolean
+probe_side (MorangoDb   *db,
+            const char  *hit_sql,
+            const char  *count_sql,
+            DmcRow      *row,
+            const char  *upper,
+            ProbeAnswer *answer,
+            GError     **error)
+{
+  gint64 hit = 0, rows = 0;
+
+  if (!morango_db_query_int64 (db, &hit, NULL, error, hit_sql, "sssi",
+                               row->instance_id, row->partition, upper, (gint64) probe_limit))
+    return FALSE;
+  if (hit != 0)
+    {
+      *answer = PROBE_RELEVANT;
+      return TRUE;
+    }
+  if (!morango_db_query_int64 (db, &rows, NULL, error, count_sql, "sssi",
+                               row->instance_id, row->partition, upper, (gint64) probe_limit))
+    return FALSE;
+  /* Fewer rows than the limit: the side was read whole. */
+  *answer = rows < (gint64) probe_limit ? PROBE_IRRELEVANT : PROBE_UNDECIDED;
+  return TRUE;
+}
+
+static gboolean
+probe_relevant (MorangoDb    *db,
+                DmcRow       *row,
+                ProbeAnswer  *answer,
+                GError      **error)
+{
+  g_autofree char *upper = morango_prefix_upper_bound (row->partition);
+
+  /* The instance's history, in store id order: whether its record lies
+   * under the partition.  CROSS JOIN keeps the limited side first and
+   * read row by row (a plain JOIN reads all of it into a temporary
+   * table before the first look-up), so a hit ends the read. */
+  if (!probe_side (db,
+                   "SELECT EXISTS (SELECT 1 FROM "
+                   "  (SELECT store_model_id FROM morango_recordmaxcounter "
+                   "   WHERE instance_id = ?1 LIMIT ?4) h "
+                   "  CROSS JOIN morango_store s ON s.id = h.store_model_id "
+                   "  WHERE s.partition >= ?2 AND s.partition < ?3)",
+                   "SELECT count(*) FROM (SELECT 1 FROM morango_recordmaxcounter "
+                   "  WHERE instance_id = ?1 LIMIT ?4)",
+                   row, upper, answer, error))
+    return FALSE;
+  if (*answer != PROBE_UNDECIDED)
+    return TRUE;
+
+  /* The partition's records: whether a history names the instance. */
+  return probe_side (db,
+                     "SELECT EXISTS (SELECT 1 FROM "
+                     "  (SELECT id FROM morango_store "
+                     "   WHERE partition >= ?2 AND partition < ?3 LIMIT ?4) s "
+                     "  CROSS JOIN morango_recordmaxcounter r "
+                     "    ON r.store_model_id = s.id AND r.instance_id = ?1)",
+                     "SELECT count(*) FROM (SELECT 1 FROM morango_store "
+                     "  WHERE partition >= ?2 AND partition < ?3 LIMIT ?4)",
+                     row, upper, answer, error);
+}
+
+/* After this many undecided rows the pass is made anyway: each one
+ * read up to four times the limit for nothing. */
+#define MAX_UNDECIDED 4
+
 static MorangoFsic *
 calculate_v2 (MorangoDb          *db,
               GPtrArray          *dmc,
@@ -233,9 +325,7 @@ calculate_v2 (MorangoDb          *db,
 {
   g_autoptr(MorangoFsic) fsic = morango_fsic_new (MORANGO_FSIC_V2);
   g_autoptr(GHashTable) seen = NULL;
-
-  if (reduction && !is_producer && !(seen = load_history_partitions (db, entries, error)))
-    return NULL;
+  guint undecided = 0;
 
   for (guint i = 0; i < dmc->len; i++)
     {
@@ -254,11 +344,28 @@ calculate_v2 (MorangoDb          *db,
       if (!in_sub && !in_super)
         continue;
 
-      /* Records under a sub partition are all inside the filter, so the
-       * history map answers for them; a super partition encloses records
-       * outside the filter too and is asked of the database. */
-      if (reduction && seen != NULL && in_sub)
-        relevant = history_under (seen, row);
+      /* Records under a sub partition are all inside the filter, so a
+       * receiver asks the bounded look-ups first, then the history map
+       * of one pass over the filter's records; a super partition
+       * encloses records outside the filter too and is asked of the
+       * database. */
+      if (reduction && !is_producer && in_sub)
+        {
+          ProbeAnswer answer = PROBE_UNDECIDED;
+
+          if (seen == NULL && probe_limit > 0 && undecided < MAX_UNDECIDED &&
+              !probe_relevant (db, row, &answer, error))
+            return NULL;
+          if (answer == PROBE_UNDECIDED)
+            {
+              undecided++;
+              if (seen == NULL && !(seen = load_history_partitions (db, entries, error)))
+                return NULL;
+              relevant = history_under (seen, row);
+            }
+          else
+            relevant = answer == PROBE_RELEVANT;
+        }
       else if (reduction && !dmc_row_relevant (db, row, is_producer, &relevant, error))
         return NULL;
       if (!relevant)
