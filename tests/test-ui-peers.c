@@ -1,7 +1,7 @@
 /* test-ui-peers.c: the Peers page beyond the list: a sync's detail,
  * and its time left, the history dialog, the serving switch, the
- * notification of a sync that ends unseen, and closing the window
- * during a sync
+ * notification of a sync that ends unseen (and none while the window
+ * has the focus), and closing the window during a sync
  *
  * Runs under xvfb-run -a dbus-run-session (the notification goes to a
  * fake notification service this program puts on that session bus).
@@ -9,9 +9,13 @@
  * SPDX-License-Identifier: MIT
  */
 #include <glib/gi18n.h>
+#include <gtk/gtk.h>
 #include <libsoup/soup.h>
 #include <locale.h>
 #include <string.h>
+#ifdef GDK_WINDOWING_X11
+#include <gdk/x11/gdkx.h>
+#endif
 
 #include "morango-account.h"
 #include "morango-app.h"
@@ -1216,6 +1220,139 @@ test_notification (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+/* Gives @window the X input focus, as a window manager does when a
+ * person clicks it, and waits until GTK counts it active.  FALSE when
+ * the display is not X11. */
+static gboolean
+make_active (GtkWindow *window)
+{
+#ifdef GDK_WINDOWING_X11
+  GdkDisplay *display = gtk_widget_get_display (GTK_WIDGET (window));
+  Display *xdisplay;
+  Window xid;
+  XWindowAttributes attributes;
+
+  if (!GDK_IS_X11_DISPLAY (display))
+    return FALSE;
+  xdisplay = gdk_x11_display_get_xdisplay (display);
+  xid = gdk_x11_surface_get_xid (gtk_native_get_surface (GTK_NATIVE (window)));
+  /* Only a window the server shows can take the focus: painted, it has
+   * been mapped (no window manager stands in between here). */
+  morango_ui_test_await_painted (GTK_WIDGET (window));
+  XSync (xdisplay, False);
+  g_assert_true (XGetWindowAttributes (xdisplay, xid, &attributes));
+  g_assert_cmpint (attributes.map_state, ==, IsViewable);
+  gdk_x11_display_error_trap_push (display);
+  XSetInputFocus (xdisplay, xid, RevertToParent, CurrentTime);
+  g_assert_cmpint (gdk_x11_display_error_trap_pop (display), ==, 0);
+  while (!gtk_window_is_active (window))
+    g_main_context_iteration (NULL, TRUE);
+  return TRUE;
+#else
+  return FALSE;
+#endif
+}
+
+static void
+on_server_information (GObject      *source,
+                       GAsyncResult *result,
+                       gpointer      user_data)
+{
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, NULL);
+
+  g_assert_nonnull (reply);
+  *(gboolean *) user_data = TRUE;
+}
+
+/* Waits until the fake service has answered everything sent to it so
+ * far: a question asked now is answered after any notification already
+ * on its way (one connection, in order). */
+static void
+flush_notifications (void)
+{
+  g_autoptr(GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
+  gboolean answered = FALSE;
+
+  g_assert_nonnull (bus);
+  g_dbus_connection_call (bus, "org.freedesktop.Notifications", "/org/freedesktop/Notifications",
+                          "org.freedesktop.Notifications", "GetServerInformation", NULL,
+                          G_VARIANT_TYPE ("(ssss)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL,
+                          on_server_information, &answered);
+  while (!answered)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+/* The text of a toast showing in @window: a label with @text. */
+static gboolean
+shows_label (GtkWidget  *window,
+             const char *text)
+{
+  g_autoptr(GPtrArray) labels = morango_ui_test_find_all (window, GTK_TYPE_LABEL);
+
+  for (guint i = 0; i < labels->len; i++)
+    {
+      GtkWidget *label = g_ptr_array_index (labels, i);
+
+      if (gtk_widget_is_drawable (label) && g_strcmp0 (gtk_label_get_text (GTK_LABEL (label)), text) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* A sync that ends while the window is in front of the person, with
+ * the focus, tells it in the toast only: no notification.  Shown but
+ * with another window in front, it is told. */
+static void
+test_no_notification_when_focused (void)
+{
+  g_autoptr(AdwApplication) app = test_app ();
+  g_autoptr(MorangoEngine) server = NULL;
+  g_autoptr(MorangoEngine) client = NULL;
+  g_autofree char *url = NULL;
+  MorangoWindow *window;
+  MorangoPeerRow *row;
+  GtkWindow *other;
+  guint port;
+
+  server = start_server (20, &port);
+  url = g_strdup_printf ("http://127.0.0.1:%u/", port);
+  client = paired_client (url);
+  window = open_window (app, client);
+  row = first_row (window);
+
+  if (!make_active (GTK_WINDOW (window)))
+    {
+      gtk_window_destroy (GTK_WINDOW (window));
+      g_test_skip ("the window can be given the focus only on X11");
+      return;
+    }
+  flush_notifications ();
+  g_ptr_array_set_size (notifications, 0);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (row), "peer.sync", NULL));
+  await_sync_end (row);
+  g_assert_true (gtk_window_is_active (GTK_WINDOW (window)));
+  g_assert_true (g_str_has_prefix (morango_peer_row_get_outcome (row), "Synced with"));
+  flush_notifications ();
+  g_assert_cmpuint (notifications->len, ==, 0);
+  morango_ui_test_await_painted (GTK_WIDGET (window));
+  g_assert_true (shows_label (GTK_WIDGET (window), morango_peer_row_get_outcome (row)));
+
+  /* Another window takes the focus: this one is shown, not looked at. */
+  other = GTK_WINDOW (gtk_window_new ());
+  gtk_window_present (other);
+  g_assert_true (make_active (other));
+  while (gtk_window_is_active (GTK_WINDOW (window)))
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (window)));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (row), "peer.sync", NULL));
+  await_sync_end (row);
+  flush_notifications ();
+  g_assert_cmpuint (notifications->len, ==, 1);
+  g_assert_true (g_str_has_prefix (g_ptr_array_index (notifications, 0), "Sync with"));
+  gtk_window_destroy (other);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1240,6 +1377,7 @@ main (int   argc,
   g_test_add_func ("/ui-peers/progress-and-history", test_progress_and_history);
   g_test_add_func ("/ui-peers/time-left-shown", test_time_left_shown);
   g_test_add_func ("/ui-peers/notification", test_notification);
+  g_test_add_func ("/ui-peers/no-notification-when-focused", test_no_notification_when_focused);
   g_test_add_func ("/ui-peers/close-during-sync", test_close_during_sync);
   g_test_add_func ("/ui-peers/serve", test_serve);
   g_test_add_func ("/ui-peers/serve-port-busy", test_serve_port_busy);
