@@ -1,14 +1,21 @@
 /* test-ui-peers.c: the Peers page beyond the list: a sync's detail,
- * the history dialog, the serving switch, the notification of a sync
- * that ends unseen, and closing the window during a sync
+ * and its time left, the history dialog, the serving switch, the
+ * notification of a sync that ends unseen (and none while the window
+ * has the focus), and closing the window during a sync
  *
  * Runs under xvfb-run -a dbus-run-session (the notification goes to a
  * fake notification service this program puts on that session bus).
  *
  * SPDX-License-Identifier: MIT
  */
+#include <glib/gi18n.h>
+#include <gtk/gtk.h>
 #include <libsoup/soup.h>
+#include <locale.h>
 #include <string.h>
+#ifdef GDK_WINDOWING_X11
+#include <gdk/x11/gdkx.h>
+#endif
 
 #include "morango-account.h"
 #include "morango-app.h"
@@ -23,6 +30,9 @@
 #include "morango-window.h"
 
 #define PASSWORD "correct horse"
+
+/* The programs' domain (po/), which the row's texts are in. */
+#define APP_DOMAIN "morango-sync"
 
 /* ------------------------------------------------------------------ */
 /* Widgets and the main loop */
@@ -641,6 +651,198 @@ test_close_during_sync (void)
 }
 
 /* ------------------------------------------------------------------ */
+/* The time left */
+
+static void
+assert_time_left (gint64      elapsed_usec,
+                  gint64      done,
+                  gint64      total,
+                  const char *expected)
+{
+  g_autofree char *text = morango_peer_row_format_time_left (elapsed_usec, done, total);
+
+  g_assert_cmpstr (text, ==, expected);
+}
+
+/* Switches the messages to @language, or with NULL back to @locale
+ * untranslated. */
+static void
+use_language (const char *language,
+              const char *locale)
+{
+  if (language != NULL)
+    {
+      /* LANGUAGE counts only outside the plain C locale. */
+      g_assert_nonnull (setlocale (LC_ALL, "C.UTF-8"));
+      g_setenv ("LANGUAGE", language, TRUE);
+    }
+  else
+    {
+      g_unsetenv ("LANGUAGE");
+      g_assert_nonnull (setlocale (LC_ALL, locale));
+    }
+  /* gettext keeps what it found under the locale's name, which LANGUAGE
+   * does not change: setting the domain again tells it to look anew. */
+  textdomain (APP_DOMAIN);
+}
+
+/* Nothing while the rate says nothing; seconds rounded up under 90 s,
+ * minutes to the nearest from there; singular and plural as each
+ * language has them. */
+static void
+test_time_left (void)
+{
+  g_autofree char *locale = g_strdup (setlocale (LC_ALL, NULL));
+
+  /* Nothing to say: too early, no total, nothing done, all done. */
+  assert_time_left (2 * G_USEC_PER_SEC - 1, 1, 4, NULL);
+  assert_time_left (-G_USEC_PER_SEC, 1, 4, NULL);
+  assert_time_left (60 * G_USEC_PER_SEC, 1, 0, NULL);
+  assert_time_left (60 * G_USEC_PER_SEC, 1, -1, NULL);
+  assert_time_left (60 * G_USEC_PER_SEC, 0, 4, NULL);
+  assert_time_left (60 * G_USEC_PER_SEC, -1, 4, NULL);
+  assert_time_left (60 * G_USEC_PER_SEC, 4, 4, NULL);
+  assert_time_left (60 * G_USEC_PER_SEC, 5, 4, NULL);
+
+  /* Seconds: 2 s for 1 of 4 leaves 6 s, from the first 2 s on. */
+  assert_time_left (2 * G_USEC_PER_SEC, 1, 4, "about 6 s left");
+  /* Whole times stay whole: 10 s × 3; 2.1 s × 100 / 7. */
+  assert_time_left (10 * G_USEC_PER_SEC, 1, 4, "about 30 s left");
+  assert_time_left (2100000, 7, 107, "about 30 s left");
+  /* Up: 0.2 s is not over; 30.1 s is more than 30. */
+  assert_time_left (2 * G_USEC_PER_SEC, 10, 11, "about 1 s left");
+  assert_time_left (2 * G_USEC_PER_SEC, G_MAXINT64 - 1, G_MAXINT64, "about 1 s left");
+  assert_time_left (2 * G_USEC_PER_SEC, 2, 3, "about 1 s left");
+  assert_time_left (30100000, 1, 2, "about 31 s left");
+  assert_time_left (89 * G_USEC_PER_SEC, 1, 2, "about 89 s left");
+  assert_time_left (90 * G_USEC_PER_SEC - 1, 1, 2, "about 90 s left");
+
+  /* Minutes from 90 s on, to the nearest. */
+  assert_time_left (90 * G_USEC_PER_SEC, 1, 2, "about 2 min left");
+  assert_time_left (95 * G_USEC_PER_SEC, 1, 2, "about 2 min left");
+  assert_time_left (149 * G_USEC_PER_SEC, 1, 2, "about 2 min left");
+  assert_time_left (150 * G_USEC_PER_SEC, 1, 2, "about 3 min left");
+  assert_time_left (10 * G_USEC_PER_SEC, 1, 601, "about 100 min left");
+  /* A rate from a bare start can promise ages: a count, not garbage. */
+  {
+    g_autofree char *text = g_strdup_printf ("about %d min left", G_MAXINT);
+
+    assert_time_left (G_MAXINT64, 1, G_MAXINT64, text);
+  }
+
+  /* One and more through the catalogues: Portuguese counts 0 and 1 as
+   * one, Spanish only 1. */
+  use_language ("pt_BR", NULL);
+  assert_time_left (2 * G_USEC_PER_SEC, 10, 11, "cerca de 1 s restante");
+  assert_time_left (2 * G_USEC_PER_SEC, 1, 2, "cerca de 2 s restantes");
+  assert_time_left (95 * G_USEC_PER_SEC, 1, 2, "cerca de 2 min restantes");
+  use_language ("es", NULL);
+  assert_time_left (2 * G_USEC_PER_SEC, 10, 11, "queda aproximadamente 1 s");
+  assert_time_left (2 * G_USEC_PER_SEC, 1, 2, "quedan aproximadamente 2 s");
+  assert_time_left (95 * G_USEC_PER_SEC, 1, 2, "quedan aproximadamente 2 min");
+  use_language (NULL, locale);
+  assert_time_left (2 * G_USEC_PER_SEC, 1, 2, "about 2 s left");
+}
+
+/* The row's clock in the test below: it moves only when told. */
+static gint64
+fake_clock (gpointer user_data)
+{
+  return *(gint64 *) user_data;
+}
+
+typedef struct {
+  gint64    *clock;
+  gboolean   moved;
+  GPtrArray *details;       /* every detail shown */
+  char      *first_left;    /* the first one with a time left */
+} DetailWatch;
+
+/* Moves the clock 10 s on once the pull's transfer has shown a first
+ * chunk: its stage has begun, and the next chunk's line comes 10 s
+ * later by the row's clock. */
+static void
+on_detail (GtkLabel    *label,
+           GParamSpec  *pspec,
+           DetailWatch *watch)
+{
+  const char *text = gtk_label_get_text (label);
+  gint64 done = 0, total = 0;
+
+  if (*text == '\0')
+    return;
+  g_ptr_array_add (watch->details, g_strdup (text));
+  if (watch->first_left == NULL && strstr (text, " left") != NULL)
+    watch->first_left = g_strdup (text);
+  if (!watch->moved &&
+      sscanf (text, "Records in %" G_GINT64_FORMAT " / %" G_GINT64_FORMAT, &done, &total) == 2 &&
+      done > 0 && done < total)
+    {
+      /* Nothing so far had run 2 s. */
+      g_assert_null (watch->first_left);
+      *watch->clock += 10 * G_USEC_PER_SEC;
+      watch->moved = TRUE;
+    }
+}
+
+/* The detail line of a sync adds the time left once the stage has run
+ * 2 s: with the row's clock held still, none; moved on 10 s during the
+ * pull, the next line says what the rate of that line gives. */
+static void
+test_time_left_shown (void)
+{
+  g_autoptr(AdwApplication) app = test_app ();
+  g_autoptr(MorangoEngine) server = NULL;
+  g_autoptr(MorangoEngine) client = NULL;
+  g_autoptr(GPtrArray) labels = NULL;
+  g_autoptr(GPtrArray) details = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *url = NULL;
+  g_autofree char *expected = NULL, *ending = NULL;
+  gint64 clock = 1000 * G_USEC_PER_SEC;
+  DetailWatch watch = { &clock, FALSE, details, NULL };
+  gint64 done = 0, total = 0;
+  GtkLabel *label = NULL;
+  MorangoWindow *window;
+  MorangoPeerRow *row;
+  guint port;
+
+  /* 3000 records: pulled in chunks, and after the first more come that
+   * still leave some to pull. */
+  server = start_server (3000, &port);
+  url = g_strdup_printf ("http://127.0.0.1:%u/", port);
+  client = paired_client (url);
+  window = open_window (app, client);
+  row = first_row (window);
+  morango_peer_row_set_clock (row, fake_clock, &clock);
+  /* The detail label: the one whose text the row gives. */
+  labels = morango_ui_test_find_all (GTK_WIDGET (row), GTK_TYPE_LABEL);
+  for (guint i = 0; i < labels->len; i++)
+    if (gtk_label_get_text (g_ptr_array_index (labels, i)) == morango_peer_row_get_detail (row))
+      label = g_ptr_array_index (labels, i);
+  g_assert_nonnull (label);
+  g_signal_connect (label, "notify::label", G_CALLBACK (on_detail), &watch);
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (row), "peer.sync", NULL));
+  await_sync_end (row);
+  g_signal_handlers_disconnect_by_data (label, &watch);
+  g_assert_true (g_str_has_prefix (morango_peer_row_get_outcome (row), "Synced with"));
+  for (guint i = 0; i < details->len; i++)
+    g_test_message ("detail: %s", (const char *) g_ptr_array_index (details, i));
+  g_assert_true (watch.moved);
+  g_assert_nonnull (watch.first_left);
+  g_assert_cmpint (sscanf (watch.first_left, "Records in %" G_GINT64_FORMAT " / %" G_GINT64_FORMAT,
+                           &done, &total), ==, 2);
+  expected = morango_peer_row_format_time_left (10 * G_USEC_PER_SEC, done, total);
+  g_assert_nonnull (expected);
+  /* After the bytes, as the last part. */
+  ending = g_strconcat (" sent · ", expected, NULL);
+  g_assert_true (g_str_has_suffix (watch.first_left, ending));
+
+  g_free (watch.first_left);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+/* ------------------------------------------------------------------ */
 /* Serving */
 
 static MorangoServeRow *
@@ -1018,19 +1220,164 @@ test_notification (void)
   gtk_window_destroy (GTK_WINDOW (window));
 }
 
+/* Gives @window the X input focus, as a window manager does when a
+ * person clicks it, and waits until GTK counts it active.  FALSE when
+ * the display is not X11. */
+static gboolean
+make_active (GtkWindow *window)
+{
+#ifdef GDK_WINDOWING_X11
+  GdkDisplay *display = gtk_widget_get_display (GTK_WIDGET (window));
+  Display *xdisplay;
+  Window xid;
+  XWindowAttributes attributes;
+
+  if (!GDK_IS_X11_DISPLAY (display))
+    return FALSE;
+  xdisplay = gdk_x11_display_get_xdisplay (display);
+  xid = gdk_x11_surface_get_xid (gtk_native_get_surface (GTK_NATIVE (window)));
+  /* Only a window the server shows can take the focus: painted, it has
+   * been mapped (no window manager stands in between here). */
+  morango_ui_test_await_painted (GTK_WIDGET (window));
+  XSync (xdisplay, False);
+  g_assert_true (XGetWindowAttributes (xdisplay, xid, &attributes));
+  g_assert_cmpint (attributes.map_state, ==, IsViewable);
+  gdk_x11_display_error_trap_push (display);
+  XSetInputFocus (xdisplay, xid, RevertToParent, CurrentTime);
+  g_assert_cmpint (gdk_x11_display_error_trap_pop (display), ==, 0);
+  while (!gtk_window_is_active (window))
+    g_main_context_iteration (NULL, TRUE);
+  return TRUE;
+#else
+  return FALSE;
+#endif
+}
+
+static void
+on_server_information (GObject      *source,
+                       GAsyncResult *result,
+                       gpointer      user_data)
+{
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, NULL);
+
+  g_assert_nonnull (reply);
+  *(gboolean *) user_data = TRUE;
+}
+
+/* Waits until the fake service has answered everything sent to it so
+ * far: a question asked now is answered after any notification already
+ * on its way (one connection, in order). */
+static void
+flush_notifications (void)
+{
+  g_autoptr(GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
+  gboolean answered = FALSE;
+
+  g_assert_nonnull (bus);
+  g_dbus_connection_call (bus, "org.freedesktop.Notifications", "/org/freedesktop/Notifications",
+                          "org.freedesktop.Notifications", "GetServerInformation", NULL,
+                          G_VARIANT_TYPE ("(ssss)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL,
+                          on_server_information, &answered);
+  while (!answered)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+/* The text of a toast showing in @window: a label with @text. */
+static gboolean
+shows_label (GtkWidget  *window,
+             const char *text)
+{
+  g_autoptr(GPtrArray) labels = morango_ui_test_find_all (window, GTK_TYPE_LABEL);
+
+  for (guint i = 0; i < labels->len; i++)
+    {
+      GtkWidget *label = g_ptr_array_index (labels, i);
+
+      if (gtk_widget_is_drawable (label) && g_strcmp0 (gtk_label_get_text (GTK_LABEL (label)), text) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* A sync that ends while the window is in front of the person, with
+ * the focus, tells it in the toast only: no notification.  Shown but
+ * with another window in front, it is told. */
+static void
+test_no_notification_when_focused (void)
+{
+  g_autoptr(AdwApplication) app = test_app ();
+  g_autoptr(MorangoEngine) server = NULL;
+  g_autoptr(MorangoEngine) client = NULL;
+  g_autofree char *url = NULL;
+  MorangoWindow *window;
+  MorangoPeerRow *row;
+  GtkWindow *other;
+  guint port;
+
+  server = start_server (20, &port);
+  url = g_strdup_printf ("http://127.0.0.1:%u/", port);
+  client = paired_client (url);
+  window = open_window (app, client);
+  row = first_row (window);
+
+  if (!make_active (GTK_WINDOW (window)))
+    {
+      gtk_window_destroy (GTK_WINDOW (window));
+      g_test_skip ("the window can be given the focus only on X11");
+      return;
+    }
+  flush_notifications ();
+  g_ptr_array_set_size (notifications, 0);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (row), "peer.sync", NULL));
+  await_sync_end (row);
+  g_assert_true (gtk_window_is_active (GTK_WINDOW (window)));
+  g_assert_true (g_str_has_prefix (morango_peer_row_get_outcome (row), "Synced with"));
+  flush_notifications ();
+  g_assert_cmpuint (notifications->len, ==, 0);
+  morango_ui_test_await_painted (GTK_WIDGET (window));
+  g_assert_true (shows_label (GTK_WIDGET (window), morango_peer_row_get_outcome (row)));
+
+  /* Another window takes the focus: this one is shown, not looked at. */
+  other = GTK_WINDOW (gtk_window_new ());
+  gtk_window_present (other);
+  g_assert_true (make_active (other));
+  while (gtk_window_is_active (GTK_WINDOW (window)))
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (window)));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (row), "peer.sync", NULL));
+  await_sync_end (row);
+  flush_notifications ();
+  g_assert_cmpuint (notifications->len, ==, 1);
+  g_assert_true (g_str_has_prefix (g_ptr_array_index (notifications, 0), "Sync with"));
+  gtk_window_destroy (other);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 int
 main (int   argc,
       char *argv[])
 {
   /* The notification backend GLib would pick depends on what the bus
    * holds (a portal, GNOME Shell): the test's fake speaks freedesktop. */
+  g_autofree char *localedir = g_build_filename (g_getenv ("G_TEST_BUILDDIR"), "..", "locale", NULL);
+
   g_setenv ("GNOTIFICATION_BACKEND", "freedesktop", TRUE);
   gtk_test_init (&argc, &argv, NULL);
+  /* The row's texts come from the default domain, as in the app; the
+   * catalogues are the build's (the C locale translates nothing until
+   * a test asks for a language). */
+  bindtextdomain (APP_DOMAIN, localedir);
+  bind_textdomain_codeset (APP_DOMAIN, "UTF-8");
+  textdomain (APP_DOMAIN);
   adw_init ();
   g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
   start_fake_notifications ();
+  /* First: it sets LANGUAGE, best done before engines start threads. */
+  g_test_add_func ("/ui-peers/time-left", test_time_left);
   g_test_add_func ("/ui-peers/progress-and-history", test_progress_and_history);
+  g_test_add_func ("/ui-peers/time-left-shown", test_time_left_shown);
   g_test_add_func ("/ui-peers/notification", test_notification);
+  g_test_add_func ("/ui-peers/no-notification-when-focused", test_no_notification_when_focused);
   g_test_add_func ("/ui-peers/close-during-sync", test_close_during_sync);
   g_test_add_func ("/ui-peers/serve", test_serve);
   g_test_add_func ("/ui-peers/serve-port-busy", test_serve_port_busy);

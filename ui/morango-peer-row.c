@@ -34,9 +34,11 @@ struct _MorangoPeerRow
   /* What the running sync did so far, for the detail line. */
   gboolean          stage_push;
   char             *stage;
-  gint64            stage_began;   /* monotonic, µs */
+  gint64            stage_began;   /* by the row's clock, µs */
   gint64            records[2];    /* transferred: [0] in, [1] out */
   gint64            totals[2];     /* -1 while not known */
+  MorangoPeerRowClock clock;       /* NULL: the monotonic clock */
+  gpointer          clock_data;
 };
 
 G_DEFINE_FINAL_TYPE (MorangoPeerRow, morango_peer_row, ADW_TYPE_ACTION_ROW)
@@ -177,24 +179,44 @@ stage_in_words (const char *stage)
   return stage;
 }
 
+static gint64
+now (MorangoPeerRow *self)
+{
+  return self->clock != NULL ? self->clock (self->clock_data) : g_get_monotonic_time ();
+}
+
 /* "about 40 s left" once the rate says something: a few seconds into a
  * stage that knows its total and has done some of it. */
-static char *
-time_left (MorangoPeerRow              *self,
-           const MorangoEngineProgress *progress)
+char *
+morango_peer_row_format_time_left (gint64 elapsed_usec,
+                                   gint64 done,
+                                   gint64 total)
 {
-  gint64 elapsed = g_get_monotonic_time () - self->stage_began;
-  double seconds;
+  double left;
 
-  if (progress->total <= 0 || progress->done <= 0 || progress->done >= progress->total ||
-      elapsed < 2 * G_USEC_PER_SEC)
+  if (total <= 0 || done <= 0 || done >= total || elapsed_usec < 2 * G_USEC_PER_SEC)
     return NULL;
-  seconds = (double) elapsed / G_USEC_PER_SEC * (progress->total - progress->done) / progress->done;
-  if (seconds < 90)
-    return g_strdup_printf (g_dngettext (NULL, "about %d s left", "about %d s left", (int) seconds + 1),
-                            (int) seconds + 1);
-  return g_strdup_printf (g_dngettext (NULL, "about %d min left", "about %d min left", (int) (seconds / 60 + 0.5)),
-                          (int) (seconds / 60 + 0.5));
+  /* To the nearest microsecond before rounding up to seconds: a time
+   * that comes out whole (30 s) but a hair above in floating point must
+   * not read 31 s. */
+  left = (double) elapsed_usec * (double) (total - done) / (double) done;
+  if (left < 90.0 * G_USEC_PER_SEC)
+    {
+      gint64 usec = (gint64) (left + 0.5);
+      /* Up, and at least 1: a stage 0.2 s from its end has not ended. */
+      int seconds = (int) MAX ((usec + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC, 1);
+
+      return g_strdup_printf (g_dngettext (NULL, "about %d s left", "about %d s left", seconds), seconds);
+    }
+  else
+    {
+      /* Nearest: 95 s is "about 2 min".  A rate from a bare start can
+       * promise ages; the count stops where an int does. */
+      double minutes = left / (60.0 * G_USEC_PER_SEC) + 0.5;
+      int n = minutes >= G_MAXINT ? G_MAXINT : (int) minutes;
+
+      return g_strdup_printf (g_dngettext (NULL, "about %d min left", "about %d min left", n), n);
+    }
 }
 
 static char *
@@ -221,7 +243,7 @@ update_detail (MorangoPeerRow              *self,
       g_free (self->stage);
       self->stage = g_strdup (progress->stage);
       self->stage_push = progress->push;
-      self->stage_began = g_get_monotonic_time ();
+      self->stage_began = now (self);
     }
   if (g_str_equal (progress->stage, "transfer"))
     {
@@ -232,7 +254,8 @@ update_detail (MorangoPeerRow              *self,
   out = records_of (self->records[1], self->totals[1]);
   received = g_format_size (MAX (progress->bytes_received, 0));
   sent = g_format_size (MAX (progress->bytes_sent, 0));
-  left = time_left (self, progress);
+  left = morango_peer_row_format_time_left (now (self) - self->stage_began,
+                                            progress->done, progress->total);
   /* TRANSLATORS: records received, records sent (each "done / total"),
    * then bytes received and sent */
   text = g_strdup_printf (_("Records in %s, out %s · %s received, %s sent"), in, out, received, sent);
@@ -581,4 +604,14 @@ morango_peer_row_get_outcome (MorangoPeerRow *self)
 {
   g_return_val_if_fail (MORANGO_IS_PEER_ROW (self), NULL);
   return self->outcome;
+}
+
+void
+morango_peer_row_set_clock (MorangoPeerRow      *self,
+                            MorangoPeerRowClock  clock,
+                            gpointer             user_data)
+{
+  g_return_if_fail (MORANGO_IS_PEER_ROW (self));
+  self->clock = clock;
+  self->clock_data = clock != NULL ? user_data : NULL;
 }

@@ -27,4 +27,23 @@ const char             *morango_peer_row_get_outcome (MorangoPeerRow        *sel
 /* While syncing: records each way, bytes each way, time left. */
 const char             *morango_peer_row_get_detail  (MorangoPeerRow        *self);
 
+/* Where the row reads the time, in microseconds, to measure how long a
+ * stage has run (for the time left): g_get_monotonic_time() unless set.
+ * Tests set their own, before a sync, so that they can move it instead
+ * of waiting. */
+typedef gint64        (*MorangoPeerRowClock)         (gpointer               user_data);
+/* @clock NULL goes back to the monotonic clock. */
+void                    morango_peer_row_set_clock   (MorangoPeerRow        *self,
+                                                      MorangoPeerRowClock    clock,
+                                                      gpointer               user_data);
+
+/* The time a stage still needs at the rate so far, @done of @total
+ * records in @elapsed_usec: "about N s left" (rounded up) under 90 s,
+ * "about N min left" (to the nearest minute) from there.  NULL while
+ * the rate says nothing: under 2 s into the stage, no total, nothing
+ * done yet or all of it done.  Free with g_free(). */
+char                   *morango_peer_row_format_time_left (gint64            elapsed_usec,
+                                                           gint64            done,
+                                                           gint64            total);
+
 G_END_DECLS
