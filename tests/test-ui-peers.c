@@ -1301,7 +1301,8 @@ shows_label (GtkWidget  *window,
 
 /* A sync that ends while the window is in front of the person, with
  * the focus, tells it in the toast only: no notification.  Shown but
- * with another window in front, it is told. */
+ * with another window in front, it is told, and its toast replaces the
+ * first sync's. */
 static void
 test_no_notification_when_focused (void)
 {
@@ -1309,6 +1310,7 @@ test_no_notification_when_focused (void)
   g_autoptr(MorangoEngine) server = NULL;
   g_autoptr(MorangoEngine) client = NULL;
   g_autofree char *url = NULL;
+  g_autofree char *first_outcome = NULL;
   MorangoWindow *window;
   MorangoPeerRow *row;
   GtkWindow *other;
@@ -1336,6 +1338,7 @@ test_no_notification_when_focused (void)
   g_assert_cmpuint (notifications->len, ==, 0);
   morango_ui_test_await_painted (GTK_WIDGET (window));
   g_assert_true (shows_label (GTK_WIDGET (window), morango_peer_row_get_outcome (row)));
+  first_outcome = g_strdup (morango_peer_row_get_outcome (row));
 
   /* Another window takes the focus: this one is shown, not looked at. */
   other = GTK_WINDOW (gtk_window_new ());
@@ -1349,6 +1352,13 @@ test_no_notification_when_focused (void)
   flush_notifications ();
   g_assert_cmpuint (notifications->len, ==, 1);
   g_assert_true (g_str_has_prefix (g_ptr_array_index (notifications, 0), "Sync with"));
+
+  /* One toast a row: the second outcome took the first one's place
+   * instead of waiting behind it until someone closed it. */
+  g_assert_cmpstr (morango_peer_row_get_outcome (row), !=, first_outcome);
+  morango_ui_test_await_painted (GTK_WIDGET (window));
+  g_assert_true (shows_label (GTK_WIDGET (window), morango_peer_row_get_outcome (row)));
+  g_assert_false (shows_label (GTK_WIDGET (window), first_outcome));
   gtk_window_destroy (other);
   gtk_window_destroy (GTK_WINDOW (window));
 }

@@ -30,6 +30,7 @@ struct _MorangoPeerRow
   char             *outcome;       /* of the last sync, in words */
   GSimpleActionGroup *actions;
   GApplication     *app;           /* held while syncing */
+  AdwToast         *toast;         /* the last outcome's, until dismissed */
 
   /* What the running sync did so far, for the detail line. */
   gboolean          stage_push;
@@ -149,6 +150,17 @@ update_actions (MorangoPeerRow *self)
 }
 
 static void
+on_toast_dismissed (AdwToast       *toast,
+                    MorangoPeerRow *self)
+{
+  if (self->toast == toast)
+    g_clear_object (&self->toast);
+}
+
+/* One toast a row: a sync's outcome replaces the last one's, which would
+ * otherwise stay in front of it (toasts without a timeout queue behind
+ * the one showing) until the user closes it. */
+static void
 show_toast (MorangoPeerRow *self,
             const char     *text)
 {
@@ -157,8 +169,16 @@ show_toast (MorangoPeerRow *self,
 
   if (overlay == NULL)
     return;
+  if (self->toast != NULL)
+    {
+      g_autoptr(AdwToast) old = g_steal_pointer (&self->toast);
+
+      adw_toast_dismiss (old);
+    }
   toast = adw_toast_new (text);
   adw_toast_set_timeout (toast, 0);
+  self->toast = g_object_ref (toast);
+  g_signal_connect_object (toast, "dismissed", G_CALLBACK (on_toast_dismissed), self, 0);
   adw_toast_overlay_add_toast (ADW_TOAST_OVERLAY (overlay), toast);
 }
 
@@ -488,6 +508,7 @@ morango_peer_row_dispose (GObject *object)
    * resumable for the next one. */
   if (self->cancellable != NULL)
     g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->toast);
   gtk_widget_dispose_template (GTK_WIDGET (self), MORANGO_TYPE_PEER_ROW);
   G_OBJECT_CLASS (morango_peer_row_parent_class)->dispose (object);
 }
