@@ -311,10 +311,6 @@ probe_relevant (MorangoDb    *db,
                      row, upper, answer, error);
 }
 
-/* After this many undecided rows the pass is made anyway: each one
- * read up to four times the limit for nothing. */
-#define MAX_UNDECIDED 4
-
 static MorangoFsic *
 calculate_v2 (MorangoDb          *db,
               GPtrArray          *dmc,
@@ -325,7 +321,6 @@ calculate_v2 (MorangoDb          *db,
 {
   g_autoptr(MorangoFsic) fsic = morango_fsic_new (MORANGO_FSIC_V2);
   g_autoptr(GHashTable) seen = NULL;
-  guint undecided = 0;
 
   for (guint i = 0; i < dmc->len; i++)
     {
@@ -346,19 +341,18 @@ calculate_v2 (MorangoDb          *db,
 
       /* Records under a sub partition are all inside the filter, so a
        * receiver asks the bounded look-ups first, then the history map
-       * of one pass over the filter's records; a super partition
-       * encloses records outside the filter too and is asked of the
-       * database. */
+       * of one pass over the filter's records: the first row they leave
+       * undecided pays for the pass, which then answers every row after
+       * it for nothing.  A super partition encloses records outside the
+       * filter too and is asked of the database. */
       if (reduction && !is_producer && in_sub)
         {
           ProbeAnswer answer = PROBE_UNDECIDED;
 
-          if (seen == NULL && probe_limit > 0 && undecided < MAX_UNDECIDED &&
-              !probe_relevant (db, row, &answer, error))
+          if (seen == NULL && probe_limit > 0 && !probe_relevant (db, row, &answer, error))
             return NULL;
           if (answer == PROBE_UNDECIDED)
             {
-              undecided++;
               if (seen == NULL && !(seen = load_history_partitions (db, entries, error)))
                 return NULL;
               relevant = history_under (seen, row);
