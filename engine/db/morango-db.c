@@ -1693,11 +1693,15 @@ morango_db_open (const char  *path,
   if (g_once_init_enter (&sqlite_configured))
     {
       sqlite3_config (SQLITE_CONFIG_MEMSTATUS, 0);
-      /* Statement journals (and the TEMP database's journal) stay in
-       * memory, as they did when temp_store was MEMORY: a stage's big
-       * INSERT…SELECT journals every page it touches, and written to a
-       * file that doubled what dequeuing wrote. */
-      sqlite3_config (SQLITE_CONFIG_STMTJRNL_SPILL, -1);
+      /* Statement journals keep SQLite's default: in memory up to
+       * 64 KiB, then in a temporary file.  A stage's big INSERT…SELECT
+       * journals every page it changes that the database held before
+       * it, so held in memory they grow with what a peer holds: a
+       * server taking a 1M-record push beside 1M records of its own
+       * peaked at 123 MB with them in memory, 40 MB (at 300k: 60 and
+       * 40) with the default, for 20% more bytes written (README, "A
+       * million records").  Thresholds of 256 KiB and more fail those
+       * statements with SQLITE_FULL on Debian 12's SQLite 3.40.1. */
       /* A sort keeps up to the page cache's size in memory before it
        * writes a sorted run, but never less than this many pages (250
        * by default: 4 MB of 16 KiB pages), which a stage that lends its
@@ -1795,7 +1799,7 @@ morango_db_open (const char  *path,
    * deserializing) writes sorted runs instead of holding everything in
    * memory: temp_store = MEMORY never spills a sort.  The stages' temp
    * tables are small and stay in their own cache; statement journals
-   * stay in memory (SQLITE_CONFIG_STMTJRNL_SPILL above). */
+   * spill to files past 64 KiB (see the sqlite3_config() calls). */
   if (!morango_db_exec (self, "PRAGMA temp_store = FILE; PRAGMA cache_size = -12000", error))
     return NULL;
   {
