@@ -63,6 +63,26 @@ written_mb (const char *which)
   return g_ascii_strtoll (line + 7, NULL, 10) / 1e6;
 }
 
+/* MB of page cache this process dirtied so far, less what it dropped
+ * dirty before the kernel wrote it out (write_bytes − cancelled_write_bytes
+ * of /proc/self/io): what the sync will make the disk write, as opposed
+ * to what it handed to write(2).  A temporary file deleted within
+ * seconds (a statement journal's) costs write(2) calls and little or
+ * nothing on the disk; a page rewritten while still dirty counts once. */
+static double
+disk_mb (void)
+{
+  g_autofree char *text = NULL;
+  const char *dirtied, *cancelled;
+
+  if (!g_file_get_contents ("/proc/self/io", &text, NULL, NULL) ||
+      (dirtied = strstr (text, "\nwrite_bytes: ")) == NULL ||
+      (cancelled = strstr (text, "cancelled_write_bytes: ")) == NULL)
+    return 0;
+  return (g_ascii_strtoll (dirtied + 14, NULL, 10) -
+          g_ascii_strtoll (cancelled + 23, NULL, 10)) / 1e6;
+}
+
 /* VmHWM of this process in MB, and a new peak started at the current
  * size (Linux 4.0 and later), so that the sync's peak is not the
  * setup's. */
@@ -110,6 +130,7 @@ process_cpu (double *user,
 typedef struct {
   char   name[16];
   double written;   /* MB, wchar of the process */
+  double disk;      /* MB, disk_mb () of the process */
   double user, sys;
   double peak;      /* MB, VmHWM of the process during the stage */
 } StageCost;
@@ -117,26 +138,28 @@ typedef struct {
 typedef struct {
   StageCost stages[MAX_STAGES];
   guint     n;
-  double    written0, user0, sys0;
+  double    written0, disk0, user0, sys0;
 } StageCosts;
 
 static void
 stage_costs_mark (StageCosts *c,
                   const char *next)
 {
-  double w = written_mb ("self"), u, k;
+  double w = written_mb ("self"), d = disk_mb (), u, k;
 
   process_cpu (&u, &k);
   if (c->n > 0)
     {
       StageCost *s = &c->stages[c->n - 1];
       s->written = w - c->written0;
+      s->disk = d - c->disk0;
       s->user = u - c->user0;
       s->sys = k - c->sys0;
       s->peak = vm_hwm_mb ();
     }
   reset_vm_hwm ();
   c->written0 = w;
+  c->disk0 = d;
   c->user0 = u;
   c->sys0 = k;
   if (next != NULL && c->n < MAX_STAGES)
@@ -251,7 +274,7 @@ run_one (gint64 n)
   MorangoDb *adb;
   g_autoptr(MorangoTransaction) tx = NULL;
   double total = 0;
-  double written, written_all;
+  double written, written_all, disk_all;
   double user0, sys0, user1, sys1;
   double cuser0, csys0, cwritten0;
   gint64 t0;
@@ -298,6 +321,7 @@ run_one (gint64 n)
   filter = morango_filter_parse (filter_text);
   written = written_mb ("thread-self");
   written_all = written_mb ("self");
+  disk_all = disk_mb ();
   morango_monitor_set_progress_func (monitor, on_progress, &costs, NULL);
   morango_monitor_set_interval (monitor, G_MAXINT);
   reset_vm_hwm ();
@@ -314,6 +338,7 @@ run_one (gint64 n)
   process_cpu (&puser1, &psys1);
   written = written_mb ("thread-self") - written;
   written_all = written_mb ("self") - written_all;
+  disk_all = disk_mb () - disk_all;
 
   printf ("%8s %-14s %9s %12s\n", "records", "stage", "seconds", "records/s");
   for (MorangoStage s = MORANGO_STAGE_SERIALIZING; s < MORANGO_N_STAGES; s++)
@@ -336,13 +361,17 @@ run_one (gint64 n)
   printf ("written during the sync (wchar: bytes handed to write(2), whether or not they reach "
           "the disk): %.0f MB by the syncing thread, %.0f MB with checkpoints, %.2f KB a record\n",
           written, written_all, written_all * 1e3 / n);
+  printf ("page cache dirtied during the sync, less what was dropped before write-back "
+          "(write_bytes - cancelled_write_bytes, whole process; the rest of a checkpoint's "
+          "or a log's pages may still be dirtied after the sync): %.0f MB, %.2f KB a record\n",
+          disk_all, disk_all * 1e3 / n);
   printf ("by stage, whole process (from a stage's first progress report to the next's):\n");
-  printf ("  %-12s %10s %10s %10s %9s %8s\n", "stage", "written MB", "KB/record", "user s",
-          "kernel s", "peak MB");
+  printf ("  %-12s %10s %10s %10s %10s %9s %8s\n", "stage", "written MB", "KB/record",
+          "dirtied MB", "user s", "kernel s", "peak MB");
   for (guint i = 0; i < costs.n; i++)
-    printf ("  %-12s %10.1f %10.2f %10.3f %9.3f %8.1f\n", costs.stages[i].name,
-            costs.stages[i].written, costs.stages[i].written * 1e3 / n, costs.stages[i].user,
-            costs.stages[i].sys, costs.stages[i].peak);
+    printf ("  %-12s %10.1f %10.2f %10.1f %10.3f %9.3f %8.1f\n", costs.stages[i].name,
+            costs.stages[i].written, costs.stages[i].written * 1e3 / n, costs.stages[i].disk,
+            costs.stages[i].user, costs.stages[i].sys, costs.stages[i].peak);
 
   if (stats.records_total != n + 1 || stats.records_transferred != n + 1)
     g_error ("expected %" G_GINT64_FORMAT " records, moved %" G_GINT64_FORMAT,
