@@ -1699,9 +1699,10 @@ morango_db_open (const char  *path,
        * it, so held in memory they grow with what a peer holds: a
        * server taking a 1M-record push beside 1M records of its own
        * peaked at 123 MB with them in memory, 44 MB (at 300k: 60 and
-       * 42) with the default, for a fifth more bytes handed to write(2),
-       * of which about 2% reach the disk: the files are deleted when
-       * their statement ends (README, "The push's server peak").  Thresholds of 256 KiB and more fail those
+       * 42) with the default.  It hands write(2) a fifth more bytes, but
+       * the disk writes only about 2% more: the files are deleted when
+       * their statement ends, before write-back (README, "The push's
+       * server peak").  Thresholds of 256 KiB and more fail those
        * statements with SQLITE_FULL on Debian 12's SQLite 3.40.1. */
       /* A sort keeps up to the page cache's size in memory before it
        * writes a sorted run, but never less than this many pages (250
