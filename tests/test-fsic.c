@@ -318,7 +318,8 @@ test_calculate_fsic (void)
 
 /* The receiver's relevance test answers the same whether its bounded
  * look-ups decide a row, read a side to its end, or give up and leave it
- * to the pass over the filter's records: random stores whose partitions
+ * to the pass over the filter's records, and when they give way to the
+ * pass after a few rows: random stores whose partitions
  * prefix one another byte-wise ("D:u1" and "D:u10"), histories of one
  * to three instances, DMC rows for most pairs, filters of one or two
  * entries. */
@@ -335,6 +336,8 @@ test_receiver_probes_agree (void)
   guint64 seed = morango_test_seed (20261206);
   g_autoptr(GRand) rand = g_rand_new_with_seed ((guint32) seed);
   static const guint limits[] = { 1, 2, 3, 5, 8, MORANGO_FSIC_PROBE_LIMIT_DEFAULT };
+  /* The look-ups give way to the pass after a few rows, or never. */
+  static const guint row_budgets[] = { 1, 3, MORANGO_FSIC_PROBE_ROWS_DEFAULT };
   guint differences_from_no_reduction = 0;
 
   for (guint round = 0; round < 25; round++)
@@ -391,20 +394,23 @@ test_receiver_probes_agree (void)
           if (!g_str_equal (whole, unreduced))
             differences_from_no_reduction++;
           for (guint l = 0; l < G_N_ELEMENTS (limits); l++)
-            {
-              g_autofree char *probed = NULL;
+            for (guint r = 0; r < G_N_ELEMENTS (row_budgets); r++)
+              {
+                g_autofree char *probed = NULL;
 
-              morango_store_fsic_set_probe_limit (limits[l]);
-              probed = morango_store_calculate_fsic_json (store, filter, FALSE, MORANGO_FSIC_V2, TRUE, &error);
-              g_assert_no_error (error);
-              if (!g_str_equal (probed, whole))
-                g_error ("seed %" G_GUINT64_FORMAT ", round %u, filter %s %s, probe limit %u:\n"
-                         "  probed: %s\n  one pass: %s", seed, round, entries[0], entries[1] ? entries[1] : "",
-                         limits[l], probed, whole);
-            }
+                morango_store_fsic_set_probe_limit (limits[l]);
+                morango_store_fsic_set_probe_rows (row_budgets[r]);
+                probed = morango_store_calculate_fsic_json (store, filter, FALSE, MORANGO_FSIC_V2, TRUE, &error);
+                g_assert_no_error (error);
+                if (!g_str_equal (probed, whole))
+                  g_error ("seed %" G_GUINT64_FORMAT ", round %u, filter %s %s, probe limit %u, rows %u:\n"
+                           "  probed: %s\n  one pass: %s", seed, round, entries[0], entries[1] ? entries[1] : "",
+                           limits[l], row_budgets[r], probed, whole);
+              }
         }
     }
   morango_store_fsic_set_probe_limit (MORANGO_FSIC_PROBE_LIMIT_DEFAULT);
+  morango_store_fsic_set_probe_rows (MORANGO_FSIC_PROBE_ROWS_DEFAULT);
   /* The relevance test had rows to drop: the stores are not all
    * relevant everywhere, or the comparison would prove nothing. */
   g_test_message ("%u of 150 FSICs lost rows to the relevance test", differences_from_no_reduction);

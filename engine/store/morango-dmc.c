@@ -235,10 +235,21 @@ history_under (GHashTable *seen,
  * the pass.  Exact either way: only the cost differs. */
 static guint probe_limit = MORANGO_FSIC_PROBE_LIMIT_DEFAULT;
 
+/* Each look-up may read up to four times the limit: a DMC of hundreds
+ * of rows (a server that syncs with many tablets) could cost more in
+ * look-ups than the pass.  After this many rows, the pass. */
+static guint probe_rows = MORANGO_FSIC_PROBE_ROWS_DEFAULT;
+
 void
 morango_store_fsic_set_probe_limit (guint rows)
 {
   probe_limit = rows;
+}
+
+void
+morango_store_fsic_set_probe_rows (guint dmc_rows)
+{
+  probe_rows = dmc_rows;
 }
 
 typedef enum {
@@ -321,6 +332,7 @@ calculate_v2 (MorangoDb          *db,
 {
   g_autoptr(MorangoFsic) fsic = morango_fsic_new (MORANGO_FSIC_V2);
   g_autoptr(GHashTable) seen = NULL;
+  guint probed = 0;
 
   for (guint i = 0; i < dmc->len; i++)
     {
@@ -342,14 +354,15 @@ calculate_v2 (MorangoDb          *db,
       /* Records under a sub partition are all inside the filter, so a
        * receiver asks the bounded look-ups first, then the history map
        * of one pass over the filter's records: the first row they leave
-       * undecided pays for the pass, which then answers every row after
-       * it for nothing.  A super partition encloses records outside the
+       * undecided, or the first past probe_rows, pays for the pass,
+       * which then answers every row after it for nothing.  A super partition encloses records outside the
        * filter too and is asked of the database. */
       if (reduction && !is_producer && in_sub)
         {
           ProbeAnswer answer = PROBE_UNDECIDED;
 
-          if (seen == NULL && probe_limit > 0 && !probe_relevant (db, row, &answer, error))
+          if (seen == NULL && probe_limit > 0 && probed++ < probe_rows &&
+              !probe_relevant (db, row, &answer, error))
             return NULL;
           if (answer == PROBE_UNDECIDED)
             {
