@@ -237,7 +237,8 @@ static guint probe_limit = MORANGO_FSIC_PROBE_LIMIT_DEFAULT;
 
 /* Each look-up may read up to four times the limit: a DMC of hundreds
  * of rows (a server that syncs with many tablets) could cost more in
- * look-ups than the pass.  After this many rows, the pass. */
+ * look-ups than the pass.  After this many rows, the pass, so that the
+ * look-ups add a bounded cost to it at worst. */
 static guint probe_rows = MORANGO_FSIC_PROBE_ROWS_DEFAULT;
 
 void
