@@ -6,6 +6,8 @@
 #include <glib/gstdio.h>
 #include <stdlib.h>
 
+#include "morango-account.h"
+#include "morango-app.h"
 #include "morango-json.h"
 #include "morango-test-util.h"
 
@@ -347,4 +349,61 @@ morango_test_allow_missing_notifications (void)
 {
   g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
   g_log_set_writer_func (write_log, NULL, NULL);
+}
+
+void
+morango_test_fill_school (const char *dir,
+                          gint64      n,
+                          const char *admin_password)
+{
+  static const char * const all[] = { MORANGO_ACCOUNT_ALL_SCOPES, NULL };
+  g_autoptr(MorangoHostInfo) host = morango_host_info_new_from_system ();
+  g_autoptr(MorangoRandom) random = morango_random_new_secure ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MorangoStore) store = morango_store_open_folder (dir, "kolibri-like", host, random, &error);
+  g_autoptr(MorangoCertificate) root = NULL;
+  g_autoptr(MorangoTransaction) tx = NULL;
+  g_autoptr(JsonObject) facility = json_object_new ();
+  g_autoptr(JsonObject) user = json_object_new ();
+  g_autofree char *facility_id = NULL, *user_id = NULL;
+  MorangoDb *db;
+  MorangoApp *app;
+  const char *dataset;
+
+  g_assert_no_error (error);
+  db = morango_store_get_db (store);
+  app = morango_store_get_app (store);
+  root = morango_certificate_create_root (db, "full-facility", NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (morango_account_set_password (db, random, MORANGO_ACCOUNT_ADMIN, admin_password, all, &error));
+  g_assert_no_error (error);
+  dataset = morango_certificate_get_id (root);
+  tx = morango_transaction_begin (db, NULL, &error);
+  g_assert_no_error (error);
+  json_object_set_string_member (facility, "dataset_id", dataset);
+  json_object_set_string_member (facility, "name", "Test school");
+  g_assert_true (morango_app_create (app, "facility", facility, &facility_id, &error));
+  g_assert_no_error (error);
+  json_object_set_string_member (user, "dataset_id", dataset);
+  json_object_set_string_member (user, "facility_id", facility_id);
+  json_object_set_string_member (user, "username", "learner");
+  json_object_set_string_member (user, "full_name", "A learner");
+  g_assert_true (morango_app_create (app, "facilityuser", user, &user_id, &error));
+  g_assert_no_error (error);
+  for (gint64 i = 0; i < n; i++)
+    {
+      g_autoptr(JsonObject) log = json_object_new ();
+      g_autofree char *content = g_strdup_printf ("%032" G_GINT64_MODIFIER "x", i);
+
+      json_object_set_string_member (log, "dataset_id", dataset);
+      json_object_set_string_member (log, "user_id", user_id);
+      json_object_set_string_member (log, "content_id", content);
+      json_object_set_string_member (log, "kind", "video");
+      json_object_set_double_member (log, "progress", (i % 101) / 100.0);
+      json_object_set_double_member (log, "time_spent", (double) (i % 977));
+      g_assert_true (morango_app_create (app, "contentsummarylog", log, NULL, &error));
+      g_assert_no_error (error);
+    }
+  g_assert_true (morango_transaction_commit (tx, &error));
+  g_assert_no_error (error);
 }

@@ -29,6 +29,14 @@ void           morango_test_assert_json_text_equal (const char *actual,
 /* The seed for randomized tests: $MORANGO_TEST_SEED or @fallback.
  * Printed so a failing run can be repeated. */
 guint64        morango_test_seed           (guint64      fallback);
+/* A kolibri-like folder at @dir made ready to serve a school: a
+ * full-facility root, the admin account with @admin_password, one
+ * facility, one learner and @n content summary logs of that learner,
+ * created through the application API in one transaction.  Aborts on
+ * any error (tests and benchmarks alike). */
+void           morango_test_fill_school    (const char  *dir,
+                                            gint64       n,
+                                            const char  *admin_password);
 /* A new empty folder under the test's temporary dir, removed at exit. */
 char          *morango_test_tmpdir         (void);
 

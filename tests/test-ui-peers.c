@@ -17,8 +17,6 @@
 #include <gdk/x11/gdkx.h>
 #endif
 
-#include "morango-account.h"
-#include "morango-app.h"
 #include "morango-certificate.h"
 #include "morango-engine-history.h"
 #include "morango-history-dialog.h"
@@ -161,62 +159,6 @@ await_result (GAsyncResult **result)
  * learner and @n content summary logs, served on 127.0.0.1 by an
  * engine of this process. */
 
-static void
-fill (const char *dir,
-      gint64      n)
-{
-  static const char * const all[] = { MORANGO_ACCOUNT_ALL_SCOPES, NULL };
-  g_autoptr(MorangoHostInfo) host = morango_host_info_new_from_system ();
-  g_autoptr(MorangoRandom) random = morango_random_new_secure ();
-  g_autoptr(GError) error = NULL;
-  g_autoptr(MorangoStore) store = morango_store_open_folder (dir, "kolibri-like", host, random, &error);
-  g_autoptr(MorangoCertificate) root = NULL;
-  g_autoptr(MorangoTransaction) tx = NULL;
-  g_autoptr(JsonObject) facility = json_object_new ();
-  g_autoptr(JsonObject) user = json_object_new ();
-  g_autofree char *facility_id = NULL, *user_id = NULL;
-  MorangoDb *db;
-  MorangoApp *app;
-  const char *dataset;
-
-  g_assert_no_error (error);
-  db = morango_store_get_db (store);
-  app = morango_store_get_app (store);
-  root = morango_certificate_create_root (db, "full-facility", NULL, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_true (morango_account_set_password (db, random, MORANGO_ACCOUNT_ADMIN, PASSWORD, all, &error));
-  g_assert_no_error (error);
-  dataset = morango_certificate_get_id (root);
-  tx = morango_transaction_begin (db, NULL, &error);
-  g_assert_no_error (error);
-  json_object_set_string_member (facility, "dataset_id", dataset);
-  json_object_set_string_member (facility, "name", "Test school");
-  g_assert_true (morango_app_create (app, "facility", facility, &facility_id, &error));
-  g_assert_no_error (error);
-  json_object_set_string_member (user, "dataset_id", dataset);
-  json_object_set_string_member (user, "facility_id", facility_id);
-  json_object_set_string_member (user, "username", "learner");
-  json_object_set_string_member (user, "full_name", "A learner");
-  g_assert_true (morango_app_create (app, "facilityuser", user, &user_id, &error));
-  g_assert_no_error (error);
-  for (gint64 i = 0; i < n; i++)
-    {
-      g_autoptr(JsonObject) log = json_object_new ();
-      g_autofree char *content = g_strdup_printf ("%032" G_GINT64_MODIFIER "x", i);
-
-      json_object_set_string_member (log, "dataset_id", dataset);
-      json_object_set_string_member (log, "user_id", user_id);
-      json_object_set_string_member (log, "content_id", content);
-      json_object_set_string_member (log, "kind", "video");
-      json_object_set_double_member (log, "progress", (i % 11) / 10.0);
-      json_object_set_double_member (log, "time_spent", (double) i);
-      g_assert_true (morango_app_create (app, "contentsummarylog", log, NULL, &error));
-      g_assert_no_error (error);
-    }
-  g_assert_true (morango_transaction_commit (tx, &error));
-  g_assert_no_error (error);
-}
-
 static MorangoEngine *
 start_server (gint64   n,
               guint   *port)
@@ -227,7 +169,7 @@ start_server (gint64   n,
   GAsyncResult *result = NULL;
   MorangoEngine *server;
 
-  fill (dir, n);
+  morango_test_fill_school (dir, n, PASSWORD);
   server = morango_engine_new (dir, "kolibri-like", &error);
   g_assert_no_error (error);
   morango_engine_serve_async (server, &serve, NULL, on_done, &result);

@@ -23,12 +23,11 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "morango-account.h"
-#include "morango-app.h"
 #include "morango-certificate.h"
 #include "morango-peer-row.h"
 #include "morango-peers-page.h"
 #include "morango-store.h"
+#include "morango-test-util.h"
 #include "morango-window.h"
 #include "morango-ui-test-util.h"
 
@@ -143,63 +142,6 @@ check (GError *error)
     g_error ("%s", error->message);
 }
 
-/* The server's data, as bench-net-sync makes it. */
-static void
-fill (const char *dir,
-      gint64      n)
-{
-  static const char * const all[] = { MORANGO_ACCOUNT_ALL_SCOPES, NULL };
-  g_autoptr(MorangoHostInfo) host = morango_host_info_new_from_system ();
-  g_autoptr(MorangoRandom) random = morango_random_new_secure ();
-  g_autoptr(GError) error = NULL;
-  g_autoptr(MorangoStore) store = morango_store_open_folder (dir, "kolibri-like", host, random, &error);
-  g_autoptr(MorangoCertificate) root = NULL;
-  g_autoptr(MorangoTransaction) tx = NULL;
-  g_autoptr(JsonObject) facility = json_object_new ();
-  g_autoptr(JsonObject) user = json_object_new ();
-  g_autofree char *facility_id = NULL, *user_id = NULL;
-  MorangoDb *db;
-  MorangoApp *app;
-  const char *dataset;
-
-  check (error);
-  db = morango_store_get_db (store);
-  app = morango_store_get_app (store);
-  root = morango_certificate_create_root (db, "full-facility", NULL, NULL, &error);
-  check (error);
-  morango_account_set_password (db, random, MORANGO_ACCOUNT_ADMIN, PASSWORD, all, &error);
-  check (error);
-  dataset = morango_certificate_get_id (root);
-  tx = morango_transaction_begin (db, NULL, &error);
-  check (error);
-  json_object_set_string_member (facility, "dataset_id", dataset);
-  json_object_set_string_member (facility, "name", "Bench school");
-  morango_app_create (app, "facility", facility, &facility_id, &error);
-  check (error);
-  json_object_set_string_member (user, "dataset_id", dataset);
-  json_object_set_string_member (user, "facility_id", facility_id);
-  json_object_set_string_member (user, "username", "learner");
-  json_object_set_string_member (user, "full_name", "A learner");
-  morango_app_create (app, "facilityuser", user, &user_id, &error);
-  check (error);
-  for (gint64 i = 0; i < n; i++)
-    {
-      g_autoptr(JsonObject) log = json_object_new ();
-      g_autofree char *content = g_strdup_printf ("%032" G_GINT64_MODIFIER "x", i);
-
-      json_object_set_string_member (log, "dataset_id", dataset);
-      json_object_set_string_member (log, "user_id", user_id);
-      json_object_set_string_member (log, "content_id", content);
-      json_object_set_string_member (log, "kind", "video");
-      json_object_set_double_member (log, "progress", (i % 101) / 100.0);
-      json_object_set_double_member (log, "time_spent", (double) (i % 977));
-      morango_app_create (app, "contentsummarylog", log, NULL, &error);
-      check (error);
-    }
-  morango_transaction_commit (tx, &error);
-  check (error);
-}
-
 static void
 remove_tree (const char *path)
 {
@@ -252,7 +194,7 @@ main (int   argc,
 
   t0 = g_get_monotonic_time ();
   g_mkdir_with_parents (server_dir, 0700);
-  fill (server_dir, n);
+  morango_test_fill_school (server_dir, n, PASSWORD);
   printf ("==== %" G_GINT64_FORMAT " records ====\n", n);
   printf ("server folder filled in %.1f s (not measured below)\n", (g_get_monotonic_time () - t0) / 1e6);
 
