@@ -977,6 +977,28 @@ keep_pin (MorangoStore      *store,
   return morango_known_peer_set_tls_fingerprint (store, known->id, fingerprint, error);
 }
 
+/* A pairing that went through: @url becomes a known peer, paired, with
+ * the certificate this device presents (@client_id) and the one it
+ * expects of the peer (@server_id), the peer's TLS pin and its instance
+ * id when it gave one. */
+static gboolean
+record_paired (MorangoStore     *store,
+               const char       *url,
+               MorangoHttpPeer  *peer,
+               const char       *client_id,
+               const char       *server_id,
+               GError          **error)
+{
+  g_autoptr(MorangoKnownPeer) known = morango_known_peer_add (store, url, g_get_real_time (), error);
+  const char *instance_id = morango_http_peer_get_server_instance_id (peer);
+
+  return known != NULL &&
+         morango_known_peer_set_certificates (store, known->id, client_id, server_id, error) &&
+         morango_known_peer_set_state (store, known->id, MORANGO_PEER_STATE_PAIRED, error) &&
+         keep_pin (store, known, peer, error) &&
+         (instance_id == NULL || morango_known_peer_set_instance_id (store, known->id, instance_id, error));
+}
+
 /* A question the cancel ended is recorded as the cancel (the history
  * tells a cancelled sync from a failed one). */
 static void
@@ -1126,7 +1148,6 @@ pair_thread (GTask        *task,
   g_autoptr(GPtrArray) candidates = g_ptr_array_new_with_free_func (g_object_unref);
   g_autoptr(JsonObject) params = NULL;
   g_autoptr(MorangoCertificate) issued = NULL;
-  g_autoptr(MorangoKnownPeer) known = NULL;
   g_autofree char *params_text = NULL;
   MorangoCertificate *parent = NULL;
   MorangoDb *db;
@@ -1223,15 +1244,8 @@ pair_thread (GTask        *task,
   if (issued == NULL)
     goto failed;
 
-  known = morango_known_peer_add (store, call->url, g_get_real_time (), &error);
-  if (known == NULL ||
-      !morango_known_peer_set_certificates (store, known->id, morango_certificate_get_id (issued),
-                                            morango_certificate_get_id (parent), &error) ||
-      !morango_known_peer_set_state (store, known->id, MORANGO_PEER_STATE_PAIRED, &error) ||
-      !keep_pin (store, known, peer, &error) ||
-      (morango_http_peer_get_server_instance_id (peer) != NULL &&
-       !morango_known_peer_set_instance_id (store, known->id,
-                                            morango_http_peer_get_server_instance_id (peer), &error)))
+  if (!record_paired (store, call->url, peer, morango_certificate_get_id (issued),
+                      morango_certificate_get_id (parent), &error))
     goto failed;
   morango_engine_peers_changed (self);
   morango_engine_certificates_changed (self);
@@ -1302,7 +1316,6 @@ push_thread (GTask        *task,
   g_autoptr(GPtrArray) issuers = NULL;
   g_autoptr(JsonObject) params = NULL;
   g_autoptr(MorangoCertificate) pushed = NULL;
-  g_autoptr(MorangoKnownPeer) known = NULL;
   g_autofree char *params_text = NULL;
   MorangoCertificate *parent;
   MorangoDb *db;
@@ -1361,15 +1374,8 @@ push_thread (GTask        *task,
 
   /* Correction 34: this device's certificate is the parent, the peer's
    * the one it was just given. */
-  known = morango_known_peer_add (store, call->url, g_get_real_time (), &error);
-  if (known == NULL ||
-      !keep_pin (store, known, peer, &error) ||
-      !morango_known_peer_set_certificates (store, known->id, morango_certificate_get_id (parent),
-                                            morango_certificate_get_id (pushed), &error) ||
-      !morango_known_peer_set_state (store, known->id, MORANGO_PEER_STATE_PAIRED, &error) ||
-      (morango_http_peer_get_server_instance_id (peer) != NULL &&
-       !morango_known_peer_set_instance_id (store, known->id,
-                                            morango_http_peer_get_server_instance_id (peer), &error)))
+  if (!record_paired (store, call->url, peer, morango_certificate_get_id (parent),
+                      morango_certificate_get_id (pushed), &error))
     goto failed;
   morango_engine_peers_changed (self);
   morango_engine_certificates_changed (self);
