@@ -523,12 +523,10 @@ on_certificates_read (GObject      *source,
 static void
 refresh (MorangoCertificatesPage *self)
 {
-  gboolean was_loading = self->cancellable != NULL;
-
   if (self->engine == NULL)
     return;
   /* One reading at a time; a change during it asks for one more. */
-  if (was_loading)
+  if (self->cancellable != NULL)
     {
       self->again = TRUE;
       return;

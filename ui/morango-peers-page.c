@@ -95,12 +95,10 @@ on_peers_read (GObject      *source,
 static void
 refresh (MorangoPeersPage *self)
 {
-  gboolean was_loading = self->cancellable != NULL;
-
   if (self->engine == NULL)
     return;
   /* One reading at a time; a change during it asks for one more. */
-  if (was_loading)
+  if (self->cancellable != NULL)
     {
       self->again = TRUE;
       return;
@@ -108,8 +106,7 @@ refresh (MorangoPeersPage *self)
   self->again = FALSE;
   self->cancellable = g_cancellable_new ();
   morango_engine_list_peers_async (self->engine, self->cancellable, on_peers_read, g_object_ref (self));
-  if (!was_loading)
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LOADING]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LOADING]);
 }
 
 void
