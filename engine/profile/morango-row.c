@@ -618,21 +618,19 @@ morango_row_set_default (MorangoRow    *row,
     case MORANGO_DEFAULT_NOW:
       {
         g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+        g_autoptr(GString) held = g_string_new (NULL);
         g_autofree char *text = NULL;
-        int milli = g_date_time_get_microsecond (now) / 1000;
 
-        /* To the millisecond, as morango_datetime_parse_to_db() holds
-         * every datetime. */
         if (f->type == MORANGO_FIELD_DATE)
           text = g_date_time_format (now, "%Y-%m-%d");
-        else if (milli != 0)
-          {
-            g_autofree char *seconds = g_date_time_format (now, "%Y-%m-%d %H:%M:%S");
-            text = g_strdup_printf ("%s.%03d000", seconds, milli);
-          }
         else
-          text = g_date_time_format (now, "%Y-%m-%d %H:%M:%S");
-        morango_row_set_text (row, i, text);
+          text = g_date_time_format (now, "%Y-%m-%d %H:%M:%S.%f");
+        /* A datetime goes through the rule of every datetime that comes
+         * in: held to the millisecond (it cannot fail on this text). */
+        if (f->type != MORANGO_FIELD_DATE && morango_datetime_parse_to_db (text, held))
+          morango_row_set_text (row, i, held->str);
+        else
+          morango_row_set_text (row, i, text);
       }
       break;
     case MORANGO_DEFAULT_NONE:
