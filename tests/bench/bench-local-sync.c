@@ -46,6 +46,34 @@ peak_rss_mb (void)
   return ru.ru_maxrss / 1024.0;
 }
 
+/* /proc/@which/io ("self" or "thread-self"), or NULL. */
+static char *
+read_io (const char *which)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%s/io", which);
+  char *text = NULL;
+
+  return g_file_get_contents (path, &text, NULL, NULL) ? text : NULL;
+}
+
+/* The field @name of such a text, in MB (0 when it is not there). */
+static double
+io_field_mb (const char *text,
+             const char *name)
+{
+  gsize len = strlen (name);
+  const char *line = text;
+
+  while (line != NULL)
+    {
+      if (strncmp (line, name, len) == 0 && line[len] == ':')
+        return g_ascii_strtoll (line + len + 1, NULL, 10) / 1e6;
+      if ((line = strchr (line, '\n')) != NULL)
+        line++;
+    }
+  return 0;
+}
+
 /* Bytes handed to write(2) and pwrite(2) so far, by this thread or by
  * the whole process (the checkpoint threads too): what SQLite wrote to
  * the databases and their logs, whether or not the kernel has sent it
@@ -53,34 +81,23 @@ peak_rss_mb (void)
 static double
 written_mb (const char *which)
 {
-  g_autofree char *path = g_strdup_printf ("/proc/%s/io", which);
-  g_autofree char *text = NULL;
-  const char *line;
+  g_autofree char *text = read_io (which);
 
-  if (!g_file_get_contents (path, &text, NULL, NULL) ||
-      (line = strstr (text, "wchar: ")) == NULL)
-    return 0;
-  return g_ascii_strtoll (line + 7, NULL, 10) / 1e6;
+  return io_field_mb (text, "wchar");
 }
 
 /* MB of page cache this process dirtied so far, less what it dropped
- * dirty before the kernel wrote it out (write_bytes − cancelled_write_bytes
- * of /proc/self/io): what the sync will make the disk write, as opposed
- * to what it handed to write(2).  A temporary file deleted within
- * seconds (a statement journal's) costs write(2) calls and little or
- * nothing on the disk; a page rewritten while still dirty counts once. */
+ * dirty before the kernel wrote it out (write_bytes − cancelled_write_bytes):
+ * what the sync will make the disk write, as opposed to what it handed
+ * to write(2).  A temporary file deleted within seconds (a statement
+ * journal's) costs write(2) calls and little or nothing on the disk; a
+ * page rewritten while still dirty counts once. */
 static double
 disk_mb (void)
 {
-  g_autofree char *text = NULL;
-  const char *dirtied, *cancelled;
+  g_autofree char *text = read_io ("self");
 
-  if (!g_file_get_contents ("/proc/self/io", &text, NULL, NULL) ||
-      (dirtied = strstr (text, "\nwrite_bytes: ")) == NULL ||
-      (cancelled = strstr (text, "cancelled_write_bytes: ")) == NULL)
-    return 0;
-  return (g_ascii_strtoll (dirtied + 14, NULL, 10) -
-          g_ascii_strtoll (cancelled + 23, NULL, 10)) / 1e6;
+  return io_field_mb (text, "write_bytes") - io_field_mb (text, "cancelled_write_bytes");
 }
 
 /* VmHWM of this process in MB, and a new peak started at the current
