@@ -7,7 +7,6 @@
 #include <stdlib.h>
 
 #include "morango-account.h"
-#include "morango-app.h"
 #include "morango-json.h"
 #include "morango-test-util.h"
 
@@ -351,6 +350,30 @@ morango_test_allow_missing_notifications (void)
   g_log_set_writer_func (write_log, NULL, NULL);
 }
 
+gboolean
+morango_test_add_summary_logs (MorangoApp  *app,
+                               const char  *dataset,
+                               const char  *user_id,
+                               gint64       n,
+                               GError     **error)
+{
+  for (gint64 i = 0; i < n; i++)
+    {
+      g_autoptr(JsonObject) log = json_object_new ();
+      g_autofree char *content = g_strdup_printf ("%032" G_GINT64_MODIFIER "x", i);
+
+      json_object_set_string_member (log, "dataset_id", dataset);
+      json_object_set_string_member (log, "user_id", user_id);
+      json_object_set_string_member (log, "content_id", content);
+      json_object_set_string_member (log, "kind", "video");
+      json_object_set_double_member (log, "progress", (i % 101) / 100.0);
+      json_object_set_double_member (log, "time_spent", (double) (i % 977));
+      if (!morango_app_create (app, "contentsummarylog", log, NULL, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
 void
 morango_test_fill_school (const char *dir,
                           gint64      n,
@@ -390,20 +413,8 @@ morango_test_fill_school (const char *dir,
   json_object_set_string_member (user, "full_name", "A learner");
   g_assert_true (morango_app_create (app, "facilityuser", user, &user_id, &error));
   g_assert_no_error (error);
-  for (gint64 i = 0; i < n; i++)
-    {
-      g_autoptr(JsonObject) log = json_object_new ();
-      g_autofree char *content = g_strdup_printf ("%032" G_GINT64_MODIFIER "x", i);
-
-      json_object_set_string_member (log, "dataset_id", dataset);
-      json_object_set_string_member (log, "user_id", user_id);
-      json_object_set_string_member (log, "content_id", content);
-      json_object_set_string_member (log, "kind", "video");
-      json_object_set_double_member (log, "progress", (i % 101) / 100.0);
-      json_object_set_double_member (log, "time_spent", (double) (i % 977));
-      g_assert_true (morango_app_create (app, "contentsummarylog", log, NULL, &error));
-      g_assert_no_error (error);
-    }
+  g_assert_true (morango_test_add_summary_logs (app, dataset, user_id, n, &error));
+  g_assert_no_error (error);
   g_assert_true (morango_transaction_commit (tx, &error));
   g_assert_no_error (error);
 }

@@ -8,6 +8,7 @@
 
 #include <json-glib/json-glib.h>
 
+#include "morango-app.h"
 #include "morango-certificate.h"
 #include "morango-monitor-private.h"
 #include "morango-random.h"
@@ -29,6 +30,13 @@ void           morango_test_assert_json_text_equal (const char *actual,
 /* The seed for randomized tests: $MORANGO_TEST_SEED or @fallback.
  * Printed so a failing run can be repeated. */
 guint64        morango_test_seed           (guint64      fallback);
+/* @n content summary logs of @user_id in @dataset (kolibri-like),
+ * content ids 0, 1, … as 32 hex digits, as the benchmarks make them. */
+gboolean       morango_test_add_summary_logs (MorangoApp  *app,
+                                              const char  *dataset,
+                                              const char  *user_id,
+                                              gint64       n,
+                                              GError     **error);
 /* A kolibri-like folder at @dir made ready to serve a school: a
  * full-facility root, the admin account with @admin_password, one
  * facility, one learner and @n content summary logs of that learner,

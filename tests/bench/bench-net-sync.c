@@ -43,6 +43,7 @@
 #include "morango-engine.h"
 #include "morango-local-sync.h"
 #include "morango-store.h"
+#include "morango-test-util.h"
 #include "morango-wire.h"
 
 #define PASSWORD "bench-password"
@@ -207,21 +208,8 @@ fill (MorangoStore  *store,
   json_object_set_string_member (u, "full_name", "A learner");
   if (!morango_app_create (app, "facilityuser", u, &user, error))
     return NULL;
-  for (gint64 i = 0; i < n; i++)
-    {
-      g_autoptr(JsonObject) log = json_object_new ();
-      g_autofree char *content = g_strdup_printf ("%032" G_GINT64_MODIFIER "x", i);
-
-      json_object_set_string_member (log, "dataset_id", dataset_id);
-      json_object_set_string_member (log, "user_id", user);
-      json_object_set_string_member (log, "content_id", content);
-      json_object_set_string_member (log, "kind", "video");
-      json_object_set_double_member (log, "progress", (i % 101) / 100.0);
-      json_object_set_double_member (log, "time_spent", (double) (i % 977));
-      if (!morango_app_create (app, "contentsummarylog", log, NULL, error))
-        return NULL;
-    }
-  if (!morango_transaction_commit (tx, error))
+  if (!morango_test_add_summary_logs (app, dataset_id, user, n, error) ||
+      !morango_transaction_commit (tx, error))
     return NULL;
   return g_steal_pointer (&dataset_id);
 }
