@@ -401,8 +401,17 @@ dequeue_batch (MorangoDb            *db,
         "sii", instance_id, counter, (gint64) CLASS_CONFLICT))
     return FALSE;
 
-  /* The next round starts after this one; the rows stay in the buffer
-   * until the end of the run. */
+  /* The round's buffer rows go now rather than at the end of the run:
+   * their pages are free again for the store rows and histories the
+   * next rounds write, so the file grows by what the store keeps instead
+   * of that plus a copy of the transfer.  The deletes commit or roll
+   * back with the rest of the stage.  (The history buffer, a seventh of
+   * the size, goes at the end: deserializing takes its pages.)  The next
+   * round starts after this one. */
+  if (!morango_db_delete_copies (db, error,
+                                 "DELETE FROM morango_buffer WHERE id IN "
+                                 "(SELECT buffer_id FROM temp.morango_dequeue_class)", ""))
+    return FALSE;
   g_clear_pointer (after, g_free);
   return morango_db_query_text (db, after, error,
                                 "SELECT max (model_uuid) FROM temp.morango_dequeue_class", "", NULL);
