@@ -406,15 +406,25 @@ dequeue_batch (MorangoDb            *db,
    * next rounds write, so the file grows by what the store keeps instead
    * of that plus a copy of the transfer.  The deletes commit or roll
    * back with the rest of the stage.  (The history buffer, a seventh of
-   * the size, goes at the end: deserializing takes its pages.)  The next
-   * round starts after this one. */
-  if (!morango_db_delete_copies (db, error,
-                                 "DELETE FROM morango_buffer WHERE id IN "
-                                 "(SELECT buffer_id FROM temp.morango_dequeue_class)", ""))
-    return FALSE;
-  g_clear_pointer (after, g_free);
-  return morango_db_query_text (db, after, error,
-                                "SELECT max (model_uuid) FROM temp.morango_dequeue_class", "", NULL);
+   * the size, goes at the end: deserializing takes its pages.)  The
+   * round is the session's rows from just after *after to its last id;
+   * named as that range, SQLite deletes each row as its index walk meets
+   * it instead of collecting their ids first.  The next round starts
+   * after this one. */
+  {
+    g_autofree char *last = NULL;
+
+    if (!morango_db_query_text (db, &last, error,
+                                "SELECT max (model_uuid) FROM temp.morango_dequeue_class", "", NULL) ||
+        !morango_db_delete_copies (db, error,
+                                   "DELETE FROM morango_buffer WHERE transfer_session_id = ? "
+                                   "AND model_uuid > ? AND model_uuid <= ?",
+                                   "sss", ts, *after, last))
+      return FALSE;
+    g_free (*after);
+    *after = g_steal_pointer (&last);
+  }
+  return TRUE;
 }
 
 gboolean
