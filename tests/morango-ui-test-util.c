@@ -65,15 +65,13 @@ morango_ui_test_await_painted (GtkWidget *widget)
   g_signal_handler_disconnect (clock, id);
 }
 
-void
-morango_ui_test_save_screenshot (GtkWidget  *widget,
-                                 const char *name)
+gboolean
+morango_ui_test_save_png (GtkWidget  *widget,
+                          const char *path)
 {
   g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (widget);
   g_autoptr(GskRenderNode) node = NULL;
   g_autoptr(GdkTexture) texture = NULL;
-  g_autofree char *path = g_build_filename (g_getenv ("G_TEST_BUILDDIR") ? g_getenv ("G_TEST_BUILDDIR") : ".",
-                                            name, NULL);
   int width = 0, height = 0;
 
   /* A window just mapped may have no drawing to copy yet: draw again
@@ -90,6 +88,16 @@ morango_ui_test_save_screenshot (GtkWidget  *widget,
     }
   texture = gsk_renderer_render_texture (gtk_native_get_renderer (gtk_widget_get_native (widget)), node,
                                          &GRAPHENE_RECT_INIT (0, 0, width, height));
-  g_assert_true (gdk_texture_save_to_png (texture, path));
+  return gdk_texture_save_to_png (texture, path);
+}
+
+void
+morango_ui_test_save_screenshot (GtkWidget  *widget,
+                                 const char *name)
+{
+  g_autofree char *path = g_build_filename (g_getenv ("G_TEST_BUILDDIR") ? g_getenv ("G_TEST_BUILDDIR") : ".",
+                                            name, NULL);
+
+  g_assert_true (morango_ui_test_save_png (widget, path));
   g_test_message ("screenshot: %s", path);
 }

@@ -23,8 +23,13 @@ GPtrArray *morango_ui_test_find_all        (GtkWidget  *widget,
 /* Iterates the main loop until @widget's frame clock has painted once
  * more. */
 void       morango_ui_test_await_painted   (GtkWidget  *widget);
-/* Renders @widget as it is on screen to the PNG @name in the test's
- * build folder (G_TEST_BUILDDIR) and says where in the test log. */
+/* Renders @widget as it is on screen to the PNG file @path; FALSE when
+ * the file cannot be written. */
+gboolean   morango_ui_test_save_png        (GtkWidget  *widget,
+                                            const char *path);
+/* The same to the PNG @name in the test's build folder
+ * (G_TEST_BUILDDIR), asserting it was written and saying where in the
+ * test log. */
 void       morango_ui_test_save_screenshot (GtkWidget  *widget,
                                             const char *name);
 

@@ -38,30 +38,6 @@ settle (guint ms)
 }
 
 static gboolean
-save_png (GtkWidget  *widget,
-          const char *path)
-{
-  g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (widget);
-  g_autoptr(GskRenderNode) node = NULL;
-  g_autoptr(GdkTexture) texture = NULL;
-  int width = 0, height = 0;
-
-  while (node == NULL)
-    {
-      g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
-
-      morango_ui_test_await_painted (widget);
-      width = gtk_widget_get_width (widget);
-      height = gtk_widget_get_height (widget);
-      gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), width, height);
-      node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
-    }
-  texture = gsk_renderer_render_texture (gtk_native_get_renderer (gtk_widget_get_native (widget)), node,
-                                         &GRAPHENE_RECT_INIT (0, 0, width, height));
-  return gdk_texture_save_to_png (texture, path);
-}
-
-static gboolean
 shoot (MorangoWindow *window,
        const char    *page,
        const char    *out_dir,
@@ -77,7 +53,7 @@ shoot (MorangoWindow *window,
       return FALSE;
     }
   settle (400);
-  if (!save_png (GTK_WIDGET (window), path))
+  if (!morango_ui_test_save_png (GTK_WIDGET (window), path))
     {
       g_printerr ("screenshot-window: cannot write %s\n", path);
       return FALSE;
